@@ -1,0 +1,290 @@
+"""numba-cpu kernels for one road link: reconstruction, fluxes, SSP-RK3 with exact relaxation.
+
+Index diagram of one link (``ng = 3`` ghost cells each side, ``n`` interior cells)::
+
+    cell:    0   1   2 | 3   4  ...  n+2 | n+3 n+4 n+5
+             ghosts    | interior        | ghosts
+    interface j (0..n) lies between cells ng-1+j and ng+j; j = 0 is the left boundary face.
+
+``q[var, cell]`` with var = (rho_m, y_m, rho_c, y_c); fluxes ``F[var, j]``. Faces ``qm[var, c]``
+(value at the left face of cell c) and ``qp[var, c]`` (right face). Every kernel takes arrays and
+scalars only; the pointwise physics comes from :mod:`solver.physics`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from solver import physics
+from solver.params import EPS_VAC, RELAX, RHO_JAM, TAU_C, TAU_M
+
+NG = 3
+FIRST_ORDER, WENO5 = 0, 1
+CENTRAL_UPWIND, HLL = 0, 1
+BC_OUTFLOW, BC_PERIODIC, BC_WALL, BC_INFLOW, BC_NODE = 0, 1, 2, 3, 4
+VACUUM_FACE = 1e-3  # faces below this fraction of rho_jam get their marker bounded by neighbours'
+# value-safe fast-math: no nnan/ninf, so NaN and inf still propagate and can be detected
+FASTMATH = {"contract", "arcp", "reassoc", "nsz", "afn"}
+
+_P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
+_flux_and_speeds = _P.flux_and_speeds
+_numerical_flux = _P.numerical_flux
+_weno5_faces = _P.weno5_faces
+_marker = _P.marker
+_relax_marker = _P.relax_marker
+
+jit = numba.njit(cache=True, fastmath=FASTMATH)
+
+
+@jit
+def fill_ghosts(q, n, bc_left, bc_right, state_left, state_right):
+    """Fill the ghost cells of one link in place. Shapes: q (4, n + 2 NG), states (4,)."""
+    for g in range(NG):
+        for v in range(4):
+            lo = NG - 1 - g  # ghost cells from the boundary outwards
+            hi = NG + n + g
+            if bc_left == BC_PERIODIC:
+                q[v, lo] = q[v, NG + n - 1 - g]
+            elif bc_left == BC_INFLOW:
+                q[v, lo] = state_left[v]
+            elif bc_left == BC_WALL:
+                q[v, lo] = q[v, NG + g]
+            else:
+                q[v, lo] = q[v, NG]
+            if bc_right == BC_PERIODIC:
+                q[v, hi] = q[v, NG + g]
+            elif bc_right == BC_INFLOW:
+                q[v, hi] = state_right[v]
+            elif bc_right == BC_WALL:
+                q[v, hi] = q[v, NG + n - 1 - g]
+            else:
+                q[v, hi] = q[v, NG + n - 1]
+
+
+@numba.njit(cache=True, inline="always")
+def _limit_class(q, qm, qp, c, k, par):
+    """Zhang–Shu scaling of class k's faces in cell c and a marker bound near vacuum."""
+    r, y = 2 * k, 2 * k + 1
+    rbar, ybar = q[r, c], q[y, c]
+    mid = (rbar - (qm[r, c] + qp[r, c]) / 6.0) * 1.5
+    low = min(qm[r, c], qp[r, c], mid)
+    if low < 0.0:
+        theta = rbar / (rbar - low) if rbar > 0.0 else 0.0
+        qm[r, c] = rbar + theta * (qm[r, c] - rbar)
+        qp[r, c] = rbar + theta * (qp[r, c] - rbar)
+        qm[y, c] = ybar + theta * (qm[y, c] - ybar)
+        qp[y, c] = ybar + theta * (qp[y, c] - ybar)
+    thresh = VACUUM_FACE * par[RHO_JAM]
+    if qm[r, c] < thresh or qp[r, c] < thresh:
+        eps = par[EPS_VAC]
+        w0 = _marker(q[r, c - 1], q[y, c - 1], eps)
+        w1 = _marker(rbar, ybar, eps)
+        w2 = _marker(q[r, c + 1], q[y, c + 1], eps)
+        lo, hi = min(w0, w1, w2), max(w0, w1, w2)
+        wm = min(max(_marker(qm[r, c], qm[y, c], eps), lo), hi)
+        wp = min(max(_marker(qp[r, c], qp[y, c], eps), lo), hi)
+        qm[y, c] = qm[r, c] * wm
+        qp[y, c] = qp[r, c] * wp
+
+
+@jit
+def reconstruct(q, n, order, scales, par, qm, qp):
+    """Face values of cells NG-1 .. NG+n (first order or WENO5-JS), positivity-limited.
+
+    Shapes: q, qm, qp (4, n + 2 NG); scales (4,) magnitudes of each variable.
+    """
+    lo, hi = NG - 1, NG + n + 1
+    if order != WENO5:
+        for v in range(4):
+            for c in range(lo, hi):
+                qm[v, c] = q[v, c]
+                qp[v, c] = q[v, c]
+        return
+    for v in range(4):
+        row, left, right, sc = q[v], qm[v], qp[v], scales[v]
+        for c in range(lo, hi):
+            left[c], right[c] = _weno5_faces(row[c - 2], row[c - 1], row[c], row[c + 1], row[c + 2], sc)
+    for c in range(lo, hi):
+        _limit_class(q, qm, qp, c, 0, par)
+        _limit_class(q, qm, qp, c, 1, par)
+
+
+@jit
+def interface_fluxes(qm, qp, n, kind, par, F):
+    """Numerical fluxes at the n+1 interfaces; returns the largest |wave speed| (m/s).
+
+    Shapes: qm, qp (4, n + 2 NG); F (4, >= n + 1).
+    """
+    a_max = 0.0
+    for j in range(n + 1):
+        cl = NG - 1 + j
+        cr = NG + j
+        f0, f1, f2, f3, a = _numerical_flux(
+            qp[0, cl], qp[1, cl], qp[2, cl], qp[3, cl],
+            qm[0, cr], qm[1, cr], qm[2, cr], qm[3, cr], kind, par,
+        )
+        F[0, j], F[1, j], F[2, j], F[3, j] = f0, f1, f2, f3
+        if a > a_max:
+            a_max = a
+    return a_max
+
+
+@jit
+def max_wave_speed(q, n, par):
+    """Largest |wave speed| (m/s) over the interior cell averages. Shapes: q (4, n + 2 NG)."""
+    a_max = 0.0
+    for c in range(NG, NG + n):
+        _, _, _, _, lo, hi = _flux_and_speeds(q[0, c], q[1, c], q[2, c], q[3, c], par)
+        a = max(abs(lo), abs(hi))
+        if a > a_max:
+            a_max = a
+    return a_max
+
+
+@jit
+def relax(q, n, vmax, h, par):
+    """Exact relaxation over h seconds of every interior cell (no-op if relaxation is off).
+
+    Shapes: q (4, n + 2 NG); vmax (2, n) free speeds per class and cell, m/s.
+    """
+    if par[RELAX] == 0.0 or h <= 0.0:
+        return
+    decay_m = math.exp(-h / par[TAU_M])
+    decay_c = math.exp(-h / par[TAU_C])
+    for i in range(n):
+        c = NG + i
+        ym, yc = _relax_marker(q[0, c], q[1, c], q[2, c], q[3, c], vmax[0, i], vmax[1, i],
+                               decay_m, decay_c, par)
+        q[1, c] = ym
+        q[3, c] = yc
+
+
+@jit
+def stage_fluxes(q, n, bc, bstate, order, kind, scales, par, qm, qp, F):
+    """Ghosts, reconstruction and interface fluxes of one RK stage (walls get zero flux).
+
+    Shapes: q, qm, qp (4, n + 2 NG); F (4, >= n + 1); bc (2,) int; bstate (2, 4).
+    """
+    fill_ghosts(q, n, bc[0], bc[1], bstate[0], bstate[1])
+    reconstruct(q, n, order, scales, par, qm, qp)
+    interface_fluxes(qm, qp, n, kind, par, F)
+    for v in range(4):
+        if bc[0] == BC_WALL:
+            F[v, 0] = 0.0
+        if bc[1] == BC_WALL:
+            F[v, n] = 0.0
+
+
+@jit
+def combine(dst, a, ca, b, cb, F, n, dtdx):
+    """``dst = ca a + cb (b - dt/dx (F_{j+1} - F_j))`` on interior cells. Shapes: (4, n + 2 NG)."""
+    for v in range(4):
+        for i in range(n):
+            c = NG + i
+            dst[v, c] = ca * a[v, c] + cb * (b[v, c] - dtdx * (F[v, i + 1] - F[v, i]))
+
+
+@jit
+def accumulate_boundary(bflux, F, n, weight):
+    """``bflux[side, var] += weight F`` at the two boundary faces (the ledger's in/out flows)."""
+    for v in range(4):
+        bflux[0, v] += weight * F[v, 0]
+        bflux[1, v] += weight * F[v, n]
+
+
+@jit
+def _interior_min_density(q, n):
+    low = np.inf
+    for i in range(n):
+        c = NG + i
+        low = min(low, q[0, c], q[2, c])
+    return low
+
+
+@jit
+def ssprk3_transport(q, n, dt, dx, bc, bstate, order, kind, scales, par, work, bstep):
+    """One SSP-RK3 transport step of one link; False (and q restored) if a density went < 0.
+
+    Shapes: q (4, N); work (6, 4, N) scratch: q0, q1, q2, qm, qp, F; bstep (2, 4) receives
+    the step's boundary-face transfers (veh or veh*m/s, already times dt).
+    """
+    q0, q1, q2, qm, qp, F = work[0], work[1], work[2], work[3], work[4], work[5]
+    dtdx = dt / dx
+    q0[:, :] = q
+    stage_fluxes(q, n, bc, bstate, order, kind, scales, par, qm, qp, F)
+    accumulate_boundary(bstep, F, n, dt / 6.0)
+    combine(q1, q, 0.0, q, 1.0, F, n, dtdx)
+    stage_fluxes(q1, n, bc, bstate, order, kind, scales, par, qm, qp, F)
+    accumulate_boundary(bstep, F, n, dt / 6.0)
+    combine(q2, q, 0.75, q1, 0.25, F, n, dtdx)
+    stage_fluxes(q2, n, bc, bstate, order, kind, scales, par, qm, qp, F)
+    accumulate_boundary(bstep, F, n, dt * 2.0 / 3.0)
+    combine(q, q0, 1.0 / 3.0, q2, 2.0 / 3.0, F, n, dtdx)
+    if _interior_min_density(q, n) < 0.0:
+        q[:, :] = q0
+        return False
+    return True
+
+
+@jit
+def advance_link(q, n, t, t_end, max_steps, dx, cfl, bc, bstate, order, kind, scales, par, vmax,
+                 work, bflux):
+    """Advance one link from t to t_end (s) with Strang splitting R(dt/2) T(dt) R(dt/2).
+
+    dt = cfl dx / max|wave speed| of the cell averages, cut to land on t_end; a transport step that
+    would make a density negative is redone with half the dt (no floors, mass is never created).
+
+    Shapes: q (4, N = n + 2 NG); vmax (2, n); work (7, 4, N); bflux (2, 4) accumulated
+    boundary transfers (face 0 in, face n out).
+
+    Returns:
+        (t reached, steps taken, failures): failures > 0 means positivity could not be kept.
+    """
+    steps = 0
+    failures = 0
+    bstep = np.zeros((2, 4))
+    scratch = work[:6]
+    saved = work[6]
+    while t_end - t > 1e-12 * max(1.0, abs(t_end)) and steps < max_steps:
+        a = max_wave_speed(q, n, par)
+        dt = t_end - t
+        if a > 0.0:
+            dt = min(dt, cfl * dx / a)
+        saved[:, :] = q
+        ok = False
+        for _attempt in range(12):
+            relax(q, n, vmax, 0.5 * dt, par)
+            bstep[:, :] = 0.0
+            ok = ssprk3_transport(q, n, dt, dx, bc, bstate, order, kind, scales, par, scratch, bstep)
+            if ok:
+                break
+            q[:, :] = saved
+            dt *= 0.5
+        if not ok:
+            failures += 1
+        relax(q, n, vmax, 0.5 * dt, par)
+        for s in range(2):
+            for v in range(4):
+                bflux[s, v] += bstep[s, v]
+        t += dt
+        steps += 1
+    return t, steps, failures
+
+
+@numba.njit(cache=True, parallel=True)
+def advance_links_batch(Q, T, t_end, max_steps, dx, cfl, bc, bstate, order, kind, scales, par,
+                        vmax, W, BF, STEPS, FAIL):
+    """Advance B independent copies of one link, in parallel over the batch.
+
+    Shapes: Q (B, 4, N); T (B,) current times (s), updated; W (B, 7, 4, N) scratch;
+    BF (B, 2, 4) boundary transfers, accumulated; STEPS, FAIL (B,) int64 outputs.
+    """
+    for b in numba.prange(Q.shape[0]):
+        t, s, f = advance_link(Q[b], Q.shape[2] - 2 * NG, T[b], t_end, max_steps, dx, cfl, bc,
+                               bstate, order, kind, scales, par, vmax, W[b], BF[b])
+        T[b] = t
+        STEPS[b] = s
+        FAIL[b] = f

@@ -1,0 +1,255 @@
+"""Pointwise physics of the multi-class ARZ model, written once as scalar functions.
+
+Every function here takes and returns plain floats (and reads the packed parameter vector
+``par``, see :mod:`solver.params`). They are run as they are by the numpy oracle and compiled for
+the other backends by :func:`compile_physics` (``numba.njit`` for the CPU,
+``numba.cuda.jit(device=True)`` for the GPU). Functions may call each other: the compiler rebinds
+those calls to the compiled versions.
+
+State per cell: ``q = (rho_m, y_m, rho_c, y_c)``, ``y_k = rho_k * w_k``, ``v_k = w_k - p_k``.
+Units: densities veh/m, speeds m/s, times s.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+
+from solver.params import (
+    ALPHA,
+    EPS_VAC,
+    GAMMA_C,
+    GAMMA_M,
+    INV_RHO_JAM,
+    K_C,
+    K_M,
+    RHO_JAM,
+    V_CREEP,
+)
+
+# speed-bound safety margin on the pressure-derivative terms (Gershgorin bound times 1 + margin)
+SPEED_MARGIN = 0.05
+
+
+def power(x, g):
+    """``x**g`` for x >= 0, with the common exponents 0.5, 1, 1.5 and 2 done without ``pow``."""
+    if x <= 0.0:
+        return 0.0
+    if g == 2.0:
+        return x * x
+    if g == 1.5:
+        return x * math.sqrt(x)
+    if g == 1.0:
+        return x
+    if g == 0.5:
+        return math.sqrt(x)
+    return x**g
+
+
+def pressures(rho_m, rho_c, par):
+    """Pressures (m/s): ``p_m = K_m (rho_eff/rho_jam)^g_m``, ``p_c = K_c (rho_tot/rho_jam)^g_c``.
+
+    ``rho_eff = rho_m + alpha rho_c`` (gap filling), ``rho_tot = rho_m + rho_c``.
+    """
+    inv = par[INV_RHO_JAM]
+    p_m = par[K_M] * power((rho_m + par[ALPHA] * rho_c) * inv, par[GAMMA_M])
+    p_c = par[K_C] * power((rho_m + rho_c) * inv, par[GAMMA_C])
+    return p_m, p_c
+
+
+def pressure_slopes(rho_m, rho_c, par):
+    """Pressures and their slopes, without divisions.
+
+    Returns:
+        ``(p_m, p_c, s_m, s_c)``: pressures (m/s) and ``s_m = dp_m/drho_eff``,
+        ``s_c = dp_c/drho_tot`` ((m/s)/(veh/m)); so ``dp_m/drho_c = alpha s_m`` and
+        ``dp_c/drho_m = dp_c/drho_c = s_c``.
+    """
+    inv = par[INV_RHO_JAM]
+    x_m = (rho_m + par[ALPHA] * rho_c) * inv
+    x_c = (rho_m + rho_c) * inv
+    g_m, g_c = par[GAMMA_M], par[GAMMA_C]
+    h_m = power(x_m, g_m - 1.0)
+    h_c = power(x_c, g_c - 1.0)
+    return par[K_M] * x_m * h_m, par[K_C] * x_c * h_c, par[K_M] * g_m * inv * h_m, par[K_C] * g_c * inv * h_c
+
+
+def marker(rho, y, eps):
+    """Desingularised Lagrangian marker ``w = y / rho`` (m/s).
+
+    Kurganov–Petrova style: ``w = 2 rho y / (rho^2 + max(rho^2, eps^2))``, exact for rho >= eps
+    and smoothly going to 0 in vacuum instead of dividing by ~0.
+    """
+    r2 = rho * rho
+    e2 = eps * eps
+    den = r2 + (r2 if r2 > e2 else e2)
+    if den <= 0.0:
+        return 0.0
+    return 2.0 * rho * y / den
+
+
+def equilibrium_speeds(rho_m, rho_c, vmax_m, vmax_c, par):
+    """Equilibrium speeds (m/s) with creeping motorcycles (DESIGN §2).
+
+    ``V_e,c = Vmax_c g``, ``V_e,m = V_creep max(0, 1 - rho_eff/rho_jam) + (Vmax_m - V_creep) g``,
+    ``g = max(0, 1 - rho_tot/rho_jam)``.
+    """
+    rj = par[RHO_JAM]
+    g = 1.0 - (rho_m + rho_c) / rj
+    g = g if g > 0.0 else 0.0
+    h = 1.0 - (rho_m + par[ALPHA] * rho_c) / rj
+    h = h if h > 0.0 else 0.0
+    vc = par[V_CREEP]
+    return vc * h + (vmax_m - vc) * g, vmax_c * g
+
+
+def flux_and_speeds(rho_m, y_m, rho_c, y_c, par):
+    """Physical flux and wave-speed bounds of one state.
+
+    The bounds enclose the spectrum of the coupled 4x4 Jacobian: its eigenvalues are v_m, v_c
+    (contacts) and those of the 2x2 block ``diag(v) - [rho_k dp_k/drho_j]``, bounded by
+    Gershgorin discs; the pressure terms are widened by ``SPEED_MARGIN``.
+
+    Returns:
+        ``(F_rho_m, F_y_m, F_rho_c, F_y_c, s_min, s_max)``: fluxes in veh/s and veh/s * m/s,
+        speeds in m/s.
+    """
+    eps = par[EPS_VAC]
+    w_m = marker(rho_m, y_m, eps)
+    w_c = marker(rho_c, y_c, eps)
+    p_m, p_c, s_m, s_c = pressure_slopes(rho_m, rho_c, par)
+    v_m = w_m - p_m
+    v_c = w_c - p_c
+    f = 1.0 + SPEED_MARGIN
+    a = par[ALPHA]
+    lo_m = v_m - f * rho_m * s_m * (1.0 + a)
+    lo_c = v_c - f * rho_c * s_c * 2.0
+    hi_m = v_m - rho_m * s_m + f * rho_m * a * s_m
+    hi_c = v_c - rho_c * s_c + f * rho_c * s_c
+    s_min = min(lo_m, lo_c, v_m, v_c)
+    s_max = max(hi_m, hi_c, v_m, v_c)
+    return rho_m * v_m, rho_m * w_m * v_m, rho_c * v_c, rho_c * w_c * v_c, s_min, s_max
+
+
+def relax_marker(rho_m, y_m, rho_c, y_c, vmax_m, vmax_c, decay_m, decay_c, par):
+    """Exact relaxation over a time h at fixed densities.
+
+    ``dw/dt = (V_e + p - w)/tau`` is linear in w at fixed rho, so
+    ``w(h) = V_e + p + (w0 - V_e - p) exp(-h/tau)``; ``decay_k = exp(-h/tau_k)`` is passed in
+    (it is the same for every cell).
+
+    Returns:
+        The new ``(y_m, y_c)``.
+    """
+    eps = par[EPS_VAC]
+    p_m, p_c = pressures(rho_m, rho_c, par)
+    ve_m, ve_c = equilibrium_speeds(rho_m, rho_c, vmax_m, vmax_c, par)
+    target_m = ve_m + p_m
+    target_c = ve_c + p_c
+    w_m = target_m + (marker(rho_m, y_m, eps) - target_m) * decay_m
+    w_c = target_c + (marker(rho_c, y_c, eps) - target_c) * decay_c
+    return rho_m * w_m, rho_c * w_c
+
+
+def numerical_flux(qm0, qm1, qm2, qm3, qp0, qp1, qp2, qp3, kind, par):
+    """Numerical flux at one interface from its left (m) and right (p) reconstructed states.
+
+    Args:
+        qm0..qm3: left state ``(rho_m, y_m, rho_c, y_c)``.
+        qp0..qp3: right state.
+        kind: 0 central-upwind (Kurganov–Tadmor), 1 HLL.
+        par: packed parameters.
+
+    Returns:
+        ``(F0, F1, F2, F3, a_max)``: the flux and the largest |wave speed| seen (m/s).
+    """
+    fl0, fl1, fl2, fl3, sl_min, sl_max = flux_and_speeds(qm0, qm1, qm2, qm3, par)
+    fr0, fr1, fr2, fr3, sr_min, sr_max = flux_and_speeds(qp0, qp1, qp2, qp3, par)
+    a_lo = min(sl_min, sr_min)
+    a_hi = max(sl_max, sr_max)
+    a_abs = max(abs(a_lo), abs(a_hi))
+    if kind == 1:  # HLL: upwind when every wave goes one way
+        if a_lo >= 0.0:
+            return fl0, fl1, fl2, fl3, a_abs
+        if a_hi <= 0.0:
+            return fr0, fr1, fr2, fr3, a_abs
+    a_lo = min(a_lo, 0.0)
+    a_hi = max(a_hi, 0.0)
+    span = a_hi - a_lo
+    if span <= 1e-14:
+        return 0.5 * (fl0 + fr0), 0.5 * (fl1 + fr1), 0.5 * (fl2 + fr2), 0.5 * (fl3 + fr3), a_abs
+    c1 = a_hi / span
+    c2 = -a_lo / span
+    c3 = a_hi * a_lo / span
+    return (
+        c1 * fl0 + c2 * fr0 + c3 * (qp0 - qm0),
+        c1 * fl1 + c2 * fr1 + c3 * (qp1 - qm1),
+        c1 * fl2 + c2 * fr2 + c3 * (qp2 - qm2),
+        c1 * fl3 + c2 * fr3 + c3 * (qp3 - qm3),
+        a_abs,
+    )
+
+
+def weno5_faces(a, b, c, d, e, scale):
+    """WENO5-JS values at both faces of cell ``c`` from the cell averages ``a b c d e``.
+
+    Returns ``(left_face, right_face)``: the value at x_{c-1/2}^+ and at x_{c+1/2}^-. The left face
+    uses the mirrored stencil; the three smoothness indicators are shared by both faces. ``scale``
+    is the variable's magnitude, so the smoothness epsilon is dimensionless: ``1e-6 scale^2``.
+    The nonlinear weights ``d_k/(eps + beta_k)^2`` are combined over a common denominator (one
+    division per face).
+    """
+    eps = 1e-6 * scale * scale
+    b0 = 13.0 / 12.0 * (a - 2.0 * b + c) ** 2 + 0.25 * (a - 4.0 * b + 3.0 * c) ** 2
+    b1 = 13.0 / 12.0 * (b - 2.0 * c + d) ** 2 + 0.25 * (b - d) ** 2
+    b2 = 13.0 / 12.0 * (c - 2.0 * d + e) ** 2 + 0.25 * (3.0 * c - 4.0 * d + e) ** 2
+    s0 = (eps + b0) * (eps + b0)
+    s1 = (eps + b1) * (eps + b1)
+    s2 = (eps + b2) * (eps + b2)
+    s12, s02, s01 = s1 * s2, s0 * s2, s0 * s1
+    # right face: linear weights (0.1, 0.6, 0.3) on stencils (a b c), (b c d), (c d e)
+    r0 = (2.0 * a - 7.0 * b + 11.0 * c) / 6.0
+    r1 = (-b + 5.0 * c + 2.0 * d) / 6.0
+    r2 = (2.0 * c + 5.0 * d - e) / 6.0
+    right = (0.1 * s12 * r0 + 0.6 * s02 * r1 + 0.3 * s01 * r2) / (0.1 * s12 + 0.6 * s02 + 0.3 * s01)
+    # left face: mirrored, weights 0.1, 0.6, 0.3 on stencils (e d c), (d c b), (c b a)
+    l0 = (2.0 * e - 7.0 * d + 11.0 * c) / 6.0
+    l1 = (-d + 5.0 * c + 2.0 * b) / 6.0
+    l2 = (2.0 * c + 5.0 * b - a) / 6.0
+    left = (0.1 * s01 * l0 + 0.6 * s02 * l1 + 0.3 * s12 * l2) / (0.1 * s01 + 0.6 * s02 + 0.3 * s12)
+    return left, right
+
+
+#: compilation order (callees before callers)
+POINTWISE = (
+    "power",
+    "pressures",
+    "pressure_slopes",
+    "marker",
+    "equilibrium_speeds",
+    "flux_and_speeds",
+    "relax_marker",
+    "numerical_flux",
+    "weno5_faces",
+)
+
+
+def compile_physics(jit) -> types.SimpleNamespace:
+    """Compile every pointwise function with ``jit``, rebinding their mutual calls.
+
+    Args:
+        jit: a decorator such as ``numba.njit(inline="always")`` or
+            ``numba.cuda.jit(device=True)``.
+
+    Returns:
+        A namespace with the compiled functions under the same names.
+    """
+    compiled: dict[str, object] = {}
+    for name in POINTWISE:
+        src = globals()[name]
+        scope = {**src.__globals__, **compiled}
+        fn = types.FunctionType(src.__code__, scope, name, src.__defaults__, src.__closure__)
+        fn.__qualname__ = src.__qualname__
+        fn.__module__ = src.__module__
+        compiled[name] = jit(fn)
+    return types.SimpleNamespace(**compiled)
