@@ -1,0 +1,459 @@
+"""The Kaggle backend: runs the generated bootstrap as a private script kernel on Kaggle.
+
+Lifecycle (DESIGN §7, §9): ``push`` saves a script kernel under a fresh slug (title == slug,
+private, internet on, ``machine_shape: NvidiaTeslaT4`` for GPU, unset for CPU) after checking the
+weekly GPU quota, and pins the version Kaggle returns; every later call names that version
+(``versionLabel: v<N>``). ``status`` maps Kaggle's words in one function
+(:func:`~orchestrator.backends.kaggle_state.map_kaggle_status`), distrusts a terminal answer about
+a run never seen alive (stale status after a push), and enforces the job's deadline. ``logs``
+follows the SSE stream, reconnecting and skipping the replayed events. ``download`` verifies
+against the manifest. ``cancel`` (Kaggle has none) downloads what exists, then deletes the kernel.
+
+``kaggle`` is imported lazily, in :mod:`orchestrator.backends.kaggle_connection` only.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from orchestrator.backends.base import JobStatus, KernelRef, PushRequest, RemoteStatus
+from orchestrator.backends.kaggle_connection import (
+    KaggleConnection,
+    KaggleCredentialsError,
+    KaggleError,
+    KaggleTimeoutError,
+)
+from orchestrator.backends.kaggle_http import HttpPolicy, http_status, retrying
+from orchestrator.backends.kaggle_logs import LogFollower
+from orchestrator.backends.kaggle_outputs import OutputFetcher, copy_tree, version_label
+from orchestrator.backends.kaggle_state import KernelState, kaggle_status_name, map_kaggle_status
+
+log = logging.getLogger(__name__)
+GPU_SHAPE = "NvidiaTeslaT4"
+KAGGLE_MAX_SESSION_S = 12 * 3600
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{4,49}$")
+
+
+class KagglePushError(KaggleError):
+    """Kaggle refused the push (its answer carried an ``error``, even under HTTP 200)."""
+
+
+class KaggleQuotaExhausted(KaggleError):
+    """Too little weekly GPU quota is left to start a GPU kernel."""
+
+
+class KaggleConcurrencyCap(KaggleError):
+    """Kaggle's limit of concurrent GPU sessions (2) is reached."""
+
+
+@dataclass(frozen=True)
+class KaggleConfig:
+    """Settings of the Kaggle backend (times in seconds).
+
+    Attributes:
+        policy: timeouts and retries of every HTTP call.
+        state_root: where per-kernel state and salvaged outputs live (default: the user data dir).
+        stale_grace_s: a terminal status for a run never seen alive is trusted only this long
+            after the push (real kernels take minutes to start).
+        default_deadline_s: deadline when the job sets none (Kaggle stops sessions at 12 h).
+        deadline_margin_s: Kaggle's own session timeout is the deadline plus this margin, a
+            backstop for when the laptop is off at the deadline.
+        min_gpu_quota_h: refuse a GPU push with less weekly quota left than this, in hours.
+        gpu_slot_wait_s: how long a push waits for a GPU slot when 2 sessions run (0: refuse).
+        gpu_slot_poll_s: pause between pushes while waiting for a slot.
+        download_attempts: downloads of a file that fails the manifest, in all.
+    """
+
+    policy: HttpPolicy = field(default_factory=HttpPolicy)
+    state_root: Path | None = None
+    stale_grace_s: float = 60.0
+    default_deadline_s: float = 11.5 * 3600
+    deadline_margin_s: float = 600.0
+    min_gpu_quota_h: float = 0.5
+    gpu_slot_wait_s: float = 0.0
+    gpu_slot_poll_s: float = 60.0
+    download_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class GpuQuota:
+    """The account's weekly GPU quota, in hours.
+
+    Attributes:
+        total_h: hours allowed this week.
+        used_h: hours used.
+        reserved_h: hours held by sessions now running.
+        refresh_at: when the quota resets (UTC), if Kaggle says.
+    """
+
+    total_h: float
+    used_h: float
+    reserved_h: float = 0.0
+    refresh_at: datetime | None = None
+
+    @property
+    def left_h(self) -> float:
+        """Hours still available."""
+        return max(0.0, self.total_h - self.used_h - self.reserved_h)
+
+
+def _translated(what: str) -> Callable:
+    """Decorator: turn ``requests`` failures of ``what`` into clear :class:`KaggleError` s."""
+
+    def decorate(method: Callable) -> Callable:
+        @functools.wraps(method)
+        def wrapper(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except requests.RequestException as err:
+                raise translate(err, what) from err
+
+        return wrapper
+
+    return decorate
+
+
+def translate(err: requests.RequestException, what: str) -> KaggleError:
+    """A clear error for a failed HTTP exchange (after the retries ran out)."""
+    status = http_status(err)
+    if status in (401, 403):
+        return KaggleCredentialsError(
+            f"Kaggle refused to {what} (HTTP {status}): the credentials lack access.",
+            fix="check that the API token belongs to the kernel's owner, or create a new one")
+    if status is None or status == 429 or status >= 500:
+        return KaggleTimeoutError(
+            f"Kaggle did not {what} after several tries ({type(err).__name__}: {err}).",
+            fix="check your network and https://status.kaggle.com; the job stays in the "
+            "registry, so `arz watch ID` resumes it later")
+    return KaggleError(f"Kaggle could not {what} (HTTP {status}: {err}).")
+
+
+class KaggleBackend:
+    """:class:`~orchestrator.backends.base.ExecutionBackend` for Kaggle kernels.
+
+    Args:
+        config: backend settings; defaults suit real Kaggle.
+        clock: Unix time in s (injected in tests).
+        sleep: pause function (injected in tests).
+    """
+
+    name = "kaggle"
+
+    def __init__(self, config: KaggleConfig | None = None,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
+        self.config = config or KaggleConfig()
+        self.connection = KaggleConnection(self.config.policy)
+        self.outputs = OutputFetcher(self.connection, self.config.download_attempts)
+        self._clock, self._sleep = clock, sleep
+
+    # ---- push ----------------------------------------------------------------------------
+    @_translated("start the kernel")
+    def push(self, request: PushRequest) -> KernelRef:
+        """Check quota, save the kernel once, and pin the version Kaggle returns.
+
+        Raises:
+            KaggleQuotaExhausted, KaggleConcurrencyCap, KagglePushError, KaggleCredentialsError.
+        """
+        if not _SLUG.match(request.slug):
+            raise KagglePushError(f"kernel slug {request.slug!r} is not valid on Kaggle.",
+                                  fix="use 5-50 lowercase letters, digits and hyphens")
+        owner = self.connection.owner
+        if request.gpu:
+            self._check_quota()
+        deadline_s = float(request.extra.get("deadline_s") or self.config.default_deadline_s)
+        version = self._push_waiting_for_slot(self._save_request(owner, request, deadline_s))
+        ref = KernelRef("kaggle", request.slug, owner, version, str(self._workdir(owner, request.slug)))
+        now = self._clock()
+        KernelState(owner, request.slug, version, now, now + deadline_s, request.gpu).save(
+            Path(ref.workdir))
+        log.info("pushed %s/%s version %s", owner, request.slug, version)
+        return ref
+
+    def _save_request(self, owner: str, request: PushRequest, deadline_s: float) -> Any:
+        from kagglesdk.kernels.types.kernels_api_service import ApiSaveKernelRequest
+
+        save = ApiSaveKernelRequest()
+        save.slug, save.new_title = f"{owner}/{request.slug}", request.slug
+        save.text, save.language, save.kernel_type = request.script, "python", "script"
+        save.is_private, save.enable_internet = request.private, request.internet
+        save.enable_gpu = request.gpu
+        save.machine_shape = GPU_SHAPE if request.gpu else None
+        timeout = min(KAGGLE_MAX_SESSION_S, deadline_s + self.config.deadline_margin_s)
+        save.session_timeout_seconds = int(timeout)
+        return save
+
+    def _push_waiting_for_slot(self, save: Any) -> int:
+        give_up_at = self._clock() + self.config.gpu_slot_wait_s
+        while True:
+            try:
+                return self._push_once(save)
+            except KaggleConcurrencyCap:
+                if self._clock() >= give_up_at:
+                    raise
+                log.info("2 GPU sessions are running; trying again in %.0f s",
+                         self.config.gpu_slot_poll_s)
+                self._sleep(min(self.config.gpu_slot_poll_s, max(0.0, give_up_at - self._clock())))
+
+    def _push_once(self, save: Any) -> int:
+        """SaveKernel under retries; before any re-push, GetKernel checks if it landed after all."""
+        owner, slug = save.slug.split("/", 1)
+        tried = False
+
+        def attempt() -> int:
+            nonlocal tried
+            if tried:
+                landed = self._current_version(owner, slug)
+                if landed is not None:
+                    log.warning("the push had landed after all (version %s); not re-pushing", landed)
+                    return landed
+            tried = True
+            return self._save(save)
+
+        return retrying(attempt, self.config.policy)
+
+    def _save(self, save: Any) -> int:
+        try:
+            with self.connection.client() as kaggle:
+                answer = kaggle.kernels.kernels_api_client.save_kernel(save)
+        except requests.HTTPError as err:
+            if http_status(err) == 200:  # an error body under HTTP 200
+                raise _push_refusal(str(err)) from err
+            raise
+        if answer.error:
+            raise _push_refusal(answer.error)
+        if not answer.version_number:
+            raise KagglePushError("Kaggle accepted the push but returned no version number.",
+                                  fix="look at the kernel on kaggle.com; retry `arz submit`")
+        return int(answer.version_number)
+
+    def _current_version(self, owner: str, slug: str) -> int | None:
+        from kagglesdk.kernels.types.kernels_api_service import ApiGetKernelRequest
+
+        request = ApiGetKernelRequest()
+        request.user_name, request.kernel_slug = owner, slug
+        try:
+            with self.connection.client() as kaggle:
+                answer = kaggle.kernels.kernels_api_client.get_kernel(request)
+        except requests.HTTPError as err:
+            if http_status(err) == 404:
+                return None
+            raise
+        number = answer.metadata.current_version_number if answer.metadata else None
+        return int(number) if number else None
+
+    # ---- quota ---------------------------------------------------------------------------
+    @_translated("report the GPU quota")
+    def quota(self) -> GpuQuota | None:
+        """The weekly GPU quota, or None when Kaggle does not report one."""
+        from kagglesdk.kernels.types.kernels_api_service import (
+            ApiGetAcceleratorQuotaStatisticsRequest,
+        )
+
+        def fetch() -> Any:
+            with self.connection.client() as kaggle:
+                return kaggle.kernels.kernels_api_client.get_accelerator_quota_statistics(
+                    ApiGetAcceleratorQuotaStatisticsRequest())
+
+        answer = retrying(fetch, self.config.policy)
+        gpu = answer.gpu_quota
+        if gpu is None or gpu.total_time_allowed is None:
+            return None
+        hours = [(d.total_seconds() / 3600 if d is not None else 0.0)
+                 for d in (gpu.total_time_allowed, gpu.time_used, gpu.time_reserved)]
+        refresh = answer.quota_refresh_time
+        if refresh is not None and refresh.tzinfo is None:
+            refresh = refresh.replace(tzinfo=timezone.utc)
+        return GpuQuota(*hours, refresh_at=refresh)
+
+    def _check_quota(self) -> None:
+        quota = self.quota()
+        if quota is None:
+            log.warning("Kaggle reported no GPU quota; pushing anyway")
+            return
+        if quota.left_h < self.config.min_gpu_quota_h:
+            when = f" it resets {quota.refresh_at:%Y-%m-%d %H:%M} UTC." if quota.refresh_at else ""
+            raise KaggleQuotaExhausted(
+                f"only {quota.left_h:.1f} h of weekly GPU quota left "
+                f"({quota.used_h:.1f} of {quota.total_h:.0f} h used);{when}",
+                fix="wait for the reset, or run this job on CPU (device: cpu) or --backend local")
+
+    # ---- status --------------------------------------------------------------------------
+    @_translated("report the kernel status")
+    def status(self, ref: KernelRef) -> RemoteStatus:
+        """Status of the pinned run; enforces the deadline (fetch outputs, then delete)."""
+        state = self._state(ref)
+        final = state.final_status()
+        if final is not None:
+            return final
+        raw, message = self._remote_status(ref)
+        if raw is None:
+            return state.finish(JobStatus.CANCELLED, "deleted",
+                                f"kernel {ref.owner}/{ref.slug} no longer exists on Kaggle "
+                                "(deleted outside arz)")
+        mapped = map_kaggle_status(raw)
+        name = kaggle_status_name(raw)
+        if mapped in (JobStatus.QUEUED, JobStatus.RUNNING) and not state.seen_active:
+            state.seen_active = True
+            state.save(self._folder(ref))
+        if mapped.is_terminal() and not self._trusted(state):
+            return RemoteStatus(JobStatus.QUEUED, f"{name} (not yet about v{ref.version})",
+                                "waiting for Kaggle to register the new run")
+        if not mapped.is_terminal() and state.deadline_at and self._clock() > state.deadline_at:
+            return self._expire(ref, state)
+        return RemoteStatus(mapped, name, message or "")
+
+    def _trusted(self, state: KernelState) -> bool:
+        return state.seen_active or self._clock() - state.pushed_at >= self.config.stale_grace_s
+
+    def _remote_status(self, ref: KernelRef) -> tuple[Any, str | None]:
+        """(raw status, failure message); (None, None) when the kernel no longer exists."""
+        from kagglesdk.kernels.types.kernels_api_service import ApiGetKernelSessionStatusRequest
+
+        request = ApiGetKernelSessionStatusRequest()
+        request.user_name, request.kernel_slug = ref.owner, ref.slug
+        request.version_label = version_label(ref)
+
+        def fetch() -> Any:
+            with self.connection.client() as kaggle:
+                return kaggle.kernels.kernels_api_client.get_kernel_session_status(request)
+
+        try:
+            answer = retrying(fetch, self.config.policy)
+        except requests.HTTPError as err:
+            if http_status(err) == 404:
+                return None, None
+            raise
+        return answer.status, answer.failure_message
+
+    def _expire(self, ref: KernelRef, state: KernelState) -> RemoteStatus:
+        hours = (state.deadline_at - state.pushed_at) / 3600
+        salvage = self._salvage_and_delete(ref, state)
+        status = state.finish(JobStatus.FAILED, "deadline",
+                              f"deadline of {hours:.2f} h exceeded: outputs so far saved in "
+                              f"{salvage}; the kernel was deleted")
+        state.save(self._folder(ref))
+        return status
+
+    # ---- logs ----------------------------------------------------------------------------
+    def logs(self, ref: KernelRef, follow: bool = False) -> Iterator[str]:
+        """Log lines from the start, each once; with ``follow``, live until the run ends."""
+        state = self._state(ref)
+        if state.salvage and state.final:
+            path = Path(state.salvage) / f"{ref.slug}.log"
+            text = path.read_text(encoding="utf-8") if path.is_file() else ""
+            yield from text.splitlines()
+            return
+        follower = LogFollower(self.connection, ref, self.status, self._mark_active, self._sleep)
+        try:
+            yield from follower.follow() if follow else follower.snapshot()
+        except requests.RequestException as err:
+            raise translate(err, "send the kernel log") from err
+
+    def _mark_active(self, ref: KernelRef) -> None:
+        state = self._state(ref)
+        if not state.seen_active:
+            state.seen_active = True
+            state.save(self._folder(ref))
+
+    # ---- outputs and cancel --------------------------------------------------------------
+    @_translated("send the kernel outputs")
+    def download(self, ref: KernelRef, dest: Path) -> list[Path]:
+        """Every output file plus ``<slug>.log`` into ``dest``, checked against the manifest."""
+        state = self._state(ref)
+        if state.final and state.salvage:
+            dest.mkdir(parents=True, exist_ok=True)
+            return copy_tree(Path(state.salvage), dest)
+        if state.final:
+            raise KaggleError(f"kernel {ref.owner}/{ref.slug} was deleted and no outputs were "
+                              "saved before.", fix="nothing to pull; submit the job again")
+        return self.outputs.download(ref, dest)
+
+    @_translated("cancel the kernel")
+    def cancel(self, ref: KernelRef) -> None:
+        """Download whatever outputs exist, then delete the kernel (Kaggle has no cancel)."""
+        state = self._state(ref)
+        if state.final:
+            return
+        raw, message = self._remote_status(ref)
+        ended = map_kaggle_status(raw) if raw is not None else JobStatus.CANCELLED
+        salvage = self._salvage_and_delete(ref, state)
+        if ended.is_terminal():  # the run had ended: keep its verdict, just clean up
+            state.finish(ended, kaggle_status_name(raw) or "deleted",
+                         f"{message or 'run had ended'}; outputs saved in {salvage}; kernel deleted")
+        else:
+            state.finish(JobStatus.CANCELLED, "deleted",
+                         f"cancelled; outputs so far saved in {salvage}; kernel deleted")
+        state.save(self._folder(ref))
+
+    def _salvage_and_delete(self, ref: KernelRef, state: KernelState) -> Path:
+        folder = self._folder(ref) / "salvage"
+        try:
+            self.outputs.download(ref, folder, verify=False)
+        except (KaggleError, requests.RequestException) as err:
+            log.warning("could not fetch all outputs of %s/%s before deleting it: %s",
+                        ref.owner, ref.slug, err)
+        state.salvage = str(folder)
+        self._delete(ref)
+        return folder
+
+    def _delete(self, ref: KernelRef) -> None:
+        from kagglesdk.kernels.types.kernels_api_service import ApiDeleteKernelRequest
+
+        request = ApiDeleteKernelRequest()
+        request.user_name, request.kernel_slug = ref.owner, ref.slug
+
+        def delete() -> None:
+            with self.connection.client() as kaggle:
+                kaggle.kernels.kernels_api_client.delete_kernel(request)
+
+        try:
+            retrying(delete, self.config.policy)
+        except requests.HTTPError as err:
+            if http_status(err) != 404:  # already gone is what we wanted
+                raise
+
+    # ---- local state ---------------------------------------------------------------------
+    def _root(self) -> Path:
+        if self.config.state_root is not None:
+            return self.config.state_root
+        import platformdirs
+
+        return Path(platformdirs.user_data_dir("arz")) / "kaggle"
+
+    def _workdir(self, owner: str, slug: str) -> Path:
+        return self._root() / f"{owner}_{slug}"
+
+    def _folder(self, ref: KernelRef) -> Path:
+        return Path(ref.workdir) if ref.workdir else self._workdir(ref.owner, ref.slug)
+
+    def _state(self, ref: KernelRef) -> KernelState:
+        """The saved state, or a fresh one for a ref this machine never pushed (trusts Kaggle)."""
+        state = KernelState.load(self._folder(ref))
+        if state is None:
+            state = KernelState(ref.owner, ref.slug, ref.version, pushed_at=0.0, seen_active=True)
+        return state
+
+
+def _push_refusal(error: str) -> KaggleError:
+    """The right error for a push refused inside an HTTP 200 answer."""
+    text = error.lower()
+    if "quota" in text:
+        return KaggleQuotaExhausted(f"Kaggle refused the push: {error}",
+                                    fix="wait for the weekly reset, or run on CPU")
+    if "session" in text and ("gpu" in text or "accelerator" in text):
+        return KaggleConcurrencyCap(
+            f"Kaggle refused the push: {error} (at most 2 GPU sessions run at once).",
+            fix="wait for a running job to finish (`arz list`), cancel one (`arz cancel ID`), "
+            "or run with device: cpu")
+    return KagglePushError(f"Kaggle refused the push: {error}",
+                           fix="read the message above; fix the kernel settings and submit again")

@@ -1,0 +1,143 @@
+"""Live logs of a Kaggle kernel from its SSE endpoint, with reconnects and replay deduplication.
+
+``GET /api/v1/kernels/logs/stream/<owner>/<slug>?versionLabel=v<N>`` answers
+``text/event-stream`` while the session runs (each event a JSON ``{stream_name, time, data}``,
+closed by an ``END_OF_LOG`` sentinel) and the persisted log as a JSON array once it has ended.
+Every connection replays from the first event, so the follower counts the events it has passed
+on and skips that many on the next connection. An event cut off by a dropped connection is not
+counted (the SSE parser only emits complete events) and comes back whole on the replay.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import requests
+import urllib3
+
+from orchestrator.backends.base import KernelRef, RemoteStatus
+from orchestrator.backends.kaggle_connection import KaggleConnection
+from orchestrator.backends.kaggle_http import (
+    END_OF_LOG,
+    LogAssembler,
+    http_status,
+    iter_sse_events,
+    parse_event,
+    parse_log_blob,
+)
+from orchestrator.backends.kaggle_outputs import OutputFetcher, version_label
+
+log = logging.getLogger(__name__)
+DROPPED = (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException,
+           OSError)
+"""What a cut or stalled stream raises: it is reconnected, not reported."""
+
+
+def iter_body_lines(response: requests.Response) -> Iterator[str]:
+    """Lines of a streamed body as they arrive (``read1``: no waiting for a full buffer)."""
+    raw = response.raw
+    pending = b""
+    while True:
+        chunk = raw.read1(65536)
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.rstrip(b"\r").decode("utf-8", "replace")
+
+
+class LogFollower:
+    """Streams one pinned kernel run's log.
+
+    Args:
+        connection: the authenticated client.
+        ref: the pinned run.
+        status: the backend's status function (deadline-aware), asked after each drop.
+        mark_active: called when a live stream proves the run has started.
+        sleep: pause function.
+    """
+
+    def __init__(self, connection: KaggleConnection, ref: KernelRef,
+                 status: Callable[[KernelRef], RemoteStatus],
+                 mark_active: Callable[[KernelRef], None], sleep: Callable[[float], None]):
+        self.connection, self.ref = connection, ref
+        self.policy = connection.policy
+        self._status, self._mark_active, self._sleep = status, mark_active, sleep
+        self._seen = 0
+        self._ended = False
+        self._assembler = LogAssembler()
+
+    def snapshot(self) -> Iterator[str]:
+        """The log as Kaggle has persisted it so far (no waiting)."""
+        _files, events = OutputFetcher(self.connection).listing(self.ref)
+        yield from self._emit(events)
+        yield from self._assembler.flush()
+
+    def follow(self) -> Iterator[str]:
+        """Every line once, live, until the run ends (or the backend ends it at the deadline)."""
+        failures = 0
+        while not self._ended:
+            before = self._seen
+            try:
+                yield from self._emit(self._connection_events())
+            except DROPPED as err:
+                if http_status(err) in (401, 403):
+                    raise
+                log.debug("log stream of %s dropped: %s", self.ref.slug, err)
+            if self._ended:
+                break
+            if self._status(self.ref).status.is_terminal():
+                yield from self._emit(self._final_events())
+                break
+            failures = 0 if self._seen > before else failures + 1
+            if failures >= self.policy.max_stream_failures:
+                log.warning("log stream of %s keeps failing; still trying", self.ref.slug)
+            self._sleep(self.policy.reconnect_delay_s * min(failures + 1, 10))
+        yield from self._assembler.flush()
+
+    def _emit(self, events: Any) -> Iterator[str]:
+        """Lines of the events not passed on yet (the first ``seen`` events are a replay)."""
+        for index, event in enumerate(events):
+            if index < self._seen:
+                continue
+            self._seen = index + 1
+            yield from self._assembler.feed(event)
+
+    def _connection_events(self) -> Iterator[dict]:
+        """Events of one connection to the stream; sets ``_ended`` on a clean end."""
+        with self.connection.client(self.policy.stream_read_timeout_s) as kaggle:
+            http = kaggle._http_client
+            url = self.connection.stream_url(kaggle, f"kernels/logs/stream/{self.ref.owner}/"
+                                                     f"{self.ref.slug}")
+            label = version_label(self.ref)
+            headers = {k: v for k, v in http._session.headers.items() if k != "Content-Type"}
+            headers["Accept"] = "text/event-stream, */*"
+            with http._session.get(url, stream=True, headers=headers, auth=http._session.auth,
+                                   params={"versionLabel": label} if label else None) as response:
+                response.raise_for_status()
+                kind = (response.headers.get("Content-Type") or "").lower()
+                if not kind.startswith("text/event-stream"):  # the run ended: persisted log
+                    self._ended = True
+                    events = parse_log_blob(response.text)
+                    if events:
+                        self._mark_active(self.ref)
+                    yield from events
+                    return
+                self._mark_active(self.ref)
+                for payload in iter_sse_events(iter_body_lines(response)):
+                    if payload.strip() == END_OF_LOG:
+                        self._ended = True
+                        return
+                    yield parse_event(payload)
+
+    def _final_events(self) -> list[dict]:
+        """The whole persisted log, read once after the run ended (fills any gap)."""
+        try:
+            return OutputFetcher(self.connection).listing(self.ref)[1]
+        except DROPPED as err:
+            log.warning("could not read the final log of %s: %s", self.ref.slug, err)
+            return []

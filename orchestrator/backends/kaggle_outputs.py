@@ -1,0 +1,190 @@
+"""Downloading a Kaggle kernel's outputs, verified against the payload's manifest.
+
+``ListKernelSessionOutput`` (paged) returns each output file's name and a URL to fetch it, plus the
+session log. Files are fetched with timeouts and retries, checked against ``Content-Length``
+and written atomically; then every file the manifest in ``session_summary.json`` lists is checked
+(size and sha256), and the ones that do not match are fetched again (the listing is re-read,
+since file URLs may be short-lived signed links). Nothing is ever invented: a file that cannot be
+fetched intact is an error naming it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import requests
+
+from kernel_payload.schema import SUMMARY_FILE, SessionSummary
+from orchestrator.backends.base import KernelRef
+from orchestrator.backends.kaggle_connection import KaggleConnection, KaggleError
+from orchestrator.backends.kaggle_http import (
+    LogAssembler,
+    mount_timeouts,
+    parse_log_blob,
+    retrying,
+)
+from orchestrator.errors import ManifestMismatch
+
+log = logging.getLogger(__name__)
+MAX_PAGES = 1000
+
+
+def version_label(ref: KernelRef) -> str | None:
+    """Kaggle's ``versionLabel`` for the pinned version (``v<N>``; a bare number is a 404)."""
+    return f"v{ref.version}" if ref.version else None
+
+
+def log_lines(events: list[dict]) -> list[str]:
+    """The text lines carried by a list of Kaggle log events."""
+    assembler = LogAssembler()
+    lines = [line for event in events for line in assembler.feed(event)]
+    return lines + assembler.flush()
+
+
+def safe_target(dest: Path, name: str) -> Path:
+    """``dest/name``, refusing names that would escape ``dest`` (absolute or with ``..``)."""
+    pure = PurePosixPath(name)
+    if not name or pure.is_absolute() or ".." in pure.parts:
+        raise KaggleError(f"the kernel listed an output file with an unsafe name: {name!r}.",
+                          fix="inspect the kernel's output on kaggle.com; nothing was written")
+    return dest.joinpath(*pure.parts)
+
+
+class OutputFetcher:
+    """Lists and downloads the outputs of one pinned kernel version.
+
+    Args:
+        connection: the authenticated client.
+        attempts: how many times a file failing the manifest is fetched in all.
+    """
+
+    def __init__(self, connection: KaggleConnection, attempts: int = 3):
+        self.connection = connection
+        self.policy = connection.policy
+        self.attempts = attempts
+
+    def listing(self, ref: KernelRef) -> tuple[dict[str, str], list[dict]]:
+        """Every output file (name -> URL) and the log events, across all pages."""
+        files: dict[str, str] = {}
+        events: list[dict] = []
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            page = retrying(lambda t=token: self._page(ref, t), self.policy)
+            files.update({f.file_name: f.url for f in page.files or [] if f.file_name and f.url})
+            if page.log and not events:
+                events = parse_log_blob(page.log)
+            token = page.next_page_token
+            if not token:
+                return files, events
+        raise KaggleError(f"output listing of {ref.owner}/{ref.slug} has over {MAX_PAGES} pages.")
+
+    def _page(self, ref: KernelRef, token: str | None) -> Any:
+        from kagglesdk.kernels.types.kernels_api_service import ApiListKernelSessionOutputRequest
+
+        request = ApiListKernelSessionOutputRequest()
+        request.user_name, request.kernel_slug = ref.owner, ref.slug
+        request.version_label = version_label(ref)
+        request.page_size = 100
+        request.page_token = token or ""
+        with self.connection.client() as kaggle:
+            return kaggle.kernels.kernels_api_client.list_kernel_session_output(request)
+
+    def fetch(self, url: str, target: Path) -> None:
+        """Download one URL to ``target`` (atomically), with timeouts, retries, length check."""
+        retrying(lambda: self._fetch_once(url, target), self.policy)
+
+    def _fetch_once(self, url: str, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(target.name + ".part")
+        with requests.Session() as session:
+            mount_timeouts(session, self.policy.timeout(self.policy.download_read_timeout_s))
+            with session.get(url, stream=True) as response:
+                response.raise_for_status()
+                expected = response.headers.get("Content-Length")
+                with open(part, "wb") as out:
+                    for block in response.iter_content(1 << 20):
+                        out.write(block)
+        size = part.stat().st_size
+        if expected is not None and int(expected) != size:
+            part.unlink()
+            raise requests.exceptions.ChunkedEncodingError(
+                f"{target.name}: got {size} of {expected} bytes")
+        os.replace(part, target)
+
+    def download(self, ref: KernelRef, dest: Path, verify: bool = True) -> list[Path]:
+        """Fetch every output file and the log into ``dest``; verify against the manifest.
+
+        Args:
+            ref: the pinned kernel version.
+            dest: staging folder (created if missing).
+            verify: check the manifest and re-fetch damaged files (off when salvaging a run
+                that had not finished, whose manifest cannot exist yet).
+
+        Returns:
+            The written paths (outputs first, the ``<slug>.log`` last).
+
+        Raises:
+            ManifestMismatch: a listed file is still missing or damaged after every attempt.
+        """
+        dest.mkdir(parents=True, exist_ok=True)
+        files, events = self.listing(ref)
+        written: list[Path] = []
+        try:
+            for name, url in sorted(files.items()):
+                written.append(self._fetch_named(dest, name, url))
+            if verify:
+                self._repair(ref, dest, files)
+        except BaseException:
+            for path in written:  # leave no half download behind
+                path.unlink(missing_ok=True)
+            raise
+        log_path = dest / f"{ref.slug}.log"
+        lines = log_lines(events)
+        log_path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        return [*written, log_path]
+
+    def _fetch_named(self, dest: Path, name: str, url: str) -> Path:
+        target = safe_target(dest, name)
+        self.fetch(url, target)
+        return target
+
+    def _repair(self, ref: KernelRef, dest: Path, files: dict[str, str]) -> None:
+        for attempt in range(1, self.attempts + 1):
+            damaged = self._damaged(dest, files)
+            if not damaged:
+                return
+            if attempt == self.attempts:
+                name, problem = damaged[0]
+                raise ManifestMismatch(name, f"{problem} after {self.attempts} downloads")
+            log.warning("re-downloading %d damaged file(s): %s", len(damaged),
+                        ", ".join(n for n, _ in damaged))
+            files, _ = self.listing(ref)
+            for name, _problem in damaged:
+                if name in files:
+                    self._fetch_named(dest, name, files[name])
+
+    def _damaged(self, dest: Path, files: dict[str, str]) -> list[tuple[str, str]]:
+        """Files that do not match the manifest: (name, problem); the summary itself first."""
+        if SUMMARY_FILE not in files:
+            return []
+        try:
+            summary = SessionSummary.read(dest)
+        except (OSError, ValueError) as err:
+            return [(SUMMARY_FILE, f"unreadable ({type(err).__name__})")]
+        problems = [(e.path, e.problem(dest)) for e in summary.artifacts]
+        return [(name, problem) for name, problem in problems if problem]
+
+
+def copy_tree(src: Path, dest: Path, keep: Callable[[Path], bool] = lambda p: True) -> list[Path]:
+    """Copy the files under ``src`` into ``dest`` (same relative paths); return the copies."""
+    copied = []
+    for path in sorted(p for p in src.rglob("*") if p.is_file() and keep(p)):
+        target = dest / path.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+        copied.append(target)
+    return copied

@@ -1,0 +1,113 @@
+"""What the Kaggle backend remembers about one kernel run, and Kaggle's status vocabulary.
+
+Kaggle keeps no memory of our deadline, of whether the pinned run has been seen alive, or of the
+outputs fetched before a kernel was deleted; :class:`KernelState` keeps them in
+``<workdir>/state.json`` (``KernelRef.workdir``), so a new process — ``arz watch`` after a crash
+or Ctrl-C — picks up exactly where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.backends.base import JobStatus, RemoteStatus
+
+STATE_FILE = "state.json"
+
+_KAGGLE_TO_JOB = {
+    "queued": JobStatus.QUEUED,
+    "new_script": JobStatus.QUEUED,
+    "running": JobStatus.RUNNING,
+    "cancel_requested": JobStatus.RUNNING,
+    "complete": JobStatus.SUCCEEDED,
+    "error": JobStatus.FAILED,
+    "cancel_acknowledged": JobStatus.CANCELLED,
+}
+
+
+def kaggle_status_name(raw: Any) -> str:
+    """Kaggle's status word in one spelling: ``complete``, ``cancel_acknowledged``, ...
+
+    Accepts the SDK enum (``KernelWorkerStatus.COMPLETE``), its ``str()``, the bare name in any
+    case, camelCase (``cancelAcknowledged``) and the proto form
+    (``KERNEL_WORKER_STATUS_COMPLETE``).
+    """
+    text = getattr(raw, "name", None) or str(raw or "")
+    text = text.rsplit(".", 1)[-1]
+    text = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", text).lower()
+    return text.removeprefix("kernel_worker_status_")
+
+
+def map_kaggle_status(raw: Any) -> JobStatus:
+    """The one mapping from Kaggle's ``KernelWorkerStatus`` to :class:`JobStatus`.
+
+    ``queued``/``new_script`` -> QUEUED; ``running`` and ``cancel_requested`` (still running)
+    -> RUNNING; ``complete`` -> SUCCEEDED (the script exited 0; the job's own verdict is in its
+    ``session_summary.json``); ``error`` -> FAILED; ``cancel_acknowledged`` -> CANCELLED;
+    anything else -> UNKNOWN.
+    """
+    return _KAGGLE_TO_JOB.get(kaggle_status_name(raw), JobStatus.UNKNOWN)
+
+
+@dataclass
+class KernelState:
+    """The backend's own record of one pushed kernel version.
+
+    Attributes:
+        owner: account owning the kernel.
+        slug: kernel slug.
+        version: pinned version number.
+        pushed_at: Unix time of the push, in s.
+        deadline_at: Unix time after which outputs are fetched and the kernel deleted, or None.
+        gpu: whether the kernel asked for a GPU.
+        seen_active: the pinned run has been seen queued or running (so a terminal status is
+            about it, not a stale answer about an earlier run).
+        final: the status recorded when arz ended the run itself (cancel, deadline), as
+            ``{"status", "raw", "message"}``; None while Kaggle is the authority.
+        salvage: folder holding the outputs fetched before the kernel was deleted, or None.
+    """
+
+    owner: str
+    slug: str
+    version: int | None
+    pushed_at: float
+    deadline_at: float | None = None
+    gpu: bool = False
+    seen_active: bool = False
+    final: dict[str, str] | None = None
+    salvage: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, folder: Path) -> KernelState | None:
+        """Read ``folder/state.json``; None when there is none."""
+        path = folder / STATE_FILE
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def save(self, folder: Path) -> None:
+        """Write ``folder/state.json`` atomically."""
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{STATE_FILE}.tmp"
+        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        os.replace(tmp, folder / STATE_FILE)
+
+    def final_status(self) -> RemoteStatus | None:
+        """The status arz recorded when it ended the run, or None."""
+        if not self.final:
+            return None
+        return RemoteStatus(JobStatus(self.final["status"]), self.final.get("raw", ""),
+                            self.final.get("message", ""))
+
+    def finish(self, status: JobStatus, raw: str, message: str) -> RemoteStatus:
+        """Record that arz ended the run with ``status``; return it as a :class:`RemoteStatus`."""
+        self.final = {"status": status.value, "raw": raw, "message": message}
+        return RemoteStatus(status, raw, message)
