@@ -353,7 +353,8 @@ class KaggleBackend:
             text = path.read_text(encoding="utf-8") if path.is_file() else ""
             yield from text.splitlines()
             return
-        follower = LogFollower(self.connection, ref, self.status, self._mark_active, self._sleep)
+        follower = LogFollower(self.connection, ref, self.status, self._mark_active, self._sleep,
+                               self._clock, state.deadline_at)
         try:
             yield from follower.follow() if follow else follower.snapshot()
         except requests.RequestException as err:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -59,14 +60,18 @@ class LogFollower:
         status: the backend's status function (deadline-aware), asked after each drop.
         mark_active: called when a live stream proves the run has started.
         sleep: pause function.
+        clock: Unix time in s.
+        deadline_at: Unix time at which the stream is left so that ``status`` can end the run.
     """
 
     def __init__(self, connection: KaggleConnection, ref: KernelRef,
                  status: Callable[[KernelRef], RemoteStatus],
-                 mark_active: Callable[[KernelRef], None], sleep: Callable[[float], None]):
+                 mark_active: Callable[[KernelRef], None], sleep: Callable[[float], None],
+                 clock: Callable[[], float] = time.time, deadline_at: float | None = None):
         self.connection, self.ref = connection, ref
         self.policy = connection.policy
         self._status, self._mark_active, self._sleep = status, mark_active, sleep
+        self._clock, self._deadline_at = clock, deadline_at
         self._seen = 0
         self._ended = False
         self._assembler = LogAssembler()
@@ -107,9 +112,25 @@ class LogFollower:
             self._seen = index + 1
             yield from self._assembler.feed(event)
 
+    def _read_timeout_s(self) -> float:
+        """The stream's read timeout, shortened so a silent stream is left at the deadline."""
+        if self._deadline_at is None:
+            return self.policy.stream_read_timeout_s
+        left = self._deadline_at - self._clock() + 0.5
+        return max(0.5, min(self.policy.stream_read_timeout_s, left))
+
+    def _past_deadline(self) -> bool:
+        return self._deadline_at is not None and self._clock() > self._deadline_at
+
     def _connection_events(self) -> Iterator[dict]:
-        """Events of one connection to the stream; sets ``_ended`` on a clean end."""
-        with self.connection.client(self.policy.stream_read_timeout_s) as kaggle:
+        """Events of one connection to the stream; sets ``_ended`` on a clean end.
+
+        Leaves the stream (like a drop) once the deadline has passed, so that the caller asks
+        ``status``, which ends the run, even while the kernel keeps printing.
+        """
+        if self._past_deadline():
+            return
+        with self.connection.client(self._read_timeout_s()) as kaggle:
             http = kaggle._http_client
             url = self.connection.stream_url(kaggle, f"kernels/logs/stream/{self.ref.owner}/"
                                                      f"{self.ref.slug}")
@@ -133,6 +154,8 @@ class LogFollower:
                         self._ended = True
                         return
                     yield parse_event(payload)
+                    if self._past_deadline():
+                        return
 
     def _final_events(self) -> list[dict]:
         """The whole persisted log, read once after the run ended (fills any gap)."""
