@@ -14,46 +14,42 @@ against the manifest. ``cancel`` (Kaggle has none) downloads what exists, then d
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from orchestrator.backends.base import JobStatus, KernelRef, PushRequest, RemoteStatus
-from orchestrator.backends.kaggle_connection import (
-    KaggleConnection,
-    KaggleCredentialsError,
+from orchestrator.backends.kaggle_connection import KaggleConnection
+from orchestrator.backends.kaggle_errors import (
+    KaggleConcurrencyCap,
     KaggleError,
-    KaggleTimeoutError,
+    KagglePushError,
+    KaggleQuotaExhausted,
+    push_refusal,
+    translate,
+    translated,
 )
 from orchestrator.backends.kaggle_http import HttpPolicy, http_status, retrying
 from orchestrator.backends.kaggle_logs import LogFollower
 from orchestrator.backends.kaggle_outputs import OutputFetcher, copy_tree, version_label
-from orchestrator.backends.kaggle_state import KernelState, kaggle_status_name, map_kaggle_status
+from orchestrator.backends.kaggle_state import (
+    GpuQuota,
+    KernelState,
+    kaggle_status_name,
+    map_kaggle_status,
+)
 
 log = logging.getLogger(__name__)
 GPU_SHAPE = "NvidiaTeslaT4"
 KAGGLE_MAX_SESSION_S = 12 * 3600
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{4,49}$")
-
-
-class KagglePushError(KaggleError):
-    """Kaggle refused the push (its answer carried an ``error``, even under HTTP 200)."""
-
-
-class KaggleQuotaExhausted(KaggleError):
-    """Too little weekly GPU quota is left to start a GPU kernel."""
-
-
-class KaggleConcurrencyCap(KaggleError):
-    """Kaggle's limit of concurrent GPU sessions (2) is reached."""
 
 
 @dataclass(frozen=True)
@@ -85,59 +81,6 @@ class KaggleConfig:
     download_attempts: int = 3
 
 
-@dataclass(frozen=True)
-class GpuQuota:
-    """The account's weekly GPU quota, in hours.
-
-    Attributes:
-        total_h: hours allowed this week.
-        used_h: hours used.
-        reserved_h: hours held by sessions now running.
-        refresh_at: when the quota resets (UTC), if Kaggle says.
-    """
-
-    total_h: float
-    used_h: float
-    reserved_h: float = 0.0
-    refresh_at: datetime | None = None
-
-    @property
-    def left_h(self) -> float:
-        """Hours still available."""
-        return max(0.0, self.total_h - self.used_h - self.reserved_h)
-
-
-def _translated(what: str) -> Callable:
-    """Decorator: turn ``requests`` failures of ``what`` into clear :class:`KaggleError` s."""
-
-    def decorate(method: Callable) -> Callable:
-        @functools.wraps(method)
-        def wrapper(*args, **kwargs):
-            try:
-                return method(*args, **kwargs)
-            except requests.RequestException as err:
-                raise translate(err, what) from err
-
-        return wrapper
-
-    return decorate
-
-
-def translate(err: requests.RequestException, what: str) -> KaggleError:
-    """A clear error for a failed HTTP exchange (after the retries ran out)."""
-    status = http_status(err)
-    if status in (401, 403):
-        return KaggleCredentialsError(
-            f"Kaggle refused to {what} (HTTP {status}): the credentials lack access.",
-            fix="check that the API token belongs to the kernel's owner, or create a new one")
-    if status is None or status == 429 or status >= 500:
-        return KaggleTimeoutError(
-            f"Kaggle did not {what} after several tries ({type(err).__name__}: {err}).",
-            fix="check your network and https://status.kaggle.com; the job stays in the "
-            "registry, so `arz watch ID` resumes it later")
-    return KaggleError(f"Kaggle could not {what} (HTTP {status}: {err}).")
-
-
 class KaggleBackend:
     """:class:`~orchestrator.backends.base.ExecutionBackend` for Kaggle kernels.
 
@@ -148,6 +91,7 @@ class KaggleBackend:
     """
 
     name = "kaggle"
+    requires_push = True  # the kernel clones the pushed commit from the git remote
 
     def __init__(self, config: KaggleConfig | None = None,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
@@ -155,9 +99,10 @@ class KaggleBackend:
         self.connection = KaggleConnection(self.config.policy)
         self.outputs = OutputFetcher(self.connection, self.config.download_attempts)
         self._clock, self._sleep = clock, sleep
+        self._lock = threading.RLock()  # the monitor polls status while a thread follows logs
 
     # ---- push ----------------------------------------------------------------------------
-    @_translated("start the kernel")
+    @translated("start the kernel")
     def push(self, request: PushRequest) -> KernelRef:
         """Check quota, save the kernel once, and pin the version Kaggle returns.
 
@@ -227,10 +172,10 @@ class KaggleBackend:
                 answer = kaggle.kernels.kernels_api_client.save_kernel(save)
         except requests.HTTPError as err:
             if http_status(err) == 200:  # an error body under HTTP 200
-                raise _push_refusal(str(err)) from err
+                raise push_refusal(str(err)) from err
             raise
         if answer.error:
-            raise _push_refusal(answer.error)
+            raise push_refusal(answer.error)
         if not answer.version_number:
             raise KagglePushError("Kaggle accepted the push but returned no version number.",
                                   fix="look at the kernel on kaggle.com; retry `arz submit`")
@@ -252,7 +197,7 @@ class KaggleBackend:
         return int(number) if number else None
 
     # ---- quota ---------------------------------------------------------------------------
-    @_translated("report the GPU quota")
+    @translated("report the GPU quota")
     def quota(self) -> GpuQuota | None:
         """The weekly GPU quota, or None when Kaggle does not report one."""
         from kagglesdk.kernels.types.kernels_api_service import (
@@ -264,16 +209,7 @@ class KaggleBackend:
                 return kaggle.kernels.kernels_api_client.get_accelerator_quota_statistics(
                     ApiGetAcceleratorQuotaStatisticsRequest())
 
-        answer = retrying(fetch, self.config.policy)
-        gpu = answer.gpu_quota
-        if gpu is None or gpu.total_time_allowed is None:
-            return None
-        hours = [(d.total_seconds() / 3600 if d is not None else 0.0)
-                 for d in (gpu.total_time_allowed, gpu.time_used, gpu.time_reserved)]
-        refresh = answer.quota_refresh_time
-        if refresh is not None and refresh.tzinfo is None:
-            refresh = refresh.replace(tzinfo=timezone.utc)
-        return GpuQuota(*hours, refresh_at=refresh)
+        return GpuQuota.from_answer(retrying(fetch, self.config.policy))
 
     def _check_quota(self) -> None:
         quota = self.quota()
@@ -288,9 +224,13 @@ class KaggleBackend:
                 fix="wait for the reset, or run this job on CPU (device: cpu) or --backend local")
 
     # ---- status --------------------------------------------------------------------------
-    @_translated("report the kernel status")
+    @translated("report the kernel status")
     def status(self, ref: KernelRef) -> RemoteStatus:
         """Status of the pinned run; enforces the deadline (fetch outputs, then delete)."""
+        with self._lock:
+            return self._status(ref)
+
+    def _status(self, ref: KernelRef) -> RemoteStatus:
         state = self._state(ref)
         final = state.final_status()
         if final is not None:
@@ -361,13 +301,14 @@ class KaggleBackend:
             raise translate(err, "send the kernel log") from err
 
     def _mark_active(self, ref: KernelRef) -> None:
-        state = self._state(ref)
-        if not state.seen_active:
-            state.seen_active = True
-            state.save(self._folder(ref))
+        with self._lock:
+            state = self._state(ref)
+            if not state.seen_active:
+                state.seen_active = True
+                state.save(self._folder(ref))
 
     # ---- outputs and cancel --------------------------------------------------------------
-    @_translated("send the kernel outputs")
+    @translated("send the kernel outputs")
     def download(self, ref: KernelRef, dest: Path) -> list[Path]:
         """Every output file plus ``<slug>.log`` into ``dest``, checked against the manifest."""
         state = self._state(ref)
@@ -379,9 +320,13 @@ class KaggleBackend:
                               "saved before.", fix="nothing to pull; submit the job again")
         return self.outputs.download(ref, dest)
 
-    @_translated("cancel the kernel")
+    @translated("cancel the kernel")
     def cancel(self, ref: KernelRef) -> None:
         """Download whatever outputs exist, then delete the kernel (Kaggle has no cancel)."""
+        with self._lock:
+            self._cancel(ref)
+
+    def _cancel(self, ref: KernelRef) -> None:
         state = self._state(ref)
         if state.final:
             return
@@ -427,9 +372,9 @@ class KaggleBackend:
     def _root(self) -> Path:
         if self.config.state_root is not None:
             return self.config.state_root
-        import platformdirs
+        from orchestrator.home import arz_home
 
-        return Path(platformdirs.user_data_dir("arz")) / "kaggle"
+        return arz_home() / "kaggle"
 
     def _workdir(self, owner: str, slug: str) -> Path:
         return self._root() / f"{owner}_{slug}"
@@ -443,18 +388,3 @@ class KaggleBackend:
         if state is None:
             state = KernelState(ref.owner, ref.slug, ref.version, pushed_at=0.0, seen_active=True)
         return state
-
-
-def _push_refusal(error: str) -> KaggleError:
-    """The right error for a push refused inside an HTTP 200 answer."""
-    text = error.lower()
-    if "quota" in text:
-        return KaggleQuotaExhausted(f"Kaggle refused the push: {error}",
-                                    fix="wait for the weekly reset, or run on CPU")
-    if "session" in text and ("gpu" in text or "accelerator" in text):
-        return KaggleConcurrencyCap(
-            f"Kaggle refused the push: {error} (at most 2 GPU sessions run at once).",
-            fix="wait for a running job to finish (`arz list`), cancel one (`arz cancel ID`), "
-            "or run with device: cpu")
-    return KagglePushError(f"Kaggle refused the push: {error}",
-                           fix="read the message above; fix the kernel settings and submit again")

@@ -24,25 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from orchestrator.backends.kaggle_errors import (
+    KaggleCredentialsError,
+    KaggleError,
+    KaggleTimeoutError,
+)
 from orchestrator.backends.kaggle_http import HttpPolicy, mount_timeouts
-from orchestrator.errors import BackendError
 
 T = TypeVar("T")
 TOKEN_URL = "https://www.kaggle.com/settings/api"
-
-
-class KaggleError(BackendError):
-    """Base class of the Kaggle backend's errors."""
-
-
-class KaggleCredentialsError(KaggleError):
-    """No usable Kaggle credentials (a set-up problem: exit code 2)."""
-
-    exit_code = 2
-
-
-class KaggleTimeoutError(KaggleError):
-    """Kaggle did not answer within the configured time, even after retries."""
 
 
 @dataclass(frozen=True)

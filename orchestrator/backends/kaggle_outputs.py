@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -20,7 +21,8 @@ import requests
 
 from kernel_payload.schema import SUMMARY_FILE, SessionSummary
 from orchestrator.backends.base import KernelRef
-from orchestrator.backends.kaggle_connection import KaggleConnection, KaggleError
+from orchestrator.backends.kaggle_connection import KaggleConnection
+from orchestrator.backends.kaggle_errors import KaggleError
 from orchestrator.backends.kaggle_http import (
     LogAssembler,
     mount_timeouts,
@@ -31,11 +33,17 @@ from orchestrator.errors import ManifestMismatch
 
 log = logging.getLogger(__name__)
 MAX_PAGES = 1000
+_KAGGLE_FILE = re.compile(r"^__[A-Za-z0-9_]+__(\.[A-Za-z0-9]+|_files/.*)$")
 
 
 def version_label(ref: KernelRef) -> str | None:
     """Kaggle's ``versionLabel`` for the pinned version (``v<N>``; a bare number is a 404)."""
     return f"v{ref.version}" if ref.version else None
+
+
+def is_kaggle_file(name: str) -> bool:
+    """True for files Kaggle adds to a kernel's output itself (``__results__.html``, ...)."""
+    return bool(_KAGGLE_FILE.match(name))
 
 
 def log_lines(events: list[dict]) -> list[str]:
@@ -74,7 +82,8 @@ class OutputFetcher:
         token: str | None = None
         for _ in range(MAX_PAGES):
             page = retrying(lambda t=token: self._page(ref, t), self.policy)
-            files.update({f.file_name: f.url for f in page.files or [] if f.file_name and f.url})
+            files.update({f.file_name: f.url for f in page.files or []
+                          if f.file_name and f.url and not is_kaggle_file(f.file_name)})
             if page.log and not events:
                 events = parse_log_blob(page.log)
             token = page.next_page_token

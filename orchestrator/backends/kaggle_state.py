@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +98,7 @@ class KernelState:
     def save(self, folder: Path) -> None:
         """Write ``folder/state.json`` atomically."""
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{STATE_FILE}.tmp"
+        tmp = folder / f".{STATE_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
         tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
         os.replace(tmp, folder / STATE_FILE)
 
@@ -111,3 +113,38 @@ class KernelState:
         """Record that arz ended the run with ``status``; return it as a :class:`RemoteStatus`."""
         self.final = {"status": status.value, "raw": raw, "message": message}
         return RemoteStatus(status, raw, message)
+
+
+@dataclass(frozen=True)
+class GpuQuota:
+    """The account's weekly GPU quota, in hours.
+
+    Attributes:
+        total_h: hours allowed this week.
+        used_h: hours used.
+        reserved_h: hours held by sessions now running.
+        refresh_at: when the quota resets (UTC), if Kaggle says.
+    """
+
+    total_h: float
+    used_h: float
+    reserved_h: float = 0.0
+    refresh_at: datetime | None = None
+
+    @property
+    def left_h(self) -> float:
+        """Hours still available."""
+        return max(0.0, self.total_h - self.used_h - self.reserved_h)
+
+    @classmethod
+    def from_answer(cls, answer: Any) -> GpuQuota | None:
+        """Read a ``GetAcceleratorQuotaStatistics`` answer; None when it has no GPU quota."""
+        gpu = answer.gpu_quota
+        if gpu is None or gpu.total_time_allowed is None:
+            return None
+        hours = [(d.total_seconds() / 3600 if d is not None else 0.0)
+                 for d in (gpu.total_time_allowed, gpu.time_used, gpu.time_reserved)]
+        refresh = answer.quota_refresh_time
+        if refresh is not None and refresh.tzinfo is None:
+            refresh = refresh.replace(tzinfo=timezone.utc)
+        return cls(*hours, refresh_at=refresh)

@@ -172,6 +172,8 @@ class FakeSession:
                 return
             if self._stopped and status != "CANCEL_ACKNOWLEDGED":
                 return
+            if status != "CANCEL_ACKNOWLEDGED":  # Kaggle adds its own rendering of the run
+                (self.working / "__results__.html").write_text("<html>kaggle viewer</html>")
             self.status = status
             self.failure_message = message
             self.finished_at = time.monotonic()

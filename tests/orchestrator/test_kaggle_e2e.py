@@ -53,6 +53,7 @@ def test_gpu_job_runs_end_to_end(harness, tmp_path):
     paths = backend.download(ref, tmp_path / "staging")
     names = {p.relative_to(tmp_path / "staging").as_posix() for p in paths}
     assert f"{ref.slug}.log" in names and "session_summary.json" in names
+    assert "__results__.html" not in names  # Kaggle's own file is not a result
     assert_verified(tmp_path / "staging", names - {f"{ref.slug}.log", "session_summary.json"})
     log_text = (tmp_path / "staging" / f"{ref.slug}.log").read_text()
     assert log_text.splitlines() == expected_lines(4)

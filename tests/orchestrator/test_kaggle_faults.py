@@ -21,8 +21,8 @@ from orchestrator.backends.kaggle import (
 )
 from orchestrator.backends.kaggle_connection import KaggleTimeoutError
 from orchestrator.errors import ManifestMismatch
-from tests.fakes.kernel_scripts import DEFAULT_FILES, expected_lines, payload_script
 from tests.fakes.kaggle_server import ApiError
+from tests.fakes.kernel_scripts import DEFAULT_FILES, expected_lines, payload_script
 from tests.orchestrator.kaggle_harness import FAST_POLICY, start_harness, wait_terminal
 
 CSV = "demo/data/metrics/metrics.csv"
