@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from orchestrator.errors import BackendError
+
+__all__ = [
+    "BackendError", "ExecutionBackend", "JobStatus", "KernelRef", "PushRequest", "RemoteStatus",
+]  # fmt: skip
+
 
 class JobStatus(str, enum.Enum):
     """Lifecycle of a job as the orchestrator sees it (one vocabulary for every backend)."""
@@ -90,6 +96,9 @@ class ExecutionBackend(Protocol):
     """Push, observe, download and cancel one kernel. Implementations raise ``BackendError``s."""
 
     name: str
+    requires_push: bool
+    """True when the kernel clones from the git remote (Kaggle), so ``arz submit`` must push first;
+    False when it clones the local working tree's repository (local)."""
 
     def push(self, request: PushRequest) -> KernelRef:
         """Start the kernel; return a reference pinned to this exact run."""

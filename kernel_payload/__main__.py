@@ -1,0 +1,80 @@
+"""Entry point of the kernel: ``python -m kernel_payload --spec spec.json --out DIR``.
+
+Exit codes: 0 the job succeeded, 1 it failed or was partial, 2 bad spec, 128+N stopped by signal N.
+``--salvage REASON`` closes the summary of a payload that died without finishing (the bootstrap
+calls it when the payload was killed hard).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from kernel_payload.errors import Interrupted, SpecError
+from kernel_payload.schema import JobSpec, KernelSpec, RunStatus
+
+
+def load_spec(path: Path) -> KernelSpec:
+    """Read a :class:`KernelSpec` JSON, or a plain :class:`JobSpec` (JSON or YAML) to run by hand.
+
+    Raises:
+        SpecError: the file cannot be read or does not validate.
+    """
+    try:
+        text = path.read_text()
+        if path.suffix in (".yml", ".yaml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+        if isinstance(data, dict) and "job" in data:
+            return KernelSpec.model_validate(data)
+        job = JobSpec.model_validate(data)
+    except (OSError, ValueError, ValidationError) as exc:
+        raise SpecError(f"cannot use spec {path}: {exc}") from exc
+    return KernelSpec(job_id=f"{job.name}-manual", slug="", commit_sha=_git_head(), job=job)
+
+
+def _git_head() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run (or salvage) one job; return the process exit code."""
+    parser = argparse.ArgumentParser(prog="python -m kernel_payload", description=__doc__)
+    parser.add_argument("--spec", type=Path, required=True, help="KernelSpec JSON or JobSpec YAML")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--salvage", metavar="REASON", help="close an unfinished summary")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        spec = load_spec(args.spec)
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from kernel_payload.runner import run_job, salvage
+
+    try:
+        summary = salvage(spec, args.out, args.salvage) if args.salvage else run_job(spec, args.out)
+    except Interrupted as exc:
+        print(f"interrupted: {exc}; summary written to {args.out}", file=sys.stderr)
+        return exc.exit_code
+    return 0 if summary.status == RunStatus.SUCCEEDED else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

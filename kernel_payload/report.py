@@ -1,0 +1,158 @@
+"""``report.html``: one self-contained page (figures embedded as base64 PNG, metric tables inline)."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+from kernel_payload.manifest import output_files
+from kernel_payload.schema import SessionSummary, SuiteResult
+from kernel_payload.tables import read_csv, to_float
+
+REPORT_FILE = "report.html"
+CSV_ROWS = 40
+
+_COLOURS = {
+    "succeeded": "#1a7f37", "failed": "#cf222e", "partial": "#bf8700", "skipped": "#6e7781",
+    "interrupted": "#cf222e", "not_run": "#6e7781", "pending": "#6e7781", "running": "#0969da",
+}  # fmt: skip
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
+color:#1f2328;padding:0 1rem}
+h1{margin-bottom:.2rem}h2{border-bottom:1px solid #d0d7de;padding-bottom:.3rem;margin-top:2.2rem}
+.badge{display:inline-block;color:#fff;border-radius:1em;padding:.1em .7em;font-size:.85em;
+font-weight:600;vertical-align:middle}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.88em}
+td,th{border:1px solid #d0d7de;padding:.25em .6em;text-align:left}
+th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.figs{display:flex;flex-wrap:wrap;gap:1rem}.figs figure{margin:0;flex:1 1 480px}
+.figs img{max-width:100%;border:1px solid #d0d7de}figcaption{font-size:.8em;color:#57606a}
+pre{background:#f6f8fa;padding:.8rem;overflow-x:auto;font-size:.8em}
+.reason{color:#57606a}.files{font-size:.85em;color:#57606a}
+"""
+
+
+def write_report(summary: SessionSummary, out_dir: Path) -> Path:
+    """Write ``out_dir/report.html`` for ``summary`` and return its path."""
+    path = out_dir / REPORT_FILE
+    path.write_text(render_report(summary, out_dir), encoding="utf-8")
+    return path
+
+
+def render_report(summary: SessionSummary, out_dir: Path) -> str:
+    """The report page as HTML text; figures and CSV tables are read from ``out_dir``."""
+    status = summary.status.value
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{_e(summary.job_name)}: {status}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{_e(summary.job_name)} {_badge(status)}</h1>",
+    ]
+    if summary.reason:
+        parts.append(f'<p class="reason">{_e(summary.reason)}</p>')
+    parts.append(_overview(summary))
+    if summary.error is not None and summary.error.suite is None:
+        parts.append(
+            _error_block(summary.error.type, summary.error.message, summary.error.traceback_tail)
+        )
+    for suite in summary.suites:
+        parts.append(_suite_section(suite, out_dir))
+    parts.append("<h2>Packages</h2>")
+    parts.append(_kv_table(summary.packages.items()))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _overview(summary: SessionSummary) -> str:
+    device = summary.device
+    rows = [
+        ("job id", summary.job_id),
+        ("kernel slug", summary.slug or "-"),
+        ("commit", summary.commit_sha or "-"),
+        ("started (UTC)", summary.started_at.strftime("%Y-%m-%d %H:%M:%S")),
+        ("duration", f"{summary.duration_s:.1f} s" if summary.duration_s is not None else "-"),
+        ("device", f"{device.kind}: {device.name}" if device else "-"),
+        ("CPU", f"{device.cpu} ({device.cpu_count} logical)" if device else "-"),
+        ("python / platform", f"{device.python} / {device.platform}" if device else "-"),
+    ]
+    return _kv_table(rows)
+
+
+def _suite_section(suite: SuiteResult, out_dir: Path) -> str:
+    duration = f" &middot; {suite.duration_s:.1f} s" if suite.duration_s is not None else ""
+    parts = [
+        f'<h2 id="{_e(suite.name)}">{_e(suite.name)} {_badge(suite.status.value)}{duration}</h2>'
+    ]
+    if suite.reason:
+        parts.append(f'<p class="reason">{_e(suite.reason)}</p>')
+    if suite.metrics:
+        parts.append(_kv_table(suite.metrics.items()))
+    if suite.error is not None:
+        parts.append(
+            _error_block(suite.error.type, suite.error.message, suite.error.traceback_tail)
+        )
+    figures = [p for p in output_files(out_dir, f"{suite.name}/figures") if p.suffix == ".png"]
+    if figures:
+        parts.append('<div class="figs">')
+        parts.extend(_figure(p) for p in figures)
+        parts.append("</div>")
+    for csv_path in output_files(out_dir, f"{suite.name}/data/metrics"):
+        if csv_path.suffix == ".csv":
+            parts.append(_csv_table(csv_path))
+    others = [
+        p.relative_to(out_dir).as_posix()
+        for p in output_files(out_dir, suite.name)
+        if p.suffix not in (".png", ".csv")
+    ]
+    if others:
+        parts.append('<p class="files">other files: ' + ", ".join(_e(o) for o in others) + "</p>")
+    return "\n".join(parts)
+
+
+def _figure(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (
+        f'<figure><img alt="{_e(path.stem)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{_e(path.name)}</figcaption></figure>"
+    )
+
+
+def _csv_table(path: Path) -> str:
+    header, rows = read_csv(path, limit=CSV_ROWS)
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
+    note = f" (first {CSV_ROWS} rows)" if len(rows) == CSV_ROWS else ""
+    return f"<h3>{_e(path.name)}{note}</h3><table><tr>{head}</tr>{body}</table>"
+
+
+def _cell(text: str) -> str:
+    value = to_float(text)
+    if value is None:
+        return f"<td>{_e(text)}</td>"
+    shown = text if value.is_integer() and "e" not in text.lower() else f"{value:.4g}"
+    return f'<td class="num">{_e(shown)}</td>'
+
+
+def _kv_table(items: object) -> str:
+    rows = "".join(
+        f"<tr><th>{_e(k)}</th>{_cell(str(v)) if v is not None else '<td>-</td>'}</tr>"
+        for k, v in items  # type: ignore[attr-defined]
+    )
+    return f"<table>{rows}</table>"
+
+
+def _error_block(kind: str, message: str, tail: str) -> str:
+    return f"<p><strong>{_e(kind)}</strong>: {_e(message)}</p>" + (
+        f"<pre>{_e(tail)}</pre>" if tail else ""
+    )
+
+
+def _badge(status: str) -> str:
+    colour = _COLOURS.get(status, "#6e7781")
+    return f'<span class="badge" style="background:{colour}">{_e(status)}</span>'
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)

@@ -1,0 +1,55 @@
+"""The ``bench`` suite: solver and environment throughput as CSV, LaTeX and a bar chart.
+
+Calls :func:`solver.bench.run_bench` and writes ``data/metrics/bench.csv``, ``latex/bench.tex``
+and ``figures/bench_throughput.png`` (cell updates per second, log scale).
+"""
+
+from __future__ import annotations
+
+from kernel_payload import figures, latex
+from kernel_payload.suites import SuiteContext
+from kernel_payload.tables import write_csv
+
+COLUMNS = (
+    "case", "backend", "reconstruction", "cells", "batch", "threads", "us_per_step",
+    "cell_updates_per_s", "sim_s_per_wall_s",
+)  # fmt: skip
+HEADERS = (
+    "case", "backend", "reconstruction", "cells", "batch", "threads", "us/step",
+    "cell updates/s", "sim s / wall s",
+)  # fmt: skip
+
+
+def run(ctx: SuiteContext) -> None:
+    """Run the benchmark (quick or full, from the job) and write its artifacts."""
+    from solver.bench import run_bench
+
+    report = run_bench(quick=ctx.job.bench.quick, progress=ctx.progress)
+    rows = [dict(row) for row in report.rows]
+    write_csv(ctx.metrics_dir / "bench.csv", rows, COLUMNS)
+    latex.write_table(
+        ctx.latex_dir / "bench.tex",
+        HEADERS,
+        [[row.get(c) for c in COLUMNS] for row in rows],
+        caption=f"Solver throughput on {ctx.device.name}",
+        label="tab:bench",
+    )
+    rated = [r for r in rows if r.get("cell_updates_per_s")]
+    if rated:
+        figures.plot_bars(
+            [_label(r) for r in rated],
+            [float(r["cell_updates_per_s"]) for r in rated],
+            ctx.figures_dir / "bench_throughput.png",
+            xlabel="cell updates per second",
+            title=f"Throughput ({ctx.device.kind}: {ctx.device.name})",
+            log=True,
+        )
+        ctx.metrics["best_cell_updates_per_s"] = max(float(r["cell_updates_per_s"]) for r in rated)
+    ctx.metrics["rows"] = len(rows)
+
+
+def _label(row: dict) -> str:
+    return (
+        f"{row.get('case')} | {row.get('backend')} | {row.get('reconstruction')} | "
+        f"{row.get('cells')}x{row.get('batch')}"
+    )

@@ -1,0 +1,132 @@
+"""The ``rl`` suite: train PPO per seed, then compare it with the classical controllers.
+
+Calls :func:`rl.training.train` once per training seed and :func:`rl.evaluation.evaluate` once,
+and writes ``data/models/ppo_seed<N>.zip``, ``data/metrics/training_seed<N>.csv``,
+``data/metrics/evaluation.csv``, ``figures/learning_curve.png``, ``figures/evaluation.png`` (plus
+the evaluation's own figures) and ``latex/evaluation.tex``. When the ``rl`` package is not there
+yet the suite is skipped with that reason, which makes the job ``partial``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from kernel_payload import figures, latex
+from kernel_payload.errors import SuiteSkipped
+from kernel_payload.suites import SuiteContext
+from kernel_payload.tables import read_csv, to_float, write_csv
+
+_RL_MODULES = ("rl", "rl.training", "rl.evaluation")
+
+
+def run(ctx: SuiteContext) -> None:
+    """Train, evaluate and write the artifacts of the job's RL settings."""
+    try:
+        from rl.evaluation import evaluate
+        from rl.training import train
+    except ModuleNotFoundError as exc:
+        if exc.name in _RL_MODULES:
+            raise SuiteSkipped(f"rl package not available yet ({exc.name} is missing)") from exc
+        raise
+    settings = ctx.job.rl
+    env_kwargs: dict[str, Any] = dict(settings.env_kwargs)
+    if ctx.job.scenario:
+        env_kwargs.setdefault("scenario", ctx.job.scenario)
+    env_kwargs.setdefault("device", ctx.device.kind)
+    with tempfile.TemporaryDirectory(prefix="arz-rl-") as tmp:
+        work = Path(tmp)
+        models: dict[str, Path] = {}
+        curves: dict[str, tuple[list[float], list[float]]] = {}
+        for seed in ctx.job.training_seeds:
+            result = train(
+                settings.env, settings.timesteps, settings.n_envs, seed, work / f"seed{seed}",
+                progress=ctx.progress, **env_kwargs,
+            )  # fmt: skip
+            model = ctx.models_dir / f"ppo_seed{seed}.zip"
+            shutil.copy2(result.model_path, model)
+            curve_csv = shutil.copy2(
+                result.metrics_csv, ctx.metrics_dir / f"training_seed{seed}.csv"
+            )
+            models[f"ppo (seed {seed})"] = model
+            curves[f"seed {seed}"] = _learning_curve(Path(curve_csv))
+            ctx.metrics[f"steps_per_s_seed{seed}"] = round(float(result.steps_per_s), 1)
+        controllers = _controllers(settings.controllers, models)
+        evaluation = evaluate(
+            settings.env, controllers, settings.eval_episodes, settings.eval_seeds,
+            work / "eval", progress=ctx.progress, **env_kwargs,
+        )  # fmt: skip
+        for figure in evaluation.figures:
+            shutil.copy2(figure, ctx.figures_dir / Path(figure).name)
+    rows = [_relabel(row, models) for row in evaluation.rows]
+    _write_outputs(ctx, rows, curves)
+
+
+def _controllers(requested: list[str], models: dict[str, Path]) -> list[str]:
+    """Replace ``ppo`` with one ``ppo:<model.zip>`` per trained model."""
+    out: list[str] = []
+    for name in requested:
+        if name == "ppo":
+            out.extend(f"ppo:{path}" for path in models.values())
+        else:
+            out.append(name)
+    return out
+
+
+def _relabel(row: dict, models: dict[str, Path]) -> dict:
+    """Show trained models as ``ppo (seed N)`` rather than by their temporary path."""
+    row = dict(row)
+    for label, path in models.items():
+        if str(row.get("controller", "")) == f"ppo:{path}":
+            row["controller"] = label
+    return row
+
+
+def _learning_curve(path: Path) -> tuple[list[float], list[float]]:
+    header, rows = read_csv(path)
+    if "timesteps" not in header or "ep_rew_mean" not in header:
+        return [], []
+    it, ir = header.index("timesteps"), header.index("ep_rew_mean")
+    points = [(to_float(r[it]), to_float(r[ir])) for r in rows if len(r) > max(it, ir)]
+    kept = [(t, v) for t, v in points if t is not None and v is not None]
+    return [t for t, _ in kept], [v for _, v in kept]
+
+
+def _write_outputs(ctx: SuiteContext, rows: list[dict], curves: dict) -> None:
+    columns = ["controller", "metric", "class", "mean", "ci95"]
+    write_csv(ctx.metrics_dir / "evaluation.csv", rows, columns)
+    latex.write_table(
+        ctx.latex_dir / "evaluation.tex",
+        ["controller", "metric", "class", "mean", "95% CI"],
+        [[r.get(c) for c in columns] for r in rows],
+        caption=f"Controller comparison on {ctx.job.rl.env}",
+        label="tab:rl-evaluation",
+    )
+    figures.plot_curves(
+        curves, ctx.figures_dir / "learning_curve.png", "timesteps", "mean episode reward",
+        "PPO learning curve",
+    )  # fmt: skip
+    headline = _headline(rows)
+    if headline:
+        metric, klass, chosen = headline
+        figures.plot_bars(
+            [str(r["controller"]) for r in chosen], [float(r["mean"]) for r in chosen],
+            ctx.figures_dir / "evaluation.png", xlabel=f"{metric} ({klass})",
+            title="Controller comparison (mean, 95% CI)",
+            errors=[float(r.get("ci95") or 0.0) for r in chosen],
+        )  # fmt: skip
+        for r in chosen:
+            ctx.metrics[f"{metric}[{r['controller']}]"] = float(r["mean"])
+
+
+def _headline(rows: list[dict]) -> tuple[str, str, list[dict]] | None:
+    """The first metric's rows for the ``total`` class (or the first class listed)."""
+    if not rows:
+        return None
+    metric = rows[0].get("metric")
+    classes = [r.get("class") for r in rows if r.get("metric") == metric]
+    klass = "total" if "total" in classes else classes[0]
+    chosen = [r for r in rows if r.get("metric") == metric and r.get("class") == klass]
+    return str(metric), str(klass), [r for r in chosen if r.get("mean") is not None]

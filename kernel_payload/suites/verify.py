@@ -1,0 +1,92 @@
+"""The ``verify`` suite: the solver's numerics verification as figures, CSV and LaTeX.
+
+Calls :func:`solver.verification.run_verification` and writes
+``figures/convergence.png`` (log-log L1 error with reference slopes), one
+``figures/riemann_<case>.png`` per sample (numerical against exact profile),
+``data/metrics/{checks,ladders}.csv``, ``data/metrics/verification.json`` and
+``latex/{checks,convergence}.tex``. Fails (after writing everything) when a check does not pass.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from kernel_payload import figures, latex
+from kernel_payload.errors import VerificationFailed
+from kernel_payload.suites import SuiteContext
+from kernel_payload.tables import write_csv
+
+
+def run(ctx: SuiteContext) -> None:
+    """Run the verification at the job's level and write its artifacts."""
+    from solver.verification import run_verification
+
+    level = ctx.job.verify.level
+    report = run_verification(level=level, progress=ctx.progress)
+    checks = [
+        {"check": c.name, "description": c.description, "value": c.value,
+         "threshold": c.threshold, "passed": c.passed}
+        for c in report.checks
+    ]  # fmt: skip
+    ladder_rows = [row for ladder in report.ladders for row in _ladder_rows(ladder)]
+    ctx.metrics.update(
+        level=level,
+        checks_total=len(checks),
+        checks_passed=sum(1 for c in checks if c["passed"]),
+    )
+    for ladder in report.ladders:
+        finest = [o for o in ladder.orders if o is not None]
+        if finest:
+            ctx.metrics[f"order_{ladder.name}"] = round(float(finest[-1]), 3)
+    _write_tables(ctx, checks, ladder_rows)
+    (ctx.metrics_dir / "verification.json").write_text(json.dumps(report.to_dict(), indent=2))
+    _write_figures(ctx, report)
+    failed = [c["check"] for c in checks if not c["passed"]]
+    if failed:
+        raise VerificationFailed(
+            f"{len(failed)} of {len(checks)} checks failed: {', '.join(failed)} "
+            "(see verify/data/metrics/checks.csv)"
+        )
+
+
+def _ladder_rows(ladder: object) -> list[dict]:
+    cells, l1, orders = list(ladder.cells), list(ladder.l1), list(ladder.orders)  # type: ignore[attr-defined]
+    orders = [None] * (len(cells) - len(orders)) + orders  # orders may omit the coarsest level
+    return [
+        {"ladder": ladder.name, "cells": n, "l1": e, "order": o}  # type: ignore[attr-defined]
+        for n, e, o in zip(cells, l1, orders, strict=True)
+    ]
+
+
+def _write_tables(ctx: SuiteContext, checks: list[dict], ladder_rows: list[dict]) -> None:
+    write_csv(ctx.metrics_dir / "checks.csv", checks)
+    write_csv(ctx.metrics_dir / "ladders.csv", ladder_rows, ["ladder", "cells", "l1", "order"])
+    latex.write_table(
+        ctx.latex_dir / "checks.tex",
+        ["check", "value", "threshold", "passed"],
+        [[c["check"], c["value"], c["threshold"], c["passed"]] for c in checks],
+        caption=f"Numerics verification checks ({ctx.job.verify.level})",
+        label="tab:verify-checks",
+    )
+    latex.write_table(
+        ctx.latex_dir / "convergence.tex",
+        ["ladder", "cells", "L1 error", "observed order"],
+        [[r["ladder"], r["cells"], r["l1"], r["order"]] for r in ladder_rows],
+        caption="L1 error and observed order over the refinement ladders",
+        label="tab:verify-convergence",
+    )
+
+
+def _write_figures(ctx: SuiteContext, report: object) -> None:
+    ladders = [(lad.name, lad.cells, lad.l1) for lad in report.ladders]  # type: ignore[attr-defined]
+    if ladders:
+        figures.plot_convergence(
+            ladders, ctx.figures_dir / "convergence.png", "Observed convergence (L1 error)"
+        )
+    for key, sample in report.samples.items():  # type: ignore[attr-defined]
+        name = re.sub(r"[^A-Za-z0-9_-]+", "_", key).strip("_") or "sample"
+        figures.plot_profile(
+            sample.x, sample.numeric, sample.exact, sample.label,
+            ctx.figures_dir / f"riemann_{name}.png",
+        )  # fmt: skip

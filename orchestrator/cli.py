@@ -1,0 +1,301 @@
+"""``arz``: the single command-line entry point (typer + rich).
+
+Job commands (``submit watch status list logs pull cancel doctor``) are a few lines each and
+delegate to :mod:`orchestrator.jobs`. Lab commands (``simulate verify bench train evaluate``) are
+thin forwarders to the typer app in :mod:`kernel_payload.lab_cli`, imported only when one of them
+runs, so ``arz --help`` never imports numba or torch. Errors become exit codes in one place,
+:func:`exit_code_for`: 0 ok, 1 job/run failed, 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from orchestrator.errors import ArzError, JobFailed
+
+EXIT_INTERRUPTED = 130
+
+
+def exit_code_for(exc: BaseException) -> int | None:
+    """The exit code for an exception, or None when it is a bug that should show its traceback."""
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, ArzError):
+        return exc.exit_code
+    code = getattr(exc, "exit_code", None)  # the lab's errors carry their own code
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
+class _ArzGroup(TyperGroup):
+    """Turns errors raised by any command into a one-line message and an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (Exception, KeyboardInterrupt) as exc:
+            code = exit_code_for(exc)
+            if code is None:
+                raise
+            if not isinstance(exc, KeyboardInterrupt):
+                _err(f"[bold red]error:[/] {_escape(str(exc))}")
+            raise typer.Exit(code) from exc
+
+
+app = typer.Typer(
+    cls=_ArzGroup, name="arz", no_args_is_help=True, add_completion=False,
+    help="ARZ traffic lab: simulate, verify, train, and run validation jobs locally or on Kaggle.",
+)  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------ job commands
+@app.command()
+def submit(
+    job: Path = typer.Argument(..., help="job file, e.g. jobs/quickstart.yml"),
+    backend: str | None = typer.Option(None, "--backend", "-b", help="local | kaggle (default: the job's)"),
+    detach: bool = typer.Option(False, "--detach", "-d", help="return after the kernel starts"),
+    push: bool | None = typer.Option(None, "--push/--no-push", help="push the branch (kaggle always pushes)"),
+) -> None:  # fmt: skip
+    """Commit the code, start the job's kernel, watch it live and pull the verified results."""
+    from orchestrator import jobs
+
+    registry = _registry()
+    sub = jobs.submit_job(job, registry, backend_name=backend, push=push)
+    _print_submitted(sub)
+    if detach:
+        _out(f"follow it with: [bold]arz watch {sub.record.id}[/]")
+        return
+    _follow_and_pull(sub.record, registry, sub.backend)
+
+
+@app.command()
+def watch(job_id: str | None = typer.Argument(None, help="job id (default: the latest)")) -> None:
+    """Reattach to a job's live view; pull its results when it ends."""
+    registry = _registry()
+    _follow_and_pull(_record(registry, job_id), registry, None)
+
+
+@app.command()
+def status(
+    job_id: str | None = typer.Argument(None, help="job id (default: the latest)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Show a job's current status (asks the backend when it is still running)."""
+    from orchestrator import jobs
+
+    registry = _registry()
+    record = jobs.refresh(_record(registry, job_id), registry)
+    if as_json:
+        _out_json(_record_dict(record))
+        return
+    _print_table([record])
+    if record.message:
+        _out(f"[dim]{_escape(record.message)}[/]")
+
+
+@app.command("list")
+def list_jobs(
+    limit: int = typer.Option(20, "--limit", "-n", help="how many jobs, newest first"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """List submitted jobs, newest first."""
+    records = _registry().list(limit=limit)
+    if as_json:
+        _out_json([_record_dict(r) for r in records])
+    elif records:
+        _print_table(records)
+    else:
+        _out("no jobs yet; try: arz submit jobs/quickstart.yml")
+
+
+@app.command()
+def logs(
+    job_id: str | None = typer.Argument(None, help="job id (default: the latest)"),
+    follow: bool = typer.Option(False, "--follow", "-f", help="keep printing until the job ends"),
+) -> None:
+    """Print a job's log from the start."""
+    from orchestrator.backends import get_backend
+
+    record = _record(_registry(), job_id)
+    for line in get_backend(record.backend).logs(record.ref, follow=follow):
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+@app.command()
+def pull(
+    job_id: str | None = typer.Argument(None, help="job id (default: the latest)"),
+    dest: Path | None = typer.Option(None, "--dest", help="results folder (default: validation_output/results/<owner>_<slug>)"),
+) -> None:  # fmt: skip
+    """Download a job's results, verify every file against the manifest, and place them."""
+    from orchestrator import jobs
+
+    registry = _registry()
+    record, folder, summary = jobs.pull_job(_record(registry, job_id), registry, dest)
+    _print_result(record, folder, summary)
+
+
+@app.command()
+def cancel(job_id: str = typer.Argument(..., help="job id")) -> None:
+    """Stop a running job (its payload still writes a summary of what it finished)."""
+    from orchestrator import jobs
+
+    registry = _registry()
+    record = jobs.cancel_job(_record(registry, job_id), registry)
+    _out(f"{record.id}: {record.status}")
+
+
+@app.command()
+def doctor() -> None:
+    """Check credentials, quota, git remote and Python dependencies: what is ready, what to fix."""
+    try:
+        module = importlib.import_module("orchestrator.doctor")
+    except ModuleNotFoundError as exc:
+        if exc.name != "orchestrator.doctor":
+            raise
+        _out("arz doctor is not available in this version yet.")
+        raise typer.Exit(1) from exc
+    result = module.run_doctor()
+    raise typer.Exit(result if isinstance(result, int) else 0)
+
+
+# ------------------------------------------------------------------------ lab commands (forwarded)
+LAB_COMMANDS = {
+    "simulate": "Run a scenario and save the fields as NPZ (arz simulate --help for options).",
+    "verify": "Numerical verification suite as a table (--json for data).",
+    "bench": "Solver and environment throughput (--json for data).",
+    "train": "Train a PPO signal controller on a scenario.",
+    "evaluate": "Compare controllers (PPO, fixed-time, actuated, max-pressure) on a scenario.",
+}
+
+
+def _forwarder(name: str) -> Any:
+    def command(ctx: typer.Context) -> None:
+        try:
+            lab = importlib.import_module("kernel_payload.lab_cli")
+        except ModuleNotFoundError as exc:
+            if exc.name != "kernel_payload.lab_cli":
+                raise
+            raise ArzError(f"`arz {name}` is not available in this version yet "
+                           "(kernel_payload.lab_cli is missing).") from exc  # fmt: skip
+        lab.app([name, *ctx.args], prog_name="arz", standalone_mode=True)
+
+    command.__name__ = f"lab_{name}"
+    return command
+
+
+for _name, _help in LAB_COMMANDS.items():
+    app.command(
+        _name, help=_help, add_help_option=False,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )(_forwarder(_name))  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------- helpers
+def _follow_and_pull(record: Any, registry: Any, backend: Any) -> None:
+    from orchestrator import jobs
+
+    console = _console()
+    try:
+        record, view = jobs.follow_job(record, registry, console, backend)
+    except KeyboardInterrupt:
+        _out(f"\ndetached; {record.id} keeps running. Reattach with: [bold]arz watch {record.id}[/]")
+        raise
+    _out(f"kernel finished: {record.status}" + (f" ({_escape(record.message)})" if record.message else ""))
+    record, folder, summary = jobs.pull_job(record, registry, backend=backend)
+    _print_result(record, folder, summary)
+
+
+def _print_result(record: Any, folder: Path, summary: Any) -> None:
+    shown = _relative(folder)
+    _out(f"results: [bold]{shown}[/]  (status [bold]{summary.status.value}[/], "
+         f"{len(summary.artifacts)} files verified against the manifest)")  # fmt: skip
+    if (folder / "report.html").exists():
+        _out(f"report:  {_relative(folder / 'report.html')}")
+    if summary.status.value != "succeeded":
+        raise JobFailed(f"job {record.id} is {summary.status.value}: {summary.reason}",
+                        fix=f"see {shown}/report.html and `arz logs {record.id}`")  # fmt: skip
+
+
+def _print_submitted(sub: Any) -> None:
+    sync, record = sub.sync, sub.record
+    commit = f"{sync.sha[:10]}" + (" (new commit)" if sync.committed else "")
+    pushed = ", pushed" if sync.pushed else ""
+    _out(f"submitted [bold]{record.id}[/] on {record.backend}: commit {commit}{pushed}")
+    code = [u for u in sync.untracked if u.endswith((".py", ".yml", ".yaml", ".toml"))]
+    if code:
+        more = f" (+{len(code) - 3} more)" if len(code) > 3 else ""
+        _out(f"[yellow]note:[/] untracked files are not part of the job: {', '.join(code[:3])}{more}"
+             " (git add them to include them)")  # fmt: skip
+
+
+def _print_table(records: list) -> None:
+    from rich.table import Table
+
+    table = Table("id", "name", "backend", "status", "result", "submitted (UTC)", "commit")
+    for r in records:
+        table.add_row(r.id, r.name, r.backend, r.status, r.result or "-",
+                      r.submitted_at.replace("T", " ")[:19], r.commit_sha[:10])  # fmt: skip
+    _console().print(table)
+
+
+def _record_dict(record: Any) -> dict:
+    data = dict(record.__dict__)
+    data.pop("spec_json", None)
+    return data
+
+
+def _record(registry: Any, job_id: str | None) -> Any:
+    return registry.get(job_id) if job_id else registry.latest()
+
+
+def _registry() -> Any:
+    from orchestrator.registry import Registry
+
+    return Registry()
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _out(text: str) -> None:
+    _console().print(text)
+
+
+def _err(text: str) -> None:
+    _console(stderr=True).print(text)
+
+
+def _out_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def main() -> None:
+    """Console-script entry point (``arz``)."""
+    app(prog_name="arz")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""The kernel script: stdlib-only, run as-is by a Kaggle kernel or by the local backend.
+
+:mod:`orchestrator.kernel_builder` copies this file and replaces the ``CONFIG_JSON`` line with the
+job's configuration. The script then
+
+1. clones the repository at the pinned commit into a temporary folder (never the output folder) and
+   checks that HEAD is exactly that commit;
+2. installs the missing requirements with pip, never touching a preinstalled torch, and skips pip
+   entirely when everything is already installed (the local backend's case);
+3. runs ``python -u -m kernel_payload --spec ... --out OUTPUT`` from the clone, its output streamed
+   straight through (unbuffered);
+4. makes sure ``OUTPUT/session_summary.json`` exists and is final: if the payload died hard it asks
+   ``kernel_payload --salvage`` to close it, and if even that is impossible (no clone, failed
+   install) it writes a minimal failed summary itself;
+5. removes the clone, so the output folder holds only results.
+
+OUTPUT is ``$ARZ_OUTPUT_DIR`` or the current folder (``/kaggle/working`` on Kaggle). Exit code 0
+means a final summary was written (the job's own result is in it), 1 that none could be.
+"""
+
+import datetime
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from importlib import metadata
+from pathlib import Path
+
+CONFIG_JSON = "{}"  # replaced by kernel_builder with {"repo_url", "commit_sha", "spec", ...}
+
+SUMMARY = "session_summary.json"
+STATE = {"child": None, "signal": None}
+
+
+class BootstrapError(Exception):
+    """A step of the bootstrap failed; the message says which and why."""
+
+
+def event(done, total, message):
+    """Print one ``@@arz`` progress event for the ``bootstrap`` stage."""
+    payload = {"stage": "bootstrap", "done": done, "total": total, "message": message,
+               "time": time.time()}  # fmt: skip
+    print("@@arz " + json.dumps(payload), flush=True)
+
+
+def run(cmd, cwd=None):
+    """Run a command, echoing it; raise BootstrapError with its output on failure."""
+    print("+ " + " ".join(str(c) for c in cmd), flush=True)
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0")
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    if proc.returncode != 0:
+        raise BootstrapError(f"{' '.join(str(c) for c in cmd)} failed:\n{proc.stdout[-3000:]}")
+    return proc.stdout
+
+
+def clone(url, sha, dest):
+    """Check out exactly ``sha`` of ``url`` into ``dest`` (shallow fetch, full clone fallback)."""
+    try:
+        run(["git", "init", "-q", str(dest)])
+        run(["git", "-C", str(dest), "fetch", "-q", "--depth", "1", url, sha])
+        run(["git", "-C", str(dest), "checkout", "-q", "FETCH_HEAD"])
+    except BootstrapError as exc:
+        print(f"shallow fetch of {sha[:12]} failed, cloning in full ({exc})", flush=True)
+        shutil.rmtree(dest, ignore_errors=True)
+        run(["git", "clone", "-q", "--no-checkout", url, str(dest)])
+        run(["git", "-C", str(dest), "checkout", "-q", sha])
+    head = run(["git", "-C", str(dest), "rev-parse", "HEAD"]).strip()
+    if head != sha:
+        raise BootstrapError(f"checked out {head}, expected the pinned commit {sha}")
+
+
+def requirement_name(requirement):
+    """Distribution name of a requirement string (``numpy>=1.26`` -> ``numpy``)."""
+    return re.match(r"[A-Za-z0-9_.\-]+", requirement.strip()).group(0)
+
+
+def is_installed(name):
+    """Whether a distribution is installed in this interpreter."""
+    try:
+        metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def install(requirements):
+    """pip-install the missing requirements; a preinstalled torch is never reinstalled."""
+    missing = [r for r in requirements if not is_installed(requirement_name(r))]
+    if not missing:
+        print("all requirements already installed; skipping pip", flush=True)
+        return
+    print("installing: " + ", ".join(missing), flush=True)
+    run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", *missing])
+
+
+def summary_is_final(out_dir):
+    """Whether ``session_summary.json`` exists and is finished."""
+    try:
+        data = json.loads((out_dir / SUMMARY).read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(data.get("finished_at"))
+
+
+def payload_env(src):
+    """Environment for the payload: the clone first on the import path, unbuffered output."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", MPLBACKEND="Agg")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def run_payload(src, spec_path, out_dir, extra=()):
+    """Run ``python -u -m kernel_payload`` from the clone, output streamed through; return its code."""
+    cmd = [sys.executable, "-u", "-m", "kernel_payload", "--spec", str(spec_path),
+           "--out", str(out_dir), *extra]  # fmt: skip
+    child = subprocess.Popen(cmd, cwd=src, env=payload_env(src))
+    STATE["child"] = child
+    try:
+        return child.wait()
+    finally:
+        STATE["child"] = None
+
+
+def write_minimal_summary(cfg, out_dir, started, reason, tail=""):
+    """Write a failed summary by hand when the payload could not (no clone, failed install)."""
+    spec = cfg["spec"]
+    artifacts = []
+    for path in sorted(p for p in out_dir.rglob("*") if p.is_file() and p.name != SUMMARY):
+        data = path.read_bytes()
+        artifacts.append({"path": path.relative_to(out_dir).as_posix(), "bytes": len(data),
+                          "sha256": hashlib.sha256(data).hexdigest()})  # fmt: skip
+    summary = {
+        "job_id": spec["job_id"], "job_name": spec["job"]["name"], "slug": spec["slug"],
+        "commit_sha": spec["commit_sha"], "repo_url": spec.get("repo_url", ""),
+        "started_at": started, "finished_at": now_iso(),
+        "suites": [{"name": n, "status": "not_run"} for n in spec["job"]["suites"]],
+        "artifacts": artifacts,
+        "error": {"type": "BootstrapError", "message": reason, "traceback_tail": tail},
+    }  # fmt: skip
+    (out_dir / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def now_iso():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+def on_signal(signum, _frame):
+    """Forward SIGTERM/SIGINT to the payload (it writes its summary); stop the bootstrap otherwise."""
+    STATE["signal"] = signum
+    child = STATE["child"]
+    if child is not None and child.poll() is None:
+        child.send_signal(signum)
+        return
+    raise BootstrapError(f"bootstrap received signal {signum} before the payload started")
+
+
+def finish(cfg, src, spec_path, out_dir, code, started):
+    """Make sure a final summary exists after the payload exited with ``code``."""
+    if summary_is_final(out_dir):
+        return
+    reason = f"payload exited with code {code} without finishing its summary"
+    if code is not None and code < 0:
+        reason = f"payload was killed by signal {-code} before it finished"
+    print(reason + "; closing the summary", flush=True)
+    if spec_path is not None:
+        try:
+            run_payload(src, spec_path, out_dir, extra=("--salvage", reason))
+        except OSError as exc:
+            print(f"salvage failed: {exc}", flush=True)
+    if not summary_is_final(out_dir):
+        write_minimal_summary(cfg, out_dir, started, reason)
+
+
+def main():
+    """Clone, install, run the payload, guarantee the summary; return the exit code."""
+    cfg = json.loads(CONFIG_JSON)
+    out_dir = Path(os.environ.get("ARZ_OUTPUT_DIR") or os.getcwd()).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = now_iso()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    sha = cfg["commit_sha"]
+    print(f"arz bootstrap: job {cfg['spec']['job_id']} commit {sha} python {sys.version.split()[0]}"
+          f" output {out_dir}", flush=True)  # fmt: skip
+    src = Path(tempfile.mkdtemp(prefix="arz-src-"))
+    spec_path, code = None, None
+    try:
+        event(0, 3, f"cloning {sha[:8]}")
+        clone(cfg["repo_url"], sha, src)
+        event(1, 3, "installing requirements")
+        install(cfg["requirements"])
+        spec_path = src / ".arz_kernel_spec.json"
+        spec_path.write_text(json.dumps(cfg["spec"]))
+        event(2, 3, "starting payload")
+        code = run_payload(src, spec_path, out_dir)
+        finish(cfg, src, spec_path, out_dir, code, started)
+        event(3, 3, f"payload exited with code {code}")
+    except BootstrapError as exc:
+        print(f"bootstrap failed: {exc}", flush=True)
+        if not summary_is_final(out_dir):
+            write_minimal_summary(cfg, out_dir, started, str(exc).splitlines()[0],
+                                  traceback.format_exc()[-4000:])  # fmt: skip
+    finally:
+        shutil.rmtree(src, ignore_errors=True)
+    return 0 if summary_is_final(out_dir) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

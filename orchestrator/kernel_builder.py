@@ -1,0 +1,65 @@
+"""Generate the kernel script: :mod:`orchestrator.kernel_bootstrap` with the job embedded.
+
+The script is stdlib-only Python; it clones ``repo_url`` at ``commit_sha`` and runs the payload
+(see the bootstrap's docstring). Kernel slugs are fresh per run: ``arz-<job>-<sha8>-<rand>``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from pathlib import Path
+
+from kernel_payload.schema import KernelSpec
+
+SLUG_MAX = 50
+CONFIG_LINE = re.compile(r"^CONFIG_JSON = .*$", re.MULTILINE)
+KERNEL_EXCLUDED = {"kaggle"}
+"""Requirements the kernel never needs (orchestrator-only, or harmful inside a kernel)."""
+
+
+def make_slug(job_name: str, sha: str, rand: str | None = None) -> str:
+    """A fresh kernel slug ``arz-<job>-<sha8>-<rand>`` (lower case, at most 50 characters)."""
+    rand = rand or secrets.token_hex(2)
+    job = re.sub(r"[^a-z0-9]+", "-", job_name.lower()).strip("-") or "job"
+    room = SLUG_MAX - len(f"arz--{sha[:8]}-{rand}")
+    return f"arz-{job[:room].rstrip('-')}-{sha[:8]}-{rand}"
+
+
+def kernel_requirements(repo_root: Path) -> list[str]:
+    """The project's runtime requirements from ``pyproject.toml``, minus orchestrator-only ones."""
+    text = (repo_root / "pyproject.toml").read_text()
+    try:
+        import tomllib
+
+        deps = tomllib.loads(text)["project"]["dependencies"]
+    except ModuleNotFoundError:  # Python 3.10: read the array by hand
+        block = re.search(r"(?ms)^dependencies\s*=\s*\[(.*?)^\]", text)
+        deps = re.findall(r"\"([^\"]+)\"", block.group(1)) if block else []
+    return [d for d in deps if re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0] not in KERNEL_EXCLUDED]
+
+
+def build_kernel_script(spec: KernelSpec, repo_url: str, requirements: list[str]) -> str:
+    """The bootstrap source with ``spec`` embedded.
+
+    Args:
+        spec: the job and its identity; ``spec.commit_sha`` is the commit the kernel checks out.
+        repo_url: where to clone from (a local path for the local backend, the remote for Kaggle).
+        requirements: pip requirement strings to install when missing.
+
+    Returns:
+        Python source, stdlib-only.
+    """
+    config = {
+        "repo_url": repo_url,
+        "commit_sha": spec.commit_sha,
+        "requirements": requirements,
+        "spec": spec.model_dump(mode="json"),
+    }
+    template = (Path(__file__).with_name("kernel_bootstrap.py")).read_text()
+    literal = json.dumps(json.dumps(config))
+    script, count = CONFIG_LINE.subn(lambda _m: f"CONFIG_JSON = {literal}", template, count=1)
+    if count != 1:
+        raise RuntimeError("kernel_bootstrap.py lost its CONFIG_JSON line")
+    return script
