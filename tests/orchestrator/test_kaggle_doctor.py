@@ -1,0 +1,100 @@
+"""``arz doctor`` against the fake Kaggle server and a real temporary git repository."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+
+import pytest
+
+from orchestrator.doctor import FAIL, OK, SKIP, WARN, doctor_checks, redact_url, run_doctor
+from tests.orchestrator.kaggle_harness import start_harness
+
+
+@pytest.fixture
+def harness(tmp_path, monkeypatch):
+    running = start_harness(tmp_path, monkeypatch)
+    yield running
+    running.fake.stop()
+
+
+def git(*args, cwd):
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """A repository with one commit, pushed to a bare remote."""
+    remote, work = tmp_path / "remote.git", tmp_path / "work"
+    git("init", "-q", "--bare", str(remote), cwd=tmp_path)
+    git("init", "-q", str(work), cwd=tmp_path)
+    (work / "README.md").write_text("hi\n")
+    git("add", "README.md", cwd=work)
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "c", cwd=work)
+    git("remote", "add", "origin", str(remote), cwd=work)
+    git("push", "-q", "origin", "HEAD", cwd=work)
+    return work
+
+
+def by_name(checks):
+    return {c.name: c for c in checks}
+
+
+def test_ready_machine(harness, repo):
+    checks = by_name(doctor_checks(repo_path=repo, backend=harness.backend()))
+    assert checks["packages"].state == OK
+    assert checks["credentials"].state == OK and "legacy API key" in checks["credentials"].detail
+    assert checks["quota"].state == OK and "30.0 h of 30 h" in checks["quota"].detail
+    assert checks["git remote"].state == WARN and "local path" in checks["git remote"].detail
+    assert checks["kernel"].state == OK and "NvidiaTeslaT4" in checks["kernel"].detail
+    assert all(harness.fake.key not in c.detail + c.fix for c in checks.values())
+
+
+def test_missing_credentials_and_remote(harness, repo):
+    (harness.home / ".kaggle" / "kaggle.json").unlink()
+    git("remote", "remove", "origin", cwd=repo)
+    checks = by_name(doctor_checks(repo_path=repo, backend=harness.backend()))
+    assert checks["credentials"].state == FAIL and "access_token" in checks["credentials"].fix
+    assert checks["quota"].state == SKIP
+    assert checks["git remote"].state == FAIL and "git remote add" in checks["git remote"].fix
+    assert harness.fake.calls == []
+
+
+def test_loose_permissions_and_low_quota(harness, repo):
+    (harness.home / ".kaggle" / "kaggle.json").chmod(0o644)
+    harness.fake.faults.quota_used_h = 29.9
+    checks = by_name(doctor_checks(repo_path=repo, backend=harness.backend()))
+    assert checks["credentials"].state == WARN and "chmod 600" in checks["credentials"].fix
+    assert checks["quota"].state == WARN and "0.1 h" in checks["quota"].detail
+
+
+def test_rejected_credentials_are_reported_with_a_fix(harness, repo):
+    (harness.home / ".kaggle" / "kaggle.json").write_text('{"username": "tester", "key": "bad"}')
+    (harness.home / ".kaggle" / "kaggle.json").chmod(0o600)
+    check = by_name(doctor_checks(repo_path=repo, backend=harness.backend()))["quota"]
+    assert check.state == FAIL and "HTTP 401" in check.detail and check.fix
+
+
+def test_unreachable_remote_and_kernel_without_internet(harness, repo, tmp_path):
+    git("remote", "set-url", "origin", str(tmp_path / "gone.git"), cwd=repo)
+    job = tmp_path / "job.yml"
+    job.write_text("name: demo\nsuites: [verify]\nkaggle: {internet: false}\n")
+    checks = by_name(doctor_checks(job, repo_path=repo, backend=harness.backend()))
+    assert checks["git remote"].state == FAIL and "not reachable" in checks["git remote"].detail
+    assert checks["kernel"].state == FAIL and "internet" in checks["kernel"].fix
+
+
+def test_run_doctor_prints_a_table_and_exit_code(harness, repo, monkeypatch):
+    from rich.console import Console
+
+    monkeypatch.chdir(repo)
+    out = io.StringIO()
+    assert run_doctor(console=Console(file=out, width=200)) == 0
+    assert "ready" in out.getvalue() and harness.fake.key not in out.getvalue()
+    (harness.home / ".kaggle" / "kaggle.json").unlink()
+    assert run_doctor(console=Console(file=io.StringIO(), width=200)) == 1
+
+
+def test_redact_url_hides_embedded_tokens():
+    assert redact_url("https://user:ghp_secret@github.com/a/b.git") == "https://***@github.com/a/b.git"
+    assert redact_url("https://github.com/a/b.git") == "https://github.com/a/b.git"
