@@ -231,6 +231,8 @@ POINTWISE = (
     "relax_marker",
     "numerical_flux",
     "weno5_faces",
+    "equilibrium_capacity",
+    "sending_receiving",
 )
 
 
@@ -253,3 +255,58 @@ def compile_physics(jit) -> types.SimpleNamespace:
         fn.__module__ = src.__module__
         compiled[name] = jit(fn)
     return types.SimpleNamespace(**compiled)
+
+
+def equilibrium_capacity(other, vmax, v_creep, alpha, inv, is_moto):
+    """Concave equilibrium flux ``Q_e(rho) = rho (A - B rho)`` of one class, the other fixed.
+
+    From DESIGN §2: ``V_e,c = Vmax_c (1 - (rho_m + rho_c)/rho_jam)``; motorcycles add the creeping
+    term. ``other`` is the other class's density (veh/m).
+
+    Returns:
+        ``(A, B)`` (m/s and m^2/(s veh)): critical density ``A/(2B)``, capacity ``A^2/(4B)``.
+    """
+    if is_moto:
+        g = 1.0 - other * inv
+        h = 1.0 - alpha * other * inv
+        a_val = v_creep * max(h, 0.0)
+        b_val = v_creep * inv
+        if g > 0.0:
+            a_val += (vmax - v_creep) * g
+            b_val += (vmax - v_creep) * inv
+        return a_val, b_val
+    g = 1.0 - other * inv
+    return vmax * max(g, 0.0), vmax * inv
+
+
+def sending_receiving(rho_m, y_m, rho_c, y_c, vmax_m, vmax_c, par):
+    """Demand (sending) and supply (receiving) flows of one cell per class, veh/s.
+
+    Junctions use the equilibrium fundamental diagram of each class (the other class fixed), as
+    in cell-transmission junction models: demand ``Q_e(min(rho, rho*))`` (a standing queue
+    discharges at capacity), supply ``Q_e(max(rho, rho*))`` (an empty road takes its capacity).
+
+    Returns:
+        ``(D_m, D_c, S_m, S_c, w_m, w_c, win_m, win_c)``: flows, the cell's markers and the
+        equilibrium markers ``V_e,k + p_k`` (m/s) that vehicles entering the cell carry.
+    """
+    eps = par[EPS_VAC]
+    inv = par[INV_RHO_JAM]
+    w_m = marker(rho_m, y_m, eps)
+    w_c = marker(rho_c, y_c, eps)
+    p_m, p_c = pressures(rho_m, rho_c, par)
+    ve_m, ve_c = equilibrium_speeds(rho_m, rho_c, vmax_m, vmax_c, par)
+    a_m, b_m = equilibrium_capacity(rho_c, vmax_m, par[V_CREEP], par[ALPHA], inv, True)
+    a_c, b_c = equilibrium_capacity(rho_m, vmax_c, par[V_CREEP], par[ALPHA], inv, False)
+    crit_m = 0.5 * a_m / b_m
+    crit_c = 0.5 * a_c / b_c
+    r = min(rho_m, crit_m)
+    d_m = r * (a_m - b_m * r)
+    r = min(rho_c, crit_c)
+    d_c = r * (a_c - b_c * r)
+    r = max(rho_m, crit_m)
+    s_m = r * (a_m - b_m * r)
+    r = max(rho_c, crit_c)
+    s_c = r * (a_c - b_c * r)
+    return (max(d_m, 0.0), max(d_c, 0.0), max(s_m, 0.0), max(s_c, 0.0), w_m, w_c,
+            ve_m + p_m, ve_c + p_c)

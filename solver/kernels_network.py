@@ -1,0 +1,389 @@
+"""numba-cpu kernels for B independent copies of one road network (DESIGN §4).
+
+All links live in one flat cell axis: link l owns cells ``off[l] .. off[l] + n[l] + 2 NG`` of
+``q[var, cell]`` (its own ghosts). Interior interfaces use the link kernels of
+:mod:`solver.kernels_cpu`; the first and last interface of every link are overwritten by node
+fluxes (entries, exits, junctions), each shared by the two links it joins, so mass is conserved.
+Signals gate the junction demand of their approaches (red -> zero flux at the interface).
+
+Topology arrays (int64 unless said):
+    lk[L, 2] = (off, n); lk_dx[L] float
+    en_link[E]; dem_t[E, 2, P], dem_v[E, 2, P] float (veh/s), dem_np[E, 2]; dem_lin[E]
+    ex_link[X]
+    jn_in_ptr[J+1], jn_in[A] (approach a = position in jn_in), jn_out_ptr[J+1], jn_out[.]
+    jn_beta_ptr[J+1], beta[.] float (row-major n_in x n_out per junction, one class-blind matrix)
+    app_sig[A] signal of approach (-1 none), app_pos[A] approach index within its junction
+    sig_green[S, Pmax, Imax] float 0/1; sig_times[S, 4] = (yellow, all_red, min_green, max_green) s
+Signal state per copy: sp phase, ss stage (0 green, 1 yellow, 2 all-red), st time in stage (s),
+sn next phase, req requested phase.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from solver import physics
+from solver.params import EPS_VAC
+from solver.kernels_cpu import (
+    BC_OUTFLOW,
+    FASTMATH,
+    NG,
+    combine,
+    fill_ghosts,
+    interface_fluxes,
+    max_wave_speed,
+    reconstruct,
+    relax,
+)
+
+_P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
+_sending_receiving = _P.sending_receiving
+_marker = _P.marker
+_pressures = _P.pressures
+
+jit = numba.njit(cache=True, fastmath=FASTMATH)
+
+# accumulator columns per class
+ARRIVED, EXITED, TTS, DELAY, QUEUED_VS = range(5)
+N_ACC = 5
+
+
+@jit
+def demand_rate(e, k, t, dem_t, dem_v, dem_np, dem_lin):
+    """Demand of entry e, class k at time t (veh/s): step or linear interpolation."""
+    n = dem_np[e, k]
+    if t <= dem_t[e, k, 0] or n == 1:
+        return dem_v[e, k, 0]
+    for i in range(1, n):
+        if t < dem_t[e, k, i]:
+            if dem_lin[e] == 1:
+                t0, t1 = dem_t[e, k, i - 1], dem_t[e, k, i]
+                return dem_v[e, k, i - 1] + (dem_v[e, k, i] - dem_v[e, k, i - 1]) * (t - t0) / (t1 - t0)
+            return dem_v[e, k, i - 1]
+    return dem_v[e, k, n - 1]
+
+
+@jit
+def signal_greens(sp, ss, app_sig, app_pos, sig_green, green):
+    """Green factor (1 flows, 0 red) per approach from the signal state. Yellow still flows."""
+    for a in range(app_sig.shape[0]):
+        s = app_sig[a]
+        if s < 0:
+            green[a] = 1.0
+        elif ss[s] == 2:
+            green[a] = 0.0
+        else:
+            green[a] = sig_green[s, sp[s], app_pos[a]]
+
+
+@jit
+def signal_update(sp, ss, st, sn, req, sig_times, dt):
+    """Advance every signal by dt s; min green and clearance are enforced here, not by callers."""
+    for s in range(sp.shape[0]):
+        st[s] += dt
+        for _ in range(3):  # cascade through zero-length stages
+            yellow, all_red, min_green = sig_times[s, 0], sig_times[s, 1], sig_times[s, 2]
+            if ss[s] == 0 and req[s] != sp[s] and st[s] >= min_green - 1e-9:
+                ss[s], sn[s], st[s] = 1, req[s], 0.0
+            elif ss[s] == 1 and st[s] >= yellow - 1e-9:
+                ss[s], st[s] = 2, 0.0
+            elif ss[s] == 2 and st[s] >= all_red - 1e-9:
+                ss[s], sp[s], st[s] = 0, sn[s], 0.0
+            else:
+                break
+
+
+@jit
+def signal_dt_cap(sp, ss, st, req, sig_times):
+    """Largest dt (s) that does not jump over a pending signal transition."""
+    cap = 1e30
+    for s in range(sp.shape[0]):
+        if ss[s] == 0 and req[s] != sp[s]:
+            left = sig_times[s, 2] - st[s]
+        elif ss[s] == 1:
+            left = sig_times[s, 0] - st[s]
+        elif ss[s] == 2:
+            left = sig_times[s, 1] - st[s]
+        else:
+            continue
+        if left > 1e-9:
+            cap = min(cap, left)
+    return cap
+
+
+@jit
+def link_fluxes(q, lk, vmax, order, kind, scales, par, supply_cap, qm, qp, F):
+    """Interior fluxes of every link (ghosts by extrapolation; node faces are overwritten later).
+
+    With ``supply_cap``, each class's forward flux into a cell is capped by that cell's
+    equilibrium supply (the receiving function used at junctions), which keeps a standing queue
+    at jam density instead of compressing it far beyond (the ARZ pressure alone allows
+    ``p(rho) = w``, i.e. several times rho_jam with the calibrated K). The cap scales the y flux
+    by the same factor (the marker travels with the vehicles), so mass stays conserved.
+    """
+    zero = np.zeros(4)
+    for l in range(lk.shape[0]):
+        off, n = lk[l, 0], lk[l, 1]
+        end = off + n + 2 * NG
+        ql, qml, qpl = q[:, off:end], qm[:, off:end], qp[:, off:end]
+        fill_ghosts(ql, n, BC_OUTFLOW, BC_OUTFLOW, zero, zero)
+        reconstruct(ql, n, order, scales, par, qml, qpl)
+        interface_fluxes(qml, qpl, n, kind, par, F[:, off:end])
+        if supply_cap:
+            for j in range(1, n):
+                c = off + NG + j
+                _, _, s_m, s_c, _, _, _, _ = _cell_sr(q, vmax, c, par)
+                for k in range(2):
+                    sup = s_m if k == 0 else s_c
+                    f = F[2 * k, off + j]
+                    if f > sup:
+                        F[2 * k + 1, off + j] *= sup / f
+                        F[2 * k, off + j] = sup
+
+
+@jit
+def _cell_sr(q, vmax, c, par):
+    return _sending_receiving(q[0, c], q[1, c], q[2, c], q[3, c], vmax[0, c], vmax[1, c], par)
+
+
+@jit
+def entry_exit_fluxes(q, qu, t, dt, lk, vmax, en_link, dem_t, dem_v, dem_np, dem_lin, dscale,
+                      ex_link, par, F, dqu, rates):
+    """Entry faces: ``min(demand + queue/dt, supply)``; exit faces: free discharge of demand.
+
+    ``dqu[e, k]`` receives the entry queue's rate of change; ``rates[k, (ARRIVED, EXITED)]`` the
+    arrivals and exits (veh/s) of this stage.
+    """
+    for e in range(en_link.shape[0]):
+        off = lk[en_link[e], 0]
+        c = off + NG
+        _, _, s_m, s_c, _, _, win_m, win_c = _cell_sr(q, vmax, c, par)
+        for k in range(2):
+            lam = demand_rate(e, k, t, dem_t, dem_v, dem_np, dem_lin) * dscale[e]
+            supply = s_m if k == 0 else s_c
+            f = min(lam + max(qu[e, k], 0.0) / dt, supply)
+            F[2 * k, off] = f
+            F[2 * k + 1, off] = f * (win_m if k == 0 else win_c)
+            dqu[e, k] = lam - f
+            rates[k, ARRIVED] += lam
+    for x in range(ex_link.shape[0]):
+        off, n = lk[ex_link[x], 0], lk[ex_link[x], 1]
+        d_m, d_c, _, _, w_m, w_c, _, _ = _cell_sr(q, vmax, off + NG + n - 1, par)
+        F[0, off + n], F[1, off + n] = d_m, d_m * w_m
+        F[2, off + n], F[3, off + n] = d_c, d_c * w_c
+        rates[0, EXITED] += d_m
+        rates[1, EXITED] += d_c
+
+
+@jit
+def junction_fluxes(q, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_ptr, beta, green,
+                    par, F, scr):
+    """Junction faces, per class: demand split by turning ratios, each outgoing supply shared in
+    proportion to what is sent to it, every approach held back by its tightest destination (FIFO).
+
+    Shapes: scr (6, >= max degree) scratch.
+    """
+    for j in range(jn_in_ptr.shape[0] - 1):
+        i0, ni = jn_in_ptr[j], jn_in_ptr[j + 1] - jn_in_ptr[j]
+        o0, no = jn_out_ptr[j], jn_out_ptr[j + 1] - jn_out_ptr[j]
+        b0 = jn_beta_ptr[j]
+        for i in range(ni):
+            off, n = lk[jn_in[i0 + i], 0], lk[jn_in[i0 + i], 1]
+            d_m, d_c, _, _, w_m, w_c, _, _ = _cell_sr(q, vmax, off + NG + n - 1, par)
+            scr[0, i], scr[1, i] = d_m * green[i0 + i], d_c * green[i0 + i]
+            scr[2, i], scr[3, i] = w_m, w_c
+        for k in range(2):
+            for o in range(no):
+                _, _, s_m, s_c, _, _, _, _ = _cell_sr(q, vmax, lk[jn_out[o0 + o], 0] + NG, par)
+                req = 0.0
+                for i in range(ni):
+                    req += beta[b0 + i * no + o] * scr[k, i]
+                sup = s_m if k == 0 else s_c
+                scr[4, o] = min(1.0, sup / req) if req > 0.0 else 1.0
+            for o in range(no):
+                F[2 * k, lk[jn_out[o0 + o], 0]] = 0.0
+                F[2 * k + 1, lk[jn_out[o0 + o], 0]] = 0.0
+            for i in range(ni):
+                theta = 1.0
+                for o in range(no):
+                    if beta[b0 + i * no + o] > 0.0:
+                        theta = min(theta, scr[4, o])
+                f = scr[k, i] * theta
+                off, n = lk[jn_in[i0 + i], 0], lk[jn_in[i0 + i], 1]
+                F[2 * k, off + n] = f
+                F[2 * k + 1, off + n] = f * scr[2 + k, i]
+                for o in range(no):
+                    share = beta[b0 + i * no + o] * f
+                    F[2 * k, lk[jn_out[o0 + o], 0]] += share
+                    F[2 * k + 1, lk[jn_out[o0 + o], 0]] += share * scr[2 + k, i]
+
+
+@jit
+def _update_links(dst, a, ca, b, cb, F, lk, lk_dx, dt):
+    for l in range(lk.shape[0]):
+        off, n = lk[l, 0], lk[l, 1]
+        end = off + n + 2 * NG
+        combine(dst[:, off:end], a[:, off:end], ca, b[:, off:end], cb, F[:, off:end], n, dt / lk_dx[l])
+
+
+@jit
+def network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap, green, work, qwork,
+                scr, acc):
+    """One SSP-RK3 transport step of a whole network (links and entry queues together).
+
+    Returns False (state restored) when a density would go negative. ``acc[k, ARRIVED|EXITED]``
+    receives this step's arrivals and exits (veh), RK-weighted like the state.
+    """
+    (lk, lk_dx, vmax, en_link, dem_t, dem_v, dem_np, dem_lin, ex_link, jn_in_ptr, jn_in,
+     jn_out_ptr, jn_out, jn_beta_ptr, beta) = topo
+    q0, q1, q2, qm, qp, F = work[0], work[1], work[2], work[3], work[4], work[5]
+    qu0, qu1, qu2, dqu = qwork[0], qwork[1], qwork[2], qwork[3]
+    q0[:, :] = q
+    qu0[:, :] = qu
+    rates = np.zeros((2, 2))
+    step_acc = np.zeros((2, 2))
+    for stage in range(3):
+        if stage == 0:
+            src, usrc, ts, wgt = q0, qu0, t, 1.0 / 6.0
+        elif stage == 1:
+            src, usrc, ts, wgt = q1, qu1, t + dt, 1.0 / 6.0
+        else:
+            src, usrc, ts, wgt = q2, qu2, t + 0.5 * dt, 2.0 / 3.0
+        rates[:, :] = 0.0
+        link_fluxes(src, lk, vmax, order, kind, scales, par, supply_cap, qm, qp, F)
+        entry_exit_fluxes(src, usrc, ts, dt, lk, vmax, en_link, dem_t, dem_v, dem_np, dem_lin,
+                          dscale, ex_link, par, F, dqu, rates)
+        junction_fluxes(src, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_ptr, beta,
+                        green, par, F, scr)
+        for k in range(2):
+            step_acc[k, ARRIVED] += wgt * dt * rates[k, ARRIVED]
+            step_acc[k, EXITED] += wgt * dt * rates[k, EXITED]
+        if stage == 0:
+            _update_links(q1, q0, 0.0, q0, 1.0, F, lk, lk_dx, dt)
+            qu1[:, :] = qu0 + dt * dqu
+        elif stage == 1:
+            _update_links(q2, q0, 0.75, q1, 0.25, F, lk, lk_dx, dt)
+            qu2[:, :] = 0.75 * qu0 + 0.25 * (qu1 + dt * dqu)
+        else:
+            _update_links(q, q0, 1.0 / 3.0, q2, 2.0 / 3.0, F, lk, lk_dx, dt)
+            qu[:, :] = qu0 / 3.0 + 2.0 / 3.0 * (qu2 + dt * dqu)
+    for l in range(lk.shape[0]):
+        off, n = lk[l, 0], lk[l, 1]
+        for c in range(off + NG, off + NG + n):
+            if q[0, c] < 0.0 or q[2, c] < 0.0:
+                q[:, :] = q0
+                qu[:, :] = qu0
+                return False
+    for k in range(2):
+        acc[k, ARRIVED] += step_acc[k, ARRIVED]
+        acc[k, EXITED] += step_acc[k, EXITED]
+    return True
+
+
+@jit
+def accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, par, acc, aq, aqmax):
+    """Add dt-weighted total time spent, delay, queued vehicle-seconds and approach queues.
+
+    Delay counts, per vehicle, the fraction of free speed it is missing, ``1 - v/Vmax``; every
+    vehicle in an entry queue is fully delayed. Approach queue = metres of the approach whose total
+    density exceeds ``thresh`` (veh/m).
+    """
+    eps = par[EPS_VAC]
+    for l in range(lk.shape[0]):
+        off, n, dx = lk[l, 0], lk[l, 1], lk_dx[l]
+        for c in range(off + NG, off + NG + n):
+            p_m, p_c = _pressures(q[0, c], q[2, c], par)
+            for k in range(2):
+                rho = q[2 * k, c]
+                v = _marker(rho, q[2 * k + 1, c], eps) - (p_m if k == 0 else p_c)
+                lag = 1.0 - v / vmax[k, c]
+                lag = min(max(lag, 0.0), 1.0)
+                acc[k, TTS] += dt * rho * dx
+                acc[k, DELAY] += dt * rho * dx * lag
+    for e in range(qu.shape[0]):
+        for k in range(2):
+            acc[k, TTS] += dt * qu[e, k]
+            acc[k, DELAY] += dt * qu[e, k]
+            acc[k, QUEUED_VS] += dt * qu[e, k]
+    for a in range(app_link.shape[0]):
+        off, n = lk[app_link[a], 0], lk[app_link[a], 1]
+        length = 0.0
+        for c in range(off + NG, off + NG + n):
+            if q[0, c] + q[2, c] >= thresh:
+                length += lk_dx[app_link[a]]
+        aq[a] += dt * length
+        aqmax[a] = max(aqmax[a], length)
+
+
+@jit
+def advance_network(q, qu, t, t_end, max_steps, topo, dscale, sigs, obs_topo, order, kind, cfl, scales,
+                    par, supply_cap, work, qwork, scr, green, acc, aq, aqmax):
+    """Advance one network copy from t to t_end (s); Strang splitting around SSP-RK3.
+
+    Returns (t reached, steps, failures).
+    """
+    lk, lk_dx, vmax = topo[0], topo[1], topo[2]
+    sp, ss, st, sn, req, sig_times, app_sig, app_pos, sig_green = sigs
+    app_link, thresh = obs_topo
+    saved = work[6]
+    steps = 0
+    failures = 0
+    while t_end - t > 1e-9 * max(1.0, abs(t_end)) and steps < max_steps:
+        signal_greens(sp, ss, app_sig, app_pos, sig_green, green)
+        dt = min(t_end - t, signal_dt_cap(sp, ss, st, req, sig_times))
+        for l in range(lk.shape[0]):
+            off, n = lk[l, 0], lk[l, 1]
+            a = max_wave_speed(q[:, off:off + n + 2 * NG], n, par)
+            if a > 0.0:
+                dt = min(dt, cfl * lk_dx[l] / a)
+        saved[:, :] = q
+        qsaved = qwork[4]
+        qsaved[:, :] = qu
+        ok = False
+        for _attempt in range(12):
+            _relax_all(q, lk, vmax, 0.5 * dt, par)
+            ok = network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap, green,
+                             work, qwork, scr, acc)
+            if ok:
+                break
+            q[:, :] = saved
+            qu[:, :] = qsaved
+            dt *= 0.5
+        if not ok:
+            failures += 1
+        _relax_all(q, lk, vmax, 0.5 * dt, par)
+        accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, par, acc, aq, aqmax)
+        signal_update(sp, ss, st, sn, req, sig_times, dt)
+        t += dt
+        steps += 1
+    return t, steps, failures
+
+
+@jit
+def _relax_all(q, lk, vmax, h, par):
+    for l in range(lk.shape[0]):
+        off, n = lk[l, 0], lk[l, 1]
+        relax(q[:, off:off + n + 2 * NG], n, vmax[:, off + NG:off + NG + n], h, par)
+
+
+@numba.njit(cache=True, parallel=True)
+def advance_network_batch(Q, QU, T, t_end, max_steps, topo, DSCALE, SP, SS, ST, SN, REQ, sig_static,
+                          obs_topo, order, kind, cfl, scales, par, supply_cap, W, QW, SCR, GREEN, ACC, AQ,
+                          AQMAX, STEPS, FAIL):
+    """Advance B copies of one network to ``t_end`` s, in parallel over the batch.
+
+    Shapes: Q (B, 4, Ncells); QU (B, E, 2) entry queues (veh); T (B,); DSCALE (B, E) demand
+    multipliers; SP SS SN REQ (B, S) int64, ST (B, S) signal state; W (B, 7, 4, Ncells),
+    QW (B, 5, E, 2), SCR (B, 6, maxdeg), GREEN (B, A) scratch; ACC (B, 2, N_ACC), AQ AQMAX (B, A)
+    accumulated measures; STEPS FAIL (B,) int64 outputs.
+    """
+    sig_times, app_sig, app_pos, sig_green = sig_static
+    for b in numba.prange(Q.shape[0]):
+        sigs = (SP[b], SS[b], ST[b], SN[b], REQ[b], sig_times, app_sig, app_pos, sig_green)
+        t, s, f = advance_network(Q[b], QU[b], T[b], t_end, max_steps, topo, DSCALE[b], sigs, obs_topo, order,
+                                  kind, cfl, scales, par, supply_cap, W[b], QW[b], SCR[b], GREEN[b], ACC[b],
+                                  AQ[b], AQMAX[b])
+        T[b] = t
+        STEPS[b] = s
+        FAIL[b] = f
