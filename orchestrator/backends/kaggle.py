@@ -125,9 +125,7 @@ class KaggleBackend:
         return ref
 
     def _save_request(self, owner: str, request: PushRequest, deadline_s: float) -> Any:
-        from kagglesdk.kernels.types.kernels_api_service import ApiSaveKernelRequest
-
-        save = ApiSaveKernelRequest()
+        save = self.connection.kernel_types().ApiSaveKernelRequest()
         save.slug, save.new_title = f"{owner}/{request.slug}", request.slug
         save.text, save.language, save.kernel_type = request.script, "python", "script"
         save.is_private, save.enable_internet = request.private, request.internet
@@ -182,9 +180,7 @@ class KaggleBackend:
         return int(answer.version_number)
 
     def _current_version(self, owner: str, slug: str) -> int | None:
-        from kagglesdk.kernels.types.kernels_api_service import ApiGetKernelRequest
-
-        request = ApiGetKernelRequest()
+        request = self.connection.kernel_types().ApiGetKernelRequest()
         request.user_name, request.kernel_slug = owner, slug
         try:
             with self.connection.client() as kaggle:
@@ -200,14 +196,12 @@ class KaggleBackend:
     @translated("report the GPU quota")
     def quota(self) -> GpuQuota | None:
         """The weekly GPU quota, or None when Kaggle does not report one."""
-        from kagglesdk.kernels.types.kernels_api_service import (
-            ApiGetAcceleratorQuotaStatisticsRequest,
-        )
+        types = self.connection.kernel_types()
 
         def fetch() -> Any:
             with self.connection.client() as kaggle:
                 return kaggle.kernels.kernels_api_client.get_accelerator_quota_statistics(
-                    ApiGetAcceleratorQuotaStatisticsRequest())
+                    types.ApiGetAcceleratorQuotaStatisticsRequest())
 
         return GpuQuota.from_answer(retrying(fetch, self.config.policy))
 
@@ -257,9 +251,7 @@ class KaggleBackend:
 
     def _remote_status(self, ref: KernelRef) -> tuple[Any, str | None]:
         """(raw status, failure message); (None, None) when the kernel no longer exists."""
-        from kagglesdk.kernels.types.kernels_api_service import ApiGetKernelSessionStatusRequest
-
-        request = ApiGetKernelSessionStatusRequest()
+        request = self.connection.kernel_types().ApiGetKernelSessionStatusRequest()
         request.user_name, request.kernel_slug = ref.owner, ref.slug
         request.version_label = version_label(ref)
 
@@ -353,9 +345,7 @@ class KaggleBackend:
         return folder
 
     def _delete(self, ref: KernelRef) -> None:
-        from kagglesdk.kernels.types.kernels_api_service import ApiDeleteKernelRequest
-
-        request = ApiDeleteKernelRequest()
+        request = self.connection.kernel_types().ApiDeleteKernelRequest()
         request.user_name, request.kernel_slug = ref.owner, ref.slug
 
         def delete() -> None:

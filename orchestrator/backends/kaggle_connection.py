@@ -178,6 +178,18 @@ class KaggleConnection:
                 self._api = run_bounded(fresh_api, self.policy.auth_timeout_s, "authentication")
             return self._api
 
+    def kernel_types(self) -> Any:
+        """kagglesdk's kernel request types.
+
+        Imported only after :meth:`api` has imported the client under the lock: two threads
+        importing ``kaggle`` and ``kagglesdk`` at once (the monitor polls status while a thread
+        follows logs) can meet a half-initialised module.
+        """
+        self.api()
+        from kagglesdk.kernels.types import kernels_api_service
+
+        return kernels_api_service
+
     @property
     def owner(self) -> str:
         """The account name the credentials belong to."""

@@ -92,9 +92,7 @@ class OutputFetcher:
         raise KaggleError(f"output listing of {ref.owner}/{ref.slug} has over {MAX_PAGES} pages.")
 
     def _page(self, ref: KernelRef, token: str | None) -> Any:
-        from kagglesdk.kernels.types.kernels_api_service import ApiListKernelSessionOutputRequest
-
-        request = ApiListKernelSessionOutputRequest()
+        request = self.connection.kernel_types().ApiListKernelSessionOutputRequest()
         request.user_name, request.kernel_slug = ref.owner, ref.slug
         request.version_label = version_label(ref)
         request.page_size = 100

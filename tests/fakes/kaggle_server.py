@@ -73,7 +73,7 @@ class FakeKaggle:
     def start(self) -> FakeKaggle:
         """Serve on an ephemeral port in a daemon thread; stop after ``max_lifetime_s``."""
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = _QuietServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                          daemon=True).start()
@@ -244,6 +244,16 @@ class FakeKaggle:
         elif take_named(self.faults.truncate, name):
             data = data[: len(data) // 2]
         return data
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Ignores clients that hang up mid-answer (a killed orchestrator, a dropped stream)."""
+
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
