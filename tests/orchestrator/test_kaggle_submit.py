@@ -8,7 +8,6 @@ quickstart job itself runs in the ``slow`` tier (and by hand, see docs/orchestra
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -128,14 +127,18 @@ def test_killed_mid_watch_then_arz_watch_reattaches(harness, project, tmp_path, 
 
 
 @pytest.mark.slow
-def test_quickstart_job_on_fake_kaggle(harness, project, tmp_path):
+def test_quickstart_job_on_fake_kaggle(harness, project, tmp_path, monkeypatch):
     """The shipped quickstart job, unchanged, through `arz submit --backend kaggle` (minutes)."""
     env = cli_env(harness, tmp_path)
     env.pop("ARZ_TEST_SUITES")
-    os.environ.pop("ARZ_TEST_SUITES", None)
+    monkeypatch.delenv("ARZ_TEST_SUITES")
     harness.fake.session_options.max_run_s = 1500
     done = run_arz(["submit", "jobs/quickstart.yml", "--backend", "kaggle"], project, env,
                    timeout=1800)
+    print(done.stdout[-6000:])
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (results,) = (project / "validation_output" / "results").iterdir()
-    assert SessionSummary.read(results).status.value == "succeeded"
+    summary = SessionSummary.read(results)
+    assert summary.status.value == "succeeded"
+    assert all(entry.problem(results) is None for entry in summary.artifacts)
+    assert len(list(results.rglob("*.png"))) >= 4 and (results / "report.html").is_file()
