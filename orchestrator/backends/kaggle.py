@@ -65,7 +65,8 @@ class KaggleConfig:
         deadline_margin_s: Kaggle's own session timeout is the deadline plus this margin, a
             backstop for when the laptop is off at the deadline.
         min_gpu_quota_h: refuse a GPU push with less weekly quota left than this, in hours.
-        gpu_slot_wait_s: how long a push waits for a GPU slot when 2 sessions run (0: refuse).
+        gpu_slot_wait_s: how long a push waits for a GPU slot when 2 sessions run (0: refuse);
+            ``PushRequest.extra["gpu_slot_wait_s"]`` overrides it per job.
         gpu_slot_poll_s: pause between pushes while waiting for a slot.
         download_attempts: downloads of a file that fails the manifest, in all.
     """
@@ -106,6 +107,10 @@ class KaggleBackend:
     def push(self, request: PushRequest) -> KernelRef:
         """Check quota, save the kernel once, and pin the version Kaggle returns.
 
+        Args:
+            request: slug, script and settings; ``extra`` may hold ``deadline_s`` (wall-clock
+                budget in s, default 11.5 h) and ``gpu_slot_wait_s`` (wait for a free GPU slot).
+
         Raises:
             KaggleQuotaExhausted, KaggleConcurrencyCap, KagglePushError, KaggleCredentialsError.
         """
@@ -113,10 +118,12 @@ class KaggleBackend:
             raise KagglePushError(f"kernel slug {request.slug!r} is not valid on Kaggle.",
                                   fix="use 5-50 lowercase letters, digits and hyphens")
         owner = self.connection.owner
-        if request.gpu:
-            self._check_quota()
         deadline_s = float(request.extra.get("deadline_s") or self.config.default_deadline_s)
-        version = self._push_waiting_for_slot(self._save_request(owner, request, deadline_s))
+        if request.gpu:
+            self._check_quota(deadline_s)
+        wait_s = float(request.extra.get("gpu_slot_wait_s", self.config.gpu_slot_wait_s))
+        version = self._push_waiting_for_slot(self._save_request(owner, request, deadline_s),
+                                              wait_s)
         ref = KernelRef("kaggle", request.slug, owner, version, str(self._workdir(owner, request.slug)))
         now = self._clock()
         KernelState(owner, request.slug, version, now, now + deadline_s, request.gpu).save(
@@ -135,8 +142,8 @@ class KaggleBackend:
         save.session_timeout_seconds = int(timeout)
         return save
 
-    def _push_waiting_for_slot(self, save: Any) -> int:
-        give_up_at = self._clock() + self.config.gpu_slot_wait_s
+    def _push_waiting_for_slot(self, save: Any, wait_s: float) -> int:
+        give_up_at = self._clock() + wait_s
         while True:
             try:
                 return self._push_once(save)
@@ -205,7 +212,7 @@ class KaggleBackend:
 
         return GpuQuota.from_answer(retrying(fetch, self.config.policy))
 
-    def _check_quota(self) -> None:
+    def _check_quota(self, deadline_s: float) -> None:
         quota = self.quota()
         if quota is None:
             log.warning("Kaggle reported no GPU quota; pushing anyway")
@@ -216,6 +223,9 @@ class KaggleBackend:
                 f"only {quota.left_h:.1f} h of weekly GPU quota left "
                 f"({quota.used_h:.1f} of {quota.total_h:.0f} h used);{when}",
                 fix="wait for the reset, or run this job on CPU (device: cpu) or --backend local")
+        if deadline_s / 3600 > quota.left_h:
+            log.warning("the job may run %.1f h but only %.1f h of GPU quota are left; Kaggle "
+                        "stops the session when the quota runs out", deadline_s / 3600, quota.left_h)
 
     # ---- status --------------------------------------------------------------------------
     @translated("report the kernel status")

@@ -192,8 +192,8 @@ def test_two_gpu_session_cap_gives_a_clear_message(harness):
 def test_push_waits_for_a_gpu_slot_when_asked(harness, tmp_path):
     harness.fake.faults.busy_gpu_sessions = 2
     threading.Timer(0.5, lambda: setattr(harness.fake.faults, "busy_gpu_sessions", 1)).start()
-    backend = harness.backend(gpu_slot_wait_s=10.0, gpu_slot_poll_s=0.2)
-    ref = backend.push(harness.request(payload_script(steps=1)))
+    backend = harness.backend(gpu_slot_poll_s=0.2)
+    ref = backend.push(harness.request(payload_script(steps=1), gpu_slot_wait_s=10.0))
     assert harness.fake.calls.count("SaveKernel") >= 2
     run_to_verified(backend, ref, tmp_path / "out")
 
