@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 from orchestrator.errors import ArzError, JobFailed
 
 EXIT_INTERRUPTED = 130
+PIPE_WIDTH = 160
 
 
 def exit_code_for(exc: BaseException) -> int | None:
@@ -104,8 +105,11 @@ def list_jobs(
     limit: int = typer.Option(20, "--limit", "-n", help="how many jobs, newest first"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
-    """List submitted jobs, newest first."""
-    records = _registry().list(limit=limit)
+    """List submitted jobs, newest first (unfinished ones are refreshed)."""
+    from orchestrator import jobs
+
+    registry = _registry()
+    records = jobs.refresh_quietly(registry.list(limit=limit), registry)
     if as_json:
         _out_json([_record_dict(r) for r in records])
     elif records:
@@ -236,12 +240,15 @@ def _print_submitted(sub: Any) -> None:
 
 
 def _print_table(records: list) -> None:
+    from rich import box
     from rich.table import Table
 
-    table = Table("id", "name", "backend", "status", "result", "submitted (UTC)", "commit")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for header in ("id", "backend", "status", "result", "submitted (UTC)", "commit"):
+        table.add_column(header, no_wrap=True)
     for r in records:
-        table.add_row(r.id, r.name, r.backend, r.status, r.result or "-",
-                      r.submitted_at.replace("T", " ")[:19], r.commit_sha[:10])  # fmt: skip
+        table.add_row(r.id, r.backend, r.status, r.result or "-",
+                      r.submitted_at.replace("T", " ")[:16], r.commit_sha[:8])  # fmt: skip
     _console().print(table)
 
 
@@ -271,7 +278,10 @@ def _relative(path: Path) -> str:
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = max(console.width, PIPE_WIDTH)  # tables are not squeezed into 80 columns
+    return console
 
 
 def _out(text: str) -> None:

@@ -103,6 +103,19 @@ def refresh(record: JobRecord, registry: Registry, backend: ExecutionBackend | N
     return store_status(record, registry, status)
 
 
+def refresh_quietly(records: list[JobRecord], registry: Registry) -> list[JobRecord]:
+    """Refresh every unfinished job, keeping the stored status when a backend cannot answer."""
+    from orchestrator.errors import ArzError
+
+    fresh = []
+    for record in records:
+        try:
+            fresh.append(refresh(record, registry))
+        except ArzError:
+            fresh.append(record)
+    return fresh
+
+
 def store_status(record: JobRecord, registry: Registry, status: RemoteStatus) -> JobRecord:
     """Save a polled status in the registry when it changed."""
     if status.status.value == record.status and status.message == record.message:
@@ -147,9 +160,11 @@ def pull_job(
     return record, folder, summary
 
 
-def cancel_job(record: JobRecord, registry: Registry) -> JobRecord:
+def cancel_job(
+    record: JobRecord, registry: Registry, backend: ExecutionBackend | None = None
+) -> JobRecord:
     """Stop the job's kernel and record the new status."""
-    backend = get_backend(record.backend)
+    backend = backend or get_backend(record.backend)
     backend.cancel(record.ref)
     return store_status(record, registry, backend.status(record.ref))
 

@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 from orchestrator.backends.base import JobStatus, KernelRef, PushRequest, RemoteStatus
 from orchestrator.errors import BackendError
@@ -51,10 +52,11 @@ class LocalBackend:
 
     name = "local"
     requires_push = False
+    _children: ClassVar[dict[str, subprocess.Popen]] = {}
+    """Launchers started by this process (shared by every instance, so any of them can reap)."""
 
     def __init__(self, home: Path | None = None) -> None:
         self._home = home
-        self._children: dict[str, subprocess.Popen] = {}
 
     @property
     def root(self) -> Path:
@@ -164,9 +166,12 @@ class LocalBackend:
             return None
 
     def _alive(self, ref: KernelRef) -> bool:
+        """Whether any process of the run is still there (the launcher writes exit_code last)."""
         child = self._children.get(ref.slug)
         if child is not None and child.poll() is None:
             return True
+        if (self._workdir(ref) / "exit_code").exists():
+            return False
         pgid = self._pgid(ref)
         if pgid is None:
             return False

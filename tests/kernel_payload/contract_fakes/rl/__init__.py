@@ -1,0 +1,1 @@
+"""Contract fake of the rl package (see ../README.md)."""

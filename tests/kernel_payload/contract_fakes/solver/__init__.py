@@ -1,0 +1,1 @@
+"""Contract fake of the solver package (see ../README.md)."""

@@ -1,0 +1,141 @@
+"""The whole loop on the local backend: submit, watch, pull, cancel, restart, tampering."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from rich.console import Console
+
+from kernel_payload.schema import RunStatus, SuiteStatus
+from orchestrator import jobs
+from orchestrator.backends.base import JobStatus
+from orchestrator.backends.local import LocalBackend
+from orchestrator.errors import ManifestMismatch, PullError
+from orchestrator.registry import Registry
+from tests.orchestrator.conftest import git
+
+
+def plain_console() -> Console:
+    return Console(file=io.StringIO(), force_terminal=False, width=200)
+
+
+def wait_for(predicate, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_submit_watch_pull_end_to_end(project):
+    (project / "jobs" / "tiny.yml").write_text("name: tiny\nsuites: [tiny]\ndevice: cpu\n")
+    registry = Registry()
+    sub = jobs.submit_job(project / "jobs" / "tiny.yml", registry)
+    assert sub.sync.committed  # the edited job file is tracked, so it was committed
+    assert git(project, "log", "-1", "--format=%s").strip() == "arz: job tiny"
+    console = plain_console()
+    record, view = jobs.follow_job(sub.record, registry, console, sub.backend)
+    assert record.status == JobStatus.SUCCEEDED.value
+    printed = console.file.getvalue()
+    assert "» tiny/steps 3/3" in printed and "skipping pip" in printed
+    assert "tiny/steps" in view.stages
+    record, folder, summary = jobs.pull_job(record, registry, backend=sub.backend)
+    assert folder == project / "validation_output" / "results" / f"local_{record.slug}"
+    assert summary.status == RunStatus.SUCCEEDED and summary.commit_sha == sub.sync.sha
+    names = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert {"session_summary.json", "report.html", f"{record.slug}.log",
+            "tiny/figures/tiny.png", "tiny/data/metrics/tiny.csv", "tiny/data/models/tiny.zip",
+            "tiny/latex/tiny.tex"} == names  # fmt: skip
+    assert "@@arz" in (folder / f"{record.slug}.log").read_text()
+    assert Registry().get(record.id).result == "succeeded"  # a new registry object (restart)
+    leftovers = [p.name for p in folder.parent.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_crashing_job_is_pulled_as_failed(project):
+    registry = Registry()
+    sub = jobs.submit_job(project / "jobs" / "crashy.yml", registry)
+    record, _ = jobs.follow_job(sub.record, registry, plain_console(), sub.backend)
+    assert record.status == JobStatus.FAILED.value and "deliberate crash" in record.message
+    record, _, summary = jobs.pull_job(record, registry, backend=sub.backend)
+    assert summary.status == RunStatus.FAILED and record.result == "failed"
+    assert summary.suite("tiny").status == SuiteStatus.SUCCEEDED
+    assert "deliberate crash in test suite" in summary.suite("crash").error.traceback_tail
+
+
+def test_cancel_mid_run_gives_a_failed_summary_never_succeeded(project, monkeypatch):
+    monkeypatch.setenv("ARZ_TEST_SLOW_S", "60")
+    registry = Registry()
+    sub = jobs.submit_job(project / "jobs" / "two.yml", registry)
+    backend = sub.backend
+    wait_for(lambda: "slow/sleep" in "".join(backend.logs(sub.record.ref)))
+    record = jobs.cancel_job(sub.record, registry)
+    assert record.status == JobStatus.CANCELLED.value
+    _, _, summary = jobs.pull_job(record, registry, backend=backend)
+    assert summary.status == RunStatus.FAILED
+    assert summary.error.type == "Interrupted" and "SIGTERM" in summary.error.message
+    assert summary.suite("tiny").status == SuiteStatus.SUCCEEDED
+    assert summary.suite("slow").status == SuiteStatus.INTERRUPTED
+
+
+def test_status_and_logs_from_a_new_process_view(project):
+    registry = Registry()
+    sub = jobs.submit_job(project / "jobs" / "tiny.yml", registry)
+    fresh = LocalBackend()  # knows nothing about the child process, like a later `arz status`
+    wait_for(lambda: fresh.status(sub.record.ref).status.is_terminal())
+    assert fresh.status(sub.record.ref).status == JobStatus.SUCCEEDED
+    lines = list(fresh.logs(sub.record.ref, follow=True))
+    assert lines[0].startswith("arz bootstrap: job ") and any("@@arz" in x for x in lines)
+    record = jobs.refresh(Registry().get(sub.record.id[:12]), Registry())
+    assert record.status == "succeeded"
+
+
+def test_tampered_output_is_detected_and_leaves_no_folder(project):
+    registry = Registry()
+    sub = jobs.submit_job(project / "jobs" / "tiny.yml", registry)
+    record, _ = jobs.follow_job(sub.record, registry, plain_console(), sub.backend)
+    csv = sub.backend.root / record.slug / "output" / "tiny" / "data" / "metrics" / "tiny.csv"
+    csv.write_bytes(csv.read_bytes().replace(b"9.0", b"8.0"))  # same size, other content
+    with pytest.raises(ManifestMismatch) as info:
+        jobs.pull_job(record, registry, backend=sub.backend)
+    assert info.value.path == "tiny/data/metrics/tiny.csv" and "sha256" in str(info.value)
+    results = project / "validation_output" / "results"
+    assert list(results.iterdir()) == []  # neither the final folder nor a staging folder
+
+
+def test_unexpected_and_missing_files_are_named(project):
+    registry = Registry()
+    sub = jobs.submit_job(project / "jobs" / "tiny.yml", registry)
+    record, _ = jobs.follow_job(sub.record, registry, plain_console(), sub.backend)
+    output = sub.backend.root / record.slug / "output"
+    (output / "tiny" / "extra.txt").write_text("not in the manifest")
+    with pytest.raises(ManifestMismatch, match="tiny/extra.txt: not in the manifest"):
+        jobs.pull_job(record, registry, backend=sub.backend)
+    (output / "tiny" / "extra.txt").unlink()
+    (output / "tiny" / "figures" / "tiny.png").unlink()
+    with pytest.raises(ManifestMismatch, match="tiny/figures/tiny.png: missing"):
+        jobs.pull_job(record, registry, backend=sub.backend)
+    (output / "session_summary.json").unlink()
+    with pytest.raises(PullError, match="no session_summary.json"):
+        jobs.pull_job(record, registry, backend=sub.backend)
+
+
+def test_pull_twice_replaces_the_folder(project):
+    registry = Registry()
+    sub = jobs.submit_job(project / "jobs" / "tiny.yml", registry)
+    record, _ = jobs.follow_job(sub.record, registry, plain_console(), sub.backend)
+    _, first, _ = jobs.pull_job(record, registry, backend=sub.backend)
+    (first / "stale.txt").write_text("old")
+    _, second, _ = jobs.pull_job(record, registry, backend=sub.backend)
+    assert first == second and not (second / "stale.txt").exists()
+    assert sorted(p.name for p in second.parent.iterdir()) == [second.name]
+
+
+def test_fresh_clone_with_unreachable_remote_still_runs(project):
+    git(project, "remote", "add", "origin", "https://unreachable.invalid/nothing.git")
+    registry = Registry()
+    sub = jobs.submit_job(project / "jobs" / "tiny.yml", registry)
+    assert not sub.sync.pushed
+    record, _ = jobs.follow_job(sub.record, registry, plain_console(), sub.backend)
+    assert record.status == "succeeded"
