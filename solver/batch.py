@@ -11,6 +11,9 @@ Typical use (controllers, the RL environment)::
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from solver import kernels_cpu as K
@@ -25,6 +28,7 @@ class BatchedNetwork:
     Args:
         net: compiled network.
         batch: number of independent copies B.
+        threads: worker threads (default: all cores); copies are split into contiguous ranges.
 
     Attributes (all with a leading batch axis B):
         Q: (B, 4, Ncells) conserved variables; QU: (B, E, 2) entry queues, veh;
@@ -34,9 +38,11 @@ class BatchedNetwork:
         integral (m s) and maximum (m).
     """
 
-    def __init__(self, net: Network, batch: int = 1):
+    def __init__(self, net: Network, batch: int = 1, threads: int | None = None):
         self.net = net
         self.B = int(batch)
+        self.threads = max(1, int(threads or os.cpu_count() or 1))
+        self._executor: ThreadPoolExecutor | None = None
         E, S, A = len(net.entries), len(net.signals), len(net.approaches)
         maxdeg = max(int(np.diff(net.topo[9]).max(initial=1)), int(np.diff(net.topo[11]).max(initial=1)))
         B, N = self.B, net.n_cells
@@ -96,13 +102,25 @@ class BatchedNetwork:
             self.REQ[:] = req
         n = self.net
         t_end = float(self.T.max()) + float(duration)
-        KN.advance_network_batch(
-            self.Q, self.QU, self.T, t_end, max_steps, n.topo, self.DSCALE, self.SP, self.SS,
-            self.ST, self.SN, self.REQ, n.sig_static, n.obs, n.order, n.kind, n.cfl, n.scales, n.par,
-            n.supply_cap,
-            self.W, self.QW, self.SCR, self.GREEN, self.ACC, self.AQ, self.AQMAX, self.STEPS, self.FAIL)
+        args = (self.Q, self.QU, self.T, t_end, max_steps, n.topo, self.DSCALE, self.SP, self.SS,
+                self.ST, self.SN, self.REQ, n.sig_static, n.obs, n.order, n.kind, n.cfl, n.scales,
+                n.par, n.supply_cap, self.W, self.QW, self.SCR, self.GREEN, self.ACC, self.AQ,
+                self.AQMAX, self.STEPS, self.FAIL)
+        chunks = np.array_split(np.arange(self.B), min(self.threads, self.B))
+        if len(chunks) == 1:
+            KN.advance_network_range(0, self.B, *args)
+        else:
+            pool = self._pool()
+            futures = [pool.submit(KN.advance_network_range, int(c[0]), int(c[-1]) + 1, *args) for c in chunks]
+            for f in futures:
+                f.result()
         if self.FAIL.any() or not np.isfinite(self.Q).all():
             raise NumericalError(f"network state became invalid near t = {t_end:g} s (copies {np.flatnonzero(self.FAIL).tolist()})")
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="arz-batch")
+        return self._executor
 
     def stored(self) -> np.ndarray:
         """Vehicles on the links per copy and class. Shapes: (B, 2)."""

@@ -14,7 +14,6 @@ import numpy as np
 from pydantic import ValidationError
 
 from solver import kernels_cpu as K
-from solver.errors import BackendError, NumericalError
 from solver.initial import cell_averages, quality_per_cell, road_grid
 from solver.network_spec import NetworkScenario
 from solver.params import PhysicsParams

@@ -124,7 +124,7 @@ class HumpInit(Strict):
 
 
 InitialSpec = Annotated[
-    Union[UniformInit, EquilibriumInit, RiemannInit, SineInit, HumpInit], Field(discriminator="type")
+    UniformInit | EquilibriumInit | RiemannInit | SineInit | HumpInit, Field(discriminator="type")
 ]
 
 
