@@ -40,6 +40,8 @@ class _ArzGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # the CLI framework's own control flow (exit codes, usage errors)
         except (Exception, KeyboardInterrupt) as exc:
             code = exit_code_for(exc)
             if code is None:
@@ -156,7 +158,9 @@ def cancel(job_id: str = typer.Argument(..., help="job id")) -> None:
 
 
 @app.command()
-def doctor() -> None:
+def doctor(
+    job: Path | None = typer.Argument(None, help="job file whose Kaggle settings to check"),
+) -> None:
     """Check credentials, quota, git remote and Python dependencies: what is ready, what to fix."""
     try:
         module = importlib.import_module("orchestrator.doctor")
@@ -165,7 +169,7 @@ def doctor() -> None:
             raise
         _out("arz doctor is not available in this version yet.")
         raise typer.Exit(1) from exc
-    result = module.run_doctor()
+    result = module.run_doctor(job) if job else module.run_doctor()
     raise typer.Exit(result if isinstance(result, int) else 0)
 
 
@@ -209,9 +213,14 @@ def _follow_and_pull(record: Any, registry: Any, backend: Any) -> None:
     try:
         record, view = jobs.follow_job(record, registry, console, backend)
     except KeyboardInterrupt:
-        _out(f"\ndetached; {record.id} keeps running. Reattach with: [bold]arz watch {record.id}[/]")
+        _out(
+            f"\ndetached; {record.id} keeps running. Reattach with: [bold]arz watch {record.id}[/]"
+        )
         raise
-    _out(f"kernel finished: {record.status}" + (f" ({_escape(record.message)})" if record.message else ""))
+    _out(
+        f"kernel finished: {record.status}"
+        + (f" ({_escape(record.message)})" if record.message else "")
+    )
     record, folder, summary = jobs.pull_job(record, registry, backend=backend)
     _print_result(record, folder, summary)
 

@@ -137,3 +137,10 @@ def test_exit_code_mapping():
     assert exit_code_for(KeyboardInterrupt()) == 130
     assert exit_code_for(BadInput("x")) == 2 and exit_code_for(JobFailed("x")) == 1
     assert exit_code_for(ValueError("bug")) is None
+
+
+def test_a_command_exit_code_is_not_reported_as_an_error(arz_home):
+    result = runner.invoke(app, ["status", "--help"])
+    assert result.exit_code == 0 and "error" not in result.output.lower()
+    missing = runner.invoke(app, ["submit"])  # a usage error stays click's: exit 2, no "error: 2"
+    assert missing.exit_code == 2 and "error: 2" not in missing.output
