@@ -133,7 +133,7 @@ class InflowBoundary(Strict):
     state: State
 
 
-BoundarySide = Union[Literal["outflow", "periodic", "wall"], InflowBoundary]
+BoundarySide = Union[Literal["outflow", "periodic", "wall"], InflowBoundary]  # noqa: UP007
 
 
 class BoundarySpec(Strict):

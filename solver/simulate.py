@@ -127,7 +127,7 @@ def simulate(scenario: RoadScenario, backend: str = "numba-cpu",
     """
     prob = build_road(scenario)
     kb = get_backend(backend)
-    n, inner = prob.setup.n, slice(K.NG, K.NG + prob.setup.n)
+    inner = slice(K.NG, K.NG + prob.setup.n)
     Q, T, BF = prob.q0[None].copy(), np.zeros(1), np.zeros((1, 2, 4))
     times = output_times(scenario.time.end, scenario.time.output_every)
     frames = [primitive_fields(Q[0, :, inner], prob.setup.par)]
