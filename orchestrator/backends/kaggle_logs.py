@@ -77,10 +77,31 @@ class LogFollower:
         self._assembler = LogAssembler()
 
     def snapshot(self) -> Iterator[str]:
-        """The log as Kaggle has persisted it so far (no waiting)."""
+        """The log so far, without waiting for the run to end.
+
+        Kaggle persists the log when the session ends; before that, the lines come from the
+        live stream's replay, read until the stream has been quiet for a moment.
+        """
         _files, events = OutputFetcher(self.connection).listing(self.ref)
-        yield from self._emit(events)
+        yield from self._emit(events or self.replay_so_far())
         yield from self._assembler.flush()
+
+    def replay_so_far(self, quiet_s: float = 2.0, max_s: float = 10.0) -> list[dict]:
+        """The events a live stream replays, read until none arrives for ``quiet_s`` seconds
+        (or for ``max_s`` seconds in all, for a kernel that never goes quiet)."""
+        events: list[dict] = []
+        until = self._clock() + max_s
+        stream = self._connection_events(read_timeout_s=quiet_s)
+        try:
+            for event in stream:
+                events.append(event)
+                if self._clock() > until:
+                    break
+        except DROPPED as err:  # the quiet read timeout ends it, as does a drop
+            log.debug("log replay of %s ended: %s", self.ref.slug, err)
+        finally:
+            stream.close()
+        return events
 
     def follow(self) -> Iterator[str]:
         """Every line once, live, until the run ends (or the backend ends it at the deadline)."""
@@ -122,7 +143,7 @@ class LogFollower:
     def _past_deadline(self) -> bool:
         return self._deadline_at is not None and self._clock() > self._deadline_at
 
-    def _connection_events(self) -> Iterator[dict]:
+    def _connection_events(self, read_timeout_s: float | None = None) -> Iterator[dict]:
         """Events of one connection to the stream; sets ``_ended`` on a clean end.
 
         Leaves the stream (like a drop) once the deadline has passed, so that the caller asks
@@ -130,7 +151,7 @@ class LogFollower:
         """
         if self._past_deadline():
             return
-        with self.connection.client(self._read_timeout_s()) as kaggle:
+        with self.connection.client(read_timeout_s or self._read_timeout_s()) as kaggle:
             http = kaggle._http_client
             url = self.connection.stream_url(kaggle, f"kernels/logs/stream/{self.ref.owner}/"
                                                      f"{self.ref.slug}")

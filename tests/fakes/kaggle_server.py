@@ -192,7 +192,7 @@ class FakeKaggle:
         return answer
 
     def list_output(self, body: dict, host: str) -> dict:
-        """ListKernelSessionOutput: file URLs (paged) and the log so far."""
+        """ListKernelSessionOutput: file URLs (paged) and, once the session ended, its log."""
         owner, slug, label = body.get("userName", ""), body.get("kernelSlug", ""), body.get("versionLabel")
         session = self.session(owner, slug, label)
         number = self.kernel(owner, slug).sessions.index(session) + 1
@@ -203,7 +203,9 @@ class FakeKaggle:
         page = names[start:start + size]
         files = [{"fileName": name, "url": f"http://{host}{FILES}{owner}/{slug}/v{number}/"
                   + urllib.parse.quote(name)} for name in page]
-        answer = {"files": files, "log": json.dumps(session.events)}
+        answer: dict = {"files": files}
+        if not session.is_active():  # like Kaggle, the log is persisted when the session ends
+            answer["log"] = json.dumps(session.events)
         if start + size < len(names):
             answer["nextPageToken"] = str(start + size)
         return answer

@@ -145,6 +145,18 @@ def test_logs_without_follow_return_what_exists(harness):
     assert list(backend.logs(ref)) == expected_lines(3)
 
 
+def test_logs_without_follow_while_running_come_from_the_live_replay(harness):
+    backend = harness.backend()
+    ref = backend.push(harness.request(payload_script(steps=2, hold_s=30.0)))
+    session = harness.fake.kernel("tester", ref.slug).sessions[0]
+    deadline = time.monotonic() + 10
+    while len(session.events) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert session.is_active()  # Kaggle has no persisted log yet
+    assert list(backend.logs(ref)) == expected_lines(2)[:4]
+    backend.cancel(ref)
+
+
 def test_import_of_backend_module_does_not_import_kaggle():
     code = ("import sys; import orchestrator.backends.kaggle; "
             "assert 'kaggle' not in sys.modules and 'kagglesdk' not in sys.modules")

@@ -146,7 +146,7 @@ def test_deadline_exceeded_fetches_outputs_then_deletes(harness, tmp_path, chatt
     session = harness.fake.kernel("tester", ref.slug).sessions[0]
     started = time.monotonic()
     lines = list(backend.logs(ref, follow=True))  # ends when the backend ends the run
-    assert time.monotonic() - started < 4.0
+    assert time.monotonic() - started < 6.0  # deadline 1 s + salvage (log replay <= 3 s)
     assert lines[:2] == expected_lines(steps)[:2]
     final = backend.status(ref)
     assert final.status is JobStatus.FAILED and "deadline" in final.message
