@@ -11,15 +11,13 @@ Typical use (controllers, the RL environment)::
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from solver import kernels_cpu as K
 from solver import kernels_network as KN
 from solver.errors import NumericalError
 from solver.network import Network
+from solver.threads import default_threads, run_batched
 
 
 class BatchedNetwork:
@@ -41,8 +39,7 @@ class BatchedNetwork:
     def __init__(self, net: Network, batch: int = 1, threads: int | None = None):
         self.net = net
         self.B = int(batch)
-        self.threads = max(1, int(threads or os.cpu_count() or 1))
-        self._executor: ThreadPoolExecutor | None = None
+        self.threads = max(1, int(threads or default_threads()))
         E, S, A = len(net.entries), len(net.signals), len(net.approaches)
         maxdeg = max(int(np.diff(net.topo[9]).max(initial=1)), int(np.diff(net.topo[11]).max(initial=1)))
         B, N = self.B, net.n_cells
@@ -106,21 +103,9 @@ class BatchedNetwork:
                 self.ST, self.SN, self.REQ, n.sig_static, n.obs, n.order, n.kind, n.cfl, n.scales,
                 n.par, n.supply_cap, self.W, self.QW, self.SCR, self.GREEN, self.ACC, self.AQ,
                 self.AQMAX, self.STEPS, self.FAIL)
-        chunks = np.array_split(np.arange(self.B), min(self.threads, self.B))
-        if len(chunks) == 1:
-            KN.advance_network_range(0, self.B, *args)
-        else:
-            pool = self._pool()
-            futures = [pool.submit(KN.advance_network_range, int(c[0]), int(c[-1]) + 1, *args) for c in chunks]
-            for f in futures:
-                f.result()
+        run_batched(KN.advance_network_range, self.B, self.threads, *args)
         if self.FAIL.any() or not np.isfinite(self.Q).all():
             raise NumericalError(f"network state became invalid near t = {t_end:g} s (copies {np.flatnonzero(self.FAIL).tolist()})")
-
-    def _pool(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="arz-batch")
-        return self._executor
 
     def stored(self) -> np.ndarray:
         """Vehicles on the links per copy and class. Shapes: (B, 2)."""

@@ -230,12 +230,34 @@ def ssprk3_transport(q, n, dt, dx, bc, bstate, order, kind, scales, par, work, b
 
 
 @jit
+def _transport_with_retry(q, n, dt, dx, bc, bstate, order, kind, scales, par, vmax, relax_first,
+                          work, bstep):
+    """R(relax_first) then T(dt); on a negative density restore and halve dt (up to 12 times).
+
+    Returns (dt actually used, ok).
+    """
+    saved = work[6]
+    saved[:, :] = q
+    for _attempt in range(12):
+        relax(q, n, vmax, relax_first, par)
+        bstep[:, :] = 0.0
+        if ssprk3_transport(q, n, dt, dx, bc, bstate, order, kind, scales, par, work[:6], bstep):
+            return dt, True
+        q[:, :] = saved
+        relax_first -= 0.25 * dt  # the relaxation owed to this step shrinks with it
+        dt *= 0.5
+    return dt, False
+
+
+@jit
 def advance_link(q, n, t, t_end, max_steps, dx, cfl, bc, bstate, order, kind, scales, par, vmax,
                  work, bflux):
     """Advance one link from t to t_end (s) with Strang splitting R(dt/2) T(dt) R(dt/2).
 
-    dt = cfl dx / max|wave speed| of the cell averages, cut to land on t_end; a transport step that
-    would make a density negative is redone with half the dt (no floors, mass is never created).
+    Consecutive half relaxations are merged (exact relaxation composes: R(a) R(b) = R(a + b)),
+    so each step relaxes once. dt = cfl dx / max|wave speed| of the cell averages, cut to land on
+    t_end; a transport step that would make a density negative is redone with half the dt (no
+    floors, mass is never created).
 
     Shapes: q (4, N = n + 2 NG); vmax (2, n); work (7, 4, N); bflux (2, 4) accumulated
     boundary transfers (face 0 in, face n out).
@@ -245,46 +267,51 @@ def advance_link(q, n, t, t_end, max_steps, dx, cfl, bc, bstate, order, kind, sc
     """
     steps = 0
     failures = 0
+    owed = 0.0  # relaxation time owed from the previous step's second half
     bstep = np.zeros((2, 4))
-    scratch = work[:6]
-    saved = work[6]
     while t_end - t > 1e-12 * max(1.0, abs(t_end)) and steps < max_steps:
         a = max_wave_speed(q, n, par)
         dt = t_end - t
         if a > 0.0:
             dt = min(dt, cfl * dx / a)
-        saved[:, :] = q
-        ok = False
-        for _attempt in range(12):
-            relax(q, n, vmax, 0.5 * dt, par)
-            bstep[:, :] = 0.0
-            ok = ssprk3_transport(q, n, dt, dx, bc, bstate, order, kind, scales, par, scratch, bstep)
-            if ok:
-                break
-            q[:, :] = saved
-            dt *= 0.5
+        dt, ok = _transport_with_retry(q, n, dt, dx, bc, bstate, order, kind, scales, par, vmax,
+                                       owed + 0.5 * dt, work, bstep)
         if not ok:
             failures += 1
-        relax(q, n, vmax, 0.5 * dt, par)
+        owed = 0.5 * dt
         for s in range(2):
             for v in range(4):
                 bflux[s, v] += bstep[s, v]
         t += dt
         steps += 1
+    relax(q, n, vmax, owed, par)
     return t, steps, failures
 
 
-@numba.njit(cache=True, parallel=True)
-def advance_links_batch(Q, T, t_end, max_steps, dx, cfl, bc, bstate, order, kind, scales, par,
-                        vmax, W, BF, STEPS, FAIL):
-    """Advance B independent copies of one link, in parallel over the batch.
+@numba.njit(cache=True, nogil=True)
+def advance_links_range(lo, hi, Q, T, t_end, max_steps, dx, cfl, bc, bstate, order, kind, scales,
+                        par, vmax, W, BF, STEPS, FAIL):
+    """Advance copies ``lo .. hi-1`` of one link (GIL released; see :mod:`solver.threads`).
 
     Shapes: Q (B, 4, N); T (B,) current times (s), updated; W (B, 7, 4, N) scratch;
     BF (B, 2, 4) boundary transfers, accumulated; STEPS, FAIL (B,) int64 outputs.
     """
-    for b in numba.prange(Q.shape[0]):
+    for b in range(lo, hi):
         t, s, f = advance_link(Q[b], Q.shape[2] - 2 * NG, T[b], t_end, max_steps, dx, cfl, bc,
                                bstate, order, kind, scales, par, vmax, W[b], BF[b])
         T[b] = t
         STEPS[b] = s
         FAIL[b] = f
+
+
+def advance_links_batch(Q, T, t_end, max_steps, dx, cfl, bc, bstate, order, kind, scales, par,
+                        vmax, W, BF, STEPS, FAIL, threads=None):
+    """Advance B independent copies of one link, one thread per core over the batch.
+
+    Same arguments as :func:`advance_links_range` without the range; ``threads`` defaults to
+    :func:`solver.threads.default_threads`.
+    """
+    from solver.threads import default_threads, run_batched
+
+    run_batched(advance_links_range, Q.shape[0], threads or default_threads(), Q, T, t_end,
+                max_steps, dx, cfl, bc, bstate, order, kind, scales, par, vmax, W, BF, STEPS, FAIL)
