@@ -268,6 +268,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self) -> None:
+        """An API call: ``/api/v1/<service>/<Method>`` with a JSON body."""
         path = urllib.parse.urlsplit(self.path).path
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b"{}"
@@ -282,6 +283,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(err.code, {"code": err.code, "message": err.message}, err.headers)
 
     def do_GET(self) -> None:
+        """The SSE log stream, or an output file handed out by ListKernelSessionOutput."""
         parts = urllib.parse.urlsplit(self.path)
         try:
             if parts.path.startswith(STREAM):
