@@ -37,13 +37,8 @@ from orchestrator.backends.kaggle_errors import (
     translated,
 )
 from orchestrator.backends.kaggle_http import HttpPolicy, http_status, retrying
-from orchestrator.backends.kaggle_logs import LogFollower
-from orchestrator.backends.kaggle_outputs import (
-    OutputFetcher,
-    copy_tree,
-    log_lines,
-    version_label,
-)
+from orchestrator.backends.kaggle_logs import LogFollower, salvage_live_log
+from orchestrator.backends.kaggle_outputs import OutputFetcher, copy_tree, version_label
 from orchestrator.backends.kaggle_state import (
     GpuQuota,
     KernelState,
@@ -352,21 +347,14 @@ class KaggleBackend:
         folder = self._folder(ref) / "salvage"
         try:
             self.outputs.download(ref, folder, verify=False)
-            self._salvage_live_log(ref, folder / f"{ref.slug}.log")
+            salvage_live_log(LogFollower(self.connection, ref, self.status, lambda _r: None,
+                                         self._sleep), folder / f"{ref.slug}.log")
         except (KaggleError, requests.RequestException) as err:
             log.warning("could not fetch all outputs of %s/%s before deleting it: %s",
                         ref.owner, ref.slug, err)
         state.salvage = str(folder)
         self._delete(ref)
         return folder
-
-    def _salvage_live_log(self, ref: KernelRef, path: Path) -> None:
-        """A running session has no persisted log yet: keep what its live stream replays."""
-        if path.is_file() and path.stat().st_size:
-            return
-        follower = LogFollower(self.connection, ref, self.status, lambda _ref: None, self._sleep)
-        lines = log_lines(follower.replay_so_far(quiet_s=1.0, max_s=3.0))
-        path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
     def _delete(self, ref: KernelRef) -> None:
         request = self.connection.kernel_types().ApiDeleteKernelRequest()

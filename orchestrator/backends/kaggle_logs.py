@@ -14,6 +14,7 @@ import http.client
 import logging
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -29,7 +30,7 @@ from orchestrator.backends.kaggle_http import (
     parse_event,
     parse_log_blob,
 )
-from orchestrator.backends.kaggle_outputs import OutputFetcher, version_label
+from orchestrator.backends.kaggle_outputs import OutputFetcher, log_lines, version_label
 
 log = logging.getLogger(__name__)
 DROPPED = (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException,
@@ -185,3 +186,12 @@ class LogFollower:
         except DROPPED as err:
             log.warning("could not read the final log of %s: %s", self.ref.slug, err)
             return []
+
+
+def salvage_live_log(follower: LogFollower, path: Path) -> None:
+    """Keep what a running session's live stream replays at ``path`` (it has no persisted log
+    yet); leave a non-empty ``path`` as it is."""
+    if path.is_file() and path.stat().st_size:
+        return
+    lines = log_lines(follower.replay_so_far(quiet_s=1.0, max_s=3.0))
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")

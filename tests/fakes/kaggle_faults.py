@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 from tests.fakes.kaggle_sessions import FakeSession
 
@@ -50,6 +51,15 @@ class Faults:
     gpu_session_cap: int = 2
     quota_total_h: float = 30.0
     quota_used_h: float = 0.0
+
+    def quota_answer(self) -> dict:
+        """GetAcceleratorQuotaStatistics' answer (durations in protobuf ``"<seconds>s"`` form)."""
+        refresh = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(days=3)
+        gpu = {"timeUsed": f"{int(self.quota_used_h * 3600)}s",
+               "totalTimeAllowed": f"{int(self.quota_total_h * 3600)}s",
+               "timeReserved": "0s", "hasEverRun": True}
+        return {"quotaRefreshTime": refresh.isoformat(timespec="milliseconds") + "Z",
+                "gpuQuota": gpu, "tpuQuota": {"totalTimeAllowed": "72000s"}}
 
     def take(self, name: str) -> bool:
         """Consume one firing of counter ``name``; True if it fired."""

@@ -23,7 +23,6 @@ import threading
 import time
 import urllib.parse
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -224,13 +223,8 @@ class FakeKaggle:
         return {}
 
     def quota(self) -> dict:
-        """GetAcceleratorQuotaStatistics (durations in protobuf ``"<seconds>s"`` form)."""
-        refresh = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(days=3)
-        gpu = {"timeUsed": f"{int(self.faults.quota_used_h * 3600)}s",
-               "totalTimeAllowed": f"{int(self.faults.quota_total_h * 3600)}s",
-               "timeReserved": "0s", "hasEverRun": True}
-        return {"quotaRefreshTime": refresh.isoformat(timespec="milliseconds") + "Z",
-                "gpuQuota": gpu, "tpuQuota": {"totalTimeAllowed": "72000s"}}
+        """GetAcceleratorQuotaStatistics."""
+        return self.faults.quota_answer()
 
     def file_bytes(self, path: str) -> bytes:
         """Bytes served for an output-file URL path, with the corrupt/truncate faults applied."""
