@@ -40,6 +40,7 @@ from solver.params import EPS_VAC, RHO_JAM
 
 _P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
 _sending_receiving = _P.sending_receiving
+_supplies = _P.supplies
 _marker = _P.marker
 _pressures = _P.pressures
 
@@ -136,7 +137,7 @@ def link_fluxes(q, lk, vmax, order, kind, scales, par, supply_cap, qm, qp, F):
         if supply_cap:
             for j in range(1, n):
                 c = off + NG + j
-                _, _, s_m, s_c, _, _, _, _ = _cell_sr(q, vmax, c, par)
+                s_m, s_c = _supplies(q[0, c], q[2, c], vmax[0, c], vmax[1, c], par)
                 for k in range(2):
                     sup = s_m if k == 0 else s_c
                     f = F[2 * k, off + j]

@@ -232,6 +232,7 @@ POINTWISE = (
     "numerical_flux",
     "weno5_faces",
     "equilibrium_capacity",
+    "supplies",
     "sending_receiving",
 )
 
@@ -277,6 +278,22 @@ def equilibrium_capacity(other, vmax, v_creep, alpha, inv, is_moto):
         return a_val, b_val
     g = 1.0 - other * inv
     return vmax * max(g, 0.0), vmax * inv
+
+
+def supplies(rho_m, rho_c, vmax_m, vmax_c, par):
+    """Supply (receiving) flows of one cell per class, veh/s: ``Q_e(max(rho, rho*))``.
+
+    The cheap half of :func:`sending_receiving` (no markers or pressures), used for the supply cap
+    inside links.
+    """
+    inv = par[INV_RHO_JAM]
+    a_m, b_m = equilibrium_capacity(rho_c, vmax_m, par[V_CREEP], par[ALPHA], inv, True)
+    a_c, b_c = equilibrium_capacity(rho_m, vmax_c, par[V_CREEP], par[ALPHA], inv, False)
+    r = max(rho_m, 0.5 * a_m / b_m)
+    s_m = r * (a_m - b_m * r)
+    r = max(rho_c, 0.5 * a_c / b_c)
+    s_c = r * (a_c - b_c * r)
+    return max(s_m, 0.0), max(s_c, 0.0)
 
 
 def sending_receiving(rho_m, y_m, rho_c, y_c, vmax_m, vmax_c, par):
