@@ -1,0 +1,144 @@
+"""The job file (``jobs/*.yml``) and what the bootstrap hands the payload."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Literal
+
+from pydantic import Field, PositiveInt, field_validator
+
+from kernel_payload.schema._base import _Model
+
+BUILTIN_SUITES = ("verify", "rl", "bench")
+"""Suites every kernel knows."""
+
+TEST_SUITES_ENV = "ARZ_TEST_SUITES"
+"""Test-only: ``name=module:function[;...]`` suites the runner adds to its registry."""
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|min|m|h)?\s*$")
+_SECONDS_PER_UNIT = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def extra_suite_names() -> list[str]:
+    """Names of the test-only suites declared in ``$ARZ_TEST_SUITES`` (empty in normal use)."""
+    entries = os.environ.get(TEST_SUITES_ENV, "")
+    return [e.split("=", 1)[0].strip() for e in entries.split(";") if "=" in e]
+
+
+class RLSettings(_Model):
+    """PPO training and controller evaluation (the ``rl`` suite).
+
+    Attributes:
+        env: Gymnasium environment id.
+        timesteps: PPO timesteps per training seed.
+        n_envs: parallel environments during training.
+        seeds: training seeds (one model each); None means the job's top-level ``seeds``.
+        eval_episodes: evaluation episodes per controller and evaluation seed.
+        eval_seeds: evaluation seeds (kept apart from the training seeds).
+        controllers: controllers to compare; ``ppo`` stands for every model trained here.
+        env_kwargs: extra keyword arguments for the environment.
+    """
+
+    env: str = "arz-corridor-v0"
+    timesteps: PositiveInt = 20_000
+    n_envs: PositiveInt = 4
+    seeds: list[int] | None = None
+    eval_episodes: PositiveInt = 5
+    eval_seeds: list[int] = Field(default_factory=lambda: [1000])
+    controllers: list[str] = Field(
+        default_factory=lambda: ["ppo", "fixed-time", "actuated", "max-pressure"], min_length=1
+    )
+    env_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class VerifySettings(_Model):
+    """Numerics verification (the ``verify`` suite): ``quick`` (< 1 min) or ``full``."""
+
+    level: Literal["quick", "full"] = "quick"
+
+
+class BenchSettings(_Model):
+    """Throughput benchmark (the ``bench`` suite); ``quick`` keeps it under a minute."""
+
+    quick: bool = True
+
+
+class KaggleSettings(_Model):
+    """Kaggle kernel settings.
+
+    Attributes:
+        accelerator: ``NvidiaTeslaT4`` or None for a CPU kernel.
+        private: kernel visibility.
+        internet: the kernel clones the repository, so this is normally on.
+        deadline: wall-clock budget in seconds (accepts ``"2h"``, ``"90 min"``); None = Kaggle's.
+    """
+
+    accelerator: Literal["NvidiaTeslaT4"] | None = "NvidiaTeslaT4"
+    private: bool = True
+    internet: bool = True
+    deadline: PositiveInt | None = None
+
+    @field_validator("deadline", mode="before")
+    @classmethod
+    def _parse_deadline(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"'{value}' is not a duration; write e.g. 3600, '90 min' or '2h'")
+        return int(float(match.group(1)) * _SECONDS_PER_UNIT[match.group(2)])
+
+
+class JobSpec(_Model):
+    """A job file (``jobs/*.yml``): what to run, where and with which settings.
+
+    Attributes:
+        name: short name (letters, digits, ``-``, ``_``); it appears in the commit and kernel slug.
+        description: free text.
+        suites: suites to run, in order (``verify``, ``rl``, ``bench``).
+        scenario: scenario file or name handed to the RL environment, or None.
+        rl, verify, bench: per-suite settings.
+        device: ``auto`` (GPU when one is visible), ``cpu`` or ``gpu`` (fail without a GPU).
+        backend: default backend (the CLI's ``--backend`` overrides it).
+        kaggle: Kaggle kernel settings.
+        seeds: the job's seeds (RL training seeds unless ``rl.seeds`` is set).
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+    description: str = ""
+    suites: list[str] = Field(min_length=1)
+    scenario: str | None = None
+    rl: RLSettings = Field(default_factory=RLSettings)
+    verify: VerifySettings = Field(default_factory=VerifySettings)
+    bench: BenchSettings = Field(default_factory=BenchSettings)
+    device: Literal["auto", "cpu", "gpu"] = "auto"
+    backend: Literal["local", "kaggle"] = "local"
+    kaggle: KaggleSettings = Field(default_factory=KaggleSettings)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+
+    @field_validator("suites")
+    @classmethod
+    def _known_suites(cls, suites: list[str]) -> list[str]:
+        known = [*BUILTIN_SUITES, *extra_suite_names()]
+        for suite in suites:
+            if suite not in known:
+                raise ValueError(f"unknown suite '{suite}'; choose from {', '.join(known)}")
+        if len(set(suites)) != len(suites):
+            raise ValueError("a suite is listed twice")
+        return suites
+
+    @property
+    def training_seeds(self) -> list[int]:
+        """Seeds of the RL training runs."""
+        return self.rl.seeds if self.rl.seeds is not None else self.seeds
+
+
+class KernelSpec(_Model):
+    """What the bootstrap hands ``python -m kernel_payload --spec``: the job plus its identity."""
+
+    job_id: str
+    slug: str
+    commit_sha: str
+    repo_url: str = ""
+    job: JobSpec
