@@ -1,0 +1,40 @@
+"""Reinforcement learning for signal control on ARZ networks.
+
+Importing this package registers the Gymnasium environments (and does nothing else):
+
+| id | scenario | decisions |
+|---|---|---|
+| ``ARZ-Intersection-v0`` | ``scenarios/intersection_4arm.yml`` | 5 s, ``Discrete(2)`` |
+| ``ARZ-Arterial-v0`` | ``scenarios/arterial_3.yml`` | 5 s, ``MultiDiscrete([2, 2, 2])`` |
+| ``ARZ-SeedCorridor-v0`` | ``scenarios/seed_corridor.yml`` | 60 s, cells 10 50 100 150 190 |
+
+``rl.TrafficSignalEnv`` and ``rl.make_vec_env`` are imported on first use.
+"""
+
+from __future__ import annotations
+
+import gymnasium
+
+ENV_IDS = {
+    "ARZ-Intersection-v0": {"scenario": "intersection_4arm", "decision_interval": 5.0},
+    "ARZ-Arterial-v0": {"scenario": "arterial_3", "decision_interval": 5.0},
+    "ARZ-SeedCorridor-v0": {"scenario": "seed_corridor", "decision_interval": 60.0,
+                            "observed_cells": (10, 50, 100, 150, 190)},
+}
+
+for _id, _kwargs in ENV_IDS.items():
+    if _id not in gymnasium.registry:
+        gymnasium.register(id=_id, entry_point="rl.env:TrafficSignalEnv", kwargs=dict(_kwargs))
+
+_LAZY = {"TrafficSignalEnv": "rl.env", "make_vec_env": "rl.vec_env", "BatchedVecEnv": "rl.vec_env"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rl' has no attribute {name!r}")
+
+
+__all__ = ["ENV_IDS", "TrafficSignalEnv", "make_vec_env", "BatchedVecEnv"]

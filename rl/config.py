@@ -1,0 +1,105 @@
+"""Environment configuration: resolved once from keyword arguments and the scenario file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rl.errors import BackendUnavailableError, EnvConfigError
+
+#: scenarios/ sits at the repository root, next to the rl package
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+DEVICES = ("auto", "cpu", "gpu")
+
+
+def scenario_path(scenario: str | Path) -> Path:
+    """Resolve a scenario given as a path or as a catalogue name (``intersection_4arm``).
+
+    Raises:
+        EnvConfigError: neither a file nor a name in ``scenarios/``.
+    """
+    path = Path(scenario)
+    if path.is_file():
+        return path
+    named = SCENARIO_DIR / (path.name if path.suffix in (".yml", ".yaml") else f"{path.name}.yml")
+    if named.is_file():
+        return named
+    known = sorted(p.stem for p in SCENARIO_DIR.glob("*.yml"))
+    raise EnvConfigError("scenario", str(scenario), f"give a YAML path or one of {known}")
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Everything an environment needs besides the compiled network.
+
+    Attributes:
+        scenario: path of the network scenario file.
+        decision_interval: simulated seconds between decisions, s.
+        episode_length: simulated seconds per episode, s.
+        reward: reward name (see :mod:`rl.rewards`).
+        observed_cells: extra observed cells (interior indices) of the scenario's observe link.
+        demand_scale: (lo, hi) range of the demand multiplier drawn per episode.
+        device: ``cpu`` (``auto`` resolves to it; ``gpu`` is not available yet).
+    """
+
+    scenario: Path
+    decision_interval: float
+    episode_length: float
+    reward: str
+    observed_cells: tuple[int, ...]
+    demand_scale: tuple[float, float]
+    device: str
+
+    @property
+    def n_decisions(self) -> int:
+        """Decisions per episode."""
+        return max(1, int(round(self.episode_length / self.decision_interval)))
+
+
+def resolve_config(scenario, decision_interval=None, episode_length=None, reward="delay",
+                   observed_cells=None, demand_scale=(0.8, 1.2), device="auto") -> tuple[EnvConfig, object]:
+    """Validate keyword arguments and load the scenario.
+
+    Returns:
+        (config, network scenario); unset durations come from the scenario file.
+
+    Raises:
+        EnvConfigError: a bad value (names the key and the fix).
+        BackendUnavailableError: ``device="gpu"``.
+    """
+    from solver.scenario import load_scenario
+
+    path = scenario_path(scenario)
+    sc = load_scenario(path)
+    if not hasattr(sc, "links"):
+        raise EnvConfigError("scenario", str(scenario), "use a network scenario (links and nodes)")
+    if device not in DEVICES:
+        raise EnvConfigError("device", device, f"use one of {DEVICES}")
+    if device == "gpu":
+        raise BackendUnavailableError(
+            "device='gpu': the GPU backend of the network solver is not available yet; "
+            "use device='cpu' (or 'auto')")
+    di = float(sc.decision_interval if decision_interval is None else decision_interval)
+    ep = float(sc.time.end if episode_length is None else episode_length)
+    if di <= 0:
+        raise EnvConfigError("decision_interval", decision_interval, "give a positive number of seconds")
+    if ep < di:
+        raise EnvConfigError("episode_length", episode_length, f"give at least decision_interval ({di:g} s)")
+    lo, hi = _scale_range(demand_scale)
+    cells = observed_cells if observed_cells is not None else (sc.observe.cells if sc.observe else ())
+    cfg = EnvConfig(path, di, ep, str(reward), tuple(int(c) for c in cells), (lo, hi), "cpu")
+    return cfg, sc
+
+
+def _scale_range(demand_scale) -> tuple[float, float]:
+    try:
+        lo, hi = (float(demand_scale), float(demand_scale)) if _is_number(demand_scale) else map(float, demand_scale)
+    except (TypeError, ValueError):
+        raise EnvConfigError("demand_scale", demand_scale, "give a number or a (lo, hi) pair") from None
+    if not 0 < lo <= hi:
+        raise EnvConfigError("demand_scale", demand_scale, "need 0 < lo <= hi")
+    return lo, hi
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float))

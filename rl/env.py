@@ -1,0 +1,100 @@
+"""Gymnasium environment: signal control on an ARZ network (a thin shell over the batched solver)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from rl.config import resolve_config
+from rl.simulation import ControlledNetwork, info_row
+
+
+def action_space_for(nvec: np.ndarray) -> spaces.Space:
+    """``Discrete(n)`` for one signal, ``MultiDiscrete(nvec)`` for several."""
+    return spaces.Discrete(int(nvec[0])) if len(nvec) == 1 else spaces.MultiDiscrete(nvec)
+
+
+def observation_space_for(size: int) -> spaces.Box:
+    """Every feature is normalised to [0, 1]."""
+    return spaces.Box(0.0, 1.0, shape=(size,), dtype=np.float32)
+
+
+class TrafficSignalEnv(gym.Env):
+    """Signal control on a multi-class (motorcycles m, cars c) ARZ road network.
+
+    ## Description
+    Every ``decision_interval`` seconds the agent requests one phase per signalised junction;
+    the solver advances the network (WENO5 + central-upwind, entry queues, junction supply and
+    demand) and the signal itself enforces minimum green, yellow and all-red: a request to change
+    during min green waits, and a change always passes through clearance.
+
+    ## Action Space
+    ``Discrete(n_phases)`` with one signal; ``MultiDiscrete(n_phases per signal)`` with several.
+    The action is the requested phase per signal (index into the scenario's ``phases``).
+
+    ## Observation Space
+    ``Box(0, 1, (D,), float32)``, in this order (A approaches, E entries, S signals, P phases,
+    O observed cells, 3 bins per approach covering ~150 m before the stop line, bin 0 nearest):
+
+    | block | count | value |
+    |---|---|---|
+    | density per feature and class | 2 (3A + O) | mean density / rho_jam |
+    | speed per feature and class | 2 (3A + O) | density-weighted v_k / Vmax_k (1 when empty) |
+    | entry queue per entry and class | 2E | q / (q + 50 veh) |
+    | current phase one-hot per signal | sum P | 1 for the phase shown (or being left) |
+    | clearance flag per signal | S | 1 during yellow or all-red |
+    | time in stage per signal | S | min(t / max_green, 1) |
+
+    ``env.unwrapped.feature_names`` names each entry.
+
+    ## Rewards
+    By name (``reward=``): ``delay`` (default) ``-(delay accrued in the interval, veh s) /
+    (interval s * 100 veh)``; ``queue`` minus the mean queued fraction of the approaches;
+    ``pressure`` minus |vehicles on approaches - on exits| / 100; ``throughput`` veh/s leaving.
+
+    ## Starting State
+    The scenario's initial state (empty roads unless it sets ``initial``), all signals green on
+    phase 0, entry queues empty; the demand multiplier is drawn uniformly from ``demand_scale``
+    with ``np_random`` (so ``reset(seed=s)`` is deterministic).
+
+    ## Episode End
+    Never terminated; truncated once ``episode_length`` s are simulated.
+
+    ## Info
+    Interval measures: ``delay`` (veh s, per class), ``throughput`` (veh, per class), ``queue``
+    (mean queue length per approach, m), ``residual`` (vehicle-conservation ledger, veh, per
+    class), ``time`` (s); ``reset`` also gives ``demand_scale``.
+
+    ## Arguments
+    Args:
+        scenario: scenario file or catalogue name (``intersection_4arm``, ``arterial_3`` ...).
+        decision_interval: seconds between decisions (default: the scenario's).
+        episode_length: simulated seconds per episode (default: the scenario's ``time.end``).
+        reward: ``delay`` | ``queue`` | ``pressure`` | ``throughput``.
+        observed_cells: extra single-cell observations on the scenario's ``observe`` link.
+        demand_scale: number or (lo, hi) range of the demand multiplier drawn per episode.
+        device: ``auto`` | ``cpu`` | ``gpu`` (``gpu`` raises BackendUnavailableError for now).
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, scenario="intersection_4arm", decision_interval=None, episode_length=None,
+                 reward="delay", observed_cells=None, demand_scale=(0.8, 1.2), device="auto"):
+        self.config, sc = resolve_config(scenario, decision_interval, episode_length, reward,
+                                         observed_cells, demand_scale, device)
+        self.core = ControlledNetwork(self.config, sc, batch=1)
+        self.action_space = action_space_for(self.core.nvec)
+        self.observation_space = observation_space_for(self.core.layout.size)
+        self.feature_names = self.core.layout.names
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start an episode; see the class docstring."""
+        super().reset(seed=seed)
+        self.core.reset(np.array([0]), [self.np_random])
+        return self.core.observe()[0], {"demand_scale": float(self.core.demand_scale[0])}
+
+    def step(self, action):
+        """Hold the requested phase(s) for one decision interval."""
+        rewards, truncated, info = self.core.step(np.asarray(action).reshape(1, -1))
+        return self.core.observe()[0], float(rewards[0]), False, bool(truncated[0]), info_row(info, 0)

@@ -1,0 +1,101 @@
+"""The pure part of the environments: B controlled network copies stepped in one batched call.
+
+:class:`ControlledNetwork` is shared by :class:`rl.env.TrafficSignalEnv` (B = 1) and
+:class:`rl.vec_env.BatchedVecEnv` (B = n_envs): observation, reward, info and episode end are
+computed here once, as functions of the batched simulator's state.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from rl.config import EnvConfig
+from rl.errors import RLError
+from rl.observation import build_layout, observe
+from rl.rewards import get_reward
+
+
+class ControlledNetwork:
+    """B copies of one signalised network with decisions every ``decision_interval`` s.
+
+    Args:
+        cfg: resolved environment configuration.
+        scenario: the validated network scenario of ``cfg.scenario``.
+        batch: number of copies B.
+
+    Attributes:
+        sim: :class:`solver.batch.BatchedNetwork`; net: its compiled network.
+        layout: observation layout; nvec: phases per signal (the action's MultiDiscrete nvec).
+    """
+
+    def __init__(self, cfg: EnvConfig, scenario, batch: int = 1):
+        from solver.batch import BatchedNetwork
+        from solver.network import build_network
+
+        self.cfg = cfg
+        self.net = build_network(scenario)
+        if not self.net.signals:
+            raise RLError(f"scenario {cfg.scenario} has no signal to control; add a signal to a junction")
+        threads = min(batch, os.cpu_count() or 1)
+        self.sim = BatchedNetwork(self.net, batch=batch, threads=threads)
+        link = scenario.observe.link if scenario.observe else None
+        self.layout = build_layout(self.net, cfg.observed_cells, link)
+        self.reward_fn = get_reward(cfg.reward)
+        self.nvec = np.array(self.net.n_phases, np.int64)
+        self.demand_scale = np.ones(batch)
+        self._before = self.sim.measures()
+
+    @property
+    def B(self) -> int:
+        """Number of copies."""
+        return self.sim.B
+
+    def reset(self, index: np.ndarray, rngs: list[np.random.Generator]) -> None:
+        """Reset copies ``index``, each drawing its demand multiplier from its own generator.
+
+        Shapes: index (n,); rngs: n generators in the same order.
+        """
+        lo, hi = self.cfg.demand_scale
+        scale = np.array([lo if lo == hi else rng.uniform(lo, hi) for rng in rngs])
+        self.sim.reset(index=index, demand_scale=scale[:, None])
+        self.demand_scale[index] = scale
+        now = self.sim.measures()
+        for key, arr in self._before.items():
+            arr[index] = now[key][index]
+
+    def observe(self) -> np.ndarray:
+        """Observation of every copy. Shapes: (B, D) float32."""
+        return observe(self.sim, self.layout)
+
+    def step(self, actions) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Hold the requested phases for one decision interval.
+
+        Args:
+            actions: requested phase per copy and signal. Shapes: (B, S) int.
+
+        Returns:
+            rewards (B,), truncated (B,) bool, interval measures (each with leading axis B):
+            ``delay`` (veh s, (B, 2)), ``throughput`` (veh, (B, 2)), ``queue`` (mean queue per
+            approach, m, (B, A)), ``residual`` (conservation ledger, veh, (B, 2)), ``time`` (s, (B,)).
+        """
+        if self.B > 1 and np.ptp(self.sim.T) > 1e-6:
+            raise RLError("copies are out of step in time (BatchedNetwork.advance takes one end time "
+                          "for all copies); reset all copies together")
+        dt = self.cfg.decision_interval
+        self.sim.advance(dt, np.asarray(actions, np.int64).reshape(self.B, -1))
+        after = self.sim.measures()
+        rewards = self.reward_fn(self.sim, self._before, after, dt)
+        info = {"delay": after["delay"] - self._before["delay"],
+                "throughput": after["throughput"] - self._before["throughput"],
+                "queue": (after["queue_ms"] - self._before["queue_ms"]) / dt,
+                "residual": self.sim.ledger()["residual"], "time": self.sim.T.copy()}
+        self._before = after
+        truncated = self.sim.T >= self.cfg.episode_length - 1e-6
+        return rewards.astype(np.float64), truncated, info
+
+
+def info_row(info: dict[str, np.ndarray], b: int) -> dict:
+    """The info dict of copy b (arrays lose their batch axis)."""
+    return {k: v[b] for k, v in info.items()}
