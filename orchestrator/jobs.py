@@ -75,9 +75,13 @@ def submit_job(
     slug = make_slug(spec.name, sync.sha)
     repo_url = clone_url(sync, remote=must_push)
     kspec = KernelSpec(job_id=slug, slug=slug, commit_sha=sync.sha, repo_url=repo_url, job=spec)
-    script = build_kernel_script(kspec, repo_url, kernel_requirements(sync.repo_root))
+    request = _push_request(spec, slug, "")
+    extras = ("gpu",) if must_push and request.gpu else ()  # a remote GPU kernel needs numba-cuda
+    request.script = build_kernel_script(
+        kspec, repo_url, kernel_requirements(sync.repo_root, extras)
+    )
     clock.lap("build")
-    ref = backend.push(_push_request(spec, slug, script))
+    ref = backend.push(request)
     clock.lap("push")
     record = JobRecord.new(ref, spec.name, sync.sha, sync.repo_root, kspec.model_dump_json())
     registry.add(record)
@@ -95,7 +99,9 @@ def clone_url(sync: SyncResult, remote: bool) -> str:
     return f"https://{match.group(1)}/{match.group(2)}" if match else sync.remote_url
 
 
-def refresh(record: JobRecord, registry: Registry, backend: ExecutionBackend | None = None) -> JobRecord:
+def refresh(
+    record: JobRecord, registry: Registry, backend: ExecutionBackend | None = None
+) -> JobRecord:
     """Ask the backend for the job's status (unless already terminal) and store it."""
     if record.job_status.is_terminal():
         return record

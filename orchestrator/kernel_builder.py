@@ -27,14 +27,18 @@ def make_slug(job_name: str, sha: str, rand: str | None = None) -> str:
     return f"arz-{job[:room].rstrip('-')}-{sha[:8]}-{rand}"
 
 
-def kernel_requirements(repo_root: Path) -> list[str]:
-    """The project's runtime requirements from ``pyproject.toml``, minus orchestrator-only ones."""
+def kernel_requirements(repo_root: Path, extras: tuple[str, ...] = ()) -> list[str]:
+    """The project's runtime requirements from ``pyproject.toml`` (plus the optional-dependency
+    groups named in ``extras``, e.g. ``gpu``), minus orchestrator-only ones."""
     text = (repo_root / "pyproject.toml").read_text()
     try:
         import tomllib
 
-        deps = tomllib.loads(text)["project"]["dependencies"]
-    except ModuleNotFoundError:  # Python 3.10: read the array by hand
+        project = tomllib.loads(text)["project"]
+        deps = list(project["dependencies"])
+        for extra in extras:
+            deps += project.get("optional-dependencies", {}).get(extra, [])
+    except ModuleNotFoundError:  # Python 3.10: read the main array by hand
         block = re.search(r"(?ms)^dependencies\s*=\s*\[(.*?)^\]", text)
         deps = re.findall(r"\"([^\"]+)\"", block.group(1)) if block else []
     return [d for d in deps if re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0] not in KERNEL_EXCLUDED]

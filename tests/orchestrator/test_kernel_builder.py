@@ -43,6 +43,9 @@ def test_requirements_come_from_pyproject_without_kaggle():
     requirements = kernel_requirements(REPO)
     names = [r.split(">")[0].split("=")[0] for r in requirements]
     assert "numpy" in names and "pydantic" in names and "kaggle" not in names
+    assert "numba-cuda" not in names
+    with_gpu = kernel_requirements(REPO, extras=("gpu",))
+    assert any(r.startswith("numba-cuda") for r in with_gpu)
 
 
 def test_script_is_stdlib_only_and_embeds_the_spec():
