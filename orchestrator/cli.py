@@ -38,6 +38,7 @@ class _ArzGroup(TyperGroup):
     """Turns errors raised by any command into a one-line message and an exit code."""
 
     def invoke(self, ctx: Any) -> Any:
+        """Run the command; map our errors (and Ctrl-C) to a message and an exit code."""
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):

@@ -16,7 +16,7 @@ from typing import Any
 
 from kernel_payload.schema import JobSpec, KernelSpec, SessionSummary
 from orchestrator.backends import get_backend
-from orchestrator.backends.base import ExecutionBackend, PushRequest, RemoteStatus
+from orchestrator.backends.base import ExecutionBackend, JobStatus, PushRequest, RemoteStatus
 from orchestrator.errors import BadInput, NoRemote
 from orchestrator.gitsync import SyncResult, sync_repository
 from orchestrator.kernel_builder import build_kernel_script, kernel_requirements, make_slug
@@ -157,9 +157,14 @@ def pull_job(
     """Download and verify the job's results; record the summary's status and the folder.
 
     Raises:
+        BadInput: the job is still queued or running.
         PullError: no summary, or a file fails the manifest check (nothing is left behind).
     """
     backend = backend or get_backend(record.backend)
+    status = backend.status(record.ref).status
+    if status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        raise BadInput(f"job {record.id} is still {status.value}; its results are not final.",
+                       fix=f"arz watch {record.id} (it pulls when the job ends)")  # fmt: skip
     destination = destination or results_dir(Path(record.repo_root), record.ref)
     folder, summary = pull_results(backend, record.ref, destination)
     record = registry.update(record, result=summary.status.value, results_dir=str(folder))
@@ -195,6 +200,7 @@ class _Stopwatch:
         self.laps, self.last = laps, time.perf_counter()
 
     def lap(self, name: str) -> None:
+        """Record the seconds since the previous lap under ``name``."""
         now = time.perf_counter()
         self.laps[name] = round(now - self.last, 3)
         self.last = now

@@ -149,6 +149,7 @@ def write_minimal_summary(cfg, out_dir, started, reason, tail=""):
 
 
 def now_iso():
+    """The current UTC time in ISO 8601."""
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 

@@ -57,6 +57,12 @@ def pull_results(
         if not log.exists():
             log.write_text("".join(line + "\n" for line in backend.logs(ref, follow=False)))
         summary = read_summary(staging)
+        if summary.finished_at is None:
+            raise PullError(
+                "session_summary.json is unfinished: the kernel stopped before closing it, so the "
+                "outputs cannot be verified.",
+                fix="see `arz logs ID` for why it stopped, then submit the job again",
+            )
         verify_manifest(staging, summary, allowed={SUMMARY_FILE, log.name})
         _move_into_place(staging, destination)
     except BaseException:

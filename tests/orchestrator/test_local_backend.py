@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
 import time
 
 import pytest
@@ -12,7 +14,7 @@ from kernel_payload.schema import RunStatus, SuiteStatus
 from orchestrator import jobs
 from orchestrator.backends.base import JobStatus
 from orchestrator.backends.local import LocalBackend
-from orchestrator.errors import ManifestMismatch, PullError
+from orchestrator.errors import BadInput, ManifestMismatch, PullError
 from orchestrator.registry import Registry
 from tests.orchestrator.conftest import git
 
@@ -139,3 +141,19 @@ def test_fresh_clone_with_unreachable_remote_still_runs(project):
     assert not sub.sync.pushed
     record, _ = jobs.follow_job(sub.record, registry, plain_console(), sub.backend)
     assert record.status == "succeeded"
+
+
+def test_pull_refuses_a_running_job_and_an_unfinished_summary(project, monkeypatch):
+    monkeypatch.setenv("ARZ_TEST_SLOW_S", "60")
+    registry = Registry()
+    sub = jobs.submit_job(project / "jobs" / "two.yml", registry)
+    wait_for(lambda: "slow/sleep" in "".join(sub.backend.logs(sub.record.ref)))
+    with pytest.raises(BadInput, match="is still running"):
+        jobs.pull_job(sub.record, registry, backend=sub.backend)
+    pgid = int((sub.backend.root / sub.record.slug / "pid").read_text())
+    os.killpg(pgid, signal.SIGKILL)  # everything dies at once: nobody closes the summary
+    wait_for(lambda: sub.backend.status(sub.record.ref).status.is_terminal())
+    assert sub.backend.status(sub.record.ref).status == JobStatus.FAILED
+    with pytest.raises(PullError, match="unfinished"):
+        jobs.pull_job(sub.record, registry, backend=sub.backend)
+    assert list((project / "validation_output" / "results").iterdir()) == []
