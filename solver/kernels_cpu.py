@@ -222,7 +222,7 @@ def ssprk3_transport(q, n, dt, dx, bc, bstate, order, kind, scales, par, work, b
     combine(q2, q, 0.75, q1, 0.25, F, n, dtdx)
     stage_fluxes(q2, n, bc, bstate, order, kind, scales, par, qm, qp, F)
     accumulate_boundary(bstep, F, n, dt * 2.0 / 3.0)
-    combine(q, q0, 1.0 / 3.0, q2, 2.0 / 3.0, F, n, dtdx)
+    combine(q, q0, 1.0 - 2.0 / 3.0, q2, 2.0 / 3.0, F, n, dtdx)  # weights sum to exactly 1
     if _interior_min_density(q, n) < 0.0:
         q[:, :] = q0
         return False

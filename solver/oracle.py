@@ -116,7 +116,7 @@ def advance_link(q: np.ndarray, t: float, t_end: float, max_steps: int, setup, b
             q2 = q0.copy()
             q2[:, inner] = 0.75 * q0[:, inner] + 0.25 * (q1[:, inner] - dt / setup.dx * np.diff(F2, axis=1))
             F3 = _rhs_flux(q2, n, setup)
-            q[:, inner] = q0[:, inner] / 3.0 + 2.0 / 3.0 * (q2[:, inner] - dt / setup.dx * np.diff(F3, axis=1))
+            q[:, inner] = (1.0 - 2.0 / 3.0) * q0[:, inner] + 2.0 / 3.0 * (q2[:, inner] - dt / setup.dx * np.diff(F3, axis=1))
             if min(q[0, inner].min(), q[2, inner].min()) >= 0.0:
                 break
             q[:] = saved
