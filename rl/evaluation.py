@@ -1,0 +1,150 @@
+"""Evaluate controllers (PPO models and classical ones) by one loop on held-out demand draws.
+
+``evaluate`` is the library call the kernel payload makes (``rl.evaluation.evaluate``).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from gymnasium.utils import seeding
+
+from rl.config import resolve_config
+from rl.controllers import make_controller
+from rl.simulation import ControlledNetwork
+
+EVAL_SEED_BASE = 2_000_000  # evaluation draws: EVAL_SEED_BASE + 1000 seed + episode (training uses seed + i)
+CLASSES = ("m", "c", "total")
+SUMMARY_COLUMNS = ("controller", "metric", "class", "mean", "ci95")
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """What :func:`evaluate` produced (rows: controller, metric, class, mean, ci95)."""
+
+    summary_csv: Path
+    figures: list[Path]
+    rows: list[dict]
+
+
+class PolicyController:
+    """A saved SB3 policy behind the :class:`rl.controllers.Controller` protocol."""
+
+    def __init__(self, path: str | Path):
+        from stable_baselines3 import PPO
+
+        self.name = f"ppo:{path}"
+        self.path = Path(path)
+        self.model = PPO.load(self.path, device="cpu")
+
+    def reset(self, core, seed=None) -> None:
+        """Policies keep no state between episodes."""
+
+    def act(self, obs, core) -> np.ndarray:
+        """Deterministic action of the policy. Shapes: obs (B, D); returns (B, S)."""
+        actions, _ = self.model.predict(obs, deterministic=True)
+        return np.asarray(actions, np.int64).reshape(core.B, -1)
+
+
+def controller_from_spec(spec: str):
+    """``ppo:<model.zip>`` or a classical controller name."""
+    if spec.startswith("ppo:"):
+        return PolicyController(spec[4:])
+    return make_controller(spec)
+
+
+@dataclass
+class Trace:
+    """What one batch of episodes recorded. Shapes: queue (T, B, A) m; density (T, n) veh/m of copy 0."""
+
+    measures: dict
+    queue: list = field(default_factory=list)
+    density: list = field(default_factory=list)
+
+
+def run_episodes(controller, core: ControlledNetwork, seeds: list[int], trace_link: str | None = None) -> Trace:
+    """Run one episode per copy of ``core`` (copy i drawn from ``seeds[i]``) under ``controller``."""
+    core.reset(np.arange(core.B), [seeding.np_random(s)[0] for s in seeds])
+    controller.reset(core, seed=seeds[0])
+    trace = Trace(measures={})
+    obs = core.observe()
+    for _ in range(core.cfg.n_decisions):
+        _, _, info = core.step(controller.act(obs, core))
+        obs = core.observe()
+        trace.queue.append(info["queue"])
+        if trace_link is not None:
+            trace.density.append(core.sim.link_density(trace_link)[0].sum(axis=0))
+    trace.measures = {**core.sim.measures(), "entered": core.sim.ledger()["entered"]}
+    return trace
+
+
+def episode_metrics(trace: Trace, episode_length: float) -> dict[tuple[str, str], np.ndarray]:
+    """Per-episode metrics, keyed (metric, class). Each (B,)."""
+    m = trace.measures
+    out = {}
+    for k, cls in enumerate(CLASSES):
+        pick = (lambda a: a.sum(axis=1)) if cls == "total" else (lambda a, k=k: a[:, k])
+        out[("delay_per_vehicle_s", cls)] = pick(m["delay"]) / np.maximum(pick(m["entered"]), 1e-9)
+        out[("throughput_veh", cls)] = pick(m["throughput"])
+        out[("tts_veh_h", cls)] = pick(m["tts"]) / 3600.0
+    out[("mean_queue_m", "total")] = m["queue_ms"].mean(axis=1) / episode_length
+    out[("max_queue_m", "total")] = m["queue_max_m"].max(axis=1)
+    return out
+
+
+def ci95(values: np.ndarray) -> float:
+    """Half-width of the 95 % confidence interval of the mean (Student t)."""
+    n = len(values)
+    if n < 2:
+        return float("nan")
+    try:
+        from scipy.stats import t
+
+        q = float(t.ppf(0.975, n - 1))
+    except ImportError:
+        q = 1.96
+    return float(q * np.std(values, ddof=1) / np.sqrt(n))
+
+
+def evaluate(env_id: str, controllers: list[str], episodes: int, seeds: list[int], out_dir: Path,
+             progress: Callable[[str, int, int], None] | None = None, **env_kwargs) -> EvalResult:
+    """Compare controllers on ``episodes`` held-out demand draws per seed.
+
+    Writes ``out_dir/evaluation.csv`` (controller, metric, class, mean, ci95) and PNG figures
+    (comparison with error bars, queue over time, time-space density of the first approach,
+    and the learning curve of every ``ppo:`` model with a ``train_metrics.csv`` beside it).
+    """
+    from rl import ENV_IDS
+    from rl.evaluation_figures import write_figures
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg, sc = resolve_config(**{**ENV_IDS.get(env_id, {}), **env_kwargs})
+    core = ControlledNetwork(cfg, sc, batch=episodes)
+    link = core.net.approaches[0].link
+    rows, traces, total = [], {}, len(controllers) * len(seeds)
+    for i, spec in enumerate(controllers):
+        ctl = controller_from_spec(spec)
+        per_seed = []
+        for j, seed in enumerate(seeds):
+            draws = [EVAL_SEED_BASE + 1000 * seed + e for e in range(episodes)]
+            trace = run_episodes(ctl, core, draws, link)
+            per_seed.append(episode_metrics(trace, cfg.episode_length))
+            traces.setdefault(spec, trace)
+            if progress is not None:
+                progress("evaluate", i * len(seeds) + j + 1, total)
+        for key in per_seed[0]:
+            vals = np.concatenate([p[key] for p in per_seed])
+            rows.append({"controller": spec, "metric": key[0], "class": key[1],
+                         "mean": float(vals.mean()), "ci95": ci95(vals)})
+    summary = out_dir / "evaluation.csv"
+    with summary.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=SUMMARY_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    figures = write_figures(out_dir, rows, traces, cfg, link, controllers)
+    return EvalResult(summary, figures, rows)

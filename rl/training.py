@@ -1,0 +1,165 @@
+"""PPO training on the batched VecEnv: model, checkpoints, best model and the real learning curve.
+
+``train`` is the library call the kernel payload makes (``rl.training.train``); the ``arz train``
+command and its progress bar are a thin layer over it.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rl.vec_env import make_vec_env
+
+Progress = Callable[[str, int, int], None]
+EVAL_SEED_OFFSET = 1_000_000  # evaluation draws during training never reuse training seeds
+METRICS_COLUMNS = ("timesteps", "wall_s", "ep_rew_mean", "eval_mean_delay")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """PPO and bookkeeping settings (defaults sized for 2 CPU cores).
+
+    Attributes:
+        n_steps: rollout length per copy; batch_size, n_epochs, learning_rate, gamma: PPO's.
+        eval_every: timesteps between evaluations of the current policy (0: never).
+        eval_envs: copies (one episode each) per evaluation.
+        checkpoint_every: timesteps between checkpoints (0: never).
+        tensorboard: write TensorBoard logs under ``out_dir/tb``.
+        torch_threads: torch threads while training; 1 leaves the cores to the solver's threads
+            (2 torch threads on 2 cores made training 3x slower).
+    """
+
+    n_steps: int = 256
+    batch_size: int = 512
+    n_epochs: int = 4
+    learning_rate: float = 3e-4
+    gamma: float = 0.99
+    eval_every: int = 50_000
+    eval_envs: int = 4
+    checkpoint_every: int = 100_000
+    tensorboard: bool = True
+    torch_threads: int = 1
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` produced."""
+
+    model_path: Path
+    metrics_csv: Path
+    steps_per_s: float
+    timesteps: int
+
+
+def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
+          progress: Progress | None = None, *, train_config: TrainConfig | None = None,
+          **env_kwargs) -> TrainResult:
+    """Train PPO on ``n_envs`` batched copies of ``env_id``.
+
+    Writes ``out_dir/model.zip`` (final), ``best_model.zip`` (lowest evaluation delay),
+    ``checkpoints/``, ``tb/`` and ``train_metrics.csv`` (columns ``timesteps, wall_s,
+    ep_rew_mean, eval_mean_delay``; one row per rollout, the delay only where evaluated).
+
+    Args:
+        env_id: a registered ``ARZ-*`` id; timesteps: environment steps in total (all copies).
+        n_envs: batched copies; seed: seeds the policy and the training demand draws.
+        out_dir: output folder (created); progress: ``progress(stage, done, total)``.
+        train_config: PPO settings; env_kwargs: passed to the environment.
+    """
+    import torch
+    from stable_baselines3 import PPO
+
+    cfg = train_config or TrainConfig()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    venv = make_vec_env(env_id, n_envs, seed=seed, **env_kwargs)
+    eval_venv = make_vec_env(env_id, cfg.eval_envs, seed=seed + EVAL_SEED_OFFSET, **env_kwargs) \
+        if cfg.eval_every else None
+    model = PPO("MlpPolicy", venv, n_steps=cfg.n_steps, batch_size=cfg.batch_size, n_epochs=cfg.n_epochs,
+                learning_rate=cfg.learning_rate, gamma=cfg.gamma, seed=seed, device="cpu", verbose=0,
+                tensorboard_log=str(out_dir / "tb") if cfg.tensorboard and _has_tensorboard() else None)
+    (out_dir / "checkpoints").mkdir(exist_ok=True)
+    recorder = _make_recorder(out_dir, cfg, eval_venv, timesteps, progress)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.torch_threads)
+    try:
+        start = time.perf_counter()
+        model.learn(total_timesteps=int(timesteps), callback=recorder, progress_bar=False)
+        wall = time.perf_counter() - start
+    finally:
+        torch.set_num_threads(threads)
+    model_path = out_dir / "model.zip"
+    model.save(model_path)
+    recorder.write_csv()
+    return TrainResult(model_path, recorder.csv_path, model.num_timesteps / wall, int(model.num_timesteps))
+
+
+def _has_tensorboard() -> bool:
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def policy_mean_delay(model, venv) -> float:
+    """Mean delay per served vehicle (s) of the deterministic policy, one episode per copy."""
+    obs = venv.reset()
+    delay = served = 0.0
+    for _ in range(venv.config.n_decisions):
+        actions, _ = model.predict(obs, deterministic=True)
+        obs, _, _, infos = venv.step(actions)
+        delay += sum(float(i["delay"].sum()) for i in infos)
+        served += sum(float(i["throughput"].sum()) for i in infos)
+    return delay / max(served, 1e-9)
+
+
+def _make_recorder(out_dir, cfg, eval_venv, total, progress):
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class MetricsRecorder(BaseCallback):
+        """One CSV row per rollout; evaluation, best model and checkpoints on their schedules."""
+
+        def __init__(self):
+            super().__init__()
+            self.rows, self.best = [], np.inf
+            self.csv_path = out_dir / "train_metrics.csv"
+            self.next_eval, self.next_ckpt = cfg.eval_every, cfg.checkpoint_every
+            self.t0 = time.perf_counter()
+
+        def _on_step(self) -> bool:
+            return True
+
+        def _on_rollout_end(self) -> None:
+            n = self.model.num_timesteps
+            buf = self.model.ep_info_buffer
+            row = {"timesteps": n, "wall_s": round(time.perf_counter() - self.t0, 3),
+                   "ep_rew_mean": float(np.mean([e["r"] for e in buf])) if buf else "",
+                   "eval_mean_delay": ""}
+            if eval_venv is not None and n >= self.next_eval:
+                self.next_eval += cfg.eval_every
+                row["eval_mean_delay"] = policy_mean_delay(self.model, eval_venv)
+                self.logger.record("eval/mean_delay_s", row["eval_mean_delay"])
+                if row["eval_mean_delay"] < self.best:
+                    self.best = row["eval_mean_delay"]
+                    self.model.save(out_dir / "best_model.zip")
+            if cfg.checkpoint_every and n >= self.next_ckpt:
+                self.next_ckpt += cfg.checkpoint_every
+                self.model.save(out_dir / "checkpoints" / f"model_{n}.zip")
+            self.rows.append(row)
+            if progress is not None:
+                progress("train", min(n, total), total)
+
+        def write_csv(self) -> None:
+            with self.csv_path.open("w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=METRICS_COLUMNS)
+                writer.writeheader()
+                writer.writerows(self.rows)
+
+    return MetricsRecorder()
