@@ -19,6 +19,8 @@ from pydantic import ValidationError
 from kernel_payload.errors import Interrupted, SpecError
 from kernel_payload.schema import JobSpec, KernelSpec, RunStatus
 
+OWN_PACKAGES = {"kernel_payload", "solver", "rl"}
+
 
 def load_spec(path: Path) -> KernelSpec:
     """Read a :class:`KernelSpec` JSON, or a plain :class:`JobSpec` (JSON or YAML) to run by hand.
@@ -51,8 +53,29 @@ def _git_head() -> str:
         return ""
 
 
+def isolate_source_tree() -> None:
+    """Import this project's packages only from the source tree this payload runs from.
+
+    An editable install (``pip install -e .``) puts a finder on ``sys.meta_path`` that resolves
+    ``kernel_payload``, ``solver`` and ``rl`` -- and any of their submodules -- to the installed
+    working tree. When the payload runs from a clone of a pinned commit (or any tree on
+    ``sys.path``), a module missing from that tree would silently come from the working tree
+    instead, mixing code from two commits. Such finders are dropped when the running tree is on
+    ``sys.path``; the payload's imports then come from that tree alone.
+    """
+    root = Path(__file__).resolve().parents[1]
+    on_path = {Path(entry or ".").resolve() for entry in sys.path}
+    if root not in on_path:
+        return  # imported through the editable finder itself: keep it
+    for finder in list(sys.meta_path):
+        mapping = getattr(sys.modules.get(getattr(finder, "__module__", "")), "MAPPING", None)
+        if isinstance(mapping, dict) and OWN_PACKAGES & set(mapping):
+            sys.meta_path.remove(finder)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run (or salvage) one job; return the process exit code."""
+    isolate_source_tree()
     parser = argparse.ArgumentParser(prog="python -m kernel_payload", description=__doc__)
     parser.add_argument("--spec", type=Path, required=True, help="KernelSpec JSON or JobSpec YAML")
     parser.add_argument("--out", type=Path, required=True, help="output folder")

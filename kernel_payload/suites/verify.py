@@ -2,7 +2,7 @@
 
 Calls :func:`solver.verification.run_verification` and writes
 ``figures/convergence.png`` (log-log L1 error with reference slopes), one
-``figures/riemann_<case>.png`` per sample (numerical against exact profile),
+``figures/profile_<case>.png`` per sample (numerical against exact density profile),
 ``data/metrics/{checks,ladders}.csv``, ``data/metrics/verification.json`` and
 ``latex/{checks,convergence}.tex``. Fails (after writing everything) when a check does not pass.
 """
@@ -88,5 +88,5 @@ def _write_figures(ctx: SuiteContext, report: object) -> None:
         name = re.sub(r"[^A-Za-z0-9_-]+", "_", key).strip("_") or "sample"
         figures.plot_profile(
             sample.x, sample.numeric, sample.exact, sample.label,
-            ctx.figures_dir / f"riemann_{name}.png",
+            ctx.figures_dir / f"profile_{name}.png",
         )  # fmt: skip

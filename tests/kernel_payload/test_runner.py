@@ -121,7 +121,7 @@ def test_all_suites_against_the_library_contracts(run_payload):
     assert summary.status == RunStatus.SUCCEEDED
     files = [e.path for e in summary.artifacts]
     assert len([f for f in files if f.endswith(".png")]) >= 4
-    for expected in ["verify/figures/convergence.png", "verify/figures/riemann_shock_contact.png",
+    for expected in ["verify/figures/convergence.png", "verify/figures/profile_shock_contact.png",
                      "verify/data/metrics/checks.csv", "verify/latex/checks.tex",
                      "rl/data/models/ppo_seed3.zip", "rl/figures/learning_curve.png",
                      "rl/figures/evaluation.png", "rl/figures/queue_over_time.png",

@@ -110,3 +110,18 @@ def test_payload_killed_hard_is_salvaged_by_the_bootstrap(tmp_path):
     assert "killed by signal 9" in summary.error.message
     assert summary.suite("die").status == SuiteStatus.INTERRUPTED
     assert summary.suite("tiny").status == SuiteStatus.SUCCEEDED
+
+
+def test_modules_missing_from_the_pinned_commit_never_come_from_the_working_tree(tmp_path):
+    """The project's .venv has an editable install of this working tree (which has rl/); the
+    pinned commit has no rl/, so the rl suite must be skipped, not run from the working tree."""
+    repo = make_project(tmp_path / "project")
+    assert not (repo / "rl").exists()
+    sha = git(repo, "rev-parse", "HEAD").strip()
+    script = build_kernel_script(kernel_spec(sha, ["tiny", "rl"]), str(repo), [])
+    code, out, log = run_kernel(script, tmp_path)
+    summary = SessionSummary.read(out)
+    assert code == 0, log
+    assert summary.suite("rl").status == SuiteStatus.SKIPPED
+    assert summary.suite("rl").reason == "rl package not available yet (rl is missing)"
+    assert summary.status == RunStatus.PARTIAL

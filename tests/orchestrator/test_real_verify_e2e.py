@@ -1,0 +1,51 @@
+"""End to end on the local backend with the real ``verify`` suite (solver.verification, quick)."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import shutil
+
+import pytest
+from rich.console import Console
+
+from kernel_payload.schema import RunStatus, SuiteStatus
+from kernel_payload.tables import read_csv
+from orchestrator import jobs
+from orchestrator.registry import Registry
+from tests.kernel_payload.conftest import REPO
+from tests.orchestrator.conftest import git
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("solver.verification") is None,
+    reason="solver.verification not there yet",
+)
+
+
+def test_real_quick_verification_through_the_local_backend(project):
+    shutil.copytree(
+        REPO / "solver", project / "solver", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (project / "jobs" / "verify.yml").write_text(
+        "name: verify-quick\nsuites: [verify]\ndevice: cpu\n"
+    )
+    git(project, "add", "solver", "jobs/verify.yml")
+    registry = Registry()
+    sub = jobs.submit_job(project / "jobs" / "verify.yml", registry)
+    assert sub.sync.committed and "solver/verification.py" in git(project, "ls-files", "solver")
+    console = Console(file=io.StringIO(), force_terminal=False, width=200)
+    record, view = jobs.follow_job(sub.record, registry, console, sub.backend)
+    assert any(stage.startswith("verify/") for stage in view.stages)  # live solver progress
+    record, folder, summary = jobs.pull_job(record, registry, backend=sub.backend)
+    verify = summary.suite("verify")
+    header, rows = read_csv(folder / "verify/data/metrics/checks.csv")
+    passed = [row[header.index("passed")] == "True" for row in rows]
+    assert rows and verify.metrics["checks_total"] == len(rows)
+    # the job succeeds exactly when every check passes: nothing is reported better than it is
+    assert (summary.status == RunStatus.SUCCEEDED) == all(passed)
+    assert (verify.status == SuiteStatus.SUCCEEDED) == all(passed)
+    pngs = sorted(p.name for p in (folder / "verify/figures").glob("*.png"))
+    assert "convergence.png" in pngs and any(p.startswith("profile_") for p in pngs)
+    for tex in ("checks.tex", "convergence.tex"):
+        assert (folder / "verify/latex" / tex).read_text().rstrip().endswith(r"\end{document}")
+    assert (folder / "report.html").stat().st_size > 50_000  # figures embedded
