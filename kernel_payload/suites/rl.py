@@ -35,7 +35,7 @@ def run(ctx: SuiteContext) -> None:
     env_kwargs: dict[str, Any] = dict(settings.env_kwargs)
     if ctx.job.scenario:
         env_kwargs.setdefault("scenario", ctx.job.scenario)
-    env_kwargs.setdefault("device", ctx.device.kind)
+    env_kwargs.setdefault("device", ctx.job.device)  # auto|cpu|gpu: the env resolves it
     with tempfile.TemporaryDirectory(prefix="arz-rl-") as tmp:
         work = Path(tmp)
         models: dict[str, Path] = {}
