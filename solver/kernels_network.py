@@ -287,8 +287,8 @@ def network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap
             _update_links(q2, q0, 0.75, q1, 0.25, F, lk, lk_dx, dt, scales, par)
             qu2[:, :] = 0.75 * qu0 + 0.25 * (qu1 + dt * dqu)
         else:
-            _update_links(q, q0, 1.0 / 3.0, q2, 2.0 / 3.0, F, lk, lk_dx, dt, scales, par)
-            qu[:, :] = qu0 / 3.0 + 2.0 / 3.0 * (qu2 + dt * dqu)
+            _update_links(q, q0, 1.0 - 2.0 / 3.0, q2, 2.0 / 3.0, F, lk, lk_dx, dt, scales, par)
+            qu[:, :] = (1.0 - 2.0 / 3.0) * qu0 + 2.0 / 3.0 * (qu2 + dt * dqu)
     # Round-off at a vacuum front can leave -1e-60-sized densities: flush those (far below the
     # ledger's round-off) to an exact vacuum; anything more negative is a real violation.
     tiny = ROUNDOFF_VACUUM * par[RHO_JAM]
