@@ -31,6 +31,8 @@ class TrainConfig:
         eval_envs: copies (one episode each) per evaluation.
         checkpoint_every: timesteps between checkpoints (0: never).
         tensorboard: write TensorBoard logs under ``out_dir/tb``.
+        normalize_reward: scale rewards by a running estimate of the return's spread
+            (SB3 ``VecNormalize``, observations untouched, so ``model.zip`` alone is the policy).
         torch_threads: torch threads while training; 1 leaves the cores to the solver's threads
             (2 torch threads on 2 cores made training 3x slower).
     """
@@ -45,6 +47,7 @@ class TrainConfig:
     checkpoint_every: int = 100_000
     tensorboard: bool = True
     torch_threads: int = 1
+    normalize_reward: bool = True
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,10 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
     venv = make_vec_env(env_id, n_envs, seed=seed, **env_kwargs)
     eval_venv = make_vec_env(env_id, cfg.eval_envs, seed=seed + EVAL_SEED_OFFSET, **env_kwargs) \
         if cfg.eval_every else None
+    if cfg.normalize_reward:
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=cfg.gamma)
     model = PPO("MlpPolicy", venv, n_steps=cfg.n_steps, batch_size=cfg.batch_size, n_epochs=cfg.n_epochs,
                 learning_rate=cfg.learning_rate, gamma=cfg.gamma, seed=seed, device="cpu", verbose=0,
                 tensorboard_log=str(out_dir / "tb") if cfg.tensorboard and _has_tensorboard() else None)
