@@ -182,7 +182,7 @@ class RoadScenario(Strict):
 def _format_loc(loc: tuple) -> str:
     parts = [str(p) for p in loc if not str(p).startswith(("function-", "union[", "tagged-union["))]
     # drop pydantic's union-member tags (e.g. 'InflowBoundary', 'literal[...]')
-    parts = [p for p in parts if not (p[:1].isupper() and p.isidentifier()) and not p.startswith("literal[")]
+    parts = [p for p in parts if not (p[:1].isupper() and p.isidentifier() and "_" not in p) and not p.startswith("literal[")]
     return ".".join(parts)
 
 
