@@ -1,0 +1,266 @@
+"""The lab commands (``arz simulate``, ``verify``, ``bench``, ``train``, ``evaluate``).
+
+The orchestrator forwards ``arz <command> ...`` here as ``app([command, *args])`` and imports
+this module only then (it pulls in numba). Commands are thin: they call :mod:`solver` and print.
+Results go to stdout (a rich table, or JSON with ``--json``); progress bars go to stderr.
+
+Exit codes: 0 success, 1 a run failed (a verification check, a numerical error), 2 bad input
+(one line ``error: <key>: <reason>``), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+app = typer.Typer(name="arz", add_completion=False, no_args_is_help=True,
+                  help="ARZ lab commands: simulate, verify, bench (train and evaluate: issue 4).")  # fmt: skip
+DOCS_BEGIN, DOCS_END = "<!-- verify:begin -->", "<!-- verify:end -->"
+_EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+class BadInput(Exception):
+    """Bad input for a lab command: shown as ``error: <key>: <reason>``, exit 2."""
+
+    def __init__(self, key: str, reason: str):
+        self.key, self.reason = key, reason
+        super().__init__(f"{key}: {reason}")
+
+
+def _err(line: str) -> None:
+    Console(stderr=True, highlight=False, soft_wrap=True).print(line, markup=False)
+
+
+@contextlib.contextmanager
+def exit_codes() -> Iterator[None]:
+    """The one place that turns errors into exit codes and one-line messages."""
+    from solver.errors import BackendError, NumericalError, ScenarioError
+
+    try:
+        yield
+    except (ScenarioError, BadInput) as err:
+        where = f" ({err.source})" if getattr(err, "source", "") else ""
+        _err(f"error: {err.key or 'scenario'}: {err.reason}{where}")
+        raise typer.Exit(2) from None
+    except BackendError as err:
+        _err(f"error: backend: {err}")
+        raise typer.Exit(2) from None
+    except NumericalError as err:
+        _err(f"error: simulation: {err}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        _err("interrupted")
+        raise typer.Exit(130) from None
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, quiet: bool = False) -> Iterator:
+    """A rich progress bar on stderr (off when stderr is not a terminal); yields
+    ``update(done, total, description=None)``."""
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
+    console = Console(stderr=True)
+    with Progress(*columns, console=console, transient=True, disable=quiet or not console.is_terminal) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: float, total: float, description: str | None = None) -> None:
+            bar.update(task, completed=done, total=total, description=description or label)
+
+        yield update
+
+
+# ----------------------------------------------------------------------------------- simulate
+@app.command()
+def simulate(
+    scenario: Path = typer.Argument(..., help="Scenario YAML (single road or network)."),
+    out: Path = typer.Option(..., "--out", "-o", help="NPZ file to write."),
+    backend: str = typer.Option("numba-cpu", help="Kernel backend: numpy (oracle) or numba-cpu."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary (incl. the ledger)."),
+) -> None:
+    """Run a scenario and save x, t and the (nt, nx) fields in SI units as NPZ."""
+    with exit_codes():
+        sc = load_checked(scenario, backend)
+        with progress_bar("simulate", quiet=as_json) as update:
+            result = run_scenario(sc, backend, lambda t, end: update(t, end, f"t = {t:.0f} s"))
+        write_npz(result, out)
+        name = sc.name
+        summary = summary_of(result, name, out, backend)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    console = Console()
+    console.print(f"[bold]{name}[/]: {summary['nt']} frames x {summary['nx']} cells, "
+                  f"{summary['steps']} steps in {summary['wall_s']:.2f} s -> {out}")  # fmt: skip
+    table = Table("class", "entered", "exited", "stored", "queued", "residual", title="ledger (veh)")
+    for cls, led in summary["ledger"].items():
+        table.add_row(cls, *(f"{led[k]:.6g}" for k in ("entered", "exited", "stored", "queued", "residual")))
+    console.print(table)
+
+
+def load_checked(path: Path, backend: str):
+    """Load a road or network scenario and check the backend can run it.
+
+    Raises:
+        ScenarioError, BackendError, BadInput: bad file, unknown backend, backend a network lacks.
+    """
+    from solver.backends import get_backend
+    from solver.scenario import RoadScenario, load_scenario
+
+    sc = load_scenario(path)
+    get_backend(backend)
+    if not isinstance(sc, RoadScenario) and backend != "numba-cpu":
+        raise BadInput("backend", f"network scenarios run on numba-cpu only (got {backend!r}); drop --backend")
+    return sc
+
+
+def run_scenario(sc, backend: str, progress):
+    """Run a loaded road or network scenario; returns its ``SimulationResult``."""
+    from solver.scenario import RoadScenario
+
+    if isinstance(sc, RoadScenario):
+        from solver.simulate import simulate as simulate_road
+
+        return simulate_road(sc, backend=backend, progress=progress)
+    from solver.network_run import simulate_network
+
+    return simulate_network(sc, progress=progress)
+
+
+def write_npz(result, out: Path) -> None:
+    """NPZ of DESIGN §6: ``x``, ``t`` and the (nt, nx) fields in SI (``LINK/``-prefixed for a
+    network, with ``LINK/x``), ``ledger`` (and ``measures``) as JSON strings."""
+    import numpy as np
+
+    arrays = {"t": result.t, **result.fields}
+    if isinstance(result.extra.get("x"), dict):
+        arrays.update({f"{link}/x": x for link, x in result.extra["x"].items()})
+    else:
+        arrays["x"] = result.x
+    arrays["ledger"] = np.array(json.dumps(result.ledger))
+    if "measures" in result.extra:
+        arrays["measures"] = np.array(json.dumps(result.extra["measures"]))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+    except OSError as err:
+        raise BadInput("out", f"cannot write {out}: {err.strerror or err}") from None
+
+
+def summary_of(result, name: str, out: Path, backend: str) -> dict:
+    """JSON-able summary of a run: sizes, steps, wall time, the ledger (and network measures)."""
+    return {
+        "scenario": name, "out": str(out), "backend": backend, "nt": int(result.t.size),
+        "nx": int(result.x.size), "steps": int(result.steps), "wall_s": float(result.wall_s),
+        "ledger": result.ledger, "measures": result.extra.get("measures"),
+    }  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------- verify
+@app.command()
+def verify(
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    level: str = typer.Option("quick", help="quick (default, < 1 min), full, or smoke (tiny, for tests)."),
+    write_docs: Path | None = typer.Option(None, "--write-docs", help="Regenerate the table in this Markdown file."),
+) -> None:
+    """Numerical verification suite (DESIGN §8); exit 1 when a check fails."""
+    from solver.verification import LEVELS, run_verification
+
+    with exit_codes():
+        if level not in LEVELS:
+            raise BadInput("level", f"unknown level {level!r}: choose one of {', '.join(LEVELS)}")
+        if write_docs is not None:
+            _docs_block(write_docs)  # fail before the run if the file or its markers are missing
+        with progress_bar("verify", quiet=as_json) as update:
+            report = run_verification(level, progress=lambda stage, done, total: update(done, total, stage))
+        if write_docs is not None:
+            write_verification_docs(write_docs, report)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(samples=False), indent=2))
+    else:
+        _print_verification(report)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def _print_verification(report) -> None:
+    console = Console()
+    table = Table("check", "value", "threshold", "passed", "what", title=f"verification ({report.level})")
+    for c in report.checks:
+        table.add_row(c.name, f"{c.value:.3g}", c.threshold, "yes" if c.passed else "[red]NO[/]", c.description)
+    console.print(table)
+    ladders = Table("ladder", "cells", "L1 (veh)", "order", title="refinement ladders")
+    for lad in report.ladders:
+        for n, e, o in zip(lad.cells, lad.l1, lad.orders, strict=True):
+            ladders.add_row(lad.name, str(n), f"{e:.3e}", "" if o is None else f"{o:.2f}")
+    console.print(ladders)
+    verdict = "[green]all checks passed[/]" if report.passed else "[red]some checks failed[/]"
+    console.print(f"{verdict} in {report.wall_s:.1f} s")
+
+
+def _docs_block(path: Path) -> tuple[str, re.Match]:
+    if not path.is_file():
+        raise BadInput("write-docs", f"no such file: {path}")
+    text = path.read_text()
+    match = re.search(re.escape(DOCS_BEGIN) + r".*?" + re.escape(DOCS_END), text, flags=re.S)
+    if match is None:
+        raise BadInput("write-docs", f"{path} has no '{DOCS_BEGIN}' ... '{DOCS_END}' block to replace")
+    return text, match
+
+
+def write_verification_docs(path: Path, report) -> None:
+    """Replace the marked block of ``path`` with the report's tables, the command and the date."""
+    text, match = _docs_block(path)
+    today = dt.date.today().isoformat()
+    block = (f"{DOCS_BEGIN}\n_Generated by `arz verify --level {report.level} --write-docs {path}` on "
+             f"{today} ({report.wall_s:.0f} s); do not edit by hand._\n\n{report.to_markdown()}{DOCS_END}")  # fmt: skip
+    path.write_text(text[: match.start()] + block + text[match.end() :])
+
+
+# -------------------------------------------------------------------------------------- bench
+@app.command()
+def bench(
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
+    quick: bool = typer.Option(True, "--quick/--full", help="Quick (~20 s) or steadier full run."),
+) -> None:
+    """Solver throughput: us per SSP-RK3 step and cell updates per second."""
+    from solver.bench import run_bench
+
+    with exit_codes():
+        with progress_bar("bench", quiet=as_json) as update:
+            report = run_bench(quick=quick, progress=lambda stage, done, total: update(done, total, stage))
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    console = Console()
+    head = ("case", "backend", "reconstruction", "cells", "batch", "threads")
+    table = Table(*head, "us/step", "cell updates/s", "sim s/wall s", title="solver throughput")
+    for r in report.rows:
+        table.add_row(*(str(r[k]) for k in head), f"{r['us_per_step']:.1f}",
+                      f"{r['cell_updates_per_s']:.3g}", f"{r['sim_s_per_wall_s']:.3g}")  # fmt: skip
+    console.print(table)
+    for key, value in report.summary.items():
+        console.print(f"{key}: {value:.3g}")
+
+
+# ------------------------------------------------------------------------------ RL (issue 4)
+@app.command(context_settings=_EXTRA_ARGS)
+def train(ctx: typer.Context) -> None:
+    """Train a PPO signal controller (not available yet: issue 4)."""
+    _err("RL commands are not available yet (issue 4)")
+    raise typer.Exit(1)
+
+
+@app.command(context_settings=_EXTRA_ARGS)
+def evaluate(ctx: typer.Context) -> None:
+    """Compare controllers on a scenario (not available yet: issue 4)."""
+    _err("RL commands are not available yet (issue 4)")
+    raise typer.Exit(1)
