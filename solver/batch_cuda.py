@@ -1,0 +1,182 @@
+"""The batched stepping API on the GPU: B copies of one network resident on the device.
+
+:class:`CudaBatchedNetwork` has the public methods of :class:`solver.batch.BatchedNetwork`
+(``reset``, ``advance``, ``stored``, ``ledger``, ``measures``, ``link_density``) and its state
+attributes (``Q``, ``QU``, ``T``, ``SP`` ...) as host copies made on demand, batch axis first as on
+the CPU. On the device every array has the batch axis last (see :mod:`solver.kernels_cuda`).
+One :meth:`advance` is one kernel launch; between launches only the requested phases go up and
+the times and failure counts come down.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from solver import kernels_cuda as KG
+from solver import kernels_network as KN
+from solver.errors import BackendError, NumericalError
+from solver.network import Network
+
+#: device arrays exposed as host copies, batch axis moved first
+STATE_NAMES = ("Q", "QU", "T", "DSCALE", "SP", "SS", "SN", "REQ", "ST", "ACC", "AQ", "AQMAX",
+               "STEPS", "FAIL")  # fmt: skip
+
+
+def _cuda():
+    from numba import cuda
+
+    if not cuda.is_available():
+        raise BackendError("numba-cuda finds no usable GPU (no NVIDIA driver or device here): "
+                           "use device 'cpu' or 'auto', or run on a GPU machine")  # fmt: skip
+    return cuda
+
+
+def _host_attr(name: str) -> property:
+    def get(self) -> np.ndarray:
+        return np.moveaxis(self.dev[name].copy_to_host(), -1, 0)
+
+    get.__doc__ = f"Host copy of ``{name}`` with the batch axis first (writes do not go back)."
+    return property(get)
+
+
+class CudaBatchedNetwork:
+    """State and stepping of B copies of one network on the GPU (numba-cuda backend).
+
+    Args:
+        net: compiled network.
+        batch: number of independent copies B.
+        dtype: ``"float64"`` or ``"float32"``: precision of the state on the device (time and
+            the measures' accumulators stay float64).
+        threads_per_block: CUDA block size (one thread per copy).
+
+    Attributes:
+        dev: the device arrays by name (batch axis last). ``Q``, ``QU``, ``T`` ... (see
+            :class:`solver.batch.BatchedNetwork`) are host copies, batch axis first.
+    """
+
+    def __init__(self, net: Network, batch: int = 1, dtype: str = "float64",
+                 threads_per_block: int = KG.THREADS_PER_BLOCK):
+        self.cuda = _cuda()
+        self.net, self.B, self.dtype = net, int(batch), dtype
+        self.kernels = KG.compile_kernels(dtype)
+        self.grid = ((self.B + threads_per_block - 1) // threads_per_block, threads_per_block)
+        self.shape = (len(net.entries), len(net.signals), len(net.approaches))
+        self.static = self._upload_static()
+        self.dev = self._allocate()
+        self.t_host = np.zeros(self.B)
+        self.DSCALE_host = np.ones((self.B, self.shape[0]))
+        self.reset()
+
+    def _upload_static(self) -> tuple:
+        net, real, to = self.net, np.dtype(self.dtype), self.cuda.to_device
+        reals = {1, 2, 5, 14}  # lk_dx, vmax, dem_v, beta (topo positions)
+        topo = [to(np.ascontiguousarray(a, real if i in reals else a.dtype)) for i, a in enumerate(net.topo)]
+        sig_times, app_sig, app_pos, sig_green = net.sig_static
+        sig = [to(np.ascontiguousarray(sig_times, np.float64)), to(app_sig), to(app_pos),
+               to(np.ascontiguousarray(sig_green, real))]
+        app_link, thresh = net.obs
+        tail = [to(app_link), real.type(thresh), net.order, net.kind, float(net.cfl),
+                to(net.scales.astype(real)), to(net.par.astype(real)), bool(net.supply_cap)]
+        return (*topo, *sig, *tail)
+
+    def _allocate(self) -> dict:
+        (E, S, A), B, N = self.shape, self.B, self.net.n_cells
+        maxdeg = max(int(np.diff(self.net.topo[9]).max(initial=1)), int(np.diff(self.net.topo[11]).max(initial=1)))
+        real, f64, i64 = self.dtype, np.float64, np.int64
+        shapes = {"Q": ((4, N, B), real), "QU": ((E, 2, B), real), "T": ((B,), f64),
+                  "DSCALE": ((E, B), real), "SP": ((S, B), i64), "SS": ((S, B), i64),
+                  "ST": ((S, B), f64), "SN": ((S, B), i64), "REQ": ((S, B), i64),
+                  "W": ((KG.N_WORK, 4, N, B), real), "QW": ((KG.N_QWORK, E, 2, B), real),
+                  "SCR": ((6, maxdeg, B), real), "GREEN": ((A, B), real),
+                  "ACC": ((2, KN.N_ACC, B), f64), "AQ": ((A, B), f64), "AQMAX": ((A, B), f64),
+                  "STEPS": ((B,), i64), "FAIL": ((B,), i64), "STORED": ((2, B), f64)}  # fmt: skip
+        return {k: self.cuda.to_device(np.zeros(s, d)) for k, (s, d) in shapes.items()}
+
+    def reset(self, index=None, demand_scale=None) -> None:
+        """Put copies back to the scenario's initial state (as :meth:`BatchedNetwork.reset`).
+
+        Args:
+            index: copies to reset (None: all).
+            demand_scale: demand multipliers for those copies, scalar or (len(index), E).
+        """
+        index = np.arange(self.B) if index is None else np.atleast_1d(index)
+        mask = np.zeros(self.B, np.int64)
+        mask[index] = 1
+        d = self.dev
+        q0 = self.cuda.to_device(np.ascontiguousarray(self.net.q0, self.dtype))
+        self.kernels.reset[self.grid](mask, q0, d["Q"], d["QU"], d["T"], d["SP"], d["SS"], d["SN"],
+                                      d["REQ"], d["ST"], d["ACC"], d["AQ"], d["AQMAX"])
+        self.DSCALE_host[index] = 1.0 if demand_scale is None else demand_scale
+        d["DSCALE"].copy_to_device(np.ascontiguousarray(self.DSCALE_host.T, self.dtype))
+        self.t_host[index] = 0.0
+        self.Q0MASS = self._mass_of(self.net.q0.astype(self.dtype).astype(np.float64))
+
+    def _mass_of(self, q: np.ndarray) -> np.ndarray:
+        out = np.zeros(2)
+        for l, (off, n) in enumerate(self.net.lk):
+            out += q[[0, 2], off + KG.NG: off + KG.NG + n].sum(axis=1) * float(self.net.lk_dx[l])
+        return np.broadcast_to(out, (self.B, 2)).copy()
+
+    def advance(self, duration: float, requested=None, max_steps: int = 10**7) -> None:
+        """Advance every copy by ``duration`` s holding the requested phases (one launch).
+
+        Args:
+            duration: simulated seconds (> 0).
+            requested: phase requested per copy and signal, (B, S) int (None: keep the last).
+
+        Raises:
+            ValueError: a requested phase does not exist.
+            NumericalError: positivity could not be kept or a NaN appeared (a bug).
+        """
+        d = self.dev
+        if requested is not None:
+            req = np.asarray(requested, np.int64).reshape(self.B, -1)
+            if req.size and (req.min() < 0 or (req >= np.array(self.net.n_phases)).any()):
+                raise ValueError(f"requested phases {req.tolist()} outside 0..n_phases-1 {self.net.n_phases}")
+            d["REQ"].copy_to_device(np.ascontiguousarray(req.T))
+        t_end = float(self.t_host.max()) + float(duration)
+        self.kernels.advance[self.grid](
+            t_end, int(max_steps), d["Q"], d["QU"], d["T"], d["DSCALE"], d["SP"], d["SS"], d["ST"],
+            d["SN"], d["REQ"], d["W"], d["QW"], d["SCR"], d["GREEN"], d["ACC"], d["AQ"],
+            d["AQMAX"], d["STEPS"], d["FAIL"], *self.static)  # fmt: skip
+        self.t_host = d["T"].copy_to_host()
+        fail = d["FAIL"].copy_to_host()
+        if fail.any():
+            raise NumericalError(f"network state became invalid near t = {t_end:g} s on the GPU "
+                                 f"(copies {np.flatnonzero(fail).tolist()}); report it as a bug")  # fmt: skip
+
+    def synchronize(self) -> None:
+        """Wait for the device to finish (for timing)."""
+        self.cuda.synchronize()
+
+    def stored(self) -> np.ndarray:
+        """Vehicles on the links per copy and class (computed on the device). Shapes: (B, 2)."""
+        d = self.dev
+        lk, lk_dx = self.static[0], self.static[1]
+        self.kernels.stored[self.grid](d["Q"], lk, lk_dx, d["STORED"])
+        return d["STORED"].copy_to_host().T
+
+    def ledger(self) -> dict[str, np.ndarray]:
+        """Per copy and class: entered - exited - stored - queued = residual (veh). Each (B, 2)."""
+        acc = self.ACC
+        entered, exited = acc[:, :, KN.ARRIVED], acc[:, :, KN.EXITED]
+        stored = self.stored() - self.Q0MASS
+        queued = self.QU.astype(np.float64).sum(axis=1)
+        return {"entered": entered, "exited": exited, "stored": stored, "queued": queued,
+                "residual": entered - exited - stored - queued}
+
+    def measures(self) -> dict[str, np.ndarray]:
+        """Cumulative traffic measures since reset (see :meth:`BatchedNetwork.measures`)."""
+        acc, aq, aqmax = self.ACC, self.AQ, self.AQMAX
+        return {"tts": acc[:, :, KN.TTS].copy(), "delay": acc[:, :, KN.DELAY].copy(),
+                "throughput": acc[:, :, KN.EXITED].copy(),
+                "entry_queue": self.QU.astype(np.float64).sum(axis=1), "queue_ms": aq,
+                "queue_max_m": aqmax}
+
+    def link_density(self, link: str) -> np.ndarray:
+        """Densities of one link. Shapes: (B, 2, n) veh/m (motorcycles, cars)."""
+        return self.Q[:, [0, 2], self.net.link_slice(link)]
+
+
+for _name in STATE_NAMES:
+    setattr(CudaBatchedNetwork, _name, _host_attr(_name))

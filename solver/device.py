@@ -1,0 +1,107 @@
+"""Which device runs the batched network solver, and the factory that builds it.
+
+``device`` is ``auto``, ``cpu`` or ``gpu`` wherever it is offered (solver, env, jobs):
+:func:`resolve_device` turns it into ``cpu`` or ``gpu`` for this machine, :func:`device_name`
+names the chosen device for the session summary, and :func:`make_batched_network` builds the
+matching batched stepping object from the network-level backend registry
+(``numba-cpu`` -> :class:`solver.batch.BatchedNetwork`, ``numba-cuda`` ->
+:class:`solver.batch_cuda.CudaBatchedNetwork`). numba-cuda is imported only when asked about.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+
+from solver.errors import BackendError
+
+DEVICES = ("auto", "cpu", "gpu")
+DTYPES = ("float64", "float32")
+#: network-level backends: name -> "module:class"
+NETWORK_BACKENDS = {
+    "numba-cpu": "solver.batch:BatchedNetwork",
+    "numba-cuda": "solver.batch_cuda:CudaBatchedNetwork",
+}
+DEVICE_BACKEND = {"cpu": "numba-cpu", "gpu": "numba-cuda"}
+
+
+def gpu_available() -> bool:
+    """True when numba-cuda is installed and finds a usable GPU (or its simulator is on)."""
+    try:
+        from numba import cuda
+    except ImportError:
+        return False
+    try:
+        return bool(cuda.is_available())
+    except Exception:  # a broken driver install reports itself in many ways; treat as no GPU
+        return False
+
+
+def resolve_device(device: str = "auto") -> str:
+    """Resolve ``auto|cpu|gpu`` to ``cpu`` or ``gpu`` on this machine.
+
+    ``auto`` picks the GPU when numba-cuda finds one, else the CPU.
+
+    Raises:
+        BackendError: an unknown name, or ``gpu`` where no GPU is usable.
+    """
+    if device not in DEVICES:
+        raise BackendError(f"device {device!r} is not one of {', '.join(DEVICES)}: pick one of those")
+    if device == "cpu":
+        return "cpu"
+    if gpu_available():
+        return "gpu"
+    if device == "gpu":
+        raise BackendError(
+            "device 'gpu' was requested but numba-cuda finds no usable NVIDIA GPU (no driver or "
+            "device, or numba-cuda is not installed); use device 'auto' or 'cpu', or run where a "
+            "GPU is attached (on Kaggle: a GPU accelerator such as NvidiaTeslaT4)"
+        )
+    return "cpu"
+
+
+def device_name(device: str = "auto") -> str:
+    """Human-readable name of the device :func:`resolve_device` picks (for session summaries).
+
+    Returns e.g. ``"Tesla T4"``, ``"CUDA simulator"`` or ``"x86_64 CPU (2 cores)"``.
+    """
+    if resolve_device(device) == "gpu":
+        from numba import cuda
+
+        if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+            return "CUDA simulator"
+        name = cuda.get_current_device().name
+        return name.decode() if isinstance(name, bytes) else str(name)
+    cpu = platform.processor() or platform.machine() or "unknown"
+    return f"{cpu} CPU ({os.cpu_count() or 1} cores)"
+
+
+def make_batched_network(net, batch: int = 1, device: str = "auto", dtype: str = "float64", **kwargs):
+    """Build the batched stepping object for ``net`` on the resolved device.
+
+    Args:
+        net: compiled :class:`solver.network.Network`.
+        batch: number of independent copies.
+        device: ``auto``, ``cpu`` or ``gpu``.
+        dtype: state precision on the GPU, ``float64`` or ``float32``. The CPU runs float64
+            only: with ``auto`` a float32 request runs float64 on a machine without a GPU.
+        **kwargs: passed to the class (e.g. ``threads`` on the CPU).
+
+    Returns:
+        A :class:`solver.batch.BatchedNetwork` or :class:`solver.batch_cuda.CudaBatchedNetwork`.
+
+    Raises:
+        BackendError: no GPU for ``gpu``, or float32 with ``device="cpu"``.
+    """
+    if dtype not in DTYPES:
+        raise BackendError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+    backend = DEVICE_BACKEND[resolve_device(device)]
+    if backend == "numba-cpu" and dtype != "float64" and device == "cpu":
+        raise BackendError(f"the numba-cpu backend runs float64 only (got dtype {dtype!r}); "
+                           "use dtype float64 or device gpu")  # fmt: skip
+    module, cls = NETWORK_BACKENDS[backend].split(":")
+    factory = getattr(importlib.import_module(module), cls)
+    if backend == "numba-cuda":
+        return factory(net, batch=batch, dtype=dtype, **kwargs)
+    return factory(net, batch=batch, **kwargs)

@@ -1,0 +1,429 @@
+"""numba-cuda kernels for B copies of one road network: one GPU thread per copy (DESIGN §3, §4).
+
+The same batched network step as :func:`solver.kernels_network.advance_network_range`: each
+thread advances its copy through the whole interval (every substep, signal and ledger update)
+inside one launch; the state never leaves the device within a decision interval.
+
+Layout: the batch axis is LAST (``Q[var, cell, b]``, ``W[k, var, cell, b]``, ``SP[s, b]`` ...),
+so the 32 threads of a warp, which hold neighbouring copies, read neighbouring addresses for the
+same (var, cell) (coalesced). Inside a thread a copy is seen through strided views
+(``Q[:, :, b]`` has the CPU kernels' ``q[var, cell]`` shape), which lets the CPU kernels that
+need no allocation be compiled here unchanged (:data:`CPU_PORTS`). What is GPU-specific:
+
+* :func:`link_sweep` fuses ghost filling (clamped indices = outflow ghosts), WENO5, the
+  Zhang–Shu limiter and the interface fluxes of one link in registers, left to right, so face
+  values never go to memory; it computes interior interfaces only (node faces are always
+  overwritten by entry, exit and junction fluxes, as on the CPU).
+* :func:`network_rk3` and :func:`advance_network` repeat the CPU control flow with explicit copy
+  loops (numba-cuda has no array-to-slice assignment and no allocation).
+
+Precision: ``compile_kernels("float32")`` rewrites every float literal of the compiled code to
+``float32`` (so arithmetic stays in single precision) and flushes round-off negatives down to
+``-1e-10 rho_jam`` to vacuum (float64: ``-1e-15 rho_jam``; anything more negative is retried with
+half the dt, as on the CPU). Time (T, ST, dt) and the accumulators (ACC, AQ, AQMAX) stay float64.
+The WENO epsilon is ``1e-6 scale^2`` with the variable's own scale, so it neither underflows nor
+drowns the smoothness indicators in float32.
+The pointwise physics is :func:`solver.physics.compile_physics` compiled for ``cuda.jit(device=True)``.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numba
+import numpy as np
+from numba import cuda
+
+from solver import kernels_cpu as KC
+from solver import kernels_network as KN
+from solver import physics
+from solver.kernels_cpu import NG, VACUUM_FACE, WENO5, max_wave_speed
+from solver.kernels_network import (
+    ARRIVED,
+    EXITED,
+    ROUNDOFF_VACUUM,
+    _relax_all,
+    _update_links,
+    accumulate_measures,
+    entry_exit_fluxes,
+    junction_fluxes,
+    signal_dt_cap,
+    signal_greens,
+    signal_update,
+)
+from solver.params import EPS_VAC, RHO_JAM
+from solver.physics import marker, numerical_flux, sending_receiving, weno5_faces
+
+#: work slots per copy: W[k] for k = state at the RK start, stage 1, stage 2, fluxes, saved state
+Q0, Q1, Q2, FLUX, SAVED = range(5)
+N_WORK = 5
+#: queue work slots: QW[k] for k = queue at the RK start, stage 1, stage 2, rate, saved queue
+N_QWORK = 5
+#: round-off below zero flushed to vacuum, as a fraction of rho_jam, per precision
+VACUUM_FLUSH = {"float64": ROUNDOFF_VACUUM, "float32": 1e-10}
+THREADS_PER_BLOCK = 128
+
+# CPU kernels compiled unchanged for the device (callees before callers)
+CPU_PORTS = (
+    KC.combine, KC.relax, KC.max_wave_speed, KN.demand_rate, KN.signal_greens, KN.signal_update,
+    KN.signal_dt_cap, KN._cell_sr, KN.entry_exit_fluxes, KN.junction_fluxes,
+    KN.accumulate_measures, KN._update_links, KN._relax_all,
+)  # fmt: skip
+
+REAL = numba.float64  # rebound to the precision's numba type by compile_kernels
+FLUSH = ROUNDOFF_VACUUM  # rebound by compile_kernels
+
+
+def limit_faces(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, par):
+    """Zhang–Shu scaling of one class's faces in a cell and the marker bound near vacuum.
+
+    The scalar form of ``kernels_cpu._limit_class``: ``(rbar, ybar)`` the cell average,
+    ``(rm, ym)``/``(rp, yp)`` its left/right faces, ``(r_lo, y_lo)``/``(r_hi, y_hi)`` the
+    neighbours' averages. Returns the limited ``(rm, ym, rp, yp)``.
+    """
+    mid = (rbar - (rm + rp) / 6.0) * 1.5
+    low = min(rm, rp, mid)
+    if low < 0.0:
+        theta = rbar / (rbar - low) if rbar > 0.0 else 0.0
+        rm = rbar + theta * (rm - rbar)
+        rp = rbar + theta * (rp - rbar)
+        ym = ybar + theta * (ym - ybar)
+        yp = ybar + theta * (yp - ybar)
+    thresh = VACUUM_FACE * par[RHO_JAM]
+    if rm < thresh or rp < thresh:
+        eps = par[EPS_VAC]
+        w0 = marker(r_lo, y_lo, eps)
+        w1 = marker(rbar, ybar, eps)
+        w2 = marker(r_hi, y_hi, eps)
+        lo, hi = min(w0, w1, w2), max(w0, w1, w2)
+        wm = min(max(marker(rm, ym, eps), lo), hi)
+        wp = min(max(marker(rp, yp, eps), lo), hi)
+        ym = rm * wm
+        yp = rp * wp
+    return rm, ym, rp, yp
+
+
+def cell_faces(q, c, first, last, order, scales, par):
+    """Limited face values of interior cell c of a link whose interior is ``first..last``.
+
+    Indices are clamped to the interior, which is what outflow ghost cells hold.
+
+    Returns:
+        ``(left face rho_m, y_m, rho_c, y_c, right face rho_m, y_m, rho_c, y_c)``.
+    """
+    if order != WENO5:
+        return q[0, c], q[1, c], q[2, c], q[3, c], q[0, c], q[1, c], q[2, c], q[3, c]
+    a, b, d, e = max(c - 2, first), max(c - 1, first), min(c + 1, last), min(c + 2, last)
+    l0, r0 = weno5_faces(q[0, a], q[0, b], q[0, c], q[0, d], q[0, e], scales[0])
+    l1, r1 = weno5_faces(q[1, a], q[1, b], q[1, c], q[1, d], q[1, e], scales[1])
+    l2, r2 = weno5_faces(q[2, a], q[2, b], q[2, c], q[2, d], q[2, e], scales[2])
+    l3, r3 = weno5_faces(q[3, a], q[3, b], q[3, c], q[3, d], q[3, e], scales[3])
+    l0, l1, r0, r1 = limit_faces(q[0, c], q[1, c], l0, l1, r0, r1, q[0, b], q[1, b], q[0, d], q[1, d], par)
+    l2, l3, r2, r3 = limit_faces(q[2, c], q[3, c], l2, l3, r2, r3, q[2, b], q[3, b], q[2, d], q[3, d], par)
+    return l0, l1, l2, l3, r0, r1, r2, r3
+
+
+def link_sweep(q, F, vmax, off, n, order, kind, scales, par, supply_cap):
+    """Fluxes at the interior interfaces j = 1..n-1 of one link, faces kept in registers.
+
+    With ``supply_cap`` each class's flux into a cell is capped by that cell's equilibrium supply
+    (the y flux scaled alike), as in ``kernels_network.link_fluxes``.
+
+    Shapes: q (4, Ncells) one copy; F (4, Ncells) interface j of the link at ``off + j``;
+    vmax (2, Ncells) m/s.
+    """
+    first, last = off + NG, off + NG + n - 1
+    _, _, _, _, p0, p1, p2, p3 = cell_faces(q, first, first, last, order, scales, par)
+    for j in range(1, n):
+        c = first + j
+        m0, m1, m2, m3, r0, r1, r2, r3 = cell_faces(q, c, first, last, order, scales, par)
+        f0, f1, f2, f3, _ = numerical_flux(p0, p1, p2, p3, m0, m1, m2, m3, kind, par)
+        if supply_cap:
+            _, _, s_m, s_c, _, _, _, _ = sending_receiving(q[0, c], q[1, c], q[2, c], q[3, c],
+                                                           vmax[0, c], vmax[1, c], par)
+            if f0 > s_m:
+                f1 *= s_m / f0
+                f0 = s_m
+            if f2 > s_c:
+                f3 *= s_c / f2
+                f2 = s_c
+        F[0, off + j], F[1, off + j], F[2, off + j], F[3, off + j] = f0, f1, f2, f3
+        p0, p1, p2, p3 = r0, r1, r2, r3
+
+
+def copy_cells(dst, src, lk):
+    """``dst = src`` on the interior cells of every link. Shapes: (4, Ncells)."""
+    for l in range(lk.shape[0]):
+        for v in range(4):
+            for c in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
+                dst[v, c] = src[v, c]
+
+
+def copy_queues(dst, src):
+    """``dst = src`` for the entry queues. Shapes: (E, 2)."""
+    for e in range(src.shape[0]):
+        dst[e, 0] = src[e, 0]
+        dst[e, 1] = src[e, 1]
+
+
+def queue_stage(qwork, qu, stage, dt):
+    """SSP-RK3 stage of the entry queues, written as in ``kernels_network.network_rk3``."""
+    qu0, qu1, qu2, dqu = qwork[0], qwork[1], qwork[2], qwork[3]
+    for e in range(qu.shape[0]):
+        for k in range(2):
+            if stage == 0:
+                qu1[e, k] = qu0[e, k] + dt * dqu[e, k]
+            elif stage == 1:
+                qu2[e, k] = 0.75 * qu0[e, k] + 0.25 * (qu1[e, k] + dt * dqu[e, k])
+            else:
+                qu[e, k] = qu0[e, k] / 3.0 + 2.0 / 3.0 * (qu2[e, k] + dt * dqu[e, k])
+
+
+def flush_vacuum(q, lk, par):
+    """Flush round-off negatives to vacuum; False if a density is really negative."""
+    tiny = FLUSH * par[RHO_JAM]
+    for l in range(lk.shape[0]):
+        for c in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
+            for k in range(2):
+                if q[2 * k, c] < 0.0:
+                    if q[2 * k, c] > -tiny:
+                        q[2 * k, c] = 0.0
+                        q[2 * k + 1, c] = 0.0
+                    else:
+                        return False
+    return True
+
+
+def network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap, green, work,
+                qwork, scr, acc):
+    """One SSP-RK3 transport step of a whole network copy (``kernels_network.network_rk3``).
+
+    Returns False (state restored) when a density would go negative; ``acc[k, ARRIVED|EXITED]``
+    receives the step's arrivals and exits (veh). Shapes: work (N_WORK, 4, Ncells),
+    qwork (N_QWORK, E, 2).
+    """
+    (lk, lk_dx, vmax, en_link, dem_t, dem_v, dem_np, dem_lin, ex_link, jn_in_ptr, jn_in,
+     jn_out_ptr, jn_out, jn_beta_ptr, beta) = topo
+    q0, F = work[Q0], work[FLUX]
+    copy_cells(q0, q, lk)
+    copy_queues(qwork[0], qu)
+    rates = cuda.local.array((2, 2), numba.float64)
+    arr_m, arr_c, ex_m, ex_c = 0.0, 0.0, 0.0, 0.0
+    rdt = REAL(dt)
+    for stage in range(3):
+        src, usrc, ts, wgt = work[stage], qwork[stage], t, 1.0 / 6.0
+        if stage == 1:
+            ts = t + dt
+        elif stage == 2:
+            ts, wgt = t + 0.5 * dt, 2.0 / 3.0
+        for k in range(2):
+            rates[k, 0], rates[k, 1] = 0.0, 0.0
+        for l in range(lk.shape[0]):
+            link_sweep(src, F, vmax, lk[l, 0], lk[l, 1], order, kind, scales, par, supply_cap)
+        entry_exit_fluxes(src, usrc, ts, dt, lk, vmax, en_link, dem_t, dem_v, dem_np, dem_lin,
+                          dscale, ex_link, par, F, qwork[3], rates)
+        junction_fluxes(src, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_ptr, beta,
+                        green, par, F, scr)
+        arr_m += wgt * dt * rates[0, ARRIVED]
+        arr_c += wgt * dt * rates[1, ARRIVED]
+        ex_m += wgt * dt * rates[0, EXITED]
+        ex_c += wgt * dt * rates[1, EXITED]
+        if stage == 0:
+            _update_links(work[Q1], q0, 0.0, q0, 1.0, F, lk, lk_dx, rdt, scales, par)
+        elif stage == 1:
+            _update_links(work[Q2], q0, 0.75, work[Q1], 0.25, F, lk, lk_dx, rdt, scales, par)
+        else:
+            _update_links(q, q0, 1.0 / 3.0, work[Q2], 2.0 / 3.0, F, lk, lk_dx, rdt, scales, par)
+        queue_stage(qwork, qu, stage, dt)
+    if not flush_vacuum(q, lk, par):
+        copy_cells(q, q0, lk)
+        copy_queues(qu, qwork[0])
+        return False
+    acc[0, ARRIVED] += arr_m
+    acc[1, ARRIVED] += arr_c
+    acc[0, EXITED] += ex_m
+    acc[1, EXITED] += ex_c
+    return True
+
+
+def advance_network(q, qu, t, t_end, max_steps, topo, dscale, sigs, obs_topo, order, kind, cfl,
+                    scales, par, supply_cap, work, qwork, scr, green, acc, aq, aqmax):
+    """Advance one network copy from t to t_end (s): ``kernels_network.advance_network``.
+
+    Returns (t reached, steps, failures).
+    """
+    lk, lk_dx, vmax = topo[0], topo[1], topo[2]
+    sp, ss, st, sn, req, sig_times, app_sig, app_pos, sig_green = sigs
+    app_link, thresh = obs_topo
+    saved, qsaved = work[SAVED], qwork[4]
+    steps = 0
+    failures = 0
+    while t_end - t > 1e-9 * max(1.0, abs(t_end)) and steps < max_steps:
+        signal_greens(sp, ss, app_sig, app_pos, sig_green, green)
+        dt = min(t_end - t, signal_dt_cap(sp, ss, st, req, sig_times))
+        for l in range(lk.shape[0]):
+            off, n = lk[l, 0], lk[l, 1]
+            a = max_wave_speed(q[:, off:off + n + 2 * NG], n, par)
+            if a > 0.0:
+                dt = min(dt, cfl * lk_dx[l] / a)
+        copy_cells(saved, q, lk)
+        copy_queues(qsaved, qu)
+        ok = False
+        for _attempt in range(12):
+            _relax_all(q, lk, vmax, REAL(0.5 * dt), par)
+            ok = network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap,
+                             green, work, qwork, scr, acc)
+            if ok:
+                break
+            copy_cells(q, saved, lk)
+            copy_queues(qu, qsaved)
+            dt *= 0.5
+        if not ok:
+            failures += 1
+        _relax_all(q, lk, vmax, REAL(0.5 * dt), par)
+        accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, par, acc, aq, aqmax)
+        signal_update(sp, ss, st, sn, req, sig_times, dt)
+        t += dt
+        steps += 1
+    return t, steps, failures
+
+
+def count_nonfinite(q, qu, lk):
+    """Number of non-finite interior values and entry queues of one copy (0 for a valid state)."""
+    bad = 0
+    for l in range(lk.shape[0]):
+        for v in range(4):
+            for c in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
+                x = q[v, c]
+                if not (x - x == 0.0):
+                    bad += 1
+    for e in range(qu.shape[0]):
+        for k in range(2):
+            x = qu[e, k]
+            if not (x - x == 0.0):
+                bad += 1
+    return bad
+
+
+OWN_DEVICE = (limit_faces, cell_faces, link_sweep, copy_cells, copy_queues, queue_stage,
+              flush_vacuum, network_rk3, advance_network, count_nonfinite)
+
+
+def advance_kernel(t_end, max_steps, Q, QU, T, DSCALE, SP, SS, ST, SN, REQ, W, QW, SCR, GREEN, ACC,
+                   AQ, AQMAX, STEPS, FAIL, lk, lk_dx, vmax, en_link, dem_t, dem_v, dem_np, dem_lin,
+                   ex_link, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_ptr, beta, sig_times,
+                   app_sig, app_pos, sig_green, app_link, thresh, order, kind, cfl, scales, par,
+                   supply_cap):
+    """Advance copy b = thread index to ``t_end`` s (arguments as in ``advance_network_range``).
+
+    Shapes (batch last): Q (4, Ncells, B); QU (E, 2, B); T (B,); DSCALE (E, B); SP SS SN REQ
+    (S, B) int64; ST (S, B); W (N_WORK, 4, Ncells, B); QW (N_QWORK, E, 2, B);
+    SCR (6, maxdeg, B); GREEN (A, B); ACC (2, N_ACC, B); AQ AQMAX (A, B); STEPS FAIL (B,) int64
+    (FAIL also counts non-finite values left in the copy).
+    """
+    b = cuda.grid(1)
+    if b >= T.shape[0]:
+        return
+    topo = (lk, lk_dx, vmax, en_link, dem_t, dem_v, dem_np, dem_lin, ex_link, jn_in_ptr, jn_in,
+            jn_out_ptr, jn_out, jn_beta_ptr, beta)
+    sigs = (SP[:, b], SS[:, b], ST[:, b], SN[:, b], REQ[:, b], sig_times, app_sig, app_pos, sig_green)
+    q, qu = Q[:, :, b], QU[:, :, b]
+    t, s, f = advance_network(q, qu, T[b], t_end, max_steps, topo, DSCALE[:, b], sigs,
+                              (app_link, thresh), order, kind, cfl, scales, par, supply_cap,
+                              W[:, :, :, b], QW[:, :, :, b], SCR[:, :, b], GREEN[:, b],
+                              ACC[:, :, b], AQ[:, b], AQMAX[:, b])
+    T[b] = t
+    STEPS[b] = s
+    FAIL[b] = f + count_nonfinite(q, qu, lk)
+
+
+def stored_kernel(Q, lk, lk_dx, OUT):
+    """Vehicles on the links per class and copy, ``OUT[k, b]`` (veh, float64).
+
+    Shapes: Q (4, Ncells, B); OUT (2, B).
+    """
+    b = cuda.grid(1)
+    if b >= OUT.shape[1]:
+        return
+    m, c = 0.0, 0.0
+    for l in range(lk.shape[0]):
+        sm, sc = 0.0, 0.0
+        for i in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
+            sm += numba.float64(Q[0, i, b])
+            sc += numba.float64(Q[2, i, b])
+        m += sm * lk_dx[l]
+        c += sc * lk_dx[l]
+    OUT[0, b] = m
+    OUT[1, b] = c
+
+
+def reset_kernel(mask, q0, Q, QU, T, SP, SS, SN, REQ, ST, ACC, AQ, AQMAX):
+    """Put the copies with ``mask[b] != 0`` back to the initial state ``q0`` (4, Ncells)."""
+    b = cuda.grid(1)
+    if b >= T.shape[0] or mask[b] == 0:
+        return
+    for v in range(Q.shape[0]):
+        for c in range(Q.shape[1]):
+            Q[v, c, b] = q0[v, c]
+    for e in range(QU.shape[0]):
+        QU[e, 0, b] = 0.0
+        QU[e, 1, b] = 0.0
+    T[b] = 0.0
+    for s in range(SP.shape[0]):
+        SP[s, b], SS[s, b], SN[s, b], REQ[s, b], ST[s, b] = 0, 0, 0, 0, 0.0
+    for k in range(2):
+        for i in range(ACC.shape[1]):
+            ACC[k, i, b] = 0.0
+    for a in range(AQ.shape[0]):
+        AQ[a, b], AQMAX[a, b] = 0.0, 0.0
+
+
+KERNELS = (advance_kernel, stored_kernel, reset_kernel)
+_COMPILED: dict[str, types.SimpleNamespace] = {}
+
+
+def _retyped(fn, dtype: str):
+    """``fn`` with its float literals as ``float32`` when dtype is float32 (else unchanged)."""
+    if dtype == "float64":
+        return fn
+    code = fn.__code__
+    consts = tuple(np.float32(c) if type(c) is float else c for c in code.co_consts)
+    return types.FunctionType(code.replace(co_consts=consts), fn.__globals__, fn.__name__,
+                              fn.__defaults__, fn.__closure__)
+
+
+def _rebound(fn, scope: dict):
+    """``fn`` whose global names resolve to ``scope`` first (compiled callees, precision)."""
+    new = types.FunctionType(fn.__code__, {**fn.__globals__, **scope}, fn.__name__,
+                             fn.__defaults__, fn.__closure__)
+    new.__qualname__, new.__module__ = fn.__qualname__, fn.__module__
+    return new
+
+
+def compile_kernels(dtype: str = "float64") -> types.SimpleNamespace:
+    """Compile the device functions and kernels for one precision (cached per dtype).
+
+    Args:
+        dtype: ``"float64"`` or ``"float32"``: the dtype of the state arrays on the device.
+
+    Returns:
+        A namespace with ``advance``, ``stored`` and ``reset`` kernels and ``dtype``.
+
+    Raises:
+        ValueError: an unsupported dtype.
+    """
+    if dtype not in VACUUM_FLUSH:
+        raise ValueError(f"dtype {dtype!r} is not supported on the GPU: use float64 or float32")
+    if dtype in _COMPILED:
+        return _COMPILED[dtype]
+    device = lambda fn: cuda.jit(device=True)(_retyped(fn, dtype))  # noqa: E731
+    P = physics.compile_physics(device)
+    scope: dict = {"REAL": getattr(numba, dtype), "FLUSH": VACUUM_FLUSH[dtype]}
+    for name in physics.POINTWISE:
+        scope[name] = scope["_" + name] = getattr(P, name)
+    for fn in (*(f.py_func for f in CPU_PORTS), *OWN_DEVICE):
+        scope[fn.__name__] = device(_rebound(fn, scope))
+    compiled = [cuda.jit(_retyped(_rebound(k, scope), dtype)) for k in KERNELS]
+    _COMPILED[dtype] = types.SimpleNamespace(advance=compiled[0], stored=compiled[1],
+                                             reset=compiled[2], dtype=dtype)
+    return _COMPILED[dtype]
