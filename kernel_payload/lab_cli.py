@@ -230,11 +230,15 @@ def write_verification_docs(path: Path, report) -> None:
 def bench(
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
     quick: bool = typer.Option(True, "--quick/--full", help="Quick (~20 s) or steadier full run."),
+    device: str = typer.Option("cpu", "--device", help="cpu; gpu: batched network on the GPU vs the CPU batch; auto."),
 ) -> None:
     """Solver throughput: us per SSP-RK3 step and cell updates per second."""
     from solver.bench import run_bench
+    from solver.device import resolve_device
 
     with exit_codes():
+        if resolve_device(device) == "gpu":
+            return _bench_gpu(as_json)
         with progress_bar("bench", quiet=as_json) as update:
             report = run_bench(quick=quick, progress=lambda stage, done, total: update(done, total, stage))
     if as_json:
@@ -249,6 +253,24 @@ def bench(
     console.print(table)
     for key, value in report.summary.items():
         console.print(f"{key}: {value:.3g}")
+
+
+def _bench_gpu(as_json: bool) -> None:
+    """``arz bench --device gpu``: decision steps/s vs batch, GPU float32/float64 and CPU batch."""
+    from solver.bench_gpu import run_gpu_bench, speedups
+
+    with progress_bar("bench gpu", quiet=as_json) as update:
+        rows = run_gpu_bench(progress=lambda line: update(0, None, line))
+    if as_json:
+        typer.echo(json.dumps({"rows": rows, "summary": speedups(rows)}, indent=2))
+        return
+    head = ("device", "dtype", "batch", "decision_steps_per_s", "sim_s_per_wall_s", "substeps_per_decision")
+    table = Table(*head, title=f"{rows[0]['case']}: batched decision steps")
+    for r in rows:
+        table.add_row(r["device"], r["dtype"], str(r["batch"]), *(f"{r[k]:.4g}" for k in head[3:]))
+    Console().print(table)
+    for key, value in speedups(rows).items():
+        Console().print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
 
 
 # ------------------------------------------------------------------------------ RL (issue 4)
