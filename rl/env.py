@@ -62,9 +62,9 @@ class TrafficSignalEnv(gym.Env):
     Never terminated; truncated once ``episode_length`` s are simulated.
 
     ## Info
-    Interval measures: ``delay`` (veh s, per class), ``throughput`` (veh, per class), ``queue``
-    (mean queue length per approach, m), ``residual`` (vehicle-conservation ledger, veh, per
-    class), ``time`` (s); ``reset`` also gives ``demand_scale``.
+    Interval measures: ``delay`` (veh s, per class), ``throughput`` and ``arrived`` (veh, per
+    class), ``queue`` (mean queue length per approach, m), ``residual`` (vehicle-conservation
+    ledger, veh, per class), ``time`` (s); ``reset`` also gives ``demand_scale``.
 
     ## Arguments
     Args:

@@ -45,7 +45,11 @@ class ControlledNetwork:
         self.reward_fn = get_reward(cfg.reward)
         self.nvec = np.array(self.net.n_phases, np.int64)
         self.demand_scale = np.ones(batch)
-        self._before = self.sim.measures()
+        self._before = self._measures()
+
+    def _measures(self) -> dict[str, np.ndarray]:
+        """Cumulative measures plus vehicles arrived (``entered``, a copy). Each (B, ...)."""
+        return {**self.sim.measures(), "entered": self.sim.ledger()["entered"].copy()}
 
     @property
     def B(self) -> int:
@@ -61,7 +65,7 @@ class ControlledNetwork:
         scale = np.array([lo if lo == hi else rng.uniform(lo, hi) for rng in rngs])
         self.sim.reset(index=index, demand_scale=scale[:, None])
         self.demand_scale[index] = scale
-        now = self.sim.measures()
+        now = self._measures()
         for key, arr in self._before.items():
             arr[index] = now[key][index]
 
@@ -77,18 +81,20 @@ class ControlledNetwork:
 
         Returns:
             rewards (B,), truncated (B,) bool, interval measures (each with leading axis B):
-            ``delay`` (veh s, (B, 2)), ``throughput`` (veh, (B, 2)), ``queue`` (mean queue per
-            approach, m, (B, A)), ``residual`` (conservation ledger, veh, (B, 2)), ``time`` (s, (B,)).
+            ``delay`` (veh s, (B, 2)), ``throughput`` and ``arrived`` (veh, (B, 2)), ``queue``
+            (mean queue per approach, m, (B, A)), ``residual`` (conservation ledger, veh, (B, 2)),
+            ``time`` (s, (B,)).
         """
         if self.B > 1 and np.ptp(self.sim.T) > 1e-6:
             raise RLError("copies are out of step in time (BatchedNetwork.advance takes one end time "
                           "for all copies); reset all copies together")
         dt = self.cfg.decision_interval
         self.sim.advance(dt, np.asarray(actions, np.int64).reshape(self.B, -1))
-        after = self.sim.measures()
+        after = self._measures()
         rewards = self.reward_fn(self.sim, self._before, after, dt)
         info = {"delay": after["delay"] - self._before["delay"],
                 "throughput": after["throughput"] - self._before["throughput"],
+                "arrived": after["entered"] - self._before["entered"],
                 "queue": (after["queue_ms"] - self._before["queue_ms"]) / dt,
                 "residual": self.sim.ledger()["residual"], "time": self.sim.T.copy()}
         self._before = after

@@ -116,14 +116,17 @@ def _has_tensorboard() -> bool:
 
 
 def policy_mean_delay(model, venv) -> float:
-    """Mean delay per served vehicle (s) of the deterministic policy, one episode per copy."""
+    """Mean delay per arrived vehicle (s) of the deterministic policy, one episode per copy.
+
+    The same definition as ``delay_per_vehicle_s`` of :mod:`rl.evaluation`.
+    """
     obs = venv.reset()
     delay = served = 0.0
     for _ in range(venv.config.n_decisions):
         actions, _ = model.predict(obs, deterministic=True)
         obs, _, _, infos = venv.step(actions)
         delay += sum(float(i["delay"].sum()) for i in infos)
-        served += sum(float(i["throughput"].sum()) for i in infos)
+        served += sum(float(i["arrived"].sum()) for i in infos)
     return delay / max(served, 1e-9)
 
 

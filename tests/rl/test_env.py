@@ -69,7 +69,7 @@ def test_episode_truncates_at_episode_length_and_info_carries_measures():
         assert not term
     assert steps == 12 and info["time"] == pytest.approx(60.0)
     assert info["delay"].shape == (2,) and (info["delay"] >= 0).all()
-    assert info["queue"].shape == (4,)
+    assert info["queue"].shape == (4,) and (info["arrived"] > 0).all()
     assert np.abs(info["residual"]).max() < 1e-6
     assert reward == pytest.approx(-info["delay"].sum() / (5.0 * 100.0))
 
