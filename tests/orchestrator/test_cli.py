@@ -36,8 +36,8 @@ def test_help_is_fast_and_imports_nothing_heavy():
         "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
         f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
-    timings = []
-    for _ in range(3):
+    timings = []  # the best of 5, so a busy machine does not fail the test
+    for _ in range(5):
         start = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO
