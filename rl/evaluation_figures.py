@@ -18,7 +18,10 @@ def _plt():
 
 
 def _label(spec: str) -> str:
-    return f"ppo ({Path(spec[4:]).parent.name or Path(spec[4:]).stem})" if spec.startswith("ppo:") else spec
+    if not spec.startswith("ppo:"):
+        return spec
+    path = Path(spec[4:])
+    return f"ppo ({path.parent.name}/{path.stem})" if path.parent.name else f"ppo ({path.stem})"
 
 
 def write_figures(out_dir: Path, rows: list[dict], traces: dict, cfg, link: str, controllers: list[str]) -> list[Path]:
