@@ -123,7 +123,7 @@ def _bench_on_gpu(path: str) -> None:
 
     scenario = Path(path).with_suffix(".yml")
     scenario.write_text(yaml.safe_dump(TWO_APPROACH))
-    rows = run_gpu_bench(str(scenario), batches=(1, 2), dtypes=("float32",), decisions=1)
+    rows = run_gpu_bench(str(scenario), batches=(1, 2), dtypes=("float32",), decisions=1, cpu_threads=(None,))
     sim = make_batched_network(build_network(load_mapping(TWO_APPROACH)), 2, "auto", "float32")
     Path(path).write_text(json.dumps({
         "auto": resolve_device("auto"), "name": device_name("gpu"), "rows": rows,
@@ -233,6 +233,7 @@ def test_device_factory_and_bench_rows_on_the_simulator(tmp_path):
         assert r["decision_steps_per_s"] > 0 and r["substeps_per_decision"] >= 1
         assert r["sim_s_per_wall_s"] == pytest.approx(r["decision_steps_per_s"] * r["decision_s"], rel=1e-4)
     assert got["speedups"]["gpu_float32_speedup_vs_cpu"] > 0
+    assert got["speedups"]["gpu_float32_batch"] == 2  # no batch >= 4096: the best of any
 
 
 def test_gpu_device_without_a_gpu_is_a_clear_error(monkeypatch):

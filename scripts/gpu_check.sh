@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# GPU check: the real-GPU tests and the GPU benchmark, results as one JSON file.
+#
+# Usage (from anywhere; nothing is fetched from the internet):
+#   scripts/gpu_check.sh                 # writes $OUT/gpu_check.json, or ./gpu_check.json
+# Environment knobs: OUT (result folder), GPU_CHECK_BATCHES (default "1 16 256 1024 4096 16384"),
+#   GPU_CHECK_DECISIONS (timed 5 s decisions per row, default 4), GPU_CHECK_CPU_BUDGET (s, 30).
+# Python: the repository's .venv if present, else python3 (with the project installed, or run from
+# the checkout: the repository root is put on PYTHONPATH). Needs numpy, numba, numba-cuda, pydantic,
+# pyyaml, pytest and an NVIDIA driver + CUDA toolkit (NVVM) that numba-cuda can find.
+# Time budget: tests <= 210 s, benchmark <= 270 s (about 8 minutes in all, at most).
+set -u
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi
+DEST_DIR="${OUT:-.}"
+mkdir -p "$DEST_DIR"
+DEST="$DEST_DIR/gpu_check.json"
+WORK="$(mktemp -d)"
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+export GPU_CHECK_WORK="$WORK" GPU_CHECK_DEST="$DEST"
+START=$(date +%s)
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$WORK/smi.txt" 2>&1
+"$PY" - > "$WORK/env.json" 2> "$WORK/env.err" <<'EOF'
+import json, platform
+out = {"python": platform.python_version()}
+try:
+    import numba, numpy
+    from numba import cuda
+    out.update(numba=numba.__version__, numpy=numpy.__version__, cuda_available=bool(cuda.is_available()))
+    if out["cuda_available"]:
+        dev = cuda.get_current_device()
+        out["device"] = dev.name.decode() if isinstance(dev.name, bytes) else str(dev.name)
+        out["compute_capability"] = list(dev.compute_capability)
+except Exception as exc:  # report, do not stop: the JSON says what is missing
+    out["error"] = f"{type(exc).__name__}: {exc}"
+print(json.dumps(out))
+EOF
+
+echo "[gpu_check] gpu tests (<= 210 s)" >&2
+timeout 210 "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/solver/test_cuda_sim.py \
+  --junitxml="$WORK/tests.xml" > "$WORK/tests.log" 2>&1
+echo $? > "$WORK/tests.rc"
+
+echo "[gpu_check] benchmark (<= 270 s)" >&2
+timeout 270 "$PY" - 2> "$WORK/bench.err" <<'EOF'
+import json, os, sys
+from pathlib import Path
+from solver.bench_gpu import bench_cpu, bench_gpu, speedups
+from solver.network import build_network
+from solver.scenario import load_scenario
+
+work = Path(os.environ["GPU_CHECK_WORK"])
+batches = [int(b) for b in os.environ.get("GPU_CHECK_BATCHES", "1 16 256 1024 4096 16384").split()]
+decisions = int(os.environ.get("GPU_CHECK_DECISIONS", "4"))
+budget = float(os.environ.get("GPU_CHECK_CPU_BUDGET", "30"))
+sc = load_scenario("scenarios/intersection_4arm.yml")
+net, interval = build_network(sc), float(sc.decision_interval)
+rows = []
+
+def save(line=""):
+    print(f"[gpu_check] {line}", file=sys.stderr, flush=True)
+    (work / "bench.json").write_text(json.dumps({"rows": rows, "summary": speedups(rows) if rows else {}}))
+
+for threads in dict.fromkeys((os.cpu_count() or 1, 2)):
+    rows += bench_cpu(net, batches, decisions, interval, budget, sc.name, threads, save)
+    save("cpu done")
+for dtype in ("float32", "float64"):
+    for batch in batches:
+        rows += bench_gpu(net, [batch], [dtype], decisions, interval, sc.name)
+        save(f"gpu {dtype} batch {batch}: {rows[-1]['decision_steps_per_s']:.0f} decisions/s")
+EOF
+echo $? > "$WORK/bench.rc"
+
+ELAPSED=$(( $(date +%s) - START )) "$PY" - <<'EOF'
+import json, os
+from pathlib import Path
+work = Path(os.environ["GPU_CHECK_WORK"])
+def text(name, tail=6000):
+    p = work / name
+    return p.read_text(errors="replace")[-tail:] if p.exists() else ""
+def load(name):
+    try:
+        return json.loads(text(name, 10**7))
+    except ValueError:
+        return None
+bench = load("bench.json") or {"rows": [], "summary": {}}
+s = bench["summary"]
+f32 = s.get("gpu_float32_decisions_per_s")
+result = {
+    "nvidia_smi": text("smi.txt").strip(), "environment": load("env.json"), "env_stderr": text("env.err", 2000),
+    "tests": {"rc": int(text("tests.rc") or -1), "log_tail": text("tests.log")},
+    "bench": {"rc": int(text("bench.rc") or -1), "rows": bench["rows"], "summary": s, "stderr_tail": text("bench.err")},
+    "acceptance": {
+        "float32_decisions_per_s_at_batch_4096_plus": f32 if s.get("gpu_float32_batch", 0) >= 4096 else None,
+        "meets_100k": bool(f32 and s.get("gpu_float32_batch", 0) >= 4096 and f32 >= 1e5),
+        "speedup_vs_2core_cpu": s.get("gpu_float32_speedup_vs_2core_cpu"),
+        "meets_20x_vs_2core_cpu": bool((s.get("gpu_float32_speedup_vs_2core_cpu") or 0) >= 20),
+    },
+    "elapsed_s": int(os.environ.get("ELAPSED", "0")),
+}
+Path(os.environ["GPU_CHECK_DEST"]).write_text(json.dumps(result, indent=2))
+print(json.dumps({"tests_rc": result["tests"]["rc"], "bench_rc": result["bench"]["rc"], **result["acceptance"]}, indent=2))
+EOF
+echo "[gpu_check] wrote $DEST" >&2
+rm -rf "$WORK"
