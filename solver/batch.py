@@ -83,7 +83,7 @@ class BatchedNetwork:
         self.Q0MASS[index] = self.stored()[index]
 
     def advance(self, duration: float, requested=None, max_steps: int = 10**7) -> None:
-        """Advance every copy by ``duration`` s holding the requested phases.
+        """Advance every copy by ``duration`` s (each from its own time) holding the requested phases.
 
         Args:
             duration: simulated seconds (> 0).
@@ -99,7 +99,7 @@ class BatchedNetwork:
             self.REQ[:] = req
         n = self.net
         t_end = float(self.T.max()) + float(duration)
-        args = (self.Q, self.QU, self.T, t_end, max_steps, n.topo, self.DSCALE, self.SP, self.SS,
+        args = (self.Q, self.QU, self.T, float(duration), max_steps, n.topo, self.DSCALE, self.SP, self.SS,
                 self.ST, self.SN, self.REQ, n.sig_static, n.obs, n.order, n.kind, n.cfl, n.scales,
                 n.par, n.supply_cap, self.W, self.QW, self.SCR, self.GREEN, self.ACC, self.AQ,
                 self.AQMAX, self.STEPS, self.FAIL)

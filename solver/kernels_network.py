@@ -397,10 +397,10 @@ def _relax_all(q, lk, vmax, h, par):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def advance_network_range(lo, hi, Q, QU, T, t_end, max_steps, topo, DSCALE, SP, SS, ST, SN, REQ,
+def advance_network_range(lo, hi, Q, QU, T, duration, max_steps, topo, DSCALE, SP, SS, ST, SN, REQ,
                           sig_static, obs_topo, order, kind, cfl, scales, par, supply_cap, W, QW,
                           SCR, GREEN, ACC, AQ, AQMAX, STEPS, FAIL):
-    """Advance copies ``lo .. hi-1`` of one network to ``t_end`` s.
+    """Advance copies ``lo .. hi-1`` of one network by ``duration`` s each (from its own T[b]).
 
     Releases the GIL: :class:`solver.batch.BatchedNetwork` runs disjoint ranges on a thread per
     core (a ``parallel=True`` prange version cost ~8 ms of fixed overhead per call here).
@@ -413,7 +413,7 @@ def advance_network_range(lo, hi, Q, QU, T, t_end, max_steps, topo, DSCALE, SP, 
     sig_times, app_sig, app_pos, sig_green = sig_static
     for b in range(lo, hi):
         sigs = (SP[b], SS[b], ST[b], SN[b], REQ[b], sig_times, app_sig, app_pos, sig_green)
-        t, s, f = advance_network(Q[b], QU[b], T[b], t_end, max_steps, topo, DSCALE[b], sigs, obs_topo,
+        t, s, f = advance_network(Q[b], QU[b], T[b], T[b] + duration, max_steps, topo, DSCALE[b], sigs, obs_topo,
                                   order, kind, cfl, scales, par, supply_cap, W[b], QW[b], SCR[b],
                                   GREEN[b], ACC[b], AQ[b], AQMAX[b])
         T[b] = t
