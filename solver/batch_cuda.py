@@ -11,10 +11,12 @@ the times and failure counts come down.
 from __future__ import annotations
 
 import numpy as np
+from numba import cuda
 
 from solver import kernels_cuda as KG
 from solver import kernels_network as KN
 from solver.errors import BackendError, NumericalError
+from solver.kernels_cpu import NG
 from solver.network import Network
 
 #: device arrays exposed as host copies, batch axis moved first
@@ -22,9 +24,58 @@ STATE_NAMES = ("Q", "QU", "T", "DSCALE", "SP", "SS", "SN", "REQ", "ST", "ACC", "
                "STEPS", "FAIL")  # fmt: skip
 
 
-def _cuda():
-    from numba import cuda
+def stored_kernel(Q, lk, lk_dx, OUT):
+    """Vehicles on the links per class and copy, ``OUT[k, b]`` (veh, float64).
 
+    Shapes: Q (4, Ncells, B); OUT (2, B).
+    """
+    b = cuda.grid(1)
+    if b >= OUT.shape[1]:
+        return
+    m, c = 0.0, 0.0
+    for l in range(lk.shape[0]):
+        sm, sc = 0.0, 0.0
+        for i in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
+            sm += float(Q[0, i, b])
+            sc += float(Q[2, i, b])
+        m += sm * lk_dx[l]
+        c += sc * lk_dx[l]
+    OUT[0, b] = m
+    OUT[1, b] = c
+
+
+def reset_kernel(mask, q0, Q, QU, T, SP, SS, SN, REQ, ST, ACC, AQ, AQMAX):
+    """Put the copies with ``mask[b] != 0`` back to the initial state ``q0`` (4, Ncells)."""
+    b = cuda.grid(1)
+    if b >= T.shape[0] or mask[b] == 0:
+        return
+    for v in range(Q.shape[0]):
+        for c in range(Q.shape[1]):
+            Q[v, c, b] = q0[v, c]
+    for e in range(QU.shape[0]):
+        QU[e, 0, b] = 0.0
+        QU[e, 1, b] = 0.0
+    T[b] = 0.0
+    for s in range(SP.shape[0]):
+        SP[s, b], SS[s, b], SN[s, b], REQ[s, b], ST[s, b] = 0, 0, 0, 0, 0.0
+    for k in range(2):
+        for i in range(ACC.shape[1]):
+            ACC[k, i, b] = 0.0
+    for a in range(AQ.shape[0]):
+        AQ[a, b], AQMAX[a, b] = 0.0, 0.0
+
+
+_BOOKKEEPING: dict = {}
+
+
+def _bookkeeping() -> dict:
+    """The stored/reset kernels, jitted once (numba specialises them per dtype)."""
+    if not _BOOKKEEPING:
+        _BOOKKEEPING.update(stored=cuda.jit(stored_kernel), reset=cuda.jit(reset_kernel))
+    return _BOOKKEEPING
+
+
+def _cuda():
     if not cuda.is_available():
         raise BackendError("numba-cuda finds no usable GPU (no NVIDIA driver or device here): "
                            "use device 'cpu' or 'auto', or run on a GPU machine")  # fmt: skip
@@ -63,7 +114,7 @@ class CudaBatchedNetwork:
         self.shape = (len(net.entries), len(net.signals), len(net.approaches))
         self.static = self._upload_static()
         self.dev = self._allocate()
-        self.t_host = np.zeros(self.B)
+        self.q0_dev = self.cuda.to_device(np.ascontiguousarray(net.q0, dtype))
         self.DSCALE_host = np.ones((self.B, self.shape[0]))
         self.reset()
 
@@ -103,22 +154,23 @@ class CudaBatchedNetwork:
         mask = np.zeros(self.B, np.int64)
         mask[index] = 1
         d = self.dev
-        q0 = self.cuda.to_device(np.ascontiguousarray(self.net.q0, self.dtype))
-        self.kernels.reset[self.grid](mask, q0, d["Q"], d["QU"], d["T"], d["SP"], d["SS"], d["SN"],
-                                      d["REQ"], d["ST"], d["ACC"], d["AQ"], d["AQMAX"])
+        _bookkeeping()["reset"][self.grid](
+            self.cuda.to_device(mask), self.q0_dev, d["Q"], d["QU"], d["T"], d["SP"], d["SS"],
+            d["SN"], d["REQ"], d["ST"], d["ACC"], d["AQ"], d["AQMAX"])  # fmt: skip
         self.DSCALE_host[index] = 1.0 if demand_scale is None else demand_scale
         d["DSCALE"].copy_to_device(np.ascontiguousarray(self.DSCALE_host.T, self.dtype))
-        self.t_host[index] = 0.0
         self.Q0MASS = self._mass_of(self.net.q0.astype(self.dtype).astype(np.float64))
 
     def _mass_of(self, q: np.ndarray) -> np.ndarray:
         out = np.zeros(2)
         for l, (off, n) in enumerate(self.net.lk):
-            out += q[[0, 2], off + KG.NG: off + KG.NG + n].sum(axis=1) * float(self.net.lk_dx[l])
+            out += q[[0, 2], off + NG: off + NG + n].sum(axis=1) * float(self.net.lk_dx[l])
         return np.broadcast_to(out, (self.B, 2)).copy()
 
     def advance(self, duration: float, requested=None, max_steps: int = 10**7) -> None:
-        """Advance every copy by ``duration`` s holding the requested phases (one launch).
+        """Advance every copy by ``duration`` s from its own time, holding the requested phases.
+
+        One kernel launch; as :meth:`BatchedNetwork.advance`.
 
         Args:
             duration: simulated seconds (> 0).
@@ -134,14 +186,13 @@ class CudaBatchedNetwork:
             if req.size and (req.min() < 0 or (req >= np.array(self.net.n_phases)).any()):
                 raise ValueError(f"requested phases {req.tolist()} outside 0..n_phases-1 {self.net.n_phases}")
             d["REQ"].copy_to_device(np.ascontiguousarray(req.T))
-        t_end = float(self.t_host.max()) + float(duration)
         self.kernels.advance[self.grid](
-            t_end, int(max_steps), d["Q"], d["QU"], d["T"], d["DSCALE"], d["SP"], d["SS"], d["ST"],
+            float(duration), int(max_steps), d["Q"], d["QU"], d["T"], d["DSCALE"], d["SP"], d["SS"], d["ST"],
             d["SN"], d["REQ"], d["W"], d["QW"], d["SCR"], d["GREEN"], d["ACC"], d["AQ"],
             d["AQMAX"], d["STEPS"], d["FAIL"], *self.static)  # fmt: skip
-        self.t_host = d["T"].copy_to_host()
         fail = d["FAIL"].copy_to_host()
         if fail.any():
+            t_end = float(d["T"].copy_to_host().max())
             raise NumericalError(f"network state became invalid near t = {t_end:g} s on the GPU "
                                  f"(copies {np.flatnonzero(fail).tolist()}); report it as a bug")  # fmt: skip
 
@@ -153,7 +204,7 @@ class CudaBatchedNetwork:
         """Vehicles on the links per copy and class (computed on the device). Shapes: (B, 2)."""
         d = self.dev
         lk, lk_dx = self.static[0], self.static[1]
-        self.kernels.stored[self.grid](d["Q"], lk, lk_dx, d["STORED"])
+        _bookkeeping()["stored"][self.grid](d["Q"], lk, lk_dx, d["STORED"])
         return d["STORED"].copy_to_host().T
 
     def ledger(self) -> dict[str, np.ndarray]:

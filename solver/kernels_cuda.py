@@ -52,7 +52,7 @@ from solver.kernels_network import (
     signal_update,
 )
 from solver.params import EPS_VAC, RHO_JAM
-from solver.physics import marker, numerical_flux, sending_receiving, weno5_faces
+from solver.physics import marker, numerical_flux, supplies, weno5_faces
 
 #: work slots per copy: W[k] for k = state at the RK start, stage 1, stage 2, fluxes, saved state
 Q0, Q1, Q2, FLUX, SAVED = range(5)
@@ -139,8 +139,7 @@ def link_sweep(q, F, vmax, off, n, order, kind, scales, par, supply_cap):
         m0, m1, m2, m3, r0, r1, r2, r3 = cell_faces(q, c, first, last, order, scales, par)
         f0, f1, f2, f3, _ = numerical_flux(p0, p1, p2, p3, m0, m1, m2, m3, kind, par)
         if supply_cap:
-            _, _, s_m, s_c, _, _, _, _ = sending_receiving(q[0, c], q[1, c], q[2, c], q[3, c],
-                                                           vmax[0, c], vmax[1, c], par)
+            s_m, s_c = supplies(q[0, c], q[2, c], vmax[0, c], vmax[1, c], par)
             if f0 > s_m:
                 f1 *= s_m / f0
                 f0 = s_m
@@ -176,7 +175,7 @@ def queue_stage(qwork, qu, stage, dt):
             elif stage == 1:
                 qu2[e, k] = 0.75 * qu0[e, k] + 0.25 * (qu1[e, k] + dt * dqu[e, k])
             else:
-                qu[e, k] = qu0[e, k] / 3.0 + 2.0 / 3.0 * (qu2[e, k] + dt * dqu[e, k])
+                qu[e, k] = (1.0 - 2.0 / 3.0) * qu0[e, k] + 2.0 / 3.0 * (qu2[e, k] + dt * dqu[e, k])
 
 
 def flush_vacuum(q, lk, par):
@@ -233,7 +232,7 @@ def network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap
         elif stage == 1:
             _update_links(work[Q2], q0, 0.75, work[Q1], 0.25, F, lk, lk_dx, rdt, scales, par)
         else:
-            _update_links(q, q0, 1.0 / 3.0, work[Q2], 2.0 / 3.0, F, lk, lk_dx, rdt, scales, par)
+            _update_links(q, q0, 1.0 - 2.0 / 3.0, work[Q2], 2.0 / 3.0, F, lk, lk_dx, rdt, scales, par)
         queue_stage(qwork, qu, stage, dt)
     if not flush_vacuum(q, lk, par):
         copy_cells(q, q0, lk)
@@ -309,12 +308,13 @@ OWN_DEVICE = (limit_faces, cell_faces, link_sweep, copy_cells, copy_queues, queu
               flush_vacuum, network_rk3, advance_network, count_nonfinite)
 
 
-def advance_kernel(t_end, max_steps, Q, QU, T, DSCALE, SP, SS, ST, SN, REQ, W, QW, SCR, GREEN, ACC,
+def advance_kernel(duration, max_steps, Q, QU, T, DSCALE, SP, SS, ST, SN, REQ, W, QW, SCR, GREEN, ACC,
                    AQ, AQMAX, STEPS, FAIL, lk, lk_dx, vmax, en_link, dem_t, dem_v, dem_np, dem_lin,
                    ex_link, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_ptr, beta, sig_times,
                    app_sig, app_pos, sig_green, app_link, thresh, order, kind, cfl, scales, par,
                    supply_cap):
-    """Advance copy b = thread index to ``t_end`` s (arguments as in ``advance_network_range``).
+    """Advance copy b = thread index by ``duration`` s from its own time T[b]
+    (arguments as in ``kernels_network.advance_network_range``).
 
     Shapes (batch last): Q (4, Ncells, B); QU (E, 2, B); T (B,); DSCALE (E, B); SP SS SN REQ
     (S, B) int64; ST (S, B); W (N_WORK, 4, Ncells, B); QW (N_QWORK, E, 2, B);
@@ -328,7 +328,7 @@ def advance_kernel(t_end, max_steps, Q, QU, T, DSCALE, SP, SS, ST, SN, REQ, W, Q
             jn_out_ptr, jn_out, jn_beta_ptr, beta)
     sigs = (SP[:, b], SS[:, b], ST[:, b], SN[:, b], REQ[:, b], sig_times, app_sig, app_pos, sig_green)
     q, qu = Q[:, :, b], QU[:, :, b]
-    t, s, f = advance_network(q, qu, T[b], t_end, max_steps, topo, DSCALE[:, b], sigs,
+    t, s, f = advance_network(q, qu, T[b], T[b] + duration, max_steps, topo, DSCALE[:, b], sigs,
                               (app_link, thresh), order, kind, cfl, scales, par, supply_cap,
                               W[:, :, :, b], QW[:, :, :, b], SCR[:, :, b], GREEN[:, b],
                               ACC[:, :, b], AQ[:, b], AQMAX[:, b])
@@ -337,48 +337,6 @@ def advance_kernel(t_end, max_steps, Q, QU, T, DSCALE, SP, SS, ST, SN, REQ, W, Q
     FAIL[b] = f + count_nonfinite(q, qu, lk)
 
 
-def stored_kernel(Q, lk, lk_dx, OUT):
-    """Vehicles on the links per class and copy, ``OUT[k, b]`` (veh, float64).
-
-    Shapes: Q (4, Ncells, B); OUT (2, B).
-    """
-    b = cuda.grid(1)
-    if b >= OUT.shape[1]:
-        return
-    m, c = 0.0, 0.0
-    for l in range(lk.shape[0]):
-        sm, sc = 0.0, 0.0
-        for i in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
-            sm += numba.float64(Q[0, i, b])
-            sc += numba.float64(Q[2, i, b])
-        m += sm * lk_dx[l]
-        c += sc * lk_dx[l]
-    OUT[0, b] = m
-    OUT[1, b] = c
-
-
-def reset_kernel(mask, q0, Q, QU, T, SP, SS, SN, REQ, ST, ACC, AQ, AQMAX):
-    """Put the copies with ``mask[b] != 0`` back to the initial state ``q0`` (4, Ncells)."""
-    b = cuda.grid(1)
-    if b >= T.shape[0] or mask[b] == 0:
-        return
-    for v in range(Q.shape[0]):
-        for c in range(Q.shape[1]):
-            Q[v, c, b] = q0[v, c]
-    for e in range(QU.shape[0]):
-        QU[e, 0, b] = 0.0
-        QU[e, 1, b] = 0.0
-    T[b] = 0.0
-    for s in range(SP.shape[0]):
-        SP[s, b], SS[s, b], SN[s, b], REQ[s, b], ST[s, b] = 0, 0, 0, 0, 0.0
-    for k in range(2):
-        for i in range(ACC.shape[1]):
-            ACC[k, i, b] = 0.0
-    for a in range(AQ.shape[0]):
-        AQ[a, b], AQMAX[a, b] = 0.0, 0.0
-
-
-KERNELS = (advance_kernel, stored_kernel, reset_kernel)
 _COMPILED: dict[str, types.SimpleNamespace] = {}
 
 
@@ -407,7 +365,7 @@ def compile_kernels(dtype: str = "float64") -> types.SimpleNamespace:
         dtype: ``"float64"`` or ``"float32"``: the dtype of the state arrays on the device.
 
     Returns:
-        A namespace with ``advance``, ``stored`` and ``reset`` kernels and ``dtype``.
+        A namespace with the ``advance`` kernel and ``dtype``.
 
     Raises:
         ValueError: an unsupported dtype.
@@ -423,7 +381,6 @@ def compile_kernels(dtype: str = "float64") -> types.SimpleNamespace:
         scope[name] = scope["_" + name] = getattr(P, name)
     for fn in (*(f.py_func for f in CPU_PORTS), *OWN_DEVICE):
         scope[fn.__name__] = device(_rebound(fn, scope))
-    compiled = [cuda.jit(_retyped(_rebound(k, scope), dtype)) for k in KERNELS]
-    _COMPILED[dtype] = types.SimpleNamespace(advance=compiled[0], stored=compiled[1],
-                                             reset=compiled[2], dtype=dtype)
+    advance = cuda.jit(_retyped(_rebound(advance_kernel, scope), dtype))
+    _COMPILED[dtype] = types.SimpleNamespace(advance=advance, dtype=dtype)
     return _COMPILED[dtype]
