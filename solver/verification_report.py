@@ -80,7 +80,7 @@ class VerificationReport:
         lines = ["| check | value | threshold | passed | what |", "|---|---|---|---|---|"]
         for c in self.checks:
             mark = "yes" if c.passed else "**NO**"
-            lines.append(f"| `{c.name}` | {_fmt(c.value)} | {c.threshold} | {mark} | {c.description} |")
+            lines.append(f"| `{c.name}` | {_fmt(c.value)} | {_cell(c.threshold)} | {mark} | {_cell(c.description)} |")
         lines += ["", "| ladder | cells | L1 error (veh) | observed order |", "|---|---|---|---|"]
         for lad in self.ladders:
             for n, e, o in zip(lad.cells, lad.l1, lad.orders, strict=True):
@@ -94,6 +94,10 @@ def _finite(v):
 
 def _floats(a: np.ndarray) -> list:
     return [_finite(float(v)) for v in np.asarray(a).ravel()]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
 
 
 def _fmt(v: float | None) -> str:
