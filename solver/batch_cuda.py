@@ -82,6 +82,46 @@ def _cuda():
     return cuda
 
 
+def static_arguments(net: Network, dtype: str) -> tuple:
+    """The advance kernel's read-only arguments after the state (host arrays and scalars).
+
+    Topology, signals, observation, numerics and parameters, as in
+    ``kernels_network.advance_network_range``; state-like values in ``dtype``, times float64.
+    """
+    real = np.dtype(dtype)
+    reals = {1, 2, 5, 14}  # lk_dx, vmax, dem_v, beta (topo positions)
+    topo = [np.ascontiguousarray(a, real if i in reals else a.dtype) for i, a in enumerate(net.topo)]
+    sig_times, app_sig, app_pos, sig_green = net.sig_static
+    sig = [np.ascontiguousarray(sig_times, np.float64), app_sig, app_pos,
+           np.ascontiguousarray(sig_green, real)]
+    app_link, thresh = net.obs
+    tail = [app_link, real.type(thresh), net.order, net.kind, float(net.cfl),
+            net.scales.astype(real), net.par.astype(real), bool(net.supply_cap)]
+    return (*topo, *sig, *tail)
+
+
+def state_arrays(net: Network, batch: int, dtype: str) -> dict[str, np.ndarray]:
+    """Zeroed host arrays of the per-copy state and scratch, batch axis last (see the kernel)."""
+    E, S, A, B, N = len(net.entries), len(net.signals), len(net.approaches), batch, net.n_cells
+    maxdeg = max(int(np.diff(net.topo[9]).max(initial=1)), int(np.diff(net.topo[11]).max(initial=1)))
+    real, f64, i64 = dtype, np.float64, np.int64
+    shapes = {"Q": ((4, N, B), real), "QU": ((E, 2, B), real), "T": ((B,), f64),
+              "DSCALE": ((E, B), real), "SP": ((S, B), i64), "SS": ((S, B), i64),
+              "ST": ((S, B), f64), "SN": ((S, B), i64), "REQ": ((S, B), i64),
+              "W": ((KG.N_WORK, 4, N, B), real), "QW": ((KG.N_QWORK, E, 2, B), real),
+              "SCR": ((6, maxdeg, B), real), "GREEN": ((A, B), real),
+              "ACC": ((2, KN.N_ACC, B), f64), "AQ": ((A, B), f64), "AQMAX": ((A, B), f64),
+              "STEPS": ((B,), i64), "FAIL": ((B,), i64), "STORED": ((2, B), f64)}  # fmt: skip
+    return {k: np.zeros(shape, d) for k, (shape, d) in shapes.items()}
+
+
+def advance_arguments(duration: float, max_steps: int, state: dict, static: tuple) -> tuple:
+    """The advance kernel's arguments in order, from the state dict and the static tuple."""
+    names = ("Q", "QU", "T", "DSCALE", "SP", "SS", "ST", "SN", "REQ", "W", "QW", "SCR", "GREEN",
+             "ACC", "AQ", "AQMAX", "STEPS", "FAIL")  # fmt: skip
+    return (float(duration), int(max_steps), *(state[k] for k in names), *static)
+
+
 def _host_attr(name: str) -> property:
     def get(self) -> np.ndarray:
         return np.moveaxis(self.dev[name].copy_to_host(), -1, 0)
@@ -112,36 +152,12 @@ class CudaBatchedNetwork:
         self.kernels = KG.compile_kernels(dtype)
         self.grid = ((self.B + threads_per_block - 1) // threads_per_block, threads_per_block)
         self.shape = (len(net.entries), len(net.signals), len(net.approaches))
-        self.static = self._upload_static()
-        self.dev = self._allocate()
+        to = self.cuda.to_device
+        self.static = tuple(to(a) if isinstance(a, np.ndarray) else a for a in static_arguments(net, dtype))
+        self.dev = {k: to(a) for k, a in state_arrays(net, self.B, dtype).items()}
         self.q0_dev = self.cuda.to_device(np.ascontiguousarray(net.q0, dtype))
         self.DSCALE_host = np.ones((self.B, self.shape[0]))
         self.reset()
-
-    def _upload_static(self) -> tuple:
-        net, real, to = self.net, np.dtype(self.dtype), self.cuda.to_device
-        reals = {1, 2, 5, 14}  # lk_dx, vmax, dem_v, beta (topo positions)
-        topo = [to(np.ascontiguousarray(a, real if i in reals else a.dtype)) for i, a in enumerate(net.topo)]
-        sig_times, app_sig, app_pos, sig_green = net.sig_static
-        sig = [to(np.ascontiguousarray(sig_times, np.float64)), to(app_sig), to(app_pos),
-               to(np.ascontiguousarray(sig_green, real))]
-        app_link, thresh = net.obs
-        tail = [to(app_link), real.type(thresh), net.order, net.kind, float(net.cfl),
-                to(net.scales.astype(real)), to(net.par.astype(real)), bool(net.supply_cap)]
-        return (*topo, *sig, *tail)
-
-    def _allocate(self) -> dict:
-        (E, S, A), B, N = self.shape, self.B, self.net.n_cells
-        maxdeg = max(int(np.diff(self.net.topo[9]).max(initial=1)), int(np.diff(self.net.topo[11]).max(initial=1)))
-        real, f64, i64 = self.dtype, np.float64, np.int64
-        shapes = {"Q": ((4, N, B), real), "QU": ((E, 2, B), real), "T": ((B,), f64),
-                  "DSCALE": ((E, B), real), "SP": ((S, B), i64), "SS": ((S, B), i64),
-                  "ST": ((S, B), f64), "SN": ((S, B), i64), "REQ": ((S, B), i64),
-                  "W": ((KG.N_WORK, 4, N, B), real), "QW": ((KG.N_QWORK, E, 2, B), real),
-                  "SCR": ((6, maxdeg, B), real), "GREEN": ((A, B), real),
-                  "ACC": ((2, KN.N_ACC, B), f64), "AQ": ((A, B), f64), "AQMAX": ((A, B), f64),
-                  "STEPS": ((B,), i64), "FAIL": ((B,), i64), "STORED": ((2, B), f64)}  # fmt: skip
-        return {k: self.cuda.to_device(np.zeros(s, d)) for k, (s, d) in shapes.items()}
 
     def reset(self, index=None, demand_scale=None) -> None:
         """Put copies back to the scenario's initial state (as :meth:`BatchedNetwork.reset`).
@@ -186,10 +202,7 @@ class CudaBatchedNetwork:
             if req.size and (req.min() < 0 or (req >= np.array(self.net.n_phases)).any()):
                 raise ValueError(f"requested phases {req.tolist()} outside 0..n_phases-1 {self.net.n_phases}")
             d["REQ"].copy_to_device(np.ascontiguousarray(req.T))
-        self.kernels.advance[self.grid](
-            float(duration), int(max_steps), d["Q"], d["QU"], d["T"], d["DSCALE"], d["SP"], d["SS"], d["ST"],
-            d["SN"], d["REQ"], d["W"], d["QW"], d["SCR"], d["GREEN"], d["ACC"], d["AQ"],
-            d["AQMAX"], d["STEPS"], d["FAIL"], *self.static)  # fmt: skip
+        self.kernels.advance[self.grid](*advance_arguments(duration, max_steps, d, self.static))
         fail = d["FAIL"].copy_to_host()
         if fail.any():
             t_end = float(d["T"].copy_to_host().max())

@@ -137,6 +137,30 @@ def _bench_on_gpu(path: str) -> None:
         "speedups": speedups(rows), "made": type(sim).__name__, "dtype": str(sim.Q.dtype)}))
 
 
+def _compile_ptx(path: str) -> None:
+    """Subprocess entry: compile the advance kernel to PTX for sm_75 (no GPU needed, only NVVM)."""
+    import json
+
+    import numba
+    import numba.cuda.dispatcher as dispatcher
+    from numba import cuda
+
+    from solver import batch_cuda, kernels_cuda
+
+    # device functions ask the current device for its compute capability: answer without one
+    dispatcher.get_current_device = lambda: type("Device", (), {"compute_capability": (7, 5)})()
+    net = build_network(_tiny_catalogue("intersection_4arm"))
+    counts = {}
+    for dtype in ("float64", "float32"):
+        args = batch_cuda.advance_arguments(5.0, 100, batch_cuda.state_arrays(net, 4, dtype),
+                                            batch_cuda.static_arguments(net, dtype))
+        kernel = kernels_cuda.compile_kernels(dtype).advance
+        ptx, _ = cuda.compile_ptx(kernel.py_func, tuple(numba.typeof(a) for a in args), cc=(7, 5))
+        ops = [line.split()[0] for line in ptx.splitlines() if line.strip() and not line.lstrip().startswith(("ld", "st", "mov", "cvt", "/", "."))]
+        counts[dtype] = {p: sum(op.endswith(f".{p}") for op in ops) for p in ("f32", "f64")}
+    Path(path).write_text(json.dumps(counts))
+
+
 def _simulate_on_gpu(path: str) -> None:
     """Subprocess entry: run every case on the (simulated) GPU and save the results."""
     from solver.batch_cuda import CudaBatchedNetwork
@@ -261,6 +285,22 @@ def test_gpu_device_without_a_gpu_is_a_clear_error(monkeypatch):
         device.make_batched_network(sim.net, 2, "cpu", "float32")
 
 
+@pytest.mark.slow
+def test_kernels_compile_to_ptx_offline(tmp_path):
+    """Typing and lowering for the real CUDA target (the simulator checks neither); needs NVVM."""
+    import json
+
+    path = tmp_path / "ptx.json"
+    proc = subprocess.run([sys.executable, __file__, "--ptx", str(path)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    if proc.returncode and any(k in proc.stderr for k in ("nvvm", "NVVM", "nvrtc", "DynamicLibNotFound")):
+        pytest.skip("NVVM/NVRTC not found (pip install nvidia-cuda-nvcc-cu12 nvidia-cuda-nvrtc-cu12)")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    counts = json.loads(path.read_text())
+    assert counts["float64"]["f32"] < 0.05 * counts["float64"]["f64"]
+    assert counts["float32"]["f64"] < 0.15 * counts["float32"]["f32"]  # float32 really is float32
+
+
 @pytest.mark.gpu
 def test_real_gpu_agrees_with_numba_cpu_full_size():
     from solver.batch_cuda import CudaBatchedNetwork
@@ -286,5 +326,7 @@ def test_real_gpu_device_resolution():
 if __name__ == "__main__":
     if sys.argv[1] == "--bench":
         _bench_on_gpu(sys.argv[2])
+    elif sys.argv[1] == "--ptx":
+        _compile_ptx(sys.argv[2])
     else:
         _simulate_on_gpu(sys.argv[1])
