@@ -2,9 +2,9 @@
 
 Calls :func:`rl.training.train` once per training seed and :func:`rl.evaluation.evaluate` once,
 and writes ``data/models/ppo_seed<N>.zip``, ``data/metrics/training_seed<N>.csv``,
-``data/metrics/evaluation.csv``, ``figures/learning_curve.png``, ``figures/evaluation.png`` (plus
-the evaluation's own figures) and ``latex/evaluation.tex``. When the ``rl`` package is not there
-yet the suite is skipped with that reason, which makes the job ``partial``.
+``data/metrics/evaluation.csv``, ``figures/learning_curve.png``, the evaluation's own figures
+(or, when it draws none, ``figures/evaluation.png``) and ``latex/evaluation.tex``. When the ``rl``
+package is not there yet the suite is skipped with that reason, which makes the job ``partial``.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def run(ctx: SuiteContext) -> None:
         for figure in evaluation.figures:
             shutil.copy2(figure, ctx.figures_dir / Path(figure).name)
     rows = [_relabel(row, models) for row in evaluation.rows]
-    _write_outputs(ctx, rows, curves)
+    _write_outputs(ctx, rows, curves, comparison_figure=not evaluation.figures)
 
 
 def _controllers(requested: list[str], models: dict[str, Path]) -> list[str]:
@@ -94,7 +94,11 @@ def _learning_curve(path: Path) -> tuple[list[float], list[float]]:
     return [t for t, _ in kept], [v for _, v in kept]
 
 
-def _write_outputs(ctx: SuiteContext, rows: list[dict], curves: dict) -> None:
+def _write_outputs(
+    ctx: SuiteContext, rows: list[dict], curves: dict, comparison_figure: bool
+) -> None:
+    """CSV, LaTeX, the learning curve, the headline metrics and (when the evaluation drew none)
+    a controller-comparison bar chart."""
     columns = ["controller", "metric", "class", "mean", "ci95"]
     write_csv(ctx.metrics_dir / "evaluation.csv", rows, columns)
     latex.write_table(
@@ -111,14 +115,15 @@ def _write_outputs(ctx: SuiteContext, rows: list[dict], curves: dict) -> None:
     headline = _headline(rows)
     if headline:
         metric, klass, chosen = headline
+        for r in chosen:
+            ctx.metrics[f"{metric}[{r['controller']}]"] = float(r["mean"])
+    if headline and comparison_figure:
         figures.plot_bars(
             [str(r["controller"]) for r in chosen], [float(r["mean"]) for r in chosen],
             ctx.figures_dir / "evaluation.png", xlabel=f"{metric} ({klass})",
             title="Controller comparison (mean, 95% CI)",
             errors=[float(r.get("ci95") or 0.0) for r in chosen],
         )  # fmt: skip
-        for r in chosen:
-            ctx.metrics[f"{metric}[{r['controller']}]"] = float(r["mean"])
 
 
 def _headline(rows: list[dict]) -> tuple[str, str, list[dict]] | None:
