@@ -62,7 +62,7 @@ def road(mapping: dict) -> RoadProblem:
     return build_road(RoadScenario.model_validate({"name": "verification", "time": {"end": 1.0}, **mapping}))
 
 
-def advance(prob: RoadProblem, t_end: float, chunks: int = 20, step_factor: float = 50.0) -> Run:
+def advance(prob: RoadProblem, t_end: float, chunks: int = 100, step_factor: float = 50.0) -> Run:
     """Advance a road problem to ``t_end`` s in chunks, stopping at the first sign of trouble.
 
     A chunk may take at most ``step_factor`` times the steps that a CFL bound predicts (from the
