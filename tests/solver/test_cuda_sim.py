@@ -266,7 +266,8 @@ def test_device_factory_and_bench_rows_on_the_simulator(tmp_path):
         assert r["decision_steps_per_s"] > 0 and r["substeps_per_decision"] >= 1
         assert r["sim_s_per_wall_s"] == pytest.approx(r["decision_steps_per_s"] * r["decision_s"], rel=1e-4)
     assert got["speedups"]["gpu_float32_speedup_vs_cpu"] > 0
-    assert got["speedups"]["gpu_float32_batch"] == 2  # no batch >= 4096: the best of any
+    fastest = max((r for r in rows if r["device"] == "gpu"), key=lambda r: r["decision_steps_per_s"])
+    assert got["speedups"]["gpu_float32_batch"] == fastest["batch"]  # no batch >= 4096: any batch
 
 
 def test_gpu_device_without_a_gpu_is_a_clear_error(monkeypatch):
