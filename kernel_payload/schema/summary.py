@@ -195,14 +195,17 @@ class SessionSummary(_Model):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def reason(self) -> str:
-        """One line saying why the run did not succeed ("" when it did)."""
+        """One line saying why the run did not succeed ("" when it did): the first error, then
+        every other suite that did not succeed."""
+        parts = []
         if self.error is not None:
             where = f" in suite '{self.error.suite}'" if self.error.suite else ""
-            return f"{self.error.type}{where}: {self.error.message}"
-        parts = [
+            parts.append(f"{self.error.type}{where}: {self.error.message}")
+        parts += [
             f"{s.name} {s.status.value}" + (f" ({s.reason})" if s.reason else "")
             for s in self.suites
             if s.status != SuiteStatus.SUCCEEDED
+            and (self.error is None or s.name != self.error.suite)
         ]
         if self.finished_at is None:
             parts.insert(0, "run not finished")

@@ -131,3 +131,13 @@ def test_non_events_are_not_parsed(line):
 
 def test_suite_status_failure_states():
     assert SuiteStatus.INTERRUPTED.is_failure() and not SuiteStatus.SKIPPED.is_failure()
+
+
+def test_reason_names_the_first_error_then_the_other_suites():
+    result = summary("failed", "interrupted", "not_run")
+    result.error = ErrorInfo(type="VerificationFailed", message="2 checks failed", suite="s0")
+    result.suites[1].reason = "stopped by SIGTERM"
+    assert result.reason == (
+        "VerificationFailed in suite 's0': 2 checks failed; s1 interrupted (stopped by SIGTERM); "
+        "s2 not_run"
+    )
