@@ -26,6 +26,7 @@ FIRST_ORDER, WENO5 = 0, 1
 CENTRAL_UPWIND, HLL = 0, 1
 BC_OUTFLOW, BC_PERIODIC, BC_WALL, BC_INFLOW, BC_NODE = 0, 1, 2, 3, 4
 VACUUM_FACE = 1e-3  # faces below this fraction of rho_jam get their marker bounded by neighbours'
+ROUNDOFF_VACUUM = 1e-15  # fraction of rho_jam below zero that is round-off at a vacuum front
 # value-safe fast-math: no nnan/ninf, so NaN and inf still propagate and can be detected
 FASTMATH = {"contract", "arcp", "reassoc", "nsz", "afn"}
 
@@ -188,6 +189,35 @@ def combine(dst, a, ca, b, cb, F, n, dtdx):
 
 
 @jit
+def clean_vacuum(q, n, scales, par):
+    """After an RK stage: flush round-off negatives and bound near-vacuum markers, in place.
+
+    At a vacuum front the combination of ~1e-60 numbers can leave a density like -5e-45; such
+    values (above ``-ROUNDOFF_VACUUM rho_jam``, far below the ledger's round-off) become an exact
+    vacuum, so the step is not rejected for nothing. Where a class is nearly absent
+    (rho_k < VACUUM_FACE rho_jam), y_k and rho_k are moved by separate fluxes and w = y/rho can
+    leave its physical range (tiny dt, NaN): there w is bounded to [0, vtop] (vtop = scales[1] /
+    scales[0], the largest free speed plus pressure scale) and y recomputed from it, as
+    Kurganov–Petrova do. Densities are never raised, so no mass is created.
+
+    Shapes: q (4, n + 2 NG).
+    """
+    thresh = VACUUM_FACE * par[RHO_JAM]
+    tiny = ROUNDOFF_VACUUM * par[RHO_JAM]
+    vtop = scales[1] / scales[0]
+    eps = par[EPS_VAC]
+    for c in range(NG, NG + n):
+        for k in range(2):
+            rho = q[2 * k, c]
+            if rho < 0.0 and rho > -tiny:
+                q[2 * k, c] = 0.0
+                q[2 * k + 1, c] = 0.0
+            elif 0.0 <= rho < thresh:
+                w = min(max(_marker(rho, q[2 * k + 1, c], eps), 0.0), vtop)
+                q[2 * k + 1, c] = rho * w
+
+
+@jit
 def accumulate_boundary(bflux, F, n, weight):
     """``bflux[side, var] += weight F`` at the two boundary faces (the ledger's in/out flows)."""
     for v in range(4):
@@ -217,12 +247,15 @@ def ssprk3_transport(q, n, dt, dx, bc, bstate, order, kind, scales, par, work, b
     stage_fluxes(q, n, bc, bstate, order, kind, scales, par, qm, qp, F)
     accumulate_boundary(bstep, F, n, dt / 6.0)
     combine(q1, q, 0.0, q, 1.0, F, n, dtdx)
+    clean_vacuum(q1, n, scales, par)
     stage_fluxes(q1, n, bc, bstate, order, kind, scales, par, qm, qp, F)
     accumulate_boundary(bstep, F, n, dt / 6.0)
     combine(q2, q, 0.75, q1, 0.25, F, n, dtdx)
+    clean_vacuum(q2, n, scales, par)
     stage_fluxes(q2, n, bc, bstate, order, kind, scales, par, qm, qp, F)
     accumulate_boundary(bstep, F, n, dt * 2.0 / 3.0)
     combine(q, q0, 1.0 - 2.0 / 3.0, q2, 2.0 / 3.0, F, n, dtdx)  # weights sum to exactly 1
+    clean_vacuum(q, n, scales, par)
     if _interior_min_density(q, n) < 0.0:
         q[:, :] = q0
         return False

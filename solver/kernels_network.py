@@ -28,7 +28,9 @@ from solver.kernels_cpu import (
     BC_OUTFLOW,
     FASTMATH,
     NG,
-    VACUUM_FACE,
+    ROUNDOFF_VACUUM,  # noqa: F401  (re-exported for the CUDA port)
+    VACUUM_FACE,  # noqa: F401
+    clean_vacuum,
     combine,
     fill_ghosts,
     interface_fluxes,
@@ -36,7 +38,7 @@ from solver.kernels_cpu import (
     reconstruct,
     relax,
 )
-from solver.params import EPS_VAC, RHO_JAM
+from solver.params import EPS_VAC
 
 _P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
 _sending_receiving = _P.sending_receiving
@@ -45,8 +47,6 @@ _marker = _P.marker
 _pressures = _P.pressures
 
 jit = numba.njit(cache=True, fastmath=FASTMATH)
-
-ROUNDOFF_VACUUM = 1e-15  # fraction of rho_jam treated as round-off below zero
 
 # accumulator columns per class
 ARRIVED, EXITED, TTS, DELAY, QUEUED_VS = range(5)
@@ -225,27 +225,12 @@ def junction_fluxes(q, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_p
 
 @jit
 def _update_links(dst, a, ca, b, cb, F, lk, lk_dx, dt, scales, par):
-    """RK combination on every link, then the near-vacuum marker bound.
-
-    Where a class is nearly absent (rho_k < VACUUM_FACE rho_jam), y_k and rho_k are updated by
-    separate fluxes and their ratio w = y/rho can drift far outside its physical range (tiny dt,
-    or NaN). There ``w`` is bounded to [0, vtop] (vtop = scales[1]/scales[0], the largest free
-    speed plus pressure scale) and y is recomputed from it, as Kurganov–Petrova do; densities
-    are untouched, so mass conservation is unaffected.
-    """
-    thresh = VACUUM_FACE * par[RHO_JAM]
-    vtop = scales[1] / scales[0]
-    eps = par[EPS_VAC]
+    """RK combination on every link, then :func:`solver.kernels_cpu.clean_vacuum`."""
     for l in range(lk.shape[0]):
         off, n = lk[l, 0], lk[l, 1]
         end = off + n + 2 * NG
         combine(dst[:, off:end], a[:, off:end], ca, b[:, off:end], cb, F[:, off:end], n, dt / lk_dx[l])
-        for c in range(off + NG, off + NG + n):
-            for k in range(2):
-                rho = dst[2 * k, c]
-                if rho < thresh:
-                    w = min(max(_marker(rho, dst[2 * k + 1, c], eps), 0.0), vtop)
-                    dst[2 * k + 1, c] = rho * w
+        clean_vacuum(dst[:, off:end], n, scales, par)
 
 
 @jit
@@ -289,21 +274,13 @@ def network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap
         else:
             _update_links(q, q0, 1.0 - 2.0 / 3.0, q2, 2.0 / 3.0, F, lk, lk_dx, dt, scales, par)
             qu[:, :] = (1.0 - 2.0 / 3.0) * qu0 + 2.0 / 3.0 * (qu2 + dt * dqu)
-    # Round-off at a vacuum front can leave -1e-60-sized densities: flush those (far below the
-    # ledger's round-off) to an exact vacuum; anything more negative is a real violation.
-    tiny = ROUNDOFF_VACUUM * par[RHO_JAM]
     for l in range(lk.shape[0]):
         off, n = lk[l, 0], lk[l, 1]
         for c in range(off + NG, off + NG + n):
-            for k in range(2):
-                if q[2 * k, c] < 0.0:
-                    if q[2 * k, c] > -tiny:
-                        q[2 * k, c] = 0.0
-                        q[2 * k + 1, c] = 0.0
-                    else:
-                        q[:, :] = q0
-                        qu[:, :] = qu0
-                        return False
+            if q[0, c] < 0.0 or q[2, c] < 0.0:
+                q[:, :] = q0
+                qu[:, :] = qu0
+                return False
     for k in range(2):
         acc[k, ARRIVED] += step_acc[k, ARRIVED]
         acc[k, EXITED] += step_acc[k, EXITED]

@@ -12,7 +12,15 @@ import math
 import numpy as np
 
 from solver import physics
-from solver.kernels_cpu import BC_INFLOW, BC_PERIODIC, BC_WALL, NG, VACUUM_FACE, WENO5
+from solver.kernels_cpu import (
+    BC_INFLOW,
+    BC_PERIODIC,
+    BC_WALL,
+    NG,
+    ROUNDOFF_VACUUM,
+    VACUUM_FACE,
+    WENO5,
+)
 from solver.params import EPS_VAC, RELAX, RHO_JAM, TAU_C, TAU_M
 
 _marker = np.vectorize(physics.marker, otypes=[float])
@@ -83,6 +91,23 @@ def _rhs_flux(q, n, setup):
     return F
 
 
+def clean_vacuum(q: np.ndarray, n: int, setup) -> None:
+    """Round-off flush and near-vacuum marker bound (see :func:`solver.kernels_cpu.clean_vacuum`)."""
+    par = setup.par
+    thresh, tiny = VACUUM_FACE * par[RHO_JAM], ROUNDOFF_VACUUM * par[RHO_JAM]
+    vtop = setup.scales[1] / setup.scales[0]
+    inner = slice(NG, NG + n)
+    for r in (0, 2):
+        rho, y = q[r, inner], q[r + 1, inner]
+        flush = (rho < 0.0) & (rho > -tiny)
+        rho[flush] = 0.0
+        y[flush] = 0.0
+        near = (rho >= 0.0) & (rho < thresh) & ~flush
+        if near.any():
+            w = np.clip(_marker(rho[near], y[near], par[EPS_VAC]), 0.0, vtop)
+            y[near] = rho[near] * w
+
+
 def _relax(q, n, setup, h):
     par = setup.par
     if par[RELAX] == 0.0 or h <= 0.0:
@@ -112,11 +137,14 @@ def advance_link(q: np.ndarray, t: float, t_end: float, max_steps: int, setup, b
             F1 = _rhs_flux(q0, n, setup)
             q1 = q0.copy()
             q1[:, inner] = q0[:, inner] - dt / setup.dx * np.diff(F1, axis=1)
+            clean_vacuum(q1, n, setup)
             F2 = _rhs_flux(q1, n, setup)
             q2 = q0.copy()
             q2[:, inner] = 0.75 * q0[:, inner] + 0.25 * (q1[:, inner] - dt / setup.dx * np.diff(F2, axis=1))
+            clean_vacuum(q2, n, setup)
             F3 = _rhs_flux(q2, n, setup)
             q[:, inner] = (1.0 - 2.0 / 3.0) * q0[:, inner] + 2.0 / 3.0 * (q2[:, inner] - dt / setup.dx * np.diff(F3, axis=1))
+            clean_vacuum(q, n, setup)
             if min(q[0, inner].min(), q[2, inner].min()) >= 0.0:
                 break
             q[:] = saved

@@ -76,15 +76,6 @@ def test_states_actually_change_and_boundaries_transfer_mass():
     assert bflux[0, 0] > 0.0 and bflux[1].tolist() == [0.0, 0.0, 0.0, 0.0]  # inflow in, wall shut
 
 
-VACUUM_ROUNDOFF = (
-    "core bug (issue 2 report): at a vacuum front round-off leaves densities like -5e-45; "
-    "kernels_cpu/oracle reject the whole step and halve dt, at different steps in each backend, "
-    "so the two runs diverge. Fix: flush round-off negatives and bound near-vacuum markers "
-    "after each RK stage, as solver/kernels_network.py already does."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=VACUUM_ROUNDOFF)
 def test_backends_agree_when_one_class_meets_vacuum():
     prob = build_road(RoadScenario.model_validate({
         "name": "t", "time": {"end": 1.0}, "road": {"length": 300.0, "cells": 30},

@@ -22,13 +22,6 @@ from solver.verification_cases import (
 )
 
 CASES = {case.name: case for case in RIEMANN_CASES}
-EMPTY_ROAD_BUG = (
-    "core bug (issue 2 report): a rarefaction into an exactly empty road leaves -5e-45 round-off "
-    "densities; every step is then rejected and dt collapses. Needs the round-off flush, the "
-    "near-vacuum marker bound and shared (rho, y) WENO weights of the proposed core patch."
-)
-
-
 def _with_cells(mapping: dict, cells: int) -> dict:
     return {**mapping, "road": {**mapping["road"], "cells": cells}}
 
@@ -45,7 +38,6 @@ def test_riemann_l1_error_is_small_and_falls_with_refinement(name):
     assert sample.numeric.min() >= 0.0
 
 
-@pytest.mark.xfail(strict=True, reason=EMPTY_ROAD_BUG)
 def test_riemann_rarefaction_into_an_empty_road_converges():
     ladder, _, check = riemann_ladder(CASES["vacuum_empty_road"], (50, 100), no_progress)
     assert check.passed, ladder.l1
