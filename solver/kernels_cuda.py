@@ -8,7 +8,9 @@ Layout: the batch axis is LAST (``Q[var, cell, b]``, ``W[k, var, cell, b]``, ``S
 so the 32 threads of a warp, which hold neighbouring copies, read neighbouring addresses for the
 same (var, cell) (coalesced). Inside a thread a copy is seen through strided views
 (``Q[:, :, b]`` has the CPU kernels' ``q[var, cell]`` shape), which lets the CPU kernels that
-need no allocation be compiled here unchanged (:data:`CPU_PORTS`). What is GPU-specific:
+need no allocation be compiled here unchanged: :func:`compile_kernels` follows the calls of
+the functions below into ``kernels_cpu``/``kernels_network`` and compiles every numba function it
+meets from its ``py_func``. What is GPU-specific:
 
 * :func:`link_sweep` fuses ghost filling (clamped indices = outflow ghosts), WENO5, the
   Zhang–Shu limiter and the interface fluxes of one link in registers, left to right, so face
@@ -33,15 +35,13 @@ import types
 import numba
 import numpy as np
 from numba import cuda
+from numba.core.registry import CPUDispatcher
 
-from solver import kernels_cpu as KC
-from solver import kernels_network as KN
 from solver import physics
-from solver.kernels_cpu import NG, VACUUM_FACE, WENO5, max_wave_speed
+from solver.kernels_cpu import NG, ROUNDOFF_VACUUM, VACUUM_FACE, WENO5, max_wave_speed
 from solver.kernels_network import (
     ARRIVED,
     EXITED,
-    ROUNDOFF_VACUUM,
     _relax_all,
     _update_links,
     accumulate_measures,
@@ -66,15 +66,7 @@ VACUUM_FLUSH = {"float64": ROUNDOFF_VACUUM, "float32": 1e-10}
 # H100's 132 SMs; in blocks of 32 they use all of them).
 THREADS_PER_BLOCK = 32
 
-# CPU kernels compiled unchanged for the device (callees before callers)
-CPU_PORTS = (
-    KC.combine, KC.relax, KC.max_wave_speed, KN.demand_rate, KN.signal_greens, KN.signal_update,
-    KN.signal_dt_cap, KN._cell_sr, KN.entry_exit_fluxes, KN.junction_fluxes,
-    KN.accumulate_measures, KN._update_links, KN._relax_all,
-)  # fmt: skip
-
 REAL = numba.float64  # rebound to the precision's numba type by compile_kernels
-FLUSH = ROUNDOFF_VACUUM  # rebound by compile_kernels
 
 
 def limit_faces(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, par):
@@ -181,19 +173,13 @@ def queue_stage(qwork, qu, stage, dt):
                 qu[e, k] = (1.0 - 2.0 / 3.0) * qu0[e, k] + 2.0 / 3.0 * (qu2[e, k] + dt * dqu[e, k])
 
 
-def flush_vacuum(q, lk, par):
-    """Flush round-off negatives to vacuum; False if a density is really negative."""
-    tiny = FLUSH * par[RHO_JAM]
+def has_negative_density(q, lk):
+    """True if an interior density of one copy is negative (after the stages' round-off flush)."""
     for l in range(lk.shape[0]):
         for c in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
-            for k in range(2):
-                if q[2 * k, c] < 0.0:
-                    if q[2 * k, c] > -tiny:
-                        q[2 * k, c] = 0.0
-                        q[2 * k + 1, c] = 0.0
-                    else:
-                        return False
-    return True
+            if q[0, c] < 0.0 or q[2, c] < 0.0:
+                return True
+    return False
 
 
 def network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap, green, work,
@@ -237,7 +223,7 @@ def network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap
         else:
             _update_links(q, q0, 1.0 - 2.0 / 3.0, work[Q2], 2.0 / 3.0, F, lk, lk_dx, rdt, scales, par)
         queue_stage(qwork, qu, stage, dt)
-    if not flush_vacuum(q, lk, par):
+    if has_negative_density(q, lk):
         copy_cells(q, q0, lk)
         copy_queues(qu, qwork[0])
         return False
@@ -308,7 +294,7 @@ def count_nonfinite(q, qu, lk):
 
 
 OWN_DEVICE = (limit_faces, cell_faces, link_sweep, copy_cells, copy_queues, queue_stage,
-              flush_vacuum, network_rk3, advance_network, count_nonfinite)
+              has_negative_density, network_rk3, advance_network, count_nonfinite)
 
 
 def advance_kernel(duration, max_steps, Q, QU, T, DSCALE, SP, SS, ST, SN, REQ, W, QW, SCR, GREEN, ACC,
@@ -361,6 +347,17 @@ def _rebound(fn, scope: dict):
     return new
 
 
+def _port_callees(fn, scope: dict, device) -> None:
+    """Compile for the device, callees first, every numba CPU function that ``fn`` calls by a
+    global name not yet in ``scope`` (the CPU kernels reused unchanged)."""
+    for name in fn.__code__.co_names:
+        target = fn.__globals__.get(name)
+        if name in scope or not isinstance(target, CPUDispatcher):
+            continue
+        _port_callees(target.py_func, scope, device)
+        scope[name] = device(_rebound(target.py_func, scope))
+
+
 def compile_kernels(dtype: str = "float64") -> types.SimpleNamespace:
     """Compile the device functions and kernels for one precision (cached per dtype).
 
@@ -379,10 +376,12 @@ def compile_kernels(dtype: str = "float64") -> types.SimpleNamespace:
         return _COMPILED[dtype]
     device = lambda fn: cuda.jit(device=True)(_retyped(fn, dtype))  # noqa: E731
     P = physics.compile_physics(device)
-    scope: dict = {"REAL": getattr(numba, dtype), "FLUSH": VACUUM_FLUSH[dtype]}
+    # the CPU kernels' round-off flush (kernels_cpu.clean_vacuum) reads ROUNDOFF_VACUUM
+    scope: dict = {"REAL": getattr(numba, dtype), "ROUNDOFF_VACUUM": VACUUM_FLUSH[dtype]}
     for name in physics.POINTWISE:
         scope[name] = scope["_" + name] = getattr(P, name)
-    for fn in (*(f.py_func for f in CPU_PORTS), *OWN_DEVICE):
+    for fn in OWN_DEVICE:
+        _port_callees(fn, scope, device)
         scope[fn.__name__] = device(_rebound(fn, scope))
     advance = cuda.jit(_retyped(_rebound(advance_kernel, scope), dtype))
     _COMPILED[dtype] = types.SimpleNamespace(advance=advance, dtype=dtype)
