@@ -124,9 +124,12 @@ def advance_arguments(duration: float, max_steps: int, state: dict, static: tupl
 
 def _host_attr(name: str) -> property:
     def get(self) -> np.ndarray:
-        return np.moveaxis(self.dev[name].copy_to_host(), -1, 0)
+        if name not in self.host:  # one copy per state version (cleared by advance and reset)
+            self.host[name] = np.ascontiguousarray(np.moveaxis(self.dev[name].copy_to_host(), -1, 0))
+        return self.host[name]
 
-    get.__doc__ = f"Host copy of ``{name}`` with the batch axis first (writes do not go back)."
+    get.__doc__ = (f"Host copy of ``{name}`` with the batch axis first, made once per advance or "
+                   "reset (writes do not go back to the device).")
     return property(get)
 
 
@@ -155,6 +158,7 @@ class CudaBatchedNetwork:
         to = self.cuda.to_device
         self.static = tuple(to(a) if isinstance(a, np.ndarray) else a for a in static_arguments(net, dtype))
         self.dev = {k: to(a) for k, a in state_arrays(net, self.B, dtype).items()}
+        self.host: dict[str, np.ndarray] = {}
         self.q0_dev = self.cuda.to_device(np.ascontiguousarray(net.q0, dtype))
         self.DSCALE_host = np.ones((self.B, self.shape[0]))
         self.reset()
@@ -170,6 +174,7 @@ class CudaBatchedNetwork:
         mask = np.zeros(self.B, np.int64)
         mask[index] = 1
         d = self.dev
+        self.host.clear()
         _bookkeeping()["reset"][self.grid](
             self.cuda.to_device(mask), self.q0_dev, d["Q"], d["QU"], d["T"], d["SP"], d["SS"],
             d["SN"], d["REQ"], d["ST"], d["ACC"], d["AQ"], d["AQMAX"])  # fmt: skip
@@ -197,6 +202,7 @@ class CudaBatchedNetwork:
             NumericalError: positivity could not be kept or a NaN appeared (a bug).
         """
         d = self.dev
+        self.host.clear()
         if requested is not None:
             req = np.asarray(requested, np.int64).reshape(self.B, -1)
             if req.size and (req.min() < 0 or (req >= np.array(self.net.n_phases)).any()):
@@ -234,8 +240,8 @@ class CudaBatchedNetwork:
         acc, aq, aqmax = self.ACC, self.AQ, self.AQMAX
         return {"tts": acc[:, :, KN.TTS].copy(), "delay": acc[:, :, KN.DELAY].copy(),
                 "throughput": acc[:, :, KN.EXITED].copy(),
-                "entry_queue": self.QU.astype(np.float64).sum(axis=1), "queue_ms": aq,
-                "queue_max_m": aqmax}
+                "entry_queue": self.QU.astype(np.float64).sum(axis=1), "queue_ms": aq.copy(),
+                "queue_max_m": aqmax.copy()}
 
     def link_density(self, link: str) -> np.ndarray:
         """Densities of one link. Shapes: (B, 2, n) veh/m (motorcycles, cars)."""
