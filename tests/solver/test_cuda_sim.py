@@ -299,6 +299,18 @@ def test_gpu_device_without_a_gpu_is_a_clear_error(monkeypatch):
         device.make_batched_network(sim.net, 2, "cpu", "float32")
 
 
+def test_bench_device_gpu_without_a_gpu_exits_2_with_the_fix(monkeypatch):
+    from typer.testing import CliRunner
+
+    from kernel_payload.lab_cli import app
+    from solver import device
+
+    monkeypatch.setattr(device, "gpu_available", lambda: False)
+    result = CliRunner().invoke(app, ["bench", "--device", "gpu"])
+    assert result.exit_code == 2
+    assert "no usable NVIDIA GPU" in result.output and "device 'auto' or 'cpu'" in result.output
+
+
 @pytest.mark.slow
 def test_kernels_compile_to_ptx_offline(tmp_path):
     """Typing and lowering for the real CUDA target (the simulator checks neither); needs NVVM."""
