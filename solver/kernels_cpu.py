@@ -33,7 +33,7 @@ FASTMATH = {"contract", "arcp", "reassoc", "nsz", "afn"}
 _P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
 _flux_and_speeds = _P.flux_and_speeds
 _numerical_flux = _P.numerical_flux
-_weno5_faces = _P.weno5_faces
+_weno5_class_faces = _P.weno5_class_faces
 _marker = _P.marker
 _relax_marker = _P.relax_marker
 
@@ -95,6 +95,9 @@ def _limit_class(q, qm, qp, c, k, par):
 def reconstruct(q, n, order, scales, par, qm, qp):
     """Face values of cells NG-1 .. NG+n (first order or WENO5-JS), positivity-limited.
 
+    WENO5 works per class on (rho, y) with nonlinear weights shared by both
+    (:func:`solver.physics.weno5_class_faces`).
+
     Shapes: q, qm, qp (4, n + 2 NG); scales (4,) magnitudes of each variable.
     """
     lo, hi = NG - 1, NG + n + 1
@@ -104,10 +107,13 @@ def reconstruct(q, n, order, scales, par, qm, qp):
                 qm[v, c] = q[v, c]
                 qp[v, c] = q[v, c]
         return
-    for v in range(4):
-        row, left, right, sc = q[v], qm[v], qp[v], scales[v]
+    for k in range(2):
+        r, y = 2 * k, 2 * k + 1
+        rho, yy, sr, sy = q[r], q[y], scales[r], scales[y]
         for c in range(lo, hi):
-            left[c], right[c] = _weno5_faces(row[c - 2], row[c - 1], row[c], row[c + 1], row[c + 2], sc)
+            qm[r, c], qp[r, c], qm[y, c], qp[y, c] = _weno5_class_faces(
+                rho[c - 2], rho[c - 1], rho[c], rho[c + 1], rho[c + 2],
+                yy[c - 2], yy[c - 1], yy[c], yy[c + 1], yy[c + 2], sr, sy)
     for c in range(lo, hi):
         _limit_class(q, qm, qp, c, 0, par)
         _limit_class(q, qm, qp, c, 1, par)

@@ -48,8 +48,10 @@ def reconstruct(q: np.ndarray, n: int, order: int, scales, par) -> tuple[np.ndar
     c = np.arange(NG - 1, NG + n + 1)
     if order != WENO5:
         return q[:, c].copy(), q[:, c].copy()
-    sc = np.asarray(scales)[:, None]
-    qm, qp = physics.weno5_faces(q[:, c - 2], q[:, c - 1], q[:, c], q[:, c + 1], q[:, c + 2], sc)
+    qm, qp = np.empty((4, c.size)), np.empty((4, c.size))
+    for r in (0, 2):  # weights shared by rho and y (physics.weno5_class_faces)
+        stencil = [q[v, c + s] for v in (r, r + 1) for s in (-2, -1, 0, 1, 2)]
+        qm[r], qp[r], qm[r + 1], qp[r + 1] = physics.weno5_class_faces(*stencil, scales[r], scales[r + 1])
     for r in (0, 2):  # Zhang–Shu scaling toward the cell average, the same theta for y
         y = r + 1
         rbar, ybar = q[r, c], q[y, c]

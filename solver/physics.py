@@ -231,6 +231,7 @@ POINTWISE = (
     "relax_marker",
     "numerical_flux",
     "weno5_faces",
+    "weno5_class_faces",
     "equilibrium_capacity",
     "supplies",
     "sending_receiving",
@@ -256,6 +257,47 @@ def compile_physics(jit) -> types.SimpleNamespace:
         fn.__module__ = src.__module__
         compiled[name] = jit(fn)
     return types.SimpleNamespace(**compiled)
+
+
+def weno5_class_faces(ra, rb, rc, rd, re, ya, yb, yc, yd, ye, scale_r, scale_y):
+    """WENO5-JS faces of one class's (rho, y) with shared nonlinear weights.
+
+    The smoothness indicators of rho and y, each divided by its scale squared, are added, so both
+    variables get the same weights: the reconstruction is then one linear map for both, and a
+    region of constant marker w (y = w rho) keeps exactly that w at the faces (no spurious marker
+    oscillation at contacts or vacuum fronts; separate weights gave w = 1.4 m/s inside a
+    rarefaction of constant w = 7.9 m/s and an L1 error that grew with refinement). On smooth data
+    the weights tend to the linear ones, so the order stays 5.
+
+    Returns:
+        ``(rho_left, rho_right, y_left, y_right)`` at x_{c-1/2}^+ and x_{c+1/2}^-.
+    """
+    eps = 1e-6
+    ir, iy = 1.0 / (scale_r * scale_r), 1.0 / (scale_y * scale_y)
+    b0 = ir * (13.0 / 12.0 * (ra - 2.0 * rb + rc) ** 2 + 0.25 * (ra - 4.0 * rb + 3.0 * rc) ** 2) + iy * (
+        13.0 / 12.0 * (ya - 2.0 * yb + yc) ** 2 + 0.25 * (ya - 4.0 * yb + 3.0 * yc) ** 2)
+    b1 = ir * (13.0 / 12.0 * (rb - 2.0 * rc + rd) ** 2 + 0.25 * (rb - rd) ** 2) + iy * (
+        13.0 / 12.0 * (yb - 2.0 * yc + yd) ** 2 + 0.25 * (yb - yd) ** 2)
+    b2 = ir * (13.0 / 12.0 * (rc - 2.0 * rd + re) ** 2 + 0.25 * (3.0 * rc - 4.0 * rd + re) ** 2) + iy * (
+        13.0 / 12.0 * (yc - 2.0 * yd + ye) ** 2 + 0.25 * (3.0 * yc - 4.0 * yd + ye) ** 2)
+    s0 = (eps + b0) * (eps + b0)
+    s1 = (eps + b1) * (eps + b1)
+    s2 = (eps + b2) * (eps + b2)
+    s12, s02, s01 = s1 * s2, s0 * s2, s0 * s1
+    inv_r = 1.0 / (0.1 * s12 + 0.6 * s02 + 0.3 * s01)
+    inv_l = 1.0 / (0.1 * s01 + 0.6 * s02 + 0.3 * s12)
+    wr0, wr1, wr2 = 0.1 * s12 * inv_r, 0.6 * s02 * inv_r, 0.3 * s01 * inv_r
+    wl0, wl1, wl2 = 0.1 * s01 * inv_l, 0.6 * s02 * inv_l, 0.3 * s12 * inv_l
+    sixth = 1.0 / 6.0
+    rho_r = sixth * (wr0 * (2.0 * ra - 7.0 * rb + 11.0 * rc) + wr1 * (-rb + 5.0 * rc + 2.0 * rd)
+                     + wr2 * (2.0 * rc + 5.0 * rd - re))
+    rho_l = sixth * (wl0 * (2.0 * re - 7.0 * rd + 11.0 * rc) + wl1 * (-rd + 5.0 * rc + 2.0 * rb)
+                     + wl2 * (2.0 * rc + 5.0 * rb - ra))
+    y_r = sixth * (wr0 * (2.0 * ya - 7.0 * yb + 11.0 * yc) + wr1 * (-yb + 5.0 * yc + 2.0 * yd)
+                   + wr2 * (2.0 * yc + 5.0 * yd - ye))
+    y_l = sixth * (wl0 * (2.0 * ye - 7.0 * yd + 11.0 * yc) + wl1 * (-yd + 5.0 * yc + 2.0 * yb)
+                   + wl2 * (2.0 * yc + 5.0 * yb - ya))
+    return rho_l, rho_r, y_l, y_r
 
 
 def equilibrium_capacity(other, vmax, v_creep, alpha, inv, is_moto):

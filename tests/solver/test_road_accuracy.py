@@ -43,15 +43,6 @@ def test_riemann_rarefaction_into_an_empty_road_converges():
     assert check.passed, ladder.l1
 
 
-WENO_WEIGHTS_BUG = (
-    "core bug (issue 2 report): WENO5 reconstructs rho and y with different nonlinear weights "
-    "(epsilons scaled by rho_jam and rho_jam * vtop), so y_face/rho_face != w where w is "
-    "constant; at a vacuum front the error grows with refinement (L1 0.23, 0.12, 0.19 veh on "
-    "200/400/800 cells). Fix: shared weights per class, /tmp/arz_issues/issue2_weno_shared_weights.patch"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=WENO_WEIGHTS_BUG)
 def test_weno5_vacuum_front_converges_beyond_400_cells():
     ladder, _, _ = riemann_ladder(CASES["vacuum_empty_road"], (200, 400, 800), no_progress)
     assert ladder.l1[0] > ladder.l1[1] > ladder.l1[2], ladder.l1
