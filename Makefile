@@ -16,7 +16,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check solver rl kernel_payload orchestrator tests
 
 verify-docs: $(STAMP)  ## regenerate the verification table in docs/numerics.md
-	$(BIN)/arz verify --write-docs docs/numerics.md
+	$(BIN)/arz verify --level full --write-docs docs/numerics.md
 
 bench: $(STAMP)
 	$(BIN)/arz bench
