@@ -12,10 +12,11 @@ need no allocation be compiled here unchanged: :func:`compile_kernels` follows t
 the functions below into ``kernels_cpu``/``kernels_network`` and compiles every numba function it
 meets from its ``py_func``. What is GPU-specific:
 
-* :func:`link_sweep` fuses ghost filling (clamped indices = outflow ghosts), WENO5, the
-  Zhang–Shu limiter and the interface fluxes of one link in registers, left to right, so face
-  values never go to memory; it computes interior interfaces only (node faces are always
-  overwritten by entry, exit and junction fluxes, as on the CPU).
+* :func:`link_sweep` fuses ghost filling (clamped indices = outflow ghosts), WENO5 (per class,
+  shared weights, as ``kernels_cpu.reconstruct``), the Zhang–Shu limiter and the interface
+  fluxes of one link in registers, left to right, so face values never go to memory; it computes
+  interior interfaces only (node faces are always overwritten by entry, exit and junction
+  fluxes, as on the CPU).
 * :func:`network_rk3` and :func:`advance_network` repeat the CPU control flow with explicit copy
   loops (numba-cuda has no array-to-slice assignment and no allocation).
 
@@ -23,8 +24,8 @@ Precision: ``compile_kernels("float32")`` rewrites every float literal of the co
 ``float32`` (so arithmetic stays in single precision) and flushes round-off negatives down to
 ``-1e-10 rho_jam`` to vacuum (float64: ``-1e-15 rho_jam``; anything more negative is retried with
 half the dt, as on the CPU). Time (T, ST, dt) and the accumulators (ACC, AQ, AQMAX) stay float64.
-The WENO epsilon is ``1e-6 scale^2`` with the variable's own scale, so it neither underflows nor
-drowns the smoothness indicators in float32.
+WENO's smoothness indicators are divided by each variable's scale squared and its epsilon is
+``1e-6`` (dimensionless), so it neither underflows nor drowns the indicators in float32.
 The pointwise physics is :func:`solver.physics.compile_physics` compiled for ``cuda.jit(device=True)``.
 """
 
@@ -52,7 +53,7 @@ from solver.kernels_network import (
     signal_update,
 )
 from solver.params import EPS_VAC, RHO_JAM
-from solver.physics import marker, numerical_flux, supplies, weno5_faces
+from solver.physics import marker, numerical_flux, supplies, weno5_class_faces
 
 #: work slots per copy: W[k] for k = state at the RK start, stage 1, stage 2, fluxes, saved state
 Q0, Q1, Q2, FLUX, SAVED = range(5)
@@ -109,10 +110,10 @@ def cell_faces(q, c, first, last, order, scales, par):
     if order != WENO5:
         return q[0, c], q[1, c], q[2, c], q[3, c], q[0, c], q[1, c], q[2, c], q[3, c]
     a, b, d, e = max(c - 2, first), max(c - 1, first), min(c + 1, last), min(c + 2, last)
-    l0, r0 = weno5_faces(q[0, a], q[0, b], q[0, c], q[0, d], q[0, e], scales[0])
-    l1, r1 = weno5_faces(q[1, a], q[1, b], q[1, c], q[1, d], q[1, e], scales[1])
-    l2, r2 = weno5_faces(q[2, a], q[2, b], q[2, c], q[2, d], q[2, e], scales[2])
-    l3, r3 = weno5_faces(q[3, a], q[3, b], q[3, c], q[3, d], q[3, e], scales[3])
+    l0, r0, l1, r1 = weno5_class_faces(q[0, a], q[0, b], q[0, c], q[0, d], q[0, e], q[1, a],
+                                       q[1, b], q[1, c], q[1, d], q[1, e], scales[0], scales[1])
+    l2, r2, l3, r3 = weno5_class_faces(q[2, a], q[2, b], q[2, c], q[2, d], q[2, e], q[3, a],
+                                       q[3, b], q[3, c], q[3, d], q[3, e], scales[2], scales[3])
     l0, l1, r0, r1 = limit_faces(q[0, c], q[1, c], l0, l1, r0, r1, q[0, b], q[1, b], q[0, d], q[1, d], par)
     l2, l3, r2, r3 = limit_faces(q[2, c], q[3, c], l2, l3, r2, r3, q[2, b], q[3, b], q[2, d], q[3, d], par)
     return l0, l1, l2, l3, r0, r1, r2, r3
