@@ -20,6 +20,9 @@ QUEUE_HALF_VEH = 50.0  # entry queue that maps to 0.5, veh
 VACUUM_WEIGHT = 1e-3  # free-speed prior weight in the bin speed average, fraction of rho_jam
 
 
+# digest of the modules these cached kernels call into (see solver/fingerprint.py)
+KERNEL_SOURCES_DIGEST = "31387602d969a3af"
+
 @numba.njit(cache=True)
 def cell_speeds(Q, idx, par, out):
     """Speeds ``v_k = w_k - p_k`` (m/s) of selected cells of every copy.

@@ -21,6 +21,9 @@ import numpy as np
 from solver import physics
 from solver.params import EPS_VAC, RELAX, RHO_JAM, TAU_C, TAU_M
 
+# digest of the modules these cached kernels call into (see solver/fingerprint.py)
+KERNEL_SOURCES_DIGEST = "2b28edef09545203"
+
 NG = 3
 FIRST_ORDER, WENO5 = 0, 1
 CENTRAL_UPWIND, HLL = 0, 1

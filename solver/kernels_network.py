@@ -40,6 +40,9 @@ from solver.kernels_cpu import (
 )
 from solver.params import EPS_VAC
 
+# digest of the modules these cached kernels call into (see solver/fingerprint.py)
+KERNEL_SOURCES_DIGEST = "20a7716b9dadb333"
+
 _P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
 _sending_receiving = _P.sending_receiving
 _supplies = _P.supplies
