@@ -23,9 +23,8 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 app = typer.Typer(name="arz", add_completion=False, no_args_is_help=True,
-                  help="ARZ lab commands: simulate, verify, bench (train and evaluate: issue 4).")  # fmt: skip
+                  help="ARZ lab commands: simulate, verify, bench, train, evaluate.")  # fmt: skip
 DOCS_BEGIN, DOCS_END = "<!-- verify:begin -->", "<!-- verify:end -->"
-_EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
 class BadInput(Exception):
@@ -84,6 +83,7 @@ def simulate(
     out: Path = typer.Option(..., "--out", "-o", help="NPZ file to write."),
     backend: str = typer.Option("numba-cpu", help="Kernel backend: numpy (oracle) or numba-cpu."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary (incl. the ledger)."),
+    plot: Path | None = typer.Option(None, "--plot", help="Also draw a time-space diagram of density (PNG)."),
 ) -> None:
     """Run a scenario and save x, t and the (nt, nx) fields in SI units as NPZ."""
     with exit_codes():
@@ -91,6 +91,11 @@ def simulate(
         with progress_bar("simulate", quiet=as_json) as update:
             result = run_scenario(sc, backend, lambda t, end: update(t, end, f"t = {t:.0f} s"))
         write_npz(result, out)
+        if plot is not None:
+            from kernel_payload.timespace import plot_time_space
+
+            plot_time_space(result.t, result.extra.get("x", result.x), result.fields, plot,
+                            f"{sc.name}: total density")  # fmt: skip
         name = sc.name
         summary = summary_of(result, name, out, backend)
     if as_json:
@@ -274,15 +279,11 @@ def _bench_gpu(as_json: bool) -> None:
 
 
 # ------------------------------------------------------------------------------ RL (issue 4)
-@app.command(context_settings=_EXTRA_ARGS)
-def train(ctx: typer.Context) -> None:
-    """Train a PPO signal controller (not available yet: issue 4)."""
-    _err("RL commands are not available yet (issue 4)")
-    raise typer.Exit(1)
+def _register_rl_commands() -> None:
+    from kernel_payload.rl_cli import evaluate, train
+
+    app.command()(train)
+    app.command()(evaluate)
 
 
-@app.command(context_settings=_EXTRA_ARGS)
-def evaluate(ctx: typer.Context) -> None:
-    """Compare controllers on a scenario (not available yet: issue 4)."""
-    _err("RL commands are not available yet (issue 4)")
-    raise typer.Exit(1)
+_register_rl_commands()

@@ -125,10 +125,36 @@ def test_verify_bad_level_and_docs_without_markers_exit_2(tmp_path):
     assert result.exit_code == 2 and "no '<!-- verify:begin -->'" in _one_error_line(result)
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate"])
-def test_rl_commands_say_not_available(command):
-    result = runner.invoke(app, [command, "scenarios/seed_corridor.yml", "--timesteps", "10"])
-    assert result.exit_code == 1 and "RL commands are not available yet (issue 4)" in result.output
+def test_simulate_network_with_time_space_plot(tmp_path):
+    out, png = tmp_path / "red.npz", tmp_path / "red.png"
+    result = runner.invoke(app, ["simulate", "scenarios/red_light.yml", "--out", str(out), "--plot", str(png), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert abs(summary["ledger"]["m"]["residual"]) <= 1e-9 * summary["ledger"]["m"]["entered"]
+    with np.load(out) as data:
+        assert data["approach/rho_m"].shape == (data["t"].size, data["approach/x"].size)
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_then_evaluate_through_the_cli(tmp_path):
+    """A tiny PPO run and a comparison with fixed-time through `arz train` / `arz evaluate`."""
+    out = tmp_path / "ppo"
+    result = runner.invoke(app, ["train", "--timesteps", "512", "--n-envs", "2", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    trained = json.loads(result.output)
+    assert Path(trained["model"]).is_file() and trained["timesteps"] >= 512
+    result = runner.invoke(app, ["evaluate", f"ppo:{trained['model']}", "fixed-time", "--episodes", "1",
+                                 "--seeds", "100,101", "--out", str(tmp_path / "eval"), "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    delays = {r["controller"]: r["mean"] for r in rows if r["metric"] == "delay_per_vehicle_s" and r["class"] == "total"}
+    assert set(delays) == {f"ppo:{trained['model']}", "fixed-time"} and all(d > 0 for d in delays.values())
+
+
+def test_rl_commands_reject_unknown_env_and_bad_seeds():
+    assert _one_error_line(runner.invoke(app, ["train", "--env", "ARZ-Nope-v0"])).startswith("error: env: unknown environment")
+    bad = runner.invoke(app, ["evaluate", "fixed-time", "--seeds", "1,x"])
+    assert _one_error_line(bad).startswith("error: seeds:")
 
 
 @pytest.mark.slow

@@ -1,0 +1,95 @@
+"""``arz train`` and ``arz evaluate``: PPO training and the controller comparison (issue 4).
+
+Thin commands over :func:`rl.training.train` and :func:`rl.evaluation.evaluate`; registered on
+the lab app by :mod:`kernel_payload.lab_cli`. Progress bars go to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+ENV_HELP = "Environment id: ARZ-Intersection-v0, ARZ-Arterial-v0 or ARZ-SeedCorridor-v0."
+
+
+def _check_env(env: str) -> None:
+    from kernel_payload.lab_cli import BadInput
+    from rl import ENV_IDS
+
+    if env not in ENV_IDS:
+        raise BadInput("env", f"unknown environment {env!r}: choose one of {', '.join(ENV_IDS)}")
+
+
+def train(
+    env: str = typer.Option("ARZ-Intersection-v0", "--env", help=ENV_HELP),
+    timesteps: int = typer.Option(100_000, "--timesteps", min=1, help="Environment steps in total (all copies)."),
+    n_envs: int = typer.Option(8, "--n-envs", min=1, help="Copies stepped together in one batched call."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the policy and the training demand draws."),
+    out: Path = typer.Option(Path("runs/ppo"), "--out", help="Output folder (model.zip, train_metrics.csv, tb/)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Train a PPO signal controller (stable-baselines3) on the batched environment."""
+    from kernel_payload.lab_cli import exit_codes, progress_bar
+
+    with exit_codes():
+        _check_env(env)
+        from rl.training import train as run_train
+
+        start = time.perf_counter()
+        with progress_bar("train", quiet=as_json) as update:
+            result = run_train(env, timesteps, n_envs, seed, out,
+                               progress=lambda stage, done, total: update(done, total, f"{stage} {done:,}/{total:,} steps"))  # fmt: skip
+        wall = time.perf_counter() - start
+    summary = {"env": env, "timesteps": result.timesteps, "steps_per_s": result.steps_per_s,
+               "wall_s": wall, "model": str(result.model_path), "metrics_csv": str(result.metrics_csv)}  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    Console().print(f"[bold]{env}[/]: {result.timesteps:,} steps at {result.steps_per_s:,.0f} steps/s "
+                    f"({wall:.0f} s) -> {result.model_path} (learning curve: {result.metrics_csv})")  # fmt: skip
+
+
+def evaluate(
+    controllers: list[str] = typer.Argument(..., help="e.g. ppo:runs/ppo/model.zip fixed-time actuated max-pressure random"),
+    env: str = typer.Option("ARZ-Intersection-v0", "--env", help=ENV_HELP),
+    episodes: int = typer.Option(2, "--episodes", min=1, help="Episodes per seed (held-out demand draws)."),
+    seeds: str = typer.Option("100,101,102,103,104", "--seeds", help="Comma-separated evaluation seeds."),
+    out: Path = typer.Option(Path("runs/evaluation"), "--out", help="Output folder (evaluation.csv, figures)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary rows as JSON."),
+) -> None:
+    """Compare controllers on demand draws never used in training (95 % confidence intervals)."""
+    from kernel_payload.lab_cli import BadInput, exit_codes, progress_bar
+
+    with exit_codes():
+        _check_env(env)
+        try:
+            seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+        except ValueError:
+            raise BadInput("seeds", f"{seeds!r} is not a comma-separated list of integers") from None
+        from rl.evaluation import evaluate as run_evaluate
+
+        with progress_bar("evaluate", quiet=as_json) as update:
+            result = run_evaluate(env, controllers, episodes, seed_list, out,
+                                  progress=lambda stage, done, total: update(done, total, stage))  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(result.rows, indent=2))
+        return
+    table = Table("controller", "delay/veh (s)", "throughput (veh)", "mean queue (m)", "max queue (m)",
+                  title=f"{env}: {episodes} episodes x {len(seed_list)} seeds, mean ± 95 % CI")  # fmt: skip
+    cell = {(r["controller"], r["metric"], r["class"]): r for r in result.rows}
+
+    def fmt(ctl: str, metric: str, cls: str = "total") -> str:
+        r = cell.get((ctl, metric, cls))
+        return "-" if r is None else f"{r['mean']:.4g} ± {r['ci95']:.2g}"
+
+    for ctl in controllers:
+        table.add_row(ctl, fmt(ctl, "delay_per_vehicle_s"), fmt(ctl, "throughput_veh"),
+                      fmt(ctl, "mean_queue_m"), fmt(ctl, "max_queue_m"))  # fmt: skip
+    console = Console()
+    console.print(table)
+    console.print(f"metrics: {result.summary_csv}; figures: {', '.join(str(f) for f in result.figures)}")
