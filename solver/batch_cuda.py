@@ -153,7 +153,8 @@ class CudaBatchedNetwork:
         self.cuda = _cuda()
         self.net, self.B, self.dtype = net, int(batch), dtype
         self.kernels = KG.compile_kernels(dtype)
-        self.grid = ((self.B + threads_per_block - 1) // threads_per_block, threads_per_block)
+        tpb = max(1, min(threads_per_block, self.B))  # no idle threads for tiny batches (the simulator runs each)
+        self.grid = ((self.B + tpb - 1) // tpb, tpb)
         self.shape = (len(net.entries), len(net.signals), len(net.approaches))
         to = self.cuda.to_device
         self.static = tuple(to(a) if isinstance(a, np.ndarray) else a for a in static_arguments(net, dtype))

@@ -46,6 +46,7 @@ from solver.kernels_network import (
     _relax_all,
     _update_links,
     accumulate_measures,
+    bound_all_markers,
     entry_exit_fluxes,
     junction_fluxes,
     signal_dt_cap,
@@ -224,6 +225,7 @@ def network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap
         else:
             _update_links(q, q0, 1.0 - 2.0 / 3.0, work[Q2], 2.0 / 3.0, F, lk, lk_dx, rdt, scales, par)
         queue_stage(qwork, qu, stage, dt)
+    bound_all_markers(q, lk, scales, par)
     if has_negative_density(q, lk):
         copy_cells(q, q0, lk)
         copy_queues(qu, qwork[0])

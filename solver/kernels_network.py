@@ -227,6 +227,33 @@ def junction_fluxes(q, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_p
 
 
 @jit
+def bound_markers(q, n, scales, par):
+    """Keep markers in the ARZ invariant region, in place: ``w_k >= 0`` and ``v_k <= vtop``.
+
+    vtop = scales[1]/scales[0] is the largest free speed plus the pressure scale. Under signal
+    switching with strongly mixed classes the marker of a cell next to an entry was seen to run
+    away (w = 1.3e5 m/s beside w = -3e4 m/s, dt -> 1e-5 s, a stalled RL run). Out-of-range
+    markers (w < 0: clamped to p, i.e. v = 0; w > vtop: clamped to at most p + vtop) get
+    y = rho w recomputed; densities are untouched (mass is conserved). The check costs one
+    division per class and cell; pressures are only evaluated for cells out of range, which
+    never happens in normal flow.
+
+    Shapes: q (4, n + 2 NG).
+    """
+    vtop = scales[1] / scales[0]
+    eps = par[EPS_VAC]
+    for c in range(NG, NG + n):
+        for k in range(2):
+            rho = q[2 * k, c]
+            if rho > 0.0:
+                w = _marker(rho, q[2 * k + 1, c], eps)
+                if w < 0.0 or w > vtop:
+                    p_m, p_c = _pressures(q[0, c], q[2, c], par)
+                    p = p_m if k == 0 else p_c
+                    q[2 * k + 1, c] = rho * min(max(w, p), p + vtop)
+
+
+@jit
 def _update_links(dst, a, ca, b, cb, F, lk, lk_dx, dt, scales, par):
     """RK combination on every link, then :func:`solver.kernels_cpu.clean_vacuum`."""
     for l in range(lk.shape[0]):
@@ -234,6 +261,14 @@ def _update_links(dst, a, ca, b, cb, F, lk, lk_dx, dt, scales, par):
         end = off + n + 2 * NG
         combine(dst[:, off:end], a[:, off:end], ca, b[:, off:end], cb, F[:, off:end], n, dt / lk_dx[l])
         clean_vacuum(dst[:, off:end], n, scales, par)
+
+
+@jit
+def bound_all_markers(q, lk, scales, par):
+    """:func:`bound_markers` on every link (once per accepted RK3 step)."""
+    for l in range(lk.shape[0]):
+        off, n = lk[l, 0], lk[l, 1]
+        bound_markers(q[:, off:off + n + 2 * NG], n, scales, par)
 
 
 @jit
@@ -277,6 +312,7 @@ def network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap
         else:
             _update_links(q, q0, 1.0 - 2.0 / 3.0, q2, 2.0 / 3.0, F, lk, lk_dx, dt, scales, par)
             qu[:, :] = (1.0 - 2.0 / 3.0) * qu0 + 2.0 / 3.0 * (qu2 + dt * dqu)
+    bound_all_markers(q, lk, scales, par)
     for l in range(lk.shape[0]):
         off, n = lk[l, 0], lk[l, 1]
         for c in range(off + NG, off + NG + n):
