@@ -18,6 +18,7 @@ from solver.initial import cell_averages, quality_per_cell, road_grid
 from solver.network_spec import NetworkScenario
 from solver.params import PhysicsParams
 from solver.scenario import validation_to_scenario_error
+from solver.simulate import variable_scales
 
 _ORDER = {"first_order": K.FIRST_ORDER, "weno5": K.WENO5}
 _FLUX = {"central_upwind": K.CENTRAL_UPWIND, "hll": K.HLL}
@@ -100,11 +101,6 @@ def _demand_arrays(nodes):
     return t, v, npts, lin
 
 
-def _variable_scales(params: PhysicsParams) -> np.ndarray:
-    vtop = max(max(v) for v in params.vmax.values()) + max(params.K_m, params.K_c)
-    return np.array([params.rho_jam, params.rho_jam * vtop, params.rho_jam, params.rho_jam * vtop])
-
-
 def build_network(sc: NetworkScenario) -> Network:
     """Compile a network scenario: flat cells, node tables, signals, initial state."""
     params = sc.physics.to_params()
@@ -180,5 +176,5 @@ def build_network(sc: NetworkScenario) -> Network:
         approaches=approaches, signals=signals, n_phases=n_phases, q0=q0, topo=topo,
         sig_static=(sig_times, app_sig, app_pos, sig_green), obs=obs,
         order=_ORDER[sc.numerics.reconstruction], kind=_FLUX[sc.numerics.flux], cfl=sc.numerics.cfl,
-        scales=_variable_scales(params), par=params.packed(), supply_cap=sc.supply_limited_links,
+        scales=variable_scales(params), par=params.packed(), supply_cap=sc.supply_limited_links,
     )

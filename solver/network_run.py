@@ -11,11 +11,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from solver import physics
 from solver.batch import BatchedNetwork
 from solver.network import Network, build_network
 from solver.network_spec import NetworkScenario
-from solver.simulate import SimulationResult, output_times
+from solver.simulate import SimulationResult, output_times, primitive_fields
 
 
 def plan_request(net: Network, t: float) -> tuple[np.ndarray, float]:
@@ -46,14 +45,7 @@ def plan_request(net: Network, t: float) -> tuple[np.ndarray, float]:
 
 def link_fields(sim: BatchedNetwork, link: str) -> dict[str, np.ndarray]:
     """Primitive fields of copy 0 on one link: rho (veh/m), v and w (m/s). Each (n,)."""
-    q = sim.Q[0][:, sim.net.link_slice(link)]
-    par = sim.net.par
-    eps = par[physics.EPS_VAC]
-    w_m = np.array([physics.marker(r, y, eps) for r, y in zip(q[0], q[1], strict=True)])
-    w_c = np.array([physics.marker(r, y, eps) for r, y in zip(q[2], q[3], strict=True)])
-    p = np.array([physics.pressures(a, b, par) for a, b in zip(q[0], q[2], strict=True)]).reshape(-1, 2)
-    return {"rho_m": q[0].copy(), "v_m": w_m - p[:, 0], "rho_c": q[2].copy(), "v_c": w_c - p[:, 1],
-            "w_m": w_m, "w_c": w_c}
+    return primitive_fields(sim.Q[0][:, sim.net.link_slice(link)], sim.net.par)
 
 
 def simulate_network(sc: NetworkScenario, progress: Callable[[float, float], None] | None = None) -> SimulationResult:
