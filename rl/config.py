@@ -39,7 +39,8 @@ class EnvConfig:
         reward: reward name (see :mod:`rl.rewards`).
         observed_cells: extra observed cells (interior indices) of the scenario's observe link.
         demand_scale: (lo, hi) range of the demand multiplier drawn per episode.
-        device: ``cpu`` (``auto`` resolves to it; ``gpu`` is not available yet).
+        device: the resolved device, ``cpu`` or ``gpu`` (``auto`` picks the GPU when numba-cuda
+            finds one).
     """
 
     scenario: Path
@@ -65,7 +66,7 @@ def resolve_config(scenario, decision_interval=None, episode_length=None, reward
 
     Raises:
         EnvConfigError: a bad value (names the key and the fix).
-        BackendUnavailableError: ``device="gpu"``.
+        BackendUnavailableError: ``device="gpu"`` where numba-cuda finds no usable GPU.
     """
     from solver.scenario import load_scenario
 
@@ -75,10 +76,13 @@ def resolve_config(scenario, decision_interval=None, episode_length=None, reward
         raise EnvConfigError("scenario", str(scenario), "use a network scenario (links and nodes)")
     if device not in DEVICES:
         raise EnvConfigError("device", device, f"use one of {DEVICES}")
-    if device == "gpu":
-        raise BackendUnavailableError(
-            "device='gpu': the GPU backend of the network solver is not available yet; "
-            "use device='cpu' (or 'auto')")
+    from solver.device import resolve_device
+    from solver.errors import BackendError
+
+    try:
+        resolved = resolve_device(device)
+    except BackendError as err:
+        raise BackendUnavailableError(f"device={device!r}: {err}") from None
     di = float(sc.decision_interval if decision_interval is None else decision_interval)
     ep = float(sc.time.end if episode_length is None else episode_length)
     if di <= 0:
@@ -87,7 +91,7 @@ def resolve_config(scenario, decision_interval=None, episode_length=None, reward
         raise EnvConfigError("episode_length", episode_length, f"give at least decision_interval ({di:g} s)")
     lo, hi = _scale_range(demand_scale)
     cells = observed_cells if observed_cells is not None else (sc.observe.cells if sc.observe else ())
-    cfg = EnvConfig(path, di, ep, str(reward), tuple(int(c) for c in cells), (lo, hi), "cpu")
+    cfg = EnvConfig(path, di, ep, str(reward), tuple(int(c) for c in cells), (lo, hi), resolved)
     return cfg, sc
 
 

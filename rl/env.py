@@ -74,7 +74,8 @@ class TrafficSignalEnv(gym.Env):
         reward: ``delay`` | ``queue`` | ``pressure`` | ``throughput``.
         observed_cells: extra single-cell observations on the scenario's ``observe`` link.
         demand_scale: number or (lo, hi) range of the demand multiplier drawn per episode.
-        device: ``auto`` | ``cpu`` | ``gpu`` (``gpu`` raises BackendUnavailableError for now).
+        device: ``auto`` | ``cpu`` | ``gpu``: ``auto`` uses the numba-cuda backend (float32 state)
+            when numba-cuda finds a GPU; ``gpu`` without one raises BackendUnavailableError.
     """
 
     metadata = {"render_modes": []}

@@ -38,8 +38,12 @@ class ControlledNetwork:
         self.net = build_network(scenario)
         if not self.net.signals:
             raise RLError(f"scenario {cfg.scenario} has no signal to control; add a signal to a junction")
-        threads = min(batch, os.cpu_count() or 1)
-        self.sim = BatchedNetwork(self.net, batch=batch, threads=threads)
+        if cfg.device == "gpu":  # float32 state: T4-class GPUs are slow in float64
+            from solver.device import make_batched_network
+
+            self.sim = make_batched_network(self.net, batch, device="gpu", dtype="float32")
+        else:
+            self.sim = BatchedNetwork(self.net, batch=batch, threads=min(batch, os.cpu_count() or 1))
         link = scenario.observe.link if scenario.observe else None
         self.layout = build_layout(self.net, cfg.observed_cells, link)
         self.reward_fn = get_reward(cfg.reward)

@@ -88,7 +88,7 @@ def test_signal_holds_min_green_and_clearance_whatever_the_agent_asks():
 
 
 def test_bad_arguments_raise_clear_errors():
-    with pytest.raises(BackendUnavailableError, match="not available yet"):
+    with pytest.raises(BackendUnavailableError, match="no usable NVIDIA GPU"):
         rl.TrafficSignalEnv(device="gpu")
     with pytest.raises(EnvConfigError, match="scenario"):
         rl.TrafficSignalEnv(scenario="no_such_place")
@@ -106,3 +106,12 @@ def test_every_reward_is_finite_and_signed(reward):
     assert np.isfinite(rewards).all()
     assert (np.array(rewards) >= 0).all() if reward == "throughput" else (np.array(rewards) <= 0).all()
     assert np.ptp(rewards) > 0
+
+
+def test_auto_device_resolves_to_cpu_without_a_gpu():
+    env = rl.TrafficSignalEnv(episode_length=10.0, device="auto")
+    from solver.batch import BatchedNetwork
+    from solver.device import gpu_available
+
+    if not gpu_available():
+        assert isinstance(env.unwrapped.core.sim, BatchedNetwork)
