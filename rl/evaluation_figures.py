@@ -17,6 +17,13 @@ def _plt():
     return plt
 
 
+def _save(plt, fig, path: Path) -> None:
+    """Lay out, write the PNG at 120 dpi and free the figure."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def _label(spec: str) -> str:
     if not spec.startswith("ppo:"):
         return spec
@@ -42,9 +49,7 @@ def comparison(path: Path, rows: list[dict]) -> Path:
     ax.bar([_label(r["controller"]) for r in chosen], [r["mean"] for r in chosen], yerr=err, capsize=4)
     ax.set_ylabel("mean delay per vehicle (s)")
     ax.set_title("Controller comparison (mean, 95% CI)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, path)
     return path
 
 
@@ -60,9 +65,7 @@ def queues(path: Path, traces: dict, cfg) -> Path:
     ax.set_ylabel("queue, all approaches (m)")
     ax.set_title("Queue length over time")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, path)
     return path
 
 
@@ -83,9 +86,7 @@ def time_space(path: Path, traces: dict, cfg, link: str, controllers: list[str])
         ax.set_xlabel("time (min)")
         ax.set_ylabel("cell (stop line at top)")
         fig.colorbar(im, ax=ax, label="density (veh/km)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, path)
     return path
 
 
@@ -109,7 +110,5 @@ def learning_curves(path: Path, controllers: list[str]) -> Path | None:
     ax.set_ylabel("mean episode return")
     ax.set_title("PPO learning curve")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, path)
     return path

@@ -1,7 +1,7 @@
 """Kernel backends behind one small protocol, chosen from a registry (STYLE rule 3).
 
 * ``numpy``: the slow oracle (:mod:`solver.oracle`), one link at a time.
-* ``numba-cpu``: compiled kernels (:mod:`solver.kernels_cpu`), parallel over a batch.
+* ``numba-cpu``: compiled kernels (:mod:`solver.kernels_cpu`), threaded over a batch.
 * ``numba-cuda``: the GPU backend (registered by :mod:`solver.network` for batched networks).
 """
 
@@ -71,7 +71,7 @@ class NumpyBackend:
 
 
 class NumbaCpuBackend:
-    """numba ``@njit(cache=True)`` kernels, ``parallel=True`` over the batch."""
+    """numba ``@njit(cache=True)`` kernels, a thread per core over the batch (:mod:`solver.threads`)."""
 
     name = "numba-cpu"
 

@@ -3,7 +3,8 @@
 :class:`BatchedNetwork` is the batched stepping API used by ``arz simulate``, the controllers and
 the RL environment: every copy has its own state, entry queues, demand multipliers, signal state
 and requested phases; :meth:`BatchedNetwork.advance` moves all of them by the same simulated time
-in one call (numba, ``parallel=True`` over the batch; no Python loop over cells or links).
+in one call (GIL-free numba kernels on a thread per core, see :mod:`solver.threads`; no Python
+loop over cells or links).
 """
 
 from __future__ import annotations
@@ -124,7 +125,6 @@ def build_network(sc: NetworkScenario) -> Network:
             q0[:, sl] = cell_averages(sc.initial, edges, quality, params)
         lk_dx.append(dx)
         centres.append(x)
-    nodes = {n.id: n for n in sc.nodes}
     entries = [n for n in sc.nodes if n.kind == "entry"]
     exits = [n for n in sc.nodes if n.kind == "exit"]
     junctions = [n for n in sc.nodes if n.kind == "junction"]
@@ -169,7 +169,6 @@ def build_network(sc: NetworkScenario) -> Network:
     topo = (lk_arr, np.asarray(lk_dx), vmax, en_link, dem_t, dem_v, dem_np, dem_lin, ex_link,
             i64(in_ptr), i64(ins), i64(out_ptr), i64(outs), i64(beta_ptr), np.asarray(beta, float))
     obs = (app_link, sc.queue_threshold * params.rho_jam)
-    del nodes
     return Network(
         scenario=sc, params=params, links=links, lk=lk_arr, lk_dx=np.asarray(lk_dx), centres=centres,
         vmax=vmax, entries=[n.id for n in entries], exits=[n.id for n in exits],
