@@ -45,24 +45,47 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _solver_gpu_status() -> tuple[bool, str]:
+    """:func:`solver.device.gpu_status`, or ``(False, why)`` when the solver is not importable."""
+    try:
+        from solver.device import gpu_status
+    except ImportError as exc:
+        return False, f"the solver's device module is not importable ({exc})"
+    return gpu_status()
+
+
 def detect_device(requested: str) -> DeviceInfo:
     """Resolve the job's ``device`` setting (``auto|cpu|gpu``) against this machine.
 
+    ``kind`` is what the solver will really use: ``gpu`` only when numba-cuda can compile and run
+    a kernel (:func:`solver.device.gpu_status`), not merely when ``nvidia-smi`` lists a GPU. A GPU
+    that is visible but unusable under ``auto`` gives ``kind: cpu`` and says why in ``note``.
+    numba is imported only when ``nvidia-smi`` lists a GPU (or ``gpu`` is requested).
+
     Raises:
-        DeviceUnavailable: ``gpu`` was requested and no NVIDIA GPU is visible.
+        DeviceUnavailable: ``gpu`` was requested and numba-cuda cannot use a GPU here.
     """
-    gpu = gpu_name()
-    if requested == "gpu" and gpu is None:
+    gpu, note = gpu_name(), ""
+    usable, reason = False, ""
+    if requested == "gpu" or (requested == "auto" and gpu is not None):
+        usable, reason = _solver_gpu_status()
+    if requested == "gpu" and not usable:
         raise DeviceUnavailable(
-            "device: gpu was requested but no NVIDIA GPU is visible (nvidia-smi found none); "
+            f"device: gpu was requested but no GPU is usable here ({reason or 'nvidia-smi found none'}); "
             "on Kaggle keep kaggle.accelerator: NvidiaTeslaT4, elsewhere use device: auto or cpu"
         )
-    kind = "gpu" if gpu is not None and requested in ("gpu", "auto") else "cpu"
+    if requested == "auto" and gpu is not None and not usable:
+        note = f"{gpu} is visible but the solver runs on the CPU: {reason}"
+    kind = "gpu" if usable and requested in ("gpu", "auto") else "cpu"
+    if kind == "gpu" and gpu is None:  # numba-cuda sees a GPU that nvidia-smi did not list
+        from solver.device import device_name
+
+        gpu = device_name("gpu")
     cpu = cpu_name()
     return DeviceInfo(
-        requested=requested, kind=kind, name=gpu if kind == "gpu" and gpu else cpu, cpu=cpu,
+        requested=requested, kind=kind, name=gpu if kind == "gpu" else cpu, cpu=cpu,
         cpu_count=os.cpu_count() or 1, gpu=gpu, python=platform.python_version(),
-        platform=platform.platform(),
+        platform=platform.platform(), note=note,
     )  # fmt: skip
 
 

@@ -77,6 +77,8 @@ def _overview(summary: SessionSummary) -> str:
         ("CPU", f"{device.cpu} ({device.cpu_count} logical)" if device else "-"),
         ("python / platform", f"{device.python} / {device.platform}" if device else "-"),
     ]
+    if device and device.note:
+        rows.append(("device note", device.note))
     return _kv_table(rows)
 
 

@@ -4,7 +4,8 @@
 # Usage (from anywhere; nothing is fetched from the internet):
 #   scripts/gpu_check.sh                 # writes $OUT/gpu_check.json, or ./gpu_check.json
 # Environment knobs: OUT (result folder), GPU_CHECK_BATCHES (default "1 16 256 1024 4096 16384"),
-#   GPU_CHECK_DECISIONS (timed 5 s decisions per row, default 4), GPU_CHECK_CPU_BUDGET (s, 30).
+#   GPU_CHECK_DECISIONS (timed 5 s decisions per row, default 4), GPU_CHECK_CPU_BUDGET (s, 30),
+#   GPU_CHECK_TEST_TIMEOUT (s, 210), GPU_CHECK_BENCH_TIMEOUT (s, 270).
 # Python: the repository's .venv if present, else python3 (with the project installed, or run from
 # the checkout: the repository root is put on PYTHONPATH). Needs numpy, numba, numba-cuda, pydantic,
 # pyyaml, pytest and an NVIDIA driver + CUDA toolkit (NVVM) that numba-cuda can find.
@@ -38,13 +39,14 @@ except Exception as exc:  # report, do not stop: the JSON says what is missing
 print(json.dumps(out))
 EOF
 
-echo "[gpu_check] gpu tests (<= 210 s)" >&2
-timeout 210 "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/solver/test_cuda_sim.py \
+TEST_TIMEOUT="${GPU_CHECK_TEST_TIMEOUT:-210}"; BENCH_TIMEOUT="${GPU_CHECK_BENCH_TIMEOUT:-270}"
+echo "[gpu_check] gpu tests (<= $TEST_TIMEOUT s)" >&2
+timeout "$TEST_TIMEOUT" "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/solver/test_cuda_sim.py \
   --junitxml="$WORK/tests.xml" > "$WORK/tests.log" 2>&1
 echo $? > "$WORK/tests.rc"
 
-echo "[gpu_check] benchmark (<= 270 s)" >&2
-timeout 270 "$PY" - 2> "$WORK/bench.err" <<'EOF'
+echo "[gpu_check] benchmark (<= $BENCH_TIMEOUT s)" >&2
+timeout "$BENCH_TIMEOUT" "$PY" - 2> "$WORK/bench.err" <<'EOF'
 import json, os, sys
 from pathlib import Path
 from solver.bench_gpu import bench_cpu, bench_gpu, speedups

@@ -137,6 +137,7 @@ class DeviceInfo(_Model):
         gpu: GPU name, or None when no GPU is visible.
         python: Python version.
         platform: OS platform string.
+        note: why a visible GPU was not used (empty when nothing needs saying).
     """
 
     requested: str
@@ -147,6 +148,7 @@ class DeviceInfo(_Model):
     gpu: str | None = None
     python: str
     platform: str
+    note: str = ""
 
 
 class SessionSummary(_Model):
