@@ -82,6 +82,9 @@ def test_arz_submit_backend_kaggle_end_to_end(harness, project, tmp_path):
     assert all(entry.problem(results) is None for entry in summary.artifacts)
     assert (results / f"{slug}.log").is_file() and (results / "tiny/figures/tiny.png").is_file()
     assert not (results / "__results__.html").exists()
+    device = summary.device  # device: auto is resolved and recorded (the CPU here, a GPU on Kaggle)
+    assert device.requested == "auto" and device.kind in ("cpu", "gpu")
+    assert device.name == (device.gpu if device.kind == "gpu" else device.cpu) and device.name
 
     pushed = harness.fake.pushes
     assert len(pushed) == 1 and pushed[0]["newTitle"] == slug
