@@ -10,13 +10,10 @@ same (var, cell) (coalesced). Inside a thread a copy is seen through strided vie
 (``Q[:, :, b]`` has the CPU kernels' ``q[var, cell]`` shape), which lets the CPU kernels that
 need no allocation be compiled here unchanged: :func:`compile_kernels` follows the calls of
 the functions below into ``kernels_cpu``/``kernels_network`` and compiles every numba function it
-meets from its ``py_func``. What is GPU-specific:
+meets from its ``py_func`` -- the link sweep :func:`solver.kernels_network.link_sweep` (WENO5,
+limiter, interior fluxes and supply cap of one link, faces in registers) included. What is
+GPU-specific:
 
-* :func:`link_sweep` fuses ghost filling (clamped indices = outflow ghosts), WENO5 (per class,
-  shared weights, as ``kernels_cpu.reconstruct``), the Zhang–Shu limiter and the interface
-  fluxes of one link in registers, left to right, so face values never go to memory; it computes
-  interior interfaces only (node faces are always overwritten by entry, exit and junction
-  fluxes, as on the CPU).
 * :func:`network_rk3` and :func:`advance_network` repeat the CPU control flow with explicit copy
   loops (numba-cuda has no array-to-slice assignment and no allocation).
 
@@ -39,7 +36,7 @@ from numba import cuda
 from numba.core.registry import CPUDispatcher
 
 from solver import physics
-from solver.kernels_cpu import NG, ROUNDOFF_VACUUM, VACUUM_FACE, WENO5, max_wave_speed
+from solver.kernels_cpu import NG, ROUNDOFF_VACUUM, max_wave_speed
 from solver.kernels_network import (
     ARRIVED,
     EXITED,
@@ -49,12 +46,11 @@ from solver.kernels_network import (
     bound_all_markers,
     entry_exit_fluxes,
     junction_fluxes,
+    link_sweep,
     signal_dt_cap,
     signal_greens,
     signal_update,
 )
-from solver.params import EPS_VAC, RHO_JAM
-from solver.physics import marker, numerical_flux, supplies, weno5_class_faces
 
 #: work slots per copy: W[k] for k = state at the RK start, stage 1, stage 2, fluxes, saved state
 Q0, Q1, Q2, FLUX, SAVED = range(5)
@@ -69,82 +65,6 @@ VACUUM_FLUSH = {"float64": ROUNDOFF_VACUUM, "float32": 1e-10}
 THREADS_PER_BLOCK = 32
 
 REAL = numba.float64  # rebound to the precision's numba type by compile_kernels
-
-
-def limit_faces(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, par):
-    """Zhang–Shu scaling of one class's faces in a cell and the marker bound near vacuum.
-
-    The scalar form of ``kernels_cpu._limit_class``: ``(rbar, ybar)`` the cell average,
-    ``(rm, ym)``/``(rp, yp)`` its left/right faces, ``(r_lo, y_lo)``/``(r_hi, y_hi)`` the
-    neighbours' averages. Returns the limited ``(rm, ym, rp, yp)``.
-    """
-    mid = (rbar - (rm + rp) / 6.0) * 1.5
-    low = min(rm, rp, mid)
-    if low < 0.0:
-        theta = rbar / (rbar - low) if rbar > 0.0 else 0.0
-        rm = rbar + theta * (rm - rbar)
-        rp = rbar + theta * (rp - rbar)
-        ym = ybar + theta * (ym - ybar)
-        yp = ybar + theta * (yp - ybar)
-    thresh = VACUUM_FACE * par[RHO_JAM]
-    if rm < thresh or rp < thresh:
-        eps = par[EPS_VAC]
-        w0 = marker(r_lo, y_lo, eps)
-        w1 = marker(rbar, ybar, eps)
-        w2 = marker(r_hi, y_hi, eps)
-        lo, hi = min(w0, w1, w2), max(w0, w1, w2)
-        wm = min(max(marker(rm, ym, eps), lo), hi)
-        wp = min(max(marker(rp, yp, eps), lo), hi)
-        ym = rm * wm
-        yp = rp * wp
-    return rm, ym, rp, yp
-
-
-def cell_faces(q, c, first, last, order, scales, par):
-    """Limited face values of interior cell c of a link whose interior is ``first..last``.
-
-    Indices are clamped to the interior, which is what outflow ghost cells hold.
-
-    Returns:
-        ``(left face rho_m, y_m, rho_c, y_c, right face rho_m, y_m, rho_c, y_c)``.
-    """
-    if order != WENO5:
-        return q[0, c], q[1, c], q[2, c], q[3, c], q[0, c], q[1, c], q[2, c], q[3, c]
-    a, b, d, e = max(c - 2, first), max(c - 1, first), min(c + 1, last), min(c + 2, last)
-    l0, r0, l1, r1 = weno5_class_faces(q[0, a], q[0, b], q[0, c], q[0, d], q[0, e], q[1, a],
-                                       q[1, b], q[1, c], q[1, d], q[1, e], scales[0], scales[1])
-    l2, r2, l3, r3 = weno5_class_faces(q[2, a], q[2, b], q[2, c], q[2, d], q[2, e], q[3, a],
-                                       q[3, b], q[3, c], q[3, d], q[3, e], scales[2], scales[3])
-    l0, l1, r0, r1 = limit_faces(q[0, c], q[1, c], l0, l1, r0, r1, q[0, b], q[1, b], q[0, d], q[1, d], par)
-    l2, l3, r2, r3 = limit_faces(q[2, c], q[3, c], l2, l3, r2, r3, q[2, b], q[3, b], q[2, d], q[3, d], par)
-    return l0, l1, l2, l3, r0, r1, r2, r3
-
-
-def link_sweep(q, F, vmax, off, n, order, kind, scales, par, supply_cap):
-    """Fluxes at the interior interfaces j = 1..n-1 of one link, faces kept in registers.
-
-    With ``supply_cap`` each class's flux into a cell is capped by that cell's equilibrium supply
-    (the y flux scaled alike), as in ``kernels_network.link_fluxes``.
-
-    Shapes: q (4, Ncells) one copy; F (4, Ncells) interface j of the link at ``off + j``;
-    vmax (2, Ncells) m/s.
-    """
-    first, last = off + NG, off + NG + n - 1
-    _, _, _, _, p0, p1, p2, p3 = cell_faces(q, first, first, last, order, scales, par)
-    for j in range(1, n):
-        c = first + j
-        m0, m1, m2, m3, r0, r1, r2, r3 = cell_faces(q, c, first, last, order, scales, par)
-        f0, f1, f2, f3, _ = numerical_flux(p0, p1, p2, p3, m0, m1, m2, m3, kind, par)
-        if supply_cap:
-            s_m, s_c = supplies(q[0, c], q[2, c], vmax[0, c], vmax[1, c], par)
-            if f0 > s_m:
-                f1 *= s_m / f0
-                f0 = s_m
-            if f2 > s_c:
-                f3 *= s_c / f2
-                f2 = s_c
-        F[0, off + j], F[1, off + j], F[2, off + j], F[3, off + j] = f0, f1, f2, f3
-        p0, p1, p2, p3 = r0, r1, r2, r3
 
 
 def copy_cells(dst, src, lk):
@@ -296,7 +216,7 @@ def count_nonfinite(q, qu, lk):
     return bad
 
 
-OWN_DEVICE = (limit_faces, cell_faces, link_sweep, copy_cells, copy_queues, queue_stage,
+OWN_DEVICE = (copy_cells, copy_queues, queue_stage,
               has_negative_density, network_rk3, advance_network, count_nonfinite)
 
 

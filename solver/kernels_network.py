@@ -25,25 +25,24 @@ import numpy as np
 
 from solver import physics
 from solver.kernels_cpu import (
-    BC_OUTFLOW,
     FASTMATH,
     NG,
     ROUNDOFF_VACUUM,  # noqa: F401  (re-exported for the CUDA port)
-    VACUUM_FACE,  # noqa: F401
+    VACUUM_FACE,
+    WENO5,
     clean_vacuum,
     combine,
-    fill_ghosts,
-    interface_fluxes,
     max_wave_speed,
-    reconstruct,
     relax,
 )
-from solver.params import EPS_VAC
+from solver.params import EPS_VAC, RHO_JAM
 
 # digest of the modules these cached kernels call into (see solver/fingerprint.py)
 KERNEL_SOURCES_DIGEST = "20a7716b9dadb333"
 
 _P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
+_weno5_class_faces = _P.weno5_class_faces
+_numerical_flux = _P.numerical_flux
 _sending_receiving = _P.sending_receiving
 _supplies = _P.supplies
 _marker = _P.marker
@@ -119,34 +118,91 @@ def signal_dt_cap(sp, ss, st, req, sig_times):
     return cap
 
 
-@jit
-def link_fluxes(q, lk, vmax, order, kind, scales, par, supply_cap, qm, qp, F):
-    """Interior fluxes of every link (ghosts by extrapolation; node faces are overwritten later).
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+def _limit_faces(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, par):
+    """Zhang–Shu scaling of one class's faces in a cell and the marker bound near vacuum.
 
-    With ``supply_cap``, each class's forward flux into a cell is capped by that cell's
-    equilibrium supply (the receiving function used at junctions), which keeps a standing queue
-    at jam density instead of compressing it far beyond (the ARZ pressure alone allows
-    ``p(rho) = w``, i.e. several times rho_jam with the calibrated K). The cap scales the y flux
-    by the same factor (the marker travels with the vehicles), so mass stays conserved.
+    The scalar form of ``kernels_cpu._limit_class``: ``(rbar, ybar)`` the cell average,
+    ``(rm, ym)``/``(rp, yp)`` its left/right faces, ``(r_lo, y_lo)``/``(r_hi, y_hi)`` the
+    neighbours' averages. Returns the limited ``(rm, ym, rp, yp)``.
     """
-    zero = np.zeros(4)
-    for l in range(lk.shape[0]):
-        off, n = lk[l, 0], lk[l, 1]
-        end = off + n + 2 * NG
-        ql, qml, qpl = q[:, off:end], qm[:, off:end], qp[:, off:end]
-        fill_ghosts(ql, n, BC_OUTFLOW, BC_OUTFLOW, zero, zero)
-        reconstruct(ql, n, order, scales, par, qml, qpl)
-        interface_fluxes(qml, qpl, n, kind, par, F[:, off:end])
+    mid = (rbar - (rm + rp) / 6.0) * 1.5
+    low = min(rm, rp, mid)
+    if low < 0.0:
+        theta = rbar / (rbar - low) if rbar > 0.0 else 0.0
+        rm = rbar + theta * (rm - rbar)
+        rp = rbar + theta * (rp - rbar)
+        ym = ybar + theta * (ym - ybar)
+        yp = ybar + theta * (yp - ybar)
+    thresh = VACUUM_FACE * par[RHO_JAM]
+    if rm < thresh or rp < thresh:
+        eps = par[EPS_VAC]
+        w0 = _marker(r_lo, y_lo, eps)
+        w1 = _marker(rbar, ybar, eps)
+        w2 = _marker(r_hi, y_hi, eps)
+        lo, hi = min(w0, w1, w2), max(w0, w1, w2)
+        wm = min(max(_marker(rm, ym, eps), lo), hi)
+        wp = min(max(_marker(rp, yp, eps), lo), hi)
+        ym = rm * wm
+        yp = rp * wp
+    return rm, ym, rp, yp
+
+
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+def _cell_faces(q, c, first, last, order, scales, par):
+    """Limited face values of interior cell c of a link whose interior is ``first..last``.
+
+    Indices are clamped to the interior, which is what outflow ghost cells hold.
+
+    Returns:
+        ``(left face rho_m, y_m, rho_c, y_c, right face rho_m, y_m, rho_c, y_c)``.
+    """
+    if order != WENO5:
+        return q[0, c], q[1, c], q[2, c], q[3, c], q[0, c], q[1, c], q[2, c], q[3, c]
+    a, b, d, e = max(c - 2, first), max(c - 1, first), min(c + 1, last), min(c + 2, last)
+    l0, r0, l1, r1 = _weno5_class_faces(q[0, a], q[0, b], q[0, c], q[0, d], q[0, e], q[1, a],
+                                       q[1, b], q[1, c], q[1, d], q[1, e], scales[0], scales[1])
+    l2, r2, l3, r3 = _weno5_class_faces(q[2, a], q[2, b], q[2, c], q[2, d], q[2, e], q[3, a],
+                                       q[3, b], q[3, c], q[3, d], q[3, e], scales[2], scales[3])
+    l0, l1, r0, r1 = _limit_faces(q[0, c], q[1, c], l0, l1, r0, r1, q[0, b], q[1, b], q[0, d], q[1, d], par)
+    l2, l3, r2, r3 = _limit_faces(q[2, c], q[3, c], l2, l3, r2, r3, q[2, b], q[3, b], q[2, d], q[3, d], par)
+    return l0, l1, l2, l3, r0, r1, r2, r3
+
+
+@jit
+def link_sweep(q, F, vmax, off, n, order, kind, scales, par, supply_cap):
+    """Fluxes at the interior interfaces j = 1..n-1 of one link, faces kept in registers.
+
+    With ``supply_cap`` each class's flux into a cell is capped by that cell's equilibrium supply
+    (the y flux scaled alike). The supply cap keeps a standing queue at jam density instead of
+    compressing it far beyond (the ARZ pressure alone allows ``p(rho) = w``, i.e. several times
+    rho_jam with the calibrated K); scaling the y flux by the same factor carries the marker
+    with the vehicles, so mass stays conserved.
+
+    Node faces (j = 0 and j = n) are not computed: entry, exit and junction fluxes always
+    overwrite them. Ghost cells are clamped indices (what outflow ghosts hold), so nothing is
+    written outside F and nothing is allocated: the CUDA port compiles this unchanged.
+
+    Shapes: q (4, Ncells) one copy; F (4, Ncells) interface j of the link at ``off + j``;
+    vmax (2, Ncells) m/s.
+    """
+    first, last = off + NG, off + NG + n - 1
+    _, _, _, _, p0, p1, p2, p3 = _cell_faces(q, first, first, last, order, scales, par)
+    for j in range(1, n):
+        c = first + j
+        m0, m1, m2, m3, r0, r1, r2, r3 = _cell_faces(q, c, first, last, order, scales, par)
+        f0, f1, f2, f3, _ = _numerical_flux(p0, p1, p2, p3, m0, m1, m2, m3, kind, par)
         if supply_cap:
-            for j in range(1, n):
-                c = off + NG + j
-                s_m, s_c = _supplies(q[0, c], q[2, c], vmax[0, c], vmax[1, c], par)
-                for k in range(2):
-                    sup = s_m if k == 0 else s_c
-                    f = F[2 * k, off + j]
-                    if f > sup:
-                        F[2 * k + 1, off + j] *= sup / f
-                        F[2 * k, off + j] = sup
+            s_m, s_c = _supplies(q[0, c], q[2, c], vmax[0, c], vmax[1, c], par)
+            if f0 > s_m:
+                f1 *= s_m / f0
+                f0 = s_m
+            if f2 > s_c:
+                f3 *= s_c / f2
+                f2 = s_c
+        F[0, off + j], F[1, off + j], F[2, off + j], F[3, off + j] = f0, f1, f2, f3
+        p0, p1, p2, p3 = r0, r1, r2, r3
+
 
 
 @jit
@@ -281,7 +337,7 @@ def network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap
     """
     (lk, lk_dx, vmax, en_link, dem_t, dem_v, dem_np, dem_lin, ex_link, jn_in_ptr, jn_in,
      jn_out_ptr, jn_out, jn_beta_ptr, beta) = topo
-    q0, q1, q2, qm, qp, F = work[0], work[1], work[2], work[3], work[4], work[5]
+    q0, q1, q2, F = work[0], work[1], work[2], work[5]  # work[3], work[4]: unused (face values)
     qu0, qu1, qu2, dqu = qwork[0], qwork[1], qwork[2], qwork[3]
     q0[:, :] = q
     qu0[:, :] = qu
@@ -295,7 +351,8 @@ def network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap
         else:
             src, usrc, ts, wgt = q2, qu2, t + 0.5 * dt, 2.0 / 3.0
         rates[:, :] = 0.0
-        link_fluxes(src, lk, vmax, order, kind, scales, par, supply_cap, qm, qp, F)
+        for l in range(lk.shape[0]):
+            link_sweep(src, F, vmax, lk[l, 0], lk[l, 1], order, kind, scales, par, supply_cap)
         entry_exit_fluxes(src, usrc, ts, dt, lk, vmax, en_link, dem_t, dem_v, dem_np, dem_lin,
                           dscale, ex_link, par, F, dqu, rates)
         junction_fluxes(src, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_ptr, beta,
