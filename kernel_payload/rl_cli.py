@@ -79,8 +79,13 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps(result.rows, indent=2))
         return
+    _print_evaluation(result, env, episodes, len(seed_list), controllers)
+
+
+def _print_evaluation(result, env: str, episodes: int, n_seeds: int, controllers: list[str]) -> None:
+    """Per-controller table (mean ± 95 % CI) and one line per paired comparison."""
     table = Table("controller", "delay/veh (s)", "throughput (veh)", "mean queue (m)", "max queue (m)",
-                  title=f"{env}: {episodes} episodes x {len(seed_list)} seeds, mean ± 95 % CI")  # fmt: skip
+                  title=f"{env}: {episodes} episodes x {n_seeds} seeds, mean ± 95 % CI")  # fmt: skip
     cell = {(r["controller"], r["metric"], r["class"]): r for r in result.rows}
 
     def fmt(ctl: str, metric: str, cls: str = "total") -> str:
@@ -92,4 +97,7 @@ def evaluate(
                       fmt(ctl, "mean_queue_m"), fmt(ctl, "max_queue_m"))  # fmt: skip
     console = Console()
     console.print(table)
+    for pc in result.paired:
+        console.print(f"paired delay/veh, {pc.controller} vs {pc.baseline}: {100 * pc.mean:+.1f} % "
+                      f"(95 % CI {100 * (pc.mean - pc.ci95):+.1f} to {100 * pc.upper:+.1f} %, {pc.n} draws)")
     console.print(f"metrics: {result.summary_csv}; figures: {', '.join(str(f) for f in result.figures)}")

@@ -20,15 +20,40 @@ from rl.simulation import ControlledNetwork
 EVAL_SEED_BASE = 2_000_000  # evaluation draws: EVAL_SEED_BASE + 1000 seed + episode (training uses seed + i)
 CLASSES = ("m", "c", "total")
 SUMMARY_COLUMNS = ("controller", "metric", "class", "mean", "ci95")
+PAIRED_METRIC = "delay_per_vehicle_s"  # the metric compared draw by draw
+PAIRED_PREFIX = "delay_rel_diff_vs_"  # paired rows: metric = PAIRED_PREFIX + baseline name
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """One controller against a baseline on the same demand draws (delay per vehicle, all vehicles).
+
+    Attributes:
+        controller, baseline: controller specs.
+        n: paired draws; mean: mean of ``d_controller / d_baseline - 1`` over the draws (a
+            fraction, -0.1 = 10 % less delay); ci95: its Student-t 95 % half-width.
+    """
+
+    controller: str
+    baseline: str
+    n: int
+    mean: float
+    ci95: float
+
+    @property
+    def upper(self) -> float:
+        """Upper end of the 95 % interval (below -0.1: at least 10 % less delay, with confidence)."""
+        return self.mean + self.ci95
 
 
 @dataclass(frozen=True)
 class EvalResult:
-    """What :func:`evaluate` produced (rows: controller, metric, class, mean, ci95)."""
+    """What :func:`evaluate` produced (rows: controller, metric, class, mean, ci95; paired comparisons)."""
 
     summary_csv: Path
     figures: list[Path]
     rows: list[dict]
+    paired: list[PairedComparison] = field(default_factory=list)
 
 
 class PolicyController:
@@ -110,10 +135,53 @@ def ci95(values: np.ndarray) -> float:
     return float(q * np.std(values, ddof=1) / np.sqrt(n))
 
 
+def paired_relative_difference(values: np.ndarray, baseline: np.ndarray) -> tuple[float, float]:
+    """Mean relative difference of paired draws and its 95 % t-interval half-width.
+
+    ``r_i = values_i / baseline_i - 1`` per draw i (the same demand draw under two controllers);
+    returns ``(mean(r), ci95(r))``. A paired interval removes the draw-to-draw spread of demand
+    that both controllers share, which dominates the per-controller intervals.
+
+    Shapes: values (n,), baseline (n,), both in the same units and draw order.
+    """
+    values, baseline = np.asarray(values, float), np.asarray(baseline, float)
+    if values.shape != baseline.shape:
+        raise ValueError(f"paired draws differ in number: {values.shape} vs {baseline.shape}")
+    rel = values / np.maximum(baseline, 1e-12) - 1.0
+    return float(rel.mean()), ci95(rel)
+
+
+def paired_rows(per_draw: dict[str, dict], controllers: list[str]) -> tuple[list[dict], list[PairedComparison]]:
+    """Every ``ppo:`` controller against every classical one, draw by draw.
+
+    Args:
+        per_draw: controller -> {(metric, class): per-draw values (n,)}, draws in the same order.
+        controllers: specs in the evaluation's order.
+
+    Returns:
+        Summary rows (metric ``delay_rel_diff_vs_<baseline>``, classes m, c, total; mean and ci95 are
+        fractions) and the ``total`` comparisons.
+    """
+    rows, paired = [], []
+    for spec in (c for c in controllers if c.startswith("ppo:")):
+        for base in (c for c in controllers if not c.startswith("ppo:")):
+            for cls in CLASSES:
+                mean, hw = paired_relative_difference(per_draw[spec][(PAIRED_METRIC, cls)],
+                                                      per_draw[base][(PAIRED_METRIC, cls)])
+                rows.append({"controller": spec, "metric": PAIRED_PREFIX + base, "class": cls,
+                             "mean": mean, "ci95": hw})
+                if cls == "total":
+                    paired.append(PairedComparison(spec, base, len(per_draw[spec][(PAIRED_METRIC, cls)]),
+                                                   mean, hw))
+    return rows, paired
+
+
 def evaluate(env_id: str, controllers: list[str], episodes: int, seeds: list[int], out_dir: Path,
              progress: Callable[[str, int, int], None] | None = None, **env_kwargs) -> EvalResult:
     """Compare controllers on ``episodes`` held-out demand draws per seed.
 
+    Every controller runs on the same draws, so each ``ppo:`` policy is also compared with each
+    classical controller draw by draw (:func:`paired_rows`; rows ``delay_rel_diff_vs_<name>``).
     Writes ``out_dir/evaluation.csv`` (controller, metric, class, mean, ci95) and PNG figures
     (comparison with error bars, queue over time, time-space density of the first approach,
     and the learning curve of every ``ppo:`` model with a ``train_metrics.csv`` beside it).
@@ -126,7 +194,7 @@ def evaluate(env_id: str, controllers: list[str], episodes: int, seeds: list[int
     cfg, sc = resolve_config(**{**ENV_IDS.get(env_id, {}), **env_kwargs})
     core = ControlledNetwork(cfg, sc, batch=episodes)
     link = core.net.approaches[0].link
-    rows, traces, total = [], {}, len(controllers) * len(seeds)
+    rows, traces, per_draw, total = [], {}, {}, len(controllers) * len(seeds)
     for i, spec in enumerate(controllers):
         ctl = controller_from_spec(spec)
         per_seed = []
@@ -137,14 +205,16 @@ def evaluate(env_id: str, controllers: list[str], episodes: int, seeds: list[int
             traces.setdefault(spec, trace)
             if progress is not None:
                 progress("evaluate", i * len(seeds) + j + 1, total)
-        for key in per_seed[0]:
-            vals = np.concatenate([p[key] for p in per_seed])
+        per_draw[spec] = {key: np.concatenate([p[key] for p in per_seed]) for key in per_seed[0]}
+        for key, vals in per_draw[spec].items():
             rows.append({"controller": spec, "metric": key[0], "class": key[1],
                          "mean": float(vals.mean()), "ci95": ci95(vals)})
+    extra, paired = paired_rows(per_draw, controllers)
+    rows += extra
     summary = out_dir / "evaluation.csv"
     with summary.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=SUMMARY_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     figures = write_figures(out_dir, rows, traces, cfg, link, controllers)
-    return EvalResult(summary, figures, rows)
+    return EvalResult(summary, figures, rows, paired)

@@ -5,7 +5,13 @@ import csv
 import numpy as np
 import pytest
 
-from rl.evaluation import SUMMARY_COLUMNS, evaluate
+from rl.evaluation import (
+    PAIRED_PREFIX,
+    SUMMARY_COLUMNS,
+    evaluate,
+    paired_relative_difference,
+    paired_rows,
+)
 from rl.training import METRICS_COLUMNS, TrainConfig, train
 
 SHORT = {"episode_length": 40.0}
@@ -40,7 +46,10 @@ def test_evaluate_compares_ppo_and_classical_controllers(trained, tmp_path):
     assert calls[-1] == ("evaluate", 6, 6)
     with result.summary_csv.open() as fh:
         rows = list(csv.DictReader(fh))
-    assert tuple(rows[0]) == SUMMARY_COLUMNS and len(rows) == len(result.rows) == 3 * 11
+    assert tuple(rows[0]) == SUMMARY_COLUMNS and len(rows) == len(result.rows) == 3 * 11 + 2 * 3
+    paired = {(r["metric"], r["class"]) for r in result.rows if r["metric"].startswith(PAIRED_PREFIX)}
+    assert paired == {(PAIRED_PREFIX + b, k) for b in ("fixed-time", "max-pressure") for k in ("m", "c", "total")}
+    assert [(pc.baseline, pc.n) for pc in result.paired] == [("fixed-time", 4), ("max-pressure", 4)]
     delay = {r["controller"]: r for r in result.rows
              if r["metric"] == "delay_per_vehicle_s" and r["class"] == "total"}
     assert len(delay) == 3 and all(r["mean"] > 0 and np.isfinite(r["ci95"]) for r in delay.values())
@@ -48,3 +57,23 @@ def test_evaluate_compares_ppo_and_classical_controllers(trained, tmp_path):
     assert names == ["controller_comparison.png", "learning_curve.png", "queue_over_time.png",
                      "time_space_density.png"]
     assert all(p.read_bytes()[:8] == PNG for p in result.figures)
+
+
+def test_paired_relative_difference_by_hand():
+    # per draw: -10 %, -20 %, -30 %: mean -0.2, sd 0.1, t(0.975, 2) = 4.302653
+    mean, hw = paired_relative_difference(np.array([90.0, 40.0, 14.0]), np.array([100.0, 50.0, 20.0]))
+    assert mean == pytest.approx(-0.2)
+    assert hw == pytest.approx(4.302653 * 0.1 / np.sqrt(3), rel=1e-6)
+
+
+def test_pairing_removes_the_shared_spread_of_demand():
+    # delays swing 10x across draws, but the policy is 20 % better on every one: a zero-width interval
+    base = np.array([20.0, 80.0, 200.0, 35.0])
+    per_draw = {"ppo:m.zip": {("delay_per_vehicle_s", k): 0.8 * base for k in ("m", "c", "total")},
+                "fixed-time": {("delay_per_vehicle_s", k): base for k in ("m", "c", "total")}}
+    rows, paired = paired_rows(per_draw, ["ppo:m.zip", "fixed-time"])
+    assert [(r["metric"], r["class"]) for r in rows] == [(PAIRED_PREFIX + "fixed-time", k) for k in ("m", "c", "total")]
+    (pc,) = paired
+    assert (pc.controller, pc.baseline, pc.n) == ("ppo:m.zip", "fixed-time", 4)
+    assert pc.mean == pytest.approx(-0.2) and pc.ci95 == pytest.approx(0.0, abs=1e-12)
+    assert pc.upper < -0.1  # at least 10 % below the baseline, with confidence
