@@ -216,14 +216,21 @@ def clean_vacuum(q, n, scales, par):
     vtop = scales[1] / scales[0]
     eps = par[EPS_VAC]
     for c in range(NG, NG + n):
-        for k in range(2):
-            rho = q[2 * k, c]
-            if rho < 0.0 and rho > -tiny:
-                q[2 * k, c] = 0.0
-                q[2 * k + 1, c] = 0.0
-            elif 0.0 <= rho < thresh:
-                w = min(max(_marker(rho, q[2 * k + 1, c], eps), 0.0), vtop)
-                q[2 * k + 1, c] = rho * w
+        clean_cell(q, c, thresh, tiny, vtop, eps)
+
+
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+def clean_cell(q, c, thresh, tiny, vtop, eps):
+    """:func:`clean_vacuum` of cell c: ``thresh`` = VACUUM_FACE rho_jam, ``tiny`` = the flush
+    bound (veh/m), ``vtop`` the marker bound (m/s), ``eps`` the marker's vacuum epsilon."""
+    for k in range(2):
+        rho = q[2 * k, c]
+        if rho < 0.0 and rho > -tiny:
+            q[2 * k, c] = 0.0
+            q[2 * k + 1, c] = 0.0
+        elif 0.0 <= rho < thresh:
+            w = min(max(_marker(rho, q[2 * k + 1, c], eps), 0.0), vtop)
+            q[2 * k + 1, c] = rho * w
 
 
 @jit

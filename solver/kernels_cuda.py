@@ -299,7 +299,7 @@ def compile_kernels(dtype: str = "float64") -> types.SimpleNamespace:
         return _COMPILED[dtype]
     device = lambda fn: cuda.jit(device=True)(_retyped(fn, dtype))  # noqa: E731
     P = physics.compile_physics(device)
-    # the CPU kernels' round-off flush (kernels_cpu.clean_vacuum) reads ROUNDOFF_VACUUM
+    # the round-off flush (kernels_network._update_links, kernels_cpu.clean_vacuum) reads ROUNDOFF_VACUUM
     scope: dict = {"REAL": getattr(numba, dtype), "ROUNDOFF_VACUUM": VACUUM_FLUSH[dtype]}
     for name in physics.POINTWISE:
         scope[name] = scope["_" + name] = getattr(P, name)

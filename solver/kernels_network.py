@@ -27,18 +27,17 @@ from solver import physics
 from solver.kernels_cpu import (
     FASTMATH,
     NG,
-    ROUNDOFF_VACUUM,  # noqa: F401  (re-exported for the CUDA port)
+    ROUNDOFF_VACUUM,
     VACUUM_FACE,
     WENO5,
-    clean_vacuum,
-    combine,
+    clean_cell,
     max_wave_speed,
     relax,
 )
 from solver.params import EPS_VAC, RHO_JAM
 
 # digest of the modules these cached kernels call into (see solver/fingerprint.py)
-KERNEL_SOURCES_DIGEST = "20a7716b9dadb333"
+KERNEL_SOURCES_DIGEST = "1deb51da4b868d15"
 
 _P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
 _weno5_class_faces = _P.weno5_class_faces
@@ -311,12 +310,20 @@ def bound_markers(q, n, scales, par):
 
 @jit
 def _update_links(dst, a, ca, b, cb, F, lk, lk_dx, dt, scales, par):
-    """RK combination on every link, then :func:`solver.kernels_cpu.clean_vacuum`."""
+    """RK combination ``dst = ca a + cb (b - dt/dx (F_{j+1} - F_j))`` on every interior cell,
+    each cell then cleaned as :func:`solver.kernels_cpu.clean_vacuum` does. Shapes: (4, Ncells)."""
+    thresh = VACUUM_FACE * par[RHO_JAM]
+    tiny = ROUNDOFF_VACUUM * par[RHO_JAM]
+    vtop = scales[1] / scales[0]
+    eps = par[EPS_VAC]
     for l in range(lk.shape[0]):
         off, n = lk[l, 0], lk[l, 1]
-        end = off + n + 2 * NG
-        combine(dst[:, off:end], a[:, off:end], ca, b[:, off:end], cb, F[:, off:end], n, dt / lk_dx[l])
-        clean_vacuum(dst[:, off:end], n, scales, par)
+        dtdx = dt / lk_dx[l]
+        for c in range(off + NG, off + NG + n):
+            j = c - NG  # the cell's left interface (F[:, off + i] is interface i of the link)
+            for v in range(4):
+                dst[v, c] = ca * a[v, c] + cb * (b[v, c] - dtdx * (F[v, j + 1] - F[v, j]))
+            clean_cell(dst, c, thresh, tiny, vtop, eps)
 
 
 @jit
