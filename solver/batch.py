@@ -43,7 +43,7 @@ class BatchedNetwork:
         E, S, A = len(net.entries), len(net.signals), len(net.approaches)
         maxdeg = max(int(np.diff(net.topo[9]).max(initial=1)), int(np.diff(net.topo[11]).max(initial=1)))
         B, N = self.B, net.n_cells
-        self.W = np.zeros((B, 7, 4, N))
+        self.W = np.zeros((B, KN.N_WORK, 4, N))
         self.QW = np.zeros((B, 5, E, 2))
         self.SCR = np.zeros((B, 6, maxdeg))
         self.GREEN = np.zeros((B, A))

@@ -108,7 +108,7 @@ def state_arrays(net: Network, batch: int, dtype: str) -> dict[str, np.ndarray]:
     shapes = {"Q": ((4, N, B), real), "QU": ((E, 2, B), real), "T": ((B,), f64),
               "DSCALE": ((E, B), real), "SP": ((S, B), i64), "SS": ((S, B), i64),
               "ST": ((S, B), f64), "SN": ((S, B), i64), "REQ": ((S, B), i64),
-              "W": ((KG.N_WORK, 4, N, B), real), "QW": ((KG.N_QWORK, E, 2, B), real),
+              "W": ((KN.N_WORK, 4, N, B), real), "QW": ((KG.N_QWORK, E, 2, B), real),
               "SCR": ((6, maxdeg, B), real), "GREEN": ((A, B), real),
               "ACC": ((2, KN.N_ACC, B), f64), "AQ": ((A, B), f64), "AQMAX": ((A, B), f64),
               "STEPS": ((B,), i64), "FAIL": ((B,), i64), "STORED": ((2, B), f64)}  # fmt: skip

@@ -40,6 +40,11 @@ from solver.kernels_cpu import NG, ROUNDOFF_VACUUM, max_wave_speed
 from solver.kernels_network import (
     ARRIVED,
     EXITED,
+    FLUX,
+    Q0,
+    Q1,
+    Q2,
+    SAVED,
     _relax_all,
     _update_links,
     accumulate_measures,
@@ -52,9 +57,6 @@ from solver.kernels_network import (
     signal_update,
 )
 
-#: work slots per copy: W[k] for k = state at the RK start, stage 1, stage 2, fluxes, saved state
-Q0, Q1, Q2, FLUX, SAVED = range(5)
-N_WORK = 5
 #: queue work slots: QW[k] for k = queue at the RK start, stage 1, stage 2, rate, saved queue
 N_QWORK = 5
 #: round-off below zero flushed to vacuum, as a fraction of rho_jam, per precision

@@ -52,6 +52,9 @@ jit = numba.njit(cache=True, fastmath=FASTMATH)
 # accumulator columns per class
 ARRIVED, EXITED, TTS, DELAY, QUEUED_VS = range(5)
 N_ACC = 5
+#: work slots per copy: W[k] for k = state at the RK start, stage 1, stage 2, fluxes, saved state
+Q0, Q1, Q2, FLUX, SAVED = range(5)
+N_WORK = 5
 
 
 @jit
@@ -344,7 +347,7 @@ def network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap
     """
     (lk, lk_dx, vmax, en_link, dem_t, dem_v, dem_np, dem_lin, ex_link, jn_in_ptr, jn_in,
      jn_out_ptr, jn_out, jn_beta_ptr, beta) = topo
-    q0, q1, q2, F = work[0], work[1], work[2], work[5]  # work[3], work[4]: unused (face values)
+    q0, q1, q2, F = work[Q0], work[Q1], work[Q2], work[FLUX]
     qu0, qu1, qu2, dqu = qwork[0], qwork[1], qwork[2], qwork[3]
     q0[:, :] = q
     qu0[:, :] = qu
@@ -435,7 +438,7 @@ def advance_network(q, qu, t, t_end, max_steps, topo, dscale, sigs, obs_topo, or
     lk, lk_dx, vmax = topo[0], topo[1], topo[2]
     sp, ss, st, sn, req, sig_times, app_sig, app_pos, sig_green = sigs
     app_link, thresh = obs_topo
-    saved = work[6]
+    saved = work[SAVED]
     steps = 0
     failures = 0
     while t_end - t > 1e-9 * max(1.0, abs(t_end)) and steps < max_steps:
@@ -486,7 +489,7 @@ def advance_network_range(lo, hi, Q, QU, T, duration, max_steps, topo, DSCALE, S
     core (a ``parallel=True`` prange version cost ~8 ms of fixed overhead per call here).
 
     Shapes: Q (B, 4, Ncells); QU (B, E, 2) entry queues (veh); T (B,); DSCALE (B, E) demand
-    multipliers; SP SS SN REQ (B, S) int64, ST (B, S) signal state; W (B, 7, 4, Ncells),
+    multipliers; SP SS SN REQ (B, S) int64, ST (B, S) signal state; W (B, N_WORK, 4, Ncells),
     QW (B, 5, E, 2), SCR (B, 6, maxdeg), GREEN (B, A) scratch; ACC (B, 2, N_ACC), AQ AQMAX (B, A)
     accumulated measures; STEPS FAIL (B,) int64 outputs.
     """
