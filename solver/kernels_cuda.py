@@ -36,7 +36,7 @@ from numba import cuda
 from numba.core.registry import CPUDispatcher
 
 from solver import physics
-from solver.kernels_cpu import NG, ROUNDOFF_VACUUM, max_wave_speed
+from solver.kernels_cpu import NG, ROUNDOFF_VACUUM
 from solver.kernels_network import (
     ARRIVED,
     EXITED,
@@ -48,7 +48,7 @@ from solver.kernels_network import (
     _relax_all,
     _update_links,
     accumulate_measures,
-    bound_all_markers,
+    cfl_time_step,
     entry_exit_fluxes,
     junction_fluxes,
     link_sweep,
@@ -97,15 +97,6 @@ def queue_stage(qwork, qu, stage, dt):
                 qu[e, k] = (1.0 - 2.0 / 3.0) * qu0[e, k] + 2.0 / 3.0 * (qu2[e, k] + dt * dqu[e, k])
 
 
-def has_negative_density(q, lk):
-    """True if an interior density of one copy is negative (after the stages' round-off flush)."""
-    for l in range(lk.shape[0]):
-        for c in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
-            if q[0, c] < 0.0 or q[2, c] < 0.0:
-                return True
-    return False
-
-
 def network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap, green, work,
                 qwork, scr, acc):
     """One SSP-RK3 transport step of a whole network copy (``kernels_network.network_rk3``).
@@ -140,15 +131,16 @@ def network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap
         arr_c += wgt * dt * rates[1, ARRIVED]
         ex_m += wgt * dt * rates[0, EXITED]
         ex_c += wgt * dt * rates[1, EXITED]
+        negative = False
         if stage == 0:
-            _update_links(work[Q1], q0, 0.0, q0, 1.0, F, lk, lk_dx, rdt, scales, par)
+            _update_links(work[Q1], q0, 0.0, q0, 1.0, F, lk, lk_dx, rdt, scales, par, False)
         elif stage == 1:
-            _update_links(work[Q2], q0, 0.75, work[Q1], 0.25, F, lk, lk_dx, rdt, scales, par)
+            _update_links(work[Q2], q0, 0.75, work[Q1], 0.25, F, lk, lk_dx, rdt, scales, par, False)
         else:
-            _update_links(q, q0, 1.0 - 2.0 / 3.0, work[Q2], 2.0 / 3.0, F, lk, lk_dx, rdt, scales, par)
+            negative = _update_links(q, q0, 1.0 - 2.0 / 3.0, work[Q2], 2.0 / 3.0, F, lk, lk_dx, rdt,
+                                     scales, par, True)
         queue_stage(qwork, qu, stage, dt)
-    bound_all_markers(q, lk, scales, par)
-    if has_negative_density(q, lk):
+    if negative:
         copy_cells(q, q0, lk)
         copy_queues(qu, qwork[0])
         return False
@@ -171,14 +163,10 @@ def advance_network(q, qu, t, t_end, max_steps, topo, dscale, sigs, obs_topo, or
     saved, qsaved = work[SAVED], qwork[4]
     steps = 0
     failures = 0
+    dt_cfl = cfl_time_step(q, lk, lk_dx, cfl, par)  # later ones come with the measures
     while t_end - t > 1e-9 * max(1.0, abs(t_end)) and steps < max_steps:
         signal_greens(sp, ss, app_sig, app_pos, sig_green, green)
-        dt = min(t_end - t, signal_dt_cap(sp, ss, st, req, sig_times))
-        for l in range(lk.shape[0]):
-            off, n = lk[l, 0], lk[l, 1]
-            a = max_wave_speed(q[:, off:off + n + 2 * NG], n, par)
-            if a > 0.0:
-                dt = min(dt, cfl * lk_dx[l] / a)
+        dt = min(t_end - t, signal_dt_cap(sp, ss, st, req, sig_times), dt_cfl)
         copy_cells(saved, q, lk)
         copy_queues(qsaved, qu)
         ok = False
@@ -194,7 +182,8 @@ def advance_network(q, qu, t, t_end, max_steps, topo, dscale, sigs, obs_topo, or
         if not ok:
             failures += 1
         _relax_all(q, lk, vmax, REAL(0.5 * dt), par)
-        accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, par, acc, aq, aqmax)
+        dt_cfl = accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, cfl, par, acc, aq,
+                                     aqmax)
         signal_update(sp, ss, st, sn, req, sig_times, dt)
         t += dt
         steps += 1
@@ -219,7 +208,7 @@ def count_nonfinite(q, qu, lk):
 
 
 OWN_DEVICE = (copy_cells, copy_queues, queue_stage,
-              has_negative_density, network_rk3, advance_network, count_nonfinite)
+              network_rk3, advance_network, count_nonfinite)
 
 
 def advance_kernel(duration, max_steps, Q, QU, T, DSCALE, SP, SS, ST, SN, REQ, W, QW, SCR, GREEN, ACC,

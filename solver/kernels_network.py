@@ -46,6 +46,7 @@ _sending_receiving = _P.sending_receiving
 _supplies = _P.supplies
 _marker = _P.marker
 _pressures = _P.pressures
+_flux_and_speeds = _P.flux_and_speeds
 
 jit = numba.njit(cache=True, fastmath=FASTMATH)
 
@@ -284,8 +285,8 @@ def junction_fluxes(q, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_p
                     F[2 * k + 1, lk[jn_out[o0 + o], 0]] += share * scr[2 + k, i]
 
 
-@jit
-def bound_markers(q, n, scales, par):
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+def bound_cell(q, c, vtop, eps, par):
     """Keep markers in the ARZ invariant region, in place: ``w_k >= 0`` and ``v_k <= vtop``.
 
     vtop = scales[1]/scales[0] is the largest free speed plus the pressure scale. Under signal
@@ -296,29 +297,32 @@ def bound_markers(q, n, scales, par):
     division per class and cell; pressures are only evaluated for cells out of range, which
     never happens in normal flow.
 
-    Shapes: q (4, n + 2 NG).
+    Cell c of q (4, Ncells); vtop (m/s), eps the marker's vacuum epsilon (veh/m).
     """
-    vtop = scales[1] / scales[0]
-    eps = par[EPS_VAC]
-    for c in range(NG, NG + n):
-        for k in range(2):
-            rho = q[2 * k, c]
-            if rho > 0.0:
-                w = _marker(rho, q[2 * k + 1, c], eps)
-                if w < 0.0 or w > vtop:
-                    p_m, p_c = _pressures(q[0, c], q[2, c], par)
-                    p = p_m if k == 0 else p_c
-                    q[2 * k + 1, c] = rho * min(max(w, p), p + vtop)
+    for k in range(2):
+        rho = q[2 * k, c]
+        if rho > 0.0:
+            w = _marker(rho, q[2 * k + 1, c], eps)
+            if w < 0.0 or w > vtop:
+                p_m, p_c = _pressures(q[0, c], q[2, c], par)
+                p = p_m if k == 0 else p_c
+                q[2 * k + 1, c] = rho * min(max(w, p), p + vtop)
 
 
 @jit
-def _update_links(dst, a, ca, b, cb, F, lk, lk_dx, dt, scales, par):
+def _update_links(dst, a, ca, b, cb, F, lk, lk_dx, dt, scales, par, final):
     """RK combination ``dst = ca a + cb (b - dt/dx (F_{j+1} - F_j))`` on every interior cell,
-    each cell then cleaned as :func:`solver.kernels_cpu.clean_vacuum` does. Shapes: (4, Ncells)."""
+    each cell then cleaned as :func:`solver.kernels_cpu.clean_vacuum` does.
+
+    With ``final`` (the last stage) each cell's markers are also bounded (:func:`bound_cell`)
+    in the same pass. Returns True if an interior density is negative after cleaning (the step
+    must then be retried). Shapes: (4, Ncells).
+    """
     thresh = VACUUM_FACE * par[RHO_JAM]
     tiny = ROUNDOFF_VACUUM * par[RHO_JAM]
     vtop = scales[1] / scales[0]
     eps = par[EPS_VAC]
+    negative = False
     for l in range(lk.shape[0]):
         off, n = lk[l, 0], lk[l, 1]
         dtdx = dt / lk_dx[l]
@@ -327,14 +331,11 @@ def _update_links(dst, a, ca, b, cb, F, lk, lk_dx, dt, scales, par):
             for v in range(4):
                 dst[v, c] = ca * a[v, c] + cb * (b[v, c] - dtdx * (F[v, j + 1] - F[v, j]))
             clean_cell(dst, c, thresh, tiny, vtop, eps)
-
-
-@jit
-def bound_all_markers(q, lk, scales, par):
-    """:func:`bound_markers` on every link (once per accepted RK3 step)."""
-    for l in range(lk.shape[0]):
-        off, n = lk[l, 0], lk[l, 1]
-        bound_markers(q[:, off:off + n + 2 * NG], n, scales, par)
+            if final:
+                bound_cell(dst, c, vtop, eps, par)
+                if dst[0, c] < 0.0 or dst[2, c] < 0.0:
+                    negative = True
+    return negative
 
 
 @jit
@@ -370,23 +371,21 @@ def network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap
         for k in range(2):
             step_acc[k, ARRIVED] += wgt * dt * rates[k, ARRIVED]
             step_acc[k, EXITED] += wgt * dt * rates[k, EXITED]
+        negative = False
         if stage == 0:
-            _update_links(q1, q0, 0.0, q0, 1.0, F, lk, lk_dx, dt, scales, par)
+            _update_links(q1, q0, 0.0, q0, 1.0, F, lk, lk_dx, dt, scales, par, False)
             qu1[:, :] = qu0 + dt * dqu
         elif stage == 1:
-            _update_links(q2, q0, 0.75, q1, 0.25, F, lk, lk_dx, dt, scales, par)
+            _update_links(q2, q0, 0.75, q1, 0.25, F, lk, lk_dx, dt, scales, par, False)
             qu2[:, :] = 0.75 * qu0 + 0.25 * (qu1 + dt * dqu)
-        else:
-            _update_links(q, q0, 1.0 - 2.0 / 3.0, q2, 2.0 / 3.0, F, lk, lk_dx, dt, scales, par)
+        else:  # markers bounded and negatives looked for in the same pass
+            negative = _update_links(q, q0, 1.0 - 2.0 / 3.0, q2, 2.0 / 3.0, F, lk, lk_dx, dt, scales,
+                                     par, True)
             qu[:, :] = (1.0 - 2.0 / 3.0) * qu0 + 2.0 / 3.0 * (qu2 + dt * dqu)
-    bound_all_markers(q, lk, scales, par)
-    for l in range(lk.shape[0]):
-        off, n = lk[l, 0], lk[l, 1]
-        for c in range(off + NG, off + NG + n):
-            if q[0, c] < 0.0 or q[2, c] < 0.0:
-                q[:, :] = q0
-                qu[:, :] = qu0
-                return False
+    if negative:
+        q[:, :] = q0
+        qu[:, :] = qu0
+        return False
     for k in range(2):
         acc[k, ARRIVED] += step_acc[k, ARRIVED]
         acc[k, EXITED] += step_acc[k, EXITED]
@@ -394,16 +393,20 @@ def network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap
 
 
 @jit
-def accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, par, acc, aq, aqmax):
-    """Add dt-weighted total time spent, delay, queued vehicle-seconds and approach queues.
+def accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, cfl, par, acc, aq, aqmax):
+    """Add dt-weighted total time spent, delay, queued vehicle-seconds and approach queues, and
+    return the CFL time step of the state (s; ``inf`` when nothing moves).
 
     Delay counts, per vehicle, the fraction of free speed it is missing, ``1 - v/Vmax``; every
     vehicle in an entry queue is fully delayed. Approach queue = metres of the approach whose total
-    density exceeds ``thresh`` (veh/m).
+    density exceeds ``thresh`` (veh/m). The time step is :func:`cfl_time_step` of the same state,
+    computed in the same pass over the cells (the next step starts from this state).
     """
     eps = par[EPS_VAC]
+    dt_cfl = np.inf
     for l in range(lk.shape[0]):
         off, n, dx = lk[l, 0], lk[l, 1], lk_dx[l]
+        a_max = 0.0
         for c in range(off + NG, off + NG + n):
             p_m, p_c = _pressures(q[0, c], q[2, c], par)
             for k in range(2):
@@ -413,6 +416,10 @@ def accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, par, acc, 
                 lag = min(max(lag, 0.0), 1.0)
                 acc[k, TTS] += dt * rho * dx
                 acc[k, DELAY] += dt * rho * dx * lag
+            _, _, _, _, lo, hi = _flux_and_speeds(q[0, c], q[1, c], q[2, c], q[3, c], par)
+            a_max = max(a_max, abs(lo), abs(hi))
+        if a_max > 0.0:
+            dt_cfl = min(dt_cfl, cfl * dx / a_max)
     for e in range(qu.shape[0]):
         for k in range(2):
             acc[k, TTS] += dt * qu[e, k]
@@ -426,6 +433,20 @@ def accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, par, acc, 
                 length += lk_dx[app_link[a]]
         aq[a] += dt * length
         aqmax[a] = max(aqmax[a], length)
+    return dt_cfl
+
+
+@jit
+def cfl_time_step(q, lk, lk_dx, cfl, par):
+    """Largest stable time step (s) of the state: min over links of ``cfl dx / max |speed|``
+    (:func:`solver.kernels_cpu.max_wave_speed`); ``inf`` when nothing moves."""
+    dt_cfl = np.inf
+    for l in range(lk.shape[0]):
+        off, n = lk[l, 0], lk[l, 1]
+        a = max_wave_speed(q[:, off:off + n + 2 * NG], n, par)
+        if a > 0.0:
+            dt_cfl = min(dt_cfl, cfl * lk_dx[l] / a)
+    return dt_cfl
 
 
 @jit
@@ -441,14 +462,10 @@ def advance_network(q, qu, t, t_end, max_steps, topo, dscale, sigs, obs_topo, or
     saved = work[SAVED]
     steps = 0
     failures = 0
+    dt_cfl = cfl_time_step(q, lk, lk_dx, cfl, par)  # later ones come with the measures
     while t_end - t > 1e-9 * max(1.0, abs(t_end)) and steps < max_steps:
         signal_greens(sp, ss, app_sig, app_pos, sig_green, green)
-        dt = min(t_end - t, signal_dt_cap(sp, ss, st, req, sig_times))
-        for l in range(lk.shape[0]):
-            off, n = lk[l, 0], lk[l, 1]
-            a = max_wave_speed(q[:, off:off + n + 2 * NG], n, par)
-            if a > 0.0:
-                dt = min(dt, cfl * lk_dx[l] / a)
+        dt = min(t_end - t, signal_dt_cap(sp, ss, st, req, sig_times), dt_cfl)
         saved[:, :] = q
         qsaved = qwork[4]
         qsaved[:, :] = qu
@@ -465,7 +482,8 @@ def advance_network(q, qu, t, t_end, max_steps, topo, dscale, sigs, obs_topo, or
         if not ok:
             failures += 1
         _relax_all(q, lk, vmax, 0.5 * dt, par)
-        accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, par, acc, aq, aqmax)
+        dt_cfl = accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, cfl, par, acc, aq,
+                                     aqmax)
         signal_update(sp, ss, st, sn, req, sig_times, dt)
         t += dt
         steps += 1
