@@ -10,9 +10,14 @@ Rows (one per measurement, median of repeats):
 * ``seed_corridor_road``: the 5 km, 200-cell road of the seed corridor alone, one 60 s interval.
 * ``seed_corridor_network``: the seed corridor network (road, signal, stub) through
   :class:`solver.batch.BatchedNetwork`, consecutive 60 s decision intervals.
+* ``intersection_4arm``: the signalised four-arm intersection (8 links, 160 cells, WENO5, 5 s
+  decisions alternating the two phases every 30 s) through :class:`solver.batch.BatchedNetwork`:
+  one copy on one core, and ``cores * 4`` copies on every core (:mod:`solver.bench_network`).
 
 The summary holds the figures the acceptance asks for: 200-cell WENO5 µs/step on one core,
-batched / one-core throughput ratios and the seed corridor's ms per 60 s interval, plus the
+batched / one-core throughput ratios, the seed corridor's ms per 60 s interval and the
+intersection's simulated seconds per wall second (one core and batch) with their ratio to
+``SUMO_RL_REFERENCE_SIM_S_PER_WALL_S``, plus the
 machine's 1-minute load average before the run (timings are wall-clock: other processes on the
 machine slow them down; compare runs made at a low load).
 """
@@ -37,6 +42,10 @@ CELLS = (200, 1000, 10000)
 ORDERS = ("first_order", "weno5")
 BATCH_PER_CORE = 4
 INTERVAL = 60.0  # s, one decision interval of the seed corridor
+#: sumo-rl with libsumo on its single-intersection scenario, simulated s per wall s: the middle of
+#: the 2,750-2,950 that issue 3 reports for this machine type. Not measured here (sumo-rl is not a
+#: dependency); the ratios against it are only as good as that figure.
+SUMO_RL_REFERENCE_SIM_S_PER_WALL_S = 2850.0
 
 
 @dataclass
@@ -188,6 +197,22 @@ def measure_corridor_network(intervals: int) -> dict:
     return _row("seed_corridor_network", "numba-cpu", "weno5", net.n_cells, 1, 1, wall, steps, INTERVAL)
 
 
+def measure_intersection(batch: int, threads: int, repeats: int, intervals: int) -> dict:
+    """``intersection_4arm`` (5 s decisions) through the batched network: a bench row.
+
+    ``sim_s_per_wall_s`` sums over the batch; ``us_per_step`` is the wall time of one substep of
+    the whole batch call, as in the road rows (so ``cell_updates_per_s = cells batch / us_per_step``).
+    """
+    from solver.bench_network import network_rate
+
+    rate, steps_per_interval, net = network_rate("intersection_4arm", batch, threads, 5.0, intervals, repeats)
+    cells = int(net.lk[:, 1].sum())
+    wall_per_interval = 5.0 * batch / rate  # s, one decision interval of the whole batch
+    return {"case": "intersection_4arm", "backend": "numba-cpu", "reconstruction": "weno5", "cells": cells,
+            "batch": batch, "threads": threads, "us_per_step": 1e6 * wall_per_interval / steps_per_interval,
+            "cell_updates_per_s": cells * steps_per_interval * rate / 5.0, "sim_s_per_wall_s": rate}  # fmt: skip
+
+
 def run_bench(quick: bool = True, progress: Progress | None = None) -> BenchReport:
     """Measure every row of the module docstring.
 
@@ -208,6 +233,8 @@ def run_bench(quick: bool = True, progress: Progress | None = None) -> BenchRepo
             jobs.append(lambda c=cells, o=order: measure_road(c, o, cores * BATCH_PER_CORE, cores, repeats, target))
     jobs += [lambda: measure_oracle(200, 3 if quick else 10), lambda: measure_corridor_road(repeats),
              lambda: measure_corridor_network(intervals)]
+    for batch, threads in ((1, 1), (cores * BATCH_PER_CORE, cores)):
+        jobs.append(lambda b=batch, t=threads: measure_intersection(b, t, 3 if quick else 7, intervals))
     report = BenchReport()
     for i, job in enumerate(jobs):
         report.rows.append(job())
@@ -229,4 +256,9 @@ def summarize(rows: list[dict], cores: int) -> dict:
     for r in rows:
         if r["case"].startswith("seed_corridor"):
             out[f"{r['case']}_ms_per_60s"] = 1e3 * INTERVAL / r["sim_s_per_wall_s"]
+    for r in rows:
+        if r["case"] == "intersection_4arm":
+            which = "one_core" if r["threads"] == 1 else "batch_all_cores"
+            out[f"intersection_4arm_sim_s_per_wall_s_{which}"] = r["sim_s_per_wall_s"]
+            out[f"intersection_4arm_vs_sumo_rl_{which}"] = r["sim_s_per_wall_s"] / SUMO_RL_REFERENCE_SIM_S_PER_WALL_S
     return out

@@ -6,9 +6,11 @@ import pytest
 
 from solver.bench import (
     INTERVAL,
+    SUMO_RL_REFERENCE_SIM_S_PER_WALL_S,
     BenchReport,
     measure_corridor_network,
     measure_corridor_road,
+    measure_intersection,
     measure_road,
     summarize,
 )
@@ -38,3 +40,16 @@ def test_seed_corridor_rows_cover_one_interval():
     assert road["cells"] == 200 and net["cells"] >= 208
     summary = summarize([measure_road(200, "weno5", 1, 1, 1, 0.002), road, net], cores=1)
     assert summary["seed_corridor_road_ms_per_60s"] == pytest.approx(1e3 * INTERVAL / road["sim_s_per_wall_s"])
+
+
+def test_intersection_rows_and_sumo_rl_ratio():
+    one = measure_intersection(batch=1, threads=1, repeats=1, intervals=2)
+    two = measure_intersection(batch=2, threads=2, repeats=1, intervals=2)
+    for row in (one, two):
+        assert set(row) == KEYS and row["cells"] == 160 and row["sim_s_per_wall_s"] > 0
+        per_step = row["cells"] * row["batch"] / (row["us_per_step"] * 1e-6)
+        assert row["cell_updates_per_s"] == pytest.approx(per_step, rel=1e-9)
+    summary = summarize([measure_road(200, "weno5", 1, 1, 1, 0.002), one, two], cores=2)
+    ref = SUMO_RL_REFERENCE_SIM_S_PER_WALL_S
+    assert summary["intersection_4arm_sim_s_per_wall_s_one_core"] == one["sim_s_per_wall_s"]
+    assert summary["intersection_4arm_vs_sumo_rl_batch_all_cores"] == pytest.approx(two["sim_s_per_wall_s"] / ref)
