@@ -59,7 +59,8 @@ class TrafficSignalEnv(gym.Env):
     with ``np_random`` (so ``reset(seed=s)`` is deterministic).
 
     ## Episode End
-    Never terminated; truncated once ``episode_length`` s are simulated.
+    Never terminated; truncated after ``round(episode_length / decision_interval)`` decisions
+    (counted, not read off the solver's clock, whose interval ends are exact only to ~1e-9 t).
 
     ## Info
     Interval measures: ``delay`` (veh s, per class), ``throughput`` and ``arrived`` (veh, per

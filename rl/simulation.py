@@ -16,6 +16,12 @@ from rl.errors import RLError
 from rl.observation import build_layout, observe
 from rl.rewards import get_reward
 
+#: copies whose clocks differ by more than this fraction of a decision interval are out of step.
+#: The solver stops an interval within 1e-9 t_end of its end (a few microseconds at t ~ 3600 s),
+#: so clocks of copies in step may differ by that much; copies reset at different decisions
+#: differ by whole intervals.
+OUT_OF_STEP = 0.1
+
 
 class ControlledNetwork:
     """B copies of one signalised network with decisions every ``decision_interval`` s.
@@ -49,6 +55,7 @@ class ControlledNetwork:
         self.reward_fn = get_reward(cfg.reward)
         self.nvec = np.array(self.net.n_phases, np.int64)
         self.demand_scale = np.ones(batch)
+        self.decisions = np.zeros(batch, np.int64)  # decisions taken in the current episode, per copy
         self._before = self._measures()
 
     def _measures(self) -> dict[str, np.ndarray]:
@@ -69,6 +76,7 @@ class ControlledNetwork:
         scale = np.array([lo if lo == hi else rng.uniform(lo, hi) for rng in rngs])
         self.sim.reset(index=index, demand_scale=scale[:, None])
         self.demand_scale[index] = scale
+        self.decisions[index] = 0
         now = self._measures()
         for key, arr in self._before.items():
             arr[index] = now[key][index]
@@ -89,9 +97,9 @@ class ControlledNetwork:
             (mean queue per approach, m, (B, A)), ``residual`` (conservation ledger, veh, (B, 2)),
             ``time`` (s, (B,)).
         """
-        if self.B > 1 and np.ptp(self.sim.T) > 1e-6:
-            raise RLError("copies are out of step in time (BatchedNetwork.advance takes one end time "
-                          "for all copies); reset all copies together")
+        if self.B > 1 and np.ptp(self.sim.T) > OUT_OF_STEP * self.cfg.decision_interval:
+            raise RLError(f"copies are out of step in time (clocks {self.sim.T.min():g} .. {self.sim.T.max():g} s): "
+                          "episodes have one length, so reset all copies together")
         dt = self.cfg.decision_interval
         self.sim.advance(dt, np.asarray(actions, np.int64).reshape(self.B, -1))
         after = self._measures()
@@ -102,7 +110,8 @@ class ControlledNetwork:
                 "queue": (after["queue_ms"] - self._before["queue_ms"]) / dt,
                 "residual": self.sim.ledger()["residual"], "time": self.sim.T.copy()}
         self._before = after
-        truncated = self.sim.T >= self.cfg.episode_length - 1e-6
+        self.decisions += 1
+        truncated = self.decisions >= self.cfg.n_decisions
         return rewards.astype(np.float64), truncated, info
 
 

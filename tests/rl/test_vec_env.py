@@ -40,3 +40,15 @@ def test_sb3_vec_env_interface():
     assert dones.all() and rewards.dtype == np.float32
     assert all("terminal_observation" in info and info["episode"]["l"] == 2 for info in infos)
     assert venv.get_attr("config")[0].decision_interval == 5.0
+
+
+def test_copies_end_episodes_together_despite_solver_clock_round_off():
+    # the solver ends an interval within 1e-9 t_end of its end: a copy a few microseconds short
+    # must neither raise "out of step" nor miss its truncation (an RL run once stopped on this)
+    venv = make_vec_env("ARZ-Intersection-v0", 2, seed=0, episode_length=15.0)
+    venv.reset()
+    venv.step(np.array([0, 1]))
+    venv.core.sim.T[1] -= 4e-6
+    venv.step(np.array([1, 1]))
+    _, _, dones, infos = venv.step(np.array([0, 0]))
+    assert dones.all() and all("terminal_observation" in i for i in infos)
