@@ -91,24 +91,31 @@ def time_space(path: Path, traces: dict, cfg, link: str, controllers: list[str])
 
 
 def learning_curves(path: Path, controllers: list[str]) -> Path | None:
-    """Mean episode return against timesteps from each PPO model's ``train_metrics.csv``."""
+    """Mean episode return (left) and the validation delay per vehicle (right, training-side draws)
+    against timesteps, from each PPO model's ``train_metrics.csv``."""
     curves = {}
     for spec in (c for c in controllers if c.startswith("ppo:")):
         csv_path = Path(spec[4:]).parent / "train_metrics.csv"
         if csv_path.is_file():
             with csv_path.open() as fh:
-                pts = [(float(r["timesteps"]), float(r["ep_rew_mean"])) for r in csv.DictReader(fh) if r["ep_rew_mean"]]
-            if pts:
-                curves[_label(spec)] = np.array(pts)
+                rows = list(csv.DictReader(fh))
+            ret = [(float(r["timesteps"]), float(r["ep_rew_mean"])) for r in rows if r["ep_rew_mean"]]
+            val = [(float(r["timesteps"]), float(r["eval_mean_delay"])) for r in rows if r.get("eval_mean_delay")]
+            if ret:
+                curves[_label(spec)] = (np.array(ret), np.array(val).reshape(-1, 2))
     if not curves:
         return None
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for name, pts in curves.items():
-        ax.plot(pts[:, 0], pts[:, 1], label=name)
+    fig, (ax, ax_val) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for name, (ret, val) in curves.items():
+        ax.plot(ret[:, 0], ret[:, 1], label=name)
+        ax_val.plot(val[:, 0], val[:, 1], marker="o", label=name)
     ax.set_xlabel("timesteps")
     ax.set_ylabel("mean episode return")
-    ax.set_title("PPO learning curve")
+    ax.set_title("PPO learning curve (training episodes)")
     ax.legend(fontsize=8)
+    ax_val.set_xlabel("timesteps")
+    ax_val.set_ylabel("mean delay per vehicle (s)")
+    ax_val.set_title("Validation delay (training-side draws)")
     _save(plt, fig, path)
     return path
