@@ -36,6 +36,11 @@ def run_batched(kernel, batch: int, threads: int, *args) -> None:
     pool = _POOLS.get(threads)
     if pool is None:
         pool = _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="arz-batch")
-    futures = [pool.submit(kernel, int(c[0]), int(c[-1]) + 1, *args) for c in chunks]
-    for future in futures:
-        future.result()
+    # the calling thread takes the first chunk itself (the kernel releases the GIL): one thread
+    # hand-off fewer per call
+    futures = [pool.submit(kernel, int(c[0]), int(c[-1]) + 1, *args) for c in chunks[1:]]
+    try:
+        kernel(int(chunks[0][0]), int(chunks[0][-1]) + 1, *args)
+    finally:
+        for future in futures:
+            future.result()
