@@ -61,12 +61,12 @@ def exit_codes() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
-
 def _console() -> Console:
     """A console for tables: the terminal's width, or 160 columns when output is piped (rich
     would otherwise cut every column to fit 80)."""
     console = Console()
     return console if console.is_terminal else Console(width=160)
+
 
 @contextlib.contextmanager
 def progress_bar(label: str, quiet: bool = False) -> Iterator:
