@@ -46,6 +46,9 @@ def run(ctx: SuiteContext) -> None:
         )
         ctx.metrics["best_cell_updates_per_s"] = max(float(r["cell_updates_per_s"]) for r in rated)
     ctx.metrics["rows"] = len(rows)
+    for key, value in report.summary.items():  # the network figures of issue 3 (sim s per wall s)
+        if key.startswith("intersection_4arm"):
+            ctx.metrics[key] = value
 
 
 def _label(row: dict) -> str:
