@@ -1,14 +1,15 @@
 """Contract fake of solver.bench: two fixed rows."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
 class BenchReport:
     rows: list
+    summary: dict = field(default_factory=dict)
 
     def to_dict(self):
-        return {"rows": self.rows}
+        return {"rows": self.rows, "summary": self.summary}
 
     def to_markdown(self):
         return ""
@@ -41,4 +42,4 @@ def run_bench(quick=True, progress=None):
     ]
     if progress:
         progress("cases", 2, 2)
-    return BenchReport(rows)
+    return BenchReport(rows, {"cores": 1, "intersection_4arm_sim_s_per_wall_s_one_core": 6000.0})
