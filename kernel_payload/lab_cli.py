@@ -61,7 +61,7 @@ def exit_codes() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
-def _console() -> Console:
+def table_console() -> Console:
     """A console for tables: the terminal's width, or 160 columns when output is piped (rich
     would otherwise cut every column to fit 80)."""
     console = Console()
@@ -108,7 +108,7 @@ def simulate(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    console = _console()
+    console = table_console()
     console.print(f"[bold]{name}[/]: {summary['nt']} frames x {summary['nx']} cells, "
                   f"{summary['steps']} steps in {summary['wall_s']:.2f} s -> {out}")  # fmt: skip
     table = Table("class", "entered", "exited", "stored", "queued", "residual", title="ledger (veh)")
@@ -204,7 +204,7 @@ def verify(
 
 
 def _print_verification(report) -> None:
-    console = _console()
+    console = table_console()
     table = Table("check", "value", "threshold", "passed", "what", title=f"verification ({report.level})")
     for c in report.checks:
         table.add_row(c.name, f"{c.value:.3g}", c.threshold, "yes" if c.passed else "[red]NO[/]", c.description)
@@ -256,7 +256,7 @@ def bench(
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
-    console = _console()
+    console = table_console()
     head = ("case", "backend", "reconstruction", "cells", "batch", "threads")
     table = Table(*head, "us/step", "cell updates/s", "sim s/wall s", title="solver throughput")
     for r in report.rows:
@@ -280,7 +280,7 @@ def _bench_gpu(as_json: bool) -> None:
     table = Table(*head, title=f"{rows[0]['case']}: batched decision steps")
     for r in rows:
         table.add_row(r["device"], r["dtype"], str(r["batch"]), *(f"{r[k]:.4g}" for k in head[3:]))
-    console = _console()
+    console = table_console()
     console.print(table)
     for key, value in speedups(rows).items():
         console.print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")

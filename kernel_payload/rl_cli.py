@@ -95,7 +95,9 @@ def _print_evaluation(result, env: str, episodes: int, n_seeds: int, controllers
     for ctl in controllers:
         table.add_row(ctl, fmt(ctl, "delay_per_vehicle_s"), fmt(ctl, "throughput_veh"),
                       fmt(ctl, "mean_queue_m"), fmt(ctl, "max_queue_m"))  # fmt: skip
-    console = Console()
+    from kernel_payload.lab_cli import table_console
+
+    console = table_console()
     console.print(table)
     for pc in result.paired:
         console.print(f"paired delay/veh, {pc.controller} vs {pc.baseline}: {100 * pc.mean:+.1f} % "

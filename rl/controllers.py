@@ -34,9 +34,11 @@ class FixedTime:
     """Webster plan (cycle and splits from the scenario's mean demand), phases in order."""
 
     name = "fixed-time"
+    design_flow = "mean"
 
     def reset(self, core, seed=None) -> None:
-        flows = approach_flows(core.net, core.cfg.episode_length, float(np.mean(core.cfg.demand_scale)))
+        flows = approach_flows(core.net, core.cfg.episode_length, float(np.mean(core.cfg.demand_scale)),
+                               self.design_flow)
         sat = saturation_flows(core.net, flows)
         self.plans = [webster_plan(core.net, s, flows, sat) for s in range(len(core.net.signals))]
 
@@ -47,6 +49,14 @@ class FixedTime:
             ends = np.cumsum(plan.greens + plan.lost)
             out[:, s] = np.searchsorted(ends, np.mod(t + 1e-6, ends[-1]), side="right")
         return out
+
+
+class FixedTimePeak(FixedTime):
+    """Webster plan designed for the peak of the demand profile (classic design-hour practice):
+    a longer cycle that serves the peak, at the cost of more delay off-peak."""
+
+    name = "fixed-time-peak"
+    design_flow = "peak"
 
 
 class Actuated:
@@ -129,7 +139,8 @@ class RandomController:
         return self.rng.integers(0, core.nvec, size=(core.B, len(core.nvec)))
 
 
-CONTROLLERS: dict[str, type] = {c.name: c for c in (FixedTime, Actuated, MaxPressure, RandomController)}
+CONTROLLERS: dict[str, type] = {c.name: c for c in (FixedTime, FixedTimePeak, Actuated, MaxPressure,
+                                                    RandomController)}
 
 
 def make_controller(name: str) -> Controller:

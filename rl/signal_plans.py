@@ -33,12 +33,17 @@ def phase_greens(net) -> list[list[list[int]]]:
     return out
 
 
-def approach_flows(net, horizon: float, scale: float = 1.0) -> dict[str, np.ndarray]:
-    """Mean flow into every link over [0, horizon] s, propagated through the turning ratios.
+def approach_flows(net, horizon: float, scale: float = 1.0, statistic: str = "mean") -> dict[str, np.ndarray]:
+    """Flow into every link over [0, horizon] s, propagated through the turning ratios.
+
+    Args:
+        statistic: ``mean`` (the average of the demand profile) or ``peak`` (its highest value per
+            class: the design flow of classic signal timing).
 
     Returns:
         link id -> (2,) veh/s (motorcycles, cars).
     """
+    reduce = {"mean": np.mean, "peak": np.max}[statistic]
     from solver.kernels_network import demand_rate
 
     dem_t, dem_v, dem_np, dem_lin = net.topo[4:8]
@@ -47,8 +52,8 @@ def approach_flows(net, horizon: float, scale: float = 1.0) -> dict[str, np.ndar
     links = net.scenario.links
     for e, node in enumerate(net.entries):
         link = next(lk.id for lk in links if lk.start == node)
-        flows[link] = scale * np.array([np.mean([demand_rate(e, k, t, dem_t, dem_v, dem_np, dem_lin)
-                                                 for t in times]) for k in range(2)])
+        flows[link] = scale * np.array([reduce([demand_rate(e, k, t, dem_t, dem_v, dem_np, dem_lin)
+                                                for t in times]) for k in range(2)])
     nodes = {n.id: n for n in net.scenario.nodes}
     for _ in range(len(links)):  # relax along the (acyclic) network
         for node in (n for n in net.scenario.nodes if n.kind == "junction"):

@@ -67,3 +67,15 @@ def test_max_pressure_serves_the_loaded_approaches(venvs):
     sim.Q[1, 2, venv.core.net.link_slice("E_in")] = 0.1  # copy 1: cars waiting east
     actions = ctl.act(None, venv.core)
     assert actions[:, 0].tolist() == [0, 1]
+
+
+def test_peak_design_flows_bound_the_mean_and_lengthen_the_cycle(venvs):
+    net = venvs["ARZ-Intersection-v0"].core.net
+    mean, peak = approach_flows(net, 3600.0), approach_flows(net, 3600.0, statistic="peak")
+    assert all((peak[k] >= mean[k] - 1e-12).all() for k in mean)
+    assert peak["N_in"].sum() > 1.1 * mean["N_in"].sum()  # the morning peak of the profile
+    hour = rl.make_vec_env("ARZ-Intersection-v0", 1, seed=0)  # plans are designed over the episode
+    ctl_mean, ctl_peak = make_controller("fixed-time"), make_controller("fixed-time-peak")
+    for ctl in (ctl_mean, ctl_peak):
+        ctl.reset(hour.core)
+    assert ctl_peak.plans[0].cycle > 1.2 * ctl_mean.plans[0].cycle
