@@ -21,7 +21,7 @@ VACUUM_WEIGHT = 1e-3  # free-speed prior weight in the bin speed average, fracti
 
 
 # digest of the modules these cached kernels call into (see solver/fingerprint.py)
-KERNEL_SOURCES_DIGEST = "d0c63ef78f6a7684"
+KERNEL_SOURCES_DIGEST = "51897497718dda5d"
 
 @numba.njit(cache=True)
 def cell_speeds(Q, idx, par, out):

@@ -259,14 +259,15 @@ def junction_fluxes(q, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_p
             d_m, d_c, _, _, w_m, w_c, _, _ = _cell_sr(q, vmax, off + NG + n - 1, par)
             scr[0, i], scr[1, i] = d_m * green[i0 + i], d_c * green[i0 + i]
             scr[2, i], scr[3, i] = w_m, w_c
-        for k in range(2):
-            for o in range(no):
-                _, _, s_m, s_c, _, _, _, _ = _cell_sr(q, vmax, lk[jn_out[o0 + o], 0] + NG, par)
+        for o in range(no):  # supply share of each exit per class: scr[4 + k, o]
+            _, _, s_m, s_c, _, _, _, _ = _cell_sr(q, vmax, lk[jn_out[o0 + o], 0] + NG, par)
+            for k in range(2):
                 req = 0.0
                 for i in range(ni):
                     req += beta[b0 + i * no + o] * scr[k, i]
                 sup = s_m if k == 0 else s_c
-                scr[4, o] = min(1.0, sup / req) if req > 0.0 else 1.0
+                scr[4 + k, o] = min(1.0, sup / req) if req > 0.0 else 1.0
+        for k in range(2):
             for o in range(no):
                 F[2 * k, lk[jn_out[o0 + o], 0]] = 0.0
                 F[2 * k + 1, lk[jn_out[o0 + o], 0]] = 0.0
@@ -274,7 +275,7 @@ def junction_fluxes(q, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_p
                 theta = 1.0
                 for o in range(no):
                     if beta[b0 + i * no + o] > 0.0:
-                        theta = min(theta, scr[4, o])
+                        theta = min(theta, scr[4 + k, o])
                 f = scr[k, i] * theta
                 off, n = lk[jn_in[i0 + i], 0], lk[jn_in[i0 + i], 1]
                 F[2 * k, off + n] = f
