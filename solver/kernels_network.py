@@ -122,12 +122,13 @@ def signal_dt_cap(sp, ss, st, req, sig_times):
 
 
 @numba.njit(cache=True, inline="always", fastmath=FASTMATH)
-def _limit_faces(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, par):
+def _limit_faces(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, thresh, eps):
     """Zhang–Shu scaling of one class's faces in a cell and the marker bound near vacuum.
 
     The scalar form of ``kernels_cpu._limit_class``: ``(rbar, ybar)`` the cell average,
     ``(rm, ym)``/``(rp, yp)`` its left/right faces, ``(r_lo, y_lo)``/``(r_hi, y_hi)`` the
-    neighbours' averages. Returns the limited ``(rm, ym, rp, yp)``.
+    neighbours' averages; ``thresh`` = VACUUM_FACE rho_jam (veh/m) and ``eps`` the marker's vacuum
+    epsilon, computed once per link by the caller. Returns the limited ``(rm, ym, rp, yp)``.
     """
     mid = (rbar - (rm + rp) / 6.0) * 1.5
     low = min(rm, rp, mid)
@@ -137,9 +138,7 @@ def _limit_faces(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, par):
         rp = rbar + theta * (rp - rbar)
         ym = ybar + theta * (ym - ybar)
         yp = ybar + theta * (yp - ybar)
-    thresh = VACUUM_FACE * par[RHO_JAM]
     if rm < thresh or rp < thresh:
-        eps = par[EPS_VAC]
         w0 = _marker(r_lo, y_lo, eps)
         w1 = _marker(rbar, ybar, eps)
         w2 = _marker(r_hi, y_hi, eps)
@@ -152,10 +151,12 @@ def _limit_faces(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, par):
 
 
 @numba.njit(cache=True, inline="always", fastmath=FASTMATH)
-def _cell_faces(q, c, first, last, order, scales, par):
+def _cell_faces(q, c, first, last, order, scales, thresh, eps):
     """Limited face values of interior cell c of a link whose interior is ``first..last``.
 
-    Indices are clamped to the interior, which is what outflow ghost cells hold.
+    Indices are clamped to the interior, which is what outflow ghost cells hold. ``thresh`` and
+    ``eps`` as in :func:`_limit_faces` (passed in: reading them from ``par`` here, inside the
+    sweep's loop, made the whole sweep 12 % slower).
 
     Returns:
         ``(left face rho_m, y_m, rho_c, y_c, right face rho_m, y_m, rho_c, y_c)``.
@@ -167,8 +168,8 @@ def _cell_faces(q, c, first, last, order, scales, par):
                                        q[1, b], q[1, c], q[1, d], q[1, e], scales[0], scales[1])
     l2, r2, l3, r3 = _weno5_class_faces(q[2, a], q[2, b], q[2, c], q[2, d], q[2, e], q[3, a],
                                        q[3, b], q[3, c], q[3, d], q[3, e], scales[2], scales[3])
-    l0, l1, r0, r1 = _limit_faces(q[0, c], q[1, c], l0, l1, r0, r1, q[0, b], q[1, b], q[0, d], q[1, d], par)
-    l2, l3, r2, r3 = _limit_faces(q[2, c], q[3, c], l2, l3, r2, r3, q[2, b], q[3, b], q[2, d], q[3, d], par)
+    l0, l1, r0, r1 = _limit_faces(q[0, c], q[1, c], l0, l1, r0, r1, q[0, b], q[1, b], q[0, d], q[1, d], thresh, eps)
+    l2, l3, r2, r3 = _limit_faces(q[2, c], q[3, c], l2, l3, r2, r3, q[2, b], q[3, b], q[2, d], q[3, d], thresh, eps)
     return l0, l1, l2, l3, r0, r1, r2, r3
 
 
@@ -190,10 +191,11 @@ def link_sweep(q, F, vmax, off, n, order, kind, scales, par, supply_cap):
     vmax (2, Ncells) m/s.
     """
     first, last = off + NG, off + NG + n - 1
-    _, _, _, _, p0, p1, p2, p3 = _cell_faces(q, first, first, last, order, scales, par)
+    thresh, eps = VACUUM_FACE * par[RHO_JAM], par[EPS_VAC]
+    _, _, _, _, p0, p1, p2, p3 = _cell_faces(q, first, first, last, order, scales, thresh, eps)
     for j in range(1, n):
         c = first + j
-        m0, m1, m2, m3, r0, r1, r2, r3 = _cell_faces(q, c, first, last, order, scales, par)
+        m0, m1, m2, m3, r0, r1, r2, r3 = _cell_faces(q, c, first, last, order, scales, thresh, eps)
         f0, f1, f2, f3, _ = _numerical_flux(p0, p1, p2, p3, m0, m1, m2, m3, kind, par)
         if supply_cap:
             s_m, s_c = _supplies(q[0, c], q[2, c], vmax[0, c], vmax[1, c], par)
