@@ -410,22 +410,28 @@ def accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, cfl, par, 
     """
     eps = par[EPS_VAC]
     dt_cfl = np.inf
+    # veh m, summed in registers; float(0) stays float64 in the float32 CUDA port (0.0 would not)
+    tts_m, tts_c, delay_m, delay_c = float(0), float(0), float(0), float(0)
     for l in range(lk.shape[0]):
         off, n, dx = lk[l, 0], lk[l, 1], lk_dx[l]
         a_max = 0.0
         for c in range(off + NG, off + NG + n):
             p_m, p_c = _pressures(q[0, c], q[2, c], par)
-            for k in range(2):
-                rho = q[2 * k, c]
-                v = _marker(rho, q[2 * k + 1, c], eps) - (p_m if k == 0 else p_c)
-                lag = 1.0 - v / vmax[k, c]
-                lag = min(max(lag, 0.0), 1.0)
-                acc[k, TTS] += dt * rho * dx
-                acc[k, DELAY] += dt * rho * dx * lag
+            rho_m, rho_c = q[0, c], q[2, c]
+            lag_m = 1.0 - (_marker(rho_m, q[1, c], eps) - p_m) / vmax[0, c]
+            lag_c = 1.0 - (_marker(rho_c, q[3, c], eps) - p_c) / vmax[1, c]
+            tts_m += rho_m * dx
+            tts_c += rho_c * dx
+            delay_m += rho_m * dx * min(max(lag_m, 0.0), 1.0)
+            delay_c += rho_c * dx * min(max(lag_c, 0.0), 1.0)
             _, _, _, _, lo, hi = _flux_and_speeds(q[0, c], q[1, c], q[2, c], q[3, c], par)
             a_max = max(a_max, abs(lo), abs(hi))
         if a_max > 0.0:
             dt_cfl = min(dt_cfl, cfl * dx / a_max)
+    acc[0, TTS] += dt * tts_m
+    acc[1, TTS] += dt * tts_c
+    acc[0, DELAY] += dt * delay_m
+    acc[1, DELAY] += dt * delay_c
     for e in range(qu.shape[0]):
         for k in range(2):
             acc[k, TTS] += dt * qu[e, k]
