@@ -68,30 +68,44 @@ def fill_ghosts(q, n, bc_left, bc_right, state_left, state_right):
                 q[v, hi] = q[v, NG + n - 1]
 
 
-@numba.njit(cache=True, inline="always")
-def _limit_class(q, qm, qp, c, k, par):
-    """Zhang–Shu scaling of class k's faces in cell c and a marker bound near vacuum."""
-    r, y = 2 * k, 2 * k + 1
-    rbar, ybar = q[r, c], q[y, c]
-    mid = (rbar - (qm[r, c] + qp[r, c]) / 6.0) * 1.5
-    low = min(qm[r, c], qp[r, c], mid)
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+def limit_faces(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, thresh, eps):
+    """Zhang–Shu scaling of one class's faces in a cell and the marker bound near vacuum.
+
+    Shared by :func:`_limit_class` (single links) and the network's link sweep (and its CUDA
+    port). ``(rbar, ybar)`` the cell average,
+    ``(rm, ym)``/``(rp, yp)`` its left/right faces, ``(r_lo, y_lo)``/``(r_hi, y_hi)`` the
+    neighbours' averages; ``thresh`` = VACUUM_FACE rho_jam (veh/m) and ``eps`` the marker's vacuum
+    epsilon, computed once per link by the caller. Returns the limited ``(rm, ym, rp, yp)``.
+    """
+    mid = (rbar - (rm + rp) / 6.0) * 1.5
+    low = min(rm, rp, mid)
     if low < 0.0:
         theta = rbar / (rbar - low) if rbar > 0.0 else 0.0
-        qm[r, c] = rbar + theta * (qm[r, c] - rbar)
-        qp[r, c] = rbar + theta * (qp[r, c] - rbar)
-        qm[y, c] = ybar + theta * (qm[y, c] - ybar)
-        qp[y, c] = ybar + theta * (qp[y, c] - ybar)
-    thresh = VACUUM_FACE * par[RHO_JAM]
-    if qm[r, c] < thresh or qp[r, c] < thresh:
-        eps = par[EPS_VAC]
-        w0 = _marker(q[r, c - 1], q[y, c - 1], eps)
+        rm = rbar + theta * (rm - rbar)
+        rp = rbar + theta * (rp - rbar)
+        ym = ybar + theta * (ym - ybar)
+        yp = ybar + theta * (yp - ybar)
+    if rm < thresh or rp < thresh:
+        w0 = _marker(r_lo, y_lo, eps)
         w1 = _marker(rbar, ybar, eps)
-        w2 = _marker(q[r, c + 1], q[y, c + 1], eps)
+        w2 = _marker(r_hi, y_hi, eps)
         lo, hi = min(w0, w1, w2), max(w0, w1, w2)
-        wm = min(max(_marker(qm[r, c], qm[y, c], eps), lo), hi)
-        wp = min(max(_marker(qp[r, c], qp[y, c], eps), lo), hi)
-        qm[y, c] = qm[r, c] * wm
-        qp[y, c] = qp[r, c] * wp
+        wm = min(max(_marker(rm, ym, eps), lo), hi)
+        wp = min(max(_marker(rp, yp, eps), lo), hi)
+        ym = rm * wm
+        yp = rp * wp
+    return rm, ym, rp, yp
+
+
+@numba.njit(cache=True, inline="always")
+def _limit_class(q, qm, qp, c, k, par):
+    """Zhang–Shu scaling of class k's faces in cell c and a marker bound near vacuum
+    (:func:`limit_faces` on the arrays' values)."""
+    r, y = 2 * k, 2 * k + 1
+    qm[r, c], qm[y, c], qp[r, c], qp[y, c] = limit_faces(
+        q[r, c], q[y, c], qm[r, c], qm[y, c], qp[r, c], qp[y, c], q[r, c - 1], q[y, c - 1],
+        q[r, c + 1], q[y, c + 1], VACUUM_FACE * par[RHO_JAM], par[EPS_VAC])
 
 
 @jit

@@ -31,13 +31,14 @@ from solver.kernels_cpu import (
     VACUUM_FACE,
     WENO5,
     clean_cell,
+    limit_faces,
     max_wave_speed,
     relax,
 )
 from solver.params import EPS_VAC, RHO_JAM
 
 # digest of the modules these cached kernels call into (see solver/fingerprint.py)
-KERNEL_SOURCES_DIGEST = "1deb51da4b868d15"
+KERNEL_SOURCES_DIGEST = "ed81159959c87a0f"
 
 _P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
 _weno5_class_faces = _P.weno5_class_faces
@@ -122,43 +123,14 @@ def signal_dt_cap(sp, ss, st, req, sig_times):
 
 
 @numba.njit(cache=True, inline="always", fastmath=FASTMATH)
-def _limit_faces(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, thresh, eps):
-    """Zhang–Shu scaling of one class's faces in a cell and the marker bound near vacuum.
-
-    The scalar form of ``kernels_cpu._limit_class``: ``(rbar, ybar)`` the cell average,
-    ``(rm, ym)``/``(rp, yp)`` its left/right faces, ``(r_lo, y_lo)``/``(r_hi, y_hi)`` the
-    neighbours' averages; ``thresh`` = VACUUM_FACE rho_jam (veh/m) and ``eps`` the marker's vacuum
-    epsilon, computed once per link by the caller. Returns the limited ``(rm, ym, rp, yp)``.
-    """
-    mid = (rbar - (rm + rp) / 6.0) * 1.5
-    low = min(rm, rp, mid)
-    if low < 0.0:
-        theta = rbar / (rbar - low) if rbar > 0.0 else 0.0
-        rm = rbar + theta * (rm - rbar)
-        rp = rbar + theta * (rp - rbar)
-        ym = ybar + theta * (ym - ybar)
-        yp = ybar + theta * (yp - ybar)
-    if rm < thresh or rp < thresh:
-        w0 = _marker(r_lo, y_lo, eps)
-        w1 = _marker(rbar, ybar, eps)
-        w2 = _marker(r_hi, y_hi, eps)
-        lo, hi = min(w0, w1, w2), max(w0, w1, w2)
-        wm = min(max(_marker(rm, ym, eps), lo), hi)
-        wp = min(max(_marker(rp, yp, eps), lo), hi)
-        ym = rm * wm
-        yp = rp * wp
-    return rm, ym, rp, yp
-
-
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
 def _cell_faces(q, c, first, last, order, s0, s1, s2, s3, thresh, eps):
     """Limited face values of interior cell c of a link whose interior is ``first..last``.
 
     Indices are clamped to the interior, which is what outflow ghost cells hold. ``s0..s3`` are
     the variables' scales (WENO's smoothness normalisation), ``thresh`` and ``eps`` as in
-    :func:`_limit_faces`. All are passed in as scalars: reading them from ``scales`` and ``par``
-    inside the sweep's loop (where the compiler must assume the flux stores may change them) made
-    the sweep 12 % (``par``) and 7 % (``scales``) slower.
+    :func:`solver.kernels_cpu.limit_faces`. All are passed in as scalars: reading them from
+    ``scales`` and ``par`` inside the sweep's loop (where the compiler must assume the flux
+    stores may change them) made the sweep 12 % (``par``) and 7 % (``scales``) slower.
 
     Returns:
         ``(left face rho_m, y_m, rho_c, y_c, right face rho_m, y_m, rho_c, y_c)``.
@@ -170,8 +142,8 @@ def _cell_faces(q, c, first, last, order, s0, s1, s2, s3, thresh, eps):
                                        q[1, b], q[1, c], q[1, d], q[1, e], s0, s1)
     l2, r2, l3, r3 = _weno5_class_faces(q[2, a], q[2, b], q[2, c], q[2, d], q[2, e], q[3, a],
                                        q[3, b], q[3, c], q[3, d], q[3, e], s2, s3)
-    l0, l1, r0, r1 = _limit_faces(q[0, c], q[1, c], l0, l1, r0, r1, q[0, b], q[1, b], q[0, d], q[1, d], thresh, eps)
-    l2, l3, r2, r3 = _limit_faces(q[2, c], q[3, c], l2, l3, r2, r3, q[2, b], q[3, b], q[2, d], q[3, d], thresh, eps)
+    l0, l1, r0, r1 = limit_faces(q[0, c], q[1, c], l0, l1, r0, r1, q[0, b], q[1, b], q[0, d], q[1, d], thresh, eps)
+    l2, l3, r2, r3 = limit_faces(q[2, c], q[3, c], l2, l3, r2, r3, q[2, b], q[3, b], q[2, d], q[3, d], thresh, eps)
     return l0, l1, l2, l3, r0, r1, r2, r3
 
 
@@ -210,7 +182,6 @@ def link_sweep(q, F, vmax, off, n, order, kind, scales, par, supply_cap):
                 f2 = s_c
         F[0, off + j], F[1, off + j], F[2, off + j], F[3, off + j] = f0, f1, f2, f3
         p0, p1, p2, p3 = r0, r1, r2, r3
-
 
 
 @jit
