@@ -184,11 +184,13 @@ class LocalBackend:
         (workdir / "cancelled").touch()
         pgid = self._pgid(ref)
         if pgid is not None and self._alive(ref):
-            _signal_group(pgid, signal.SIGTERM)
-            stop_job(ref.slug, CANCEL_GRACE_S, done=lambda: not self._alive(ref))
+            _signal_pid(pgid, signal.SIGTERM)  # the supervisor forwards it to the kernel
+            give_up = time.monotonic() + CANCEL_GRACE_S
+            while self._alive(ref) and time.monotonic() < give_up:
+                time.sleep(POLL_S)
             if self._alive(ref):
                 _signal_group(pgid, signal.SIGKILL)
-        stop_job(ref.slug, 1.0)
+        stop_job(ref.slug, 0.0)  # anything left (the supervisor already swept, unless killed)
         self._remove_tmpdir(workdir)
         return True
 
@@ -208,7 +210,7 @@ class LocalBackend:
             ref = KernelRef(self.name, workdir.name, "local", None, str(workdir))
             if self._alive(ref):
                 continue
-            stop_job(workdir.name, 1.0)
+            stop_job(workdir.name, 0.0)
             self._remove_tmpdir(workdir)
             cleaned.append(workdir.name)
         return cleaned
@@ -258,6 +260,13 @@ class LocalBackend:
         except PermissionError:
             return True
         return True
+
+
+def _signal_pid(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

@@ -6,13 +6,14 @@ the local backend starts (detached, in its own session). Like a CI runner it
 1. starts ``WORKDIR/kernel.py`` with ``ARZ_JOB_ID=<job id>`` in its environment (every descendant
    inherits it, even one that leaves the process group with ``setsid``) and ``TMPDIR`` set to a
    folder of its own (so the bootstrap's clone lands there);
-2. at the deadline (``DEADLINE_S`` > 0) writes ``WORKDIR/deadline``, sends SIGTERM to every process
-   of the run (the payload then closes its summary) and SIGKILL after ``GRACE_S``;
+2. at the deadline (``DEADLINE_S`` > 0) writes ``WORKDIR/deadline``, sends SIGTERM to the kernel
+   (the bootstrap forwards it to the payload, which closes its summary) and SIGKILL to every
+   process of the run after ``GRACE_S``;
 3. when the kernel has exited, stops whatever it left behind (SIGTERM, then SIGKILL), removes the
    ``TMPDIR`` folder and writes ``WORKDIR/exit_code`` last.
 
-It ignores SIGTERM itself, so a cancel (which signals the whole process group) leaves it alive to
-clean up. Processes are found by scanning ``/proc/*/environ`` for the marker (GitHub Actions'
+A SIGTERM to the supervisor (what ``cancel`` sends) is forwarded to the kernel alone: one signal,
+one path, so the payload is never hit twice while it closes its summary. Processes are found by scanning ``/proc/*/environ`` for the marker (GitHub Actions'
 runner tags its jobs' processes the same way); a process that wipes its own environment, or runs
 as another user, is out of reach (documented in docs/orchestration.md).
 """
@@ -67,11 +68,12 @@ def signal_job(job_id: str, sig: signal.Signals) -> int:
 
 def stop_job(job_id: str, grace_s: float, done: Callable[[], bool] = lambda: False) -> None:
     """SIGTERM every process of the run; after ``grace_s`` (or once ``done()``) SIGKILL the rest."""
-    if not signal_job(job_id, signal.SIGTERM):
-        return
-    give_up = time.monotonic() + grace_s
-    while time.monotonic() < give_up and job_processes(job_id) and not done():
-        time.sleep(POLL_S)
+    if grace_s > 0:
+        if not signal_job(job_id, signal.SIGTERM):
+            return
+        give_up = time.monotonic() + grace_s
+        while time.monotonic() < give_up and job_processes(job_id) and not done():
+            time.sleep(POLL_S)
     for _ in range(20):  # a process forking while it is killed may need another round
         if not signal_job(job_id, signal.SIGKILL):
             return
@@ -83,13 +85,23 @@ def supervise(workdir: Path, deadline_s: float, grace_s: float, job_id: str, tmp
     tmpdir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, MARKER_ENV: job_id, "TMPDIR": str(tmpdir)}
     child = subprocess.Popen([sys.executable, "-u", str(workdir / "kernel.py")], env=env)
+
+    def forward(_signum: int, _frame: object) -> None:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)  # a handler, not SIG_IGN: children do not inherit it
     try:
         code = child.wait(timeout=deadline_s if deadline_s > 0 else None)
     except subprocess.TimeoutExpired:
         (workdir / "deadline").write_text(f"{deadline_s:g}")
         print(f"arz: deadline of {deadline_s:g} s exceeded; stopping the kernel", flush=True)
-        stop_job(job_id, grace_s, done=lambda: child.poll() is not None)
-        code = child.wait()
+        forward(signal.SIGTERM, None)
+        try:
+            code = child.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            stop_job(job_id, 0.0)
+            code = child.wait()
     stop_job(job_id, min(grace_s, 2.0))  # whatever the kernel left behind (setsid included)
     shutil.rmtree(tmpdir, ignore_errors=True)
     return code
@@ -97,7 +109,7 @@ def supervise(workdir: Path, deadline_s: float, grace_s: float, job_id: str, tmp
 
 def main(argv: list[str]) -> int:
     """Entry point: ``WORKDIR DEADLINE_S GRACE_S JOB_ID TMPDIR``; writes ``WORKDIR/exit_code``."""
-    signal.signal(signal.SIGTERM, lambda *_: None)  # a handler, not SIG_IGN: not inherited
+    signal.signal(signal.SIGTERM, lambda *_: None)  # until the kernel runs (then: forwarded)
     workdir, deadline_s, grace_s, job_id, tmpdir = argv
     workdir_path = Path(workdir)
     code = supervise(workdir_path, float(deadline_s), float(grace_s), job_id, Path(tmpdir))
