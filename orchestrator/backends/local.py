@@ -35,7 +35,7 @@ from typing import ClassVar
 
 from kernel_payload.schema import DEFAULT_MAX_RESULT_BYTES, SUMMARY_FILE
 from orchestrator.backends.base import JobStatus, KernelRef, PushRequest, RemoteStatus
-from orchestrator.backends.local_runner import stop_job
+from orchestrator.backends.local_runner import group_alive, stop_job
 from orchestrator.errors import BackendError, OutputRefused
 from orchestrator.home import arz_home
 from orchestrator.output_guard import ByteBudget, copy_file_safely, copy_tree_safely
@@ -251,15 +251,7 @@ class LocalBackend:
         if (self._workdir(ref) / "exit_code").exists():
             return False
         pgid = self._pgid(ref)
-        if pgid is None:
-            return False
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return pgid is not None and group_alive(pgid)
 
 
 def _signal_pid(pid: int, sig: signal.Signals) -> None:

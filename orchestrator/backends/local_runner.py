@@ -54,6 +54,28 @@ def job_processes(job_id: str) -> list[int]:
     return found
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether process group ``pgid`` has a live member (zombies waiting for a reaper do not count)."""
+    try:
+        names = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:  # no /proc: ask the kernel (a zombie then counts as alive)
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    for name in names:
+        try:
+            state, _ppid, pgrp = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(pgrp) == pgid and state != "Z":
+            return True
+    return False
+
+
 def signal_job(job_id: str, sig: signal.Signals) -> int:
     """Send ``sig`` to every process of the run; return how many were signalled."""
     count = 0
