@@ -153,7 +153,8 @@ def refresh_quietly(records: list[JobRecord], registry: Registry) -> list[JobRec
 def store_status(record: JobRecord, registry: Registry, status: RemoteStatus,
                  backend: ExecutionBackend | None = None) -> JobRecord:  # fmt: skip
     """Save a polled status in the registry when it changed; on the kernel's end, its verdict."""
-    if status.status.value != record.status or status.message != record.message:
+    changed = status.status.value != record.status or status.message != record.message
+    if changed and not record.result:  # once the verdict is in, its message stays
         record = registry.update(record, status=status.status.value, message=status.message)
     if status.status.is_terminal() and not record.result:
         record = record_verdict(record, registry, backend)
