@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.backends.base import PushRequest
 from orchestrator.backends.kaggle_errors import KaggleError
 from orchestrator.errors import OutputRefused, SummaryMismatch
 from orchestrator.results import MARKER_FILE, pull_results
@@ -49,8 +50,7 @@ def run_kernel(harness, files=None, extra=None, setup="", job_id=None, **summary
     slug = harness.slug("craft")
     manifest = [entry(rel, data) for rel, data in files.items()] + (extra or [])
     text = summary_json(job_id or slug, manifest, **summary)
-    ref = backend.push(harness.request(crafted_script(files, text, setup), gpu=False))
-    assert ref.slug == slug
+    ref = backend.push(PushRequest(slug=slug, script=crafted_script(files, text, setup), gpu=False))
     wait_terminal(backend, ref)
     return backend, ref
 
