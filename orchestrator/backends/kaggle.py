@@ -46,7 +46,8 @@ from orchestrator.backends.kaggle_state import (
     kaggle_status_name,
     map_kaggle_status,
 )
-from orchestrator.output_guard import ByteBudget, copy_tree_safely
+from orchestrator.errors import OutputRefused
+from orchestrator.output_guard import ByteBudget, copy_file_safely, copy_tree_safely
 
 log = logging.getLogger(__name__)
 GPU_SHAPE = "NvidiaTeslaT4"
@@ -338,8 +339,8 @@ class KaggleBackend:
             if not state.salvage or not salvaged.is_file() or salvaged.is_symlink():
                 return None
             dest.mkdir(parents=True, exist_ok=True)
-            (dest / SUMMARY_FILE).write_bytes(salvaged.read_bytes()[:SUMMARY_MAX_BYTES])
-            return dest / SUMMARY_FILE
+            return copy_file_safely(salvaged, dest / SUMMARY_FILE, SUMMARY_FILE,
+                                    ByteBudget(SUMMARY_MAX_BYTES))  # fmt: skip
         return self.outputs.fetch_summary(ref, dest)
 
     @translated("cancel the kernel")
@@ -369,7 +370,7 @@ class KaggleBackend:
             self.outputs.download(ref, folder, verify=False)
             salvage_live_log(LogFollower(self.connection, ref, self.status, lambda _r: None,
                                          self._sleep), folder / f"{ref.slug}.log")
-        except (KaggleError, requests.RequestException) as err:
+        except (KaggleError, OutputRefused, requests.RequestException) as err:
             log.warning("could not fetch all outputs of %s/%s before deleting it: %s",
                         ref.owner, ref.slug, err)
         state.salvage = str(folder)

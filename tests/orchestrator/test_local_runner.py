@@ -119,6 +119,13 @@ def test_cancelling_a_finished_job_changes_nothing(arz_home):
     assert Registry().get(record.id).status == "complete"
     assert not (Path(ref.workdir) / "cancelled").exists()
     assert backend.cancel(ref) is False
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    said = CliRunner().invoke(app, ["cancel", record.id])
+    assert said.exit_code == 0 and "had already ended (complete" in said.output
+    assert "nothing was changed" in said.output and Registry().get(record.id).status == "complete"
 
 
 def test_a_crashed_run_is_cleaned_at_the_next_start(arz_home):

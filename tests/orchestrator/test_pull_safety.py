@@ -194,3 +194,27 @@ def test_a_refused_pull_removes_the_parent_folders_it_created(run, tmp_path):
     with pytest.raises(PullError):
         pull_results(backend, ref, tmp_path / "fresh" / "a" / "b", expected(ref))
     assert not (tmp_path / "fresh").exists()
+
+
+# ------------------------------------------------------------------ through the CLI, real repo
+def test_arz_pull_dest_onto_the_repository_or_a_foreign_folder_is_refused(project, tmp_path):
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+    from orchestrator.registry import Registry
+
+    cli = CliRunner()
+    done = cli.invoke(app, ["submit", "jobs/tiny.yml"])
+    assert done.exit_code == 0, done.output
+    job_id = Registry().latest().id
+    foreign = tmp_path / "mine"
+    (foreign / "notes").mkdir(parents=True)
+    (foreign / "notes" / "todo.txt").write_text("keep me")
+    for dest in (str(project), ".", str(foreign), str(project / "jobs")):
+        before = tree_state(tmp_path)  # the repository (.git included) and everything around it
+        result = cli.invoke(app, ["pull", job_id, "--dest", dest])
+        assert result.exit_code == 2, result.output
+        assert "refusing to pull into" in result.output and "nothing was touched" in result.output
+        assert tree_state(tmp_path) == before
+    again = cli.invoke(app, ["pull", job_id])  # the default folder holds this job's marker
+    assert again.exit_code == 0, again.output
