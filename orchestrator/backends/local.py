@@ -181,6 +181,10 @@ class LocalBackend:
         workdir = self._workdir(ref)
         if self._exit_code(ref) is not None:
             return False
+        if not self._alive(ref):  # ended without its supervisor: only sweep what it left
+            stop_job(ref.slug, 0.0)
+            self._remove_tmpdir(workdir)
+            return False
         (workdir / "cancelled").touch()
         pgid = self._pgid(ref)
         if pgid is not None and self._alive(ref):

@@ -8,6 +8,7 @@ outside (the folder holding the target of every link is hashed before and after)
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,7 @@ def test_a_good_pull_is_marked_and_a_second_pull_replaces_it(run):
     assert not (dest / "stale.txt").exists() and sorted(os.listdir(dest.parent)) == ["job"]
 
 
-@pytest.mark.parametrize("kind", ["linked_dir", "link_outside_file", "loop", "fifo"])
+@pytest.mark.parametrize("kind", ["linked_dir", "link_outside_file", "loop", "fifo", "device"])
 def test_links_and_special_files_are_refused_without_being_followed(run, kind):
     backend, ref, output, dest, outside = run
     if kind == "linked_dir":
@@ -80,8 +81,13 @@ def test_links_and_special_files_are_refused_without_being_followed(run, kind):
         os.symlink(outside / "secret.txt", output / "demo" / "secret.txt")
     elif kind == "loop":
         os.symlink("..", output / "demo" / "loop")
-    else:
+    elif kind == "fifo":
         os.mkfifo(output / "demo" / "pipe")  # opening it would block: it must never be opened
+    else:
+        try:  # a character device like /dev/zero (endless bytes if it were read)
+            os.mknod(output / "demo" / "zero", 0o600 | stat.S_IFCHR, os.makedev(1, 5))
+        except PermissionError:
+            pytest.skip("creating a device file needs privileges")
     error = assert_refused(backend, ref, dest, outside, OutputRefused, "not followed")
     assert "demo/" in str(error)
 
