@@ -238,16 +238,24 @@ def _files_under(root: Path, prefix: str = "") -> list[str]:
 
 
 def _marker_job(folder: Path) -> str | None:
-    """The job id in ``folder``'s marker, or None when there is no readable marker."""
-    marker = folder / MARKER_FILE
-    try:
-        if not stat.S_ISREG(os.lstat(marker).st_mode):
-            return None
-        data = json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    job = data.get("job_id") if isinstance(data, dict) else None
-    return job if isinstance(job, str) and job else None
+    """The job id in ``folder``'s marker, or None when there is no readable marker.
+
+    A folder pulled before markers existed is recognised by its top-level summary's ``job_id``
+    (job ids carry a random suffix, so no foreign folder matches by accident).
+    """
+    for name in (MARKER_FILE, SUMMARY_FILE):
+        path = folder / name
+        try:
+            info = os.lstat(path)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > 1 << 24:
+                continue
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        job = data.get("job_id") if isinstance(data, dict) else None
+        if isinstance(job, str) and job:
+            return job
+    return None
 
 
 def _write_marker(folder: Path, expected: ExpectedJob) -> None:

@@ -185,6 +185,23 @@ def test_a_destination_that_is_not_ours_is_refused_and_untouched(run, tmp_path, 
     assert tree_state(tmp_path) == before
 
 
+def test_a_pull_from_before_markers_is_recognised_by_its_summary(run):
+    backend, ref, _, dest, _ = run
+    (dest / MARKER_FILE).unlink()  # as an older arz left it: the summary names the job
+    pull_results(backend, ref, dest, expected(ref))
+    assert (dest / MARKER_FILE).is_file()
+
+
+def test_the_cap_is_charged_while_streaming_not_from_the_announced_size(tmp_path):
+    from orchestrator.output_guard import ByteBudget, copy_file_safely
+
+    source = Path("/proc/self/maps")  # a regular file that announces 0 bytes and holds more
+    if not source.exists():
+        pytest.skip("needs /proc")
+    with pytest.raises(OutputRefused, match="results size cap"):
+        copy_file_safely(source, tmp_path / "copy", "maps", ByteBudget(64))
+
+
 def test_an_empty_or_absent_destination_is_fine(run, tmp_path):
     backend, ref, _, _, _ = run
     (tmp_path / "empty").mkdir()
