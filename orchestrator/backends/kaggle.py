@@ -25,7 +25,6 @@ from typing import Any
 
 import requests
 
-from kernel_payload.schema import SUMMARY_FILE
 from orchestrator.backends.base import JobStatus, KernelRef, PushRequest, RemoteStatus
 from orchestrator.backends.kaggle_connection import KaggleConnection
 from orchestrator.backends.kaggle_errors import (
@@ -39,7 +38,7 @@ from orchestrator.backends.kaggle_errors import (
 )
 from orchestrator.backends.kaggle_http import HttpPolicy, http_status, retrying
 from orchestrator.backends.kaggle_logs import LogFollower, salvage_live_log
-from orchestrator.backends.kaggle_outputs import SUMMARY_MAX_BYTES, OutputFetcher, version_label
+from orchestrator.backends.kaggle_outputs import OutputFetcher, salvaged_summary, version_label
 from orchestrator.backends.kaggle_state import (
     GpuQuota,
     KernelState,
@@ -47,7 +46,7 @@ from orchestrator.backends.kaggle_state import (
     map_kaggle_status,
 )
 from orchestrator.errors import OutputRefused
-from orchestrator.output_guard import ByteBudget, copy_file_safely, copy_tree_safely
+from orchestrator.output_guard import ByteBudget, copy_tree_safely
 
 log = logging.getLogger(__name__)
 GPU_SHAPE = "NvidiaTeslaT4"
@@ -335,12 +334,7 @@ class KaggleBackend:
         """Only ``session_summary.json`` (small, capped) into ``dest``; None when there is none."""
         state = self._state(ref)
         if state.final:
-            salvaged = Path(state.salvage or "") / SUMMARY_FILE
-            if not state.salvage or not salvaged.is_file() or salvaged.is_symlink():
-                return None
-            dest.mkdir(parents=True, exist_ok=True)
-            return copy_file_safely(salvaged, dest / SUMMARY_FILE, SUMMARY_FILE,
-                                    ByteBudget(SUMMARY_MAX_BYTES))  # fmt: skip
+            return salvaged_summary(state.salvage, dest)
         return self.outputs.fetch_summary(ref, dest)
 
     @translated("cancel the kernel")

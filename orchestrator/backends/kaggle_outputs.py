@@ -33,7 +33,7 @@ from orchestrator.backends.kaggle_http import (
     retrying,
 )
 from orchestrator.errors import ManifestMismatch
-from orchestrator.output_guard import ByteBudget, check_relative_path
+from orchestrator.output_guard import ByteBudget, check_relative_path, copy_file_safely
 
 log = logging.getLogger(__name__)
 MAX_PAGES = 1000
@@ -220,3 +220,12 @@ class OutputFetcher:
         problems = [(e.path, e.problem(dest)) for e in summary.artifacts
                     if check_relative_path(e.path)]  # an unsafe path is refused, never read
         return [(name, problem) for name, problem in problems if problem]
+
+
+def salvaged_summary(salvage: str | None, dest: Path) -> Path | None:
+    """Copy ``session_summary.json`` from a salvage folder (regular file, capped) into ``dest``."""
+    source = Path(salvage or "") / SUMMARY_FILE
+    if not salvage or source.is_symlink() or not source.is_file():
+        return None
+    dest.mkdir(parents=True, exist_ok=True)
+    return copy_file_safely(source, dest / SUMMARY_FILE, SUMMARY_FILE, ByteBudget(SUMMARY_MAX_BYTES))

@@ -158,3 +158,20 @@ def test_a_crashed_kaggle_job_reads_failed_before_any_pull(harness, tmp_path, mo
     assert (listed[0]["status"], listed[0]["result"]) == ("complete", "failed")
     table = arz("status").stdout
     assert "complete" in table and "failed" in table
+
+
+def test_the_verdict_of_a_cancelled_kernel_comes_from_its_salvage(harness, tmp_path):
+    backend = harness.backend()
+    slug = harness.slug("salv")
+    text = summary_json(slug, [entry(r, d) for r, d in GOOD_FILES.items()])
+    script = crafted_script(GOOD_FILES, text, "import time\nprint('written', flush=True)\n"
+                            "time.sleep(60)\n")  # fmt: skip
+    ref = backend.push(PushRequest(slug=slug, script=script, gpu=False))
+    give_up = time.monotonic() + 30
+    while "written" not in "".join(backend.logs(ref)):
+        assert time.monotonic() < give_up
+        time.sleep(0.1)
+    backend.cancel(ref)
+    got = backend.fetch_summary(ref, tmp_path / "verdict")
+    assert got is not None and json.loads(got.read_text())["job_id"] == slug
+    assert "SaveKernel" in harness.fake.calls and harness.fake.kernels == {}  # deleted after
