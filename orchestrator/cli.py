@@ -18,6 +18,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from kernel_payload.schema import errors as _funnel
 from orchestrator.errors import ArzError, JobFailed
 
 EXIT_INTERRUPTED = 130
@@ -25,13 +26,9 @@ PIPE_WIDTH = 160
 
 
 def exit_code_for(exc: BaseException) -> int | None:
-    """The exit code for an exception, or None when it is a bug that should show its traceback."""
-    if isinstance(exc, KeyboardInterrupt):
-        return EXIT_INTERRUPTED
-    if isinstance(exc, ArzError):
-        return exc.exit_code
-    code = getattr(exc, "exit_code", None)  # the lab's errors carry their own code
-    return code if isinstance(code, int) and not isinstance(code, bool) else None
+    """The exit code for an exception, or None when it is a bug that should show its traceback
+    (the funnel shared with the lab commands: :func:`kernel_payload.schema.errors.exit_code_for`)."""
+    return _funnel.exit_code_for(exc)
 
 
 class _ArzGroup(TyperGroup):
@@ -48,7 +45,7 @@ class _ArzGroup(TyperGroup):
             if code is None:
                 raise
             if not isinstance(exc, KeyboardInterrupt):
-                _err(f"[bold red]error:[/] {_escape(str(exc))}")
+                _err(f"[bold red]error:[/] {_escape(_funnel.error_line(exc).removeprefix('error: '))}")
             raise typer.Exit(code) from exc
 
 

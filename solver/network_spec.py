@@ -1,4 +1,4 @@
-"""Network scenario files (DESIGN §4, §5): links joined at entry, exit and junction nodes.
+"""Network scenario files: links joined at entry, exit and junction nodes (keys: docs/scenarios.md).
 
 Validated by pydantic with ``extra="forbid"``; quantities in SI or ``"<number> <unit>"``.
 """
@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 
 from solver.scenario import (
     Duration,
-    EquilibriumInit,
+    NetworkInitialSpec,
     Flow,
     Length,
     NumericsSpec,
@@ -19,7 +19,6 @@ from solver.scenario import (
     QualitySegment,
     Strict,
     TimeSpec,
-    UniformInit,
 )
 
 
@@ -88,14 +87,14 @@ class ObserveSpec(Strict):
 
 
 class NetworkScenario(Strict):
-    """A road network with optional signals (DESIGN §4)."""
+    """A road network with optional signals."""
 
     name: str
     description: str = ""
     physics: PhysicsSpec = PhysicsSpec()
     numerics: NumericsSpec = NumericsSpec()
     time: TimeSpec
-    initial: UniformInit | EquilibriumInit | None = None
+    initial: NetworkInitialSpec | None = None
     links: list[LinkSpec] = Field(min_length=1)
     nodes: list[NodeSpec] = Field(min_length=2)
     decision_interval: Duration = 5.0

@@ -1,7 +1,9 @@
-"""Scenario files (YAML) -> validated pydantic models with every quantity in SI (DESIGN §5).
+"""Scenario files (YAML) -> validated pydantic models with every quantity in SI.
 
 A quantity is a plain SI number or a ``"<number> <unit>"`` string; unknown keys, wrong units and
-impossible values fail with a :class:`ScenarioError` naming the key.
+impossible values fail with a :class:`ScenarioError` naming the key as written, with a "did you
+mean" (:mod:`solver.scenario_errors`). Every key, unit and default: docs/scenarios.md, generated
+from these models by :mod:`solver.scenario_reference`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from solver.errors import ScenarioError
+from solver.scenario_errors import validation_to_scenario_error
 from solver.params import KMH, PhysicsParams
 from solver.units import parse_quantity
 
@@ -39,7 +42,7 @@ class VmaxEntry(Strict):
 
 
 class PhysicsSpec(Strict):
-    """Any parameter of DESIGN §2; defaults are the calibrated base set."""
+    """Physics parameters of the multi-class ARZ model; defaults are the calibrated base set."""
 
     alpha: float = Field(0.4, ge=0, le=1)
     rho_jam: Density = 0.25
@@ -126,6 +129,7 @@ class HumpInit(Strict):
 InitialSpec = Annotated[
     UniformInit | EquilibriumInit | RiemannInit | SineInit | HumpInit, Field(discriminator="type")
 ]
+NetworkInitialSpec = Annotated[UniformInit | EquilibriumInit, Field(discriminator="type")]
 
 
 class InflowBoundary(Strict):
@@ -167,7 +171,7 @@ class NumericsSpec(Strict):
 
 
 class RoadScenario(Strict):
-    """A single road (DESIGN §5)."""
+    """A single road."""
 
     name: str
     description: str = ""
@@ -177,25 +181,6 @@ class RoadScenario(Strict):
     boundary: BoundarySpec = BoundarySpec()
     time: TimeSpec
     numerics: NumericsSpec = NumericsSpec()
-
-
-def _format_loc(loc: tuple) -> str:
-    parts = [str(p) for p in loc if not str(p).startswith(("function-", "union[", "tagged-union["))]
-    # drop pydantic's union-member tags (e.g. 'InflowBoundary', 'literal[...]')
-    parts = [p for p in parts if not (p[:1].isupper() and p.isidentifier() and "_" not in p) and not p.startswith("literal[")]
-    return ".".join(parts)
-
-
-def validation_to_scenario_error(err: ValidationError, source: str = "") -> ScenarioError:
-    """Turn pydantic's report into one line naming the first offending key."""
-    first = err.errors()[0]
-    key = _format_loc(first["loc"])
-    msg = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        msg = "unknown key (check its spelling against DESIGN §5)"
-    elif first["type"] == "missing":
-        msg = "required key is missing"
-    return ScenarioError(key, msg, source)
 
 
 def load_mapping(data: dict, source: str = "") -> RoadScenario:
@@ -209,7 +194,7 @@ def load_mapping(data: dict, source: str = "") -> RoadScenario:
     try:
         return RoadScenario.model_validate(data)
     except ValidationError as err:
-        raise validation_to_scenario_error(err, source) from None
+        raise validation_to_scenario_error(err, source, RoadScenario) from None
 
 
 def load_scenario(path: str | Path):

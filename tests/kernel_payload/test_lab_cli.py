@@ -118,7 +118,7 @@ def test_verify_writes_the_docs_block(tmp_path, monkeypatch):
 
 
 def test_verify_bad_level_and_docs_without_markers_exit_2(tmp_path):
-    assert _one_error_line(runner.invoke(app, ["verify", "--level", "huge"])).startswith("error: level: unknown level")
+    assert _one_error_line(runner.invoke(app, ["verify", "--level", "huge"])).startswith("error: --level: unknown level")
     doc = tmp_path / "plain.md"
     doc.write_text("# no markers\n")
     result = runner.invoke(app, ["verify", "--level", "smoke", "--write-docs", str(doc)])
@@ -152,9 +152,9 @@ def test_train_then_evaluate_through_the_cli(tmp_path):
 
 
 def test_rl_commands_reject_unknown_env_and_bad_seeds():
-    assert _one_error_line(runner.invoke(app, ["train", "--env", "ARZ-Nope-v0"])).startswith("error: env: unknown environment")
+    assert _one_error_line(runner.invoke(app, ["train", "--env", "ARZ-Nope-v0"])).startswith("error: --env: unknown environment")
     bad = runner.invoke(app, ["evaluate", "fixed-time", "--seeds", "1,x"])
-    assert _one_error_line(bad).startswith("error: seeds:")
+    assert _one_error_line(bad).startswith("error: --seeds:")
 
 
 @pytest.mark.slow

@@ -1,0 +1,65 @@
+"""The one-time "compiling kernels" notice of the lab commands.
+
+numba compiles the cached kernels (``@njit(cache=True)``) on their first call after a fresh clone
+or an edit of their module: 30-45 s on two cores, during which nothing else moves. A command that
+is about to call them checks numba's on-disk cache first (:func:`cold_kernel_modules`, a look at
+the index files, no numba import) and, when it is cold, says so on stderr before the run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+NOTICE = "compiling kernels (first run only, ~30 s)…"
+
+#: the modules with cached kernels each kind of run calls into
+ROAD = ("solver.kernels_cpu",)
+NETWORK = ("solver.kernels_cpu", "solver.kernels_network")
+RL = ("solver.kernels_cpu", "solver.kernels_network", "rl.observation")
+
+_shown = False
+
+
+def _index_files(source: Path) -> list[Path]:
+    """numba's index files (``<module>.<function>-<line>.pyXY.nbi``) for a source file."""
+    pattern = f"{source.stem}.*.nbi"
+    found = list((source.parent / "__pycache__").glob(pattern))
+    cache_dir = os.environ.get("NUMBA_CACHE_DIR")
+    if cache_dir and Path(cache_dir).is_dir():
+        found += [p for p in Path(cache_dir).rglob(pattern) if source.parent.name in p.parent.name]
+    return found
+
+
+def cold_kernel_modules(modules: tuple[str, ...]) -> list[str]:
+    """The modules whose compiled kernels are missing from numba's cache or older than the source.
+
+    numba keys its cache on the source file's modification time: an index written before the
+    last edit (or no index at all) means the next call compiles.
+    """
+    cold = []
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        source = Path(spec.origin)
+        indexes = _index_files(source)
+        if not indexes or max(p.stat().st_mtime for p in indexes) < source.stat().st_mtime:
+            cold.append(name)
+    return cold
+
+
+def notice_if_cold(modules: tuple[str, ...], quiet: bool = False) -> bool:
+    """Print :data:`NOTICE` on stderr (once per process) when a kernel of ``modules`` will compile.
+
+    Returns:
+        Whether the cache was cold (the notice is printed only if not ``quiet`` and not shown yet).
+    """
+    global _shown
+    cold = bool(cold_kernel_modules(modules))
+    if cold and not quiet and not _shown:
+        _shown = True
+        print(NOTICE, file=sys.stderr, flush=True)
+    return cold
