@@ -99,12 +99,10 @@ def check_output_folder(path: Path, key: str = "--out") -> Path:
     return path
 
 
-def check_output_file(path: Path, key: str = "--out", suffix: str = "") -> Path:
+def check_output_file(path: Path, key: str = "--out") -> Path:
     """A file path that can be written (its folder exists or can be created; nothing is created here)."""
     if path.is_dir():
-        raise BadInput(f"{path} is a folder", fix=f"give a file name, e.g. {path / ('out' + suffix)}", key=key)
-    if suffix and path.suffix.lower() != suffix:
-        raise BadInput(f"{path} does not end in {suffix}", fix=f"give a file name ending in {suffix}", key=key)
+        raise BadInput(f"{path} is a folder", fix="give a file name inside it", key=key)
     _check_creatable(path.parent, key)
     return path
 

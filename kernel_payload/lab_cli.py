@@ -84,9 +84,9 @@ def simulate(
 ) -> None:
     """Run a scenario and save x, t and the (nt, nx) fields in SI units as NPZ."""
     with exit_codes():
-        inputs.check_output_file(out, "--out", ".npz")
+        inputs.check_output_file(out, "--out")
         if plot is not None:
-            inputs.check_output_file(plot, "--plot", ".png")
+            inputs.check_output_file(plot, "--plot")
         sc = load_checked(scenario, backend)
         if backend != "numpy":
             compile_notice.notice_if_cold(compile_notice.ROAD if _is_road(sc) else compile_notice.NETWORK)
