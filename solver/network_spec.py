@@ -23,6 +23,8 @@ from solver.scenario import (
 
 
 class LinkSpec(Strict):
+    """One road link of a network (`links: [...]`), from one node to another."""
+
     id: str
     start: str = Field(alias="from")
     end: str = Field(alias="to")
@@ -48,16 +50,22 @@ class DemandSpec(Strict):
 
 
 class PhaseSpec(Strict):
+    """One signal phase: the incoming links that get green."""
+
     name: str = ""
     green: list[str]
 
 
 class PlanStep(Strict):
+    """One step of a fixed signal plan: a phase and its green time."""
+
     phase: int = Field(ge=0)
     green: Duration
 
 
 class SignalSpec(Strict):
+    """A junction's signal: phases, clearance times and an optional fixed plan."""
+
     phases: list[PhaseSpec] = Field(min_length=2)
     yellow: Duration = 3.0
     all_red: Duration = 2.0
@@ -74,6 +82,8 @@ class SignalSpec(Strict):
 
 
 class NodeSpec(Strict):
+    """One node of a network (`nodes: [...]`): entry, exit or junction."""
+
     id: str
     kind: Literal["entry", "exit", "junction"]
     demand: DemandSpec | None = None
@@ -82,6 +92,8 @@ class NodeSpec(Strict):
 
 
 class ObserveSpec(Strict):
+    """The link and cells the RL agent observes."""
+
     link: str
     cells: list[int]
 

@@ -20,8 +20,20 @@ from solver.params import KMH, PhysicsParams
 from solver.units import parse_quantity
 
 
+class Quantity:
+    """Validator of a physical quantity of one dimension (``density speed time length flow``):
+    a plain SI number or a ``"<number> <unit>"`` string, converted to SI."""
+
+    def __init__(self, dimension: str):
+        self.dimension = dimension
+
+    def __call__(self, value: object) -> float:
+        """The value in SI units (raises ``UnitError`` naming the unit and the accepted ones)."""
+        return parse_quantity(value, self.dimension)
+
+
 def _q(dimension: str):
-    return BeforeValidator(lambda v: parse_quantity(v, dimension))
+    return BeforeValidator(Quantity(dimension))
 
 
 Density = Annotated[float, _q("density"), Field(ge=0)]
@@ -37,6 +49,8 @@ class Strict(BaseModel):
 
 
 class VmaxEntry(Strict):
+    """Free speeds of one road quality R: `m` motorcycles, `c` cars (`physics.vmax`)."""
+
     m: Speed
     c: Speed
 
@@ -66,12 +80,16 @@ class PhysicsSpec(Strict):
 
 
 class QualitySegment(Strict):
+    """A stretch of road with one quality R (`quality: [{from, to, quality}, ...]`)."""
+
     start: Position = Field(alias="from")
     end: Position = Field(alias="to")
     quality: int = Field(ge=1)
 
 
 class RoadSpec(Strict):
+    """The road of a single-road scenario (`road:`)."""
+
     length: Length
     cells: int = Field(ge=8, le=1_000_000)
     quality: int | list[int] | list[QualitySegment] = 1
@@ -94,17 +112,23 @@ class State(Strict):
 
 
 class UniformInit(Strict):
+    """`initial: {type: uniform, state: ...}`: one state everywhere."""
+
     type: Literal["uniform"]
     state: State
 
 
 class EquilibriumInit(Strict):
+    """`initial: {type: equilibrium, rho_m, rho_c}`: each class at its equilibrium speed for the cell's R."""
+
     type: Literal["equilibrium"]
     rho_m: Density = 0.0
     rho_c: Density = 0.0
 
 
 class RiemannInit(Strict):
+    """`initial: {type: riemann, split, left, right}`: two states split at a position."""
+
     type: Literal["riemann"]
     split: Position
     left: State
@@ -112,6 +136,8 @@ class RiemannInit(Strict):
 
 
 class SineInit(Strict):
+    """`initial: {type: sine, ...}`: rho = background + amplitude sin(2 pi periods (x - x0) / length)."""
+
     type: Literal["sine"]
     background: State
     amplitude: State
@@ -119,6 +145,8 @@ class SineInit(Strict):
 
 
 class HumpInit(Strict):
+    """`initial: {type: hump, ...}`: a Gaussian density bump on a background state."""
+
     type: Literal["hump"]
     background: State
     amplitude: State
@@ -133,6 +161,8 @@ NetworkInitialSpec = Annotated[UniformInit | EquilibriumInit, Field(discriminato
 
 
 class InflowBoundary(Strict):
+    """`boundary.left/right: {type: inflow, state: ...}`: a state imposed at the boundary."""
+
     type: Literal["inflow"]
     state: State
 
@@ -141,6 +171,8 @@ BoundarySide = Union[Literal["outflow", "periodic", "wall"], InflowBoundary]  # 
 
 
 class BoundarySpec(Strict):
+    """`boundary:`: each side is outflow, periodic, wall or an inflow block."""
+
     left: BoundarySide = "outflow"
     right: BoundarySide = "outflow"
 
@@ -152,6 +184,8 @@ class BoundarySpec(Strict):
 
 
 class TimeSpec(Strict):
+    """`time:`: end time and output interval."""
+
     end: Duration
     output_every: Duration | None = None
 
@@ -165,6 +199,8 @@ class TimeSpec(Strict):
 
 
 class NumericsSpec(Strict):
+    """`numerics:`: reconstruction, flux and CFL number."""
+
     reconstruction: Literal["weno5", "first_order"] = "weno5"
     flux: Literal["central_upwind", "hll"] = "central_upwind"
     cfl: float = Field(0.5, gt=0, le=1)
