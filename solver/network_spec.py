@@ -11,9 +11,9 @@ from pydantic import Field, model_validator
 
 from solver.scenario import (
     Duration,
-    NetworkInitialSpec,
     Flow,
     Length,
+    NetworkInitialSpec,
     NumericsSpec,
     PhysicsSpec,
     QualitySegment,

@@ -15,8 +15,8 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from solver.errors import ScenarioError
-from solver.scenario_errors import validation_to_scenario_error
 from solver.params import KMH, PhysicsParams
+from solver.scenario_errors import validation_to_scenario_error
 from solver.units import parse_quantity
 
 
