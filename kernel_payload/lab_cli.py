@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.core import TyperCommand
 
 from kernel_payload import compile_notice, inputs
 from kernel_payload.schema.errors import BadInput, did_you_mean, error_line, exit_code_for
@@ -29,6 +30,18 @@ from kernel_payload.schema.errors import BadInput, did_you_mean, error_line, exi
 app = typer.Typer(name="arz", add_completion=False, no_args_is_help=True,
                   help="ARZ lab commands: simulate, verify, bench, train, evaluate.")  # fmt: skip
 DOCS_BEGIN, DOCS_END = "<!-- verify:begin -->", "<!-- verify:end -->"
+
+
+class FlagHelpCommand(TyperCommand):
+    """A command whose ``--help`` shows no ``<bool>`` type beside flags (they take no value)."""
+
+    def get_params(self, ctx):
+        """The parameters, with an empty metavar on flags (incl. ``--help``) for the help screen."""
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
 
 
 def _err(line: str) -> None:
@@ -302,3 +315,5 @@ def _register_rl_commands() -> None:
 
 
 _register_rl_commands()
+for _info in app.registered_commands:
+    _info.cls = FlagHelpCommand if _info.cls in (None, TyperCommand) else _info.cls

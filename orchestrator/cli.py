@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from kernel_payload.schema import errors as _funnel
 from orchestrator.errors import ArzError, JobFailed
@@ -34,6 +34,14 @@ def exit_code_for(exc: BaseException) -> int | None:
 class _ArzGroup(TyperGroup):
     """Turns errors raised by any command into a one-line message and an exit code."""
 
+    def get_params(self, ctx: Any) -> Any:
+        """The group's parameters, with no ``<bool>`` beside ``--help`` on the help screen."""
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
     def invoke(self, ctx: Any) -> Any:
         """Run the command; map our errors (and Ctrl-C) to a message and an exit code."""
         try:
@@ -47,6 +55,18 @@ class _ArzGroup(TyperGroup):
             if not isinstance(exc, KeyboardInterrupt):
                 _err(f"[bold red]error:[/] {_escape(_funnel.error_line(exc).removeprefix('error: '))}")
             raise typer.Exit(code) from exc
+
+
+class _FlagHelpCommand(TyperCommand):
+    """A command whose ``--help`` shows no ``<bool>`` type beside flags (as the lab commands')."""
+
+    def get_params(self, ctx: Any) -> Any:
+        """The parameters, with an empty metavar on flags (incl. ``--help``) for the help screen."""
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
 
 
 app = typer.Typer(
@@ -201,6 +221,8 @@ for _name, _help in LAB_COMMANDS.items():
         _name, help=_help, add_help_option=False,
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     )(_forwarder(_name))  # fmt: skip
+for _info in app.registered_commands:  # no `<bool>` beside flags in any --help
+    _info.cls = _FlagHelpCommand if _info.cls in (None, TyperCommand) else _info.cls
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -251,12 +273,20 @@ def _print_table(records: list) -> None:
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for header in ("id", "backend", "status", "result", "submitted (UTC)", "commit"):
+    for header in ("id", "backend", "status", "submitted (UTC)", "commit"):
         table.add_column(header, no_wrap=True)
     for r in records:
-        table.add_row(r.id, r.backend, r.status, r.result or "-",
+        table.add_row(r.id, r.backend, _status_text(r.status, r.result),
                       r.submitted_at.replace("T", " ")[:16], r.commit_sha[:8])  # fmt: skip
     _console().print(table)
+
+
+def _status_text(status: str, result: str | None) -> str:
+    """One column for the kernel's lifecycle and the job's verdict: the verdict once there is
+    one (``succeeded``, ``partial``, ``failed``), with the lifecycle only where they differ."""
+    if not result or result == status:
+        return status
+    return f"{result} (kernel {status})"
 
 
 def _record_dict(record: Any) -> dict:

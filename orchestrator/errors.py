@@ -70,11 +70,11 @@ class ManifestMismatch(PullError):
         path: the failing file, relative to the results folder.
     """
 
-    def __init__(self, path: str, problem: str) -> None:
+    def __init__(self, path: str, problem: str, job_id: str = "ID") -> None:
         super().__init__(
             f"downloaded results failed verification: {path}: {problem}.",
-            fix="download again with `arz pull ID`; if it persists the output was damaged in the "
-            "kernel (see `arz logs ID`)",
+            fix=f"download again with `arz pull {job_id}`; if it persists the output was damaged in "
+            f"the kernel (see `arz logs {job_id}`)",
         )
         self.path = path
 

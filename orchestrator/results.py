@@ -56,12 +56,12 @@ def pull_results(
         log = staging / f"{ref.slug}.log"
         if not log.exists():
             log.write_text("".join(line + "\n" for line in backend.logs(ref, follow=False)))
-        summary = read_summary(staging)
+        summary = read_summary(staging, ref.slug)
         if summary.finished_at is None:
             raise PullError(
                 "session_summary.json is unfinished: the kernel stopped before closing it, so the "
                 "outputs cannot be verified.",
-                fix="see `arz logs ID` for why it stopped, then submit the job again",
+                fix=f"see `arz logs {ref.slug}` for why it stopped, then submit the job again",
             )
         verify_manifest(staging, summary, allowed={SUMMARY_FILE, log.name})
         _move_into_place(staging, destination)
@@ -71,19 +71,20 @@ def pull_results(
     return destination, summary
 
 
-def read_summary(folder: Path) -> SessionSummary:
-    """Load the summary from downloaded outputs, with a clear error when it is missing or broken."""
+def read_summary(folder: Path, job_id: str = "ID") -> SessionSummary:
+    """Load the summary from downloaded outputs, with a clear error (naming ``job_id`` in the fix)
+    when it is missing or broken."""
     if not (folder / SUMMARY_FILE).is_file():
         raise PullError(
             "the kernel left no session_summary.json, so its outputs cannot be verified.",
-            fix="read the log with `arz logs ID` to see why the kernel stopped early",
+            fix=f"read the log with `arz logs {job_id}` to see why the kernel stopped early",
         )
     try:
         return SessionSummary.read(folder)
     except (ValidationError, ValueError) as exc:
         first = str(exc).splitlines()[0]
         raise PullError(f"session_summary.json is not a valid summary ({first}).",
-                        fix="read the log with `arz logs ID`") from exc  # fmt: skip
+                        fix=f"read the log with `arz logs {job_id}`") from exc  # fmt: skip
 
 
 def verify_manifest(root: Path, summary: SessionSummary, allowed: set[str]) -> None:
@@ -100,12 +101,12 @@ def verify_manifest(root: Path, summary: SessionSummary, allowed: set[str]) -> N
     for entry in summary.artifacts:
         problem = entry.problem(root)
         if problem:
-            raise ManifestMismatch(entry.path, problem)
+            raise ManifestMismatch(entry.path, problem, summary.job_id)
     listed = {entry.path for entry in summary.artifacts} | allowed
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         relative = path.relative_to(root).as_posix()
         if relative not in listed:
-            raise ManifestMismatch(relative, "not in the manifest (unexpected file)")
+            raise ManifestMismatch(relative, "not in the manifest (unexpected file)", summary.job_id)
 
 
 def _move_into_place(staging: Path, destination: Path) -> None:

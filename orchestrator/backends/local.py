@@ -99,7 +99,7 @@ class LocalBackend:
                                 "the machine restarted)")  # fmt: skip
         if cancelled:
             return RemoteStatus(JobStatus.CANCELLED, raw=f"cancelled, exit {code}")
-        return _status_from_summary(workdir / "output", code)
+        return _status_from_summary(workdir / "output", code, ref.slug)
 
     def logs(self, ref: KernelRef, follow: bool = False) -> Iterator[str]:
         """Lines of ``kernel.log`` from the start; with ``follow``, until the kernel has ended."""
@@ -191,7 +191,7 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         pass
 
 
-def _status_from_summary(output: Path, code: int) -> RemoteStatus:
+def _status_from_summary(output: Path, code: int, job_id: str = "ID") -> RemoteStatus:
     """Map a finished run to a status: succeeded only with exit 0 and a succeeded summary."""
     from kernel_payload.schema import SessionSummary, ValidationError
 
@@ -200,7 +200,7 @@ def _status_from_summary(output: Path, code: int) -> RemoteStatus:
     except (OSError, ValueError, ValidationError):
         return RemoteStatus(JobStatus.FAILED, raw=f"exit {code}",
                             message=f"the kernel exited with code {code} and left no readable "
-                            "session_summary.json (see `arz logs ID`)")  # fmt: skip
+                            f"session_summary.json (see `arz logs {job_id}`)")  # fmt: skip
     raw = f"exit {code}, summary {summary.status.value}"
     if code == 0 and summary.status.value == "succeeded":
         return RemoteStatus(JobStatus.SUCCEEDED, raw=raw)
