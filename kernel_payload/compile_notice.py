@@ -24,29 +24,32 @@ _shown = False
 
 
 def _index_files(source: Path) -> list[Path]:
-    """numba's index files (``<module>.<function>-<line>.pyXY.nbi``) for a source file."""
+    """numba's index files (``<module>.<function>-<line>.pyXY.nbi``) for a source file: in
+    ``$NUMBA_CACHE_DIR`` when it is set (numba then uses only that), else in ``__pycache__``."""
     pattern = f"{source.stem}.*.nbi"
-    found = list((source.parent / "__pycache__").glob(pattern))
     cache_dir = os.environ.get("NUMBA_CACHE_DIR")
-    if cache_dir and Path(cache_dir).is_dir():
-        found += [p for p in Path(cache_dir).rglob(pattern) if source.parent.name in p.parent.name]
-    return found
+    if cache_dir:
+        root = Path(cache_dir)
+        return [p for p in root.rglob(pattern) if p.parent.name == source.parent.name] if root.is_dir() else []
+    return list((source.parent / "__pycache__").glob(pattern))
 
 
-def cold_kernel_modules(modules: tuple[str, ...]) -> list[str]:
-    """The modules whose compiled kernels are missing from numba's cache or older than the source.
+def is_cold(source: Path) -> bool:
+    """Whether numba's cache has no index for ``source`` newer than the file itself.
 
     numba keys its cache on the source file's modification time: an index written before the
     last edit (or no index at all) means the next call compiles.
     """
+    indexes = _index_files(source)
+    return not indexes or max(p.stat().st_mtime for p in indexes) < source.stat().st_mtime
+
+
+def cold_kernel_modules(modules: tuple[str, ...]) -> list[str]:
+    """The modules (dotted names) whose compiled kernels the next call will have to compile."""
     cold = []
     for name in modules:
         spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
-            continue
-        source = Path(spec.origin)
-        indexes = _index_files(source)
-        if not indexes or max(p.stat().st_mtime for p in indexes) < source.stat().st_mtime:
+        if spec is not None and spec.origin is not None and is_cold(Path(spec.origin)):
             cold.append(name)
     return cold
 
