@@ -8,6 +8,7 @@ the index files, no numba import) and, when it is cold, says so on stderr before
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import sys
@@ -28,9 +29,10 @@ def _index_files(source: Path) -> list[Path]:
     ``$NUMBA_CACHE_DIR`` when it is set (numba then uses only that), else in ``__pycache__``."""
     pattern = f"{source.stem}.*.nbi"
     cache_dir = os.environ.get("NUMBA_CACHE_DIR")
-    if cache_dir:
-        root = Path(cache_dir)
-        return [p for p in root.rglob(pattern) if p.parent.name == source.parent.name] if root.is_dir() else []
+    if cache_dir:  # numba's _UserProvidedCacheLocator: <dir>/<parent>_<sha1 of the source's folder>
+        folder = os.path.dirname(os.path.abspath(source))
+        sub = f"{os.path.basename(folder)}_{hashlib.sha1(folder.encode()).hexdigest()}"
+        return list((Path(cache_dir) / sub).glob(pattern))
     return list((source.parent / "__pycache__").glob(pattern))
 
 

@@ -73,6 +73,36 @@ def check_model_file(path: str) -> Path:
     return found
 
 
+def check_models_match_env(specs: list[str], env: str) -> None:
+    """Every ``ppo:PATH`` model loads and was trained on ``env``'s observation and action spaces.
+
+    A model that does not load, or comes from another environment, would fail only after the
+    classical controllers ran; this loads each model and builds the environment once (a few
+    seconds) to compare their spaces first.
+    """
+    models = [check_model_file(s[len(PPO_PREFIX) :]) for s in specs if s.startswith(PPO_PREFIX)]
+    if not models:
+        return
+    import gymnasium
+    from stable_baselines3 import PPO
+
+    import rl  # noqa: F401 - registers the environments
+
+    made = gymnasium.make(env)
+    obs, act = made.observation_space, made.action_space
+    made.close()
+    for path in models:
+        try:
+            model = PPO.load(path, device="cpu")
+        except Exception as err:  # noqa: BLE001 - any failure to load is the file's fault here
+            raise BadInput(f"cannot load model {path}: {type(err).__name__}: {err}",
+                           fix="pass a model.zip saved by `arz train` or stable-baselines3") from None  # fmt: skip
+        if model.observation_space.shape != obs.shape or model.action_space != act:
+            raise BadInput(f"model {path} was trained for observations of shape {model.observation_space.shape} "
+                           f"and actions {model.action_space}, but {env} has {obs.shape} and {act}",
+                           fix="pass the --env the model was trained on")  # fmt: skip
+
+
 def parse_seeds(text: str, key: str = "--seeds") -> list[int]:
     """A comma-separated list of non-negative integer seeds."""
     parts = [s.strip() for s in text.split(",") if s.strip()]

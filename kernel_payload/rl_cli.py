@@ -72,6 +72,7 @@ def evaluate(
         inputs.check_env_id(env)
         seed_list = inputs.parse_seeds(seeds)
         inputs.check_output_folder(out)
+        inputs.check_models_match_env(controllers, env)
         from rl.evaluation import evaluate as run_evaluate
 
         compile_notice.notice_if_cold(compile_notice.RL)

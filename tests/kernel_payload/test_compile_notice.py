@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import subprocess
@@ -41,7 +42,8 @@ def test_numba_cache_dir_is_the_only_place_looked_at_when_set(tmp_path, monkeypa
     os.utime(stale, (source.stat().st_mtime + 10,) * 2)
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "cache"))
     assert is_cold(source)
-    index = tmp_path / "cache" / "somewhere" / "pkg" / "kernels.advance-12.py311.nbi"
+    folder = str(source.parent.resolve())
+    index = tmp_path / "cache" / f"pkg_{hashlib.sha1(folder.encode()).hexdigest()}" / "kernels.advance-12.py311.nbi"
     index.parent.mkdir(parents=True)
     index.write_bytes(b"")
     os.utime(index, (source.stat().st_mtime + 10,) * 2)
@@ -52,7 +54,8 @@ def _warm_cache(cache, modules):
     """Index files newer than each module's source, laid out as numba does under NUMBA_CACHE_DIR."""
     for name in modules:
         source = Path(importlib.util.find_spec(name).origin)
-        index = cache / "tree" / source.parent.name / f"{source.stem}.kernel-1.py311.nbi"
+        sub = f"{source.parent.name}_{hashlib.sha1(str(source.parent).encode()).hexdigest()}"
+        index = cache / sub / f"{source.stem}.kernel-1.py311.nbi"
         index.parent.mkdir(parents=True, exist_ok=True)
         index.write_bytes(b"")
         os.utime(index, (source.stat().st_mtime + 10,) * 2)

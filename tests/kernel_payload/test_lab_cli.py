@@ -149,6 +149,11 @@ def test_train_then_evaluate_through_the_cli(tmp_path):
     rows = json.loads(result.output)
     delays = {r["controller"]: r["mean"] for r in rows if r["metric"] == "delay_per_vehicle_s" and r["class"] == "total"}
     assert set(delays) == {f"ppo:{trained['model']}", "fixed-time"} and all(d > 0 for d in delays.values())
+    other = runner.invoke(app, ["evaluate", f"ppo:{trained['model']}", "fixed-time", "--env", "ARZ-Arterial-v0",
+                                "--out", str(tmp_path / "other")])  # fmt: skip
+    line = _one_error_line(other)
+    assert other.exit_code == 2 and "was trained for observations of shape (60,)" in line and "ARZ-Arterial-v0" in line
+    assert not (tmp_path / "other").exists()
 
 
 def test_rl_commands_reject_unknown_env_and_bad_seeds():

@@ -79,6 +79,17 @@ def test_evaluate_rejects_files_that_are_not_models(tmp_path, model_files):
     assert not out.exists()
 
 
+def test_evaluate_rejects_a_model_that_does_not_load(tmp_path):
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(broken, "w") as archive:
+        archive.writestr("data", "{not json")
+        archive.writestr("policy.pth", b"garbage")
+    out = tmp_path / "eval"
+    _rejected(runner.invoke(app, ["evaluate", f"ppo:{broken}", "fixed-time", "--out", str(out)]),
+              f"cannot load model {broken}")  # fmt: skip
+    assert not out.exists()
+
+
 def test_evaluate_and_train_reject_an_output_path_that_is_a_file(tmp_path):
     taken = tmp_path / "taken"
     taken.write_text("x")
