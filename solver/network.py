@@ -28,9 +28,13 @@ _FLUX = {"central_upwind": K.CENTRAL_UPWIND, "hll": K.HLL}
 def load_network_mapping(data: dict, source: str = "") -> NetworkScenario:
     """Validate a network scenario mapping (raises ScenarioError naming the key)."""
     try:
-        return NetworkScenario.model_validate(data)
+        scenario = NetworkScenario.model_validate(data)
     except ValidationError as err:
         raise validation_to_scenario_error(err, source, NetworkScenario) from None
+    from solver.scenario_checks import check_network_scenario
+
+    check_network_scenario(scenario, source)
+    return scenario
 
 
 @dataclass(frozen=True)

@@ -228,9 +228,13 @@ def load_mapping(data: dict, source: str = "") -> RoadScenario:
 
         return load_network_mapping(data, source)
     try:
-        return RoadScenario.model_validate(data)
+        scenario = RoadScenario.model_validate(data)
     except ValidationError as err:
         raise validation_to_scenario_error(err, source, RoadScenario) from None
+    from solver.scenario_checks import check_road_scenario
+
+    check_road_scenario(scenario, source)
+    return scenario
 
 
 def load_scenario(path: str | Path):
@@ -240,10 +244,14 @@ def load_scenario(path: str | Path):
         ScenarioError: unreadable file, bad YAML, unknown key, wrong unit, impossible value.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ScenarioError("", f"{path} is a folder, not a scenario file (e.g. scenarios/red_light.yml)")
     if not path.is_file():
         raise ScenarioError("", f"no such scenario file: {path}")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         raise ScenarioError("", f"not valid YAML ({err})", str(path)) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ScenarioError("", f"cannot read {path} as a UTF-8 text file ({type(err).__name__})") from None
     return load_mapping(data, str(path))

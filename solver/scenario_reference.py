@@ -163,6 +163,10 @@ def reference_markdown() -> str:
         "A scenario is a YAML mapping. Unknown keys are errors (the message names the key and the "
         "closest known one). A single road has `road:`; a network has `links:` and `nodes:`. "
         "Shipped examples: `scenarios/`.\n",
+        "Checked across keys (`solver/scenario_checks.py`): every road quality R used has free speeds "
+        "(the defaults R1-R5, or `physics.vmax`); initial densities `rho_m + rho_c` stay at or below "
+        "`physics.rho_jam`; a Riemann `split` or hump `center` lies on the road; quality segments lie "
+        "inside the road with `from < to`.\n",
         "## Quantities\n",
         "A physical quantity is a plain number in SI or a string `\"<number> <unit>\"` with a unit "
         "of its dimension:\n",

@@ -138,3 +138,37 @@ def test_scenario_reference_is_current_and_complete():
         "docs/scenarios.md is stale: python -m solver.scenario_reference > docs/scenarios.md"
     for key in ("rho_jam", "output_every", "supply_limited_links", "max_green"):
         assert f"| `{key}` |" in doc.read_text()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_with("road.quality", 6), "road.quality: road quality [6] has no free speeds (known R: [1, 2, 3, 4, 5])"),
+        (_with("road.quality", [{"from": "0 m", "to": "2 km", "quality": 2}]),
+         "road.quality[0]: segment from 0 m to 2000 m is not inside the road"),
+        (_with("initial.state.rho_m", "300 veh/km"), "initial.state: rho_m + rho_c = 300 veh/km is above the jam density"),
+        (_with("initial", {"type": "riemann", "split": "5 km", "left": {}, "right": {}}),
+         "initial.split: 5000 m is not on the road (0 to 1000 m)"),
+        (_network_with({"type": "equilibrium", "rho_m": "200 veh/km", "rho_c": "60 veh/km"}),
+         "initial: rho_m + rho_c = 260 veh/km is above the jam density"),
+    ],
+)
+def test_keys_that_disagree_with_each_other_are_named(data, message):
+    with pytest.raises(ScenarioError) as info:
+        load_mapping(data)
+    assert str(info.value).startswith(message)
+
+
+def test_a_quality_given_free_speeds_in_physics_is_accepted():
+    data = _with("road.quality", 6)
+    data["physics"] = {"vmax": {6: {"m": "20 km/h", "c": "10 km/h"}}}
+    assert load_mapping(data).road.quality == 6
+
+
+def test_a_folder_or_a_binary_file_is_not_a_scenario(tmp_path):
+    with pytest.raises(ScenarioError, match="is a folder, not a scenario file"):
+        load_scenario(tmp_path)
+    binary = tmp_path / "s.yml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ScenarioError, match="cannot read .* as a UTF-8 text file"):
+        load_scenario(binary)
