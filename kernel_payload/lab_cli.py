@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,7 +90,7 @@ def progress_bar(label: str, quiet: bool = False) -> Iterator:
 # ----------------------------------------------------------------------------------- simulate
 @app.command()
 def simulate(
-    scenario: Path = typer.Argument(..., help="Scenario YAML (single road or network)."),
+    scenario: Path = typer.Argument(..., help="Scenario YAML, single road or network (every key: docs/scenarios.md)."),
     out: Path = typer.Option(..., "--out", "-o", help="NPZ file to write."),
     backend: str = typer.Option("numba-cpu", "--backend", help="Kernel backend: numpy (oracle) or numba-cpu."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary (incl. the ledger)."),
@@ -239,6 +240,8 @@ def _print_verification(report) -> None:
 def _docs_block(path: Path) -> tuple[str, re.Match]:
     if not path.is_file():
         raise BadInput(f"no such file: {path}", key="--write-docs")
+    if not os.access(path, os.W_OK):
+        raise BadInput(f"{path} is read-only", fix=f"chmod u+w {path}", key="--write-docs")
     text = path.read_text()
     match = re.search(re.escape(DOCS_BEGIN) + r".*?" + re.escape(DOCS_END), text, flags=re.S)
     if match is None:
