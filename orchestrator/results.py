@@ -5,7 +5,7 @@ against the manifest in ``session_summary.json`` (present, same size, same sha25
 and only then is the staging folder renamed into place in one step. Any failure removes the staging
 folder, so there is never a half results folder; the error names the failing file.
 
-Layout (DESIGN §7)::
+Layout (docs/jobs.md)::
 
     <owner>_<slug>/session_summary.json  <slug>.log  report.html
     <owner>_<slug>/<suite>/{figures/*.png, data/metrics/*.csv, data/models/*.zip, latex/*.tex}
