@@ -30,7 +30,8 @@ def known_controllers() -> list[str]:
     """Names ``arz evaluate`` accepts: the classical controllers and ``ppo:PATH``."""
     from rl.controllers import CONTROLLERS
 
-    return [*CONTROLLERS, f"{PPO_PREFIX}PATH"]
+    designed = [name for name in CONTROLLERS if name != "random"]  # the baselines, then a model, then chance
+    return [*designed, f"{PPO_PREFIX}PATH", *(["random"] if "random" in CONTROLLERS else [])]
 
 
 def check_controllers(specs: list[str]) -> list[str]:
