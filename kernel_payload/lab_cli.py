@@ -163,8 +163,8 @@ def run_scenario(sc, backend: str, progress):
 
 
 def write_npz(result, out: Path) -> None:
-    """The NPZ layout of ``arz simulate``: ``x``, ``t`` and the (nt, nx) fields in SI (``LINK/``-prefixed for a
-    network, with ``LINK/x``), ``ledger`` (and ``measures``) as JSON strings."""
+    """The NPZ layout of ``arz simulate``: ``x``, ``t`` and the (nt, nx) fields in SI
+    (``LINK/``-prefixed for a network, with ``LINK/x``), ``ledger`` (and ``measures``) as JSON."""
     import numpy as np
 
     arrays = {"t": result.t, **result.fields}
@@ -262,7 +262,7 @@ def write_verification_docs(path: Path, report) -> None:
 @app.command()
 def bench(
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
-    quick: bool = typer.Option(True, "--quick/--full", help="Quick (~20 s) or steadier full run."),
+    quick: bool = typer.Option(True, "--quick/--full", help="Quick (~1 min on 2 cores) or steadier full run; sumo-rl beside it when installed (.[bench])."),
     device: str = typer.Option("cpu", "--device", help="cpu; gpu: batched network on the GPU vs the CPU batch; auto."),
 ) -> None:
     """Solver throughput: us per SSP-RK3 step and cell updates per second."""
@@ -270,6 +270,11 @@ def bench(
     from solver.device import resolve_device
 
     with exit_codes():
+        from solver.device import DEVICES
+
+        if device not in DEVICES:
+            raise BadInput(f"unknown device {device!r}{did_you_mean(device, DEVICES)}: choose one of "
+                           f"{', '.join(DEVICES)}", key="--device")  # fmt: skip
         if resolve_device(device) == "gpu":
             return _bench_gpu(as_json)
         compile_notice.notice_if_cold(compile_notice.RL)

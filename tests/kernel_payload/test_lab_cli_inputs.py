@@ -150,7 +150,7 @@ def test_simulate_rejects_bad_backend_and_output_paths_before_running(tmp_path):
 
 def test_verify_and_bench_reject_bad_options():
     _rejected(runner.invoke(app, ["verify", "--level", "quik"]), "--level: unknown level 'quik'", "did you mean 'quick'")
-    _rejected(runner.invoke(app, ["bench", "--device", "tpu"]), "backend: device 'tpu' is not one of")
+    _rejected(runner.invoke(app, ["bench", "--device", "gpuu"]), "--device: unknown device 'gpuu' (did you mean 'gpu'?)")
 
 
 def test_arz_evaluate_through_the_real_entry_point(tmp_path):
