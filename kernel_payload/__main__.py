@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from kernel_payload.errors import Interrupted, SpecError
 from kernel_payload.schema import JobSpec, KernelSpec, RunStatus
+from kernel_payload.schema.errors import error_line, exit_code_for
 
 OWN_PACKAGES = {"kernel_payload", "solver", "rl"}
 
@@ -86,9 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         spec = load_spec(args.spec)
-    except SpecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except SpecError as exc:  # through the one funnel: the same line and code as the CLIs
+        print(error_line(exc), file=sys.stderr)
+        return exit_code_for(exc) or 2
     from kernel_payload.runner import run_job, salvage
 
     try:

@@ -1,25 +1,37 @@
 """The kernel payload's exception hierarchy.
 
-Suites and the runner raise these; only ``python -m kernel_payload`` turns them into exit codes.
+Suites and the runner raise these; only ``python -m kernel_payload`` and the lab commands turn
+them into exit codes, through the shared funnel (:mod:`kernel_payload.schema.errors`).
 """
 
 from __future__ import annotations
 
+from kernel_payload.schema.errors import EXIT_BAD_INPUT, ArzError, BadInput
 
-class PayloadError(Exception):
-    """Base class of every payload error."""
+__all__ = ["BadInput", "DeviceUnavailable", "Interrupted", "PayloadError", "SpecError", "SuiteSkipped",
+           "UnknownSuite", "VerificationFailed"]  # fmt: skip
+
+
+class PayloadError(ArzError):
+    """Base class of every payload error (exit code 1 unless a subclass says otherwise)."""
 
 
 class SpecError(PayloadError):
     """The spec file handed to the payload cannot be read or does not validate."""
 
+    exit_code = EXIT_BAD_INPUT
+
 
 class DeviceUnavailable(PayloadError):
     """The job asked for a device this machine does not have."""
 
+    exit_code = EXIT_BAD_INPUT
+
 
 class UnknownSuite(PayloadError):
     """A suite name is not in the suite registry."""
+
+    exit_code = EXIT_BAD_INPUT
 
 
 class SuiteSkipped(PayloadError):  # noqa: N818 - a control signal, not an error

@@ -4,8 +4,9 @@ The orchestrator forwards ``arz <command> ...`` here as ``app([command, *args])`
 this module only then (it pulls in numba). Commands are thin: they call :mod:`solver` and print.
 Results go to stdout (a rich table, or JSON with ``--json``); progress bars go to stderr.
 
-Exit codes: 0 success, 1 a run failed (a verification check, a numerical error), 2 bad input
-(one line ``error: <key>: <reason>``), 130 interrupted.
+Every name, path and option is checked before any work starts and before anything is written
+(:mod:`kernel_payload.inputs`). Exit codes: 0 success, 1 a run failed (a verification check, a
+numerical error), 2 bad input (one line ``error: <key>: <reason>``), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,18 +23,26 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.core import TyperCommand
+
+from kernel_payload import compile_notice, inputs
+from kernel_payload.schema.errors import BadInput, did_you_mean, error_line, exit_code_for
 
 app = typer.Typer(name="arz", add_completion=False, no_args_is_help=True,
                   help="ARZ lab commands: simulate, verify, bench, train, evaluate.")  # fmt: skip
 DOCS_BEGIN, DOCS_END = "<!-- verify:begin -->", "<!-- verify:end -->"
 
 
-class BadInput(Exception):
-    """Bad input for a lab command: shown as ``error: <key>: <reason>``, exit 2."""
+class FlagHelpCommand(TyperCommand):
+    """A command whose ``--help`` shows no ``<bool>`` type beside flags (they take no value)."""
 
-    def __init__(self, key: str, reason: str):
-        self.key, self.reason = key, reason
-        super().__init__(f"{key}: {reason}")
+    def get_params(self, ctx):
+        """The parameters, with an empty metavar on flags (incl. ``--help``) for the help screen."""
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
 
 
 def _err(line: str) -> None:
@@ -41,24 +51,18 @@ def _err(line: str) -> None:
 
 @contextlib.contextmanager
 def exit_codes() -> Iterator[None]:
-    """The one place that turns errors into exit codes and one-line messages."""
-    from solver.errors import BackendError, NumericalError, ScenarioError
-
+    """Turn errors into exit codes and one-line messages, through the funnel shared with ``arz``
+    (:mod:`kernel_payload.schema.errors`): solver, rl, payload and input errors alike."""
     try:
         yield
-    except (ScenarioError, BadInput) as err:
-        where = f" ({err.source})" if getattr(err, "source", "") else ""
-        _err(f"error: {err.key or 'scenario'}: {err.reason}{where}")
-        raise typer.Exit(2) from None
-    except BackendError as err:
-        _err(f"error: backend: {err}")
-        raise typer.Exit(2) from None
-    except NumericalError as err:
-        _err(f"error: simulation: {err}")
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        _err("interrupted")
-        raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort, typer.TyperException):
+        raise  # typer's own control flow and usage errors (already exit 2 with a message)
+    except (Exception, KeyboardInterrupt) as err:
+        code = exit_code_for(err)
+        if code is None:
+            raise  # a bug: keep the traceback
+        _err(error_line(err))
+        raise typer.Exit(code) from None
 
 
 def table_console() -> Console:
@@ -86,15 +90,20 @@ def progress_bar(label: str, quiet: bool = False) -> Iterator:
 # ----------------------------------------------------------------------------------- simulate
 @app.command()
 def simulate(
-    scenario: Path = typer.Argument(..., help="Scenario YAML (single road or network)."),
+    scenario: Path = typer.Argument(..., help="Scenario YAML, single road or network (every key: docs/scenarios.md)."),
     out: Path = typer.Option(..., "--out", "-o", help="NPZ file to write."),
-    backend: str = typer.Option("numba-cpu", help="Kernel backend: numpy (oracle) or numba-cpu."),
+    backend: str = typer.Option("numba-cpu", "--backend", help="Kernel backend: numpy (oracle) or numba-cpu."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary (incl. the ledger)."),
     plot: Path | None = typer.Option(None, "--plot", help="Also draw a time-space diagram of density (PNG)."),
 ) -> None:
     """Run a scenario and save x, t and the (nt, nx) fields in SI units as NPZ."""
     with exit_codes():
+        inputs.check_output_file(out, "--out")
+        if plot is not None:
+            inputs.check_output_file(plot, "--plot")
         sc = load_checked(scenario, backend)
+        if backend != "numpy":
+            compile_notice.notice_if_cold(compile_notice.ROAD if _is_road(sc) else compile_notice.NETWORK)
         with progress_bar("simulate", quiet=as_json) as update:
             result = run_scenario(sc, backend, lambda t, end: update(t, end, f"t = {t:.0f} s"))
         write_npz(result, out)
@@ -129,8 +138,15 @@ def load_checked(path: Path, backend: str):
     sc = load_scenario(path)
     get_backend(backend)
     if not isinstance(sc, RoadScenario) and backend != "numba-cpu":
-        raise BadInput("backend", f"network scenarios run on numba-cpu only (got {backend!r}); drop --backend")
+        raise BadInput(f"network scenarios run on numba-cpu only (got {backend!r})", fix="drop --backend",
+                       key="--backend")  # fmt: skip
     return sc
+
+
+def _is_road(sc) -> bool:
+    from solver.scenario import RoadScenario
+
+    return isinstance(sc, RoadScenario)
 
 
 def run_scenario(sc, backend: str, progress):
@@ -147,8 +163,8 @@ def run_scenario(sc, backend: str, progress):
 
 
 def write_npz(result, out: Path) -> None:
-    """NPZ of DESIGN §6: ``x``, ``t`` and the (nt, nx) fields in SI (``LINK/``-prefixed for a
-    network, with ``LINK/x``), ``ledger`` (and ``measures``) as JSON strings."""
+    """The NPZ layout of ``arz simulate``: ``x``, ``t`` and the (nt, nx) fields in SI
+    (``LINK/``-prefixed for a network, with ``LINK/x``), ``ledger`` (and ``measures``) as JSON."""
     import numpy as np
 
     arrays = {"t": result.t, **result.fields}
@@ -164,7 +180,7 @@ def write_npz(result, out: Path) -> None:
         with open(out, "wb") as handle:
             np.savez_compressed(handle, **arrays)
     except OSError as err:
-        raise BadInput("out", f"cannot write {out}: {err.strerror or err}") from None
+        raise BadInput(f"cannot write {out}: {err.strerror or err}", key="--out") from None
 
 
 def summary_of(result, name: str, out: Path, backend: str) -> dict:
@@ -183,14 +199,17 @@ def verify(
     level: str = typer.Option("quick", help="quick (default, < 1 min), full, or smoke (tiny, for tests)."),
     write_docs: Path | None = typer.Option(None, "--write-docs", help="Regenerate the table in this Markdown file."),
 ) -> None:
-    """Numerical verification suite (DESIGN §8); exit 1 when a check fails."""
+    """Numerical verification suite (Riemann problems vs the exact solution, observed orders, mass
+    drift, positivity; docs/numerics.md); exit 1 when a check fails."""
     from solver.verification import LEVELS, run_verification
 
     with exit_codes():
         if level not in LEVELS:
-            raise BadInput("level", f"unknown level {level!r}: choose one of {', '.join(LEVELS)}")
+            raise BadInput(f"unknown level {level!r}{did_you_mean(level, LEVELS)}: choose one of "
+                           f"{', '.join(LEVELS)}", key="--level")  # fmt: skip
         if write_docs is not None:
             _docs_block(write_docs)  # fail before the run if the file or its markers are missing
+        compile_notice.notice_if_cold(compile_notice.NETWORK)
         with progress_bar("verify", quiet=as_json) as update:
             report = run_verification(level, progress=lambda stage, done, total: update(done, total, stage))
         if write_docs is not None:
@@ -220,11 +239,13 @@ def _print_verification(report) -> None:
 
 def _docs_block(path: Path) -> tuple[str, re.Match]:
     if not path.is_file():
-        raise BadInput("write-docs", f"no such file: {path}")
+        raise BadInput(f"no such file: {path}", key="--write-docs")
+    if not os.access(path, os.W_OK):
+        raise BadInput(f"{path} is read-only", fix=f"chmod u+w {path}", key="--write-docs")
     text = path.read_text()
     match = re.search(re.escape(DOCS_BEGIN) + r".*?" + re.escape(DOCS_END), text, flags=re.S)
     if match is None:
-        raise BadInput("write-docs", f"{path} has no '{DOCS_BEGIN}' ... '{DOCS_END}' block to replace")
+        raise BadInput(f"{path} has no '{DOCS_BEGIN}' ... '{DOCS_END}' block to replace", key="--write-docs")
     return text, match
 
 
@@ -241,7 +262,7 @@ def write_verification_docs(path: Path, report) -> None:
 @app.command()
 def bench(
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
-    quick: bool = typer.Option(True, "--quick/--full", help="Quick (~20 s) or steadier full run."),
+    quick: bool = typer.Option(True, "--quick/--full", help="Quick (~1 min on 2 cores) or steadier full run; sumo-rl beside it when installed (.[bench])."),
     device: str = typer.Option("cpu", "--device", help="cpu; gpu: batched network on the GPU vs the CPU batch; auto."),
 ) -> None:
     """Solver throughput: us per SSP-RK3 step and cell updates per second."""
@@ -249,8 +270,14 @@ def bench(
     from solver.device import resolve_device
 
     with exit_codes():
+        from solver.device import DEVICES
+
+        if device not in DEVICES:
+            raise BadInput(f"unknown device {device!r}{did_you_mean(device, DEVICES)}: choose one of "
+                           f"{', '.join(DEVICES)}", key="--device")  # fmt: skip
         if resolve_device(device) == "gpu":
             return _bench_gpu(as_json)
+        compile_notice.notice_if_cold(compile_notice.RL)
         with progress_bar("bench", quiet=as_json) as update:
             report = run_bench(quick=quick, progress=lambda stage, done, total: update(done, total, stage))
     if as_json:
@@ -258,13 +285,14 @@ def bench(
         return
     console = table_console()
     head = ("case", "backend", "reconstruction", "cells", "batch", "threads")
-    table = Table(*head, "us/step", "cell updates/s", "sim s/wall s", title="solver throughput")
+    table = Table(*head, "us/step (whole batch)", "cell updates/s (all copies)", "sim s/wall s (per copy)",
+                  "sim s/wall s (batch total)", title="solver throughput (wall-clock; see the load below)")  # fmt: skip
     for r in report.rows:
-        table.add_row(*(str(r[k]) for k in head), f"{r['us_per_step']:.1f}",
-                      f"{r['cell_updates_per_s']:.3g}", f"{r['sim_s_per_wall_s']:.3g}")  # fmt: skip
+        table.add_row(*(str(r[k]) for k in head), f"{r['us_per_step']:.1f}", f"{r['cell_updates_per_s']:.3g}",
+                      f"{r['sim_s_per_wall_s']:.3g}", f"{r['batch_sim_s_per_wall_s']:.3g}")  # fmt: skip
     console.print(table)
     for key, value in report.summary.items():
-        console.print(f"{key}: {value:.3g}")
+        console.print(f"{key}: {value:.3g}" if isinstance(value, float) else f"{key}: {value}", markup=False)
 
 
 def _bench_gpu(as_json: bool) -> None:
@@ -295,3 +323,5 @@ def _register_rl_commands() -> None:
 
 
 _register_rl_commands()
+for _info in app.registered_commands:
+    _info.cls = FlagHelpCommand if _info.cls in (None, TyperCommand) else _info.cls

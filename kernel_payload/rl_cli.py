@@ -14,15 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kernel_payload import compile_notice, inputs
+
 ENV_HELP = "Environment id: ARZ-Intersection-v0, ARZ-Arterial-v0 or ARZ-SeedCorridor-v0."
-
-
-def _check_env(env: str) -> None:
-    from kernel_payload.lab_cli import BadInput
-    from rl import ENV_IDS
-
-    if env not in ENV_IDS:
-        raise BadInput("env", f"unknown environment {env!r}: choose one of {', '.join(ENV_IDS)}")
 
 
 def train(
@@ -37,20 +31,28 @@ def train(
     from kernel_payload.lab_cli import exit_codes, progress_bar
 
     with exit_codes():
-        _check_env(env)
+        inputs.check_env_id(env)
+        inputs.check_seed(seed)
+        inputs.check_output_folder(out)
         from rl.training import train as run_train
+
+        compile_notice.notice_if_cold(compile_notice.RL)
 
         start = time.perf_counter()
         with progress_bar("train", quiet=as_json) as update:
             result = run_train(env, timesteps, n_envs, seed, out,
                                progress=lambda stage, done, total: update(done, total, f"{stage} {done:,}/{total:,} steps"))  # fmt: skip
         wall = time.perf_counter() - start
-    summary = {"env": env, "timesteps": result.timesteps, "steps_per_s": result.steps_per_s,
-               "wall_s": wall, "model": str(result.model_path), "metrics_csv": str(result.metrics_csv)}  # fmt: skip
+    rate = result.warm_steps_per_s
+    summary = {"env": env, "timesteps": result.timesteps, "steps_per_s_excl_compile": rate,
+               "steps_per_s_incl_compile": result.steps_per_s, "wall_s": wall,
+               "model": str(result.model_path), "metrics_csv": str(result.metrics_csv)}  # fmt: skip
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    Console().print(f"[bold]{env}[/]: {result.timesteps:,} steps at {result.steps_per_s:,.0f} steps/s "
+    shown = (f"{rate:,.0f} steps/s after warm-up" if rate is not None else
+             f"{result.steps_per_s:,.0f} steps/s incl. the kernel compile")  # fmt: skip
+    Console().print(f"[bold]{env}[/]: {result.timesteps:,} steps at {shown} "
                     f"({wall:.0f} s) -> {result.model_path} (learning curve: {result.metrics_csv})")  # fmt: skip
 
 
@@ -63,15 +65,17 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print the summary rows as JSON."),
 ) -> None:
     """Compare controllers on demand draws never used in training (95 % confidence intervals)."""
-    from kernel_payload.lab_cli import BadInput, exit_codes, progress_bar
+    from kernel_payload.lab_cli import exit_codes, progress_bar
 
     with exit_codes():
-        _check_env(env)
-        try:
-            seed_list = [int(s) for s in seeds.split(",") if s.strip()]
-        except ValueError:
-            raise BadInput("seeds", f"{seeds!r} is not a comma-separated list of integers") from None
+        inputs.check_controllers(controllers)
+        inputs.check_env_id(env)
+        seed_list = inputs.parse_seeds(seeds)
+        inputs.check_output_folder(out)
+        inputs.check_models_match_env(controllers, env)
         from rl.evaluation import evaluate as run_evaluate
+
+        compile_notice.notice_if_cold(compile_notice.RL)
 
         with progress_bar("evaluate", quiet=as_json) as update:
             result = run_evaluate(env, controllers, episodes, seed_list, out,
@@ -82,10 +86,15 @@ def evaluate(
     _print_evaluation(result, env, episodes, len(seed_list), controllers)
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 episode``, ``2 episodes``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _print_evaluation(result, env: str, episodes: int, n_seeds: int, controllers: list[str]) -> None:
     """Per-controller table (mean ± 95 % CI) and one line per paired comparison."""
     table = Table("controller", "delay/veh (s)", "throughput (veh)", "mean queue (m)", "max queue (m)",
-                  title=f"{env}: {episodes} episodes x {n_seeds} seeds, mean ± 95 % CI")  # fmt: skip
+                  title=f"{env}: {_count(episodes, 'episode')} x {_count(n_seeds, 'seed')}, mean ± 95 % CI")  # fmt: skip
     cell = {(r["controller"], r["metric"], r["class"]): r for r in result.rows}
 
     def fmt(ctl: str, metric: str, cls: str = "total") -> str:

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
+from kernel_payload.schema import errors as _funnel
 from orchestrator.errors import ArzError, JobFailed
 
 EXIT_INTERRUPTED = 130
@@ -25,17 +26,21 @@ PIPE_WIDTH = 160
 
 
 def exit_code_for(exc: BaseException) -> int | None:
-    """The exit code for an exception, or None when it is a bug that should show its traceback."""
-    if isinstance(exc, KeyboardInterrupt):
-        return EXIT_INTERRUPTED
-    if isinstance(exc, ArzError):
-        return exc.exit_code
-    code = getattr(exc, "exit_code", None)  # the lab's errors carry their own code
-    return code if isinstance(code, int) and not isinstance(code, bool) else None
+    """The exit code for an exception, or None when it is a bug that should show its traceback
+    (the funnel shared with the lab commands: :func:`kernel_payload.schema.errors.exit_code_for`)."""
+    return _funnel.exit_code_for(exc)
 
 
 class _ArzGroup(TyperGroup):
     """Turns errors raised by any command into a one-line message and an exit code."""
+
+    def get_params(self, ctx: Any) -> Any:
+        """The group's parameters, with no ``<bool>`` beside ``--help`` on the help screen."""
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
 
     def invoke(self, ctx: Any) -> Any:
         """Run the command; map our errors (and Ctrl-C) to a message and an exit code."""
@@ -48,8 +53,20 @@ class _ArzGroup(TyperGroup):
             if code is None:
                 raise
             if not isinstance(exc, KeyboardInterrupt):
-                _err(f"[bold red]error:[/] {_escape(str(exc))}")
+                _err(f"[bold red]error:[/] {_escape(_funnel.error_line(exc).removeprefix('error: '))}")
             raise typer.Exit(code) from exc
+
+
+class _FlagHelpCommand(TyperCommand):
+    """A command whose ``--help`` shows no ``<bool>`` type beside flags (as the lab commands')."""
+
+    def get_params(self, ctx: Any) -> Any:
+        """The parameters, with an empty metavar on flags (incl. ``--help``) for the help screen."""
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
 
 
 app = typer.Typer(
@@ -209,6 +226,8 @@ for _name, _help in LAB_COMMANDS.items():
         _name, help=_help, add_help_option=False,
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     )(_forwarder(_name))  # fmt: skip
+for _info in app.registered_commands:  # no `<bool>` beside flags in any --help
+    _info.cls = _FlagHelpCommand if _info.cls in (None, TyperCommand) else _info.cls
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -259,12 +278,20 @@ def _print_table(records: list) -> None:
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for header in ("id", "backend", "status", "result", "submitted (UTC)", "commit"):
+    for header in ("id", "backend", "status", "submitted (UTC)", "commit"):
         table.add_column(header, no_wrap=True)
     for r in records:
-        table.add_row(r.id, r.backend, r.status, r.result or "-",
+        table.add_row(r.id, r.backend, _status_text(r.status, r.result),
                       r.submitted_at.replace("T", " ")[:16], r.commit_sha[:8])  # fmt: skip
     _console().print(table)
+
+
+def _status_text(status: str, result: str | None) -> str:
+    """One column for the kernel's lifecycle and the job's verdict: the verdict once there is
+    one (``succeeded``, ``partial``, ``failed``), with the lifecycle only where they differ."""
+    if not result or result == status:
+        return status
+    return f"{result} (kernel {status})"
 
 
 def _record_dict(record: Any) -> dict:

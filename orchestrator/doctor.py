@@ -1,7 +1,13 @@
-"""``arz doctor``: is this machine ready to run jobs on Kaggle, and what to fix if not.
+"""``arz doctor``: is this machine ready to run jobs (locally, and optionally on Kaggle), and what
+to fix if not.
 
-:func:`doctor_checks` returns data (one :class:`Check` per topic: packages, credentials, quota, git
-remote, kernel settings); :func:`run_doctor` prints it as a table and returns the exit code.
+The checks are small functions of a :class:`DoctorContext`, each returning one :class:`Check`, in
+two lists: :data:`orchestrator.doctor_local.LOCAL_CHECKS` (python, solver and RL packages, ARZ_HOME,
+the git repository: what ``--backend local`` needs) and :data:`KAGGLE_CHECKS` (client packages,
+credentials, quota, git remote, kernel settings). Add a check by appending a function to a list.
+:func:`doctor_checks` returns the data; :func:`run_doctor` prints a table and returns the exit
+code: 0 when the local backend is ready -- Kaggle is optional and shows "optional: not configured"
+without credentials -- unless the job file given runs on Kaggle, which makes its checks required.
 Credentials are located and their file permissions checked, but never printed.
 """
 
@@ -10,15 +16,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from orchestrator.backends.kaggle_connection import TOKEN_URL, find_credentials
 from orchestrator.errors import ArzError
 
-OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
+OK, WARN, FAIL, SKIP, OPTIONAL = "ok", "warn", "fail", "skip", "optional"
 GIT_TIMEOUT_S = 20
 KAGGLE_MAX_SESSION_H = 12.0
 
@@ -28,19 +37,46 @@ class Check:
     """One line of the doctor's report.
 
     Attributes:
-        name: topic (``packages``, ``credentials``, ``quota``, ``git remote``, ``kernel``).
-        state: ``ok``, ``warn``, ``fail`` or ``skip``.
+        name: topic (``python``, ``rl stack``, ``credentials``, ``quota``, ``git remote``, ...).
+        state: ``ok``, ``warn``, ``fail``, ``skip`` or ``optional`` (not configured, not needed).
         detail: what was found (never a secret).
         fix: what to do about it ("" when nothing).
+        section: ``local`` (needed for any job) or ``kaggle`` (needed for ``--backend kaggle``).
     """
 
     name: str
     state: str
     detail: str
     fix: str = ""
+    section: str = "kaggle"
 
 
-def check_packages() -> Check:
+@dataclass
+class DoctorContext:
+    """What the checks look at, and what earlier checks found.
+
+    Attributes:
+        job_file: a job whose settings to check, or None (defaults).
+        repo_path: the project folder.
+        backend: the Kaggle backend (built on first use when None).
+        found: checks already run, by name (e.g. the quota check reads ``credentials``).
+    """
+
+    job_file: Path | None = None
+    repo_path: Path = field(default_factory=Path.cwd)
+    backend: Any = None
+    found: dict[str, Check] = field(default_factory=dict)
+
+    def kaggle_backend(self) -> Any:
+        """The Kaggle backend (imports the Kaggle adapter only when a check needs it)."""
+        if self.backend is None:
+            from orchestrator.backends.kaggle import KaggleBackend
+
+            self.backend = KaggleBackend()
+        return self.backend
+
+
+def check_kaggle_client(ctx: DoctorContext) -> Check:
     """The Kaggle client, its undeclared ``six`` dependency, and git."""
     missing, found = [], []
     for dist in ("kaggle", "kagglesdk", "six", "requests", "tenacity", "GitPython"):
@@ -51,18 +87,19 @@ def check_packages() -> Check:
     if shutil.which("git") is None:
         missing.append("git (executable)")
     if missing:
-        return Check("packages", FAIL, f"missing: {', '.join(missing)}",
+        return Check("kaggle client", FAIL, f"missing: {', '.join(missing)}",
                      "pip install -e . (installs kaggle==2.2.5 and six); install git")
-    return Check("packages", OK, ", ".join(found))
+    return Check("kaggle client", OK, ", ".join(found))
 
 
-def check_credentials() -> Check:
-    """Where the Kaggle credentials are (never their value) and whether others can read them."""
+def check_credentials(ctx: DoctorContext) -> Check:
+    """Where the Kaggle credentials are (never their value) and whether others can read them;
+    none at all is ``optional`` (the local backend needs none)."""
     found = find_credentials()
     if not found:
-        return Check("credentials", FAIL, "no Kaggle credentials found",
-                     f"create a token at {TOKEN_URL}, save it to ~/.kaggle/access_token and "
-                     "chmod 600 it (not needed for --backend local)")
+        return Check("credentials", OPTIONAL, "not configured: no Kaggle credentials (only "
+                     "--backend kaggle needs them)", f"to run on Kaggle: create a token at {TOKEN_URL}, "
+                     "save it to ~/.kaggle/access_token and chmod 600 it")  # fmt: skip
     first = found[0]
     detail = f"{first.kind} in {first.where}"
     if len(found) > 1:
@@ -73,10 +110,12 @@ def check_credentials() -> Check:
     return Check("credentials", OK, detail)
 
 
-def check_quota(backend: Any, credentials: Check) -> Check:
+def check_quota(ctx: DoctorContext) -> Check:
     """Weekly GPU hours left, asked of Kaggle (needs working credentials and network)."""
-    if credentials.state == FAIL:
+    credentials = ctx.found.get("credentials")
+    if credentials is None or credentials.state in (FAIL, OPTIONAL):
         return Check("quota", SKIP, "no credentials, so Kaggle was not asked")
+    backend = ctx.kaggle_backend()
     try:
         quota = backend.quota()
     except ArzError as err:
@@ -96,14 +135,14 @@ def redact_url(url: str) -> str:
     return re.sub(r"(?<=://)[^/@]+@", "***@", url)
 
 
-def check_git_remote(repo_path: Path) -> Check:
+def check_git_remote(ctx: DoctorContext) -> Check:
     """The remote the kernel clones from: present, reachable, and cloneable by a kernel."""
     try:
         import git
 
-        repo = git.Repo(repo_path, search_parent_directories=True)
+        repo = git.Repo(ctx.repo_path, search_parent_directories=True)
     except Exception as err:  # noqa: BLE001 - any failure here means "not a usable repository"
-        return Check("git remote", FAIL, f"{repo_path} is not a git repository ({type(err).__name__})",
+        return Check("git remote", FAIL, f"{ctx.repo_path} is not a git repository ({type(err).__name__})",
                      "run arz from the project's git clone")
     if not repo.remotes:
         return Check("git remote", FAIL, "the repository has no remote; Kaggle clones from it",
@@ -135,16 +174,16 @@ def _kernel_reach(shown: str, url: str) -> Check:
                  "keep the repository public)")
 
 
-def check_kernel_settings(job_file: Path | None) -> Check:
-    """The Kaggle kernel settings of ``job_file`` (or the defaults), and what would break."""
+def check_kernel_settings(ctx: DoctorContext) -> Check:
+    """The Kaggle kernel settings of the job file (or the defaults), and what would break."""
     from kernel_payload.schema import KaggleSettings
 
     settings = KaggleSettings()
     where = "defaults"
-    if job_file is not None:
+    if ctx.job_file is not None:
         from orchestrator.jobspec import load_jobspec
 
-        settings, where = load_jobspec(job_file).kaggle, str(job_file)
+        settings, where = load_jobspec(ctx.job_file).kaggle, str(ctx.job_file)
     shape = settings.accelerator or "CPU (no accelerator)"
     deadline_h = (settings.deadline or 11.5 * 3600) / 3600
     detail = (f"{where}: {shape}, {'private' if settings.private else 'PUBLIC'}, internet "
@@ -161,48 +200,77 @@ def check_kernel_settings(job_file: Path | None) -> Check:
     return Check("kernel", OK, detail)
 
 
+KAGGLE_CHECKS: list[Callable[[DoctorContext], Check]] = [
+    check_kaggle_client, check_credentials, check_quota, check_git_remote, check_kernel_settings,
+]
+"""What ``--backend kaggle`` needs, in order (optional unless the job file runs on Kaggle)."""
+
+
 def doctor_checks(job_file: Path | None = None, repo_path: Path | None = None,
                   backend: Any = None) -> list[Check]:
-    """Every check, in order: packages, credentials, quota, git remote, kernel settings.
+    """Every check, in order: the local stack, then Kaggle.
 
     Args:
-        job_file: a job whose Kaggle settings to check (defaults when None).
+        job_file: a job whose settings to check (defaults when None); validated first, so a bad
+            file is a ``JobSpecError`` (exit 2) before anything else runs.
         repo_path: the project folder (default: the current folder).
-        backend: the Kaggle backend to ask for the quota (built when None).
+        backend: the Kaggle backend to ask for the quota (built when needed if None).
     """
-    if backend is None:
-        from orchestrator.backends.kaggle import KaggleBackend
+    from orchestrator.doctor_local import LOCAL_CHECKS
 
-        backend = KaggleBackend()
-    packages = check_packages()
-    credentials = check_credentials()
-    return [
-        packages,
-        credentials,
-        check_quota(backend, credentials),
-        check_git_remote(repo_path or Path.cwd()),
-        check_kernel_settings(job_file),
-    ]
+    if job_file is not None:
+        from orchestrator.jobspec import load_jobspec
+
+        load_jobspec(job_file)
+    ctx = DoctorContext(job_file, repo_path or Path.cwd(), backend)
+    for check in [*LOCAL_CHECKS, *KAGGLE_CHECKS]:
+        result = check(ctx)
+        ctx.found[result.name] = result
+    return list(ctx.found.values())
 
 
-def run_doctor(job_file: Path | None = None, console: Any = None) -> int:
-    """Print the checks as a table; return 0 when nothing fails, 1 otherwise."""
+def kaggle_required(job_file: Path | None) -> bool:
+    """Whether the job file runs on Kaggle (its checks then decide the exit code too)."""
+    if job_file is None:
+        return False
+    from orchestrator.jobspec import load_jobspec
+
+    return load_jobspec(job_file).backend == "kaggle"
+
+
+def verdict(checks: list[Check], kaggle_needed: bool = False) -> tuple[int, str]:
+    """The exit code and the closing line: 0 when the local backend is ready (and Kaggle, when needed)."""
+    local_failed = [c.name for c in checks if c.section == "local" and c.state == FAIL]
+    kaggle_failed = [c.name for c in checks if c.section == "kaggle" and c.state == FAIL]
+    not_configured = any(c.section == "kaggle" and c.state == OPTIONAL for c in checks)
+    if local_failed:
+        return 1, f"not ready: fix {', '.join(local_failed)} (needed for any job)"
+    if kaggle_needed and (kaggle_failed or not_configured):
+        missing = (["credentials"] if not_configured else []) + kaggle_failed
+        return 1, f"ready for --backend local; this job runs on Kaggle: fix {', '.join(missing)}"
+    if not_configured:
+        return 0, "ready for --backend local (arz submit jobs/quickstart.yml); Kaggle: optional, not configured"
+    if kaggle_failed:
+        return 0, f"ready for --backend local; Kaggle not ready: fix {', '.join(kaggle_failed)}"
+    return 0, "ready: --backend local, and --backend kaggle will run on Kaggle"
+
+
+def run_doctor(job_file: Path | None = None, console: Any = None, repo_path: Path | None = None,
+               backend: Any = None) -> int:
+    """Print the checks as a table; return 0 when the local backend is ready (see :func:`verdict`)."""
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
-    checks = doctor_checks(job_file)
-    styles = {OK: "green", WARN: "yellow", FAIL: "bold red", SKIP: "dim"}
-    table = Table(title="arz doctor: ready for Kaggle?", show_lines=False)
-    for column in ("check", "state", "found", "fix"):
+    checks = doctor_checks(job_file, repo_path, backend)
+    styles = {OK: "green", WARN: "yellow", FAIL: "bold red", SKIP: "dim", OPTIONAL: "cyan"}
+    table = Table(title="arz doctor: ready to run jobs?", show_lines=False)
+    for column in ("", "check", "state", "found", "fix"):
         table.add_column(column, overflow="fold")
     for check in checks:
-        table.add_row(check.name, f"[{styles[check.state]}]{check.state}[/]", check.detail,
-                      check.fix)
+        table.add_row(check.section, check.name, f"[{styles[check.state]}]{check.state}[/]",
+                      escape(check.detail), escape(check.fix))  # fmt: skip
     console.print(table)
-    failed = [c.name for c in checks if c.state == FAIL]
-    if failed:
-        console.print(f"not ready: fix {', '.join(failed)} (--backend local needs none of this)")
-        return 1
-    console.print("ready: `arz submit JOB.yml --backend kaggle` will run on Kaggle")
-    return 0
+    code, line = verdict(checks, kaggle_required(job_file))
+    console.print(line)
+    return code

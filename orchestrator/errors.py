@@ -1,36 +1,20 @@
 """The orchestrator's exception hierarchy.
 
-Library code raises these; only :mod:`orchestrator.cli` turns them into exit codes (one place,
-``exit_code_for``). Every message says what happened, the likely cause and the fix, on one line.
+Library code raises these; only :mod:`orchestrator.cli` turns them into exit codes, through the
+funnel shared with the lab commands (:mod:`kernel_payload.schema.errors`: ``ArzError``,
+``BadInput``, ``exit_code_for``, ``error_line``). Every message says what happened, the likely
+cause and the fix, on one line.
 """
 
 from __future__ import annotations
 
+from kernel_payload.schema.errors import ArzError, BadInput
 
-class ArzError(Exception):
-    """Base class of every orchestrator error.
-
-    Attributes:
-        message: what happened (and the likely cause).
-        fix: what the user can do about it, or "".
-        exit_code: the CLI exit code (1 = job/run failed, 2 = bad input or set-up).
-    """
-
-    exit_code = 1
-
-    def __init__(self, message: str, fix: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.fix = fix
-
-    def __str__(self) -> str:
-        return f"{self.message} Fix: {self.fix}" if self.fix else self.message
-
-
-class BadInput(ArzError):
-    """The user's input (job file, option, job id) cannot be used."""
-
-    exit_code = 2
+__all__ = [
+    "ArzError", "BackendError", "BadInput", "GitSyncError", "JobFailed", "JobSpecError",
+    "ManifestMismatch", "NoRemote", "PullError", "PushRejected", "SecretDetected",
+    "UnknownBackend", "UnknownJob",
+]
 
 
 class JobSpecError(BadInput):
@@ -86,11 +70,11 @@ class ManifestMismatch(PullError):
         path: the failing file, relative to the results folder.
     """
 
-    def __init__(self, path: str, problem: str) -> None:
+    def __init__(self, path: str, problem: str, job_id: str = "ID") -> None:
         super().__init__(
             f"downloaded results failed verification: {path}: {problem}.",
-            fix="download again with `arz pull ID`; if it persists the output was damaged in the "
-            "kernel (see `arz logs ID`)",
+            fix=f"download again with `arz pull {job_id}`; if it persists the output was damaged in "
+            f"the kernel (see `arz logs {job_id}`)",
         )
         self.path = path
 

@@ -175,7 +175,7 @@ def record_verdict(record: JobRecord, registry: Registry,
         if backend.fetch_summary(record.ref, folder) is None:
             return registry.update(record, result=UNKNOWN_RESULT, message=_join(
                 record.message, "the kernel left no session_summary.json"))  # fmt: skip
-        summary = read_summary(folder)
+        summary = read_summary(folder, record.id)
         check_summary(summary, expected_job(record))
     except PullError as exc:
         return registry.update(record, result=UNKNOWN_RESULT,

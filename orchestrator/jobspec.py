@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from kernel_payload.schema import JobSpec, ValidationError
+from kernel_payload.schema.errors import did_you_mean
 from orchestrator.errors import JobSpecError
 
 
@@ -44,8 +46,24 @@ def describe_validation_error(path: Path, exc: ValidationError) -> str:
         key = ".".join(str(part) for part in error["loc"]) or "(top level)"
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; see jobs/quickstart.yml for the keys)"
+            known = _known_keys(error["loc"][:-1])
+            message = (f"unknown key{did_you_mean(error['loc'][-1], known)}; "
+                       f"{'.'.join(map(str, error['loc'][:-1])) or 'a job'} takes {', '.join(known)}")  # fmt: skip
+        elif error["type"] == "literal_error":
+            expected = re.findall(r"'([^']*)'", str((error.get("ctx") or {}).get("expected", "")))
+            message = f"not one of {', '.join(expected)}{did_you_mean(error.get('input'), expected)}"
         value = error.get("input")
         shown = "" if error["type"] in ("missing", "extra_forbidden") else f" = {value!r}"
         problems.append(f"key '{key}'{shown}: {message}")
     return f"{path}: " + "; ".join(problems)
+
+
+def _known_keys(loc: tuple) -> list[str]:
+    """The keys the job-file block at ``loc`` accepts (``()``: the top level)."""
+    model: Any = JobSpec
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        model = field.annotation if field is not None else None
+        if not (isinstance(model, type) and hasattr(model, "model_fields")):
+            return []
+    return list(model.model_fields)

@@ -14,7 +14,7 @@ A pull never destroys and never escapes:
   earlier one deleted. Any failure removes the staging folder (and parent folders the pull
   created), so there is never a half results folder and an earlier pull stays intact.
 
-Layout (DESIGN §7)::
+Layout (docs/jobs.md)::
 
     <owner>_<slug>/session_summary.json  <slug>.log  report.html
     <owner>_<slug>/<suite>/{figures/*.png, data/metrics/*.csv, data/models/*.zip, latex/*.tex}
@@ -103,13 +103,13 @@ def pull_results(
         log = staging / f"{ref.slug}.log"
         if not log.exists():
             log.write_text("".join(line + "\n" for line in backend.logs(ref, follow=False)))
-        summary = read_summary(staging)
+        summary = read_summary(staging, ref.slug)
         check_summary(summary, expected)
         if summary.finished_at is None:
             raise PullError(
                 "session_summary.json is unfinished: the kernel stopped before closing it, so the "
                 "outputs cannot be verified.",
-                fix="see `arz logs ID` for why it stopped, then submit the job again",
+                fix=f"see `arz logs {ref.slug}` for why it stopped, then submit the job again",
             )
         verify_manifest(staging, summary, allowed={SUMMARY_FILE, log.name})
         _write_marker(staging, expected)
@@ -174,13 +174,14 @@ def check_summary(summary: SessionSummary, expected: ExpectedJob) -> None:
             raise SummaryMismatch(name, have, want)
 
 
-def read_summary(folder: Path) -> SessionSummary:
-    """Load the summary from downloaded outputs, with a clear error when it is missing or broken."""
+def read_summary(folder: Path, job_id: str = "ID") -> SessionSummary:
+    """Load the summary from downloaded outputs, with a clear error (naming ``job_id`` in the fix)
+    when it is missing or broken."""
     path = folder / SUMMARY_FILE
     if not os.path.lexists(path):
         raise PullError(
             "the kernel left no session_summary.json, so its outputs cannot be verified.",
-            fix="read the log with `arz logs ID` to see why the kernel stopped early",
+            fix=f"read the log with `arz logs {job_id}` to see why the kernel stopped early",
         )
     if not stat.S_ISREG(os.lstat(path).st_mode):
         raise OutputRefused("session_summary.json is not a regular file; nothing was kept.",
@@ -190,7 +191,7 @@ def read_summary(folder: Path) -> SessionSummary:
     except (ValidationError, ValueError) as exc:
         first = str(exc).splitlines()[0]
         raise PullError(f"session_summary.json is not a valid summary ({first}).",
-                        fix="read the log with `arz logs ID`") from exc  # fmt: skip
+                        fix=f"read the log with `arz logs {job_id}`") from exc  # fmt: skip
 
 
 def verify_manifest(root: Path, summary: SessionSummary, allowed: set[str]) -> None:
@@ -213,11 +214,11 @@ def verify_manifest(root: Path, summary: SessionSummary, allowed: set[str]) -> N
     for entry in summary.artifacts:
         problem = entry.problem(root)
         if problem:
-            raise ManifestMismatch(entry.path, problem)
+            raise ManifestMismatch(entry.path, problem, summary.job_id)
     listed = {entry.path for entry in summary.artifacts} | allowed
     for relative in _files_under(root):
         if relative not in listed:
-            raise ManifestMismatch(relative, "not in the manifest (unexpected file)")
+            raise ManifestMismatch(relative, "not in the manifest (unexpected file)", summary.job_id)
 
 
 def _files_under(root: Path, prefix: str = "") -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +26,13 @@ def _save(plt, fig, path: Path) -> None:
 
 
 def _label(spec: str) -> str:
+    """A controller's label: ``ppo (seed N)`` for a job's ``ppo_seed<N>.zip`` (as in the tables)."""
     if not spec.startswith("ppo:"):
         return spec
     path = Path(spec[4:])
+    seed = re.fullmatch(r"ppo_seed(\d+)", path.stem)
+    if seed:
+        return f"ppo (seed {seed.group(1)})"
     return f"ppo ({path.parent.name}/{path.stem})" if path.parent.name else f"ppo ({path.stem})"
 
 

@@ -57,12 +57,21 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What :func:`train` produced."""
+    """What :func:`train` produced.
+
+    Attributes:
+        steps_per_s: environment steps per wall second over the whole run, including the
+            one-time numba compile of a cold cache (~45 s) and PPO start-up.
+        warm_steps_per_s: the same rate from the start of the second rollout on (after the
+            first rollout and its PPO update): compile and start-up excluded; None when the run
+            had a single rollout.
+    """
 
     model_path: Path
     metrics_csv: Path
     steps_per_s: float
     timesteps: int
+    warm_steps_per_s: float | None = None
 
 
 def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
@@ -109,7 +118,8 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
     model_path = out_dir / "model.zip"
     model.save(model_path)
     recorder.write_csv()
-    return TrainResult(model_path, recorder.csv_path, model.num_timesteps / wall, int(model.num_timesteps))
+    warm = recorder.warm_rate(model.num_timesteps)
+    return TrainResult(model_path, recorder.csv_path, model.num_timesteps / wall, int(model.num_timesteps), warm)
 
 
 def _has_tensorboard() -> bool:
@@ -150,6 +160,18 @@ def _make_recorder(out_dir, cfg, eval_venv, total, progress):
 
         def _on_step(self) -> bool:
             return True
+
+        def _on_rollout_start(self) -> None:
+            if self.rows and not hasattr(self, "warm_start"):  # the second rollout: compiled, started
+                self.warm_start = (self.model.num_timesteps, time.perf_counter())
+
+        def warm_rate(self, total_steps: int) -> float | None:
+            """Steps per second from the second rollout's start to now (None: one rollout only)."""
+            if not hasattr(self, "warm_start"):
+                return None
+            steps, t0 = self.warm_start
+            wall = time.perf_counter() - t0
+            return (total_steps - steps) / wall if total_steps > steps and wall > 0 else None
 
         def _on_rollout_end(self) -> None:
             n = self.model.num_timesteps

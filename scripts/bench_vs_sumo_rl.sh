@@ -2,9 +2,13 @@
 # Side-by-side speed of the ARZ intersection and sumo-rl's single-intersection scenario.
 #
 # Usage: scripts/bench_vs_sumo_rl.sh [ROUNDS]      (default 3; needs PyPI for the first run)
-# Makes .venv-sumo (sumo-rl 1.4.5, libsumo and eclipse-sumo 1.28.0; not project dependencies),
-# then alternates the two programs ROUNDS times on this machine, so both see the same load, and
-# prints the medians and the ratios (ARZ one core / sumo-rl, ARZ batch on every core / sumo-rl).
+# Makes .venv-sumo (sumo-rl 1.4.5, libsumo and eclipse-sumo 1.28.0; the project's optional
+# `bench` extra, kept in its own environment here), then alternates the two simulators ROUNDS
+# times on this machine, so both see the same load. Both sides run the same episodes: 3,600 s of
+# simulated time, 5 s decisions, seeded random actions, start-up / compile excluded, 5 episodes per
+# side and round (solver.bench.measure_intersection, solver.bench_sumo.measure_sumo_rl). Prints
+# the medians, both mean vehicle counts, the machine load and the ratios (ARZ one copy on one core
+# / sumo-rl, ARZ batch on every core summed over the batch / sumo-rl). Timings are wall-clock.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -14,22 +18,33 @@ if [ ! -x .venv-sumo/bin/python ]; then
   python3 -m venv .venv-sumo
   .venv-sumo/bin/pip install -q "sumo-rl==1.4.5" "libsumo==1.28.0" "eclipse-sumo==1.28.0"
 fi
-LOG="$(mktemp)"
-for i in $(seq "$ROUNDS"); do
-  echo "round $i/$ROUNDS" >&2
-  .venv-sumo/bin/python scripts/sumo_rl_rate.py 20000 "$i" | tee -a "$LOG"
-  "$PY" scripts/arz_intersection_rate.py 3600 "$i" | tee -a "$LOG"
-done
-"$PY" - "$LOG" <<'PY'
-import json, statistics, sys
-rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
-sumo = statistics.median(r["sim_s_per_wall_s"] for r in rows if r["case"].startswith("sumo"))
-out = {"rounds": len(rows) // 3, "sumo_rl_sim_s_per_wall_s": sumo}
-for key, pred in (("arz_one_core", lambda r: r.get("threads") == 1),
-                  ("arz_batch_all_cores", lambda r: (r.get("threads") or 1) > 1)):
-    rate = statistics.median(r["sim_s_per_wall_s"] for r in rows if r["case"].startswith("arz") and pred(r))
-    out[f"{key}_sim_s_per_wall_s"] = rate
-    out[f"{key}_vs_sumo_rl"] = rate / sumo
+ARZ_SUMO_PYTHON="$ROOT/.venv-sumo/bin/python" "$PY" - "$ROUNDS" <<'PY'
+import json, os, statistics, sys
+
+from solver.bench import EPISODE_S, EPISODES, measure_intersection
+from solver.bench_sumo import measure_sumo_rl
+from solver.threads import default_threads
+
+rounds, cores = int(sys.argv[1]), default_threads()
+load_before, sumo, one, batch = os.getloadavg()[0], [], [], []
+for i in range(rounds):
+    print(f"round {i + 1}/{rounds}", file=sys.stderr, flush=True)
+    got = measure_sumo_rl(EPISODES, EPISODE_S, seed=1000 * i)
+    if "omitted" in got:
+        sys.exit(f"sumo-rl: {got['omitted']}")
+    sumo.append(got)
+    one.append(measure_intersection(1, 1, EPISODES, EPISODE_S, seed=1000 * i))
+    batch.append(measure_intersection(4 * cores, cores, EPISODES, EPISODE_S, seed=1000 * i))
+median = lambda rows, key: statistics.median(r[key] for r in rows)  # noqa: E731
+sumo_rate = median(sumo, "sim_s_per_wall_s")
+out = {"rounds": rounds, "episode_s": EPISODE_S, "episodes_per_round": EPISODES, "cores": cores,
+       "load_average_1min_before": load_before, "load_average_1min_after": os.getloadavg()[0],
+       "sumo_rl_sim_s_per_wall_s": sumo_rate, "sumo_rl_mean_vehicles": median(sumo, "mean_vehicles"),
+       "arz_mean_vehicles": median(one, "mean_vehicles"),
+       "arz_one_core_sim_s_per_wall_s": median(one, "batch_sim_s_per_wall_s"),
+       "arz_batch_all_cores_sim_s_per_wall_s": median(batch, "batch_sim_s_per_wall_s"),
+       "arz_batch_size": 4 * cores}
+out["arz_one_core_vs_sumo_rl"] = out["arz_one_core_sim_s_per_wall_s"] / sumo_rate
+out["arz_batch_all_cores_vs_sumo_rl"] = out["arz_batch_all_cores_sim_s_per_wall_s"] / sumo_rate
 print(json.dumps(out, indent=2))
 PY
-rm -f "$LOG"

@@ -10,16 +10,21 @@ Rows (one per measurement, median of repeats):
 * ``seed_corridor_road``: the 5 km, 200-cell road of the seed corridor alone, one 60 s interval.
 * ``seed_corridor_network``: the seed corridor network (road, signal, stub) through
   :class:`solver.batch.BatchedNetwork`, consecutive 60 s decision intervals.
-* ``intersection_4arm``: the signalised four-arm intersection (8 links, 160 cells, WENO5, 5 s
-  decisions alternating the two phases every 30 s) through :class:`solver.batch.BatchedNetwork`:
-  one copy on one core, and ``cores * 4`` copies on every core (:mod:`solver.bench_network`).
+* ``intersection_4arm``: the signalised four-arm intersection (8 links, 160 cells, WENO5) through
+  :class:`solver.batch.BatchedNetwork`: whole 3,600 s episodes of 5 s decisions under seeded
+  random phase requests, median of 5 episodes, one copy on one core and ``cores * 4`` copies on
+  every core (:func:`solver.bench_network.episode_rates`).
 
-The summary holds the figures the acceptance asks for: 200-cell WENO5 µs/step on one core,
-batched / one-core throughput ratios, the seed corridor's ms per 60 s interval and the
-intersection's simulated seconds per wall second (one core and batch) with their ratio to
-``SUMO_RL_REFERENCE_SIM_S_PER_WALL_S``, plus the
-machine's 1-minute load average before the run (timings are wall-clock: other processes on the
-machine slow them down; compare runs made at a low load).
+Columns and units (:data:`COLUMN_UNITS`): ``us_per_step`` is µs per step of the whole batch call;
+``cell_updates_per_s`` counts every copy; ``sim_s_per_wall_s`` is simulated seconds per wall
+second **per copy** (every row alike), ``batch_sim_s_per_wall_s`` the same summed over the batch.
+
+The summary holds the headline figures: 200-cell WENO5 µs/step on one core, batched / one-core
+throughput ratios, the seed corridor's ms per 60 s interval, the intersection's rate and mean
+vehicle count, and -- only when sumo-rl is installed (:mod:`solver.bench_sumo`) -- sumo-rl's rate
+and vehicle count measured in the same run at the same episode length, with the ratios; otherwise
+``sumo_rl_omitted`` says why. Timings are wall-clock: the machine's 1-minute load average before
+and after the run and its core count are part of the summary (compare runs made at a low load).
 """
 
 from __future__ import annotations
@@ -42,10 +47,15 @@ CELLS = (200, 1000, 10000)
 ORDERS = ("first_order", "weno5")
 BATCH_PER_CORE = 4
 INTERVAL = 60.0  # s, one decision interval of the seed corridor
-#: sumo-rl with libsumo on its single-intersection scenario, simulated s per wall s: the middle of
-#: the 2,750-2,950 that issue 3 reports for this machine type. Not measured here (sumo-rl is not a
-#: dependency); the ratios against it are only as good as that figure.
-SUMO_RL_REFERENCE_SIM_S_PER_WALL_S = 2850.0
+EPISODE_S, DECISION_S, EPISODES = 3600.0, 5.0, 5  # the intersection's episodes (as sumo-rl's)
+COLUMN_UNITS = {
+    "case": "", "backend": "", "reconstruction": "", "cells": "cells per copy", "batch": "copies",
+    "threads": "threads", "us_per_step": "µs per step of the whole batch",
+    "cell_updates_per_s": "cell updates per wall s, all copies",
+    "sim_s_per_wall_s": "simulated s per wall s, per copy",
+    "batch_sim_s_per_wall_s": "simulated s per wall s, summed over the batch",
+}  # fmt: skip
+"""Every column of a bench row and its unit."""
 
 
 @dataclass
@@ -61,9 +71,9 @@ class BenchReport:
 
     def to_markdown(self) -> str:
         """The rows as a Markdown table, then the summary as a list."""
-        head = ("case", "backend", "reconstruction", "cells", "batch", "threads", "us_per_step",
-                "cell_updates_per_s", "sim_s_per_wall_s")  # fmt: skip
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        head = tuple(COLUMN_UNITS)
+        titles = [f"{k} ({COLUMN_UNITS[k]})" if COLUMN_UNITS[k] else k for k in head]
+        lines = ["| " + " | ".join(titles) + " |", "|" + "---|" * len(head)]
         for row in self.rows:
             lines.append("| " + " | ".join(_fmt(row.get(k)) for k in head) + " |")
         lines.append("")
@@ -117,6 +127,7 @@ def _row(case, backend, reconstruction, cells, batch, threads, wall, steps, sim_
         "case": case, "backend": backend, "reconstruction": reconstruction, "cells": cells,
         "batch": batch, "threads": threads, "us_per_step": 1e6 * wall / max(steps, 1),
         "cell_updates_per_s": cells * batch * steps / wall, "sim_s_per_wall_s": sim_s / wall,
+        "batch_sim_s_per_wall_s": batch * sim_s / wall,
     }  # fmt: skip
 
 
@@ -197,32 +208,38 @@ def measure_corridor_network(intervals: int) -> dict:
     return _row("seed_corridor_network", "numba-cpu", "weno5", net.n_cells, 1, 1, wall, steps, INTERVAL)
 
 
-def measure_intersection(batch: int, threads: int, repeats: int, intervals: int) -> dict:
-    """``intersection_4arm`` (5 s decisions) through the batched network: a bench row.
+def measure_intersection(batch: int, threads: int, episodes: int = EPISODES, seconds: float = EPISODE_S,
+                         seed: int = 0) -> dict:
+    """``intersection_4arm`` over whole episodes (see :func:`solver.bench_network.episode_rates`).
 
-    ``sim_s_per_wall_s`` sums over the batch; ``us_per_step`` is the wall time of one substep of
-    the whole batch call, as in the road rows (so ``cell_updates_per_s = cells batch / us_per_step``).
+    Returns a bench row (median episode; ``sim_s_per_wall_s`` per copy) plus ``mean_vehicles``
+    (per copy, links and entry queues), ``episodes`` and ``episode_s``.
     """
-    from solver.bench_network import network_rate
+    from solver.bench_network import episode_rates
 
-    rate, steps_per_interval, net = network_rate("intersection_4arm", batch, threads, 5.0, intervals, repeats)
-    cells = int(net.lk[:, 1].sum())
-    wall_per_interval = 5.0 * batch / rate  # s, one decision interval of the whole batch
+    got = episode_rates("intersection_4arm", batch, threads, episodes, seconds, DECISION_S, seed)
+    cells, rate = int(got["network"].lk[:, 1].sum()), float(np.median(got["rates"]))
+    wall = got["wall_per_decision"]
     return {"case": "intersection_4arm", "backend": "numba-cpu", "reconstruction": "weno5", "cells": cells,
-            "batch": batch, "threads": threads, "us_per_step": 1e6 * wall_per_interval / steps_per_interval,
-            "cell_updates_per_s": cells * steps_per_interval * rate / 5.0, "sim_s_per_wall_s": rate}  # fmt: skip
+            "batch": batch, "threads": threads, "us_per_step": 1e6 * wall / got["substeps"],
+            "cell_updates_per_s": cells * batch * got["substeps"] / wall, "sim_s_per_wall_s": rate,
+            "batch_sim_s_per_wall_s": rate * batch, "mean_vehicles": got["mean_vehicles"],
+            "episodes": episodes, "episode_s": seconds}  # fmt: skip
 
 
-def run_bench(quick: bool = True, progress: Progress | None = None) -> BenchReport:
-    """Measure every row of the module docstring.
+def run_bench(quick: bool = True, progress: Progress | None = None, sumo: bool = True) -> BenchReport:
+    """Measure every row of the module docstring (and sumo-rl beside them when installed).
 
     Args:
-        quick: fewer repeats and shorter timed calls (~20 s in all); False for steadier figures.
+        quick: fewer repeats and shorter timed calls (~1 min in all on 2 cores); False for steadier
+            figures.
         progress: called as ``progress("bench", done, total)`` after each row.
+        sumo: measure sumo-rl too when it is installed (:func:`solver.bench_sumo.measure_sumo_rl`).
 
     Returns:
         The report; ``summary`` has ``weno5_200_us_per_step_one_core``,
-        ``batched_speedup_<order>_<cells>`` and ``seed_corridor_ms_per_60s`` (road and network).
+        ``batched_speedup_<order>_<cells>``, ``seed_corridor_ms_per_60s`` (road and network), the
+        intersection figures, the sumo-rl comparison or ``sumo_rl_omitted``, and the machine load.
     """
     repeats, target, intervals = (3, 0.05, 6) if quick else (7, 0.25, 30)
     cores, load = default_threads(), os.getloadavg()[0]
@@ -234,14 +251,40 @@ def run_bench(quick: bool = True, progress: Progress | None = None) -> BenchRepo
     jobs += [lambda: measure_oracle(200, 3 if quick else 10), lambda: measure_corridor_road(repeats),
              lambda: measure_corridor_network(intervals)]
     for batch, threads in ((1, 1), (cores * BATCH_PER_CORE, cores)):
-        jobs.append(lambda b=batch, t=threads: measure_intersection(b, t, 3 if quick else 7, intervals))
+        episodes = EPISODES if threads == 1 or not quick else 2  # a batched episode is `batch` episodes
+        jobs.append(lambda b=batch, t=threads, n=episodes: measure_intersection(b, t, n))
     report = BenchReport()
     for i, job in enumerate(jobs):
         report.rows.append(job())
         if progress:
-            progress("bench", i + 1, len(jobs))
-    report.summary = {"load_average_1min_before": load, **summarize(report.rows, cores)}
+            progress("bench", i + 1, len(jobs) + int(sumo))
+    sumo_rl = {"omitted": "not requested"}
+    if sumo:
+        from solver.bench_sumo import measure_sumo_rl
+
+        sumo_rl = measure_sumo_rl(EPISODES if quick else 2 * EPISODES, EPISODE_S)
+        if progress:
+            progress("bench", len(jobs) + 1, len(jobs) + 1)
+    report.summary = {"load_average_1min_before": load, "load_average_1min_after": os.getloadavg()[0],
+                      **summarize(report.rows, cores), **compare_with_sumo_rl(report.rows, sumo_rl)}  # fmt: skip
     return report
+
+
+def compare_with_sumo_rl(rows: list[dict], sumo_rl: dict) -> dict:
+    """sumo-rl's figures and the intersection's ratios to them, or ``sumo_rl_omitted`` with the reason.
+
+    Ratios compare simulated seconds per wall second of one ARZ copy on one core, and of the
+    ARZ batch on every core (summed over the batch), with sumo-rl's one simulation.
+    """
+    if "sim_s_per_wall_s" not in sumo_rl:
+        return {"sumo_rl_omitted": sumo_rl.get("omitted", "not measured")}
+    out = {"sumo_rl_sim_s_per_wall_s": sumo_rl["sim_s_per_wall_s"], "sumo_rl_mean_vehicles": sumo_rl["mean_vehicles"],
+           "sumo_rl_episode_s": sumo_rl["episode_s"], "sumo_rl_episodes": sumo_rl["episodes"]}  # fmt: skip
+    for r in rows:
+        if r["case"] == "intersection_4arm":
+            which = "one_core" if r["threads"] == 1 else "batch_all_cores"
+            out[f"intersection_4arm_vs_sumo_rl_{which}"] = r["batch_sim_s_per_wall_s"] / sumo_rl["sim_s_per_wall_s"]
+    return out
 
 
 def summarize(rows: list[dict], cores: int) -> dict:
@@ -259,6 +302,8 @@ def summarize(rows: list[dict], cores: int) -> dict:
     for r in rows:
         if r["case"] == "intersection_4arm":
             which = "one_core" if r["threads"] == 1 else "batch_all_cores"
-            out[f"intersection_4arm_sim_s_per_wall_s_{which}"] = r["sim_s_per_wall_s"]
-            out[f"intersection_4arm_vs_sumo_rl_{which}"] = r["sim_s_per_wall_s"] / SUMO_RL_REFERENCE_SIM_S_PER_WALL_S
+            out[f"intersection_4arm_sim_s_per_wall_s_{which}"] = r["batch_sim_s_per_wall_s"]  # batch total
+            if r["threads"] == 1:
+                out["intersection_4arm_mean_vehicles"] = r["mean_vehicles"]
+                out["intersection_4arm_episode_s"] = r["episode_s"]
     return out

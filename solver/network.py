@@ -18,7 +18,7 @@ from solver import kernels_cpu as K
 from solver.initial import cell_averages, quality_per_cell, road_grid
 from solver.network_spec import NetworkScenario
 from solver.params import PhysicsParams
-from solver.scenario import validation_to_scenario_error
+from solver.scenario_errors import validation_to_scenario_error
 from solver.simulate import variable_scales
 
 _ORDER = {"first_order": K.FIRST_ORDER, "weno5": K.WENO5}
@@ -28,9 +28,13 @@ _FLUX = {"central_upwind": K.CENTRAL_UPWIND, "hll": K.HLL}
 def load_network_mapping(data: dict, source: str = "") -> NetworkScenario:
     """Validate a network scenario mapping (raises ScenarioError naming the key)."""
     try:
-        return NetworkScenario.model_validate(data)
+        scenario = NetworkScenario.model_validate(data)
     except ValidationError as err:
-        raise validation_to_scenario_error(err, source) from None
+        raise validation_to_scenario_error(err, source, NetworkScenario) from None
+    from solver.scenario_checks import check_network_scenario
+
+    check_network_scenario(scenario, source)
+    return scenario
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Network scenario files (DESIGN §4, §5): links joined at entry, exit and junction nodes.
+"""Network scenario files: links joined at entry, exit and junction nodes (keys: docs/scenarios.md).
 
 Validated by pydantic with ``extra="forbid"``; quantities in SI or ``"<number> <unit>"``.
 """
@@ -11,19 +11,20 @@ from pydantic import Field, model_validator
 
 from solver.scenario import (
     Duration,
-    EquilibriumInit,
     Flow,
     Length,
+    NetworkInitialSpec,
     NumericsSpec,
     PhysicsSpec,
     QualitySegment,
     Strict,
     TimeSpec,
-    UniformInit,
 )
 
 
 class LinkSpec(Strict):
+    """One road link of a network (`links: [...]`), from one node to another."""
+
     id: str
     start: str = Field(alias="from")
     end: str = Field(alias="to")
@@ -49,16 +50,22 @@ class DemandSpec(Strict):
 
 
 class PhaseSpec(Strict):
+    """One signal phase: the incoming links that get green."""
+
     name: str = ""
     green: list[str]
 
 
 class PlanStep(Strict):
+    """One step of a fixed signal plan: a phase and its green time."""
+
     phase: int = Field(ge=0)
     green: Duration
 
 
 class SignalSpec(Strict):
+    """A junction's signal: phases, clearance times and an optional fixed plan."""
+
     phases: list[PhaseSpec] = Field(min_length=2)
     yellow: Duration = 3.0
     all_red: Duration = 2.0
@@ -75,6 +82,8 @@ class SignalSpec(Strict):
 
 
 class NodeSpec(Strict):
+    """One node of a network (`nodes: [...]`): entry, exit or junction."""
+
     id: str
     kind: Literal["entry", "exit", "junction"]
     demand: DemandSpec | None = None
@@ -83,19 +92,21 @@ class NodeSpec(Strict):
 
 
 class ObserveSpec(Strict):
+    """The link and cells the RL agent observes."""
+
     link: str
     cells: list[int]
 
 
 class NetworkScenario(Strict):
-    """A road network with optional signals (DESIGN §4)."""
+    """A road network with optional signals."""
 
     name: str
     description: str = ""
     physics: PhysicsSpec = PhysicsSpec()
     numerics: NumericsSpec = NumericsSpec()
     time: TimeSpec
-    initial: UniformInit | EquilibriumInit | None = None
+    initial: NetworkInitialSpec | None = None
     links: list[LinkSpec] = Field(min_length=1)
     nodes: list[NodeSpec] = Field(min_length=2)
     decision_interval: Duration = 5.0

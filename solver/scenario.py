@@ -1,7 +1,9 @@
-"""Scenario files (YAML) -> validated pydantic models with every quantity in SI (DESIGN §5).
+"""Scenario files (YAML) -> validated pydantic models with every quantity in SI.
 
 A quantity is a plain SI number or a ``"<number> <unit>"`` string; unknown keys, wrong units and
-impossible values fail with a :class:`ScenarioError` naming the key.
+impossible values fail with a :class:`ScenarioError` naming the key as written, with a "did you
+mean" (:mod:`solver.scenario_errors`). Every key, unit and default: docs/scenarios.md, generated
+from these models by :mod:`solver.scenario_reference`.
 """
 
 from __future__ import annotations
@@ -14,11 +16,24 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from solver.errors import ScenarioError
 from solver.params import KMH, PhysicsParams
+from solver.scenario_errors import validation_to_scenario_error
 from solver.units import parse_quantity
 
 
+class Quantity:
+    """Validator of a physical quantity of one dimension (``density speed time length flow``):
+    a plain SI number or a ``"<number> <unit>"`` string, converted to SI."""
+
+    def __init__(self, dimension: str):
+        self.dimension = dimension
+
+    def __call__(self, value: object) -> float:
+        """The value in SI units (raises ``UnitError`` naming the unit and the accepted ones)."""
+        return parse_quantity(value, self.dimension)
+
+
 def _q(dimension: str):
-    return BeforeValidator(lambda v: parse_quantity(v, dimension))
+    return BeforeValidator(Quantity(dimension))
 
 
 Density = Annotated[float, _q("density"), Field(ge=0)]
@@ -34,12 +49,14 @@ class Strict(BaseModel):
 
 
 class VmaxEntry(Strict):
+    """Free speeds of one road quality R: `m` motorcycles, `c` cars (`physics.vmax`)."""
+
     m: Speed
     c: Speed
 
 
 class PhysicsSpec(Strict):
-    """Any parameter of DESIGN §2; defaults are the calibrated base set."""
+    """Physics parameters of the multi-class ARZ model; defaults are the calibrated base set."""
 
     alpha: float = Field(0.4, ge=0, le=1)
     rho_jam: Density = 0.25
@@ -63,12 +80,16 @@ class PhysicsSpec(Strict):
 
 
 class QualitySegment(Strict):
+    """A stretch of road with one quality R (`quality: [{from, to, quality}, ...]`)."""
+
     start: Position = Field(alias="from")
     end: Position = Field(alias="to")
     quality: int = Field(ge=1)
 
 
 class RoadSpec(Strict):
+    """The road of a single-road scenario (`road:`)."""
+
     length: Length
     cells: int = Field(ge=8, le=1_000_000)
     quality: int | list[int] | list[QualitySegment] = 1
@@ -91,17 +112,23 @@ class State(Strict):
 
 
 class UniformInit(Strict):
+    """`initial: {type: uniform, state: ...}`: one state everywhere."""
+
     type: Literal["uniform"]
     state: State
 
 
 class EquilibriumInit(Strict):
+    """`initial: {type: equilibrium, rho_m, rho_c}`: each class at its equilibrium speed for the cell's R."""
+
     type: Literal["equilibrium"]
     rho_m: Density = 0.0
     rho_c: Density = 0.0
 
 
 class RiemannInit(Strict):
+    """`initial: {type: riemann, split, left, right}`: two states split at a position."""
+
     type: Literal["riemann"]
     split: Position
     left: State
@@ -109,6 +136,8 @@ class RiemannInit(Strict):
 
 
 class SineInit(Strict):
+    """`initial: {type: sine, ...}`: rho = background + amplitude sin(2 pi periods (x - x0) / length)."""
+
     type: Literal["sine"]
     background: State
     amplitude: State
@@ -116,6 +145,8 @@ class SineInit(Strict):
 
 
 class HumpInit(Strict):
+    """`initial: {type: hump, ...}`: a Gaussian density bump on a background state."""
+
     type: Literal["hump"]
     background: State
     amplitude: State
@@ -126,9 +157,12 @@ class HumpInit(Strict):
 InitialSpec = Annotated[
     UniformInit | EquilibriumInit | RiemannInit | SineInit | HumpInit, Field(discriminator="type")
 ]
+NetworkInitialSpec = Annotated[UniformInit | EquilibriumInit, Field(discriminator="type")]
 
 
 class InflowBoundary(Strict):
+    """`boundary.left/right: {type: inflow, state: ...}`: a state imposed at the boundary."""
+
     type: Literal["inflow"]
     state: State
 
@@ -137,6 +171,8 @@ BoundarySide = Union[Literal["outflow", "periodic", "wall"], InflowBoundary]  # 
 
 
 class BoundarySpec(Strict):
+    """`boundary:`: each side is outflow, periodic, wall or an inflow block."""
+
     left: BoundarySide = "outflow"
     right: BoundarySide = "outflow"
 
@@ -148,6 +184,8 @@ class BoundarySpec(Strict):
 
 
 class TimeSpec(Strict):
+    """`time:`: end time and output interval."""
+
     end: Duration
     output_every: Duration | None = None
 
@@ -161,13 +199,15 @@ class TimeSpec(Strict):
 
 
 class NumericsSpec(Strict):
+    """`numerics:`: reconstruction, flux and CFL number."""
+
     reconstruction: Literal["weno5", "first_order"] = "weno5"
     flux: Literal["central_upwind", "hll"] = "central_upwind"
     cfl: float = Field(0.5, gt=0, le=1)
 
 
 class RoadScenario(Strict):
-    """A single road (DESIGN §5)."""
+    """A single road."""
 
     name: str
     description: str = ""
@@ -179,25 +219,6 @@ class RoadScenario(Strict):
     numerics: NumericsSpec = NumericsSpec()
 
 
-def _format_loc(loc: tuple) -> str:
-    parts = [str(p) for p in loc if not str(p).startswith(("function-", "union[", "tagged-union["))]
-    # drop pydantic's union-member tags (e.g. 'InflowBoundary', 'literal[...]')
-    parts = [p for p in parts if not (p[:1].isupper() and p.isidentifier() and "_" not in p) and not p.startswith("literal[")]
-    return ".".join(parts)
-
-
-def validation_to_scenario_error(err: ValidationError, source: str = "") -> ScenarioError:
-    """Turn pydantic's report into one line naming the first offending key."""
-    first = err.errors()[0]
-    key = _format_loc(first["loc"])
-    msg = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        msg = "unknown key (check its spelling against DESIGN §5)"
-    elif first["type"] == "missing":
-        msg = "required key is missing"
-    return ScenarioError(key, msg, source)
-
-
 def load_mapping(data: dict, source: str = "") -> RoadScenario:
     """Validate a scenario mapping. Network scenarios (``links:``) go to :mod:`solver.network`."""
     if not isinstance(data, dict):
@@ -207,9 +228,13 @@ def load_mapping(data: dict, source: str = "") -> RoadScenario:
 
         return load_network_mapping(data, source)
     try:
-        return RoadScenario.model_validate(data)
+        scenario = RoadScenario.model_validate(data)
     except ValidationError as err:
-        raise validation_to_scenario_error(err, source) from None
+        raise validation_to_scenario_error(err, source, RoadScenario) from None
+    from solver.scenario_checks import check_road_scenario
+
+    check_road_scenario(scenario, source)
+    return scenario
 
 
 def load_scenario(path: str | Path):
@@ -219,10 +244,14 @@ def load_scenario(path: str | Path):
         ScenarioError: unreadable file, bad YAML, unknown key, wrong unit, impossible value.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ScenarioError("", f"{path} is a folder, not a scenario file (e.g. scenarios/red_light.yml)")
     if not path.is_file():
         raise ScenarioError("", f"no such scenario file: {path}")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         raise ScenarioError("", f"not valid YAML ({err})", str(path)) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ScenarioError("", f"cannot read {path} as a UTF-8 text file ({type(err).__name__})") from None
     return load_mapping(data, str(path))

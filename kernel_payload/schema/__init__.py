@@ -5,59 +5,32 @@ the job file (:class:`JobSpec`), what the bootstrap hands the payload (:class:`K
 progress events printed as ``@@arz {json}`` lines (:class:`ProgressEvent`) and the
 ``session_summary.json`` the payload leaves behind (:class:`SessionSummary`).
 
-This module imports only the standard library and pydantic (the orchestrator imports it at start-up).
+This module imports only the standard library and pydantic, lazily: names load on first use.
 """
 
-from pydantic import ValidationError
+import importlib
+from typing import Any
 
-from kernel_payload.schema.job import (
-    BUILTIN_SUITES,
-    DEFAULT_MAX_RESULT_BYTES,
-    TEST_SUITES_ENV,
-    BenchSettings,
-    JobSpec,
-    KaggleSettings,
-    KernelSpec,
-    ResultsSettings,
-    RLSettings,
-    VerifySettings,
-    extra_suite_names,
-)
-from kernel_payload.schema.progress import EVENT_PREFIX, ProgressEvent
-from kernel_payload.schema.summary import (
-    SUMMARY_FILE,
-    ArtifactEntry,
-    DeviceInfo,
-    ErrorInfo,
-    RunStatus,
-    SessionSummary,
-    SuiteResult,
-    SuiteStatus,
-    file_sha256,
-)
+_EXPORTS = {
+    "ValidationError": "pydantic",
+    **dict.fromkeys(("BUILTIN_SUITES", "TEST_SUITES_ENV", "BenchSettings", "JobSpec", "KaggleSettings",
+                     "KernelSpec", "RLSettings", "ResultsSettings", "DEFAULT_MAX_RESULT_BYTES", "VerifySettings", "extra_suite_names"),
+                    "kernel_payload.schema.job"),
+    **dict.fromkeys(("EVENT_PREFIX", "ProgressEvent"), "kernel_payload.schema.progress"),
+    **dict.fromkeys(("SUMMARY_FILE", "ArtifactEntry", "DeviceInfo", "ErrorInfo", "RunStatus", "SessionSummary",
+                     "SuiteResult", "SuiteStatus", "file_sha256"), "kernel_payload.schema.summary"),
+}  # fmt: skip
+"""Public name -> the module that defines it; imported on first use (PEP 562), so that importing
+``kernel_payload.schema.errors`` -- the error funnel ``arz`` loads at start-up -- costs no pydantic."""
 
-__all__ = [
-    "BUILTIN_SUITES",
-    "DEFAULT_MAX_RESULT_BYTES",
-    "EVENT_PREFIX",
-    "SUMMARY_FILE",
-    "TEST_SUITES_ENV",
-    "ArtifactEntry",
-    "BenchSettings",
-    "DeviceInfo",
-    "ErrorInfo",
-    "JobSpec",
-    "KaggleSettings",
-    "KernelSpec",
-    "ProgressEvent",
-    "RLSettings",
-    "ResultsSettings",
-    "RunStatus",
-    "SessionSummary",
-    "SuiteResult",
-    "SuiteStatus",
-    "ValidationError",
-    "VerifySettings",
-    "extra_suite_names",
-    "file_sha256",
-]
+
+def __getattr__(name: str) -> Any:
+    """Import the module that defines ``name`` on first access and cache the value here."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = sorted(_EXPORTS)

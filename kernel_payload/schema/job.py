@@ -9,12 +9,21 @@ from typing import Any, Literal
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from kernel_payload.schema._base import _Model
+from kernel_payload.schema.errors import did_you_mean
 
 BUILTIN_SUITES = ("verify", "rl", "bench")
 """Suites every kernel knows."""
 
 TEST_SUITES_ENV = "ARZ_TEST_SUITES"
 """Test-only: ``name=module:function[;...]`` suites the runner adds to its registry."""
+
+RL_ENV_IDS = ("ARZ-Intersection-v0", "ARZ-Arterial-v0", "ARZ-SeedCorridor-v0")
+"""Environment ids of ``rl.ENV_IDS``, mirrored here so a job is checked before it is pushed (the
+orchestrator cannot import ``rl``); a test checks that both lists agree."""
+
+RL_CONTROLLERS = ("ppo", "fixed-time", "fixed-time-peak", "actuated", "max-pressure", "random")
+"""``ppo`` (every model the job trains) and the names of ``rl.controllers.CONTROLLERS`` (mirrored,
+with a test); ``ppo:PATH`` names a saved model."""
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|min|m|h)?\s*$")
 _SECONDS_PER_UNIT = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
@@ -45,7 +54,7 @@ class RLSettings(_Model):
         env_kwargs: extra keyword arguments for the environment.
     """
 
-    env: str = "arz-corridor-v0"
+    env: str = "ARZ-Intersection-v0"
     timesteps: PositiveInt = 20_000
     n_envs: PositiveInt = 4
     seeds: list[int] | None = None
@@ -55,6 +64,23 @@ class RLSettings(_Model):
         default_factory=lambda: ["ppo", "fixed-time", "actuated", "max-pressure"], min_length=1
     )
     env_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("env")
+    @classmethod
+    def _known_env(cls, env: str) -> str:
+        if env not in RL_ENV_IDS:
+            raise ValueError(f"unknown environment '{env}'{did_you_mean(env, RL_ENV_IDS)}; "
+                             f"choose from {', '.join(RL_ENV_IDS)}")  # fmt: skip
+        return env
+
+    @field_validator("controllers")
+    @classmethod
+    def _known_controllers(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if name not in RL_CONTROLLERS and not name.startswith("ppo:"):
+                raise ValueError(f"unknown controller '{name}'{did_you_mean(name, RL_CONTROLLERS)}; "
+                                 f"choose from {', '.join(RL_CONTROLLERS)} or ppo:PATH")  # fmt: skip
+        return names
 
 
 class VerifySettings(_Model):
@@ -181,7 +207,7 @@ class JobSpec(_Model):
         known = [*BUILTIN_SUITES, *extra_suite_names()]
         for suite in suites:
             if suite not in known:
-                raise ValueError(f"unknown suite '{suite}'; choose from {', '.join(known)}")
+                raise ValueError(f"unknown suite '{suite}'{did_you_mean(suite, known)}; choose from {', '.join(known)}")
         if len(set(suites)) != len(suites):
             raise ValueError("a suite is listed twice")
         return suites

@@ -1,6 +1,6 @@
 """The Kaggle backend: runs the generated bootstrap as a private script kernel on Kaggle.
 
-Lifecycle (DESIGN §7, §9): ``push`` saves a script kernel under a fresh slug (title == slug,
+Lifecycle (docs/orchestration.md): ``push`` saves a script kernel under a fresh slug (title == slug,
 private, internet on, ``machine_shape: NvidiaTeslaT4`` for GPU, unset for CPU) after checking the
 weekly GPU quota, and pins the version Kaggle returns; every later call names that version
 (``versionLabel: v<N>``). ``status`` maps Kaggle's words in one function

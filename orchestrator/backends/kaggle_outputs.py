@@ -201,7 +201,7 @@ class OutputFetcher:
                 return
             if attempt == self.attempts:
                 name, problem = damaged[0]
-                raise ManifestMismatch(name, f"{problem} after {self.attempts} downloads")
+                raise ManifestMismatch(name, f"{problem} after {self.attempts} downloads", ref.slug)
             log.warning("re-downloading %d damaged file(s): %s", len(damaged),
                         ", ".join(n for n, _ in damaged))
             files, _ = self.listing(ref)

@@ -118,7 +118,7 @@ class LocalBackend:
         if code == 0:
             return RemoteStatus(JobStatus.COMPLETE, raw="exit 0")
         return RemoteStatus(JobStatus.ERROR, raw=f"exit {code}",
-                            message=f"the kernel exited with code {code} (see `arz logs ID`)")
+                            message=f"the kernel exited with code {code} (see `arz logs {ref.slug}`)")
 
     def logs(self, ref: KernelRef, follow: bool = False) -> Iterator[str]:
         """Lines of ``kernel.log`` from the start; with ``follow``, until the kernel has ended."""

@@ -118,7 +118,7 @@ def test_verify_writes_the_docs_block(tmp_path, monkeypatch):
 
 
 def test_verify_bad_level_and_docs_without_markers_exit_2(tmp_path):
-    assert _one_error_line(runner.invoke(app, ["verify", "--level", "huge"])).startswith("error: level: unknown level")
+    assert _one_error_line(runner.invoke(app, ["verify", "--level", "huge"])).startswith("error: --level: unknown level")
     doc = tmp_path / "plain.md"
     doc.write_text("# no markers\n")
     result = runner.invoke(app, ["verify", "--level", "smoke", "--write-docs", str(doc)])
@@ -149,12 +149,17 @@ def test_train_then_evaluate_through_the_cli(tmp_path):
     rows = json.loads(result.output)
     delays = {r["controller"]: r["mean"] for r in rows if r["metric"] == "delay_per_vehicle_s" and r["class"] == "total"}
     assert set(delays) == {f"ppo:{trained['model']}", "fixed-time"} and all(d > 0 for d in delays.values())
+    other = runner.invoke(app, ["evaluate", f"ppo:{trained['model']}", "fixed-time", "--env", "ARZ-Arterial-v0",
+                                "--out", str(tmp_path / "other")])  # fmt: skip
+    line = _one_error_line(other)
+    assert other.exit_code == 2 and "was trained for observations of shape (60,)" in line and "ARZ-Arterial-v0" in line
+    assert not (tmp_path / "other").exists()
 
 
 def test_rl_commands_reject_unknown_env_and_bad_seeds():
-    assert _one_error_line(runner.invoke(app, ["train", "--env", "ARZ-Nope-v0"])).startswith("error: env: unknown environment")
+    assert _one_error_line(runner.invoke(app, ["train", "--env", "ARZ-Nope-v0"])).startswith("error: --env: unknown environment")
     bad = runner.invoke(app, ["evaluate", "fixed-time", "--seeds", "1,x"])
-    assert _one_error_line(bad).startswith("error: seeds:")
+    assert _one_error_line(bad).startswith("error: --seeds:")
 
 
 @pytest.mark.slow

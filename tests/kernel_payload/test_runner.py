@@ -136,6 +136,8 @@ def test_all_suites_against_the_library_contracts(run_payload):
         assert "device" in archive.read("kwargs.txt").decode()
     assert summary.suite("verify").metrics["checks_passed"] == 2
     assert summary.suite("bench").metrics["best_cell_updates_per_s"] == 5.0e6
+    assert summary.suite("bench").metrics["sumo_rl_omitted"].startswith("sumo-rl not installed")
+    assert summary.suite("bench").metrics["load_average_1min_before"] == 0.5
     assert summary.device.kind == "cpu" and "pydantic" in summary.packages
     assert_manifest_matches(out, summary)
 

@@ -7,7 +7,16 @@ import subprocess
 
 import pytest
 
-from orchestrator.doctor import FAIL, OK, SKIP, WARN, doctor_checks, redact_url, run_doctor
+from orchestrator.doctor import (
+    FAIL,
+    OK,
+    OPTIONAL,
+    SKIP,
+    WARN,
+    doctor_checks,
+    redact_url,
+    run_doctor,
+)
 from tests.orchestrator.kaggle_harness import start_harness
 
 
@@ -42,7 +51,7 @@ def by_name(checks):
 
 def test_ready_machine(harness, repo):
     checks = by_name(doctor_checks(repo_path=repo, backend=harness.backend()))
-    assert checks["packages"].state == OK
+    assert checks["kaggle client"].state == OK
     assert checks["credentials"].state == OK and "legacy API key" in checks["credentials"].detail
     assert checks["quota"].state == OK and "30.0 h of 30 h" in checks["quota"].detail
     assert checks["git remote"].state == WARN and "local path" in checks["git remote"].detail
@@ -54,7 +63,8 @@ def test_missing_credentials_and_remote(harness, repo):
     (harness.home / ".kaggle" / "kaggle.json").unlink()
     git("remote", "remove", "origin", cwd=repo)
     checks = by_name(doctor_checks(repo_path=repo, backend=harness.backend()))
-    assert checks["credentials"].state == FAIL and "access_token" in checks["credentials"].fix
+    assert checks["credentials"].state == OPTIONAL and "access_token" in checks["credentials"].fix
+    assert "not configured" in checks["credentials"].detail
     assert checks["quota"].state == SKIP
     assert checks["git remote"].state == FAIL and "git remote add" in checks["git remote"].fix
     assert harness.fake.calls == []
@@ -89,10 +99,17 @@ def test_run_doctor_prints_a_table_and_exit_code(harness, repo, monkeypatch):
 
     monkeypatch.chdir(repo)
     out = io.StringIO()
-    assert run_doctor(console=Console(file=out, width=200)) == 0
+    assert run_doctor(console=Console(file=out, width=200), backend=harness.backend()) == 0
     assert "ready" in out.getvalue() and harness.fake.key not in out.getvalue()
     (harness.home / ".kaggle" / "kaggle.json").unlink()
-    assert run_doctor(console=Console(file=io.StringIO(), width=200)) == 1
+    out = io.StringIO()
+    assert run_doctor(console=Console(file=out, width=200), backend=harness.backend()) == 0  # Kaggle is optional
+    assert "Kaggle: optional, not configured" in out.getvalue()
+    job = repo / "kaggle_job.yml"
+    job.write_text("name: demo\nsuites: [verify]\nbackend: kaggle\n")
+    out = io.StringIO()
+    assert run_doctor(job, console=Console(file=out, width=200), backend=harness.backend()) == 1
+    assert "this job runs on Kaggle: fix credentials" in out.getvalue()
 
 
 def test_redact_url_hides_embedded_tokens():

@@ -104,6 +104,7 @@ def test_tampered_output_is_detected_and_leaves_no_folder(project):
     with pytest.raises(ManifestMismatch) as info:
         jobs.pull_job(record, registry, backend=sub.backend)
     assert info.value.path == "tiny/data/metrics/tiny.csv" and "sha256" in str(info.value)
+    assert f"arz pull {record.id}" in info.value.fix and "ID`" not in info.value.fix  # the real job id
     # neither the final folder nor a staging folder, nor the parents the pull had created
     assert not (project / "validation_output").exists()
 
@@ -121,8 +122,9 @@ def test_unexpected_and_missing_files_are_named(project):
     with pytest.raises(ManifestMismatch, match="tiny/figures/tiny.png: missing"):
         jobs.pull_job(record, registry, backend=sub.backend)
     (output / "session_summary.json").unlink()
-    with pytest.raises(PullError, match="no session_summary.json"):
+    with pytest.raises(PullError, match="no session_summary.json") as info:
         jobs.pull_job(record, registry, backend=sub.backend)
+    assert f"arz logs {record.id}" in info.value.fix
 
 
 def test_pull_twice_replaces_the_folder(project):

@@ -137,7 +137,7 @@ def test_plan_request_cycles_through_the_plan():
     "change, key",
     [
         ({"links": [{"id": "a", "from": "s", "to": "nowhere", "length": 100, "cells": 10}]}, "nowhere"),
-        ({"nodes": [{"id": "s", "kind": "entry", "demand": {"m": [[0, "5 km/h"]]}}, {"id": "x", "kind": "exit"}]}, "nodes.0.demand.m.0.1"),
+        ({"nodes": [{"id": "s", "kind": "entry", "demand": {"m": [[0, "5 km/h"]]}}, {"id": "x", "kind": "exit"}]}, "nodes[0].demand.m[0][1]"),
     ],
 )
 def test_bad_network_files_name_the_key(change, key):

@@ -83,3 +83,92 @@ def test_ring_road_file_is_the_verification_ring():
     ring = RoadScenario.model_validate({"name": shipped.name, "description": shipped.description,
                                         "time": shipped.time.model_dump(), **RING})  # fmt: skip
     assert shipped == ring
+
+
+NETWORK = ROOT / "scenarios" / "red_light.yml"
+
+
+def _network_with(initial: dict) -> dict:
+    data = yaml.safe_load(NETWORK.read_text())
+    data["initial"] = initial
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_with("initial.type", "equlibrium"),
+         "initial.type: 'equlibrium' is not one of uniform, equilibrium, riemann, sine, hump "
+         "(did you mean 'equilibrium'?)"),
+        (_network_with({"type": "equlibrium", "rho_m": "40 veh/km"}),
+         "initial.type: 'equlibrium' is not one of uniform, equilibrium (did you mean 'equilibrium'?)"),
+        (_network_with({"type": "equilibrium", "rho_m": "40 kmh"}), "initial.rho_m: unknown unit 'kmh'"),
+        (_network_with({"type": "equilibrium", "rho_cars": "4 veh/km"}),
+         "initial.rho_cars: unknown key (did you mean 'rho_c'?)"),
+        (_network_with({"rho_m": "4 veh/km"}), "initial.type: required key is missing: give one of uniform, equilibrium"),
+        ({**{k: v for k, v in BASE.items() if k != "road"}, "road": {"lenght": "1 km", "cells": 50}},
+         "road.lenght: unknown key (did you mean 'length'?); road takes length, cells, quality"),
+        (_with("phisics", {}), "phisics: unknown key (did you mean 'physics'?)"),
+        (_with("boundary.left", "outflw"), "boundary.left: 'outflw' is not one of outflow, periodic, wall "
+                                           "(did you mean 'outflow'?)"),
+        (_with("initial.state.rho_m", "-3 veh/km"), "initial.state.rho_m: Input should be greater than or equal to 0"),
+    ],
+)
+def test_errors_name_the_key_as_written_with_a_suggestion(data, message):
+    with pytest.raises(ScenarioError) as info:
+        load_mapping(data)
+    assert str(info.value).startswith(message)
+    assert "DESIGN" not in str(info.value)
+
+
+def test_misspelt_link_key_in_a_network_names_the_list_item():
+    data = yaml.safe_load(NETWORK.read_text())
+    data["links"][0]["lenght"] = data["links"][0].pop("length")
+    with pytest.raises(ScenarioError, match=r"^links\[0\]\.lenght: unknown key \(did you mean 'length'\?\)"):
+        load_mapping(data)
+
+
+def test_scenario_reference_is_current_and_complete():
+    """docs/scenarios.md is what the models generate, and every key has a meaning."""
+    from solver.scenario_reference import reference_markdown, undocumented_keys
+
+    assert undocumented_keys() == []
+    doc = ROOT / "docs" / "scenarios.md"
+    assert doc.read_text() == reference_markdown(), \
+        "docs/scenarios.md is stale: python -m solver.scenario_reference > docs/scenarios.md"
+    for key in ("rho_jam", "output_every", "supply_limited_links", "max_green"):
+        assert f"| `{key}` |" in doc.read_text()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_with("road.quality", 6), "road.quality: road quality [6] has no free speeds (known R: [1, 2, 3, 4, 5])"),
+        (_with("road.quality", [{"from": "0 m", "to": "2 km", "quality": 2}]),
+         "road.quality[0]: segment from 0 m to 2000 m is not inside the road"),
+        (_with("initial.state.rho_m", "300 veh/km"), "initial.state: rho_m + rho_c = 300 veh/km is above the jam density"),
+        (_with("initial", {"type": "riemann", "split": "5 km", "left": {}, "right": {}}),
+         "initial.split: 5000 m is not on the road (0 to 1000 m)"),
+        (_network_with({"type": "equilibrium", "rho_m": "200 veh/km", "rho_c": "60 veh/km"}),
+         "initial: rho_m + rho_c = 260 veh/km is above the jam density"),
+    ],
+)
+def test_keys_that_disagree_with_each_other_are_named(data, message):
+    with pytest.raises(ScenarioError) as info:
+        load_mapping(data)
+    assert str(info.value).startswith(message)
+
+
+def test_a_quality_given_free_speeds_in_physics_is_accepted():
+    data = _with("road.quality", 6)
+    data["physics"] = {"vmax": {6: {"m": "20 km/h", "c": "10 km/h"}}}
+    assert load_mapping(data).road.quality == 6
+
+
+def test_a_folder_or_a_binary_file_is_not_a_scenario(tmp_path):
+    with pytest.raises(ScenarioError, match="is a folder, not a scenario file"):
+        load_scenario(tmp_path)
+    binary = tmp_path / "s.yml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ScenarioError, match="cannot read .* as a UTF-8 text file"):
+        load_scenario(binary)

@@ -12,6 +12,7 @@ class TrainResult:
     metrics_csv: Path
     steps_per_s: float
     timesteps: int
+    warm_steps_per_s: float | None = None
 
 
 def train(env_id, timesteps, n_envs, seed, out_dir, progress=None, **env_kwargs):

@@ -15,7 +15,7 @@ class BenchReport:
         return ""
 
 
-def run_bench(quick=True, progress=None):
+def run_bench(quick=True, progress=None, sumo=True):
     rows = [
         {
             "case": "road200",
@@ -27,6 +27,7 @@ def run_bench(quick=True, progress=None):
             "us_per_step": 900.0,
             "cell_updates_per_s": 2.2e5,
             "sim_s_per_wall_s": None,
+            "batch_sim_s_per_wall_s": None,
         },
         {
             "case": "road200",
@@ -38,8 +39,11 @@ def run_bench(quick=True, progress=None):
             "us_per_step": 40.0,
             "cell_updates_per_s": 5.0e6,
             "sim_s_per_wall_s": 120.0,
+            "batch_sim_s_per_wall_s": 120.0,
         },
     ]
     if progress:
         progress("cases", 2, 2)
-    return BenchReport(rows, {"cores": 1, "intersection_4arm_sim_s_per_wall_s_one_core": 6000.0})
+    return BenchReport(rows, {"cores": 1, "load_average_1min_before": 0.5,
+                              "intersection_4arm_sim_s_per_wall_s_one_core": 6000.0,
+                              "sumo_rl_omitted": "sumo-rl not installed: pip install '.[bench]'"})

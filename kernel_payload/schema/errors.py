@@ -1,0 +1,90 @@
+"""The one error funnel: user-facing errors, their exit codes and their one-line messages.
+
+Every package raises its own exceptions (``solver.errors``, ``rl.errors``, ``kernel_payload.errors``,
+``orchestrator.errors``); an error meant for the user carries an ``exit_code`` class attribute
+(1 = the run failed, 2 = bad input or set-up). The two command-line entry points -- the lab app
+(:mod:`kernel_payload.lab_cli`) and ``arz`` itself (:mod:`orchestrator.cli`) -- turn any exception
+into an exit code and one line with :func:`exit_code_for` and :func:`error_line`, here, so both
+print the same thing. An exception without ``exit_code`` is a bug and keeps its traceback.
+
+This module imports only the standard library (the orchestrator imports it at start-up); the
+solver and rl layers cannot import it (imports point one way) and so declare ``exit_code`` on
+their own classes instead of subclassing :class:`ArzError`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class ArzError(Exception):
+    """Base class of the orchestrator's and the payload's user-facing errors.
+
+    Attributes:
+        message: what happened (and the likely cause).
+        fix: what the user can do about it, or "".
+        exit_code: the CLI exit code (1 = job/run failed, 2 = bad input or set-up).
+    """
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.message} Fix: {self.fix}" if self.fix else self.message
+
+
+class BadInput(ArzError):
+    """Something the user typed or wrote (an option, a name, a path, a file's key) cannot be used.
+
+    Attributes:
+        key: the option or key at fault as the user wrote it (``--env``, ``controllers``), or "".
+    """
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, message: str, fix: str = "", key: str = "") -> None:
+        super().__init__(f"{key}: {message}" if key else message, fix)
+        self.key = key
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known`` to ``word``, or "" when none is close."""
+    close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def exit_code_for(exc: BaseException) -> int | None:
+    """The exit code for an exception, or None when it is a bug that should show its traceback.
+
+    Ctrl-C gives 130; any exception class with an integer ``exit_code`` attribute gives that code
+    (``ArzError`` and its subclasses, ``solver.errors``, ``rl.errors``, the payload's errors).
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    code = getattr(exc, "exit_code", None)
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
+def error_line(exc: BaseException) -> str:
+    """The one line shown for a user-facing error: ``error: <topic>: <message>`` on one line.
+
+    ``topic`` is the exception's ``topic`` attribute when it has one (e.g. ``backend``), so
+    messages that do not start with their key still say what they are about.
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    topic = getattr(exc, "topic", "")
+    if topic and not text.startswith(f"{topic}:"):
+        text = f"{topic}: {text}"
+    return f"error: {text}"
