@@ -18,10 +18,11 @@ from kernel_payload.schema import JobSpec, KernelSpec, SessionSummary
 from orchestrator.backends import get_backend
 from orchestrator.backends.base import ExecutionBackend, JobStatus, PushRequest, RemoteStatus
 from orchestrator.errors import BadInput, NoRemote
-from orchestrator.gitsync import SyncResult, sync_repository
+from orchestrator.gitsync import SyncResult, refuse_embedded_credentials, sync_repository
 from orchestrator.kernel_builder import build_kernel_script, kernel_requirements, make_slug
 from orchestrator.registry import JobRecord, Registry
 from orchestrator.results import pull_results, results_dir
+from orchestrator.urls import strip_credentials
 
 
 @dataclass
@@ -69,6 +70,8 @@ def submit_job(
     if must_push and push is False:
         raise BadInput(f"the {backend.name} backend clones the code from your git remote, so "
                        "it must push.", fix="drop --no-push")  # fmt: skip
+    if must_push:  # the kernel clones the remote: it must work without credentials in its URL
+        refuse_embedded_credentials(cwd or Path.cwd())
     clock.lap("load")
     sync = sync_repository(cwd or Path.cwd(), spec.name, push=must_push or bool(push))
     clock.lap("git")
@@ -89,14 +92,16 @@ def submit_job(
 
 
 def clone_url(sync: SyncResult, remote: bool) -> str:
-    """Where the kernel clones from: the remote (https form) or the local repository folder."""
+    """Where the kernel clones from: the remote (https form, never with credentials) or the local
+    repository folder."""
     if not remote:
         return str(sync.repo_root)
     if not sync.remote_url:
         raise NoRemote("the kernel clones from your git remote, but the repository has none.",
                        fix="git remote add origin <https URL> and push")  # fmt: skip
     match = re.match(r"^(?:ssh://)?git@([^:/]+)[:/](.+)$", sync.remote_url)
-    return f"https://{match.group(1)}/{match.group(2)}" if match else sync.remote_url
+    url = f"https://{match.group(1)}/{match.group(2)}" if match else sync.remote_url
+    return strip_credentials(url)
 
 
 def refresh(
