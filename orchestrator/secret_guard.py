@@ -29,7 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from orchestrator.errors import GitSyncError, SecretDetected
-from orchestrator.secret_rules import Finding, decode_blob, name_rule, rules_version, scan_text
+from orchestrator.secret_rules import (
+    Finding,
+    decode_blob,
+    fingerprint,
+    name_rule,
+    rules_version,
+    scan_text,
+)
 
 ALLOWLIST_FILE = ".arz-secrets-allow"
 MAX_TEXT_BYTES = 5_000_000
@@ -184,7 +191,7 @@ class SecretGuard:
         findings = list(self._blob_findings(sha, path))
         why = name_rule(path)
         if why:
-            findings.insert(0, Finding(f"file name: {why}", 0, f"name:{path}"))
+            findings.insert(0, Finding(f"file name: {why}", 0, fingerprint(f"name:{path}")))
         return [Hit(where, path, f.rule, f.line, f.fingerprint) for f in findings
                 if not self.allowlist.allows(path, f)]  # fmt: skip
 
@@ -284,7 +291,8 @@ def _existing_commits(root: Path, shas: list[str]) -> list[str]:
         return []
     query = "".join(f"{sha}^{{commit}}\n" for sha in shas).encode()
     out = _git(root, "cat-file", "--batch-check", stdin=query)
-    found = [line.split()[0].decode() for line in out.splitlines() if line.endswith(b" commit")]
+    fields = [line.split() for line in out.splitlines()]
+    found = [f[0].decode() for f in fields if len(f) == 3 and f[1] == b"commit"]
     return [sha for sha in found if _SHA.match(sha)]
 
 
@@ -313,8 +321,10 @@ def _git(root: Path, *args: str, stdin: bytes | None = None, env: dict | None = 
         proc = subprocess.run(["git", *args], cwd=root, input=stdin, capture_output=True,
                               env=full_env, timeout=GIT_TIMEOUT_S, check=False)  # fmt: skip
     except subprocess.TimeoutExpired as exc:
-        raise GitSyncError(f"git {args[0]} took over {GIT_TIMEOUT_S} s.",
-                           fix="check the repository and the remote, then submit again") from exc
+        raise GitSyncError(
+            f"git {args[0]} took over {GIT_TIMEOUT_S} s.",
+            fix="check the repository and the remote, then submit again",
+        ) from exc
     if proc.returncode != 0:
         from orchestrator.urls import redact_text
 

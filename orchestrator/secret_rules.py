@@ -49,6 +49,9 @@ _PLACEHOLDERS = {
     "changeme", "example", "redacted", "user", "username", "xxx", "none", "null", "true", "false",
     "your_token", "yourtoken", "mytoken", "mypassword", "dummy", "fake", "placeholder", "test",
 }  # fmt: skip
+_PLACEHOLDER_WORDS = re.compile(
+    r"^[a-z_\-]*(?:secret|token|passw|pwd|example|dummy|fake|changeme)[a-z_\-]*$"
+)  # lower-case words naming what would go there: "ghp_secret", "my-token", "fake_password"
 _PLACEHOLDER_SHAPE = re.compile(r"^(?:[x*.#_\-]+|<[^>]*>|\$.*|\{\{.*|%\(.*|.{0,3})$", re.I)
 
 _NAMES = {
@@ -106,23 +109,19 @@ class Finding:
     """One suspected secret in a file.
 
     Attributes:
-        rule: the rule that fired (a ``detect-secrets`` type, an arz rule, or ``name: ...``).
-        line: 1-based line number in the decoded text (0 for a name rule or a binary file).
-        secret: the suspected value (never printed; see :attr:`fingerprint`).
+        rule: the rule that fired (a ``detect-secrets`` type, an arz rule, or ``file name: ...``).
+        line: 1-based line number in the decoded text (0 for a name rule).
+        fingerprint: 16 hex digits of sha256 of the whole line, stripped (of ``name:<path>`` for a
+            name rule): what the allowlist file names. Every rule firing on one line shares it.
     """
 
     rule: str
     line: int
-    secret: str
-
-    @property
-    def fingerprint(self) -> str:
-        """16 hex digits of sha256 of the value: what the allowlist file names."""
-        return fingerprint(self.secret)
+    fingerprint: str
 
 
 def fingerprint(value: str) -> str:
-    """The allowlist fingerprint of a secret value (or of ``name:<path>`` for a name rule)."""
+    """The allowlist fingerprint of a line (or of ``name:<path>`` for a name rule)."""
     return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
@@ -158,49 +157,65 @@ def decode_blob(data: bytes) -> tuple[str, bool]:
     """The text of a blob and whether it is text.
 
     UTF-32/UTF-16 byte-order marks, UTF-8 with BOM and BOM-less UTF-16 (recognised by its pattern
-    of NUL bytes) are decoded; other content with NUL bytes is binary, and the text returned is
-    then its printable ASCII and UTF-16LE runs (8 characters or more), one per line.
+    of NUL bytes, its printable runs appended in case it is binary after all) are decoded; other
+    content with NUL bytes is binary, and the text returned is then its printable ASCII and
+    UTF-16 runs (8 characters or more), one per line.
     """
     for bom, codec in ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
                        (b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"),
                        (b"\xfe\xff", "utf-16-be")):  # fmt: skip
         if data.startswith(bom):
-            return data[len(bom):].decode(codec, "replace"), True
+            return data[len(bom) :].decode(codec, "replace"), True
     if b"\x00" not in data:
         return data.decode("utf-8", "replace"), True
+    runs = _printable_runs(data)
     head = data[:4096]
     even_nul, odd_nul = head[0::2].count(0), head[1::2].count(0)
     half = max(1, len(head) // 2)
     if odd_nul > 0.3 * half and even_nul < 0.05 * half:
-        return data.decode("utf-16-le", "replace"), True
+        return data.decode("utf-16-le", "replace") + "\n" + runs, True
     if even_nul > 0.3 * half and odd_nul < 0.05 * half:
-        return data.decode("utf-16-be", "replace"), True
-    ascii_runs = re.findall(rb"[\x20-\x7e\t]{8,}", data)
-    wide_runs = [r.replace(b"\x00", b"") for r in re.findall(rb"(?:[\x20-\x7e]\x00){8,}", data)]
-    return b"\n".join(ascii_runs + wide_runs).decode("ascii", "replace"), False
+        return data.decode("utf-16-be", "replace") + "\n" + runs, True
+    return runs, False
+
+
+def _printable_runs(data: bytes) -> str:
+    """Printable ASCII runs of 8 characters or more, also in UTF-16 LE and BE, one per line."""
+    runs = re.findall(rb"[\x20-\x7e\t]{8,}", data)
+    runs += [r.replace(b"\x00", b"") for r in re.findall(rb"(?:[\x20-\x7e]\x00){8,}", data)]
+    runs += [r.replace(b"\x00", b"") for r in re.findall(rb"(?:\x00[\x20-\x7e]){8,}", data)]
+    return b"\n".join(runs).decode("ascii", "replace")
 
 
 def scan_text(path: str, text: str, is_text: bool = True) -> list[Finding]:
     """The suspected secrets in ``text`` (the content of the file at raw path ``path``), lines
     carrying the allow pragma left out; binary content gets the format-specific rules only."""
     allowed = _pragma_lines(text)
-    found: dict[tuple[str, int, str], Finding] = {}
+    lines = text.split("\n")
+    found: dict[tuple[str, int], Finding] = {}
 
-    def add(rule: str, line: int, secret: str) -> None:
-        if line not in allowed:
-            found.setdefault((rule, line, secret), Finding(rule, line if is_text else 0, secret))
+    def add(rule: str, line: int, _secret: str) -> None:
+        if line not in allowed and 0 < line <= len(lines):
+            found.setdefault(
+                (rule, line), Finding(rule, line, fingerprint(lines[line - 1].strip()))
+            )
 
     dense = "\n".join(_DENSE_LINE.findall(text))
     for name, plugin in _plugins().items():
         if name in _LINE_PLUGINS or (not is_text and name != "PrivateKeyDetector"):
             continue
         for secret in set(plugin.analyze_string(dense if name in _SLOW_PLUGINS else text)):
+            if name == "BasicAuthDetector" and _is_placeholder(secret, ""):
+                continue  # https://user:TOKEN@host in documentation
             for line in _lines_of(text, secret):
                 add(plugin.secret_type, line, secret)
     for rule, pattern in OWN_RULES if _OWN_HINT.search(text) else ():
         if not is_text and rule not in _BINARY_RULES:
             continue
-        if rule == "credentials assignment" and PurePosixPath(path).suffix.lower() in _CODE_SUFFIXES:
+        if (
+            rule == "credentials assignment"
+            and PurePosixPath(path).suffix.lower() in _CODE_SUFFIXES
+        ):
             continue
         for match in pattern.finditer(text):
             secret = next((g for g in reversed(match.groups()) if g), match.group(0))
@@ -225,7 +240,7 @@ def _lines_of(text: str, secret: str) -> list[int]:
     while start >= 0 and secret:
         lines.append(text.count("\n", 0, start) + 1)
         start = text.find(secret, start + 1)
-    return lines or [0]
+    return lines
 
 
 def _line_plugin_hits(path: str, text: str) -> list[tuple[str, int, str]]:
@@ -236,14 +251,16 @@ def _line_plugin_hits(path: str, text: str) -> list[tuple[str, int, str]]:
     plugins = _plugins()
     starts = [0] + [m.end() for m in re.finditer("\n", text)]
     wanted: dict[int, list[Any]] = {}
-    for pattern, names in ((_KEYWORD_LINE, ("KeywordDetector",)),
-                           (_QUOTED_LINE, ("Base64HighEntropyString", "HexHighEntropyString"))):
+    for pattern, names in (
+        (_KEYWORD_LINE, ("KeywordDetector",)),
+        (_QUOTED_LINE, ("Base64HighEntropyString", "HexHighEntropyString")),
+    ):
         for match in pattern.finditer(text):
             number = bisect.bisect_right(starts, match.start())
             wanted.setdefault(number, []).extend(plugins[n] for n in names)
     hits = []
     for number, candidates in sorted(wanted.items()):
-        line = text[starts[number - 1]:starts[number] if number < len(starts) else len(text)]
+        line = text[starts[number - 1] : starts[number] if number < len(starts) else len(text)]
         line = line.rstrip("\r\n")
         for plugin in candidates:
             for potential in plugin.analyze_line(filename=path, line=line, line_number=number):
@@ -260,9 +277,9 @@ def _filtered(heuristic: Any, plugin: Any, secret: str, line: str) -> bool:
     ):
         return True
     if type(plugin).__name__ == "KeywordDetector" and (
-        len(secret) < KEYWORD_MIN_CHARS or _is_placeholder(secret, line)
+        len(secret) < KEYWORD_MIN_CHARS or _is_placeholder(secret, line) or " " in secret.strip()
     ):
-        return True
+        return True  # "password": "the user's password" is prose, not a password
     return (
         heuristic.is_sequential_string(secret) or heuristic.is_potential_uuid(secret)
         or heuristic.is_likely_id_string(secret, line, plugin)
@@ -275,6 +292,7 @@ def _is_placeholder(secret: str, context: str) -> bool:
     """A value that only stands for a secret (``<token>``, ``${TOKEN}``, ``changeme``, ``xxxx``)."""
     value = secret.strip().strip("\"'")
     return (value.lower() in _PLACEHOLDERS or bool(_PLACEHOLDER_SHAPE.match(value))
+            or bool(_PLACEHOLDER_WORDS.match(value))
             or "os.environ" in value or value.startswith(("getenv", "env.", "process.env")))  # fmt: skip
 
 
