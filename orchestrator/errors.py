@@ -58,6 +58,7 @@ class SecretDetected(GitSyncError):
         path: the file (raw path, as committed).
         rule: the rule that fired.
         where: the short commit sha, or a phrase such as ``the changes to commit``.
+        line: the 1-based line in the file (0 for a file-name rule).
         fingerprint: what ``.arz-secrets-allow`` names to allow this finding.
     """
 
@@ -73,7 +74,8 @@ class SecretDetected(GitSyncError):
             "environment variables; if it is not a secret, end the line with "
             f"`pragma: allowlist secret` or add `fingerprint: {fingerprint}` to .arz-secrets-allow",
         )
-        self.path, self.rule, self.where, self.fingerprint = path, rule, where, fingerprint
+        self.path, self.rule, self.where, self.line = path, rule, where, line
+        self.fingerprint = fingerprint
 
 
 class NoRemote(GitSyncError):

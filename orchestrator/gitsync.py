@@ -98,19 +98,22 @@ def sync_repository(path: Path, job_name: str, push: bool = False) -> SyncResult
     return SyncResult(root, sha, branch, committed, push, remote_url, untracked)
 
 
-def undo_commit(repo: Any, previous: str | None, made: str, index: bytes | None) -> None:
-    """Take back the commit ``made`` (HEAD back to ``previous``, the index restored to the bytes
-    it had before); only when HEAD is still ``made``."""
+def undo_commit(repo: Any, previous: str | None, made: str, index: SavedIndex | None) -> None:
+    """Take back the commit ``made`` (HEAD back to ``previous``, the index file restored to the
+    bytes and modification time it had before); only when HEAD is still ``made``."""
     if previous is None:
         ref = repo.git.symbolic_ref("-q", "HEAD")
         repo.git.update_ref("-d", ref, made)
     else:
         repo.git.update_ref("-m", "arz: undo the commit of a failed submit", "HEAD", previous, made)
-    index_path = Path(repo.git.rev_parse("--path-format=absolute", "--git-path", "index"))
+    path = _index_path(repo)
     if index is None:
-        index_path.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
     else:
-        index_path.write_bytes(index)
+        path.write_bytes(index.data)
+        # the old mtime too: git trusts an entry whose file is older than the index file, so a
+        # fresh mtime would hide a change made in the same second as the last commit
+        os.utime(path, ns=(index.mtime_ns, index.mtime_ns))
 
 
 def refuse_embedded_credentials(path: Path) -> None:
@@ -187,7 +190,9 @@ def _remote_name(repo: Any) -> str | None:
 def _commit(repo: Any, job_name: str) -> bool:
     import git
 
-    message = f"arz: job {job_name}\n\nCommitted by `arz submit` so the kernel runs this exact code.\n"
+    message = (
+        f"arz: job {job_name}\n\nCommitted by `arz submit` so the kernel runs this exact code.\n"
+    )
     try:
         repo.git.add(update=True)
         repo.git.commit("-m", message)
@@ -200,6 +205,20 @@ def _commit(repo: Any, job_name: str) -> bool:
     return True
 
 
-def _read_index(repo: Any) -> bytes | None:
-    path = Path(repo.git.rev_parse("--path-format=absolute", "--git-path", "index"))
-    return path.read_bytes() if path.exists() else None
+@dataclass(frozen=True)
+class SavedIndex:
+    """The index file's bytes and modification time, to put back after a failed submit."""
+
+    data: bytes
+    mtime_ns: int
+
+
+def _index_path(repo: Any) -> Path:
+    return Path(repo.git.rev_parse("--path-format=absolute", "--git-path", "index"))
+
+
+def _read_index(repo: Any) -> SavedIndex | None:
+    path = _index_path(repo)
+    if not path.exists():
+        return None
+    return SavedIndex(path.read_bytes(), path.stat().st_mtime_ns)

@@ -52,7 +52,7 @@ _PLACEHOLDERS = {
 _PLACEHOLDER_WORDS = re.compile(
     r"^[a-z_\-]*(?:secret|token|passw|pwd|example|dummy|fake|changeme)[a-z_\-]*$"
 )  # lower-case words naming what would go there: "ghp_secret", "my-token", "fake_password"
-_PLACEHOLDER_SHAPE = re.compile(r"^(?:[x*.#_\-]+|<[^>]*>|\$.*|\{\{.*|%\(.*|.{0,3})$", re.I)
+_PLACEHOLDER_SHAPE = re.compile(r"^(?:[x*.#_\-]+|[<{$%].*|.{0,3})$", re.I)
 
 _NAMES = {
     "kaggle.json": "Kaggle API credentials", ".netrc": "login credentials (.netrc)",
@@ -60,12 +60,14 @@ _NAMES = {
     ".git-credentials": "git credentials", ".pypirc": "package index credentials",
     "credentials": "cloud credentials file", "credentials.json": "cloud credentials",
     ".htpasswd": "password file", ".s3cfg": "S3 credentials", ".boto": "cloud credentials",
-    ".dockercfg": "Docker registry credentials",
+    ".dockercfg": "Docker registry credentials", ".envrc": "environment file with credentials",
+    "secrets.toml": "secrets file", ".vault-token": "Vault token",
 }  # fmt: skip
 _SUFFIXES = {
     ".pem": "private key file", ".key": "private key file", ".p12": "key store",
     ".pfx": "key store", ".jks": "key store", ".keystore": "key store",
-    ".ppk": "PuTTY private key", ".kdbx": "password database",
+    ".ppk": "PuTTY private key", ".kdbx": "password database", ".p8": "private key file",
+    ".keytab": "Kerberos keys", ".env": "environment file with credentials",
 }  # fmt: skip
 _SSH_KEYS = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519")
 _ENV_TEMPLATES = (".example", ".sample", ".template", ".dist", ".defaults")
@@ -89,16 +91,37 @@ OWN_RULES: list[tuple[str, re.Pattern[str]]] = [
     ("Google OAuth client secret", re.compile(r"\bGOCSPX-[0-9A-Za-z_\-]{20,}")),
     ("Hugging Face token", re.compile(r"\bhf_[A-Za-z0-9]{30,}")),
     ("OpenAI/Anthropic key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-|ant-[a-z0-9]+-)?[A-Za-z0-9_\-]{32,}")),  # noqa: E501
+    ("Slack app token or webhook", re.compile(r"\bxapp-[0-9]-[A-Za-z0-9\-]{20,}|hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]{16,}")),  # noqa: E501
+    ("PyPI token", re.compile(r"\bpypi-AgE[A-Za-z0-9_\-]{50,}")),
+    ("DigitalOcean token", re.compile(r"\bdo[opr]_v1_[a-f0-9]{64}")),
+    ("Shopify token", re.compile(r"\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}")),
+    ("Databricks token", re.compile(r"\bdapi[a-f0-9]{32}")),
+    ("Postman or Linear key", re.compile(r"\bPMAK-[a-f0-9]{24}-[a-f0-9]{34}|\blin_api_[A-Za-z0-9]{40}")),  # noqa: E501
+    ("Grafana token", re.compile(r"\bgl(?:c|sa)_[A-Za-z0-9+/=_]{32,}")),
+    ("PuTTY private key", re.compile(r"PuTTY-User-Key-File-\d")),
+    ("authorization header", re.compile(r"(?i)authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token)\s+([A-Za-z0-9._~+/=\-]{16,})")),  # noqa: E501
+    ("token in a URL query", re.compile(r"(?i)[?&](?:access_token|api_?key|token|secret|password|client_secret|private_token)=([A-Za-z0-9._~+/%\-]{16,})")),  # noqa: E501
+    ("password in a connection string", re.compile(r"(?i)(?:^|[;\s\"'])(?:password|pwd)\s*=\s*([^;\s'\"]{6,})\s*(?:;|$)")),  # noqa: E501
     ("credentials assignment", re.compile(r"(?im)^[ \t]*(?:export[ \t]+)?[\"']?(" + _SECRET_NAME + r")[\"']?[ \t]*[:=][ \t]*[\"']?([^\s\"'#;,]{8,})[\"']?[ \t]*(?:[#;].*)?$")),  # noqa: E501
 ]  # fmt: skip
 """arz's own content rules: (rule name, pattern); the secret is the last non-empty group."""
 _OWN_HINT = re.compile(
     r"(?i)kgat_|\"key\"|kaggle_|github_pat_|gh[pousr]_|npm_|_auth|_password|private key|aws|gl[a-z]+-"
     r"|xox|_live_|_test_|aiza|gocspx-|hf_|sk-|secret|token|passw|pwd|api.?key|access.?key|credential"
+    r"|pypi-|xapp-|slack|do[opr]_v1_|shp|dapi|pmak-|lin_api_|glc_|glsa_|putty|authoriz"
 )
 """One cheap pass: a text without any of these cannot match an own rule, so none is run."""
 _CODE_SUFFIXES = {".py", ".pyi", ".js", ".ts", ".java", ".c", ".h", ".cpp", ".rs", ".go", ".rb",
                   ".md", ".rst", ".ipynb", ".html", ".tex"}  # fmt: skip
+_GENERIC_RULES = {
+    "credentials assignment",
+    "npm auth line",
+    "authorization header",
+    "token in a URL query",
+    "password in a connection string",
+    "Kaggle API key",
+}
+"""Own rules keyed on a name rather than a format: their value may be a placeholder."""
 _BINARY_RULES = {"Kaggle API token", "GitHub fine-grained token", "GitHub token", "npm token",
                  "private key block", "GitLab token", "Slack token", "Stripe key",
                  "Google API key", "Hugging Face token"}  # fmt: skip
@@ -219,7 +242,7 @@ def scan_text(path: str, text: str, is_text: bool = True) -> list[Finding]:
             continue
         for match in pattern.finditer(text):
             secret = next((g for g in reversed(match.groups()) if g), match.group(0))
-            if rule != "credentials assignment" or not _is_placeholder(secret, match.group(0)):
+            if rule not in _GENERIC_RULES or not _is_placeholder(secret, match.group(0)):
                 add(rule, text.count("\n", 0, match.start()) + 1, secret)
     if is_text:
         for rule, number, secret in _line_plugin_hits(path, text):
@@ -249,6 +272,7 @@ def _line_plugin_hits(path: str, text: str) -> list[tuple[str, int, str]]:
     from detect_secrets.filters import heuristic
 
     plugins = _plugins()
+    text = text.replace('\\"', '"')  # JSON-escaped quotes (notebooks): same lines, same numbers
     starts = [0] + [m.end() for m in re.finditer("\n", text)]
     wanted: dict[int, list[Any]] = {}
     for pattern, names in (

@@ -82,3 +82,24 @@ NAME_CASES = ["kaggle.json", ".env", "config/.env.production", ".netrc", "donné
               "deploy/id_rsa", "id_ed25519", "certs/server.pem", "aws/credentials",
               "my_access_token.txt", ".git-credentials", "client_secret_123.json"]  # fmt: skip
 """File names refused whatever their content."""
+
+
+def more_cases() -> list[tuple[str, str, str]]:
+    """Further formats, beyond the acceptance list, that the guard also stops."""
+    notebook = json.dumps({"cells": [{"source": [f'api_key = "{rand(32)}"\n']}]})
+    return [
+        ("notebook-escaped-quotes", "analysis.ipynb", notebook + "\n"),
+        ("bearer-header", "client.txt", f"curl -H 'Authorization: Bearer {rand(40)}' x\n"),
+        ("query-token", "links.txt", f"https://api.example.org/v1?access_token={rand(32)}\n"),
+        ("connection-string", "app.config",
+         f"Server=db;Database=x;User Id=sa;Password={rand(10)};\n"),
+        ("yaml-password", "deploy.yml", f"db:\n  password: {rand(12)}\n"),
+        ("gcp-service-account", "sa.json", json.dumps(
+            {"type": "service_account", "private_key": key_block("").replace("\n", "\\n")})),
+        ("huggingface", "train.txt", f"HF={'h' + 'f_'}{rand(34)}\n"),
+        ("google-api-key", "maps.txt", f"{'AI' + 'za'}{rand(35, ALNUM + '_-')}\n"),
+        ("slack-webhook", "notify.txt", "https://hooks.slack.com/services/"
+         f"T{rand(8, UPPER)}/B{rand(8, UPPER)}/{rand(24)}\n"),
+        ("sendgrid", "mail.txt", f"{'S' + 'G.'}{rand(22, ALNUM + '_-')}.{rand(43, ALNUM + '_-')}\n"),
+        ("pypi-token", "release.txt", f"{'py' + 'pi-'}AgEIcHlwaS5vcmc{rand(60, ALNUM + '_-')}\n"),
+    ]  # fmt: skip

@@ -16,7 +16,9 @@ import pytest
 from orchestrator.errors import GitSyncError, SecretDetected
 from orchestrator.gitsync import sync_repository
 from tests.orchestrator.conftest import git, init_repo
-from tests.orchestrator.secret_cases import HEX, NAME_CASES, cases, key_block, rand
+from tests.orchestrator.secret_cases import HEX, NAME_CASES, cases, key_block, more_cases, rand
+
+ALL_CASES = cases() + more_cases()
 
 
 @pytest.fixture
@@ -88,7 +90,7 @@ def ghp() -> str:
 
 
 # --------------------------------------------------------------- every format, as a pending change
-@pytest.mark.parametrize(("case", "name", "content"), cases(), ids=[c[0] for c in cases()])
+@pytest.mark.parametrize(("case", "name", "content"), ALL_CASES, ids=[c[0] for c in ALL_CASES])
 def test_each_format_in_a_tracked_file_is_refused(pushed, case, name, content):
     repo, remote = pushed
     write(repo, name, "x = 1\n")
@@ -199,7 +201,7 @@ def test_unicode_encodings_are_decoded(pushed, codec):
     write(repo, "creds.cfg", data)
     commit(repo, "encoded", "creds.cfg")
     err = refused(repo, remote)
-    assert err.path == "creds.cfg" and "aws" in err.rule.lower() or "assignment" in err.rule
+    assert err.path == "creds.cfg" and err.line in (2, 3)  # decoded: the line is found
 
 
 def test_bomless_utf16_is_recognised(pushed):
