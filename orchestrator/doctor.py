@@ -8,7 +8,6 @@ Credentials are located and their file permissions checked, but never printed.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from dataclasses import dataclass
 from importlib import metadata
@@ -17,6 +16,7 @@ from typing import Any
 
 from orchestrator.backends.kaggle_connection import TOKEN_URL, find_credentials
 from orchestrator.errors import ArzError
+from orchestrator.urls import redact_url, remote_credentials_check
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 GIT_TIMEOUT_S = 20
@@ -91,11 +91,6 @@ def check_quota(backend: Any, credentials: Check) -> Check:
     return Check("quota", OK, detail)
 
 
-def redact_url(url: str) -> str:
-    """A remote URL with any embedded user or token replaced by ``***``."""
-    return re.sub(r"(?<=://)[^/@]+@", "***@", url)
-
-
 def check_git_remote(repo_path: Path) -> Check:
     """The remote the kernel clones from: present, reachable, and cloneable by a kernel."""
     try:
@@ -112,6 +107,9 @@ def check_git_remote(repo_path: Path) -> Check:
     remote = repo.remotes.origin if "origin" in [r.name for r in repo.remotes] else repo.remotes[0]
     url = next(iter(remote.urls), "")
     shown = f"{remote.name} {redact_url(url)}"
+    credentials_ok, message, fix = remote_credentials_check(url)
+    if not credentials_ok:
+        return Check("git remote", FAIL, message, fix)
     env = {"GIT_TERMINAL_PROMPT": "0", "GIT_SSH_COMMAND": "ssh -o BatchMode=yes"}
     try:
         repo.git.ls_remote("--heads", remote.name, env={**os.environ, **env},
