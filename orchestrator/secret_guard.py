@@ -120,12 +120,16 @@ class SecretGuard:
     suffixes only, never content), so a repository's history is scanned in full only once.
     """
 
-    def __init__(self, root: Path, allowlist: Allowlist | None = None) -> None:
+    def __init__(
+        self, root: Path, allowlist: Allowlist | None = None, remember: bool = True
+    ) -> None:
+        """Args: ``root`` the working tree; ``allowlist`` (default: read ``.arz-secrets-allow``);
+        ``remember`` whether to read and extend the clean-blob cache in the git dir."""
         self.root = Path(root)
         self.allowlist = allowlist if allowlist is not None else Allowlist.load(self.root)
         self._findings: dict[str, list[Finding]] = {}
         self._reader: subprocess.Popen[bytes] | None = None
-        self._cache_file = _cache_file(self.root)
+        self._cache_file = _cache_file(self.root) if remember else None
         self._known_clean = _read_cache(self._cache_file)
         self._new_clean: list[str] = []
 

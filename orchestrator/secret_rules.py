@@ -230,7 +230,7 @@ def scan_text(path: str, text: str, is_text: bool = True) -> list[Finding]:
         for secret in set(plugin.analyze_string(dense if name in _SLOW_PLUGINS else text)):
             if name == "BasicAuthDetector" and _is_placeholder(secret, ""):
                 continue  # https://user:TOKEN@host in documentation
-            for line in _lines_of(text, secret):
+            for line in _lines_of(text, secret, plugin):
                 add(plugin.secret_type, line, secret)
     for rule, pattern in OWN_RULES if _OWN_HINT.search(text) else ():
         if not is_text and rule not in _BINARY_RULES:
@@ -258,11 +258,15 @@ def _pragma_lines(text: str) -> set[int]:
     return allowed
 
 
-def _lines_of(text: str, secret: str) -> list[int]:
+def _lines_of(text: str, secret: str, plugin: Any) -> list[int]:
+    """The lines where ``plugin`` finds ``secret`` (the value may also appear elsewhere)."""
     lines, start = [], text.find(secret)
     while start >= 0 and secret:
-        lines.append(text.count("\n", 0, start) + 1)
-        start = text.find(secret, start + 1)
+        begin = text.rfind("\n", 0, start) + 1
+        end = text.find("\n", start)
+        if secret in set(plugin.analyze_string(text[begin : end if end >= 0 else len(text)])):
+            lines.append(text.count("\n", 0, start) + 1)
+        start = text.find(secret, end if end >= 0 else len(text))
     return lines
 
 

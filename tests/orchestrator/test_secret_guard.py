@@ -305,3 +305,16 @@ def test_ordinary_code_and_digests_pass(pushed):
     write(repo, ".env.example", "KAGGLE_KEY=\nAPI_TOKEN=<your token>\n")
     commit(repo, "example", ".env.example")
     assert sync_repository(repo, "job", push=True).pushed
+
+
+# ------------------------------------------------------------------------ this project itself
+def test_the_project_tree_passes_its_own_guard():
+    """False positives on our own code would break the quickstart (`arz submit` scans the tree)."""
+    from orchestrator.secret_guard import SecretGuard
+
+    repo = Path(__file__).resolve().parents[2]
+    if not (repo / ".git").exists():
+        pytest.skip("not a git checkout")
+    with SecretGuard(repo, remember=False) as guard:  # read-only: no cache written
+        hits = guard.scan_tree("HEAD", "HEAD")
+    assert hits == [], "\n".join(f"{h.path}:{h.line} {h.rule} {h.fingerprint}" for h in hits)
