@@ -42,6 +42,7 @@ ALLOWLIST_FILE = ".arz-secrets-allow"
 MAX_TEXT_BYTES = 5_000_000
 """Larger blobs are scanned with the format-specific rules only (like binary files)."""
 ZERO_SHA = "0" * 40
+MESSAGE_PATH = "(commit message)"
 GIT_TIMEOUT_S = 120
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
@@ -173,9 +174,9 @@ class SecretGuard:
         commits = _git(self.root, "rev-list", "--reverse", "--stdin", stdin=spec.encode())
         if not commits.strip():
             return []
+        hits = [hit for sha in commits.decode().split() for hit in self._scan_message(sha)]
         out = _git(self.root, "diff-tree", "--stdin", "-r", "-m", "--root", "-z", "--no-renames",
                    "--no-ext-diff", "--no-textconv", stdin=commits)  # fmt: skip
-        hits: list[Hit] = []
         tokens, commit, i = out.split(b"\0"), "", 0
         while i < len(tokens):
             token = tokens[i]
@@ -190,6 +191,13 @@ class SecretGuard:
                 commit = token.decode()
             i += 1
         return hits
+
+    def _scan_message(self, sha: str) -> list[Hit]:
+        """The commit message is published too (the header holds only names and ids)."""
+        message = self._read(sha).partition(b"\n\n")[2]
+        text, _ = decode_blob(message)
+        return [Hit(f"commit {sha[:10]}", MESSAGE_PATH, f.rule, f.line, f.fingerprint)
+                for f in scan_text(MESSAGE_PATH, text) if not self.allowlist.allows("", f)]  # fmt: skip
 
     def _scan_blob(self, sha: str, path: str, where: str) -> list[Hit]:
         findings = list(self._blob_findings(sha, path))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -75,8 +76,8 @@ _ENV_TEMPLATES = (".example", ".sample", ".template", ".dist", ".defaults")
 _SECRET_NAME = r"[A-Za-z0-9_.\-]*(?:secret|token|passw(?:or)?d|pwd|api[_\-]?key|access[_\-]?key|private[_\-]?key|auth|credential)[A-Za-z0-9_.\-]*"  # noqa: E501
 OWN_RULES: list[tuple[str, re.Pattern[str]]] = [
     ("Kaggle API token", re.compile(r"\bKGAT_[A-Za-z0-9]{16,}")),
-    ("Kaggle API key (kaggle.json)", re.compile(r"\"key\"\s*:\s*\"([0-9a-fA-F]{32})\"")),
-    ("Kaggle API key", re.compile(r"(?i)\bKAGGLE_(?:KEY|API_TOKEN|API_KEY|TOKEN)\b[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9_\-]{16,})")),  # noqa: E501
+    ("Kaggle API key (kaggle.json)", re.compile(r"[\"']key[\"']\s*:\s*[\"']([0-9a-fA-F]{32})[\"']")),  # noqa: E501
+    ("Kaggle API key", re.compile(r"(?i)\bKAGGLE_(?:KEY|API_TOKEN|API_KEY|TOKEN)\b[\"'\]]*\s*[:=]\s*[\"']?([A-Za-z0-9_\-]{16,})")),  # noqa: E501
     ("GitHub fine-grained token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,}")),
     ("GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}")),
     ("npm token", re.compile(r"\bnpm_[A-Za-z0-9]{36}\b")),
@@ -102,15 +103,18 @@ OWN_RULES: list[tuple[str, re.Pattern[str]]] = [
     ("authorization header", re.compile(r"(?i)authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token)\s+([A-Za-z0-9._~+/=\-]{16,})")),  # noqa: E501
     ("token in a URL query", re.compile(r"(?i)[?&](?:access_token|api_?key|token|secret|password|client_secret|private_token)=([A-Za-z0-9._~+/%\-]{16,})")),  # noqa: E501
     ("password in a connection string", re.compile(r"(?i)(?:^|[;\s\"'])(?:password|pwd)\s*=\s*([^;\s'\"]{6,})\s*(?:;|$)")),  # noqa: E501
+    ("bare high-entropy token", re.compile(r"(?m)^[ \t]*[\"']?([A-Za-z0-9+/_\-]{32,200}={0,2})[\"']?[ \t]*\r?$")),  # noqa: E501
     ("credentials assignment", re.compile(r"(?im)^[ \t]*(?:export[ \t]+)?[\"']?(" + _SECRET_NAME + r")[\"']?[ \t]*[:=][ \t]*[\"']?([^\s\"'#;,]{8,})[\"']?[ \t]*(?:[#;].*)?$")),  # noqa: E501
 ]  # fmt: skip
 """arz's own content rules: (rule name, pattern); the secret is the last non-empty group."""
 _OWN_HINT = re.compile(
-    r"(?i)kgat_|\"key\"|kaggle_|github_pat_|gh[pousr]_|npm_|_auth|_password|private key|aws|gl[a-z]+-"
+    r"(?i)kgat_|[\"']key[\"']|kaggle_|github_pat_|gh[pousr]_|npm_|_auth|_password|private key|aws|gl[a-z]+-"
     r"|xox|_live_|_test_|aiza|gocspx-|hf_|sk-|secret|token|passw|pwd|api.?key|access.?key|credential"
     r"|pypi-|xapp-|slack|do[opr]_v1_|shp|dapi|pmak-|lin_api_|glc_|glsa_|putty|authoriz"
 )
 """One cheap pass: a text without any of these cannot match an own rule, so none is run."""
+_CODE_ONLY_ELSEWHERE = {"credentials assignment"}
+"""Rules for config and text files: in code, the keyword and entropy plugins judge instead."""
 _CODE_SUFFIXES = {".py", ".pyi", ".js", ".ts", ".java", ".c", ".h", ".cpp", ".rs", ".go", ".rb",
                   ".md", ".rst", ".ipynb", ".html", ".tex"}  # fmt: skip
 _GENERIC_RULES = {
@@ -232,16 +236,18 @@ def scan_text(path: str, text: str, is_text: bool = True) -> list[Finding]:
                 continue  # https://user:TOKEN@host in documentation
             for line in _lines_of(text, secret, plugin):
                 add(plugin.secret_type, line, secret)
-    for rule, pattern in OWN_RULES if _OWN_HINT.search(text) else ():
+    hinted = bool(_OWN_HINT.search(text))
+    for rule, pattern in OWN_RULES:
+        if not hinted and rule != "bare high-entropy token":
+            continue
         if not is_text and rule not in _BINARY_RULES:
             continue
-        if (
-            rule == "credentials assignment"
-            and PurePosixPath(path).suffix.lower() in _CODE_SUFFIXES
-        ):
+        if rule in _CODE_ONLY_ELSEWHERE and PurePosixPath(path).suffix.lower() in _CODE_SUFFIXES:
             continue
         for match in pattern.finditer(text):
             secret = next((g for g in reversed(match.groups()) if g), match.group(0))
+            if rule == "bare high-entropy token" and not _is_bare_token(secret, text):
+                continue
             if rule not in _GENERIC_RULES or not _is_placeholder(secret, match.group(0)):
                 add(rule, text.count("\n", 0, match.start()) + 1, secret)
     if is_text:
@@ -314,6 +320,19 @@ def _filtered(heuristic: Any, plugin: Any, secret: str, line: str) -> bool:
         or heuristic.is_templated_secret(secret) or heuristic.is_prefixed_with_dollar_sign(secret)
         or heuristic.is_indirect_reference(line) or heuristic.is_not_alphanumeric_string(secret)
     )  # fmt: skip
+
+
+def _is_bare_token(value: str, text: str) -> bool:
+    """A line that is only a random-looking token (upper, lower and digits, > 4.5 bits/char), in
+    a file that is not a certificate or other PEM/base64 armour."""
+    if "-----BEGIN" in text or not (
+        any(c.isupper() for c in value) and any(c.islower() for c in value)
+        and any(c.isdigit() for c in value)
+    ):  # fmt: skip
+        return False
+    counts = [value.count(c) for c in set(value)]
+    entropy = -sum(n / len(value) * math.log2(n / len(value)) for n in counts)
+    return entropy > BASE64_LIMIT
 
 
 def _is_placeholder(secret: str, context: str) -> bool:

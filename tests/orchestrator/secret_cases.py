@@ -101,5 +101,8 @@ def more_cases() -> list[tuple[str, str, str]]:
         ("slack-webhook", "notify.txt", "https://hooks.slack.com/services/"
          f"T{rand(8, UPPER)}/B{rand(8, UPPER)}/{rand(24)}\n"),
         ("sendgrid", "mail.txt", f"{'S' + 'G.'}{rand(22, ALNUM + '_-')}.{rand(43, ALNUM + '_-')}\n"),
+        ("bare-token-line", "deploy/token.txt", rand(37) + "A1b\n"),
+        ("kaggle-key-in-python", "setup_kaggle.py",
+         f'os.environ["KAGGLE_KEY"] = "{rand(32, HEX)}"\n'),
         ("pypi-token", "release.txt", f"{'py' + 'pi-'}AgEIcHlwaS5vcmc{rand(60, ALNUM + '_-')}\n"),
     ]  # fmt: skip

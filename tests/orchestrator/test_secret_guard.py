@@ -124,6 +124,14 @@ def test_a_secret_removed_in_a_later_unpushed_commit_is_still_refused(pushed):
         assert leaked[:10] in str(err) and "GitHub" in err.rule
 
 
+def test_a_token_in_an_unpushed_commit_message_is_refused(pushed):
+    repo, remote = pushed
+    write(repo, "model.py", "x = 7\n")
+    git(repo, "commit", "-q", "-am", f"deploy with {ghp()}")
+    err = refused(repo, remote)
+    assert err.path == "(commit message)" and err.where.startswith("commit ")
+
+
 def test_a_secret_on_a_merged_side_branch_is_refused(pushed):
     repo, remote = pushed
     git(repo, "switch", "-q", "-c", "side")
