@@ -214,7 +214,7 @@ class SavedIndex:
 
 
 def _index_path(repo: Any) -> Path:
-    return Path(repo.git.rev_parse("--path-format=absolute", "--git-path", "index"))
+    return Path(repo.working_tree_dir) / repo.git.rev_parse("--git-path", "index")
 
 
 def _read_index(repo: Any) -> SavedIndex | None:

@@ -76,7 +76,8 @@ class Allowlist:
     def __init__(self, globs: list[str] | None = None, fingerprints: set[str] | None = None):
         self.globs = list(globs or [])
         self.fingerprints = set(fingerprints or ())
-        self._patterns = [re.compile(_glob_regex(g)) for g in self.globs]
+        self._patterns = [re.compile(_glob_regex(g + "**" if g.endswith("/") else g))
+                          for g in self.globs]  # fmt: skip
 
     @classmethod
     def load(cls, root: Path) -> Allowlist:
@@ -241,8 +242,7 @@ def pending_tree(root: Path) -> str:
     """The tree ``git add -u`` followed by a commit would record, built in a temporary copy of the
     index (the real index and the working tree are not touched; new blobs are written to the object
     store, where ``git gc`` drops them if they are never committed)."""
-    index = Path(_git(root, "rev-parse", "--path-format=absolute", "--git-path", "index")
-                 .decode().strip())  # fmt: skip
+    index = root / _git(root, "rev-parse", "--git-path", "index").decode().strip()
     with tempfile.TemporaryDirectory(prefix="arz-index-") as tmp:
         temp_index = Path(tmp) / "index"
         if index.exists():
@@ -285,10 +285,10 @@ def refuse(hits: list[Hit]) -> None:
 
 def _cache_file(root: Path) -> Path | None:
     try:
-        common = _git(root, "rev-parse", "--path-format=absolute", "--git-common-dir")
+        common = _git(root, "rev-parse", "--git-common-dir")  # relative to root, or absolute
     except GitSyncError:
         return None
-    return Path(common.decode().strip()) / "arz" / f"secret-scan-clean-{rules_version()}"
+    return root / common.decode().strip() / "arz" / f"secret-scan-clean-{rules_version()}"
 
 
 def _read_cache(file: Path | None) -> set[str]:
