@@ -15,7 +15,11 @@ Content rules, in order:
 * arz's own rules (:data:`OWN_RULES`) for what ``detect-secrets`` 1.5 misses: Kaggle tokens and
   ``kaggle.json`` keys, fine-grained ``github_pat_`` tokens, bare ``npm_`` tokens and ``.npmrc``
   auth lines, unquoted INI/env assignments such as ``aws_secret_access_key = ...``, encrypted PKCS#8
-  and any other ``-----BEGIN ... PRIVATE KEY`` block, Google, Hugging Face, OpenAI and Anthropic keys.
+  and any other ``-----BEGIN ... PRIVATE KEY`` block, Google, Hugging Face, OpenAI, Anthropic,
+  PyPI, DigitalOcean, Shopify, Databricks, Grafana keys, bearer headers, tokens in URL queries,
+  connection-string passwords, and a line that is nothing but a random-looking token.
+
+Binary content (and text over the size cap) gets the format-specific rules only.
 
 A line carrying ``pragma: allowlist secret`` (the ``detect-secrets`` spelling) is skipped, and so is
 the line after one carrying ``pragma: allowlist nextline secret``.
@@ -113,8 +117,8 @@ _OWN_HINT = re.compile(
     r"|pypi-|xapp-|slack|do[opr]_v1_|shp|dapi|pmak-|lin_api_|glc_|glsa_|putty|authoriz"
 )
 """One cheap pass: a text without any of these cannot match an own rule, so none is run."""
-_CODE_ONLY_ELSEWHERE = {"credentials assignment"}
-"""Rules for config and text files: in code, the keyword and entropy plugins judge instead."""
+_CONFIG_FILE_RULES = {"credentials assignment"}
+"""Not applied to code files: there the keyword and entropy plugins judge assignments."""
 _CODE_SUFFIXES = {".py", ".pyi", ".js", ".ts", ".java", ".c", ".h", ".cpp", ".rs", ".go", ".rb",
                   ".md", ".rst", ".ipynb", ".html", ".tex"}  # fmt: skip
 _GENERIC_RULES = {
@@ -126,9 +130,8 @@ _GENERIC_RULES = {
     "Kaggle API key",
 }
 """Own rules keyed on a name rather than a format: their value may be a placeholder."""
-_BINARY_RULES = {"Kaggle API token", "GitHub fine-grained token", "GitHub token", "npm token",
-                 "private key block", "GitLab token", "Slack token", "Stripe key",
-                 "Google API key", "Hugging Face token"}  # fmt: skip
+_NOT_IN_BINARY = _GENERIC_RULES | {"bare high-entropy token"}
+"""Binary files get the format-specific rules only (their printable runs are noise otherwise)."""
 
 
 @dataclass(frozen=True)
@@ -224,12 +227,13 @@ def scan_text(path: str, text: str, is_text: bool = True) -> list[Finding]:
     def add(rule: str, line: int, _secret: str) -> None:
         if line not in allowed and 0 < line <= len(lines):
             found.setdefault(
-                (rule, line), Finding(rule, line, fingerprint(lines[line - 1].strip()))
+                (rule, line),
+                Finding(rule, line if is_text else 0, fingerprint(lines[line - 1].strip())),
             )
 
     dense = "\n".join(_DENSE_LINE.findall(text))
     for name, plugin in _plugins().items():
-        if name in _LINE_PLUGINS or (not is_text and name != "PrivateKeyDetector"):
+        if name in _LINE_PLUGINS or (not is_text and name == "BasicAuthDetector"):
             continue
         for secret in set(plugin.analyze_string(dense if name in _SLOW_PLUGINS else text)):
             if name == "BasicAuthDetector" and _is_placeholder(secret, ""):
@@ -240,9 +244,9 @@ def scan_text(path: str, text: str, is_text: bool = True) -> list[Finding]:
     for rule, pattern in OWN_RULES:
         if not hinted and rule != "bare high-entropy token":
             continue
-        if not is_text and rule not in _BINARY_RULES:
+        if not is_text and rule in _NOT_IN_BINARY:
             continue
-        if rule in _CODE_ONLY_ELSEWHERE and PurePosixPath(path).suffix.lower() in _CODE_SUFFIXES:
+        if rule in _CONFIG_FILE_RULES and PurePosixPath(path).suffix.lower() in _CODE_SUFFIXES:
             continue
         for match in pattern.finditer(text):
             secret = next((g for g in reversed(match.groups()) if g), match.group(0))
