@@ -57,7 +57,11 @@ _PLACEHOLDERS = {
 _PLACEHOLDER_WORDS = re.compile(
     r"^[a-z_\-]*(?:secret|token|passw|pwd|example|dummy|fake|changeme)[a-z_\-]*$"
 )  # lower-case words naming what would go there: "ghp_secret", "my-token", "fake_password"
-_PLACEHOLDER_SHAPE = re.compile(r"^(?:[x*.#_\-]+|[<{$%].*|.{0,3})$", re.I)
+_PLACEHOLDER_SHAPE = re.compile(r"^(?:[x*.#_\-]+|[<{$%].*|.{0,3}|(?:/|~/|\.\.?/).*)$", re.I)
+_ENV_NAME = re.compile(r"^[A-Z]+(?:_[A-Z0-9]+)*$")  # an environment variable's name, not its value
+_REFERENCE_NAME = re.compile(
+    r"(?i)[_.\-](?:file|path|env|var|url|uri|dir|name|type|mode|method|header|id|endpoint|length)$"
+)
 
 _NAMES = {
     "kaggle.json": "Kaggle API credentials", ".netrc": "login credentials (.netrc)",
@@ -108,13 +112,13 @@ OWN_RULES: list[tuple[str, re.Pattern[str]]] = [
     ("token in a URL query", re.compile(r"(?i)[?&](?:access_token|api_?key|token|secret|password|client_secret|private_token)=([A-Za-z0-9._~+/%\-]{16,})")),  # noqa: E501
     ("password in a connection string", re.compile(r"(?i)(?:^|[;\s\"'])(?:password|pwd)\s*=\s*([^;\s'\"]{6,})\s*(?:;|$)")),  # noqa: E501
     ("bare high-entropy token", re.compile(r"(?m)^[ \t]*[\"']?([A-Za-z0-9+/_\-]{32,200}={0,2})[\"']?[ \t]*\r?$")),  # noqa: E501
-    ("credentials assignment", re.compile(r"(?im)^[ \t]*(?:export[ \t]+)?[\"']?(" + _SECRET_NAME + r")[\"']?[ \t]*[:=][ \t]*[\"']?([^\s\"'#;,]{8,})[\"']?[ \t]*(?:[#;].*)?$")),  # noqa: E501
+    ("credentials assignment", re.compile(r"(?im)^[ \t]*(?:export[ \t]+)?[\"']?(" + _SECRET_NAME + r")[\"']?[ \t]*[:=][ \t]*[\"']?([^\s\"'#;,]{8,})[\"']?,?[ \t\r]*(?:[#;].*)?$")),  # noqa: E501
 ]  # fmt: skip
 """arz's own content rules: (rule name, pattern); the secret is the last non-empty group."""
 _OWN_HINT = re.compile(
     r"(?i)kgat_|[\"']key[\"']|kaggle_|github_pat_|gh[pousr]_|npm_|_auth|_password|private key|aws|gl[a-z]+-"
     r"|xox|_live_|_test_|aiza|gocspx-|hf_|sk-|secret|token|passw|pwd|api.?key|access.?key|credential"
-    r"|pypi-|xapp-|slack|do[opr]_v1_|shp|dapi|pmak-|lin_api_|glc_|glsa_|putty|authoriz"
+    r"|pypi-|xapp-|slack|do[opr]_v1_|shp|dapi|pmak-|lin_api_|glc_|glsa_|putty|auth"
 )
 """One cheap pass: a text without any of these cannot match an own rule, so none is run."""
 _CONFIG_FILE_RULES = {"credentials assignment"}
@@ -252,6 +256,8 @@ def scan_text(path: str, text: str, is_text: bool = True) -> list[Finding]:
             secret = next((g for g in reversed(match.groups()) if g), match.group(0))
             if rule == "bare high-entropy token" and not _is_bare_token(secret, text):
                 continue
+            if rule == "credentials assignment" and _REFERENCE_NAME.search(match.group(1)):
+                continue  # token_file: ..., password_env: ..., client_id: ... name, not hold
             if rule not in _GENERIC_RULES or not _is_placeholder(secret, match.group(0)):
                 add(rule, text.count("\n", 0, match.start()) + 1, secret)
     if is_text:
@@ -343,6 +349,7 @@ def _is_placeholder(secret: str, context: str) -> bool:
     """A value that only stands for a secret (``<token>``, ``${TOKEN}``, ``changeme``, ``xxxx``)."""
     value = secret.strip().strip("\"'")
     return (value.lower() in _PLACEHOLDERS or bool(_PLACEHOLDER_SHAPE.match(value))
+            or bool(_ENV_NAME.match(value))
             or bool(_PLACEHOLDER_WORDS.match(value))
             or "os.environ" in value or value.startswith(("getenv", "env.", "process.env")))  # fmt: skip
 

@@ -311,7 +311,9 @@ def test_ordinary_code_and_digests_pass(pushed):
         'labels = {"password": "the account password"}',
     ]) + "\n")  # fmt: skip
     write(repo, ".env.example", "KAGGLE_KEY=\nAPI_TOKEN=<your token>\n")
-    commit(repo, "example", ".env.example")
+    write(repo, "ci.yml", "auth: none\ntoken_env: KAGGLE_KEY\npassword_file: /run/secrets/db\n"
+          "client_id: abcdefgh1234\ntoken: ${{ secrets.TOKEN }}\n")  # fmt: skip
+    commit(repo, "example", ".env.example", "ci.yml")
     assert sync_repository(repo, "job", push=True).pushed
 
 
