@@ -328,3 +328,17 @@ def test_the_project_tree_passes_its_own_guard():
     with SecretGuard(repo, remember=False) as guard:  # read-only: no cache written
         hits = guard.scan_tree("HEAD", "HEAD")
     assert hits == [], "\n".join(f"{h.path}:{h.line} {h.rule} {h.fingerprint}" for h in hits)
+
+
+def test_arz_submit_refuses_with_one_line_and_exit_2(project, arz_home):
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    write(project, "jobs/tiny.yml", "name: tiny\nsuites: [tiny]\n# " + ghp() + "\n")
+    head = git(project, "rev-parse", "HEAD")
+    result = CliRunner().invoke(app, ["submit", "jobs/tiny.yml", "--backend", "local"])
+    assert result.exit_code == 2, result.output
+    assert "refusing to publish: 'jobs/tiny.yml:3' in the changes to commit" in result.output
+    assert "Traceback" not in result.output and git(project, "rev-parse", "HEAD") == head
+    assert not (arz_home / "local").exists()  # no kernel was started
