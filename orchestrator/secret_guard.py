@@ -309,7 +309,7 @@ def _existing_commits(root: Path, shas: list[str]) -> list[str]:
 
 
 def _path(raw: bytes) -> str:
-    return raw.decode("utf-8", "surrogateescape")
+    return raw.decode("utf-8", "backslashreplace")  # printable, even for non-UTF-8 names
 
 
 def _glob_regex(glob: str) -> str:

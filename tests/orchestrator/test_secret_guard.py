@@ -8,6 +8,7 @@ come from :mod:`tests.orchestrator.secret_cases` (generated at run time).
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from pathlib import Path
 
@@ -226,6 +227,19 @@ def test_non_ascii_folders_keep_their_raw_names(pushed):
     err = refused(repo, remote)
     assert err.path == "données/.netrc" and "'données/.netrc'" in str(err)
     assert "\\303" not in str(err)
+
+
+def test_a_non_utf8_path_is_named_printably(pushed):
+    repo, remote = pushed
+    folder = os.path.join(os.fsencode(repo), b"caf\xe9")
+    os.makedirs(folder)
+    with open(os.path.join(folder, b".env"), "wb") as out:
+        out.write(b"A=1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "latin-1 folder")
+    err = refused(repo, remote)
+    assert err.path == "caf\\xe9/.env"
+    str(err).encode("utf-8")  # printable: no lone surrogates
 
 
 def test_a_line_starting_with_plus_plus_is_scanned(pushed):
