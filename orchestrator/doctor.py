@@ -14,7 +14,6 @@ Credentials are located and their file permissions checked, but never printed.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from rich.markup import escape
 
 from orchestrator.backends.kaggle_connection import TOKEN_URL, find_credentials
 from orchestrator.errors import ArzError
+from orchestrator.urls import redact_text, redact_url, remote_credentials_check
 
 OK, WARN, FAIL, SKIP, OPTIONAL = "ok", "warn", "fail", "skip", "optional"
 GIT_TIMEOUT_S = 20
@@ -130,11 +130,6 @@ def check_quota(ctx: DoctorContext) -> Check:
     return Check("quota", OK, detail)
 
 
-def redact_url(url: str) -> str:
-    """A remote URL with any embedded user or token replaced by ``***``."""
-    return re.sub(r"(?<=://)[^/@]+@", "***@", url)
-
-
 def check_git_remote(ctx: DoctorContext) -> Check:
     """The remote the kernel clones from: present, reachable, and cloneable by a kernel."""
     try:
@@ -151,13 +146,16 @@ def check_git_remote(ctx: DoctorContext) -> Check:
     remote = repo.remotes.origin if "origin" in [r.name for r in repo.remotes] else repo.remotes[0]
     url = next(iter(remote.urls), "")
     shown = f"{remote.name} {redact_url(url)}"
+    credentials_ok, message, fix = remote_credentials_check(url)
+    if not credentials_ok:
+        return Check("git remote", FAIL, message, fix)
     env = {"GIT_TERMINAL_PROMPT": "0", "GIT_SSH_COMMAND": "ssh -o BatchMode=yes"}
     try:
         repo.git.ls_remote("--heads", remote.name, env={**os.environ, **env},
                            kill_after_timeout=GIT_TIMEOUT_S)
     except Exception as err:  # noqa: BLE001 - GitCommandError or a timeout kill
         reason = (getattr(err, "stderr", "") or str(err)).strip().splitlines()[-1:] or ["?"]
-        return Check("git remote", FAIL, f"{shown} is not reachable: {reason[0][:120]}",
+        return Check("git remote", FAIL, f"{shown} is not reachable: {redact_text(reason[0])[:120]}",
                      "check the URL (git remote -v), your network and your git credentials")
     return _kernel_reach(shown, url)
 

@@ -36,15 +36,30 @@ class GitSyncError(ArzError):
 
 
 class SecretDetected(GitSyncError):
-    """A file that would be committed or pushed looks like a secret."""
+    """Something a push or an upload would publish looks like a secret.
 
-    def __init__(self, path: str, why: str) -> None:
+    Attributes:
+        path: the file (raw path, as committed).
+        rule: the rule that fired.
+        where: the short commit sha, or a phrase such as ``the changes to commit``.
+        line: the 1-based line in the file (0 for a file-name rule).
+        fingerprint: what ``.arz-secrets-allow`` names to allow this finding.
+    """
+
+    def __init__(self, path: str, rule: str, where: str = "the changes to commit", line: int = 0,
+                 fingerprint: str = "", others: int = 0) -> None:  # fmt: skip
+        at = f"{path}:{line}" if line else path
+        more = f"; {others} more finding(s) after this one" if others else ""
         super().__init__(
-            f"refusing to commit: '{path}' looks like a secret ({why}).",
-            fix=f"remove it from the commit (git rm --cached '{path}' or revert the change) and add "
-            "it to .gitignore; keep credentials in ~/.kaggle or environment variables",
+            f"refusing to publish: '{at}' in {where} looks like a secret (rule: {rule}){more}. "
+            "Nothing was committed or pushed.",
+            fix=f"remove it from every unpushed commit (git rm --cached '{path}', git commit "
+            "--amend or git rebase -i), add it to .gitignore and keep credentials in ~/.kaggle or "
+            "environment variables; if it is not a secret, end the line with "
+            f"`pragma: allowlist secret` or add `fingerprint: {fingerprint}` to .arz-secrets-allow",
         )
-        self.path = path
+        self.path, self.rule, self.where, self.line = path, rule, where, line
+        self.fingerprint = fingerprint
 
 
 class NoRemote(GitSyncError):

@@ -1,55 +1,30 @@
 """Commit the code a job runs, refuse secrets, record the commit SHA and push when asked.
 
 Only *tracked* changes are committed (``git add -u``; files already staged stay staged), with a
-message naming the job. Before anything is staged, every file that would be committed is checked by
-name (``kaggle.json``, ``.env``, ``*access_token*``, private keys) and every added line by content
-(private-key blocks, cloud and API tokens, ``key = "..."`` assignments); the whole tracked tree is
-checked by name too, since it is what the kernel clones. A hit raises :class:`SecretDetected`
-naming the file, and the index is left as it was.
+message naming the job. Before anything is committed, :mod:`orchestrator.secret_guard` scans what
+would be published: the tree the commit would record (built in a temporary index) and every commit
+the remote does not have yet, from git objects. A hit raises :class:`SecretDetected` naming the
+commit, the file and the rule, and HEAD, the index and the working tree are left as they were. The
+pinned commit is scanned once more before the push; if that scan or the push fails, the commit made
+here is undone (HEAD and the index restored byte for byte), so retries do not pile up commits.
+Remote URLs leave this module without credentials (:mod:`orchestrator.urls`).
 """
 
 from __future__ import annotations
 
 import os
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import GitSyncError, NoRemote, PushRejected, SecretDetected
+from orchestrator.errors import ArzError, GitSyncError, NoRemote, PushRejected
+from orchestrator.secret_guard import SecretGuard, pending_tree, published_commits, refuse
+from orchestrator.secret_rules import name_rule
+from orchestrator.urls import redact_text, remote_credentials_check, strip_credentials
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 PUSH_TIMEOUT_S = 120
-
-_SECRET_NAMES = {
-    "kaggle.json": "Kaggle API credentials",
-    "id_rsa": "SSH private key", "id_dsa": "SSH private key", "id_ecdsa": "SSH private key",
-    "id_ed25519": "SSH private key", ".netrc": "login credentials",
-    "credentials.json": "cloud credentials", ".pypirc": "package index credentials",
-}  # fmt: skip
-_SECRET_SUFFIXES = {".pem": "private key file", ".key": "private key file", ".p12": "key store",
-                    ".pfx": "key store", ".jks": "key store"}  # fmt: skip
-_ENV_TEMPLATES = (".example", ".sample", ".template", ".dist")
-_SECRET_CONTENT = [
-    (re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"), "a private key block"),
-    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), "an AWS access key id"),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"), "a GitHub token"),
-    (re.compile(r"\bxox[baprs]-[A-Za-z0-9-]{10,}"), "a Slack token"),
-    (re.compile(r"\bKGAT_[0-9a-f]{32}\b"), "a Kaggle API token"),
-    (re.compile(r"\"key\"\s*:\s*\"[0-9a-f]{32}\""), "a Kaggle API key"),
-    (
-        re.compile(
-            r"(?i)\b[\w-]*(?:api[_-]?key|secret|token|password|passwd)[\w-]*\b[\"']?\s*[:=]\s*"
-            r"[\"'][A-Za-z0-9_\-/+=.]{16,}[\"']"
-        ),
-        "a hard-coded key or token",
-    ),
-    (
-        re.compile(r"(?m)^\s*(?:export\s+)?[A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD)[A-Z0-9_]*"
-                   r"\s*=\s*[A-Za-z0-9_\-/+=.]{16,}\s*$"),
-        "a key or token assignment",
-    ),
-]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,7 +37,8 @@ class SyncResult:
         branch: the checked-out branch (None when HEAD is detached).
         committed: whether a new commit was made.
         pushed: whether the branch was pushed.
-        remote_url: the URL of the remote the branch tracks (or ``origin``), if any.
+        remote_url: the URL of the remote the branch tracks (or ``origin``), if any, without
+            credentials.
         untracked: untracked, non-ignored files (they are *not* part of the job).
     """
 
@@ -75,38 +51,96 @@ class SyncResult:
     untracked: list[str] = field(default_factory=list)
 
 
-def sync_repository(path: Path, job_name: str, push: bool = False) -> SyncResult:
-    """Commit tracked changes for ``job_name``, check for secrets, and push if asked.
+def sync_repository(
+    path: Path, job_name: str, push: bool = False,
+    before_push: Callable[[SyncResult], None] | None = None,
+) -> SyncResult:  # fmt: skip
+    """Scan for secrets, commit tracked changes for ``job_name``, and push if asked.
 
     Args:
         path: any folder inside the working tree.
         job_name: named in the commit message.
         push: push the branch to its remote (always needed by Kaggle, optional for local runs).
+        before_push: called with the (not yet pushed) result once the commit is pinned and
+            scanned, before anything leaves the machine; the job is recorded there, so no push
+            happens unrecorded. If it raises, the commit made here is undone and nothing is pushed.
 
     Raises:
         GitSyncError: not a repository, nothing committed yet, commit failed, or detached HEAD.
-        SecretDetected: a file to commit or in the tree looks like a secret (names the file).
-        NoRemote: ``push`` and the branch has no remote.
-        PushRejected: ``push`` and the remote refused it.
+        SecretDetected: something that would be published looks like a secret (names the commit,
+            the file and the rule); nothing was committed.
+        NoRemote: ``push`` and the branch has no remote (the commit made here is undone).
+        PushRejected: ``push`` and the remote refused it (the commit made here is undone).
     """
     repo = open_repository(path)
     root = Path(repo.working_tree_dir)
-    check_tree_names(repo)
-    changed = pending_changes(repo)
-    check_changes(repo, changed)
-    committed = bool(changed) and _commit(repo, job_name, changed)
-    if not repo.head.is_valid():
-        raise GitSyncError(
-            "the repository has no commit yet, so there is nothing for the kernel to check out.",
-            fix="git add the project files and commit once",
-        )
-    branch = None if repo.head.is_detached else repo.active_branch.name
     remote_name = _remote_name(repo)
-    remote_url = repo.remote(remote_name).url if remote_name else None
-    if push:
-        push_branch(repo, branch, remote_name)
-    untracked = list(repo.untracked_files)
-    return SyncResult(root, repo.head.commit.hexsha, branch, committed, push, remote_url, untracked)
+    previous = repo.head.commit.hexsha if repo.head.is_valid() else None
+    with SecretGuard(root) as guard:
+        published = published_commits(root, remote_name, probe=push and remote_name is not None)
+        if previous:
+            refuse(guard.scan_history(previous, published))
+        tree = pending_tree(root)
+        refuse(guard.scan_tree(tree, "the changes to commit"))
+        saved_index = _read_index(repo)
+        changed = tree != (repo.head.commit.tree.hexsha if previous else EMPTY_TREE)
+        committed = changed and _commit(repo, job_name)
+        if not repo.head.is_valid():
+            raise GitSyncError(
+                "the repository has no commit yet, so there is nothing for the kernel to check out.",
+                fix="git add the project files and commit once",
+            )
+        sha = repo.head.commit.hexsha
+        branch = None if repo.head.is_detached else repo.active_branch.name
+        try:
+            refuse(guard.scan_history(sha, published) + guard.scan_tree(sha, f"commit {sha[:10]}"))
+            if before_push is not None:
+                before_push(SyncResult(root, sha, branch, committed, False, remote_url(repo, remote_name),
+                                       list(repo.untracked_files)))  # fmt: skip
+            if push:
+                push_branch(repo, branch, remote_name)
+        except ArzError:
+            if committed:
+                undo_commit(repo, previous, sha, saved_index)
+            raise
+    return SyncResult(root, sha, branch, committed, push, remote_url(repo, remote_name),
+                      list(repo.untracked_files))  # fmt: skip
+
+
+def remote_url(repo: Any, remote_name: str | None) -> str | None:
+    """The URL of ``remote_name`` without credentials (None without a remote)."""
+    return strip_credentials(repo.remote(remote_name).url) if remote_name else None
+
+
+def undo_commit(repo: Any, previous: str | None, made: str, index: SavedIndex | None) -> None:
+    """Take back the commit ``made`` (HEAD back to ``previous``, the index file restored to the
+    bytes and modification time it had before); only when HEAD is still ``made``."""
+    if previous is None:
+        ref = repo.git.symbolic_ref("-q", "HEAD")
+        repo.git.update_ref("-d", ref, made)
+    else:
+        repo.git.update_ref("-m", "arz: undo the commit of a failed submit", "HEAD", previous, made)
+    path = _index_path(repo)
+    if index is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_bytes(index.data)
+        # the old mtime too: git trusts an entry whose file is older than the index file, so a
+        # fresh mtime would hide a change made in the same second as the last commit
+        os.utime(path, ns=(index.mtime_ns, index.mtime_ns))
+
+
+def refuse_embedded_credentials(path: Path) -> None:
+    """Refuse (exit 2) when the remote a kernel would clone from embeds credentials in its URL.
+
+    Raises:
+        GitSyncError: the URL has ``user:token@`` (the message shows it redacted, with the fix).
+    """
+    repo = open_repository(path)
+    name = _remote_name(repo)
+    ok, message, fix = remote_credentials_check(repo.remote(name).url if name else None)
+    if not ok:
+        raise GitSyncError(message + ".", fix=fix)
 
 
 def open_repository(path: Path) -> Any:
@@ -122,52 +156,9 @@ def open_repository(path: Path) -> Any:
         ) from exc
 
 
-def pending_changes(repo: Any) -> list[str]:
-    """Tracked files (staged or not) that differ from HEAD, deletions left out."""
-    base = "HEAD" if repo.head.is_valid() else EMPTY_TREE
-    out = repo.git.diff("--name-only", "--no-renames", "--diff-filter=d", base)
-    return [line for line in out.splitlines() if line]
-
-
 def secret_reason(path: str) -> str | None:
-    """Why the file name ``path`` looks like a secret, or None."""
-    name = PurePosixPath(path).name.lower()
-    if name in _SECRET_NAMES:
-        return _SECRET_NAMES[name]
-    if name == ".env" or (name.startswith(".env.") and not name.endswith(_ENV_TEMPLATES)):
-        return "environment file with credentials"
-    if "access_token" in name:
-        return "access token file"
-    suffix = PurePosixPath(name).suffix
-    return _SECRET_SUFFIXES.get(suffix)
-
-
-def check_tree_names(repo: Any) -> None:
-    """Refuse when any tracked file (what the kernel clones) has a secret-like name."""
-    for path in repo.git.ls_files().splitlines():
-        why = secret_reason(path)
-        if why:
-            raise SecretDetected(path, f"{why}; it is tracked, so it would be pushed")
-
-
-def check_changes(repo: Any, changed: list[str]) -> None:
-    """Refuse when a file to commit has a secret-like name or an added line looks like a key."""
-    for path in changed:
-        why = secret_reason(path)
-        if why:
-            raise SecretDetected(path, why)
-    if not changed:
-        return
-    base = "HEAD" if repo.head.is_valid() else EMPTY_TREE
-    diff = repo.git.diff("-U0", "--no-color", "--no-renames", "--diff-filter=d", base)
-    current = ""
-    for line in diff.splitlines():
-        if line.startswith("+++ "):
-            current = line[6:] if line.startswith("+++ b/") else line[4:]
-        elif line.startswith("+"):
-            for pattern, what in _SECRET_CONTENT:
-                if pattern.search(line):
-                    raise SecretDetected(current, f"an added line contains {what}")
+    """Why the file name ``path`` looks like a secret, or None (see :func:`secret_rules.name_rule`)."""
+    return name_rule(path)
 
 
 def push_branch(repo: Any, branch: str | None, remote_name: str | None) -> None:
@@ -187,14 +178,14 @@ def push_branch(repo: Any, branch: str | None, remote_name: str | None) -> None:
         repo.git.push(remote_name, f"HEAD:refs/heads/{branch}", env=env,
                       kill_after_timeout=PUSH_TIMEOUT_S)  # fmt: skip
     except git.GitCommandError as exc:
-        stderr = (exc.stderr or "").strip().replace("\n", " ")
+        stderr = redact_text((exc.stderr or "").strip().replace("\n", " "))
         if "rejected" in stderr or "non-fast-forward" in stderr or "fetch first" in stderr:
             raise PushRejected(
                 f"the remote '{remote_name}' rejected the push of '{branch}': {stderr}",
                 fix=f"git pull --rebase {remote_name} {branch}, then submit again",
             ) from exc
         raise GitSyncError(
-            f"pushing '{branch}' to '{remote_name}' failed: {stderr or exc}",
+            f"pushing '{branch}' to '{remote_name}' failed: {stderr or redact_text(str(exc))}",
             fix="check the remote URL and your credentials (git push by hand shows the details)",
         ) from exc
 
@@ -210,17 +201,38 @@ def _remote_name(repo: Any) -> str | None:
     return names[0] if names else None
 
 
-def _commit(repo: Any, job_name: str, changed: list[str]) -> bool:
+def _commit(repo: Any, job_name: str) -> bool:
     import git
 
-    message = f"arz: job {job_name}\n\nCommitted by `arz submit` so the kernel runs this exact code.\n"
+    message = (
+        f"arz: job {job_name}\n\nCommitted by `arz submit` so the kernel runs this exact code.\n"
+    )
     try:
         repo.git.add(update=True)
         repo.git.commit("-m", message)
     except git.GitCommandError as exc:
-        detail = (exc.stderr or str(exc)).strip().replace("\n", " ")
+        detail = redact_text((exc.stderr or str(exc)).strip().replace("\n", " "))
         raise GitSyncError(
-            f"could not commit {len(changed)} changed file(s) for job '{job_name}': {detail}",
+            f"could not commit the changes for job '{job_name}': {detail}",
             fix="set git user.name/user.email, or commit by hand and submit again",
         ) from exc
     return True
+
+
+@dataclass(frozen=True)
+class SavedIndex:
+    """The index file's bytes and modification time, to put back after a failed submit."""
+
+    data: bytes
+    mtime_ns: int
+
+
+def _index_path(repo: Any) -> Path:
+    return Path(repo.working_tree_dir) / repo.git.rev_parse("--git-path", "index")
+
+
+def _read_index(repo: Any) -> SavedIndex | None:
+    path = _index_path(repo)
+    if not path.exists():
+        return None
+    return SavedIndex(path.read_bytes(), path.stat().st_mtime_ns)

@@ -30,12 +30,13 @@ from orchestrator.backends.base import (
     RemoteStatus,
 )
 from orchestrator.errors import ArzError, BadInput, NoRemote, PullError
-from orchestrator.gitsync import SyncResult, sync_repository
+from orchestrator.gitsync import SyncResult, refuse_embedded_credentials, sync_repository
 from orchestrator.kernel_builder import build_kernel_script, kernel_requirements, make_slug
 from orchestrator.registry import JobRecord, Registry
 from orchestrator.results import ExpectedJob, check_summary, pull_results, read_summary, results_dir
 
 UNKNOWN_RESULT = "unknown"
+from orchestrator.urls import strip_credentials
 
 
 @dataclass
@@ -46,7 +47,7 @@ class Submission:
         record: its registry entry.
         sync: what git sync did (commit, push, untracked files).
         backend: the backend running it.
-        timings: seconds spent per step (``load``, ``git``, ``build``, ``push``).
+        timings: seconds spent per step (``load``, ``git``, ``build``, ``git push``, ``push``).
     """
 
     record: JobRecord
@@ -85,22 +86,38 @@ def submit_job(
     if must_push and push is False:
         raise BadInput(f"the {backend.name} backend clones the code from your git remote, so "
                        "it must push.", fix="drop --no-push")  # fmt: skip
+    if must_push:  # the kernel clones the remote: it must work without credentials in its URL
+        refuse_embedded_credentials(cwd or Path.cwd())
     clock.lap("load")
-    sync = sync_repository(cwd or Path.cwd(), spec.name, push=must_push or bool(push))
-    clock.lap("git")
-    slug = make_slug(spec.name, sync.sha)
-    repo_url = clone_url(sync, remote=must_push)
-    kspec = KernelSpec(job_id=slug, slug=slug, commit_sha=sync.sha, repo_url=repo_url, job=spec)
-    request = _push_request(spec, slug, "")
-    extras = ("gpu",) if must_push and request.gpu else ()  # a remote GPU kernel needs numba-cuda
-    request.script = build_kernel_script(
-        kspec, repo_url, kernel_requirements(sync.repo_root, extras)
-    )
-    clock.lap("build")
-    planned = KernelRef(backend.name, slug, "", None, "")
-    record = JobRecord.new(planned, spec.name, sync.sha, sync.repo_root, kspec.model_dump_json(),
-                           status=JobStatus.SUBMITTING)  # fmt: skip
-    registry.add(record)  # recorded before anything is pushed: no kernel runs unrecorded
+    prepared: dict[str, Any] = {}
+
+    def record_before_push(sync: SyncResult) -> None:  # runs before git or the backend publish
+        clock.lap("git")
+        slug = make_slug(spec.name, sync.sha)
+        repo_url = clone_url(sync, remote=must_push)
+        kspec = KernelSpec(job_id=slug, slug=slug, commit_sha=sync.sha, repo_url=repo_url, job=spec)
+        request = _push_request(spec, slug, "")
+        extras = ("gpu",) if must_push and request.gpu else ()  # a remote GPU kernel needs numba-cuda
+        request.script = build_kernel_script(
+            kspec, repo_url, kernel_requirements(sync.repo_root, extras)
+        )
+        clock.lap("build")
+        planned = KernelRef(backend.name, slug, "", None, "")
+        record = JobRecord.new(planned, spec.name, sync.sha, sync.repo_root,
+                               kspec.model_dump_json(), status=JobStatus.SUBMITTING)  # fmt: skip
+        registry.add(record)  # recorded before anything is pushed: no kernel runs unrecorded
+        prepared.update(request=request, record=record)
+
+    try:
+        sync = sync_repository(cwd or Path.cwd(), spec.name, push=must_push or bool(push),
+                               before_push=record_before_push)  # fmt: skip
+    except BaseException as exc:  # the git push failed after recording: the commit was undone
+        if "record" in prepared:
+            registry.update(prepared["record"], status=JobStatus.ERROR.value, result=UNKNOWN_RESULT,
+                            message=f"never started, the git push failed: {exc}")  # fmt: skip
+        raise
+    clock.lap("git push")
+    request, record = prepared["request"], prepared["record"]
     try:
         ref = backend.push(request)
     except BaseException as exc:  # kept, not removed: a push that failed late may have landed
@@ -114,14 +131,16 @@ def submit_job(
 
 
 def clone_url(sync: SyncResult, remote: bool) -> str:
-    """Where the kernel clones from: the remote (https form) or the local repository folder."""
+    """Where the kernel clones from: the remote (https form, never with credentials) or the local
+    repository folder."""
     if not remote:
         return str(sync.repo_root)
     if not sync.remote_url:
         raise NoRemote("the kernel clones from your git remote, but the repository has none.",
                        fix="git remote add origin <https URL> and push")  # fmt: skip
     match = re.match(r"^(?:ssh://)?git@([^:/]+)[:/](.+)$", sync.remote_url)
-    return f"https://{match.group(1)}/{match.group(2)}" if match else sync.remote_url
+    url = f"https://{match.group(1)}/{match.group(2)}" if match else sync.remote_url
+    return strip_credentials(url)
 
 
 def refresh(

@@ -15,7 +15,7 @@ from kernel_payload.schema import KernelSpec
 
 SLUG_MAX = 50
 CONFIG_LINE = re.compile(r"^CONFIG_JSON = .*$", re.MULTILINE)
-KERNEL_EXCLUDED = {"kaggle"}
+KERNEL_EXCLUDED = {"kaggle", "detect-secrets"}
 """Requirements the kernel never needs (orchestrator-only, or harmful inside a kernel)."""
 
 

@@ -136,10 +136,11 @@ class Registry:
             return RegistryError(
                 f"the job registry {self.path} is locked by another arz command (waited "
                 f"{LOCK_TIMEOUT_S:g} s).", fix="let the other arz command finish, then run this again")
-        if "readonly" in text or "unable to open" in text:
+        if "readonly" in text or "unable to open" in text or "full" in text:
             return RegistryError(
                 f"the job registry {self.path} cannot be written ({text}).",
-                fix=f"make {self.path.parent} writable, or point ARZ_HOME at a writable folder")
+                fix=f"make room on / make {self.path.parent} writable, or point ARZ_HOME at a "
+                "writable folder")
         return RegistryError(
             f"the job registry {self.path} is not a readable SQLite database ({text}).",
             fix=f"move it aside (mv {self.path} {self.path}.broken); arz then starts an empty "

@@ -101,3 +101,26 @@ def test_a_corrupt_registry_pushes_nothing_to_kaggle(tmp_path, monkeypatch):
         assert git(remote, "for-each-ref") == refs  # and nothing reached the git remote
     finally:
         harness.fake.stop()
+
+
+def test_a_record_that_cannot_be_written_stops_the_git_push_too(project, arz_home, bare_remote):
+    """Recording comes before anything leaves the machine, the git push included: a registry that
+    opens but refuses the insert (a real SQLite fault, raised by a trigger) pushes nothing."""
+    git(project, "remote", "add", "origin", str(bare_remote))
+    git(project, "push", "-q", "-u", "origin", "HEAD")
+    runner.invoke(app, ["list"])  # creates the database
+    db = sqlite3.connect(arz_home / "registry.sqlite")
+    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON jobs BEGIN "
+               "SELECT RAISE(ABORT, 'database or disk is full'); END")  # fmt: skip
+    db.commit()
+    db.close()
+    (project / "README.md").write_text("a tracked change the submit would commit\n")
+    git(project, "add", "README.md")
+    head, refs = git(project, "rev-parse", "HEAD"), git(bare_remote, "for-each-ref")
+    objects = git(bare_remote, "count-objects", "-v")
+    result = runner.invoke(app, ["submit", "jobs/tiny.yml", "--push"])
+    assert_one_line(result, "cannot be written", "disk is full")
+    assert git(project, "rev-parse", "HEAD") == head  # the submit's own commit was undone
+    assert git(bare_remote, "for-each-ref") == refs  # nothing reached the git remote
+    assert git(bare_remote, "count-objects", "-v") == objects
+    assert not (arz_home / "local").exists()  # and no kernel was started
