@@ -178,10 +178,10 @@ def test_a_local_job_pushed_to_a_credentialed_remote_writes_the_token_nowhere(
 
 
 def test_doctor_reports_a_credentialed_remote_without_showing_it(credentialed, token):
-    from orchestrator.doctor import FAIL, check_git_remote
+    from orchestrator.doctor import FAIL, DoctorContext, check_git_remote
 
     project, bare, url = credentialed
     git(project, "config", "--unset", f"url.{bare}.insteadOf")  # `git remote get-url` applies it
-    check = check_git_remote(project)
+    check = check_git_remote(DoctorContext(repo_path=project))
     assert check.state == FAIL and "embeds credentials" in check.detail
     assert token not in check.detail + check.fix and "credential helper" in check.fix
