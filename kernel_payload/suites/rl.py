@@ -16,6 +16,7 @@ from typing import Any
 
 from kernel_payload import figures, latex
 from kernel_payload.errors import SuiteSkipped
+from kernel_payload.liveness import StartupWatch
 from kernel_payload.suites import SuiteContext
 from kernel_payload.tables import read_csv, to_float, write_csv
 
@@ -41,10 +42,11 @@ def run(ctx: SuiteContext) -> None:
         models: dict[str, Path] = {}
         curves: dict[str, tuple[list[float], list[float]]] = {}
         for seed in ctx.job.training_seeds:
-            result = train(
-                settings.env, settings.timesteps, settings.n_envs, seed, work / f"seed{seed}",
-                progress=ctx.progress, **env_kwargs,
-            )  # fmt: skip
+            with StartupWatch("rl/train", settings.timesteps, f"seed {seed}: building envs") as live:
+                result = train(
+                    settings.env, settings.timesteps, settings.n_envs, seed, work / f"seed{seed}",
+                    progress=live.wrap(ctx.progress), **env_kwargs,
+                )  # fmt: skip
             model = ctx.models_dir / f"ppo_seed{seed}.zip"
             shutil.copy2(result.model_path, model)
             curve_csv = shutil.copy2(
@@ -54,10 +56,12 @@ def run(ctx: SuiteContext) -> None:
             curves[f"seed {seed}"] = _learning_curve(Path(curve_csv))
             ctx.metrics[f"steps_per_s_seed{seed}"] = round(float(result.steps_per_s), 1)
         controllers = _controllers(settings.controllers, models)
-        evaluation = evaluate(
-            settings.env, controllers, settings.eval_episodes, settings.eval_seeds,
-            work / "eval", progress=ctx.progress, **env_kwargs,
-        )  # fmt: skip
+        runs = len(controllers) * len(settings.eval_seeds)
+        with StartupWatch("rl/evaluate", runs, "loading the models, running the first controller") as live:
+            evaluation = evaluate(
+                settings.env, controllers, settings.eval_episodes, settings.eval_seeds,
+                work / "eval", progress=live.wrap(ctx.progress), **env_kwargs,
+            )  # fmt: skip
         for figure in evaluation.figures:
             shutil.copy2(figure, ctx.figures_dir / Path(figure).name)
     rows = [_relabel(row, models) for row in evaluation.rows]
