@@ -60,7 +60,7 @@ class StartupWatch:
         suite, _, step = self.stage.partition("/")
 
         def forward(stage: str, done: int, total: int) -> None:
-            if stage in (step, self.stage) or (not step and stage == suite):
+            if not step or stage in (step, self.stage):  # a suite-wide watch: any count will do
                 self.started.set()
             progress(stage, done, total)
 
@@ -68,7 +68,8 @@ class StartupWatch:
 
     def beat(self) -> None:
         """Emit one ``0/total`` event with the current message."""
-        self.send(ProgressEvent(stage=self.stage, done=0, total=self.total, message=self.message(),
+        done = None if self.total is None else 0
+        self.send(ProgressEvent(stage=self.stage, done=done, total=self.total, message=self.message(),
                                 unit=unit_of(self.stage)))  # fmt: skip
 
     def __enter__(self) -> StartupWatch:

@@ -62,7 +62,7 @@ def run_job(spec: KernelSpec, out_dir: Path) -> SessionSummary:
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = SessionSummary(
         job_id=spec.job_id, job_name=spec.job.name, slug=spec.slug, commit_sha=spec.commit_sha,
-        repo_url=spec.repo_url, started_at=_now(),
+        repo_url=spec.repo_url, started_at=_now(), job_description=spec.job.description,
         suites=[SuiteResult(name=name) for name in spec.job.suites],
     )  # fmt: skip
     suites = ", ".join(spec.job.suites)

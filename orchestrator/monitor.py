@@ -76,7 +76,11 @@ def readable(event: ProgressEvent, progress: JobProgress) -> str:
     count = count_text(event.done, event.total, event.unit or (step.unit if step else ""))
     if count:
         now = event.time or progress.latest
-        eta = progress.job_eta(now) if event.stage == "job" else progress.stage_eta(event.stage, now)
+        if event.stage == "job":
+            eta = progress.job_eta(now)
+        else:  # the step's own pace once measured, else what the plan expects of its suite
+            eta = step.eta(now) if step is not None else None
+            eta = progress.stage_eta(event.stage, now) if eta is None else eta
         parts += [f"{count:>{COUNT_W}}", f"ETA {clock_text(eta)}"]
     text = " ".join(x for x in (event.status or "", event.message) if x)
     if event.metrics:

@@ -17,12 +17,28 @@ replayed later gives the same rows and ETAs as it did live.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from kernel_payload.schema import ProgressEvent
 
 PACE_LIMITS = (0.25, 4.0)  # the measured/expected ratio is trusted within these bounds
-RUNNING_CAP = 0.9  # a stage without a count is never assumed more than 90 % done
+RUNNING_CAP = 0.8  # a stage without a count runs linearly to 80 %, then slows (elapsed_fraction)
+
+
+def elapsed_fraction(elapsed: float, expected: float) -> float:
+    """How far a stage without a count is after ``elapsed`` of its ``expected`` seconds.
+
+    Linear up to :data:`RUNNING_CAP`, then approaching 1 exponentially (time constant: the rest of
+    the expected time), so an overrunning stage's ETA keeps shrinking instead of freezing or
+    reaching zero.
+    """
+    if expected <= 0:
+        return RUNNING_CAP
+    if elapsed <= RUNNING_CAP * expected:
+        return max(0.0, elapsed / expected)
+    rest = (1.0 - RUNNING_CAP) * expected
+    return 1.0 - (1.0 - RUNNING_CAP) * math.exp(-(elapsed - RUNNING_CAP * expected) / rest)
 
 
 @dataclass
@@ -143,12 +159,13 @@ class JobProgress:
         return sum(self._remaining(key, expected, pace, now) for key, expected in self.plan.items())
 
     def stage_eta(self, name: str, now: float) -> float | None:
-        """Seconds left in stage ``name`` (a row's step): from the plan when it weighs the suite
-        or the step (measured pace first), else from the step's own pace; None when unknown."""
+        """Seconds left in the suite of stage ``name`` (a row's step): the sum of the plan's
+        entries for that suite (a measured pace first); without any, the step's own pace."""
         top = name.split("/", 1)[0]
-        for key in (top, name):
-            if key in self.plan:
-                return self._remaining(key, self.plan[key], self.pace(), now)
+        keys = [k for k in self.plan if k.split("/", 1)[0] == top]
+        if keys:
+            pace = self.pace()
+            return sum(self._remaining(k, self.plan[k], pace, now) for k in keys)
         step = self.steps.get(name)
         return step.eta(now) if step is not None else None
 
@@ -162,7 +179,7 @@ class JobProgress:
             return measured
         if step is None:
             return expected * pace
-        fraction = step.fraction() or min(RUNNING_CAP, (now - step.first) / (expected * pace))
+        fraction = step.fraction() or elapsed_fraction(now - step.first, expected * pace)
         return expected * pace * (1.0 - fraction)
 
     def job_fraction(self, now: float) -> float:
@@ -178,7 +195,7 @@ class JobProgress:
             elif step is not None:
                 fraction = step.fraction()
                 if fraction is None:
-                    fraction = min(RUNNING_CAP, (now - step.first) / (expected * self.pace()))
+                    fraction = elapsed_fraction(now - step.first, expected * self.pace())
                 done += expected * fraction
         return min(1.0, done / total)
 

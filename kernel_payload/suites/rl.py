@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from kernel_payload import figures, latex
+from kernel_payload import figures, latex, rl_tables
 from kernel_payload.errors import SuiteSkipped
 from kernel_payload.liveness import StartupWatch
 from kernel_payload.suites import SuiteContext
@@ -65,7 +65,11 @@ def run(ctx: SuiteContext) -> None:
         for figure in evaluation.figures:
             shutil.copy2(figure, ctx.figures_dir / Path(figure).name)
     rows = [_relabel(row, models) for row in evaluation.rows]
+    draws = [_relabel(row, models) for row in getattr(evaluation, "draws", [])]
+    ctx.metrics["ppo_timesteps"] = int(settings.timesteps)  # per seed; the report's smoke caveat
     _write_outputs(ctx, rows, curves, comparison_figure=not evaluation.figures)
+    if draws:
+        _write_pivots(ctx, draws)
 
 
 def _controllers(requested: list[str], models: dict[str, Path]) -> list[str]:
@@ -106,11 +110,11 @@ def _write_outputs(
     columns = ["controller", "metric", "class", "mean", "ci95"]
     write_csv(ctx.metrics_dir / "evaluation.csv", rows, columns)
     latex.write_table(
-        ctx.latex_dir / "evaluation.tex",
+        ctx.latex_dir / "evaluation_long.tex",
         ["controller", "metric", "class", "mean", "95% CI"],
         [[r.get(c) for c in columns] for r in rows],
-        caption=f"Controller comparison on {ctx.job.rl.env}",
-        label="tab:rl-evaluation",
+        caption=f"Controller comparison on {ctx.job.rl.env} (long format)",
+        label="tab:rl-evaluation-long",
     )
     figures.plot_curves(
         curves, ctx.figures_dir / "learning_curve.png", "timesteps", "mean episode reward",
@@ -127,6 +131,36 @@ def _write_outputs(
             ctx.figures_dir / "evaluation.png", xlabel=f"{metric} ({klass})",
             title="Controller comparison (mean, 95% CI)",
             errors=[float(r.get("ci95") or 0.0) for r in chosen],
+        )  # fmt: skip
+
+
+def _write_pivots(ctx: SuiteContext, draws: list[dict]) -> None:
+    """The per-draw frame (CSV) and its pivot tables (LaTeX): controllers x metrics, mean +- 95 %
+    CI, and each controller minus PPO on the same draws."""
+    write_csv(ctx.metrics_dir / "evaluation_draws.csv", draws,
+              ["controller", "draw", "metric", "class", "value"])  # fmt: skip
+    table = rl_tables.pivot(draws)
+    headers = [h for _, _, h in rl_tables.METRICS if any(h in row for row in table.values())]
+    caveat = rl_tables.smoke_caveat(ctx.job.rl.timesteps) or ""
+    note = rl_tables.ceiling_note(table) or ""
+    latex.write_table(
+        ctx.latex_dir / "evaluation.tex", ["controller", *headers],
+        [[c, *(latex.Raw(latex.mean_ci(row[h]) if h in row else "--") for h in headers)]
+         for c, row in table.items()],
+        caption=f"Controllers on {ctx.job.rl.env}: mean and 95% CI over "
+                f"{max((x.n for r in table.values() for x in r.values()), default=0)} demand draws. "
+                f"{note} {caveat}".strip(),
+        label="tab:rl-evaluation",
+    )  # fmt: skip
+    for reference in rl_tables.references(draws)[:1]:
+        diff = rl_tables.paired_differences(draws, reference)
+        latex.write_table(
+            ctx.latex_dir / "evaluation_paired.tex", ["controller", *headers],
+            [[f"{c} - {reference}", *(latex.Raw(latex.mean_ci(row[h]) if h in row else "--")
+                                      for h in headers)] for c, row in diff.items()],
+            caption=f"Paired difference (controller minus {reference}) on the same demand draws: "
+                    f"mean and 95% CI. {caveat}".strip(),
+            label="tab:rl-paired",
         )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ import re
 
 from kernel_payload import figures, latex
 from kernel_payload.errors import VerificationFailed
+from kernel_payload.liveness import StartupWatch
 from kernel_payload.suites import SuiteContext
 from kernel_payload.tables import write_csv
 
@@ -23,7 +24,8 @@ def run(ctx: SuiteContext) -> None:
     from solver.verification import run_verification
 
     level = ctx.job.verify.level
-    report = run_verification(level=level, progress=ctx.progress)
+    with StartupWatch("verify", None, "first runs of the ladders") as live:
+        report = run_verification(level=level, progress=live.wrap(ctx.progress))
     checks = [
         {"check": c.name, "description": c.description, "value": c.value,
          "threshold": c.threshold, "passed": c.passed}
