@@ -24,14 +24,16 @@ UNITS: dict[str, str] = {
 }  # fmt: skip
 """What ``done``/``total`` count, by full stage name or by suite (the first match wins)."""
 
-# Typical durations on 2 laptop CPU cores (quickstart, measured): the weights of the job ETA. The
-# monitor rescales them by the pace it measures, so they only need to be right relative to each
-# other. Compile times are a first-run cost (numba caches the kernels on disk afterwards).
-VERIFY_S = {"quick": 25.0, "full": 600.0}
-BENCH_S = {True: 20.0, False: 300.0}
-RL_BUILD_S = 40.0  # building the envs and compiling the kernels, before the first rollout
-RL_STEPS_PER_S = 250.0  # PPO environment steps per second, all copies together
-RL_EPISODE_S = 2.5  # one evaluation batch (one controller, one evaluation seed) per episode
+# Typical durations on 2 idle laptop CPU cores (the quickstart: 116-128 s in all; measured 3.5x
+# longer on the same cores shared with four other jobs, in the same proportions): the weights of
+# the job ETA. The monitor rescales them by the pace it measures on the stages that finished, so
+# they only need to be right relative to each other. The kernel payload runs from a fresh clone, so
+# each job pays numba's compile (most of verify's time and of RL_BUILD_S).
+VERIFY_S = {"quick": 32.0, "full": 600.0}
+BENCH_S = {True: 3.0, False: 300.0}
+RL_BUILD_S = 45.0  # building the envs and compiling the kernels, before the first rollout
+RL_STEPS_PER_S = 330.0  # PPO environment steps per second, all copies together
+RL_EPISODE_S = 1.0  # one evaluation batch (one controller, one evaluation seed) per episode
 
 _LOCK = threading.Lock()
 

@@ -115,6 +115,8 @@ class JobProgress:
             row.counted = step
         if event.message or event.status:
             row.message = event.message
+        elif event.done:  # a count moved: a waiting message ("building envs…") is over
+            row.message = ""
         if event.status is not None:
             row.status = event.status
             row.metrics = dict(event.metrics)

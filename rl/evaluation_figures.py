@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +26,14 @@ def _save(plt, fig, path: Path) -> None:
 
 
 def _label(spec: str) -> str:
+    """``ppo (seed 0)`` for a model trained under ``.../seed0/`` (the payload's tables say the same),
+    ``ppo (<folder>/<name>)`` for another model, the name itself for a classical controller."""
     if not spec.startswith("ppo:"):
         return spec
     path = Path(spec[4:])
+    seed = re.fullmatch(r"seed(\d+)", path.parent.name)
+    if seed:
+        return f"ppo (seed {seed.group(1)})"
     return f"ppo ({path.parent.name}/{path.stem})" if path.parent.name else f"ppo ({path.stem})"
 
 
@@ -78,7 +84,7 @@ def comparison(path: Path, rows: list[dict], draws: list[dict] | None = None) ->
         note += ("; " if note else "") + "CI clipped at 0 (delay >= 0)"
     ax.set_title("Controller comparison (mean, 95% CI)" + (f"\n{note}" if note else ""), fontsize=10)
     ax.grid(True, axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     _save(plt, fig, path)
     return path
 

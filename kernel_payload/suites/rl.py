@@ -2,9 +2,14 @@
 
 Calls :func:`rl.training.train` once per training seed and :func:`rl.evaluation.evaluate` once,
 and writes ``data/models/ppo_seed<N>.zip``, ``data/metrics/training_seed<N>.csv``,
-``data/metrics/evaluation.csv``, ``figures/learning_curve.png``, the evaluation's own figures
-(or, when it draws none, ``figures/evaluation.png``) and ``latex/evaluation.tex``. When the ``rl``
-package is not there yet the suite is skipped with that reason, which makes the job ``partial``.
+``data/metrics/evaluation.csv`` (long format), ``data/metrics/evaluation_draws.csv`` (one value per
+controller, demand draw, metric and class: the frame the report's pivot tables are computed from),
+``figures/learning_curve.png``, the evaluation's own figures (or, when it draws none,
+``figures/evaluation.png``), ``latex/evaluation.tex`` (controllers x metrics, mean +- 95 % CI),
+``latex/evaluation_paired.tex`` (paired difference vs PPO) and ``latex/evaluation_long.tex``. Until
+the first count of training and of evaluation, a heartbeat says what is happening (building envs,
+compiling kernels). When the ``rl`` package is not there yet the suite is skipped with that reason,
+which makes the job ``partial``.
 """
 
 from __future__ import annotations

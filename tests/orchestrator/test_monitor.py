@@ -80,6 +80,8 @@ def test_at_80_columns_every_row_keeps_its_bar_count_and_eta_and_the_message_is_
     row = next(ln for ln in stage_lines(training) if ln.startswith("│ rl "))
     assert "train: compiling kernels" in row and row.rstrip(" │").endswith("…")  # cut, not wrapped
     assert LONG not in training
+    counting = next(f for f in shown if "3,072/8,192 steps" in f)
+    assert "compiling" not in next(ln for ln in stage_lines(counting) if ln.startswith("│ rl "))
 
 
 def test_the_job_eta_comes_from_the_plan_and_shrinks_as_stages_finish():
