@@ -66,12 +66,13 @@ def row_message(row: Row) -> str:
 
 
 def readable(event: ProgressEvent, progress: JobProgress) -> str:
-    """One event as a line for people: ``12:03:04 rl/train  1,024/8,192 steps  ETA 0:32  text``.
+    """One event as a line for people: ``12:03:04  rl  1,024/8,192 steps  ETA 0:32  train: text``.
 
     ``progress`` must already have taken the event (the ETA is the one it computes at that time).
     """
     when = datetime.fromtimestamp(event.time).strftime("%H:%M:%S") if event.time else "--:--:--"
-    parts = [when, f"{event.stage:<{STAGE_W}}"]
+    top, _, sub = event.stage.partition("/")
+    parts = [when, f"{top:<{STAGE_W}}"]
     step = progress.steps.get(event.stage)
     count = count_text(event.done, event.total, event.unit or (step.unit if step else ""))
     if count:
@@ -85,7 +86,8 @@ def readable(event: ProgressEvent, progress: JobProgress) -> str:
     text = " ".join(x for x in (event.status or "", event.message) if x)
     if event.metrics:
         text += " " + " ".join(f"{k}={_short(v)}" for k, v in event.metrics.items())
-    return "  ".join(parts + [text.strip()]).rstrip()
+    text = f"{sub}: {text.strip()}" if sub and text.strip() else (sub or text.strip())
+    return "  ".join(parts + [text]).rstrip()
 
 
 def readable_lines(lines: Iterable[str]) -> Iterator[str]:

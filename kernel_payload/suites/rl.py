@@ -21,7 +21,9 @@ from typing import Any
 
 from kernel_payload import figures, latex, rl_tables
 from kernel_payload.errors import SuiteSkipped
+from kernel_payload.events import emit
 from kernel_payload.liveness import StartupWatch
+from kernel_payload.schema import ProgressEvent
 from kernel_payload.suites import SuiteContext
 from kernel_payload.tables import read_csv, to_float, write_csv
 
@@ -30,6 +32,8 @@ _RL_MODULES = ("rl", "rl.training", "rl.evaluation")
 
 def run(ctx: SuiteContext) -> None:
     """Train, evaluate and write the artifacts of the job's RL settings."""
+    emit(ProgressEvent(stage="rl/train", done=0, total=ctx.job.rl.timesteps, unit="steps",
+                       message="importing torch and stable-baselines3…"))  # fmt: skip
     try:
         from rl.evaluation import evaluate
         from rl.training import train

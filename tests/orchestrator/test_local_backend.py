@@ -41,7 +41,7 @@ def test_submit_watch_pull_end_to_end(project):
     record, view = jobs.follow_job(sub.record, registry, console, sub.backend)
     assert record.status == JobStatus.SUCCEEDED.value
     printed = console.file.getvalue()
-    assert re.search(r"tiny/steps\s+3/3\s+ETA", printed) and "skipping pip" in printed
+    assert re.search(r"tiny\s+3/3\s+ETA \S+\s+steps", printed) and "skipping pip" in printed
     assert "tiny/steps" in view.progress.steps
     record, folder, summary = jobs.pull_job(record, registry, backend=sub.backend)
     assert folder == project / "validation_output" / "results" / f"local_{record.slug}"
