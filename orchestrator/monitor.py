@@ -177,7 +177,11 @@ class JobView:
             timing = f"took {clock_text(row.step.last - self._first(name))}"
         else:
             timing = f"ETA {clock_text(eta)}"
-        return [name, bar, count_text(step.done, step.total, step.unit), timing, row_message(row)]
+        message = row_message(row)
+        if name == "job" and not message:
+            running = [n for n, r in self.progress.rows.items() if n not in ("job", "bootstrap") and not r.status]
+            message = f"running {running[-1]}" if running else ""
+        return [name, bar, count_text(step.done, step.total, step.unit), timing, message]
 
     def _first(self, name: str) -> float:
         return min(s.first for n, s in self.progress.steps.items() if n.split("/", 1)[0] == name)

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from kernel_payload.schema import ProgressEvent
 from orchestrator.monitor import JobView, clock_text, count_text, readable_lines
-from orchestrator.progress import JobProgress
+from orchestrator.progress import JobProgress, elapsed_fraction
 
 SUBMITTED = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 T0 = SUBMITTED.timestamp()
@@ -152,3 +152,9 @@ def test_counts_and_clocks_are_compact():
     assert count_text(1024, 8192, "steps") == "1,024/8,192 steps"
     assert count_text(12_345, 200_000) == "12,345/200k" and count_text(None, 5) == ""
     assert clock_text(None) == "-:--" and clock_text(75) == "1:15" and clock_text(3725) == "1:02:05"
+
+
+def test_an_overrunning_stage_without_a_count_keeps_a_shrinking_eta():
+    fractions = [elapsed_fraction(e, 10.0) for e in (0, 4, 8, 12, 20, 40)]
+    assert fractions[:3] == [0.0, 0.4, 0.8]
+    assert all(a < b < 1.0 for a, b in zip(fractions, fractions[1:], strict=False))
