@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import struct
 from pathlib import Path
 
 from kernel_payload.manifest import output_files
@@ -15,6 +16,7 @@ from kernel_payload.tables import read_csv, to_float
 REPORT_FILE = "report.html"
 CSV_ROWS = 40
 _PIVOTED = ("evaluation.csv", "evaluation_draws.csv")  # shown as pivot tables, listed as files
+WIDE_RATIO = 1.9  # a figure wider than this (width / height) gets a row of its own
 
 _COLOURS = {
     "succeeded": "#1a7f37", "failed": "#cf222e", "partial": "#bf8700", "skipped": "#6e7781",
@@ -31,7 +33,7 @@ table{border-collapse:collapse;margin:.6rem 0;font-size:.88em}
 td,th{border:1px solid #d0d7de;padding:.25em .6em;text-align:left}
 th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .figs{display:flex;flex-wrap:wrap;gap:1rem}.figs figure{margin:0;flex:1 1 480px}
-.figs img{max-width:100%;border:1px solid #d0d7de}figcaption{font-size:.8em;color:#57606a}
+.figs img{max-width:100%;border:1px solid #d0d7de}.figs figure.wide{flex-basis:100%}figcaption{font-size:.8em;color:#57606a}
 pre{background:#f6f8fa;padding:.8rem;overflow-x:auto;font-size:.8em}
 .reason{color:#57606a}.files{font-size:.85em;color:#57606a}.description{font-size:1.05em;color:#1f2328}
 """
@@ -126,9 +128,13 @@ def _suite_section(suite: SuiteResult, out_dir: Path) -> str:
 
 
 def _figure(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    """An embedded PNG; a wide one (e.g. a panel per approach) takes the page's whole width."""
+    raw = path.read_bytes()
+    data = base64.b64encode(raw).decode("ascii")
+    width, height = struct.unpack(">II", raw[16:24]) if raw[12:16] == b"IHDR" else (1, 1)
+    wide = ' class="wide"' if width > WIDE_RATIO * max(height, 1) else ""
     return (
-        f'<figure><img alt="{_e(path.stem)}" src="data:image/png;base64,{data}">'
+        f'<figure{wide}><img alt="{_e(path.stem)}" src="data:image/png;base64,{data}">'
         f"<figcaption>{_e(path.name)}</figcaption></figure>"
     )
 

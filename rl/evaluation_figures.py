@@ -26,12 +26,12 @@ def _save(plt, fig, path: Path) -> None:
 
 
 def _label(spec: str) -> str:
-    """``ppo (seed 0)`` for a model trained under ``.../seed0/`` (the payload's tables say the same),
+    """``ppo (seed 0)`` for ``.../seed0/model.zip`` or ``ppo_seed0.zip`` (as the payload's tables say),
     ``ppo (<folder>/<name>)`` for another model, the name itself for a classical controller."""
     if not spec.startswith("ppo:"):
         return spec
     path = Path(spec[4:])
-    seed = re.fullmatch(r"seed(\d+)", path.parent.name)
+    seed = re.fullmatch(r"seed(\d+)", path.parent.name) or re.fullmatch(r"ppo_seed(\d+)", path.stem)
     if seed:
         return f"ppo (seed {seed.group(1)})"
     return f"ppo ({path.parent.name}/{path.stem})" if path.parent.name else f"ppo ({path.stem})"
