@@ -51,7 +51,8 @@ def run(ctx: SuiteContext) -> None:
         models: dict[str, Path] = {}
         curves: dict[str, tuple[list[float], list[float]]] = {}
         for seed in ctx.job.training_seeds:
-            with StartupWatch("rl/train", settings.timesteps, f"seed {seed}: building envs") as live:
+            first = "building envs" if len(ctx.job.training_seeds) == 1 else f"seed {seed}: building envs"
+            with StartupWatch("rl/train", settings.timesteps, first) as live:
                 result = train(
                     settings.env, settings.timesteps, settings.n_envs, seed, work / f"seed{seed}",
                     progress=live.wrap(ctx.progress), **env_kwargs,
