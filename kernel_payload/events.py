@@ -33,7 +33,7 @@ VERIFY_S = {"quick": 32.0, "full": 600.0}
 BENCH_S = {True: 3.0, False: 300.0}
 RL_BUILD_S = 45.0  # building the envs and compiling the kernels, before the first rollout
 RL_STEPS_PER_S = 330.0  # PPO environment steps per second, all copies together
-RL_EPISODE_S = 1.0  # one evaluation batch (one controller, one evaluation seed) per episode
+RL_EPISODE_S = 4.0  # one evaluation run (a controller on one evaluation seed's batch of episodes)
 
 _LOCK = threading.Lock()
 

@@ -29,16 +29,15 @@ RUNNING_CAP = 0.8  # a stage without a count runs linearly to 80 %, then slows (
 def elapsed_fraction(elapsed: float, expected: float) -> float:
     """How far a stage without a count is after ``elapsed`` of its ``expected`` seconds.
 
-    Linear up to :data:`RUNNING_CAP`, then approaching 1 exponentially (time constant: the rest of
-    the expected time), so an overrunning stage's ETA keeps shrinking instead of freezing or
-    reaching zero.
+    Linear up to :data:`RUNNING_CAP`, then approaching 1 exponentially (time constant: the expected
+    time), so an overrunning stage's ETA keeps shrinking slowly instead of freezing or dropping to
+    zero.
     """
     if expected <= 0:
         return RUNNING_CAP
     if elapsed <= RUNNING_CAP * expected:
         return max(0.0, elapsed / expected)
-    rest = (1.0 - RUNNING_CAP) * expected
-    return 1.0 - (1.0 - RUNNING_CAP) * math.exp(-(elapsed - RUNNING_CAP * expected) / rest)
+    return 1.0 - (1.0 - RUNNING_CAP) * math.exp(-(elapsed - RUNNING_CAP * expected) / expected)
 
 
 @dataclass
