@@ -161,4 +161,4 @@ def _num(value: float) -> str:
         return "n/a"
     if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-2):
         return f"{value:.2e}"
-    return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{value:,.3g}" if abs(value) < 999.5 else f"{value:,.0f}"  # .3g would print 1e+03

@@ -81,3 +81,8 @@ def test_the_report_shows_the_pivots_the_caveat_and_the_description(tmp_path):
     assert "evaluation_draws.csv" not in small.split("other files")[0]  # listed, not tabulated
     big = rl_report(tmp_path, 1_000_000)
     assert "caveat" not in big.split("</style>")[1] and "Paired difference" in big
+
+
+def test_cells_read_as_plain_numbers():
+    cell = rl_tables.Cell(-93.6, 999.7, 2)
+    assert cell.text() == "-93.6 ± 1,000" and rl_tables.Cell(4330.2, 2634.4, 2).text() == "4,330 ± 2,634"
