@@ -159,6 +159,7 @@ class JobView:
 
     def _cells(self, name: str, row: Row, now: float) -> list[Any]:
         from rich.progress_bar import ProgressBar
+        from rich.text import Text
 
         step = row.step
         if name == "job":
@@ -181,7 +182,8 @@ class JobView:
         if name == "job" and not message:
             running = [n for n, r in self.progress.rows.items() if n not in ("job", "bootstrap") and not r.status]
             message = f"running {running[-1]}" if running else ""
-        return [name, bar, count_text(step.done, step.total, step.unit), timing, message]
+        plain = [Text(t) for t in (name, count_text(step.done, step.total, step.unit), timing, message)]
+        return [plain[0], bar, *plain[1:]]  # Text: a "[...]" in a message is not rich markup
 
     def _first(self, name: str) -> float:
         return min(s.first for n, s in self.progress.steps.items() if n.split("/", 1)[0] == name)

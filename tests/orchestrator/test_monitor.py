@@ -40,7 +40,7 @@ def recorded_stream() -> list[str]:
     lines += [ev(95, "rl/evaluate", done=0, total=4, unit="runs", message="loading the models"),
               ev(100, "rl/evaluate", done=2, total=4, unit="runs"),
               ev(105, "rl/evaluate", done=4, total=4, unit="runs"),
-              ev(106, "rl", status="succeeded", metrics={"steps_per_s_seed0": 410.2}),
+              ev(106, "rl", status="succeeded", metrics={"delay[ppo (seed 0)]": 168.1}),
               ev(106, "job", done=2, total=3, unit="suites"), ev(107, "bench", message="started"),
               ev(110, "bench", done=3, total=6, unit="cases"),
               ev(115, "bench", status="succeeded"), ev(115, "job", done=3, total=3, unit="suites"),
@@ -146,6 +146,7 @@ def test_arz_logs_lines_are_readable_and_keep_plain_lines():
     line = next(ln for ln in out if ln.startswith(stamp) and "3,072/8,192" in ln)
     assert re.fullmatch(rf"{stamp}  rl\s+3,072/8,192 steps  ETA 0:15  train", line), line
     assert any("verify" in ln and "succeeded checks_passed=9" in ln for ln in out)
+    assert "succeeded delay[ppo (seed 0)]=168" in frames(160)[-1]  # brackets are not rich markup
 
 
 def test_counts_and_clocks_are_compact():
