@@ -34,6 +34,8 @@ def _plain_number(value: float) -> str:
     if value != 0 and (abs(value) < 1e-2 or abs(value) >= 1e5):
         mantissa, exponent = f"{value:.2e}".split("e")
         return f"{mantissa}\\times10^{{{int(exponent)}}}"
+    if abs(value) >= 999.5:  # .3g would print 1.4e+03
+        return f"{value:,.0f}".replace(",", "{,}")
     return f"{value:.3g}"
 
 

@@ -86,3 +86,4 @@ def test_the_report_shows_the_pivots_the_caveat_and_the_description(tmp_path):
 def test_cells_read_as_plain_numbers():
     cell = rl_tables.Cell(-93.6, 999.7, 2)
     assert cell.text() == "-93.6 ± 1,000" and rl_tables.Cell(4330.2, 2634.4, 2).text() == "4,330 ± 2,634"
+    assert latex.mean_ci(rl_tables.Cell(4330.2, 1398.4, 2)) == r"$4{,}330 \pm 1{,}398$"  # no 1.4e+03
