@@ -21,8 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 SMOKE_TIMESTEPS = 100_000
-"""PPO trained for fewer environment steps than this is a smoke test, not a result: on the
-four-arm intersection the policy is still near its random start (docs/environment.md trains 1M+)."""
+"""PPO trained for fewer environment steps than this is a smoke test, not a result: the PPO runs
+that docs/environment.md compares trained 100k-300k steps on the four-arm intersection."""
 
 METRICS: tuple[tuple[str, str, str], ...] = (
     ("delay_per_vehicle_s", "total", "delay / veh (s)"),
