@@ -1,25 +1,59 @@
-"""Progress events as the payload prints them: one ``@@arz {json}`` line each, flushed at once."""
+"""Progress events as the payload prints them: one ``@@arz {json}`` line each, flushed at once.
+
+Besides :func:`emit` and the throttled :func:`stage_reporter`, :func:`job_plan` estimates how long
+each stage of a job will take; the first ``job`` event carries it, and the monitor weighs the
+stages with it for the job-level ETA (and corrects the estimate by the measured pace).
+"""
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import TextIO
 
-from kernel_payload.schema import ProgressEvent
+from kernel_payload.schema import JobSpec, ProgressEvent
 
 ProgressCallback = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: the callback the solver and RL libraries call."""
 
+UNITS: dict[str, str] = {
+    "rl/train": "steps", "rl/evaluate": "runs", "verify": "grids", "bench": "cases",
+    "bootstrap": "steps", "job": "suites",
+}  # fmt: skip
+"""What ``done``/``total`` count, by full stage name or by suite (the first match wins)."""
+
+# Typical durations on 2 idle laptop CPU cores (the quickstart: 116-128 s in all; measured 3.5x
+# longer on the same cores shared with four other jobs, in the same proportions): the weights of
+# the job ETA. The monitor rescales them by the pace it measures on the stages that finished, so
+# they only need to be right relative to each other. The kernel payload runs from a fresh clone, so
+# each job pays numba's compile (most of verify's time and of RL_BUILD_S).
+VERIFY_S = {"quick": 32.0, "full": 600.0}
+BENCH_S = {True: 3.0, False: 300.0}
+RL_BUILD_S = 45.0  # building the envs and compiling the kernels, before the first rollout
+RL_STEPS_PER_S = 330.0  # PPO environment steps per second, all copies together
+RL_EPISODE_S = 4.0  # one evaluation run (a controller on one evaluation seed's batch of episodes)
+
+_LOCK = threading.Lock()
+
 
 def emit(event: ProgressEvent, stream: TextIO | None = None) -> None:
-    """Print ``event`` as one ``@@arz`` line and flush, stamping the time if it has none."""
+    """Print ``event`` as one ``@@arz`` line and flush, stamping the time if it has none.
+
+    Thread-safe: a heartbeat thread and the main thread never interleave their lines.
+    """
     if not event.time:
         event = event.model_copy(update={"time": time.time()})
     out = stream if stream is not None else sys.stdout
-    out.write(event.to_line() + "\n")
-    out.flush()
+    with _LOCK:
+        out.write(event.to_line() + "\n")
+        out.flush()
+
+
+def unit_of(stage: str) -> str:
+    """The unit of a stage's counts (``rl/train`` -> ``steps``), or ``""`` when none is known."""
+    return UNITS.get(stage) or UNITS.get(stage.split("/", 1)[0], "")
 
 
 def stage_reporter(suite: str, min_interval_s: float = 0.5) -> ProgressCallback:
@@ -37,6 +71,29 @@ def stage_reporter(suite: str, min_interval_s: float = 0.5) -> ProgressCallback:
         if not final and name in last and now - last[name] < min_interval_s:
             return
         last[name] = now
-        emit(ProgressEvent(stage=name, done=int(done), total=None if total is None else int(total)))
+        emit(ProgressEvent(stage=name, done=int(done), total=None if total is None else int(total),
+                           unit=unit_of(name)))  # fmt: skip
 
     return progress
+
+
+def job_plan(job: JobSpec) -> dict[str, float]:
+    """Expected seconds per stage of ``job`` (keys: suites, or ``rl/train`` and ``rl/evaluate``).
+
+    Rough by design: the monitor only uses the ratios between stages, and rescales the whole plan
+    by the pace measured on the stages that have finished.
+    """
+    plan: dict[str, float] = {}
+    for suite in job.suites:
+        if suite == "verify":
+            plan["verify"] = VERIFY_S[job.verify.level]
+        elif suite == "bench":
+            plan["bench"] = BENCH_S[bool(job.bench.quick)]
+        elif suite == "rl":
+            rl, seeds = job.rl, len(job.training_seeds)
+            plan["rl/train"] = RL_BUILD_S + seeds * rl.timesteps / RL_STEPS_PER_S
+            runs = (len(rl.controllers) + seeds - 1) * len(rl.eval_seeds)
+            plan["rl/evaluate"] = runs * RL_EPISODE_S * max(1.0, rl.eval_episodes / 4)
+        else:
+            plan[suite] = 10.0
+    return plan

@@ -14,7 +14,29 @@ from typing import Any
 _SPECIAL = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "≥": r"$\geq$", "≤": r"$\leq$", "±": r"$\pm$", "—": "---", "–": "--", "…": r"\ldots{}",
 }  # fmt: skip
+
+
+class Raw(str):
+    """A cell that is LaTeX already (e.g. ``$1.2 \\pm 0.3$``): written as is, not escaped."""
+
+
+def mean_ci(cell: Any) -> str:
+    """``$m \\pm h$`` for an object with ``mean``, ``ci95`` and ``full`` (a queue at its ceiling gets
+    ``\\geq``; without a half-width, from a single draw, the mean alone)."""
+    mark = r"\geq " if getattr(cell, "full", 0) else ""
+    spread = "" if math.isnan(cell.ci95) else rf" \pm {_plain_number(cell.ci95)}"
+    return f"${mark}{_plain_number(cell.mean)}{spread}$"
+
+
+def _plain_number(value: float) -> str:
+    if value != 0 and (abs(value) < 1e-2 or abs(value) >= 1e5):
+        mantissa, exponent = f"{value:.2e}".split("e")
+        return f"{mantissa}\\times10^{{{int(exponent)}}}"
+    if abs(value) >= 999.5:  # .3g would print 1.4e+03
+        return f"{value:,.0f}".replace(",", "{,}")
+    return f"{value:.3g}"
 
 
 def escape(text: str) -> str:
@@ -27,6 +49,8 @@ def format_cell(value: Any) -> str:
     booleans as yes/no, None and NaN as ``--``, anything else as escaped text."""
     if value is None:
         return "--"
+    if isinstance(value, Raw):
+        return str(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import base64
 import html
+import struct
 from pathlib import Path
 
 from kernel_payload.manifest import output_files
+from kernel_payload.report_rl import DRAWS_CSV, rl_section
+from kernel_payload.report_rl import STYLE as RL_STYLE
 from kernel_payload.schema import SessionSummary, SuiteResult
 from kernel_payload.tables import read_csv, to_float
 
 REPORT_FILE = "report.html"
 CSV_ROWS = 40
+_PIVOTED = ("evaluation.csv", "evaluation_draws.csv")  # shown as pivot tables, listed as files
+WIDE_RATIO = 1.9  # a figure wider than this (width / height) gets a row of its own
 
 _COLOURS = {
     "succeeded": "#1a7f37", "failed": "#cf222e", "partial": "#bf8700", "skipped": "#6e7781",
@@ -28,9 +33,9 @@ table{border-collapse:collapse;margin:.6rem 0;font-size:.88em}
 td,th{border:1px solid #d0d7de;padding:.25em .6em;text-align:left}
 th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .figs{display:flex;flex-wrap:wrap;gap:1rem}.figs figure{margin:0;flex:1 1 480px}
-.figs img{max-width:100%;border:1px solid #d0d7de}figcaption{font-size:.8em;color:#57606a}
+.figs img{max-width:100%;border:1px solid #d0d7de}.figs figure.wide{flex-basis:100%}figcaption{font-size:.8em;color:#57606a}
 pre{background:#f6f8fa;padding:.8rem;overflow-x:auto;font-size:.8em}
-.reason{color:#57606a}.files{font-size:.85em;color:#57606a}
+.reason{color:#57606a}.files{font-size:.85em;color:#57606a}.description{font-size:1.05em;color:#1f2328}
 """
 
 
@@ -47,9 +52,12 @@ def render_report(summary: SessionSummary, out_dir: Path) -> str:
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_e(summary.job_name)}: {status}</title><style>{_STYLE}</style></head><body>",
+        f"<title>{_e(summary.job_name)}: {status}</title><style>{_STYLE}{RL_STYLE}</style></head><body>",
         f"<h1>{_e(summary.job_name)} {_badge(status)}</h1>",
     ]
+    description = getattr(summary, "job_description", "")
+    if description:
+        parts.append(f'<p class="description">{_e(description)}</p>')
     if summary.reason:
         parts.append(f'<p class="reason">{_e(summary.reason)}</p>')
     parts.append(_overview(summary))
@@ -95,18 +103,24 @@ def _suite_section(suite: SuiteResult, out_dir: Path) -> str:
         parts.append(
             _error_block(suite.error.type, suite.error.message, suite.error.traceback_tail)
         )
+    pivots = rl_section(suite, out_dir)
+    if pivots:
+        parts.append(pivots)
     figures = [p for p in output_files(out_dir, f"{suite.name}/figures") if p.suffix == ".png"]
     if figures:
         parts.append('<div class="figs">')
         parts.extend(_figure(p) for p in figures)
         parts.append("</div>")
-    for csv_path in output_files(out_dir, f"{suite.name}/data/metrics"):
-        if csv_path.suffix == ".csv":
-            parts.append(_csv_table(csv_path))
+    pivoted = (out_dir / suite.name / DRAWS_CSV).is_file()  # the pivots replace the long tables
+    shown = [
+        p for p in output_files(out_dir, f"{suite.name}/data/metrics")
+        if p.suffix == ".csv" and not (pivoted and p.name in _PIVOTED)
+    ]  # fmt: skip
+    parts.extend(_csv_table(p) for p in shown)
     others = [
         p.relative_to(out_dir).as_posix()
         for p in output_files(out_dir, suite.name)
-        if p.suffix not in (".png", ".csv")
+        if p.suffix != ".png" and p not in shown
     ]
     if others:
         parts.append('<p class="files">other files: ' + ", ".join(_e(o) for o in others) + "</p>")
@@ -114,19 +128,27 @@ def _suite_section(suite: SuiteResult, out_dir: Path) -> str:
 
 
 def _figure(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    """An embedded PNG; a wide one (e.g. a panel per approach) takes the page's whole width."""
+    raw = path.read_bytes()
+    data = base64.b64encode(raw).decode("ascii")
+    width, height = struct.unpack(">II", raw[16:24]) if raw[12:16] == b"IHDR" else (1, 1)
+    wide = ' class="wide"' if width > WIDE_RATIO * max(height, 1) else ""
     return (
-        f'<figure><img alt="{_e(path.stem)}" src="data:image/png;base64,{data}">'
+        f'<figure{wide}><img alt="{_e(path.stem)}" src="data:image/png;base64,{data}">'
         f"<figcaption>{_e(path.name)}</figcaption></figure>"
     )
 
 
 def _csv_table(path: Path) -> str:
-    header, rows = read_csv(path, limit=CSV_ROWS)
+    """A CSV as a table; a long one folded, with its first :data:`CSV_ROWS` rows and its length."""
+    header, rows = read_csv(path)
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
-    note = f" (first {CSV_ROWS} rows)" if len(rows) == CSV_ROWS else ""
-    return f"<h3>{_e(path.name)}{note}</h3><table><tr>{head}</tr>{body}</table>"
+    body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows[:CSV_ROWS])
+    table = f"<table><tr>{head}</tr>{body}</table>"
+    if len(rows) <= CSV_ROWS:
+        return f"<h3>{_e(path.name)}</h3>{table}"
+    return (f"<details><summary><strong>{_e(path.name)}</strong>: {len(rows)} rows, the first "
+            f"{CSV_ROWS} shown (the CSV file has them all)</summary>{table}</details>")  # fmt: skip
 
 
 def _cell(text: str) -> str:

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from kernel_payload.device import detect_device, package_versions
 from kernel_payload.errors import Interrupted, SuiteSkipped
-from kernel_payload.events import emit, stage_reporter
+from kernel_payload.events import emit, job_plan, stage_reporter
 from kernel_payload.manifest import build_manifest, output_files
 from kernel_payload.schema import (
     DeviceInfo,
@@ -62,12 +62,13 @@ def run_job(spec: KernelSpec, out_dir: Path) -> SessionSummary:
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = SessionSummary(
         job_id=spec.job_id, job_name=spec.job.name, slug=spec.slug, commit_sha=spec.commit_sha,
-        repo_url=spec.repo_url, started_at=_now(),
+        repo_url=spec.repo_url, started_at=_now(), job_description=spec.job.description,
         suites=[SuiteResult(name=name) for name in spec.job.suites],
     )  # fmt: skip
     suites = ", ".join(spec.job.suites)
     emit(
-        ProgressEvent(stage="job", done=0, total=len(spec.job.suites), message=f"suites: {suites}")
+        ProgressEvent(stage="job", done=0, total=len(spec.job.suites), message=f"suites: {suites}",
+                      unit="suites", plan=job_plan(spec.job))  # the weights of the job-level ETA
     )
     try:
         with _signals_raise_interrupted():

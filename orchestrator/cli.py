@@ -142,12 +142,15 @@ def list_jobs(
 def logs(
     job_id: str | None = typer.Argument(None, help="job id (default: the latest)"),
     follow: bool = typer.Option(False, "--follow", "-f", help="keep printing until the job ends"),
+    raw: bool = typer.Option(False, "--raw", help="print progress events as their raw @@arz JSON lines"),
 ) -> None:
-    """Print a job's log from the start."""
+    """Print a job's log from the start, progress events as readable lines (``--raw``: as JSON)."""
     from orchestrator.backends import get_backend
+    from orchestrator.monitor import readable_lines
 
     record = _record(_registry(), job_id)
-    for line in get_backend(record.backend).logs(record.ref, follow=follow):
+    lines = get_backend(record.backend).logs(record.ref, follow=follow)
+    for line in lines if raw else readable_lines(lines):
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
@@ -244,6 +247,7 @@ def _follow_and_pull(record: Any, registry: Any, backend: Any) -> None:
         raise
     _out(
         f"kernel finished: {record.status}"
+        + (f", result {record.result}" if getattr(record, "result", "") else "")
         + (f" ({_escape(record.message)})" if record.message else "")
     )
     record, folder, summary = jobs.pull_job(record, registry, backend=backend)

@@ -43,10 +43,17 @@ class BootstrapError(Exception):
     """A step of the bootstrap failed; the message says which and why."""
 
 
-def event(done, total, message):
-    """Print one ``@@arz`` progress event for the ``bootstrap`` stage."""
+STEPS = 3  # clone, install, start the payload (it imports its packages); then it runs
+
+
+def event(done, message, total=STEPS):
+    """Print one ``@@arz`` progress event for the ``bootstrap`` stage (``done`` of its steps).
+
+    The last step (the payload imports and starts) closes when the payload prints its first ``job``
+    event (the monitor does that); the bootstrap's own ``STEPS/STEPS`` event comes when it exits.
+    """
     payload = {"stage": "bootstrap", "done": done, "total": total, "message": message,
-               "time": time.time()}  # fmt: skip
+               "unit": "steps", "time": time.time()}  # fmt: skip
     print("@@arz " + json.dumps(payload), flush=True)
 
 
@@ -98,6 +105,7 @@ def install(requirements):
         print("all requirements already installed; skipping pip", flush=True)
         return
     print("installing: " + ", ".join(missing), flush=True)
+    event(1, f"pip install {len(missing)} packages: " + ", ".join(map(requirement_name, missing)))
     run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", *missing])
 
 
@@ -195,16 +203,16 @@ def main():
     src = Path(tempfile.mkdtemp(prefix="arz-src-"))
     spec_path, code = None, None
     try:
-        event(0, 3, f"cloning {sha[:8]}")
+        event(0, f"cloning {sha[:8]}")
         clone(cfg["repo_url"], sha, src)
-        event(1, 3, "installing requirements")
+        event(1, "checking requirements")
         install(cfg["requirements"])
         spec_path = src / ".arz_kernel_spec.json"
         spec_path.write_text(json.dumps(cfg["spec"]))
-        event(2, 3, "starting payload")
+        event(2, "starting the payload (importing numpy, pydantic, the job's suites)")
         code = run_payload(src, spec_path, out_dir)
         finish(cfg, src, spec_path, out_dir, code, started)
-        event(3, 3, f"payload exited with code {code}")
+        event(STEPS, f"payload exited with code {code}")
     except BootstrapError as exc:
         print(f"bootstrap failed: {exc}", flush=True)
         if not summary_is_final(out_dir):

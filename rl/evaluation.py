@@ -48,12 +48,14 @@ class PairedComparison:
 
 @dataclass(frozen=True)
 class EvalResult:
-    """What :func:`evaluate` produced (rows: controller, metric, class, mean, ci95; paired comparisons)."""
+    """What :func:`evaluate` produced (rows: controller, metric, class, mean, ci95; paired comparisons;
+    draws: one row per controller, demand draw, metric and class with its ``value``)."""
 
     summary_csv: Path
     figures: list[Path]
     rows: list[dict]
     paired: list[PairedComparison] = field(default_factory=list)
+    draws: list[dict] = field(default_factory=list)
 
 
 class PolicyController:
@@ -84,31 +86,52 @@ def controller_from_spec(spec: str):
 
 @dataclass
 class Trace:
-    """What one batch of episodes recorded. Shapes: queue (T, B, A) m; density (T, n) veh/m of copy 0."""
+    """What one batch of episodes recorded. Shapes: queue (T, B, A) m; density (T, n) veh/m of copy 0
+    on the first traced link; densities: the same per traced link (link -> (T, n_link))."""
 
     measures: dict
     queue: list = field(default_factory=list)
     density: list = field(default_factory=list)
+    densities: dict = field(default_factory=dict)
 
 
-def run_episodes(controller, core: ControlledNetwork, seeds: list[int], trace_link: str | None = None) -> Trace:
-    """Run one episode per copy of ``core`` (copy i drawn from ``seeds[i]``) under ``controller``."""
+def run_episodes(controller, core: ControlledNetwork, seeds: list[int],
+                 trace_link: str | list[str] | None = None) -> Trace:
+    """Run one episode per copy of ``core`` (copy i drawn from ``seeds[i]``) under ``controller``.
+
+    ``trace_link``: a link (or links) whose density of copy 0 is recorded at every decision.
+    """
     core.reset(np.arange(core.B), [seeding.np_random(s)[0] for s in seeds])
     controller.reset(core, seed=seeds[0])
-    trace = Trace(measures={})
+    links = [trace_link] if isinstance(trace_link, str) else list(trace_link or [])
+    trace = Trace(measures={}, densities={link: [] for link in links})
     obs = core.observe()
     for _ in range(core.cfg.n_decisions):
         _, _, info = core.step(controller.act(obs, core))
         obs = core.observe()
         trace.queue.append(info["queue"])
-        if trace_link is not None:
-            trace.density.append(core.sim.link_density(trace_link)[0].sum(axis=0))
+        for link in links:
+            trace.densities[link].append(core.sim.link_density(link)[0].sum(axis=0))
+    if links:
+        trace.density = trace.densities[links[0]]
     trace.measures = {**core.sim.measures(), "entered": core.sim.ledger()["entered"]}
     return trace
 
 
-def episode_metrics(trace: Trace, episode_length: float) -> dict[tuple[str, str], np.ndarray]:
-    """Per-episode metrics, keyed (metric, class). Each (B,)."""
+def approach_lengths(net) -> np.ndarray:
+    """Length of every approach's link (m), in approach order. Shapes: (A,)."""
+    index = [net.links.index(a.link) for a in net.approaches]
+    return np.array([net.lk_dx[i] * net.lk[i, 1] for i in index], float)
+
+
+def episode_metrics(trace: Trace, episode_length: float,
+                    lengths: np.ndarray | None = None) -> dict[tuple[str, str], np.ndarray]:
+    """Per-episode metrics, keyed (metric, class). Each (B,).
+
+    With the approaches' link ``lengths`` (m, (A,)), ``max_queue_full`` is 1 for an episode in
+    which some approach's queue filled its whole link: ``max_queue_m`` is then a ceiling (the true
+    queue, spilling back upstream, is longer).
+    """
     m = trace.measures
     out = {}
     for k, cls in enumerate(CLASSES):
@@ -118,6 +141,9 @@ def episode_metrics(trace: Trace, episode_length: float) -> dict[tuple[str, str]
         out[("tts_veh_h", cls)] = pick(m["tts"]) / 3600.0
     out[("mean_queue_m", "total")] = m["queue_ms"].mean(axis=1) / episode_length
     out[("max_queue_m", "total")] = m["queue_max_m"].max(axis=1)
+    if lengths is not None:  # a queue counts whole cells: at the ceiling it equals the length
+        full = m["queue_max_m"] >= np.asarray(lengths)[None, :] * (1.0 - 1e-6)
+        out[("max_queue_full", "total")] = full.any(axis=1).astype(float)
     return out
 
 
@@ -194,14 +220,17 @@ def evaluate(env_id: str, controllers: list[str], episodes: int, seeds: list[int
     cfg, sc = resolve_config(**{**ENV_IDS.get(env_id, {}), **env_kwargs})
     core = ControlledNetwork(cfg, sc, batch=episodes)
     link = core.net.approaches[0].link
+    links = [a.link for a in core.net.approaches]
+    lengths = approach_lengths(core.net)
     rows, traces, per_draw, total = [], {}, {}, len(controllers) * len(seeds)
+    draw_ids = [EVAL_SEED_BASE + 1000 * seed + e for seed in seeds for e in range(episodes)]
     for i, spec in enumerate(controllers):
         ctl = controller_from_spec(spec)
         per_seed = []
         for j, seed in enumerate(seeds):
             draws = [EVAL_SEED_BASE + 1000 * seed + e for e in range(episodes)]
-            trace = run_episodes(ctl, core, draws, link)
-            per_seed.append(episode_metrics(trace, cfg.episode_length))
+            trace = run_episodes(ctl, core, draws, links)
+            per_seed.append(episode_metrics(trace, cfg.episode_length, lengths))
             traces.setdefault(spec, trace)
             if progress is not None:
                 progress("evaluate", i * len(seeds) + j + 1, total)
@@ -216,5 +245,10 @@ def evaluate(env_id: str, controllers: list[str], episodes: int, seeds: list[int
         writer = csv.DictWriter(fh, fieldnames=SUMMARY_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    figures = write_figures(out_dir, rows, traces, cfg, link, controllers)
-    return EvalResult(summary, figures, rows, paired)
+    draw_rows = [{"controller": spec, "draw": d, "metric": key[0], "class": key[1], "value": float(v)}
+                 for spec, metrics in per_draw.items() for key, vals in metrics.items()
+                 for d, v in zip(draw_ids, vals, strict=True)]
+    positions = {lk: core.net.centres[core.net.links.index(lk)] for lk in links}
+    figures = write_figures(out_dir, rows, traces, cfg, link, controllers, positions=positions,
+                            draws=draw_rows)
+    return EvalResult(summary, figures, rows, paired, draw_rows)

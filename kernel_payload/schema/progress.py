@@ -21,6 +21,9 @@ class ProgressEvent(_Model):
         message: short human text.
         status: final status when the event closes a stage (e.g. ``succeeded``).
         time: Unix time of the event in s.
+        unit: what ``done`` and ``total`` count (``steps``, ``grids``, ``cases``), for display.
+        plan: on the first ``job`` event, the expected duration (s) of each stage the job will run,
+            keyed by stage (``verify``, ``rl/train``, ...): the weights of the job-level ETA.
     """
 
     stage: str
@@ -30,6 +33,8 @@ class ProgressEvent(_Model):
     message: str = ""
     status: str | None = None
     time: float = 0.0
+    unit: str = ""
+    plan: dict[str, float] = Field(default_factory=dict)
 
     def to_line(self) -> str:
         """The event as one ``@@arz`` line (no newline)."""

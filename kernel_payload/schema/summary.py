@@ -162,6 +162,7 @@ class SessionSummary(_Model):
     schema_version: int = 1
     job_id: str
     job_name: str
+    job_description: str = ""
     slug: str = ""
     commit_sha: str = ""
     repo_url: str = ""

@@ -9,6 +9,7 @@ measured in the same run when sumo-rl is installed, otherwise ``sumo_rl_omitted`
 from __future__ import annotations
 
 from kernel_payload import figures, latex
+from kernel_payload.liveness import StartupWatch
 from kernel_payload.suites import SuiteContext
 from kernel_payload.tables import write_csv
 
@@ -28,7 +29,8 @@ def run(ctx: SuiteContext) -> None:
     """Run the benchmark (quick or full, from the job) and write its artifacts."""
     from solver.bench import run_bench
 
-    report = run_bench(quick=ctx.job.bench.quick, progress=ctx.progress)
+    with StartupWatch("bench", None, "first case") as live:
+        report = run_bench(quick=ctx.job.bench.quick, progress=live.wrap(ctx.progress))
     rows = [dict(row) for row in report.rows]
     write_csv(ctx.metrics_dir / "bench.csv", rows, COLUMNS)
     latex.write_table(

@@ -2,9 +2,14 @@
 
 Calls :func:`rl.training.train` once per training seed and :func:`rl.evaluation.evaluate` once,
 and writes ``data/models/ppo_seed<N>.zip``, ``data/metrics/training_seed<N>.csv``,
-``data/metrics/evaluation.csv``, ``figures/learning_curve.png``, the evaluation's own figures
-(or, when it draws none, ``figures/evaluation.png``) and ``latex/evaluation.tex``. When the ``rl``
-package is not there yet the suite is skipped with that reason, which makes the job ``partial``.
+``data/metrics/evaluation.csv`` (long format), ``data/metrics/evaluation_draws.csv`` (one value per
+controller, demand draw, metric and class: the frame the report's pivot tables are computed from),
+``figures/learning_curve.png``, the evaluation's own figures (or, when it draws none,
+``figures/evaluation.png``), ``latex/evaluation.tex`` (controllers x metrics, mean +- 95 % CI),
+``latex/evaluation_paired.tex`` (paired difference vs PPO) and ``latex/evaluation_long.tex``. Until
+the first count of training and of evaluation, a heartbeat says what is happening (building envs,
+compiling kernels). When the ``rl`` package is not there yet the suite is skipped with that reason,
+which makes the job ``partial``.
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from kernel_payload import figures, latex
+from kernel_payload import figures, latex, rl_tables
 from kernel_payload.errors import SuiteSkipped
+from kernel_payload.events import emit
+from kernel_payload.liveness import StartupWatch
+from kernel_payload.schema import ProgressEvent
 from kernel_payload.suites import SuiteContext
 from kernel_payload.tables import read_csv, to_float, write_csv
 
@@ -24,6 +32,8 @@ _RL_MODULES = ("rl", "rl.training", "rl.evaluation")
 
 def run(ctx: SuiteContext) -> None:
     """Train, evaluate and write the artifacts of the job's RL settings."""
+    emit(ProgressEvent(stage="rl/train", done=0, total=ctx.job.rl.timesteps, unit="steps",
+                       message="importing torch and stable-baselines3…"))  # fmt: skip
     try:
         from rl.evaluation import evaluate
         from rl.training import train
@@ -41,10 +51,12 @@ def run(ctx: SuiteContext) -> None:
         models: dict[str, Path] = {}
         curves: dict[str, tuple[list[float], list[float]]] = {}
         for seed in ctx.job.training_seeds:
-            result = train(
-                settings.env, settings.timesteps, settings.n_envs, seed, work / f"seed{seed}",
-                progress=ctx.progress, **env_kwargs,
-            )  # fmt: skip
+            first = "building envs" if len(ctx.job.training_seeds) == 1 else f"seed {seed}: building envs"
+            with StartupWatch("rl/train", settings.timesteps, first) as live:
+                result = train(
+                    settings.env, settings.timesteps, settings.n_envs, seed, work / f"seed{seed}",
+                    progress=live.wrap(ctx.progress), **env_kwargs,
+                )  # fmt: skip
             model = ctx.models_dir / f"ppo_seed{seed}.zip"
             shutil.copy2(result.model_path, model)
             curve_csv = shutil.copy2(
@@ -54,14 +66,20 @@ def run(ctx: SuiteContext) -> None:
             curves[f"seed {seed}"] = _learning_curve(Path(curve_csv))
             ctx.metrics.update(_rate_metric(result, seed))
         controllers = _controllers(settings.controllers, models)
-        evaluation = evaluate(
-            settings.env, controllers, settings.eval_episodes, settings.eval_seeds,
-            work / "eval", progress=ctx.progress, **env_kwargs,
-        )  # fmt: skip
+        runs = len(controllers) * len(settings.eval_seeds)
+        with StartupWatch("rl/evaluate", runs, "loading the models, running the first controller") as live:
+            evaluation = evaluate(
+                settings.env, controllers, settings.eval_episodes, settings.eval_seeds,
+                work / "eval", progress=live.wrap(ctx.progress), **env_kwargs,
+            )  # fmt: skip
         for figure in evaluation.figures:
             shutil.copy2(figure, ctx.figures_dir / Path(figure).name)
     rows = [_relabel(row, models) for row in evaluation.rows]
+    draws = [_relabel(row, models) for row in getattr(evaluation, "draws", [])]
+    ctx.metrics["ppo_timesteps"] = int(settings.timesteps)  # per seed; the report's smoke caveat
     _write_outputs(ctx, rows, curves, comparison_figure=not evaluation.figures)
+    if draws:
+        _write_pivots(ctx, draws)
 
 
 def _rate_metric(result: Any, seed: int) -> dict[str, float]:
@@ -111,11 +129,11 @@ def _write_outputs(
     columns = ["controller", "metric", "class", "mean", "ci95"]
     write_csv(ctx.metrics_dir / "evaluation.csv", rows, columns)
     latex.write_table(
-        ctx.latex_dir / "evaluation.tex",
+        ctx.latex_dir / "evaluation_long.tex",
         ["controller", "metric", "class", "mean", "95% CI"],
         [[r.get(c) for c in columns] for r in rows],
-        caption=f"Controller comparison on {ctx.job.rl.env}",
-        label="tab:rl-evaluation",
+        caption=f"Controller comparison on {ctx.job.rl.env} (long format)",
+        label="tab:rl-evaluation-long",
     )
     figures.plot_curves(
         curves, ctx.figures_dir / "learning_curve.png", "timesteps", "mean episode reward",
@@ -132,6 +150,36 @@ def _write_outputs(
             ctx.figures_dir / "evaluation.png", xlabel=f"{metric} ({klass})",
             title="Controller comparison (mean, 95% CI)",
             errors=[float(r.get("ci95") or 0.0) for r in chosen],
+        )  # fmt: skip
+
+
+def _write_pivots(ctx: SuiteContext, draws: list[dict]) -> None:
+    """The per-draw frame (CSV) and its pivot tables (LaTeX): controllers x metrics, mean +- 95 %
+    CI, and each controller minus PPO on the same draws."""
+    write_csv(ctx.metrics_dir / "evaluation_draws.csv", draws,
+              ["controller", "draw", "metric", "class", "value"])  # fmt: skip
+    table = rl_tables.pivot(draws)
+    headers = [h for _, _, h in rl_tables.METRICS if any(h in row for row in table.values())]
+    caveat = rl_tables.smoke_caveat(ctx.job.rl.timesteps) or ""
+    note = rl_tables.ceiling_note(table) or ""
+    latex.write_table(
+        ctx.latex_dir / "evaluation.tex", ["controller", *headers],
+        [[c, *(latex.Raw(latex.mean_ci(row[h]) if h in row else "--") for h in headers)]
+         for c, row in table.items()],
+        caption=f"Controllers on {ctx.job.rl.env}: mean and 95% CI over "
+                f"{max((x.n for r in table.values() for x in r.values()), default=0)} demand draws. "
+                f"{note} {caveat}".strip(),
+        label="tab:rl-evaluation",
+    )  # fmt: skip
+    for reference in rl_tables.references(draws)[:1]:
+        diff = rl_tables.paired_differences(draws, reference)
+        latex.write_table(
+            ctx.latex_dir / "evaluation_paired.tex", ["controller", *headers],
+            [[f"{c} - {reference}", *(latex.Raw(latex.mean_ci(row[h]) if h in row else "--")
+                                      for h in headers)] for c, row in diff.items()],
+            caption=f"Paired difference (controller minus {reference}) on the same demand draws: "
+                    f"mean and 95% CI. {caveat}".strip(),
+            label="tab:rl-paired",
         )  # fmt: skip
 
 

@@ -14,8 +14,12 @@ import re
 
 from kernel_payload import figures, latex
 from kernel_payload.errors import VerificationFailed
+from kernel_payload.liveness import StartupWatch
 from kernel_payload.suites import SuiteContext
 from kernel_payload.tables import write_csv
+
+ORDER_DEFINITION = "observed order between the two finest grids: log(L1_coarse/L1_fine)/log(N_fine/N_coarse)"
+"""The one meaning of "order" in every table of the suite (checks, ladders, metrics, LaTeX)."""
 
 
 def run(ctx: SuiteContext) -> None:
@@ -23,22 +27,24 @@ def run(ctx: SuiteContext) -> None:
     from solver.verification import run_verification
 
     level = ctx.job.verify.level
-    report = run_verification(level=level, progress=ctx.progress)
+    with StartupWatch("verify", None, "first runs of the ladders") as live:
+        report = run_verification(level=level, progress=live.wrap(ctx.progress))
     checks = [
         {"check": c.name, "description": c.description, "value": c.value,
          "threshold": c.threshold, "passed": c.passed}
         for c in report.checks
     ]  # fmt: skip
     ladder_rows = [row for ladder in report.ladders for row in _ladder_rows(ladder)]
+    finest = {lad.name: lad.orders[-1] for lad in report.ladders if lad.orders and lad.orders[-1] is not None}
+    checks = [_one_order(c, finest) for c in checks]
     ctx.metrics.update(
         level=level,
         checks_total=len(checks),
         checks_passed=sum(1 for c in checks if c["passed"]),
+        order_definition=ORDER_DEFINITION,
     )
-    for ladder in report.ladders:
-        finest = [o for o in ladder.orders if o is not None]
-        if finest:
-            ctx.metrics[f"order_{ladder.name}"] = round(float(finest[-1]), 3)
+    for name, order in finest.items():
+        ctx.metrics[f"order_{name}"] = round(float(order), 3)
     _write_tables(ctx, checks, ladder_rows)
     (ctx.metrics_dir / "verification.json").write_text(json.dumps(report.to_dict(), indent=2))
     _write_figures(ctx, report)
@@ -48,6 +54,26 @@ def run(ctx: SuiteContext) -> None:
             f"{len(failed)} of {len(checks)} checks failed: {', '.join(failed)} "
             "(see verify/data/metrics/checks.csv)"
         )
+
+
+def _one_order(check: dict, finest: dict[str, float]) -> dict:
+    """Show a ladder check's order as :data:`ORDER_DEFINITION` says, like every other table.
+
+    The solver's Riemann checks pass when the L1 error falls at every refinement and report the
+    smallest observed order; a passing one shows its ladder's finest order instead (the tables
+    then agree), a failing one keeps the offending smallest order. Pass/fail is unchanged.
+    """
+    name = str(check["check"])
+    if name not in finest or "smallest observed order" not in str(check["description"]):
+        return check
+    out = dict(check)
+    out["description"] = out["description"].replace(
+        "(value: smallest observed order)", "(value: observed order between the two finest grids)"
+    )
+    out["threshold"] = "> 0 at every refinement (ladders.csv)"
+    if check["passed"]:
+        out["value"] = finest[name]
+    return out
 
 
 def _ladder_rows(ladder: object) -> list[dict]:
@@ -71,7 +97,7 @@ def _write_tables(ctx: SuiteContext, checks: list[dict], ladder_rows: list[dict]
     )
     latex.write_table(
         ctx.latex_dir / "convergence.tex",
-        ["ladder", "cells", "L1 error", "observed order"],
+        ["ladder", "cells", "L1 error", "order vs the previous grid"],
         [[r["ladder"], r["cells"], r["l1"], r["order"]] for r in ladder_rows],
         caption="L1 error and observed order over the refinement ladders",
         label="tab:verify-convergence",

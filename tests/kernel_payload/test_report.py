@@ -35,8 +35,12 @@ def test_report_embeds_every_figure_and_table(full_report):
     assert len(embedded) == len(pngs) >= 4
     assert all(base64.b64decode(data).startswith(b"\x89PNG") for data in embedded)
     assert 'src="http' not in html and "<script" not in html  # nothing fetched from elsewhere
-    for table in ("checks.csv", "ladders.csv", "evaluation.csv", "bench.csv"):
+    for table in ("checks.csv", "ladders.csv", "bench.csv"):
         assert f"<h3>{table}" in html
+    assert "<h3>Controllers (mean ± 95 % CI over 2 demand draws)</h3>" in html  # the RL pivot
+    assert "<h3>Paired difference: controller − ppo (seed 0) (same draws)</h3>" in html
+    assert "PPO trained for 20,000 steps only" in html  # the job's default: a smoke test
+    assert "<h3>evaluation.csv" not in html and "rl/data/metrics/evaluation.csv" in html
     assert ">succeeded</span>" in html and "0" * 40 in html
 
 

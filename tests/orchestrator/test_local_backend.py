@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import time
 
@@ -40,8 +41,8 @@ def test_submit_watch_pull_end_to_end(project):
     record, view = jobs.follow_job(sub.record, registry, console, sub.backend)
     assert record.status == JobStatus.COMPLETE.value
     printed = console.file.getvalue()
-    assert "» tiny/steps 3/3" in printed and "skipping pip" in printed
-    assert "tiny/steps" in view.stages
+    assert re.search(r"tiny\s+3/3\s+ETA \S+\s+steps", printed) and "skipping pip" in printed
+    assert "tiny/steps" in view.progress.steps
     record, folder, summary = jobs.pull_job(record, registry, backend=sub.backend)
     assert folder == project / "validation_output" / "results" / f"local_{record.slug}"
     assert summary.status == RunStatus.SUCCEEDED and summary.commit_sha == sub.sync.sha

@@ -35,7 +35,7 @@ def test_real_quick_verification_through_the_local_backend(project):
     assert sub.sync.committed and "solver/verification.py" in git(project, "ls-files", "solver")
     console = Console(file=io.StringIO(), force_terminal=False, width=200)
     record, view = jobs.follow_job(sub.record, registry, console, sub.backend)
-    assert any(stage.startswith("verify/") for stage in view.stages)  # live solver progress
+    assert any(stage.startswith("verify/") for stage in view.progress.steps)  # live solver progress
     record, folder, summary = jobs.pull_job(record, registry, backend=sub.backend)
     verify = summary.suite("verify")
     header, rows = read_csv(folder / "verify/data/metrics/checks.csv")

@@ -1,9 +1,9 @@
-"""Contract fake of rl.evaluation: one metric per controller, plus one figure of its own."""
+"""Contract fake of rl.evaluation: one metric per controller, per-draw values, one figure of its own."""
 
 import csv
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -12,6 +12,7 @@ class EvalResult:
     summary_csv: Path
     figures: list
     rows: list
+    draws: list = field(default_factory=list)
 
 
 def _chunk(kind, data):
@@ -49,4 +50,11 @@ def evaluate(env_id, controllers, episodes, seeds, out_dir, progress=None, **env
     _tiny_png(figure)
     if progress:
         progress("evaluate", len(controllers), len(controllers))
-    return EvalResult(summary, [figure], rows)
+    draws = [  # two demand draws; the last controller's queue fills its 400 m link in one of them
+        {"controller": name, "draw": d, "metric": metric, "class": "total", "value": value}
+        for i, name in enumerate(controllers) for d in (0, 1)
+        for metric, value in (("delay_per_vehicle_s", 30.0 + i + d),
+                              ("max_queue_m", 400.0 if i == len(controllers) - 1 and d else 100.0 + i),
+                              ("max_queue_full", float(i == len(controllers) - 1 and d)))
+    ]
+    return EvalResult(summary, [figure], rows, draws)

@@ -1,0 +1,164 @@
+"""The RL results as a reader wants them: pivot tables from the per-draw evaluation frame.
+
+The frame has one row per controller, demand draw, metric and class (``controller, draw, metric,
+class, value``; ``rl/data/metrics/evaluation_draws.csv``). From it:
+
+- :func:`pivot` -- controllers x metrics, each cell the mean over the draws +- the half-width of its
+  95 % Student-t interval;
+- :func:`paired_differences` -- each controller minus a reference (PPO) on the same draws, mean +-
+  95 % interval of the per-draw differences (pairing removes the demand's draw-to-draw spread);
+- :func:`smoke_caveat` -- the warning shown when PPO was trained for fewer than
+  :data:`SMOKE_TIMESTEPS` steps.
+
+A ``max_queue_m`` cell is marked as a ceiling when some draw's queue filled its whole approach link
+(the frame's ``max_queue_full`` metric): the true queue was longer than the link.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+SMOKE_TIMESTEPS = 100_000
+"""PPO trained for fewer environment steps than this is a smoke test, not a result: the PPO runs
+that docs/environment.md compares trained 100k-300k steps on the four-arm intersection."""
+
+METRICS: tuple[tuple[str, str, str], ...] = (
+    ("delay_per_vehicle_s", "total", "delay / veh (s)"),
+    ("delay_per_vehicle_s", "m", "delay / moto (s)"),
+    ("delay_per_vehicle_s", "c", "delay / car (s)"),
+    ("throughput_veh", "total", "throughput (veh)"),
+    ("tts_veh_h", "total", "time spent (veh h)"),
+    ("mean_queue_m", "total", "mean queue (m)"),
+    ("max_queue_m", "total", "max queue (m)"),
+)
+"""(metric, class, column header) of the pivot, in order."""
+
+CEILING = ("max_queue_m", "total")
+FULL = ("max_queue_full", "total")
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Mean and 95 % half-width of ``n`` values; ``full``: draws whose queue filled its link."""
+
+    mean: float
+    ci95: float
+    n: int
+    full: int = 0
+
+    def text(self) -> str:
+        """``12.3 ± 1.2`` (``± n/a`` from one draw; ``≥`` before a ceiling)."""
+        spread = "n/a" if math.isnan(self.ci95) else _num(self.ci95)
+        mark = "≥ " if self.full else ""
+        return f"{mark}{_num(self.mean)} ± {spread}"
+
+
+def t_quantile(dof: int) -> float:
+    """The 97.5 % quantile of Student's t with ``dof`` degrees of freedom (scipy when present)."""
+    try:
+        from scipy.stats import t
+
+        return float(t.ppf(0.975, dof))
+    except ImportError:
+        return _T975[dof - 1] if dof <= len(_T975) else 1.96 + 2.4 / dof
+
+
+def summarize(values: Sequence[float], full: int = 0) -> Cell:
+    """Mean and 95 % t-interval half-width of ``values`` (NaN half-width below two values)."""
+    n = len(values)
+    if n == 0:
+        return Cell(math.nan, math.nan, 0, full)
+    mean = sum(values) / n
+    if n < 2:
+        return Cell(mean, math.nan, 1, full)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return Cell(mean, t_quantile(n - 1) * sd / math.sqrt(n), n, full)
+
+
+def _series(draws: Iterable[dict]) -> dict[tuple[str, str, str], dict[str, float]]:
+    """(controller, metric, class) -> {draw: value}."""
+    out: dict[tuple[str, str, str], dict[str, float]] = {}
+    for row in draws:
+        key = (str(row["controller"]), str(row["metric"]), str(row["class"]))
+        out.setdefault(key, {})[str(row["draw"])] = float(row["value"])
+    return out
+
+
+def controllers_of(draws: Iterable[dict]) -> list[str]:
+    """Controllers in first-seen order."""
+    return list(dict.fromkeys(str(r["controller"]) for r in draws))
+
+
+def pivot(draws: list[dict], metrics: Sequence[tuple[str, str, str]] = METRICS) -> dict[str, dict[str, Cell]]:
+    """controller -> column header -> :class:`Cell` over the draws (metrics absent are left out)."""
+    series = _series(draws)
+    table: dict[str, dict[str, Cell]] = {}
+    for controller in controllers_of(draws):
+        row: dict[str, Cell] = {}
+        for metric, klass, header in metrics:
+            values = series.get((controller, metric, klass))
+            if values is None:
+                continue
+            full = 0
+            if (metric, klass) == CEILING:
+                full = int(sum(v > 0 for v in series.get((controller, *FULL), {}).values()))
+            row[header] = summarize(list(values.values()), full)
+        table[controller] = row
+    return table
+
+
+def paired_differences(draws: list[dict], reference: str,
+                       metrics: Sequence[tuple[str, str, str]] = METRICS) -> dict[str, dict[str, Cell]]:  # fmt: skip
+    """controller -> header -> mean and 95 % interval of ``controller - reference``, draw by draw.
+
+    Only draws both controllers ran are paired. Positive delay differences mean more delay than
+    the reference.
+    """
+    series = _series(draws)
+    table: dict[str, dict[str, Cell]] = {}
+    for controller in controllers_of(draws):
+        if controller == reference:
+            continue
+        row: dict[str, Cell] = {}
+        for metric, klass, header in metrics:
+            mine, ref = series.get((controller, metric, klass)), series.get((reference, metric, klass))
+            if not mine or not ref:
+                continue
+            common = [d for d in mine if d in ref]
+            row[header] = summarize([mine[d] - ref[d] for d in common])
+        table[controller] = row
+    return table
+
+
+def references(draws: list[dict]) -> list[str]:
+    """The PPO controllers of the frame (``ppo ...`` labels), the references of the paired tables."""
+    return [c for c in controllers_of(draws) if c.startswith("ppo")]
+
+
+def smoke_caveat(timesteps: int | None, threshold: int = SMOKE_TIMESTEPS) -> str | None:
+    """The warning for a smoke-sized PPO run, or None when ``timesteps`` reaches ``threshold``."""
+    if timesteps is None or timesteps >= threshold:
+        return None
+    return (f"PPO trained for {timesteps:,} steps only — a smoke test, not a result "
+            f"(a result needs at least {threshold:,} steps; compare the controllers only then).")  # fmt: skip
+
+
+def ceiling_note(table: dict[str, dict[str, Cell]]) -> str | None:
+    """The footnote for ``≥`` cells, or None when no queue reached its link's end."""
+    hits = [(c, cell) for c, row in table.items() for h, cell in row.items() if cell.full]
+    if not hits:
+        return None
+    where = ", ".join(f"{c} ({cell.full}/{cell.n} draws)" for c, cell in hits)
+    return (f"≥ L: the queue filled its whole approach link (a ceiling; the true queue was longer, "
+            f"spilling back upstream) for {where}.")
+
+
+def _num(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-2):
+        return f"{value:.2e}"
+    return f"{value:,.3g}" if abs(value) < 999.5 else f"{value:,.0f}"  # .3g would print 1e+03
