@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -55,10 +54,7 @@ def test_every_job_command_has_help(sub):
 
 def test_lab_commands_forward_to_the_lab_cli():
     result = runner.invoke(app, ["simulate", "--help"])
-    if importlib.util.find_spec("kernel_payload.lab_cli") is None:
-        assert result.exit_code == 1 and "not available in this version yet" in result.output
-    else:
-        assert result.exit_code == 0 and "Usage: arz simulate" in result.output
+    assert result.exit_code == 0 and "Usage: arz simulate" in result.output, result.output
 
 
 def test_bad_job_file_exits_2_naming_the_key(project):
@@ -126,7 +122,12 @@ def test_cancel_from_the_cli(project, monkeypatch):
     monkeypatch.setenv("ARZ_TEST_SLOW_S", "60")
     assert runner.invoke(app, ["submit", "jobs/two.yml", "--detach"]).exit_code == 0
     job_id = Registry().latest().id
-    time.sleep(2.5)
+    for _ in range(600):  # event order, not a fixed sleep: cancel once the slow suite has begun
+        if "slow/sleep" in runner.invoke(app, ["logs", job_id]).output:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the slow suite never started")
     result = runner.invoke(app, ["cancel", job_id])
     assert result.exit_code == 0 and f"{job_id}: cancelled" in result.output
     pulled = runner.invoke(app, ["pull", job_id])
