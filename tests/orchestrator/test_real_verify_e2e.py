@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import shutil
 
-import pytest
 from rich.console import Console
 
 from kernel_payload.schema import RunStatus, SuiteStatus
@@ -14,6 +13,7 @@ from orchestrator import jobs
 from orchestrator.registry import Registry
 from tests.kernel_payload.conftest import REPO
 from tests.orchestrator.conftest import git
+
 
 def test_real_quick_verification_through_the_local_backend(project):
     shutil.copytree(

@@ -10,7 +10,14 @@ import scipy.stats
 from rl import ENV_IDS
 from rl.config import resolve_config
 from rl.controllers import CONTROLLERS, Actuated, make_controller
-from rl.evaluation import EVAL_SEED_BASE, ci95, episode_metrics, evaluate, paired_relative_difference, run_episodes
+from rl.evaluation import (
+    EVAL_SEED_BASE,
+    ci95,
+    episode_metrics,
+    evaluate,
+    paired_relative_difference,
+    run_episodes,
+)
 from rl.rewards import get_reward
 from rl.simulation import ControlledNetwork
 from rl.training import EVAL_SEED_OFFSET

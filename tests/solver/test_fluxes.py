@@ -15,7 +15,7 @@ from solver import kernels_cpu as K
 from solver import physics
 from solver.params import PhysicsParams
 from solver.riemann_exact import ARZParams1, exact_cell_averages
-from solver.verification_cases import RIEMANN_CASES, KMH, VKM, advance, riemann_mapping, road
+from solver.verification_cases import KMH, RIEMANN_CASES, VKM, advance, riemann_mapping, road
 from solver.verification_report import observed_orders
 
 PAR = PhysicsParams().packed()
