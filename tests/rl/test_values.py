@@ -219,3 +219,19 @@ def test_every_controller_sees_the_same_evaluation_draws_and_none_of_training(tm
     assert not training & evaluation
     eval_seeds = {EVAL_SEED_BASE + 1000 * s + e for s in range(100) for e in range(1000)}
     assert not eval_seeds & (set(range(10_000)) | set(range(EVAL_SEED_OFFSET, EVAL_SEED_OFFSET + 10_000)))
+
+
+def test_episode_metrics_by_hand():
+    from rl.evaluation import Trace
+
+    m = {"delay": np.array([[100.0, 50.0], [0.0, 30.0]]), "entered": np.array([[10.0, 5.0], [0.0, 3.0]]),
+         "throughput": np.array([[8.0, 4.0], [1.0, 2.0]]), "tts": np.array([[3600.0, 7200.0], [360.0, 0.0]]),
+         "queue_ms": np.array([[600.0, 0.0], [1200.0, 600.0]]), "queue_max_m": np.array([[40.0, 0.0], [20.0, 60.0]])}
+    got = episode_metrics(Trace(measures=m), episode_length=60.0)
+    assert got[("delay_per_vehicle_s", "m")] == pytest.approx([10.0, 0.0])  # no vehicle: 0, not NaN
+    assert got[("delay_per_vehicle_s", "c")] == pytest.approx([10.0, 10.0])
+    assert got[("delay_per_vehicle_s", "total")] == pytest.approx([150 / 15, 30 / 3])
+    assert got[("throughput_veh", "total")] == pytest.approx([12.0, 3.0])
+    assert got[("tts_veh_h", "c")] == pytest.approx([2.0, 0.0])
+    assert got[("mean_queue_m", "total")] == pytest.approx([300 / 60, 900 / 60])  # mean over approaches
+    assert got[("max_queue_m", "total")] == pytest.approx([40.0, 60.0])
