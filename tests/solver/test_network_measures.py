@@ -224,3 +224,18 @@ def test_chain_and_single_road_converge_to_the_exact_solution():
     errors = np.array(errors)
     orders = np.log2(errors[:-1] / errors[1:])
     assert (orders > 0.6).all(), (errors, orders)
+
+
+def test_flux_hll_reaches_the_network_link_sweep():
+    """``numerics.flux: hll`` is a flux of its own on networks too: the same run differs (supply
+    cap off: with it the flux into a queue is its equilibrium supply whichever the flux)."""
+    sc = load_scenario(ROOT / "scenarios" / "red_light.yml").model_copy(update={"supply_limited_links": False})
+    states = {}
+    for flux in ("central_upwind", "hll"):
+        net = build_network(sc.model_copy(update={"numerics": sc.numerics.model_copy(update={"flux": flux})}))
+        assert net.kind == {"central_upwind": K.CENTRAL_UPWIND, "hll": K.HLL}[flux]
+        sim = BatchedNetwork(net, batch=1, threads=1)
+        sim.advance(60.0, [[1]])  # red: a queue, where waves go both ways
+        states[flux] = sim.Q[0].copy()
+    diff = np.abs(states["hll"] - states["central_upwind"]).max()
+    assert diff > 1e-6 * np.abs(states["hll"]).max()
