@@ -38,7 +38,7 @@ from solver.kernels_cpu import (
 from solver.params import EPS_VAC, RHO_JAM
 
 # digest of the modules these cached kernels call into (see solver/fingerprint.py)
-KERNEL_SOURCES_DIGEST = "ed81159959c87a0f"
+KERNEL_SOURCES_DIGEST = "82808ed980045d76"
 
 _P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
 _weno5_class_faces = _P.weno5_class_faces

@@ -2,7 +2,9 @@
 
 Same algorithm as :mod:`solver.kernels_cpu` (WENO5/first order, Zhang–Shu limiter, central-upwind
 or HLL, SSP-RK3, exact relaxation by Strang splitting), written with array slicing instead of
-loops; the pointwise physics is the very same :mod:`solver.physics` run as plain Python.
+loops. Its pointwise physics (pressures, marker, equilibrium speeds, flux, wave speeds, WENO5,
+relaxation) is written here again in plain numpy from the equations in ``docs/numerics.md``, not
+imported from :mod:`solver.physics`, so that "the backends agree" checks the physics too.
 """
 
 from __future__ import annotations
@@ -11,19 +13,171 @@ import math
 
 import numpy as np
 
-from solver import physics
 from solver.kernels_cpu import (
     BC_INFLOW,
     BC_PERIODIC,
     BC_WALL,
+    HLL,
     NG,
     ROUNDOFF_VACUUM,
     VACUUM_FACE,
     WENO5,
 )
-from solver.params import EPS_VAC, RELAX, RHO_JAM, TAU_C, TAU_M
+from solver.params import (
+    ALPHA,
+    EPS_VAC,
+    GAMMA_C,
+    GAMMA_M,
+    K_C,
+    K_M,
+    RELAX,
+    RHO_JAM,
+    TAU_C,
+    TAU_M,
+    V_CREEP,
+)
 
-_marker = np.vectorize(physics.marker, otypes=[float])
+SPEED_SAFETY = 1.05  # the factor f on the pressure terms of the wave-speed bounds (numerics.md §3)
+
+
+# ------------------------------------------------------------------ physics (docs/numerics.md)
+
+
+def pressures(rho_m, rho_c, par):
+    """``p_m = K_m (rho_eff/rho_jam)^g_m``, ``p_c = K_c (rho_tot/rho_jam)^g_c`` (m/s), arrays."""
+    x_m = np.maximum((rho_m + par[ALPHA] * rho_c) / par[RHO_JAM], 0.0)
+    x_c = np.maximum((rho_m + rho_c) / par[RHO_JAM], 0.0)
+    return par[K_M] * x_m ** par[GAMMA_M], par[K_C] * x_c ** par[GAMMA_C]
+
+
+def pressure_slopes(rho_m, rho_c, par):
+    """``s_m = dp_m/drho_eff``, ``s_c = dp_c/drho_tot`` ((m/s)/(veh/m)), arrays."""
+    x_m = np.maximum((rho_m + par[ALPHA] * rho_c) / par[RHO_JAM], 0.0)
+    x_c = np.maximum((rho_m + rho_c) / par[RHO_JAM], 0.0)
+    s_m = par[K_M] * par[GAMMA_M] / par[RHO_JAM] * x_m ** (par[GAMMA_M] - 1.0)
+    s_c = par[K_C] * par[GAMMA_C] / par[RHO_JAM] * x_c ** (par[GAMMA_C] - 1.0)
+    return np.where(x_m > 0.0, s_m, 0.0), np.where(x_c > 0.0, s_c, 0.0)
+
+
+def marker(rho, y, eps):
+    """Desingularised ``w = 2 rho y / (rho^2 + max(rho^2, eps^2))`` (0 where both vanish)."""
+    rho, y = np.asarray(rho, float), np.asarray(y, float)
+    den = rho * rho + np.maximum(rho * rho, eps * eps)
+    return np.where(den > 0.0, 2.0 * rho * y / np.where(den > 0.0, den, 1.0), 0.0)
+
+
+def equilibrium_speeds(rho_m, rho_c, vmax_m, vmax_c, par):
+    """``V_e,c = Vmax_c g``, ``V_e,m = V_creep max(0, 1 - rho_eff/rho_jam) + (Vmax_m - V_creep) g``."""
+    g = np.maximum(1.0 - (rho_m + rho_c) / par[RHO_JAM], 0.0)
+    h = np.maximum(1.0 - (rho_m + par[ALPHA] * rho_c) / par[RHO_JAM], 0.0)
+    return par[V_CREEP] * h + (vmax_m - par[V_CREEP]) * g, vmax_c * g
+
+
+def flux(q, par):
+    """Physical flux ``(rho_m v_m, y_m v_m, rho_c v_c, y_c v_c)``. Shapes: q (4, ...) -> (4, ...)."""
+    p_m, p_c = pressures(q[0], q[2], par)
+    v_m = marker(q[0], q[1], par[EPS_VAC]) - p_m
+    v_c = marker(q[2], q[3], par[EPS_VAC]) - p_c
+    return np.stack([q[0] * v_m, q[1] * v_m, q[2] * v_c, q[3] * v_c])
+
+
+def speed_bounds(q, par):
+    """Gershgorin bounds ``(s_min, s_max)`` of the 4x4 Jacobian's spectrum (numerics.md §3)."""
+    p_m, p_c = pressures(q[0], q[2], par)
+    s_m, s_c = pressure_slopes(q[0], q[2], par)
+    v_m = marker(q[0], q[1], par[EPS_VAC]) - p_m
+    v_c = marker(q[2], q[3], par[EPS_VAC]) - p_c
+    f, a = SPEED_SAFETY, par[ALPHA]
+    lo = np.minimum(np.minimum(v_m - f * q[0] * s_m * (1.0 + a), v_c - 2.0 * f * q[2] * s_c), np.minimum(v_m, v_c))
+    hi = np.maximum(np.maximum(v_m - q[0] * s_m + f * a * q[0] * s_m, v_c - q[2] * s_c + f * q[2] * s_c),
+                    np.maximum(v_m, v_c))
+    return lo, hi
+
+
+def eigenvalues(q, par):
+    """The four eigenvalues of the Jacobian: ``v_m``, ``v_c`` and those of
+    ``diag(v) - [rho_k dp_k/drho_j]``. Shapes: q (4, ...) -> (4, ...), sorted."""
+    p_m, p_c = pressures(q[0], q[2], par)
+    s_m, s_c = pressure_slopes(q[0], q[2], par)
+    v_m = marker(q[0], q[1], par[EPS_VAC]) - p_m
+    v_c = marker(q[2], q[3], par[EPS_VAC]) - p_c
+    a11, a12 = v_m - q[0] * s_m, -q[0] * par[ALPHA] * s_m
+    a21, a22 = -q[2] * s_c, v_c - q[2] * s_c
+    root = np.sqrt(((a11 - a22) / 2.0) ** 2 + a12 * a21)
+    mid = (a11 + a22) / 2.0
+    return np.sort(np.stack([mid - root, mid + root, v_m, v_c]), axis=0)
+
+
+def numerical_flux(ql, qr, kind, par):
+    """Central-upwind or HLL flux between left and right states. Shapes: (4, ...) -> (4, ...).
+
+    Central-upwind: ``a+ = max(s_max(L), s_max(R), 0)``, ``a- = min(s_min(L), s_min(R), 0)`` from
+    :func:`speed_bounds`. HLL: ``S_L = min(lam_min(L), lam_min(R))``, ``S_R = max(lam_max(L),
+    lam_max(R))`` from :func:`eigenvalues`, upwind flux when ``S_L >= 0`` or ``S_R <= 0``.
+    """
+    fl, fr = flux(ql, par), flux(qr, par)
+    if kind == HLL:
+        el, er = eigenvalues(ql, par), eigenvalues(qr, par)
+        lo, hi = np.minimum(el[0], er[0]), np.maximum(el[3], er[3])
+    else:
+        (ll, lh), (rl, rh) = speed_bounds(ql, par), speed_bounds(qr, par)
+        lo, hi = np.minimum(ll, rl), np.maximum(lh, rh)
+    a_lo, a_hi = np.minimum(lo, 0.0), np.maximum(hi, 0.0)
+    span = a_hi - a_lo
+    safe = np.where(span > 1e-14, span, 1.0)
+    mixed = (a_hi * fl - a_lo * fr + a_hi * a_lo * (qr - ql)) / safe
+    out = np.where(span > 1e-14, mixed, 0.5 * (fl + fr))
+    if kind == HLL:
+        out = np.where(lo >= 0.0, fl, np.where(hi <= 0.0, fr, out))
+    return out
+
+
+def weno5_class_faces(r, y, scale_r, scale_y):
+    """WENO5-JS faces of one class with weights shared by rho and y (numerics.md §3).
+
+    Args:
+        r, y: the five cell averages of the stencil each, ``r[k]`` for cells c-2..c+2.
+        scale_r, scale_y: magnitudes dividing each variable's smoothness indicator.
+
+    Returns:
+        ``(rho_left, rho_right, y_left, y_right)``: values at x_{c-1/2}^+ and x_{c+1/2}^-.
+    """
+    def beta(u):
+        return (13.0 / 12.0 * (u[0] - 2 * u[1] + u[2]) ** 2 + 0.25 * (u[0] - 4 * u[1] + 3 * u[2]) ** 2,
+                13.0 / 12.0 * (u[1] - 2 * u[2] + u[3]) ** 2 + 0.25 * (u[1] - u[3]) ** 2,
+                13.0 / 12.0 * (u[2] - 2 * u[3] + u[4]) ** 2 + 0.25 * (3 * u[2] - 4 * u[3] + u[4]) ** 2)
+
+    b = [br / scale_r**2 + by / scale_y**2 for br, by in zip(beta(r), beta(y), strict=True)]
+    alpha_r = [d / (1e-6 + bk) ** 2 for d, bk in zip((0.1, 0.6, 0.3), b, strict=True)]
+    alpha_l = [d / (1e-6 + bk) ** 2 for d, bk in zip((0.3, 0.6, 0.1), b, strict=True)]
+
+    def right(u):
+        cand = ((2 * u[0] - 7 * u[1] + 11 * u[2]) / 6, (-u[1] + 5 * u[2] + 2 * u[3]) / 6,
+                (2 * u[2] + 5 * u[3] - u[4]) / 6)
+        return sum(a * c for a, c in zip(alpha_r, cand, strict=True)) / sum(alpha_r)
+
+    def left(u):
+        cand = ((2 * u[2] + 5 * u[1] - u[0]) / 6, (-u[3] + 5 * u[2] + 2 * u[1]) / 6,
+                (2 * u[4] - 7 * u[3] + 11 * u[2]) / 6)
+        return sum(a * c for a, c in zip(alpha_l, cand, strict=True)) / sum(alpha_l)
+
+    return left(r), right(r), left(y), right(y)
+
+
+def relax_marker(q, vmax, h, par):
+    """Exact relaxation over h s at fixed densities: ``w(h) = V_e + p + (w0 - V_e - p) e^(-h/tau)``.
+
+    Shapes: q (4, n) changed in place (y only); vmax (2, n) m/s.
+    """
+    p_m, p_c = pressures(q[0], q[2], par)
+    ve_m, ve_c = equilibrium_speeds(q[0], q[2], vmax[0], vmax[1], par)
+    for r, p, ve, tau in ((0, p_m, ve_m, par[TAU_M]), (2, p_c, ve_c, par[TAU_C])):
+        target = ve + p
+        w = target + (marker(q[r], q[r + 1], par[EPS_VAC]) - target) * math.exp(-h / tau)
+        q[r + 1] = q[r] * w
+
+
+# ------------------------------------------------------------------ scheme
 
 
 def fill_ghosts(q: np.ndarray, n: int, bc, bstate) -> None:
@@ -49,9 +203,9 @@ def reconstruct(q: np.ndarray, n: int, order: int, scales, par) -> tuple[np.ndar
     if order != WENO5:
         return q[:, c].copy(), q[:, c].copy()
     qm, qp = np.empty((4, c.size)), np.empty((4, c.size))
-    for r in (0, 2):  # weights shared by rho and y (physics.weno5_class_faces)
-        stencil = [q[v, c + s] for v in (r, r + 1) for s in (-2, -1, 0, 1, 2)]
-        qm[r], qp[r], qm[r + 1], qp[r + 1] = physics.weno5_class_faces(*stencil, scales[r], scales[r + 1])
+    for r in (0, 2):  # weights shared by rho and y
+        st_r, st_y = ([q[v, c + s] for s in (-2, -1, 0, 1, 2)] for v in (r, r + 1))
+        qm[r], qp[r], qm[r + 1], qp[r + 1] = weno5_class_faces(st_r, st_y, scales[r], scales[r + 1])
     for r in (0, 2):  # Zhang–Shu scaling toward the cell average, the same theta for y
         y = r + 1
         rbar, ybar = q[r, c], q[y, c]
@@ -65,21 +219,17 @@ def reconstruct(q: np.ndarray, n: int, order: int, scales, par) -> tuple[np.ndar
         near = (qm[r] < VACUUM_FACE * par[RHO_JAM]) | (qp[r] < VACUUM_FACE * par[RHO_JAM])
         if near.any():
             eps = par[EPS_VAC]
-            w_n = np.stack([_marker(q[r, c + s], q[y, c + s], eps) for s in (-1, 0, 1)])
+            w_n = np.stack([marker(q[r, c + s], q[y, c + s], eps) for s in (-1, 0, 1)])
             lo, hi = w_n.min(axis=0), w_n.max(axis=0)
             for face in (qm, qp):
-                w = np.clip(_marker(face[r], face[y], eps), lo, hi)
+                w = np.clip(marker(face[r], face[y], eps), lo, hi)
                 face[y] = np.where(near, face[r] * w, face[y])
     return qm, qp
 
 
 def interface_fluxes(qm, qp, n: int, kind: int, par) -> np.ndarray:
     """Fluxes at the n+1 interfaces (left state = right face of the cell on the left)."""
-    F = np.zeros((4, n + 1))
-    for j in range(n + 1):
-        left, right = qp[:, j], qm[:, j + 1]
-        F[:, j] = physics.numerical_flux(*left, *right, kind, par)[:4]
-    return F
+    return numerical_flux(qp[:, : n + 1], qm[:, 1 : n + 2], kind, par)
 
 
 def _rhs_flux(q, n, setup):
@@ -106,18 +256,16 @@ def clean_vacuum(q: np.ndarray, n: int, setup) -> None:
         y[flush] = 0.0
         near = (rho >= 0.0) & (rho < thresh) & ~flush
         if near.any():
-            w = np.clip(_marker(rho[near], y[near], par[EPS_VAC]), 0.0, vtop)
+            w = np.clip(marker(rho[near], y[near], par[EPS_VAC]), 0.0, vtop)
             y[near] = rho[near] * w
 
 
 def _relax(q, n, setup, h):
-    par = setup.par
-    if par[RELAX] == 0.0 or h <= 0.0:
+    if setup.par[RELAX] == 0.0 or h <= 0.0:
         return
-    dm, dc = math.exp(-h / par[TAU_M]), math.exp(-h / par[TAU_C])
-    for i in range(n):
-        c = NG + i
-        q[1, c], q[3, c] = physics.relax_marker(*q[:, c], setup.vmax[0, i], setup.vmax[1, i], dm, dc, par)
+    inner = q[:, NG : NG + n]
+    relax_marker(inner, setup.vmax, h, setup.par)
+    q[:, NG : NG + n] = inner
 
 
 def advance_link(q: np.ndarray, t: float, t_end: float, max_steps: int, setup, bflux: np.ndarray):
@@ -128,8 +276,8 @@ def advance_link(q: np.ndarray, t: float, t_end: float, max_steps: int, setup, b
     steps = failures = 0
     owed = 0.0
     while t_end - t > 1e-12 * max(1.0, abs(t_end)) and steps < max_steps:
-        speeds = [physics.flux_and_speeds(*q[:, c], setup.par)[4:] for c in range(NG, NG + n)]
-        a = max(max(abs(lo), abs(hi)) for lo, hi in speeds)
+        lo, hi = speed_bounds(q[:, inner], setup.par)
+        a = float(np.maximum(np.abs(lo), np.abs(hi)).max())
         dt = t_end - t if a <= 0 else min(t_end - t, setup.cfl * setup.dx / a)
         saved = q.copy()
         relax_first = owed + 0.5 * dt

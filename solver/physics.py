@@ -131,6 +131,29 @@ def flux_and_speeds(rho_m, y_m, rho_c, y_c, par):
     return rho_m * v_m, rho_m * w_m * v_m, rho_c * v_c, rho_c * w_c * v_c, s_min, s_max
 
 
+def characteristic_speeds(rho_m, y_m, rho_c, y_c, par):
+    """Smallest and largest eigenvalue of the 4x4 Jacobian of one state (no safety margin).
+
+    The eigenvalues are the contact speeds ``v_m``, ``v_c`` and those of the 2x2 block
+    ``A = diag(v) - [rho_k dp_k/drho_j]``, in closed form: ``tr/2 +- sqrt((a11 - a22)^2/4 +
+    a12 a21)`` (``a12 a21 = alpha rho_m rho_c s_m s_c >= 0``, so they are real). These are the
+    Davis wave-speed estimates of the HLL flux; :func:`flux_and_speeds` gives wider bounds.
+
+    Returns:
+        ``(lam_min, lam_max)`` in m/s.
+    """
+    eps = par[EPS_VAC]
+    p_m, p_c, s_m, s_c = pressure_slopes(rho_m, rho_c, par)
+    v_m = marker(rho_m, y_m, eps) - p_m
+    v_c = marker(rho_c, y_c, eps) - p_c
+    a11 = v_m - rho_m * s_m
+    a22 = v_c - rho_c * s_c
+    half_diff = 0.5 * (a11 - a22)
+    root = math.sqrt(half_diff * half_diff + par[ALPHA] * rho_m * rho_c * s_m * s_c)
+    mid = 0.5 * (a11 + a22)
+    return min(mid - root, v_m, v_c), max(mid + root, v_m, v_c)
+
+
 def relax_marker(rho_m, y_m, rho_c, y_c, vmax_m, vmax_c, decay_m, decay_c, par):
     """Exact relaxation over a time h at fixed densities.
 
@@ -154,21 +177,34 @@ def relax_marker(rho_m, y_m, rho_c, y_c, vmax_m, vmax_c, decay_m, decay_c, par):
 def numerical_flux(qm0, qm1, qm2, qm3, qp0, qp1, qp2, qp3, kind, par):
     """Numerical flux at one interface from its left (m) and right (p) reconstructed states.
 
+    Central-upwind (Kurganov–Noelle–Petrova) takes the one-sided local speeds
+    ``a+ = max(s_max(L), s_max(R), 0)``, ``a- = min(s_min(L), s_min(R), 0)`` from the Gershgorin
+    bounds of :func:`flux_and_speeds`. HLL takes the Davis estimates from the eigenvalues
+    themselves (:func:`characteristic_speeds`), ``S_L = min(lam_min(L), lam_min(R))``,
+    ``S_R = max(lam_max(L), lam_max(R))``, and returns the upwind flux when ``S_L >= 0`` or
+    ``S_R <= 0``. Both use ``(a+ F_L - a- F_R + a+ a- (q_R - q_L)) / (a+ - a-)`` otherwise; with
+    the same speeds they would coincide, so it is the speeds that tell them apart (HLL's are
+    tighter: less numerical diffusion).
+
     Args:
         qm0..qm3: left state ``(rho_m, y_m, rho_c, y_c)``.
         qp0..qp3: right state.
-        kind: 0 central-upwind (Kurganov–Tadmor), 1 HLL.
+        kind: 0 central-upwind, 1 HLL.
         par: packed parameters.
 
     Returns:
-        ``(F0, F1, F2, F3, a_max)``: the flux and the largest |wave speed| seen (m/s).
+        ``(F0, F1, F2, F3, a_max)``: the flux and the largest |wave-speed bound| seen (m/s).
     """
     fl0, fl1, fl2, fl3, sl_min, sl_max = flux_and_speeds(qm0, qm1, qm2, qm3, par)
     fr0, fr1, fr2, fr3, sr_min, sr_max = flux_and_speeds(qp0, qp1, qp2, qp3, par)
     a_lo = min(sl_min, sr_min)
     a_hi = max(sl_max, sr_max)
     a_abs = max(abs(a_lo), abs(a_hi))
-    if kind == 1:  # HLL: upwind when every wave goes one way
+    if kind == 1:  # HLL with Davis estimates from the eigenvalues of each state
+        ll_lo, ll_hi = characteristic_speeds(qm0, qm1, qm2, qm3, par)
+        lr_lo, lr_hi = characteristic_speeds(qp0, qp1, qp2, qp3, par)
+        a_lo = min(ll_lo, lr_lo)
+        a_hi = max(ll_hi, lr_hi)
         if a_lo >= 0.0:
             return fl0, fl1, fl2, fl3, a_abs
         if a_hi <= 0.0:
@@ -190,36 +226,6 @@ def numerical_flux(qm0, qm1, qm2, qm3, qp0, qp1, qp2, qp3, kind, par):
     )
 
 
-def weno5_faces(a, b, c, d, e, scale):
-    """WENO5-JS values at both faces of cell ``c`` from the cell averages ``a b c d e``.
-
-    Returns ``(left_face, right_face)``: the value at x_{c-1/2}^+ and at x_{c+1/2}^-. The left face
-    uses the mirrored stencil; the three smoothness indicators are shared by both faces. ``scale``
-    is the variable's magnitude, so the smoothness epsilon is dimensionless: ``1e-6 scale^2``.
-    The nonlinear weights ``d_k/(eps + beta_k)^2`` are combined over a common denominator (one
-    division per face).
-    """
-    eps = 1e-6 * scale * scale
-    b0 = 13.0 / 12.0 * (a - 2.0 * b + c) ** 2 + 0.25 * (a - 4.0 * b + 3.0 * c) ** 2
-    b1 = 13.0 / 12.0 * (b - 2.0 * c + d) ** 2 + 0.25 * (b - d) ** 2
-    b2 = 13.0 / 12.0 * (c - 2.0 * d + e) ** 2 + 0.25 * (3.0 * c - 4.0 * d + e) ** 2
-    s0 = (eps + b0) * (eps + b0)
-    s1 = (eps + b1) * (eps + b1)
-    s2 = (eps + b2) * (eps + b2)
-    s12, s02, s01 = s1 * s2, s0 * s2, s0 * s1
-    # right face: linear weights (0.1, 0.6, 0.3) on stencils (a b c), (b c d), (c d e)
-    r0 = (2.0 * a - 7.0 * b + 11.0 * c) / 6.0
-    r1 = (-b + 5.0 * c + 2.0 * d) / 6.0
-    r2 = (2.0 * c + 5.0 * d - e) / 6.0
-    right = (0.1 * s12 * r0 + 0.6 * s02 * r1 + 0.3 * s01 * r2) / (0.1 * s12 + 0.6 * s02 + 0.3 * s01)
-    # left face: mirrored, weights 0.1, 0.6, 0.3 on stencils (e d c), (d c b), (c b a)
-    l0 = (2.0 * e - 7.0 * d + 11.0 * c) / 6.0
-    l1 = (-d + 5.0 * c + 2.0 * b) / 6.0
-    l2 = (2.0 * c + 5.0 * b - a) / 6.0
-    left = (0.1 * s01 * l0 + 0.6 * s02 * l1 + 0.3 * s12 * l2) / (0.1 * s01 + 0.6 * s02 + 0.3 * s12)
-    return left, right
-
-
 #: compilation order (callees before callers)
 POINTWISE = (
     "power",
@@ -228,9 +234,9 @@ POINTWISE = (
     "marker",
     "equilibrium_speeds",
     "flux_and_speeds",
+    "characteristic_speeds",
     "relax_marker",
     "numerical_flux",
-    "weno5_faces",
     "weno5_class_faces",
     "equilibrium_capacity",
     "supplies",

@@ -95,7 +95,8 @@ def test_bad_input_exits_2_with_one_line(tmp_path, text, extra, expected):
 def test_verify_smoke_json_and_exit_code_follow_the_checks():
     result = runner.invoke(app, ["verify", "--level", "smoke", "--json"])
     report = json.loads(result.stdout)
-    assert result.exit_code == (0 if report["passed"] else 1)
+    failed = [(c["name"], c["value"]) for c in report["checks"] if not c["passed"]]
+    assert failed == [] and report["passed"] and result.exit_code == 0, failed
     names = {c["name"] for c in report["checks"]}
     assert {"weno5_smooth_order", "first_order_smooth_order", "mass_drift_m", "mass_drift_c",
             "riemann_shock_contact", "positivity_min_density"} <= names  # fmt: skip

@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 from kernel_payload.schema import ProgressEvent, RunStatus, SessionSummary, SuiteStatus
+from kernel_payload.tables import read_csv
 from tests.kernel_payload.conftest import payload_env, write_spec
 
 
@@ -171,3 +172,21 @@ def test_a_bad_spec_exits_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "kernel_payload", "--spec", str(spec), "--out",
                            str(tmp_path / "o")], env=payload_env(), capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 2 and "unknown suite 'nope'" in proc.stderr
+
+
+def test_real_rl_suite_through_the_payload_at_smoke_size(run_payload):
+    """The real rl package (no contract fakes): one PPO rollout, one evaluation episode, 20 s."""
+    job = {"name": "rlsmoke", "suites": ["rl"], "device": "cpu",
+           "rl": {"env": "ARZ-Intersection-v0", "timesteps": 64, "n_envs": 2, "seeds": [5],
+                  "eval_episodes": 2, "eval_seeds": [0], "controllers": ["ppo", "fixed-time"],
+                  "env_kwargs": {"episode_length": 20.0}}}  # fmt: skip
+    proc, out = run_payload(job)
+    summary = SessionSummary.read(out)
+    assert proc.returncode == 0 and summary.status == RunStatus.SUCCEEDED, proc.stderr[-3000:]
+    header, rows = read_csv(out / "rl/data/metrics/evaluation.csv")
+    col = {name: header.index(name) for name in header}
+    delay = {(r[col["controller"]], r[col["class"]]) for r in rows if r[col["metric"]] == "delay_per_vehicle_s"}
+    assert {("ppo (seed 5)", "total"), ("fixed-time", "m"), ("fixed-time", "c")} <= delay
+    assert any(r[col["metric"]] == "delay_rel_diff_vs_fixed-time" for r in rows)  # the paired comparison
+    assert (out / "rl/data/models/ppo_seed5.zip").is_file()
+    assert_manifest_matches(out, summary)

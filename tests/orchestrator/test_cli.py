@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -31,21 +30,17 @@ def test_help_lists_job_and_lab_commands():
         assert command in result.output
 
 
-def test_help_is_fast_and_imports_nothing_heavy():
+def test_help_imports_nothing_heavy():
+    """What keeps ``arz --help`` fast on a laptop: no solver, rl, numba, torch, kaggle or git import
+    (checked by module, not by a wall-clock bound that a loaded machine would break)."""
     code = (
         "import sys\nfrom orchestrator import cli\nsys.argv = ['arz', '--help']\n"
         "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
         f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
-    timings = []  # the best of 5, so a busy machine does not fail the test
-    for _ in range(5):
-        start = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO
-        )
-        timings.append(time.perf_counter() - start)
-        assert proc.returncode == 0 and "HEAVY=\n" in proc.stdout, proc.stdout[-300:]
-    assert min(timings) < 1.0, timings
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0 and "HEAVY=\n" in proc.stdout, proc.stdout[-300:]
+    assert "Usage" in proc.stdout
 
 
 @pytest.mark.parametrize("sub", ["submit", "watch", "status", "list", "logs", "pull", "cancel"])
@@ -56,10 +51,7 @@ def test_every_job_command_has_help(sub):
 
 def test_lab_commands_forward_to_the_lab_cli():
     result = runner.invoke(app, ["simulate", "--help"])
-    if importlib.util.find_spec("kernel_payload.lab_cli") is None:
-        assert result.exit_code == 1 and "not available in this version yet" in result.output
-    else:
-        assert result.exit_code == 0 and "Usage: arz simulate" in result.output
+    assert result.exit_code == 0 and "Usage: arz simulate" in result.output, result.output
 
 
 def test_bad_job_file_exits_2_naming_the_key(project):
@@ -131,7 +123,12 @@ def test_cancel_from_the_cli(project, monkeypatch):
     monkeypatch.setenv("ARZ_TEST_SLOW_S", "60")
     assert runner.invoke(app, ["submit", "jobs/two.yml", "--detach"]).exit_code == 0
     job_id = Registry().latest().id
-    time.sleep(2.5)
+    for _ in range(600):  # event order, not a fixed sleep: cancel once the slow suite has begun
+        if "slow/sleep" in runner.invoke(app, ["logs", job_id]).output:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the slow suite never started")
     result = runner.invoke(app, ["cancel", job_id])
     assert result.exit_code == 0 and f"{job_id}: cancelled" in result.output
     pulled = runner.invoke(app, ["pull", job_id])

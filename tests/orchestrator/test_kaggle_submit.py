@@ -11,7 +11,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -66,14 +65,11 @@ def test_arz_submit_backend_kaggle_end_to_end(harness, project, tmp_path):
     job.write_text("name: tiny-kaggle\nsuites: [tiny]\ndevice: auto\n"
                    "kaggle: {accelerator: NvidiaTeslaT4, deadline: 10 min}\n")
     env = cli_env(harness, tmp_path)
-    started = time.monotonic()
-    done = run_arz(["submit", str(job), "--backend", "kaggle"], project, env)
-    elapsed = time.monotonic() - started
+    done = run_arz(["submit", str(job), "--backend", "kaggle"], project, env)  # a hang hits the timeout
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert re.search(r"tiny\s+3/3\s+ETA \S+\s+steps", done.stdout)  # live progress, as it came
     assert "kernel finished: complete" in done.stdout
-    assert elapsed < 60
 
     (results,) = (project / "validation_output" / "results").iterdir()
     slug = results.name.removeprefix("tester_")

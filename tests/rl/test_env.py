@@ -113,5 +113,9 @@ def test_auto_device_resolves_to_cpu_without_a_gpu():
     from solver.batch import BatchedNetwork
     from solver.device import gpu_available
 
-    if not gpu_available():
+    if gpu_available():  # auto takes the GPU where there is one
+        from solver.batch_cuda import CudaBatchedNetwork
+
+        assert isinstance(env.unwrapped.core.sim, CudaBatchedNetwork)
+    else:
         assert isinstance(env.unwrapped.core.sim, BatchedNetwork)

@@ -85,3 +85,18 @@ def test_backends_agree_when_one_class_meets_vacuum():
     a = _advance("numpy", prob.setup, prob.q0, 6)
     b = _advance("numba-cpu", prob.setup, prob.q0, 6)
     assert np.abs(a[0] - b[0]).max() <= 1e-12 * np.abs(a[0]).max()
+
+
+def test_the_oracle_does_not_import_the_physics_it_checks():
+    """Agreement means something only if the oracle's physics is its own (docs/numerics.md)."""
+    import ast
+    import inspect
+
+    from solver import oracle
+
+    tree = ast.parse(inspect.getsource(oracle))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert "solver.physics" not in imported and "physics" not in names
+    assert not {"numerical_flux", "weno5_class_faces", "relax_marker", "flux_and_speeds"} & names

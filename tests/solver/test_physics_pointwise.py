@@ -60,33 +60,63 @@ def _cell_averages(antiderivative, edges):
     return (antiderivative(edges[1:]) - antiderivative(edges[:-1])) / np.diff(edges)
 
 
-def _faces(avg, scale):
-    """WENO5 faces of the cells that have a full stencil. Shapes: (n,) -> two (n - 4,)."""
-    return physics.weno5_faces(avg[:-4], avg[1:-3], avg[2:-2], avg[3:-1], avg[4:], scale)
+def _faces(rho, y, scale_r=0.25, scale_y=10.0):
+    """WENO5 faces of the kernels' reconstruction (``weno5_class_faces``, weights shared by rho
+    and y) for the cells that have a full stencil. Shapes: (n,) -> four (n - 4,)."""
+    st = [v[k : v.size - 4 + k] for v in (rho, y) for k in range(5)]
+    return physics.weno5_class_faces(*st, scale_r, scale_y)
 
 
-@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])
+@pytest.mark.parametrize("scales", [(1e-3, 1e-3), (0.25, 10.0), (1e3, 1.0)])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_weno5_is_exact_on_quadratics_at_both_faces(seed, scale):
-    a, b, c = np.random.default_rng(seed).normal(size=3) * [1.0, 3.0, 5.0]
-    def poly(x):
-        return a + b * x + c * x**2
-    def anti(x):
-        return a * x + b * x**2 / 2 + c * x**3 / 3
+def test_weno5_is_exact_on_quadratics_at_both_sides_of_every_interface(seed, scales):
+    """Each candidate stencil is exact for quadratics, so any weights give the exact face values
+    of rho and of y (different quadratics), on the left face x_{i-1/2}^+ and the right x_{i+1/2}^-."""
+    rng = np.random.default_rng(seed)
     edges = np.linspace(-1.0, 2.0, 31)
-    left, right = _faces(_cell_averages(anti, edges), scale)
-    assert left == pytest.approx(poly(edges[2:-3]), abs=1e-12)
-    assert right == pytest.approx(poly(edges[3:-2]), abs=1e-12)
+    faces = []
+    for a, b, c in (rng.normal(size=3) * [1.0, 3.0, 5.0], rng.normal(size=3) * [2.0, 1.0, 7.0]):
+        faces.append((_cell_averages(lambda x, a=a, b=b, c=c: a * x + b * x**2 / 2 + c * x**3 / 3, edges),
+                      lambda x, a=a, b=b, c=c: a + b * x + c * x**2))
+    (r_avg, r_poly), (y_avg, y_poly) = faces
+    r_l, r_r, y_l, y_r = _faces(r_avg, y_avg, *scales)
+    assert r_l == pytest.approx(r_poly(edges[2:-3]), abs=1e-11)
+    assert r_r == pytest.approx(r_poly(edges[3:-2]), abs=1e-11)
+    assert y_l == pytest.approx(y_poly(edges[2:-3]), abs=1e-11)
+    assert y_r == pytest.approx(y_poly(edges[3:-2]), abs=1e-11)
 
 
-@pytest.mark.parametrize("scale", [1.0, 1e3])
-def test_weno5_faces_converge_at_fifth_order_on_smooth_data(scale):
-    """sin on [0, 1.2] (no critical point): max face error falls ~32x per halving of dx."""
+def test_weno5_class_faces_converge_at_fifth_order_on_smooth_data():
+    """rho = 0.1 + 0.05 sin x, y = rho (8 + cos x) on [0, 1.2]: max face error falls ~32x per halving."""
+    def anti_r(x):
+        return 0.1 * x - 0.05 * np.cos(x)
+    def anti_y(x):  # integral of (0.1 + 0.05 sin x)(8 + cos x)
+        return 0.8 * x + 0.1 * np.sin(x) - 0.4 * np.cos(x) + 0.025 * np.sin(x) ** 2
+    def rho(x):
+        return 0.1 + 0.05 * np.sin(x)
     errors = []
     for n in (20, 40, 80, 160):
         edges = np.linspace(0.0, 1.2, n + 1)
-        left, right = _faces(_cell_averages(lambda x: -np.cos(x), edges), scale)
-        errors.append(max(np.abs(left - np.sin(edges[2:-3])).max(), np.abs(right - np.sin(edges[3:-2])).max()))
+        r_l, r_r, y_l, y_r = _faces(_cell_averages(anti_r, edges), _cell_averages(anti_y, edges))
+        xl, xr = edges[2:-3], edges[3:-2]
+        errors.append(max(np.abs(r_l - rho(xl)).max(), np.abs(r_r - rho(xr)).max(),
+                          np.abs(y_l - rho(xl) * (8 + np.cos(xl))).max(),
+                          np.abs(y_r - rho(xr) * (8 + np.cos(xr))).max()))
     orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
     assert orders[-1] >= 4.5, orders
-    assert errors[-1] < 1e-10
+    assert errors[-1] < 1e-9
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_weno5_keeps_a_constant_marker_at_vacuum_fronts(seed):
+    """y = w rho with one w and rho jumping from vacuum to a platoon: both faces keep exactly w
+    (shared weights make the map linear in (rho, y) jointly), wherever the face density is not tiny."""
+    rng = np.random.default_rng(seed)
+    rho = np.concatenate([np.zeros(6), rng.uniform(0.05, 0.24, 4), np.zeros(3), rng.uniform(0.0, 0.1, 6)])
+    w = rng.uniform(2.0, 25.0)
+    r_l, r_r, y_l, y_r = _faces(rho, w * rho)
+    for r, y in ((r_l, y_l), (r_r, y_r)):
+        assert y == pytest.approx(w * r, abs=1e-13)
+        big = np.abs(r) > 1e-6
+        assert big.sum() >= 4
+        assert y[big] / r[big] == pytest.approx(np.full(big.sum(), w), rel=1e-12)

@@ -1,4 +1,5 @@
-"""Contract fake of rl.evaluation: one metric per controller, per-draw values, one figure of its own."""
+"""Contract fake of rl.evaluation: the real metric and class names, paired rows of every ``ppo:``
+controller against every classical one, per-draw values, plus one figure of its own."""
 
 import csv
 import struct
@@ -7,11 +8,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-@dataclass
+@dataclass(frozen=True)
+class PairedComparison:
+    controller: str
+    baseline: str
+    n: int
+    mean: float
+    ci95: float
+
+    @property
+    def upper(self):
+        return self.mean + self.ci95
+
+
+@dataclass(frozen=True)
 class EvalResult:
     summary_csv: Path
     figures: list
     rows: list
+    paired: list = field(default_factory=list)
     draws: list = field(default_factory=list)
 
 
@@ -29,21 +44,20 @@ def _tiny_png(path):
 def evaluate(env_id, controllers, episodes, seeds, out_dir, progress=None, **env_kwargs):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, paired = [], []
     for i, name in enumerate(controllers):
-        for klass in ("total", "motorcycles"):
-            rows.append(
-                {
-                    "controller": name,
-                    "metric": "mean_delay_s",
-                    "mean": 30.0 + i,
-                    "ci95": 1.5,
-                    "class": klass,
-                }
-            )
-    summary = out_dir / "summary.csv"
+        for klass in ("m", "c", "total"):
+            rows.append({"controller": name, "metric": "delay_per_vehicle_s", "class": klass,
+                         "mean": 30.0 + i, "ci95": 1.5})
+    for spec in (c for c in controllers if c.startswith("ppo:")):
+        for base in (c for c in controllers if not c.startswith("ppo:")):
+            for klass in ("m", "c", "total"):
+                rows.append({"controller": spec, "metric": "delay_rel_diff_vs_" + base, "class": klass,
+                             "mean": -0.2, "ci95": 0.05})
+            paired.append(PairedComparison(spec, base, episodes * len(seeds), -0.2, 0.05))
+    summary = out_dir / "evaluation.csv"
     with open(summary, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(handle, fieldnames=["controller", "metric", "class", "mean", "ci95"])
         writer.writeheader()
         writer.writerows(rows)
     figure = out_dir / "queue_over_time.png"
@@ -57,4 +71,4 @@ def evaluate(env_id, controllers, episodes, seeds, out_dir, progress=None, **env
                               ("max_queue_m", 400.0 if i == len(controllers) - 1 and d else 100.0 + i),
                               ("max_queue_full", float(i == len(controllers) - 1 and d)))
     ]
-    return EvalResult(summary, [figure], rows, draws)
+    return EvalResult(summary, [figure], rows, paired, draws)

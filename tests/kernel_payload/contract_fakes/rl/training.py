@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainResult:
     model_path: Path
     metrics_csv: Path
@@ -15,7 +15,7 @@ class TrainResult:
     warm_steps_per_s: float | None = None
 
 
-def train(env_id, timesteps, n_envs, seed, out_dir, progress=None, **env_kwargs):
+def train(env_id, timesteps, n_envs, seed, out_dir, progress=None, *, train_config=None, **env_kwargs):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = out_dir / "model.zip"

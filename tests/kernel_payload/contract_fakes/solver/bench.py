@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class BenchReport:
-    rows: list
+    rows: list = field(default_factory=list)
     summary: dict = field(default_factory=dict)
 
     def to_dict(self):

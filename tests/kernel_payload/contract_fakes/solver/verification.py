@@ -36,13 +36,22 @@ class VerificationReport:
     checks: list = field(default_factory=list)
     ladders: list = field(default_factory=list)
     samples: dict = field(default_factory=dict)
+    level: str = "quick"
+    wall_s: float = 0.0
 
     @property
     def passed(self):
-        return all(c.passed for c in self.checks)
+        return bool(self.checks) and all(c.passed for c in self.checks)
 
-    def to_dict(self):
-        return {"checks": [c.__dict__ for c in self.checks], "passed": self.passed}
+    def to_dict(self, samples=True):
+        out = {"level": self.level, "passed": self.passed, "wall_s": self.wall_s,
+               "checks": [c.__dict__ for c in self.checks],
+               "ladders": [{"name": lad.name, "cells": lad.cells, "l1": lad.l1, "orders": lad.orders}
+                           for lad in self.ladders]}
+        if samples:
+            out["samples"] = {k: {"label": s.label, "x": s.x.tolist(), "numeric": s.numeric.tolist(),
+                                  "exact": s.exact.tolist()} for k, s in self.samples.items()}
+        return out
 
     def to_markdown(self):
         return "| check |\n|---|\n" + "\n".join(f"| {c.name} |" for c in self.checks)
@@ -67,4 +76,4 @@ def run_verification(level="quick", progress=None):
     for i in range(3):
         if progress:
             progress("ladders", i + 1, 3)
-    return VerificationReport(checks, ladders, samples)
+    return VerificationReport(checks, ladders, samples, level=level, wall_s=0.01)
