@@ -124,7 +124,7 @@ def test_cancel_from_the_cli(project, monkeypatch):
     assert runner.invoke(app, ["submit", "jobs/two.yml", "--detach"]).exit_code == 0
     job_id = Registry().latest().id
     for _ in range(600):  # event order, not a fixed sleep: cancel once the slow suite has begun
-        if "slow/sleep" in runner.invoke(app, ["logs", job_id]).output:
+        if "slow/sleep" in runner.invoke(app, ["logs", job_id, "--raw"]).output:
             break
         time.sleep(0.1)
     else:
