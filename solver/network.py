@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from solver import kernels_cpu as K
 from solver.initial import cell_averages, quality_per_cell, road_grid
+from solver.kernels_network import Numerics, Topology
 from solver.network_spec import NetworkScenario
 from solver.params import PhysicsParams
 from solver.scenario import validation_to_scenario_error
@@ -50,7 +51,8 @@ class Network:
     Attributes:
         links: link ids in order; lk (L, 2) (offset, n); lk_dx (L,) m; centres[l] (n_l,) m.
         approaches: every junction approach; signals: ids of signalised junctions.
-        q0: initial state (4, Ncells); topo, sig_static, obs: kernel argument tuples.
+        q0: initial state (4, Ncells); topo (:class:`solver.kernels_network.Topology`), sig_static,
+        obs: kernel arguments.
     """
 
     scenario: NetworkScenario
@@ -66,7 +68,7 @@ class Network:
     signals: list[str]
     n_phases: list[int]
     q0: np.ndarray
-    topo: tuple
+    topo: Topology
     sig_static: tuple
     obs: tuple
     order: int
@@ -75,6 +77,12 @@ class Network:
     scales: np.ndarray
     par: np.ndarray
     supply_cap: bool = True
+
+    def numerics(self, dtype: str = "float64", flush: float = K.ROUNDOFF_VACUUM) -> Numerics:
+        """The kernels' :class:`solver.kernels_network.Numerics` with ``scales`` and ``par`` in
+        ``dtype`` (the state's precision) and ``flush`` the round-off flushed to vacuum."""
+        return Numerics(self.order, self.kind, float(self.cfl), self.scales.astype(dtype),
+                        self.par.astype(dtype), bool(self.supply_cap), float(flush))
 
     @property
     def n_cells(self) -> int:
@@ -166,7 +174,7 @@ def build_network(sc: NetworkScenario) -> Network:
                         for a in approaches], np.int64)
     app_link = np.array([links.index(a.link) for a in approaches], np.int64)
     i64 = lambda v: np.asarray(v, np.int64)  # noqa: E731
-    topo = (lk_arr, np.asarray(lk_dx), vmax, en_link, dem_t, dem_v, dem_np, dem_lin, ex_link,
+    topo = Topology(lk_arr, np.asarray(lk_dx), vmax, en_link, dem_t, dem_v, dem_np, dem_lin, ex_link,
             i64(in_ptr), i64(ins), i64(out_ptr), i64(outs), i64(beta_ptr), np.asarray(beta, float))
     obs = (app_link, sc.queue_threshold * params.rho_jam)
     return Network(
