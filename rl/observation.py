@@ -21,7 +21,7 @@ VACUUM_WEIGHT = 1e-3  # free-speed prior weight in the bin speed average, fracti
 
 
 # digest of the modules these cached kernels call into (see solver/fingerprint.py)
-KERNEL_SOURCES_DIGEST = "8315f29893ce0965"
+KERNEL_SOURCES_DIGEST = "38311580d8602d14"
 
 @numba.njit(cache=True)
 def cell_speeds(Q, idx, par, out):

@@ -16,7 +16,7 @@ import numpy as np
 from solver import kernels_cpu as K
 from solver import kernels_network as KN
 from solver.errors import NumericalError
-from solver.network import Network
+from solver.network import Network, max_degree
 from solver.threads import default_threads, run_batched
 
 
@@ -91,7 +91,7 @@ class BatchedNetwork(NetworkReadout):
         self.B = int(batch)
         self.threads = max(1, int(threads or default_threads()))
         E, S, A = len(net.entries), len(net.signals), len(net.approaches)
-        maxdeg = KN.max_degree(net.topo)
+        maxdeg = max_degree(net.topo)
         B, N = self.B, net.n_cells
         self.W = np.zeros((B, KN.N_WORK, 4, N))
         self.QW = np.zeros((B, KN.N_QWORK, E, 2))

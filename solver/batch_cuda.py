@@ -18,7 +18,7 @@ from solver import kernels_network as KN
 from solver.batch import NetworkReadout, checked_requests
 from solver.errors import BackendError, NumericalError
 from solver.kernels_cpu import NG
-from solver.network import Network
+from solver.network import Network, Topology, max_degree
 
 #: device arrays exposed as host copies, batch axis moved first
 STATE_NAMES = ("Q", "QU", "T", "DSCALE", "SP", "SS", "SN", "REQ", "ST", "ACC", "AQ", "AQMAX",
@@ -92,7 +92,7 @@ def static_arguments(net: Network, dtype: str) -> tuple:
     """
     real = np.dtype(dtype)
     reals = {"lk_dx", "vmax", "dem_v", "beta"}
-    topo = KN.Topology(**{k: np.ascontiguousarray(a, real if k in reals else a.dtype)
+    topo = Topology(**{k: np.ascontiguousarray(a, real if k in reals else a.dtype)
                           for k, a in net.topo._asdict().items()})
     sig_times, app_sig, app_pos, sig_green = net.sig_static
     sig = (np.ascontiguousarray(sig_times, np.float64), app_sig, app_pos,
@@ -114,7 +114,7 @@ def on_device(value, to_device):
 def state_arrays(net: Network, batch: int, dtype: str) -> dict[str, np.ndarray]:
     """Zeroed host arrays of the per-copy state and scratch, batch axis last (see the kernel)."""
     E, S, A, B, N = len(net.entries), len(net.signals), len(net.approaches), batch, net.n_cells
-    maxdeg = KN.max_degree(net.topo)
+    maxdeg = max_degree(net.topo)
     real, f64, i64 = dtype, np.float64, np.int64
     shapes = {"Q": ((4, N, B), real), "QU": ((E, 2, B), real), "T": ((B,), f64),
               "DSCALE": ((E, B), real), "SP": ((S, B), i64), "SS": ((S, B), i64),

@@ -25,8 +25,8 @@ variable's scale squared and its epsilon is ``1e-6`` (dimensionless), so it neit
 nor drowns the indicators in float32. The pointwise physics is
 :func:`solver.physics.compile_physics` compiled for ``cuda.jit(device=True)``.
 
-Arguments: the read-only ones travel grouped (a :class:`solver.kernels_network.Topology` and a
-:class:`solver.kernels_network.Numerics` NamedTuple, the signal and observation tuples); numba-cuda
+Arguments: the read-only ones travel grouped (a :class:`solver.network.Topology` and a
+:class:`solver.network.Numerics` NamedTuple, the signal and observation tuples); numba-cuda
 passes tuples and NamedTuples of device arrays to a kernel as it does single arrays.
 """
 

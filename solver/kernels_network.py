@@ -20,8 +20,6 @@ sn next phase, req requested phase.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numba
 import numpy as np
 
@@ -62,57 +60,6 @@ N_WORK = 5
 #: queue work slots per copy: QW[k] for k = queue at the RK start, stage 1, stage 2, rate, saved
 QU0, QU1, QU2, QRATE, QSAVED = range(5)
 N_QWORK = 5
-
-
-class Topology(NamedTuple):
-    """The read-only arrays of one network's layout and demand (see the module docstring).
-
-    Shapes: lk (L, 2) int64 (offset, n); lk_dx (L,) m; vmax (2, Ncells) m/s; en_link (E,);
-    dem_t dem_v (E, 2, P) s, veh/s; dem_np (E, 2); dem_lin (E,); ex_link (X,); jn_in_ptr
-    jn_out_ptr jn_beta_ptr (J+1,); jn_in (A,); jn_out (.,); beta (.,). Index arrays int64, the
-    rest in the state's precision (dem_t in float64).
-    """
-
-    lk: np.ndarray
-    lk_dx: np.ndarray
-    vmax: np.ndarray
-    en_link: np.ndarray
-    dem_t: np.ndarray
-    dem_v: np.ndarray
-    dem_np: np.ndarray
-    dem_lin: np.ndarray
-    ex_link: np.ndarray
-    jn_in_ptr: np.ndarray
-    jn_in: np.ndarray
-    jn_out_ptr: np.ndarray
-    jn_out: np.ndarray
-    jn_beta_ptr: np.ndarray
-    beta: np.ndarray
-
-
-class Numerics(NamedTuple):
-    """Scheme choices and parameters of a network run, passed to the kernels as one argument.
-
-    ``order`` (``FIRST_ORDER``/``WENO5``), ``kind`` (flux), ``cfl``, ``scales`` (4,) the
-    variables' scales, ``par`` the packed physics parameters (:meth:`PhysicsParams.packed`),
-    ``supply_cap`` (bool), ``flush``: the fraction of rho_jam below zero that is round-off at a
-    vacuum front and becomes vacuum (per precision: ``kernels_cpu.ROUNDOFF_VACUUM`` in float64,
-    ``kernels_cuda.VACUUM_FLUSH``). The state's precision is ``par``'s dtype: the step casts its
-    time step and RK coefficients to it.
-    """
-
-    order: int
-    kind: int
-    cfl: float
-    scales: np.ndarray
-    par: np.ndarray
-    supply_cap: bool
-    flush: float
-
-
-def max_degree(topo: Topology) -> int:
-    """Largest number of links into or out of one junction (>= 1): the scratch's width."""
-    return max(int(np.diff(topo.jn_in_ptr).max(initial=1)), int(np.diff(topo.jn_out_ptr).max(initial=1)))
 
 
 @jit
@@ -573,8 +520,8 @@ def advance_network_range(lo, hi, Q, QU, T, duration, max_steps, topo, DSCALE, S
     Releases the GIL: :class:`solver.batch.BatchedNetwork` runs disjoint ranges on a thread per
     core (a ``parallel=True`` prange version cost ~8 ms of fixed overhead per call here).
 
-    Args: topo a :class:`Topology`; sig_static ``(sig_times, app_sig, app_pos, sig_green)``;
-    obs ``(app_link, thresh)``; num a :class:`Numerics`.
+    Args: topo a :class:`solver.network.Topology`; sig_static ``(sig_times, app_sig, app_pos,
+    sig_green)``; obs ``(app_link, thresh)``; num a :class:`solver.network.Numerics`.
 
     Shapes: Q (B, 4, Ncells); QU (B, E, 2) entry queues (veh); T (B,); DSCALE (B, E) demand
     multipliers; SP SS SN REQ (B, S) int64, ST (B, S) signal state; W (B, N_WORK, 4, Ncells),
