@@ -21,7 +21,7 @@ VACUUM_WEIGHT = 1e-3  # free-speed prior weight in the bin speed average, fracti
 
 
 # digest of the modules these cached kernels call into (see solver/fingerprint.py)
-KERNEL_SOURCES_DIGEST = "858a778371ba3b1d"
+KERNEL_SOURCES_DIGEST = "5e66ec196f1b9372"
 
 @numba.njit(cache=True)
 def cell_speeds(Q, idx, par, out):

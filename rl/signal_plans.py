@@ -46,7 +46,8 @@ def approach_flows(net, horizon: float, scale: float = 1.0, statistic: str = "me
     reduce = {"mean": np.mean, "peak": np.max}[statistic]
     from solver.kernels_network import demand_rate
 
-    dem_t, dem_v, dem_np, dem_lin = net.topo[4:8]
+    topo = net.topo
+    dem_t, dem_v, dem_np, dem_lin = topo.dem_t, topo.dem_v, topo.dem_np, topo.dem_lin
     times = np.linspace(0.0, horizon, 121)
     flows = {lk: np.zeros(2) for lk in net.links}
     links = net.scenario.links

@@ -16,11 +16,61 @@ import numpy as np
 from solver import kernels_cpu as K
 from solver import kernels_network as KN
 from solver.errors import NumericalError
-from solver.network import Network
+from solver.network import Network, max_degree
 from solver.threads import default_threads, run_batched
 
 
-class BatchedNetwork:
+def checked_requests(net: Network, batch: int, requested) -> np.ndarray:
+    """Requested phases as a (batch, S) int64 array.
+
+    Raises:
+        ValueError: a requested phase does not exist at its signal.
+    """
+    req = np.asarray(requested, np.int64).reshape(batch, -1)
+    if req.size and (req.min() < 0 or (req >= np.array(net.n_phases)).any()):
+        raise ValueError(f"requested phases {req.tolist()} outside 0..n_phases-1 {net.n_phases}")
+    return req
+
+
+class NetworkReadout:
+    """Ledger, measures and densities of a batch, shared by the CPU and GPU batches.
+
+    Reads ``net``, ``B``, ``Q``, ``QU``, ``ACC``, ``AQ``, ``AQMAX``, ``Q0MASS`` (batch axis first)
+    and :meth:`stored` of the class it is mixed into.
+    """
+
+    def stored(self) -> np.ndarray:
+        """Vehicles on the links per copy and class. Shapes: (B, 2)."""
+        raise NotImplementedError
+
+    def ledger(self) -> dict[str, np.ndarray]:
+        """Per copy and class: entered - exited - stored - queued = residual (veh). Each (B, 2)."""
+        entered = self.ACC[:, :, KN.ARRIVED]
+        exited = self.ACC[:, :, KN.EXITED]
+        stored = self.stored() - self.Q0MASS
+        queued = np.asarray(self.QU, np.float64).sum(axis=1)
+        return {"entered": entered, "exited": exited, "stored": stored, "queued": queued,
+                "residual": entered - exited - stored - queued}
+
+    def measures(self) -> dict[str, np.ndarray]:
+        """Cumulative traffic measures since reset.
+
+        Returns:
+            ``tts``, ``delay`` (veh s, (B, 2)), ``throughput`` (veh, (B, 2)), ``entry_queue``
+            (veh, (B, 2)), ``queue_ms`` and ``queue_max_m`` per approach ((B, A)).
+        """
+        acc = self.ACC
+        return {"tts": acc[:, :, KN.TTS].copy(), "delay": acc[:, :, KN.DELAY].copy(),
+                "throughput": acc[:, :, KN.EXITED].copy(),
+                "entry_queue": np.asarray(self.QU, np.float64).sum(axis=1),
+                "queue_ms": self.AQ.copy(), "queue_max_m": self.AQMAX.copy()}
+
+    def link_density(self, link: str) -> np.ndarray:
+        """Densities of one link. Shapes: (B, 2, n) veh/m (motorcycles, cars)."""
+        return self.Q[:, [0, 2], self.net.link_slice(link)]
+
+
+class BatchedNetwork(NetworkReadout):
     """State and stepping of B copies of one network (numba-cpu backend).
 
     Args:
@@ -41,15 +91,16 @@ class BatchedNetwork:
         self.B = int(batch)
         self.threads = max(1, int(threads or default_threads()))
         E, S, A = len(net.entries), len(net.signals), len(net.approaches)
-        maxdeg = max(int(np.diff(net.topo[9]).max(initial=1)), int(np.diff(net.topo[11]).max(initial=1)))
+        maxdeg = max_degree(net.topo)
         B, N = self.B, net.n_cells
         self.W = np.zeros((B, KN.N_WORK, 4, N))
-        self.QW = np.zeros((B, 5, E, 2))
+        self.QW = np.zeros((B, KN.N_QWORK, E, 2))
         self.SCR = np.zeros((B, 6, maxdeg))
         self.GREEN = np.zeros((B, A))
         self.STEPS = np.zeros(B, np.int64)
         self.FAIL = np.zeros(B, np.int64)
         self.shape = (E, S, A)
+        self.numerics = net.numerics()
         self.reset()
 
     def reset(self, index=None, demand_scale=None) -> None:
@@ -93,16 +144,12 @@ class BatchedNetwork:
             NumericalError: positivity could not be kept or a NaN appeared (a bug).
         """
         if requested is not None:
-            req = np.asarray(requested, np.int64).reshape(self.B, -1)
-            if req.size and (req.min() < 0 or (req >= np.array(self.net.n_phases)).any()):
-                raise ValueError(f"requested phases {req.tolist()} outside 0..n_phases-1 {self.net.n_phases}")
-            self.REQ[:] = req
+            self.REQ[:] = checked_requests(self.net, self.B, requested)
         n = self.net
         t_end = float(self.T.max()) + float(duration)
-        args = (self.Q, self.QU, self.T, float(duration), max_steps, n.topo, self.DSCALE, self.SP, self.SS,
-                self.ST, self.SN, self.REQ, n.sig_static, n.obs, n.order, n.kind, n.cfl, n.scales,
-                n.par, n.supply_cap, self.W, self.QW, self.SCR, self.GREEN, self.ACC, self.AQ,
-                self.AQMAX, self.STEPS, self.FAIL)
+        args = (self.Q, self.QU, self.T, float(duration), max_steps, n.topo, self.DSCALE, self.SP,
+                self.SS, self.ST, self.SN, self.REQ, n.sig_static, n.obs, self.numerics, self.W,
+                self.QW, self.SCR, self.GREEN, self.ACC, self.AQ, self.AQMAX, self.STEPS, self.FAIL)
         run_batched(KN.advance_network_range, self.B, self.threads, *args)
         if self.FAIL.any() or not np.isfinite(self.Q).all():
             raise NumericalError(f"network state became invalid near t = {t_end:g} s (copies {np.flatnonzero(self.FAIL).tolist()})")
@@ -114,27 +161,3 @@ class BatchedNetwork:
             sl = slice(off + K.NG, off + K.NG + n)
             out += self.Q[:, [0, 2], sl].sum(axis=2) * self.net.lk_dx[l]
         return out
-
-    def ledger(self) -> dict[str, np.ndarray]:
-        """Per copy and class: entered - exited - stored - queued = residual (veh). Each (B, 2)."""
-        entered = self.ACC[:, :, KN.ARRIVED]
-        exited = self.ACC[:, :, KN.EXITED]
-        stored = self.stored() - self.Q0MASS
-        queued = self.QU.sum(axis=1)
-        return {"entered": entered, "exited": exited, "stored": stored, "queued": queued,
-                "residual": entered - exited - stored - queued}
-
-    def measures(self) -> dict[str, np.ndarray]:
-        """Cumulative traffic measures since reset.
-
-        Returns:
-            ``tts``, ``delay`` (veh s, (B, 2)), ``throughput`` (veh, (B, 2)), ``entry_queue``
-            (veh, (B, 2)), ``queue_ms`` and ``queue_max_m`` per approach ((B, A)).
-        """
-        return {"tts": self.ACC[:, :, KN.TTS].copy(), "delay": self.ACC[:, :, KN.DELAY].copy(),
-                "throughput": self.ACC[:, :, KN.EXITED].copy(), "entry_queue": self.QU.sum(axis=1),
-                "queue_ms": self.AQ.copy(), "queue_max_m": self.AQMAX.copy()}
-
-    def link_density(self, link: str) -> np.ndarray:
-        """Densities of one link. Shapes: (B, 2, n) veh/m (motorcycles, cars)."""
-        return self.Q[:, [0, 2], self.net.link_slice(link)]

@@ -15,9 +15,10 @@ from numba import cuda
 
 from solver import kernels_cuda as KG
 from solver import kernels_network as KN
+from solver.batch import NetworkReadout, checked_requests
 from solver.errors import BackendError, NumericalError
 from solver.kernels_cpu import NG
-from solver.network import Network
+from solver.network import Network, Topology, max_degree
 
 #: device arrays exposed as host copies, batch axis moved first
 STATE_NAMES = ("Q", "QU", "T", "DSCALE", "SP", "SS", "SN", "REQ", "ST", "ACC", "AQ", "AQMAX",
@@ -85,30 +86,40 @@ def _cuda():
 def static_arguments(net: Network, dtype: str) -> tuple:
     """The advance kernel's read-only arguments after the state (host arrays and scalars).
 
-    Topology, signals, observation, numerics and parameters, as in
-    ``kernels_network.advance_network_range``; state-like values in ``dtype``, times float64.
+    ``(topo, sig_static, obs, num)`` as in ``kernels_network.advance_network_range``: state-like
+    values in ``dtype``, times and indices as they are, ``num.flush`` the precision's
+    :data:`solver.kernels_cuda.VACUUM_FLUSH`.
     """
     real = np.dtype(dtype)
-    reals = {1, 2, 5, 14}  # lk_dx, vmax, dem_v, beta (topo positions)
-    topo = [np.ascontiguousarray(a, real if i in reals else a.dtype) for i, a in enumerate(net.topo)]
+    reals = {"lk_dx", "vmax", "dem_v", "beta"}
+    topo = Topology(**{k: np.ascontiguousarray(a, real if k in reals else a.dtype)
+                          for k, a in net.topo._asdict().items()})
     sig_times, app_sig, app_pos, sig_green = net.sig_static
-    sig = [np.ascontiguousarray(sig_times, np.float64), app_sig, app_pos,
-           np.ascontiguousarray(sig_green, real)]
+    sig = (np.ascontiguousarray(sig_times, np.float64), app_sig, app_pos,
+           np.ascontiguousarray(sig_green, real))
     app_link, thresh = net.obs
-    tail = [app_link, real.type(thresh), net.order, net.kind, float(net.cfl),
-            net.scales.astype(real), net.par.astype(real), bool(net.supply_cap)]
-    return (*topo, *sig, *tail)
+    return topo, sig, (app_link, real.type(thresh)), net.numerics(dtype, KG.VACUUM_FLUSH[dtype])
+
+
+def on_device(value, to_device):
+    """``value`` with every numpy array in it (nested tuples and NamedTuples) put on the device."""
+    if isinstance(value, np.ndarray):
+        return to_device(value)
+    if isinstance(value, tuple):
+        items = [on_device(v, to_device) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    return value
 
 
 def state_arrays(net: Network, batch: int, dtype: str) -> dict[str, np.ndarray]:
     """Zeroed host arrays of the per-copy state and scratch, batch axis last (see the kernel)."""
     E, S, A, B, N = len(net.entries), len(net.signals), len(net.approaches), batch, net.n_cells
-    maxdeg = max(int(np.diff(net.topo[9]).max(initial=1)), int(np.diff(net.topo[11]).max(initial=1)))
+    maxdeg = max_degree(net.topo)
     real, f64, i64 = dtype, np.float64, np.int64
     shapes = {"Q": ((4, N, B), real), "QU": ((E, 2, B), real), "T": ((B,), f64),
               "DSCALE": ((E, B), real), "SP": ((S, B), i64), "SS": ((S, B), i64),
               "ST": ((S, B), f64), "SN": ((S, B), i64), "REQ": ((S, B), i64),
-              "W": ((KN.N_WORK, 4, N, B), real), "QW": ((KG.N_QWORK, E, 2, B), real),
+              "W": ((KN.N_WORK, 4, N, B), real), "QW": ((KN.N_QWORK, E, 2, B), real),
               "SCR": ((6, maxdeg, B), real), "GREEN": ((A, B), real),
               "ACC": ((2, KN.N_ACC, B), f64), "AQ": ((A, B), f64), "AQMAX": ((A, B), f64),
               "STEPS": ((B,), i64), "FAIL": ((B,), i64), "STORED": ((2, B), f64)}  # fmt: skip
@@ -133,7 +144,7 @@ def _host_attr(name: str) -> property:
     return property(get)
 
 
-class CudaBatchedNetwork:
+class CudaBatchedNetwork(NetworkReadout):
     """State and stepping of B copies of one network on the GPU (numba-cuda backend).
 
     Args:
@@ -157,7 +168,7 @@ class CudaBatchedNetwork:
         self.grid = ((self.B + tpb - 1) // tpb, tpb)
         self.shape = (len(net.entries), len(net.signals), len(net.approaches))
         to = self.cuda.to_device
-        self.static = tuple(to(a) if isinstance(a, np.ndarray) else a for a in static_arguments(net, dtype))
+        self.static = on_device(static_arguments(net, dtype), to)
         self.dev = {k: to(a) for k, a in state_arrays(net, self.B, dtype).items()}
         self.host: dict[str, np.ndarray] = {}
         self.q0_dev = self.cuda.to_device(np.ascontiguousarray(net.q0, dtype))
@@ -205,9 +216,7 @@ class CudaBatchedNetwork:
         d = self.dev
         self.host.clear()
         if requested is not None:
-            req = np.asarray(requested, np.int64).reshape(self.B, -1)
-            if req.size and (req.min() < 0 or (req >= np.array(self.net.n_phases)).any()):
-                raise ValueError(f"requested phases {req.tolist()} outside 0..n_phases-1 {self.net.n_phases}")
+            req = checked_requests(self.net, self.B, requested)
             d["REQ"].copy_to_device(np.ascontiguousarray(req.T))
         self.kernels.advance[self.grid](*advance_arguments(duration, max_steps, d, self.static))
         fail = d["FAIL"].copy_to_host()
@@ -223,30 +232,9 @@ class CudaBatchedNetwork:
     def stored(self) -> np.ndarray:
         """Vehicles on the links per copy and class (computed on the device). Shapes: (B, 2)."""
         d = self.dev
-        lk, lk_dx = self.static[0], self.static[1]
+        lk, lk_dx = self.static[0].lk, self.static[0].lk_dx
         _bookkeeping()["stored"][self.grid](d["Q"], lk, lk_dx, d["STORED"])
         return d["STORED"].copy_to_host().T
-
-    def ledger(self) -> dict[str, np.ndarray]:
-        """Per copy and class: entered - exited - stored - queued = residual (veh). Each (B, 2)."""
-        acc = self.ACC
-        entered, exited = acc[:, :, KN.ARRIVED], acc[:, :, KN.EXITED]
-        stored = self.stored() - self.Q0MASS
-        queued = self.QU.astype(np.float64).sum(axis=1)
-        return {"entered": entered, "exited": exited, "stored": stored, "queued": queued,
-                "residual": entered - exited - stored - queued}
-
-    def measures(self) -> dict[str, np.ndarray]:
-        """Cumulative traffic measures since reset (see :meth:`BatchedNetwork.measures`)."""
-        acc, aq, aqmax = self.ACC, self.AQ, self.AQMAX
-        return {"tts": acc[:, :, KN.TTS].copy(), "delay": acc[:, :, KN.DELAY].copy(),
-                "throughput": acc[:, :, KN.EXITED].copy(),
-                "entry_queue": self.QU.astype(np.float64).sum(axis=1), "queue_ms": aq.copy(),
-                "queue_max_m": aqmax.copy()}
-
-    def link_density(self, link: str) -> np.ndarray:
-        """Densities of one link. Shapes: (B, 2, n) veh/m (motorcycles, cars)."""
-        return self.Q[:, [0, 2], self.net.link_slice(link)]
 
 
 for _name in STATE_NAMES:

@@ -30,6 +30,10 @@ CENTRAL_UPWIND, HLL = 0, 1
 BC_OUTFLOW, BC_PERIODIC, BC_WALL, BC_INFLOW, BC_NODE = 0, 1, 2, 3, 4
 VACUUM_FACE = 1e-3  # faces below this fraction of rho_jam get their marker bounded by neighbours'
 ROUNDOFF_VACUUM = 1e-15  # fraction of rho_jam below zero that is round-off at a vacuum front
+#: SSP-RK3 (Shu-Osher form), one row per stage s: ``(a, b, c, w)`` with
+#: ``q_{s+1} = a q_0 + b (q_s + dt L(q_s))`` at stage time ``t + c dt``; ``w`` the stage's weight in
+#: the step's time integral of the fluxes. ``a + b`` is exactly 1 in every row.
+RK3 = ((0.0, 1.0, 0.0, 1.0 / 6.0), (0.75, 0.25, 1.0, 1.0 / 6.0), (1.0 - 2.0 / 3.0, 2.0 / 3.0, 0.5, 2.0 / 3.0))
 # value-safe fast-math: no nnan/ninf, so NaN and inf still propagate and can be detected
 FASTMATH = {"contract", "arcp", "reassoc", "nsz", "afn"}
 
@@ -274,17 +278,18 @@ def ssprk3_transport(q, n, dt, dx, bc, bstate, order, kind, scales, par, work, b
     q0, q1, q2, qm, qp, F = work[0], work[1], work[2], work[3], work[4], work[5]
     dtdx = dt / dx
     q0[:, :] = q
+    (a1, b1, _, w1), (a2, b2, _, w2), (a3, b3, _, w3) = RK3  # unrolled: the stages differ in arrays
     stage_fluxes(q, n, bc, bstate, order, kind, scales, par, qm, qp, F)
-    accumulate_boundary(bstep, F, n, dt / 6.0)
-    combine(q1, q, 0.0, q, 1.0, F, n, dtdx)
+    accumulate_boundary(bstep, F, n, dt * w1)
+    combine(q1, q, a1, q, b1, F, n, dtdx)
     clean_vacuum(q1, n, scales, par)
     stage_fluxes(q1, n, bc, bstate, order, kind, scales, par, qm, qp, F)
-    accumulate_boundary(bstep, F, n, dt / 6.0)
-    combine(q2, q, 0.75, q1, 0.25, F, n, dtdx)
+    accumulate_boundary(bstep, F, n, dt * w2)
+    combine(q2, q, a2, q1, b2, F, n, dtdx)
     clean_vacuum(q2, n, scales, par)
     stage_fluxes(q2, n, bc, bstate, order, kind, scales, par, qm, qp, F)
-    accumulate_boundary(bstep, F, n, dt * 2.0 / 3.0)
-    combine(q, q0, 1.0 - 2.0 / 3.0, q2, 2.0 / 3.0, F, n, dtdx)  # weights sum to exactly 1
+    accumulate_boundary(bstep, F, n, dt * w3)
+    combine(q, q0, a3, q2, b3, F, n, dtdx)
     clean_vacuum(q, n, scales, par)
     if _interior_min_density(q, n) < 0.0:
         q[:, :] = q0

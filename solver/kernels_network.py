@@ -27,7 +27,7 @@ from solver import physics
 from solver.kernels_cpu import (
     FASTMATH,
     NG,
-    ROUNDOFF_VACUUM,
+    RK3,
     VACUUM_FACE,
     WENO5,
     clean_cell,
@@ -38,7 +38,7 @@ from solver.kernels_cpu import (
 from solver.params import EPS_VAC, RHO_JAM
 
 # digest of the modules these cached kernels call into (see solver/fingerprint.py)
-KERNEL_SOURCES_DIGEST = "82808ed980045d76"
+KERNEL_SOURCES_DIGEST = "a4073d8016226a0e"
 
 _P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
 _weno5_class_faces = _P.weno5_class_faces
@@ -57,6 +57,9 @@ N_ACC = 5
 #: work slots per copy: W[k] for k = state at the RK start, stage 1, stage 2, fluxes, saved state
 Q0, Q1, Q2, FLUX, SAVED = range(5)
 N_WORK = 5
+#: queue work slots per copy: QW[k] for k = queue at the RK start, stage 1, stage 2, rate, saved
+QU0, QU1, QU2, QRATE, QSAVED = range(5)
+N_QWORK = 5
 
 
 @jit
@@ -191,12 +194,13 @@ def _cell_sr(q, vmax, c, par):
 
 @jit
 def entry_exit_fluxes(q, qu, t, dt, lk, vmax, en_link, dem_t, dem_v, dem_np, dem_lin, dscale,
-                      ex_link, par, F, dqu, rates):
+                      ex_link, par, F, dqu):
     """Entry faces: ``min(demand + queue/dt, supply)``; exit faces: free discharge of demand.
 
-    ``dqu[e, k]`` receives the entry queue's rate of change; ``rates[k, (ARRIVED, EXITED)]`` the
-    arrivals and exits (veh/s) of this stage.
+    ``dqu[e, k]`` receives the entry queue's rate of change. Returns the stage's arrivals and
+    exits (veh/s) ``(arrived_m, arrived_c, exited_m, exited_c)``, summed in float64.
     """
+    arr_m, arr_c, ex_m, ex_c = float(0), float(0), float(0), float(0)  # float64 in float32 ports too
     for e in range(en_link.shape[0]):
         off = lk[en_link[e], 0]
         c = off + NG
@@ -208,14 +212,18 @@ def entry_exit_fluxes(q, qu, t, dt, lk, vmax, en_link, dem_t, dem_v, dem_np, dem
             F[2 * k, off] = f
             F[2 * k + 1, off] = f * (win_m if k == 0 else win_c)
             dqu[e, k] = lam - f
-            rates[k, ARRIVED] += lam
+            if k == 0:
+                arr_m += lam
+            else:
+                arr_c += lam
     for x in range(ex_link.shape[0]):
         off, n = lk[ex_link[x], 0], lk[ex_link[x], 1]
         d_m, d_c, _, _, w_m, w_c, _, _ = _cell_sr(q, vmax, off + NG + n - 1, par)
         F[0, off + n], F[1, off + n] = d_m, d_m * w_m
         F[2, off + n], F[3, off + n] = d_c, d_c * w_c
-        rates[0, EXITED] += d_m
-        rates[1, EXITED] += d_c
+        ex_m += d_m
+        ex_c += d_c
+    return arr_m, arr_c, ex_m, ex_c
 
 
 @jit
@@ -287,16 +295,17 @@ def bound_cell(q, c, vtop, eps, par):
 
 
 @jit
-def _update_links(dst, a, ca, b, cb, F, lk, lk_dx, dt, scales, par, final):
+def _update_links(dst, a, ca, b, cb, F, lk, lk_dx, dt, scales, par, final, flush):
     """RK combination ``dst = ca a + cb (b - dt/dx (F_{j+1} - F_j))`` on every interior cell,
-    each cell then cleaned as :func:`solver.kernels_cpu.clean_vacuum` does.
+    each cell then cleaned as :func:`solver.kernels_cpu.clean_vacuum` does (densities above
+    ``-flush rho_jam`` are round-off and become vacuum).
 
     With ``final`` (the last stage) each cell's markers are also bounded (:func:`bound_cell`)
     in the same pass. Returns True if an interior density is negative after cleaning (the step
     must then be retried). Shapes: (4, Ncells).
     """
     thresh = VACUUM_FACE * par[RHO_JAM]
-    tiny = ROUNDOFF_VACUUM * par[RHO_JAM]
+    tiny = flush * par[RHO_JAM]
     vtop = scales[1] / scales[0]
     eps = par[EPS_VAC]
     negative = False
@@ -316,56 +325,77 @@ def _update_links(dst, a, ca, b, cb, F, lk, lk_dx, dt, scales, par, final):
 
 
 @jit
-def network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap, green, work, qwork,
-                scr, acc):
-    """One SSP-RK3 transport step of a whole network (links and entry queues together).
+def copy_cells(dst, src, lk):
+    """``dst = src`` on the interior cells of every link. Shapes: (4, Ncells)."""
+    for l in range(lk.shape[0]):
+        for v in range(4):
+            for c in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
+                dst[v, c] = src[v, c]
 
-    Returns False (state restored) when a density would go negative. ``acc[k, ARRIVED|EXITED]``
-    receives this step's arrivals and exits (veh), RK-weighted like the state.
+
+@jit
+def copy_queues(dst, src):
+    """``dst = src`` for the entry queues. Shapes: (E, 2)."""
+    for e in range(src.shape[0]):
+        dst[e, 0] = src[e, 0]
+        dst[e, 1] = src[e, 1]
+
+
+@jit
+def network_rk3(q, qu, t, dt, topo, dscale, num, green, work, qwork, scr, acc):
+    """One SSP-RK3 transport step (:data:`solver.kernels_cpu.RK3`) of a whole network copy:
+    links and entry queues together.
+
+    Allocation-free (named work slots, loops instead of slice assignment), so numba-cuda compiles
+    this same function for the GPU. Returns False (state restored) when a density would go
+    negative. ``acc[k, ARRIVED|EXITED]`` receives this step's arrivals and exits (veh),
+    RK-weighted like the state.
+
+    Shapes: q (4, Ncells); qu (E, 2); work (N_WORK, 4, Ncells); qwork (N_QWORK, E, 2);
+    scr (6, maxdeg); green (A,); acc (2, N_ACC).
     """
-    (lk, lk_dx, vmax, en_link, dem_t, dem_v, dem_np, dem_lin, ex_link, jn_in_ptr, jn_in,
-     jn_out_ptr, jn_out, jn_beta_ptr, beta) = topo
-    q0, q1, q2, F = work[Q0], work[Q1], work[Q2], work[FLUX]
-    qu0, qu1, qu2, dqu = qwork[0], qwork[1], qwork[2], qwork[3]
-    q0[:, :] = q
-    qu0[:, :] = qu
-    rates = np.zeros((2, 2))
-    step_acc = np.zeros((2, 2))
+    lk, vmax, par = topo.lk, topo.vmax, num.par
+    q0, F, dqu = work[Q0], work[FLUX], qwork[QRATE]
+    copy_cells(q0, q, lk)
+    copy_queues(qwork[QU0], qu)
+    rdt = par.dtype.type(dt)  # the state's precision
+    arr_m, arr_c, ex_m, ex_c = float(0), float(0), float(0), float(0)
+    negative = False
     for stage in range(3):
-        if stage == 0:
-            src, usrc, ts, wgt = q0, qu0, t, 1.0 / 6.0
-        elif stage == 1:
-            src, usrc, ts, wgt = q1, qu1, t + dt, 1.0 / 6.0
-        else:
-            src, usrc, ts, wgt = q2, qu2, t + 0.5 * dt, 2.0 / 3.0
-        rates[:, :] = 0.0
+        a, b, c, w = RK3[stage]
+        ra, rb = par.dtype.type(a), par.dtype.type(b)
+        src, usrc = work[Q0 + stage], qwork[QU0 + stage]
         for l in range(lk.shape[0]):
-            link_sweep(src, F, vmax, lk[l, 0], lk[l, 1], order, kind, scales, par, supply_cap)
-        entry_exit_fluxes(src, usrc, ts, dt, lk, vmax, en_link, dem_t, dem_v, dem_np, dem_lin,
-                          dscale, ex_link, par, F, dqu, rates)
-        junction_fluxes(src, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_ptr, beta,
-                        green, par, F, scr)
-        for k in range(2):
-            step_acc[k, ARRIVED] += wgt * dt * rates[k, ARRIVED]
-            step_acc[k, EXITED] += wgt * dt * rates[k, EXITED]
-        negative = False
-        if stage == 0:
-            _update_links(q1, q0, 0.0, q0, 1.0, F, lk, lk_dx, dt, scales, par, False)
-            qu1[:, :] = qu0 + dt * dqu
-        elif stage == 1:
-            _update_links(q2, q0, 0.75, q1, 0.25, F, lk, lk_dx, dt, scales, par, False)
-            qu2[:, :] = 0.75 * qu0 + 0.25 * (qu1 + dt * dqu)
+            link_sweep(src, F, vmax, lk[l, 0], lk[l, 1], num.order, num.kind, num.scales, par,
+                       num.supply_cap)
+        s_am, s_ac, s_em, s_ec = entry_exit_fluxes(
+            src, usrc, t + c * dt, dt, lk, vmax, topo.en_link, topo.dem_t, topo.dem_v, topo.dem_np,
+            topo.dem_lin, dscale, topo.ex_link, par, F, dqu)
+        junction_fluxes(src, lk, vmax, topo.jn_in_ptr, topo.jn_in, topo.jn_out_ptr, topo.jn_out,
+                        topo.jn_beta_ptr, topo.beta, green, par, F, scr)
+        arr_m += w * dt * s_am
+        arr_c += w * dt * s_ac
+        ex_m += w * dt * s_em
+        ex_c += w * dt * s_ec
+        if stage < 2:  # two call sites: a constant ``final`` keeps the pass specialised (2 %)
+            udst = qwork[QU1 + stage]
+            _update_links(work[Q1 + stage], q0, ra, src, rb, F, lk, topo.lk_dx, rdt, num.scales,
+                          par, False, num.flush)
         else:  # markers bounded and negatives looked for in the same pass
-            negative = _update_links(q, q0, 1.0 - 2.0 / 3.0, q2, 2.0 / 3.0, F, lk, lk_dx, dt, scales,
-                                     par, True)
-            qu[:, :] = (1.0 - 2.0 / 3.0) * qu0 + 2.0 / 3.0 * (qu2 + dt * dqu)
+            udst = qu
+            negative = _update_links(q, q0, ra, src, rb, F, lk, topo.lk_dx, rdt, num.scales, par,
+                                     True, num.flush)
+        for e in range(qu.shape[0]):
+            for k in range(2):
+                udst[e, k] = ra * qwork[QU0, e, k] + rb * (usrc[e, k] + rdt * dqu[e, k])
     if negative:
-        q[:, :] = q0
-        qu[:, :] = qu0
+        copy_cells(q, q0, lk)
+        copy_queues(qu, qwork[QU0])
         return False
-    for k in range(2):
-        acc[k, ARRIVED] += step_acc[k, ARRIVED]
-        acc[k, EXITED] += step_acc[k, EXITED]
+    acc[0, ARRIVED] += arr_m
+    acc[1, ARRIVED] += arr_c
+    acc[0, EXITED] += ex_m
+    acc[1, EXITED] += ex_c
     return True
 
 
@@ -433,40 +463,42 @@ def cfl_time_step(q, lk, lk_dx, cfl, par):
 
 
 @jit
-def advance_network(q, qu, t, t_end, max_steps, topo, dscale, sigs, obs_topo, order, kind, cfl, scales,
-                    par, supply_cap, work, qwork, scr, green, acc, aq, aqmax):
+def advance_network(q, qu, t, t_end, max_steps, topo, dscale, sigs, obs, num, work, qwork, scr,
+                    green, acc, aq, aqmax):
     """Advance one network copy from t to t_end (s); Strang splitting around SSP-RK3.
+
+    Allocation-free like :func:`network_rk3` (numba-cuda compiles it unchanged).
+    ``sigs = (sp, ss, st, sn, req, sig_times, app_sig, app_pos, sig_green)``: the copy's signal
+    state and the static signal arrays; ``obs = (app_link, thresh)``.
 
     Returns (t reached, steps, failures).
     """
-    lk, lk_dx, vmax = topo[0], topo[1], topo[2]
+    lk, lk_dx, vmax, par = topo.lk, topo.lk_dx, topo.vmax, num.par
     sp, ss, st, sn, req, sig_times, app_sig, app_pos, sig_green = sigs
-    app_link, thresh = obs_topo
-    saved = work[SAVED]
+    app_link, thresh = obs
+    saved, qsaved = work[SAVED], qwork[QSAVED]
     steps = 0
     failures = 0
-    dt_cfl = cfl_time_step(q, lk, lk_dx, cfl, par)  # later ones come with the measures
+    dt_cfl = cfl_time_step(q, lk, lk_dx, num.cfl, par)  # later ones come with the measures
     while t_end - t > 1e-9 * max(1.0, abs(t_end)) and steps < max_steps:
         signal_greens(sp, ss, app_sig, app_pos, sig_green, green)
         dt = min(t_end - t, signal_dt_cap(sp, ss, st, req, sig_times), dt_cfl)
-        saved[:, :] = q
-        qsaved = qwork[4]
-        qsaved[:, :] = qu
+        copy_cells(saved, q, lk)
+        copy_queues(qsaved, qu)
         ok = False
         for _attempt in range(12):
-            _relax_all(q, lk, vmax, 0.5 * dt, par)
-            ok = network_rk3(q, qu, t, dt, topo, dscale, order, kind, scales, par, supply_cap, green,
-                             work, qwork, scr, acc)
+            _relax_all(q, lk, vmax, par.dtype.type(0.5 * dt), par)
+            ok = network_rk3(q, qu, t, dt, topo, dscale, num, green, work, qwork, scr, acc)
             if ok:
                 break
-            q[:, :] = saved
-            qu[:, :] = qsaved
+            copy_cells(q, saved, lk)
+            copy_queues(qu, qsaved)
             dt *= 0.5
         if not ok:
             failures += 1
-        _relax_all(q, lk, vmax, 0.5 * dt, par)
-        dt_cfl = accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, cfl, par, acc, aq,
-                                     aqmax)
+        _relax_all(q, lk, vmax, par.dtype.type(0.5 * dt), par)
+        dt_cfl = accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, num.cfl, par,
+                                     acc, aq, aqmax)
         signal_update(sp, ss, st, sn, req, sig_times, dt)
         t += dt
         steps += 1
@@ -482,24 +514,26 @@ def _relax_all(q, lk, vmax, h, par):
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def advance_network_range(lo, hi, Q, QU, T, duration, max_steps, topo, DSCALE, SP, SS, ST, SN, REQ,
-                          sig_static, obs_topo, order, kind, cfl, scales, par, supply_cap, W, QW,
-                          SCR, GREEN, ACC, AQ, AQMAX, STEPS, FAIL):
+                          sig_static, obs, num, W, QW, SCR, GREEN, ACC, AQ, AQMAX, STEPS, FAIL):
     """Advance copies ``lo .. hi-1`` of one network by ``duration`` s each (from its own T[b]).
 
     Releases the GIL: :class:`solver.batch.BatchedNetwork` runs disjoint ranges on a thread per
     core (a ``parallel=True`` prange version cost ~8 ms of fixed overhead per call here).
 
+    Args: topo a :class:`solver.network.Topology`; sig_static ``(sig_times, app_sig, app_pos,
+    sig_green)``; obs ``(app_link, thresh)``; num a :class:`solver.network.Numerics`.
+
     Shapes: Q (B, 4, Ncells); QU (B, E, 2) entry queues (veh); T (B,); DSCALE (B, E) demand
     multipliers; SP SS SN REQ (B, S) int64, ST (B, S) signal state; W (B, N_WORK, 4, Ncells),
-    QW (B, 5, E, 2), SCR (B, 6, maxdeg), GREEN (B, A) scratch; ACC (B, 2, N_ACC), AQ AQMAX (B, A)
-    accumulated measures; STEPS FAIL (B,) int64 outputs.
+    QW (B, N_QWORK, E, 2), SCR (B, 6, maxdeg), GREEN (B, A) scratch; ACC (B, 2, N_ACC), AQ AQMAX
+    (B, A) accumulated measures; STEPS FAIL (B,) int64 outputs.
     """
     sig_times, app_sig, app_pos, sig_green = sig_static
     for b in range(lo, hi):
         sigs = (SP[b], SS[b], ST[b], SN[b], REQ[b], sig_times, app_sig, app_pos, sig_green)
-        t, s, f = advance_network(Q[b], QU[b], T[b], T[b] + duration, max_steps, topo, DSCALE[b], sigs, obs_topo,
-                                  order, kind, cfl, scales, par, supply_cap, W[b], QW[b], SCR[b],
-                                  GREEN[b], ACC[b], AQ[b], AQMAX[b])
+        t, s, f = advance_network(Q[b], QU[b], T[b], T[b] + duration, max_steps, topo, DSCALE[b],
+                                  sigs, obs, num, W[b], QW[b], SCR[b], GREEN[b], ACC[b], AQ[b],
+                                  AQMAX[b])
         T[b] = t
         STEPS[b] = s
         FAIL[b] = f

@@ -10,6 +10,7 @@ loop over cells or links).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from pydantic import ValidationError
@@ -47,6 +48,57 @@ class Approach:
     signal: int  # -1 when the junction has no signal
 
 
+class Topology(NamedTuple):
+    """The read-only arrays of one network's layout and demand (see :mod:`solver.kernels_network`).
+
+    Shapes: lk (L, 2) int64 (offset, n); lk_dx (L,) m; vmax (2, Ncells) m/s; en_link (E,);
+    dem_t dem_v (E, 2, P) s, veh/s; dem_np (E, 2); dem_lin (E,); ex_link (X,); jn_in_ptr
+    jn_out_ptr jn_beta_ptr (J+1,); jn_in (A,); jn_out (.,); beta (.,). Index arrays int64, the
+    rest in the state's precision (dem_t in float64).
+    """
+
+    lk: np.ndarray
+    lk_dx: np.ndarray
+    vmax: np.ndarray
+    en_link: np.ndarray
+    dem_t: np.ndarray
+    dem_v: np.ndarray
+    dem_np: np.ndarray
+    dem_lin: np.ndarray
+    ex_link: np.ndarray
+    jn_in_ptr: np.ndarray
+    jn_in: np.ndarray
+    jn_out_ptr: np.ndarray
+    jn_out: np.ndarray
+    jn_beta_ptr: np.ndarray
+    beta: np.ndarray
+
+
+class Numerics(NamedTuple):
+    """Scheme choices and parameters of a network run, passed to the kernels as one argument.
+
+    ``order`` (``FIRST_ORDER``/``WENO5``), ``kind`` (flux), ``cfl``, ``scales`` (4,) the
+    variables' scales, ``par`` the packed physics parameters (:meth:`PhysicsParams.packed`),
+    ``supply_cap`` (bool), ``flush``: the fraction of rho_jam below zero that is round-off at a
+    vacuum front and becomes vacuum (per precision: ``kernels_cpu.ROUNDOFF_VACUUM`` in float64,
+    ``kernels_cuda.VACUUM_FLUSH``). The state's precision is ``par``'s dtype: the step casts its
+    time step and RK coefficients to it.
+    """
+
+    order: int
+    kind: int
+    cfl: float
+    scales: np.ndarray
+    par: np.ndarray
+    supply_cap: bool
+    flush: float
+
+
+def max_degree(topo: Topology) -> int:
+    """Largest number of links into or out of one junction (>= 1): the scratch's width."""
+    return max(int(np.diff(topo.jn_in_ptr).max(initial=1)), int(np.diff(topo.jn_out_ptr).max(initial=1)))
+
+
 @dataclass(eq=False)
 class Network:
     """Compiled topology and parameters of one network (see :mod:`solver.kernels_network`).
@@ -54,7 +106,8 @@ class Network:
     Attributes:
         links: link ids in order; lk (L, 2) (offset, n); lk_dx (L,) m; centres[l] (n_l,) m.
         approaches: every junction approach; signals: ids of signalised junctions.
-        q0: initial state (4, Ncells); topo, sig_static, obs: kernel argument tuples.
+        q0: initial state (4, Ncells); topo (:class:`Topology`), sig_static,
+        obs: kernel arguments.
     """
 
     scenario: NetworkScenario
@@ -70,7 +123,7 @@ class Network:
     signals: list[str]
     n_phases: list[int]
     q0: np.ndarray
-    topo: tuple
+    topo: Topology
     sig_static: tuple
     obs: tuple
     order: int
@@ -79,6 +132,12 @@ class Network:
     scales: np.ndarray
     par: np.ndarray
     supply_cap: bool = True
+
+    def numerics(self, dtype: str = "float64", flush: float = K.ROUNDOFF_VACUUM) -> Numerics:
+        """The kernels' :class:`Numerics` with ``scales`` and ``par`` in
+        ``dtype`` (the state's precision) and ``flush`` the round-off flushed to vacuum."""
+        return Numerics(self.order, self.kind, float(self.cfl), self.scales.astype(dtype),
+                        self.par.astype(dtype), bool(self.supply_cap), float(flush))
 
     @property
     def n_cells(self) -> int:
@@ -170,7 +229,7 @@ def build_network(sc: NetworkScenario) -> Network:
                         for a in approaches], np.int64)
     app_link = np.array([links.index(a.link) for a in approaches], np.int64)
     i64 = lambda v: np.asarray(v, np.int64)  # noqa: E731
-    topo = (lk_arr, np.asarray(lk_dx), vmax, en_link, dem_t, dem_v, dem_np, dem_lin, ex_link,
+    topo = Topology(lk_arr, np.asarray(lk_dx), vmax, en_link, dem_t, dem_v, dem_np, dem_lin, ex_link,
             i64(in_ptr), i64(ins), i64(out_ptr), i64(outs), i64(beta_ptr), np.asarray(beta, float))
     obs = (app_link, sc.queue_threshold * params.rho_jam)
     return Network(
