@@ -130,7 +130,7 @@ def test_simulate_network_with_time_space_plot(tmp_path):
     out, png = tmp_path / "red.npz", tmp_path / "red.png"
     result = runner.invoke(app, ["simulate", "scenarios/red_light.yml", "--out", str(out), "--plot", str(png), "--json"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)
     assert abs(summary["ledger"]["m"]["residual"]) <= 1e-9 * summary["ledger"]["m"]["entered"]
     with np.load(out) as data:
         assert data["approach/rho_m"].shape == (data["t"].size, data["approach/x"].size)
@@ -142,12 +142,12 @@ def test_train_then_evaluate_through_the_cli(tmp_path):
     out = tmp_path / "ppo"
     result = runner.invoke(app, ["train", "--timesteps", "512", "--n-envs", "2", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
-    trained = json.loads(result.output)
+    trained = json.loads(result.stdout)
     assert Path(trained["model"]).is_file() and trained["timesteps"] >= 512
     result = runner.invoke(app, ["evaluate", f"ppo:{trained['model']}", "fixed-time", "--episodes", "1",
                                  "--seeds", "100,101", "--out", str(tmp_path / "eval"), "--json"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)
+    rows = json.loads(result.stdout)
     delays = {r["controller"]: r["mean"] for r in rows if r["metric"] == "delay_per_vehicle_s" and r["class"] == "total"}
     assert set(delays) == {f"ppo:{trained['model']}", "fixed-time"} and all(d > 0 for d in delays.values())
     other = runner.invoke(app, ["evaluate", f"ppo:{trained['model']}", "fixed-time", "--env", "ARZ-Arterial-v0",
