@@ -7,7 +7,8 @@ from pathlib import Path
 from kernel_payload.schema import SUMMARY_FILE, ArtifactEntry
 
 EXCLUDED = (SUMMARY_FILE, f".{SUMMARY_FILE}.tmp")
-"""Files that describe the manifest rather than belong to it."""
+"""Top-level files that describe the manifest rather than belong to it (a suite file of the same
+name in a subfolder is an ordinary artifact)."""
 
 
 def output_files(root: Path, under: str = "") -> list[Path]:
@@ -16,8 +17,9 @@ def output_files(root: Path, under: str = "") -> list[Path]:
     if not base.is_dir():
         return []
     return sorted(
-        p for p in base.rglob("*") if p.is_file() and not p.is_symlink() and p.name not in EXCLUDED
-    )
+        p for p in base.rglob("*")
+        if p.is_file() and not p.is_symlink() and p.relative_to(root).as_posix() not in EXCLUDED
+    )  # fmt: skip
 
 
 def build_manifest(root: Path) -> list[ArtifactEntry]:

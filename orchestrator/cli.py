@@ -150,11 +150,16 @@ def pull(
 
 @app.command()
 def cancel(job_id: str = typer.Argument(..., help="job id")) -> None:
-    """Stop a running job (its payload still writes a summary of what it finished)."""
+    """Stop a running job (its payload still writes a summary of what it finished); a job that
+    already ended is left as it is (exit 0)."""
     from orchestrator import jobs
 
     registry = _registry()
-    record = jobs.cancel_job(_record(registry, job_id), registry)
+    record, cancelled = jobs.cancel_job(_record(registry, job_id), registry)
+    if not cancelled:  # exit 0: the wanted state (not running) holds; nothing was changed
+        _out(f"{record.id} had already ended ({record.status}, result {record.result or '-'}); "
+             "nothing was changed")  # fmt: skip
+        return
     _out(f"{record.id}: {record.status}")
 
 

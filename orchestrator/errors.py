@@ -97,3 +97,39 @@ class ManifestMismatch(PullError):
 
 class JobFailed(ArzError):
     """The job ran but its result is not ``succeeded`` (failed or partial)."""
+
+
+class OutputRefused(PullError):
+    """A kernel's output breaks a pull rule (unsafe name, link or special file, size cap)."""
+
+
+class SummaryMismatch(PullError):
+    """``session_summary.json`` describes another job, commit or suite list than the registry.
+
+    Attributes:
+        field: the disagreeing field (``job_id``, ``commit_sha`` or ``suites``).
+    """
+
+    def __init__(self, field: str, found: object, expected: object) -> None:
+        super().__init__(
+            f"session_summary.json does not belong to this job: {field} is {found!r}, the registry "
+            f"recorded {expected!r}; nothing was kept.",
+            fix="the output was tampered with or comes from another run: do not use it",
+        )
+        self.field = field
+
+
+class DestinationRefused(BadInput):
+    """``arz pull --dest`` names a folder arz may not replace (nothing was touched)."""
+
+
+class RegistryError(ArzError):
+    """The job registry cannot be read or written (corrupt, locked, read-only)."""
+
+    exit_code = 2
+
+
+class HomeError(ArzError):
+    """``$ARZ_HOME`` (or the user data folder under ``$HOME``) is missing or not writable."""
+
+    exit_code = 2

@@ -1,27 +1,41 @@
 """The job lifecycle, backend-agnostic: submit, follow, refresh, pull, cancel.
 
-``submit_job`` loads the job file, syncs git (commit, secret check, optional push), builds the
-kernel script pinned to the commit, pushes it through the chosen backend and records the job in the
-registry. ``follow_job`` watches it live and pulls the verified results when it ends. Every function
+``submit_job`` loads the job file, checks the registry, syncs git (commit, secret check, optional
+push), builds the kernel script pinned to the commit, records the job (``submitting``) and only then
+pushes it through the chosen backend. ``follow_job`` watches it live and pulls the verified results
+when it ends. Two words describe a job: ``status`` is the kernel's lifecycle (the backend's, mapped
+to :class:`JobStatus`), ``result`` the job's verdict from its ``session_summary.json``, fetched on
+its own as soon as the kernel ends (:func:`record_verdict`), before any pull. Every function
 returns data; printing is the CLI's job (apart from the live view, which the caller hands a console).
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kernel_payload.schema import JobSpec, KernelSpec, SessionSummary
+from kernel_payload.schema import DEFAULT_MAX_RESULT_BYTES, JobSpec, KernelSpec, SessionSummary
 from orchestrator.backends import get_backend
-from orchestrator.backends.base import ExecutionBackend, JobStatus, PushRequest, RemoteStatus
-from orchestrator.errors import BadInput, NoRemote
+from orchestrator.backends.base import (
+    ExecutionBackend,
+    JobStatus,
+    KernelRef,
+    PushRequest,
+    RemoteStatus,
+)
+from orchestrator.errors import ArzError, BadInput, NoRemote, PullError
 from orchestrator.gitsync import SyncResult, sync_repository
 from orchestrator.kernel_builder import build_kernel_script, kernel_requirements, make_slug
 from orchestrator.registry import JobRecord, Registry
-from orchestrator.results import pull_results, results_dir
+from orchestrator.results import ExpectedJob, check_summary, pull_results, read_summary, results_dir
+
+UNKNOWN_RESULT = "unknown"
 
 
 @dataclass
@@ -56,14 +70,16 @@ def submit_job(
 
     Raises:
         JobSpecError: the job file is invalid.
+        RegistryError: the registry cannot record the job (checked before git; nothing pushed).
         GitSyncError: commit, secret check or push failed.
-        BackendError: the backend could not start the kernel.
+        BackendError: the backend could not start the kernel (the record then reads ``error``).
     """
     from orchestrator.jobspec import load_jobspec
 
     timings: dict[str, float] = {}
     clock = _Stopwatch(timings)
     spec = load_jobspec(job_file, {"backend": backend_name} if backend_name else None)
+    registry.check()  # a broken registry stops the submit before git or the backend is touched
     backend = get_backend(spec.backend)
     must_push = bool(getattr(backend, "requires_push", False))
     if must_push and push is False:
@@ -81,10 +97,19 @@ def submit_job(
         kspec, repo_url, kernel_requirements(sync.repo_root, extras)
     )
     clock.lap("build")
-    ref = backend.push(request)
+    planned = KernelRef(backend.name, slug, "", None, "")
+    record = JobRecord.new(planned, spec.name, sync.sha, sync.repo_root, kspec.model_dump_json(),
+                           status=JobStatus.SUBMITTING)  # fmt: skip
+    registry.add(record)  # recorded before anything is pushed: no kernel runs unrecorded
+    try:
+        ref = backend.push(request)
+    except BaseException as exc:  # kept, not removed: a push that failed late may have landed
+        registry.update(record, status=JobStatus.ERROR.value, result=UNKNOWN_RESULT,
+                        message=f"the kernel could not be started: {exc}")  # fmt: skip
+        raise
     clock.lap("push")
-    record = JobRecord.new(ref, spec.name, sync.sha, sync.repo_root, kspec.model_dump_json())
-    registry.add(record)
+    record = registry.update(record, owner=ref.owner, version=ref.version, workdir=ref.workdir,
+                             status=JobStatus.QUEUED.value)  # fmt: skip
     return Submission(record, sync, backend, timings)
 
 
@@ -102,11 +127,14 @@ def clone_url(sync: SyncResult, remote: bool) -> str:
 def refresh(
     record: JobRecord, registry: Registry, backend: ExecutionBackend | None = None
 ) -> JobRecord:
-    """Ask the backend for the job's status (unless already terminal) and store it."""
+    """Ask the backend for the job's status (unless already terminal) and store it; once the
+    kernel has ended, read and store its verdict (``result``) if not known yet."""
+    if record.job_status is JobStatus.SUBMITTING:
+        return record  # the push has not been confirmed; nothing to ask the backend about yet
     if record.job_status.is_terminal():
-        return record
+        return record if record.result else record_verdict(record, registry, backend)
     status = (backend or get_backend(record.backend)).status(record.ref)
-    return store_status(record, registry, status)
+    return store_status(record, registry, status, backend)
 
 
 def refresh_quietly(records: list[JobRecord], registry: Registry) -> list[JobRecord]:
@@ -122,11 +150,48 @@ def refresh_quietly(records: list[JobRecord], registry: Registry) -> list[JobRec
     return fresh
 
 
-def store_status(record: JobRecord, registry: Registry, status: RemoteStatus) -> JobRecord:
-    """Save a polled status in the registry when it changed."""
-    if status.status.value == record.status and status.message == record.message:
+def store_status(record: JobRecord, registry: Registry, status: RemoteStatus,
+                 backend: ExecutionBackend | None = None) -> JobRecord:  # fmt: skip
+    """Save a polled status in the registry when it changed; on the kernel's end, its verdict."""
+    changed = status.status.value != record.status or status.message != record.message
+    if changed and not record.result:  # once the verdict is in, its message stays
+        record = registry.update(record, status=status.status.value, message=status.message)
+    if status.status.is_terminal() and not record.result:
+        record = record_verdict(record, registry, backend)
+    return record
+
+
+def record_verdict(record: JobRecord, registry: Registry,
+                   backend: ExecutionBackend | None = None) -> JobRecord:  # fmt: skip
+    """Fetch only the ended job's ``session_summary.json`` and store its verdict as ``result``.
+
+    The summary must belong to the job (id, commit, suites); one that does not, or no summary at
+    all, gives ``unknown`` with the reason in ``message``. When the backend cannot be reached the
+    record is returned unchanged (the next ``status``/``list`` tries again).
+    """
+    backend = backend or get_backend(record.backend)
+    folder = Path(tempfile.mkdtemp(prefix="arz-verdict-"))
+    try:
+        if backend.fetch_summary(record.ref, folder) is None:
+            return registry.update(record, result=UNKNOWN_RESULT, message=_join(
+                record.message, "the kernel left no session_summary.json"))  # fmt: skip
+        summary = read_summary(folder)
+        check_summary(summary, expected_job(record))
+    except PullError as exc:
+        return registry.update(record, result=UNKNOWN_RESULT,
+                               message=_join(record.message, exc.message))  # fmt: skip
+    except ArzError:
         return record
-    return registry.update(record, status=status.status.value, message=status.message)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return registry.update(record, result=summary.status.value,
+                           message=_join(record.message, summary.reason))  # fmt: skip
+
+
+def _join(first: str, second: str) -> str:
+    if not second or second in first:
+        return first
+    return f"{first}; {second}" if first else second
 
 
 def follow_job(
@@ -144,7 +209,7 @@ def follow_job(
     holder = {"record": record}
 
     def on_status(status: RemoteStatus) -> None:
-        holder["record"] = store_status(holder["record"], registry, status)
+        holder["record"] = store_status(holder["record"], registry, status, backend)
 
     watch(backend, record.ref, view, console, on_status=on_status)
     return holder["record"], view
@@ -157,27 +222,56 @@ def pull_job(
     """Download and verify the job's results; record the summary's status and the folder.
 
     Raises:
-        BadInput: the job is still queued or running.
-        PullError: no summary, or a file fails the manifest check (nothing is left behind).
+        BadInput: the job is still submitting, queued or running.
+        DestinationRefused: ``destination`` is not absent, empty or an earlier pull of this job.
+        PullError: no summary, one of another job, an unsafe or oversized output, or a file that
+            fails the manifest check (nothing is left behind).
     """
     backend = backend or get_backend(record.backend)
-    status = backend.status(record.ref).status
-    if status in (JobStatus.QUEUED, JobStatus.RUNNING):
+    status = JobStatus.SUBMITTING if record.job_status is JobStatus.SUBMITTING else \
+        backend.status(record.ref).status  # fmt: skip
+    if not status.is_terminal():
         raise BadInput(f"job {record.id} is still {status.value}; its results are not final.",
                        fix=f"arz watch {record.id} (it pulls when the job ends)")  # fmt: skip
     destination = destination or results_dir(Path(record.repo_root), record.ref)
-    folder, summary = pull_results(backend, record.ref, destination)
+    expected = expected_job(record, protected=[Path(record.repo_root), Path.cwd()])
+    folder, summary = pull_results(backend, record.ref, destination, expected)
     record = registry.update(record, result=summary.status.value, results_dir=str(folder))
     return record, folder, summary
 
 
+def expected_job(record: JobRecord, protected: list[Path] | None = None) -> ExpectedJob:
+    """What the job's summary must repeat, and its results cap, from the registry record.
+
+    Read from the stored JSON directly, so a record stays usable when a suite registry changed.
+    """
+    job = json.loads(record.spec_json).get("job", {}) if record.spec_json else {}
+    cap = (job.get("results") or {}).get("max_bytes") or DEFAULT_MAX_RESULT_BYTES
+    return ExpectedJob(record.id, record.commit_sha, list(job.get("suites", [])), int(cap),
+                       protected or [])  # fmt: skip
+
+
 def cancel_job(
     record: JobRecord, registry: Registry, backend: ExecutionBackend | None = None
-) -> JobRecord:
-    """Stop the job's kernel and record the new status."""
+) -> tuple[JobRecord, bool]:
+    """Stop the job's kernel and record the new status.
+
+    Returns:
+        ``(record, cancelled)``: ``cancelled`` is False when the kernel had already ended; then
+        nothing is changed (the status keeps saying how it ended; Kaggle's kernel is not deleted).
+
+    Raises:
+        BadInput: the job is still being submitted (its kernel reference is not known yet).
+    """
     backend = backend or get_backend(record.backend)
+    if record.job_status is JobStatus.SUBMITTING:
+        raise BadInput(f"job {record.id} is still being submitted; it cannot be cancelled yet.",
+                       fix=f"wait a moment and run `arz cancel {record.id}` again")  # fmt: skip
+    record = refresh(record, registry, backend)
+    if record.job_status.is_terminal():
+        return record, False
     backend.cancel(record.ref)
-    return store_status(record, registry, backend.status(record.ref))
+    return store_status(record, registry, backend.status(record.ref), backend), True
 
 
 def job_spec(record: JobRecord) -> JobSpec:
@@ -188,7 +282,7 @@ def job_spec(record: JobRecord) -> JobSpec:
 def _push_request(spec: JobSpec, slug: str, script: str) -> PushRequest:
     gpu = spec.device == "gpu" or (spec.device == "auto" and spec.kaggle.accelerator is not None)
     extra = {"accelerator": spec.kaggle.accelerator if gpu else None,
-             "deadline_s": spec.kaggle.deadline, "job_name": spec.name}  # fmt: skip
+             "deadline_s": spec.deadline, "job_name": spec.name}  # fmt: skip
     return PushRequest(slug=slug, script=script, gpu=gpu, internet=spec.kaggle.internet,
                        private=spec.kaggle.private, extra=extra)  # fmt: skip
 

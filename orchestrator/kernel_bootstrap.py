@@ -133,7 +133,8 @@ def write_minimal_summary(cfg, out_dir, started, reason, tail=""):
     """Write a failed summary by hand when the payload could not (no clone, failed install)."""
     spec = cfg["spec"]
     artifacts = []
-    for path in sorted(p for p in out_dir.rglob("*") if p.is_file() and p.name != SUMMARY):
+    for path in sorted(p for p in out_dir.rglob("*")
+                       if p.is_file() and not p.is_symlink() and p != out_dir / SUMMARY):
         data = path.read_bytes()
         artifacts.append({"path": path.relative_to(out_dir).as_posix(), "bytes": len(data),
                           "sha256": hashlib.sha256(data).hexdigest()})  # fmt: skip

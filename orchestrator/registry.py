@@ -2,6 +2,9 @@
 
 It remembers every submitted job (its kernel reference, commit, where to put results and the last
 known status), so ``arz watch``, ``status``, ``logs``, ``pull`` and ``cancel`` work from a new shell.
+A job is recorded (status ``submitting``) before its kernel is pushed, so no kernel ever runs
+unrecorded. A database that cannot be used (corrupt, locked, read-only) is a :class:`RegistryError`
+naming the file and the fix, never a traceback.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from orchestrator.backends.base import JobStatus, KernelRef
-from orchestrator.errors import UnknownJob
+from orchestrator.errors import RegistryError, UnknownJob
 from orchestrator.home import arz_home
 
 DB_FILE = "registry.sqlite"
+LOCK_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -32,9 +36,10 @@ class JobRecord:
         repo_root: working tree the job was submitted from (results go under it).
         spec_json: the :class:`~kernel_payload.schema.KernelSpec` as JSON.
         submitted_at: ISO time (UTC).
-        status: last known :class:`JobStatus` value.
-        message: last status message from the backend.
-        result: the summary's status after a pull (``succeeded|failed|partial``), or "".
+        status: last known :class:`JobStatus` value (the kernel's lifecycle).
+        message: last status message from the backend (or the summary's reason).
+        result: the job's verdict from its summary (``succeeded|failed|partial|unknown``), known
+            as soon as the kernel has ended; "" before.
         results_dir: where the verified results are, or "".
     """
 
@@ -65,13 +70,15 @@ class JobRecord:
         return JobStatus(self.status)
 
     @classmethod
-    def new(cls, ref: KernelRef, name: str, commit_sha: str, repo_root: Path, spec_json: str) -> JobRecord:
-        """A record for a kernel that was just pushed."""
+    def new(cls, ref: KernelRef, name: str, commit_sha: str, repo_root: Path, spec_json: str,
+            status: JobStatus = JobStatus.QUEUED) -> JobRecord:  # fmt: skip
+        """A record for a kernel about to be pushed (``submitting``) or just pushed."""
         return cls(
             id=ref.slug, name=name, backend=ref.backend, owner=ref.owner, slug=ref.slug,
             version=ref.version, workdir=ref.workdir, commit_sha=commit_sha,
             repo_root=str(repo_root), spec_json=spec_json,
             submitted_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            status=status.value,
         )  # fmt: skip
 
 
@@ -95,15 +102,48 @@ class Registry:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection that commits on success and is always closed."""
-        connection = sqlite3.connect(self.path, timeout=10)
+        """A connection that commits on success and is always closed.
+
+        Raises:
+            RegistryError: the database is corrupt, locked, read-only or cannot be opened.
+        """
+        try:
+            connection = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
         connection.row_factory = sqlite3.Row
         try:
             with connection:
                 connection.execute(_SCHEMA)
                 yield connection
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
         finally:
             connection.close()
+
+    def check(self) -> None:
+        """Open the database once, so a broken registry stops a submit before anything else.
+
+        Raises:
+            RegistryError: as for every other call.
+        """
+        with self._connect() as db:
+            db.execute("SELECT COUNT(*) FROM jobs").fetchone()
+
+    def _error(self, exc: sqlite3.Error) -> RegistryError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return RegistryError(
+                f"the job registry {self.path} is locked by another arz command (waited "
+                f"{LOCK_TIMEOUT_S:g} s).", fix="let the other arz command finish, then run this again")
+        if "readonly" in text or "unable to open" in text:
+            return RegistryError(
+                f"the job registry {self.path} cannot be written ({text}).",
+                fix=f"make {self.path.parent} writable, or point ARZ_HOME at a writable folder")
+        return RegistryError(
+            f"the job registry {self.path} is not a readable SQLite database ({text}).",
+            fix=f"move it aside (mv {self.path} {self.path}.broken); arz then starts an empty "
+            "registry and forgets the jobs recorded in the old one")
 
     def add(self, record: JobRecord) -> None:
         """Insert a new job."""
@@ -112,12 +152,13 @@ class Registry:
             db.execute(f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({marks})",
                        [_to_sql(v) for v in asdict(record).values()])  # fmt: skip
 
-    def update(self, record: JobRecord, **changes: str) -> JobRecord:
-        """Store changed fields (``status``, ``message``, ``result``, ``results_dir``)."""
+    def update(self, record: JobRecord, **changes: object) -> JobRecord:
+        """Store changed fields (``status``, ``message``, ``result``, ``results_dir``, ref fields)."""
         updated = replace(record, **changes)
         with self._connect() as db:
             sets = ", ".join(f"{key} = ?" for key in changes)
-            db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", [*changes.values(), record.id])
+            db.execute(f"UPDATE jobs SET {sets} WHERE id = ?",
+                       [*(_to_sql(v) for v in changes.values()), record.id])  # fmt: skip
         return updated
 
     def get(self, job_id: str) -> JobRecord:

@@ -12,11 +12,13 @@ from pydantic import ValidationError
 
 from kernel_payload.schema.job import (
     BUILTIN_SUITES,
+    DEFAULT_MAX_RESULT_BYTES,
     TEST_SUITES_ENV,
     BenchSettings,
     JobSpec,
     KaggleSettings,
     KernelSpec,
+    ResultsSettings,
     RLSettings,
     VerifySettings,
     extra_suite_names,
@@ -36,6 +38,7 @@ from kernel_payload.schema.summary import (
 
 __all__ = [
     "BUILTIN_SUITES",
+    "DEFAULT_MAX_RESULT_BYTES",
     "EVENT_PREFIX",
     "SUMMARY_FILE",
     "TEST_SUITES_ENV",
@@ -48,6 +51,7 @@ __all__ = [
     "KernelSpec",
     "ProgressEvent",
     "RLSettings",
+    "ResultsSettings",
     "RunStatus",
     "SessionSummary",
     "SuiteResult",

@@ -6,7 +6,7 @@ import os
 import re
 from typing import Any, Literal
 
-from pydantic import Field, PositiveInt, field_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from kernel_payload.schema._base import _Model
 
@@ -18,6 +18,11 @@ TEST_SUITES_ENV = "ARZ_TEST_SUITES"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|min|m|h)?\s*$")
 _SECONDS_PER_UNIT = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
+_BYTES_PER_UNIT = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+                   "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
+DEFAULT_MAX_RESULT_BYTES = 5 * 2**30
+"""Default cap on the bytes one pull may download or copy (5 GiB)."""
 
 
 def extra_suite_names() -> list[str]:
@@ -64,6 +69,42 @@ class BenchSettings(_Model):
     quick: bool = True
 
 
+def parse_duration(value: Any) -> Any:
+    """Seconds from ``3600``, ``"90 min"`` or ``"2h"`` (other types are left to pydantic)."""
+    if not isinstance(value, str):
+        return value
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f"'{value}' is not a duration; write e.g. 3600, '90 min' or '2h'")
+    return int(float(match.group(1)) * _SECONDS_PER_UNIT[match.group(2)])
+
+
+def parse_size(value: Any) -> Any:
+    """Bytes from ``1048576``, ``"500 MB"`` or ``"5 GiB"`` (other types are left to pydantic)."""
+    if not isinstance(value, str):
+        return value
+    match = _SIZE.match(value)
+    if not match:
+        raise ValueError(f"'{value}' is not a size; write e.g. 1000000, '500 MB' or '5 GiB'")
+    return int(float(match.group(1)) * _BYTES_PER_UNIT[(match.group(2) or "b").lower()])
+
+
+class ResultsSettings(_Model):
+    """What a pull accepts from a kernel's output.
+
+    Attributes:
+        max_bytes: cap on the bytes one pull downloads or copies, counted while streaming
+            (accepts ``"500 MB"``, ``"5 GiB"``); default 5 GiB.
+    """
+
+    max_bytes: PositiveInt = DEFAULT_MAX_RESULT_BYTES
+
+    @field_validator("max_bytes", mode="before")
+    @classmethod
+    def _parse_size(cls, value: Any) -> Any:
+        return parse_size(value)
+
+
 class KaggleSettings(_Model):
     """Kaggle kernel settings.
 
@@ -71,7 +112,8 @@ class KaggleSettings(_Model):
         accelerator: ``NvidiaTeslaT4`` or None for a CPU kernel.
         private: kernel visibility.
         internet: the kernel clones the repository, so this is normally on.
-        deadline: wall-clock budget in seconds (accepts ``"2h"``, ``"90 min"``); None = Kaggle's.
+        deadline: kept for old job files: the job's ``deadline`` (the backend-neutral key
+            that wins) is taken from here when it is not set.
     """
 
     accelerator: Literal["NvidiaTeslaT4"] | None = "NvidiaTeslaT4"
@@ -82,12 +124,7 @@ class KaggleSettings(_Model):
     @field_validator("deadline", mode="before")
     @classmethod
     def _parse_deadline(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        match = _DURATION.match(value)
-        if not match:
-            raise ValueError(f"'{value}' is not a duration; write e.g. 3600, '90 min' or '2h'")
-        return int(float(match.group(1)) * _SECONDS_PER_UNIT[match.group(2)])
+        return parse_duration(value)
 
 
 class JobSpec(_Model):
@@ -103,6 +140,10 @@ class JobSpec(_Model):
         backend: default backend (the CLI's ``--backend`` overrides it).
         kaggle: Kaggle kernel settings.
         seeds: the job's seeds (RL training seeds unless ``rl.seeds`` is set).
+        deadline: wall-clock budget of the kernel in seconds (``"2h"``, ``"90 min"``) on every
+            backend; None = the backend's default (Kaggle 11.5 h, local none). ``kaggle.deadline``
+            is still read when this is unset.
+        results: what a pull accepts (``results.max_bytes``).
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -116,6 +157,23 @@ class JobSpec(_Model):
     backend: Literal["local", "kaggle"] = "local"
     kaggle: KaggleSettings = Field(default_factory=KaggleSettings)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    deadline: PositiveInt | None = None
+    results: ResultsSettings = Field(default_factory=ResultsSettings)
+
+    @field_validator("deadline", mode="before")
+    @classmethod
+    def _parse_deadline(cls, value: Any) -> Any:
+        return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _one_deadline(self) -> JobSpec:
+        old = self.kaggle.deadline
+        if old is not None and self.deadline is not None and old != self.deadline:
+            raise ValueError(f"deadline ({self.deadline} s) and kaggle.deadline ({old} s) differ; "
+                             "keep only deadline")  # fmt: skip
+        if self.deadline is None and old is not None:
+            self.deadline = old
+        return self
 
     @field_validator("suites")
     @classmethod

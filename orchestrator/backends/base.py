@@ -22,18 +22,34 @@ __all__ = [
 
 
 class JobStatus(str, enum.Enum):
-    """Lifecycle of a job as the orchestrator sees it (one vocabulary for every backend)."""
+    """The kernel's lifecycle, in the same words on every backend.
 
+    It says whether the kernel is still going and how it ended, never whether the job's suites
+    succeeded: that is the job's *result* (``succeeded | failed | partial | unknown``), read from
+    its ``session_summary.json``. The bootstrap exits 0 whenever it wrote a summary, so a kernel
+    can be ``complete`` while its result is ``failed``.
+
+    ``submitting`` (recorded, not yet started), ``queued``, ``running``, ``complete`` (the kernel
+    exited 0), ``error`` (it exited non-zero, vanished, hit its deadline, or the platform failed
+    it), ``cancelled``, ``unknown`` (a word no mapping knows).
+    """
+
+    SUBMITTING = "submitting"
     QUEUED = "queued"
     RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
+    COMPLETE = "complete"
+    ERROR = "error"
     CANCELLED = "cancelled"
     UNKNOWN = "unknown"
 
     def is_terminal(self) -> bool:
         """True once the kernel will not change any more (outputs may be downloaded)."""
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+        return self in (JobStatus.COMPLETE, JobStatus.ERROR, JobStatus.CANCELLED)
+
+    @classmethod
+    def _missing_(cls, value: object) -> JobStatus | None:
+        """Registries written before the split stored ``succeeded``/``failed`` as the status."""
+        return {"succeeded": cls.COMPLETE, "failed": cls.ERROR}.get(value)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -109,8 +125,15 @@ class ExecutionBackend(Protocol):
     def logs(self, ref: KernelRef, follow: bool = False) -> Iterator[str]:
         """Log lines from the start, each once; with ``follow`` until the kernel ends."""
 
-    def download(self, ref: KernelRef, dest: Path) -> list[Path]:
-        """Download every output file into ``dest`` (a staging folder); return the paths."""
+    def download(self, ref: KernelRef, dest: Path, max_bytes: int | None = None) -> list[Path]:
+        """Download every output file into ``dest`` (a staging folder); return the paths.
 
-    def cancel(self, ref: KernelRef) -> None:
+        Links and special files are refused without being followed; at most ``max_bytes`` bytes
+        are written (counted while streaming), else ``OutputRefused``.
+        """
+
+    def fetch_summary(self, ref: KernelRef, dest: Path) -> Path | None:
+        """Fetch only the top-level ``session_summary.json`` into ``dest`` (None: there is none)."""
+
+    def cancel(self, ref: KernelRef) -> object:
         """Stop the run (Kaggle: delete the kernel after downloading what exists)."""

@@ -38,13 +38,15 @@ from orchestrator.backends.kaggle_errors import (
 )
 from orchestrator.backends.kaggle_http import HttpPolicy, http_status, retrying
 from orchestrator.backends.kaggle_logs import LogFollower, salvage_live_log
-from orchestrator.backends.kaggle_outputs import OutputFetcher, copy_tree, version_label
+from orchestrator.backends.kaggle_outputs import OutputFetcher, salvaged_summary, version_label
 from orchestrator.backends.kaggle_state import (
     GpuQuota,
     KernelState,
     kaggle_status_name,
     map_kaggle_status,
 )
+from orchestrator.errors import OutputRefused
+from orchestrator.output_guard import ByteBudget, copy_tree_safely
 
 log = logging.getLogger(__name__)
 GPU_SHAPE = "NvidiaTeslaT4"
@@ -280,7 +282,7 @@ class KaggleBackend:
     def _expire(self, ref: KernelRef, state: KernelState) -> RemoteStatus:
         hours = (state.deadline_at - state.pushed_at) / 3600
         salvage = self._salvage_and_delete(ref, state)
-        status = state.finish(JobStatus.FAILED, "deadline",
+        status = state.finish(JobStatus.ERROR, "deadline",
                               f"deadline of {hours:.2f} h exceeded: outputs so far saved in "
                               f"{salvage}; the kernel was deleted")
         state.save(self._folder(ref))
@@ -311,16 +313,29 @@ class KaggleBackend:
 
     # ---- outputs and cancel --------------------------------------------------------------
     @translated("send the kernel outputs")
-    def download(self, ref: KernelRef, dest: Path) -> list[Path]:
-        """Every output file plus ``<slug>.log`` into ``dest``, checked against the manifest."""
+    def download(self, ref: KernelRef, dest: Path, max_bytes: int | None = None) -> list[Path]:
+        """Every output file plus ``<slug>.log`` into ``dest``, checked against the manifest.
+
+        ``max_bytes`` caps the bytes fetched (or copied from a salvage), counted while streaming.
+        """
+        from kernel_payload.schema import DEFAULT_MAX_RESULT_BYTES
+
+        budget = ByteBudget(max_bytes or DEFAULT_MAX_RESULT_BYTES)
         state = self._state(ref)
         if state.final and state.salvage:
-            dest.mkdir(parents=True, exist_ok=True)
-            return copy_tree(Path(state.salvage), dest)
+            return copy_tree_safely(Path(state.salvage), dest, budget)
         if state.final:
             raise KaggleError(f"kernel {ref.owner}/{ref.slug} was deleted and no outputs were "
                               "saved before.", fix="nothing to pull; submit the job again")
-        return self.outputs.download(ref, dest)
+        return self.outputs.download(ref, dest, budget=budget)
+
+    @translated("read the kernel's summary")
+    def fetch_summary(self, ref: KernelRef, dest: Path) -> Path | None:
+        """Only ``session_summary.json`` (small, capped) into ``dest``; None when there is none."""
+        state = self._state(ref)
+        if state.final:
+            return salvaged_summary(state.salvage, dest)
+        return self.outputs.fetch_summary(ref, dest)
 
     @translated("cancel the kernel")
     def cancel(self, ref: KernelRef) -> None:
@@ -349,7 +364,7 @@ class KaggleBackend:
             self.outputs.download(ref, folder, verify=False)
             salvage_live_log(LogFollower(self.connection, ref, self.status, lambda _r: None,
                                          self._sleep), folder / f"{ref.slug}.log")
-        except (KaggleError, requests.RequestException) as err:
+        except (KaggleError, OutputRefused, requests.RequestException) as err:
             log.warning("could not fetch all outputs of %s/%s before deleting it: %s",
                         ref.owner, ref.slug, err)
         state.salvage = str(folder)

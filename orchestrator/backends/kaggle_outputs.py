@@ -6,6 +6,10 @@ and written atomically; then every file the manifest in ``session_summary.json``
 (size and sha256), and the ones that do not match are fetched again (the listing is re-read,
 since file URLs may be short-lived signed links). Nothing is ever invented: a file that cannot be
 fetched intact is an error naming it.
+
+Nothing from the kernel is trusted: listed names and manifest paths must be safe relative paths
+(:func:`~orchestrator.output_guard.check_relative_path`), and every byte fetched is charged to the
+pull's :class:`~orchestrator.output_guard.ByteBudget` while it streams.
 """
 
 from __future__ import annotations
@@ -13,8 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -30,9 +33,12 @@ from orchestrator.backends.kaggle_http import (
     retrying,
 )
 from orchestrator.errors import ManifestMismatch
+from orchestrator.output_guard import ByteBudget, check_relative_path, copy_file_safely
 
 log = logging.getLogger(__name__)
 MAX_PAGES = 1000
+SUMMARY_MAX_BYTES = 16 * 2**20
+"""Cap when only ``session_summary.json`` is fetched to read the verdict."""
 _KAGGLE_FILE = re.compile(r"^__[A-Za-z0-9_]+__(\.[A-Za-z0-9]+|_files/.*)$")
 
 
@@ -54,12 +60,12 @@ def log_lines(events: list[dict]) -> list[str]:
 
 
 def safe_target(dest: Path, name: str) -> Path:
-    """``dest/name``, refusing names that would escape ``dest`` (absolute or with ``..``)."""
-    pure = PurePosixPath(name)
-    if not name or pure.is_absolute() or ".." in pure.parts:
-        raise KaggleError(f"the kernel listed an output file with an unsafe name: {name!r}.",
-                          fix="inspect the kernel's output on kaggle.com; nothing was written")
-    return dest.joinpath(*pure.parts)
+    """``dest/name``, refusing names that would escape ``dest`` (absolute, ``..``, backslash...).
+
+    Raises:
+        OutputRefused: the name is not a safe relative path.
+    """
+    return dest.joinpath(*check_relative_path(name).split("/"))
 
 
 class OutputFetcher:
@@ -100,11 +106,17 @@ class OutputFetcher:
         with self.connection.client() as kaggle:
             return kaggle.kernels.kernels_api_client.list_kernel_session_output(request)
 
-    def fetch(self, url: str, target: Path) -> None:
-        """Download one URL to ``target`` (atomically), with timeouts, retries, length check."""
-        retrying(lambda: self._fetch_once(url, target), self.policy)
+    def fetch(self, url: str, target: Path, budget: ByteBudget | None = None) -> None:
+        """Download one URL to ``target`` (atomically), with timeouts, retries, length check.
 
-    def _fetch_once(self, url: str, target: Path) -> None:
+        Args:
+            url: the file's URL from the listing.
+            target: where to write it.
+            budget: byte cap charged while streaming (refused past it, never retried).
+        """
+        retrying(lambda: self._fetch_once(url, target, budget), self.policy)
+
+    def _fetch_once(self, url: str, target: Path, budget: ByteBudget | None) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.with_name(target.name + ".part")
         with requests.Session() as session:
@@ -112,9 +124,17 @@ class OutputFetcher:
             with session.get(url, stream=True) as response:
                 response.raise_for_status()
                 expected = response.headers.get("Content-Length")
-                with open(part, "wb") as out:
-                    for block in response.iter_content(1 << 20):
-                        out.write(block)
+                try:
+                    with open(part, "wb") as out:
+                        if budget is not None and expected is not None and expected.isdigit():
+                            budget.check_size(target.name, int(expected))
+                        for block in response.iter_content(1 << 20):
+                            if budget is not None:
+                                budget.take(target.name, len(block))
+                            out.write(block)
+                except BaseException:
+                    part.unlink(missing_ok=True)
+                    raise
         size = part.stat().st_size
         if expected is not None and int(expected) != size:
             part.unlink()
@@ -122,7 +142,8 @@ class OutputFetcher:
                 f"{target.name}: got {size} of {expected} bytes")
         os.replace(part, target)
 
-    def download(self, ref: KernelRef, dest: Path, verify: bool = True) -> list[Path]:
+    def download(self, ref: KernelRef, dest: Path, verify: bool = True,
+                 budget: ByteBudget | None = None) -> list[Path]:  # fmt: skip
         """Fetch every output file and the log into ``dest``; verify against the manifest.
 
         Args:
@@ -130,6 +151,7 @@ class OutputFetcher:
             dest: staging folder (created if missing).
             verify: check the manifest and re-fetch damaged files (off when salvaging a run
                 that had not finished, whose manifest cannot exist yet).
+            budget: byte cap for everything fetched (None: the default results cap).
 
         Returns:
             The written paths (outputs first, the ``<slug>.log`` last).
@@ -137,14 +159,19 @@ class OutputFetcher:
         Raises:
             ManifestMismatch: a listed file is still missing or damaged after every attempt.
         """
+        from kernel_payload.schema import DEFAULT_MAX_RESULT_BYTES
+
+        budget = budget or ByteBudget(DEFAULT_MAX_RESULT_BYTES)
         dest.mkdir(parents=True, exist_ok=True)
         files, events = self.listing(ref)
+        for name in files:
+            check_relative_path(name)  # every name is checked before anything is written
         written: list[Path] = []
         try:
             for name, url in sorted(files.items()):
-                written.append(self._fetch_named(dest, name, url))
+                written.append(self._fetch_named(dest, name, url, budget))
             if verify:
-                self._repair(ref, dest, files)
+                self._repair(ref, dest, files, budget)
         except BaseException:
             for path in written:  # leave no half download behind
                 path.unlink(missing_ok=True)
@@ -154,12 +181,20 @@ class OutputFetcher:
         log_path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         return [*written, log_path]
 
-    def _fetch_named(self, dest: Path, name: str, url: str) -> Path:
+    def fetch_summary(self, ref: KernelRef, dest: Path) -> Path | None:
+        """Fetch only the top-level ``session_summary.json`` into ``dest``; None if not listed."""
+        files, _ = self.listing(ref)
+        if SUMMARY_FILE not in files:
+            return None
+        return self._fetch_named(dest, SUMMARY_FILE, files[SUMMARY_FILE],
+                                 ByteBudget(SUMMARY_MAX_BYTES))  # fmt: skip
+
+    def _fetch_named(self, dest: Path, name: str, url: str, budget: ByteBudget) -> Path:
         target = safe_target(dest, name)
-        self.fetch(url, target)
+        self.fetch(url, target, budget)
         return target
 
-    def _repair(self, ref: KernelRef, dest: Path, files: dict[str, str]) -> None:
+    def _repair(self, ref: KernelRef, dest: Path, files: dict[str, str], budget: ByteBudget) -> None:
         for attempt in range(1, self.attempts + 1):
             damaged = self._damaged(dest, files)
             if not damaged:
@@ -172,7 +207,7 @@ class OutputFetcher:
             files, _ = self.listing(ref)
             for name, _problem in damaged:
                 if name in files:
-                    self._fetch_named(dest, name, files[name])
+                    self._fetch_named(dest, name, files[name], budget)
 
     def _damaged(self, dest: Path, files: dict[str, str]) -> list[tuple[str, str]]:
         """Files that do not match the manifest: (name, problem); the summary itself first."""
@@ -182,16 +217,15 @@ class OutputFetcher:
             summary = SessionSummary.read(dest)
         except (OSError, ValueError) as err:
             return [(SUMMARY_FILE, f"unreadable ({type(err).__name__})")]
-        problems = [(e.path, e.problem(dest)) for e in summary.artifacts]
+        problems = [(e.path, e.problem(dest)) for e in summary.artifacts
+                    if check_relative_path(e.path)]  # an unsafe path is refused, never read
         return [(name, problem) for name, problem in problems if problem]
 
 
-def copy_tree(src: Path, dest: Path, keep: Callable[[Path], bool] = lambda p: True) -> list[Path]:
-    """Copy the files under ``src`` into ``dest`` (same relative paths); return the copies."""
-    copied = []
-    for path in sorted(p for p in src.rglob("*") if p.is_file() and keep(p)):
-        target = dest / path.relative_to(src)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(path.read_bytes())
-        copied.append(target)
-    return copied
+def salvaged_summary(salvage: str | None, dest: Path) -> Path | None:
+    """Copy ``session_summary.json`` from a salvage folder (regular file, capped) into ``dest``."""
+    source = Path(salvage or "") / SUMMARY_FILE
+    if not salvage or source.is_symlink() or not source.is_file():
+        return None
+    dest.mkdir(parents=True, exist_ok=True)
+    return copy_file_safely(source, dest / SUMMARY_FILE, SUMMARY_FILE, ByteBudget(SUMMARY_MAX_BYTES))

@@ -26,8 +26,8 @@ _KAGGLE_TO_JOB = {
     "new_script": JobStatus.QUEUED,
     "running": JobStatus.RUNNING,
     "cancel_requested": JobStatus.RUNNING,
-    "complete": JobStatus.SUCCEEDED,
-    "error": JobStatus.FAILED,
+    "complete": JobStatus.COMPLETE,
+    "error": JobStatus.ERROR,
     "cancel_acknowledged": JobStatus.CANCELLED,
 }
 
@@ -49,8 +49,8 @@ def map_kaggle_status(raw: Any) -> JobStatus:
     """The one mapping from Kaggle's ``KernelWorkerStatus`` to :class:`JobStatus`.
 
     ``queued``/``new_script`` -> QUEUED; ``running`` and ``cancel_requested`` (still running)
-    -> RUNNING; ``complete`` -> SUCCEEDED (the script exited 0; the job's own verdict is in its
-    ``session_summary.json``); ``error`` -> FAILED; ``cancel_acknowledged`` -> CANCELLED;
+    -> RUNNING; ``complete`` -> COMPLETE (the script exited 0; the job's own verdict is in its
+    ``session_summary.json``); ``error`` -> ERROR; ``cancel_acknowledged`` -> CANCELLED;
     anything else -> UNKNOWN.
     """
     return _KAGGLE_TO_JOB.get(kaggle_status_name(raw), JobStatus.UNKNOWN)

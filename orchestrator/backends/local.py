@@ -5,12 +5,18 @@ Each run gets its own working folder ``$ARZ_HOME/local/<slug>/``::
     kernel.py      the generated bootstrap, exactly what Kaggle would run
     output/        the kernel's working directory: only results end up here
     kernel.log     everything the kernel printed (stdout and stderr)
-    pid            the process-group id of the run
-    exit_code      written by the launcher when the kernel exits
+    pid            the process-group id of the run (its supervisor's pid)
+    tmpdir         the run's temporary folder (``$TMPDIR`` of the kernel: the clone goes there)
+    deadline       present when the job's deadline stopped the run
+    exit_code      written by the supervisor last, once the kernel and its leftovers are gone
     cancelled      present after ``cancel``
 
-The kernel runs in its own session (``start_new_session``), so Ctrl-C in the terminal that watches it
-does not reach it; ``cancel`` signals its whole process group.
+A supervisor (:mod:`orchestrator.backends.local_runner`) runs the kernel in its own session, so
+Ctrl-C in the terminal that watches it does not reach it; it enforces the job's deadline, tags
+every process of the run with ``ARZ_JOB_ID`` and stops them all when the kernel ends or the run is
+cancelled, and removes the run's temporary folder. A run whose supervisor died (SIGKILL, reboot)
+is cleaned up at the next push. ``status`` is the kernel's lifecycle only (queued, running,
+complete, error, cancelled); the job's verdict comes from its summary (:meth:`fetch_summary`).
 """
 
 from __future__ import annotations
@@ -18,29 +24,27 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
+from kernel_payload.schema import DEFAULT_MAX_RESULT_BYTES, SUMMARY_FILE
 from orchestrator.backends.base import JobStatus, KernelRef, PushRequest, RemoteStatus
-from orchestrator.errors import BackendError
+from orchestrator.backends.local_runner import group_alive, stop_job
+from orchestrator.errors import BackendError, OutputRefused
 from orchestrator.home import arz_home
+from orchestrator.output_guard import ByteBudget, copy_file_safely, copy_tree_safely
 
 CANCEL_GRACE_S = 20.0
+KILL_GRACE_S = 5.0
+"""Seconds between SIGTERM and SIGKILL when the deadline stops a run."""
 POLL_S = 0.1
-
-# Waits for the kernel and records its exit code; survives the SIGTERM of a cancel so it can.
-_LAUNCHER = """
-import os, signal, subprocess, sys
-signal.signal(signal.SIGTERM, lambda *_: None)
-code = subprocess.call([sys.executable, "-u", sys.argv[1]])
-with open(sys.argv[2] + ".tmp", "w") as fh:
-    fh.write(str(code))
-os.replace(sys.argv[2] + ".tmp", sys.argv[2])
-"""
+SUMMARY_MAX_BYTES = 16 * 2**20
 
 
 class LocalBackend:
@@ -64,19 +68,27 @@ class LocalBackend:
         return (self._home or arz_home()) / "local"
 
     def push(self, request: PushRequest) -> KernelRef:
-        """Write the script into a fresh working folder and start it detached."""
+        """Write the script into a fresh working folder and start it detached.
+
+        ``request.extra["deadline_s"]`` (the job's deadline, optional) is enforced by the
+        supervisor. Runs left behind by a crash are cleaned up first.
+        """
+        self.clean_stale_runs()
         workdir = self.root / request.slug
         try:
             (workdir / "output").mkdir(parents=True)
         except FileExistsError as exc:
             raise BackendError(f"a local run named {request.slug} already exists in {workdir}.",
                                fix="submit again (slugs are fresh per run)") from exc  # fmt: skip
-        script = workdir / "kernel.py"
-        script.write_text(request.script)
+        (workdir / "kernel.py").write_text(request.script)
+        tmpdir = Path(tempfile.gettempdir()) / f"arz-job-{request.slug}"
+        (workdir / "tmpdir").write_text(str(tmpdir))
+        deadline_s = float(request.extra.get("deadline_s") or 0)
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "ARZ_OUTPUT_DIR": str(workdir / "output")}
+        args = [str(workdir), f"{deadline_s:g}", f"{KILL_GRACE_S:g}", request.slug, str(tmpdir)]
         with open(workdir / "kernel.log", "wb") as log:
             child = subprocess.Popen(
-                [sys.executable, "-c", _LAUNCHER, str(script), str(workdir / "exit_code")],
+                [sys.executable, "-m", "orchestrator.backends.local_runner", *args],
                 cwd=workdir / "output", env=env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
@@ -85,7 +97,7 @@ class LocalBackend:
         return KernelRef(backend=self.name, slug=request.slug, owner="local", workdir=str(workdir))
 
     def status(self, ref: KernelRef) -> RemoteStatus:
-        """From the process state, the exit code and the summary the kernel left."""
+        """The kernel's lifecycle from the process state, the exit code and the marker files."""
         workdir = self._workdir(ref)
         code = self._exit_code(ref)
         cancelled = (workdir / "cancelled").exists()
@@ -94,12 +106,19 @@ class LocalBackend:
                 return RemoteStatus(JobStatus.RUNNING, raw="cancelling" if cancelled else "running")
             if cancelled:
                 return RemoteStatus(JobStatus.CANCELLED, raw="cancelled")
-            return RemoteStatus(JobStatus.FAILED, raw="vanished",
+            return RemoteStatus(JobStatus.ERROR, raw="vanished",
                                 message="the kernel process ended without an exit code (killed, or "
                                 "the machine restarted)")  # fmt: skip
         if cancelled:
             return RemoteStatus(JobStatus.CANCELLED, raw=f"cancelled, exit {code}")
-        return _status_from_summary(workdir / "output", code)
+        if (workdir / "deadline").exists():
+            limit = (workdir / "deadline").read_text().strip()
+            return RemoteStatus(JobStatus.ERROR, raw="deadline",
+                                message=f"deadline of {limit} s exceeded; the kernel was stopped")
+        if code == 0:
+            return RemoteStatus(JobStatus.COMPLETE, raw="exit 0")
+        return RemoteStatus(JobStatus.ERROR, raw=f"exit {code}",
+                            message=f"the kernel exited with code {code} (see `arz logs ID`)")
 
     def logs(self, ref: KernelRef, follow: bool = False) -> Iterator[str]:
         """Lines of ``kernel.log`` from the start; with ``follow``, until the kernel has ended."""
@@ -120,27 +139,85 @@ class LocalBackend:
                     return
                 time.sleep(POLL_S)
 
-    def download(self, ref: KernelRef, dest: Path) -> list[Path]:
-        """Copy ``output/`` into ``dest`` and the log as ``<slug>.log``; return the files."""
-        workdir = self._workdir(ref)
-        dest.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(workdir / "output", dest, dirs_exist_ok=True)
-        shutil.copy2(workdir / "kernel.log", dest / f"{ref.slug}.log")
-        return sorted(p for p in dest.rglob("*") if p.is_file())
+    def download(self, ref: KernelRef, dest: Path, max_bytes: int | None = None) -> list[Path]:
+        """Copy ``output/`` into ``dest`` and the log as ``<slug>.log``; return the files.
 
-    def cancel(self, ref: KernelRef) -> None:
-        """SIGTERM the run's process group (the payload writes its summary), SIGKILL after 20 s."""
+        Links, devices and FIFOs are refused without being followed; at most ``max_bytes`` bytes
+        (default 5 GiB) are copied, counted while copying.
+
+        Raises:
+            OutputRefused: a special file, an output named like the log, or the cap passed.
+        """
         workdir = self._workdir(ref)
+        budget = ByteBudget(max_bytes or DEFAULT_MAX_RESULT_BYTES)
+        copied = copy_tree_safely(workdir / "output", dest, budget)
+        log = dest / f"{ref.slug}.log"
+        if os.path.lexists(log):
+            raise OutputRefused(f"the kernel's output holds a file named like its log ({log.name}).",
+                                fix="rename that output; the log name is reserved")  # fmt: skip
+        return [*copied, copy_file_safely(workdir / "kernel.log", log, log.name, budget)]
+
+    def fetch_summary(self, ref: KernelRef, dest: Path) -> Path | None:
+        """Copy only the top-level ``session_summary.json`` (a regular file, capped) into ``dest``."""
+        source = self._workdir(ref) / "output" / SUMMARY_FILE
+        try:
+            if not stat.S_ISREG(os.lstat(source).st_mode):
+                return None
+        except OSError:
+            return None
+        dest.mkdir(parents=True, exist_ok=True)
+        return copy_file_safely(source, dest / SUMMARY_FILE, SUMMARY_FILE,
+                                ByteBudget(SUMMARY_MAX_BYTES))  # fmt: skip
+
+    def cancel(self, ref: KernelRef) -> bool:
+        """Stop the run: SIGTERM its processes (the payload writes its summary), SIGKILL after 20 s.
+
+        Every process tagged with the run's ``ARZ_JOB_ID`` is stopped, including ones that left
+        the process group, and the run's temporary folder is removed.
+
+        Returns:
+            False when the run had already ended (nothing is changed then), True otherwise.
+        """
+        workdir = self._workdir(ref)
+        if self._exit_code(ref) is not None:
+            return False
+        if not self._alive(ref):  # ended without its supervisor: only sweep what it left
+            stop_job(ref.slug, 0.0)
+            self._remove_tmpdir(workdir)
+            return False
         (workdir / "cancelled").touch()
         pgid = self._pgid(ref)
-        if pgid is None or not self._alive(ref):
-            return
-        _signal_group(pgid, signal.SIGTERM)
-        deadline = time.monotonic() + CANCEL_GRACE_S
-        while self._alive(ref) and time.monotonic() < deadline:
-            time.sleep(POLL_S)
-        if self._alive(ref):
-            _signal_group(pgid, signal.SIGKILL)
+        if pgid is not None and self._alive(ref):
+            _signal_pid(pgid, signal.SIGTERM)  # the supervisor forwards it to the kernel
+            give_up = time.monotonic() + CANCEL_GRACE_S
+            while self._alive(ref) and time.monotonic() < give_up:
+                time.sleep(POLL_S)
+            if self._alive(ref):
+                _signal_group(pgid, signal.SIGKILL)
+        stop_job(ref.slug, 0.0)  # anything left (the supervisor already swept, unless killed)
+        self._remove_tmpdir(workdir)
+        return True
+
+    def clean_stale_runs(self) -> list[str]:
+        """Stop the leftovers and remove the temporary folder of runs whose supervisor is gone.
+
+        Returns:
+            The slugs that were cleaned.
+        """
+        cleaned = []
+        if not self.root.is_dir():
+            return cleaned
+        for workdir in sorted(self.root.iterdir()):
+            tmpdir = _read(workdir / "tmpdir")
+            if not tmpdir or not os.path.lexists(tmpdir):
+                continue
+            ref = KernelRef(self.name, workdir.name, "local", None, str(workdir))
+            if self._alive(ref):
+                continue
+            stop_job(workdir.name, 0.0)
+            self._remove_tmpdir(workdir)
+            cleaned.append(workdir.name)
+        return cleaned
 
     # ------------------------------------------------------------------------------- internals
     def _workdir(self, ref: KernelRef) -> Path:
@@ -159,6 +236,11 @@ class LocalBackend:
         except (OSError, ValueError):
             return None
 
+    def _remove_tmpdir(self, workdir: Path) -> None:
+        tmpdir = _read(workdir / "tmpdir")
+        if tmpdir and Path(tmpdir).name.startswith("arz-job-"):
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
     def _pgid(self, ref: KernelRef) -> int | None:
         try:
             return int((self._workdir(ref) / "pid").read_text().strip())
@@ -173,15 +255,14 @@ class LocalBackend:
         if (self._workdir(ref) / "exit_code").exists():
             return False
         pgid = self._pgid(ref)
-        if pgid is None:
-            return False
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return pgid is not None and group_alive(pgid)
+
+
+def _signal_pid(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -191,17 +272,9 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         pass
 
 
-def _status_from_summary(output: Path, code: int) -> RemoteStatus:
-    """Map a finished run to a status: succeeded only with exit 0 and a succeeded summary."""
-    from kernel_payload.schema import SessionSummary, ValidationError
-
+def _read(path: Path) -> str:
     try:
-        summary = SessionSummary.read(output)
-    except (OSError, ValueError, ValidationError):
-        return RemoteStatus(JobStatus.FAILED, raw=f"exit {code}",
-                            message=f"the kernel exited with code {code} and left no readable "
-                            "session_summary.json (see `arz logs ID`)")  # fmt: skip
-    raw = f"exit {code}, summary {summary.status.value}"
-    if code == 0 and summary.status.value == "succeeded":
-        return RemoteStatus(JobStatus.SUCCEEDED, raw=raw)
-    return RemoteStatus(JobStatus.FAILED, raw=raw, message=f"{summary.status.value}: {summary.reason}")
+        return path.read_text().strip()
+    except OSError:
+        return ""
+

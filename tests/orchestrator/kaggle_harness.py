@@ -114,4 +114,4 @@ def wait_terminal(backend: KaggleBackend, ref: KernelRef, timeout_s: float = 20.
 
 def succeeded(statuses: list) -> bool:
     """True when the last status seen is SUCCEEDED."""
-    return bool(statuses) and statuses[-1].status is JobStatus.SUCCEEDED
+    return bool(statuses) and statuses[-1].status is JobStatus.COMPLETE

@@ -79,7 +79,8 @@ def test_detach_then_status_list_logs_watch_pull(project):
     logs = runner.invoke(app, ["logs", job_id, "-f"])
     assert logs.exit_code == 0 and "@@arz" in logs.output and "arz bootstrap" in logs.output
     status = runner.invoke(app, ["status", job_id, "--json"])
-    assert status.exit_code == 0 and json.loads(status.output)["status"] == "succeeded"
+    shown = json.loads(status.output)
+    assert status.exit_code == 0 and (shown["status"], shown["result"]) == ("complete", "succeeded")
     listed = json.loads(runner.invoke(app, ["list", "--json"]).output)
     assert [j["id"] for j in listed] == [job_id]
     watched = runner.invoke(app, ["watch", job_id])

@@ -48,7 +48,7 @@ def test_gpu_job_runs_end_to_end(harness, tmp_path):
 
     lines = list(backend.logs(ref, follow=True))
     assert lines == expected_lines(4)
-    assert backend.status(ref).status is JobStatus.SUCCEEDED
+    assert backend.status(ref).status is JobStatus.COMPLETE
 
     paths = backend.download(ref, tmp_path / "staging")
     names = {p.relative_to(tmp_path / "staging").as_posix() for p in paths}
@@ -75,7 +75,7 @@ def test_cpu_job_sets_no_machine_shape_and_every_call_is_pinned(harness):
 
 
 def succeeded_after(backend, ref):
-    return wait_terminal(backend, ref)[-1].status is JobStatus.SUCCEEDED
+    return wait_terminal(backend, ref)[-1].status is JobStatus.COMPLETE
 
 
 def test_access_token_credentials_work(harness):
@@ -131,7 +131,7 @@ def test_subprocess_via_http_proxy_killed_mid_watch_then_reattached(harness, tmp
     ref = KernelRef(**json.loads(ref_file.read_text()))  # what the registry kept
     backend = KaggleBackend(harness.config)  # a new process reattaches
     assert list(backend.logs(ref, follow=True)) == expected_lines(8)
-    assert backend.status(ref).status is JobStatus.SUCCEEDED
+    assert backend.status(ref).status is JobStatus.COMPLETE
     paths = backend.download(ref, tmp_path / "staging")
     assert (tmp_path / "staging" / "session_summary.json") in paths
     assert harness.fake.calls.count("SaveKernel") == 1

@@ -38,7 +38,7 @@ def harness(tmp_path, monkeypatch):
 def run_to_verified(backend, ref, dest):
     """Follow, wait, download: the happy ending every recoverable fault must reach."""
     lines = list(backend.logs(ref, follow=True))
-    assert wait_terminal(backend, ref)[-1].status is JobStatus.SUCCEEDED
+    assert wait_terminal(backend, ref)[-1].status is JobStatus.COMPLETE
     backend.download(ref, dest)
     summary = SessionSummary.read(dest)
     assert all(entry.problem(dest) is None for entry in summary.artifacts)
@@ -84,7 +84,7 @@ def test_hung_call_times_out_and_is_retried(harness):
     ref = backend.push(harness.request(payload_script(steps=1)))
     harness.fake.faults.hang_calls, harness.fake.faults.hang_s = 1, 4.0
     started = time.monotonic()
-    assert backend.status(ref).status in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED)
+    assert backend.status(ref).status in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.COMPLETE)
     assert 2.0 <= time.monotonic() - started < 4.0  # the 2 s read timeout fired, then a retry
 
 
@@ -115,7 +115,7 @@ def test_stale_status_after_push_is_not_taken_for_the_result(harness, tmp_path):
     session = harness.fake.kernel("tester", ref.slug).sessions[0]
     while True:
         status = backend.status(ref)
-        if status.status is JobStatus.SUCCEEDED:
+        if status.status is JobStatus.COMPLETE:
             assert not session.is_active(), "success reported while the run was still going"
             break
         assert not status.status.is_terminal(), status
@@ -130,7 +130,7 @@ def test_kernel_error_shows_the_message_and_pulls_the_summary(harness, tmp_path)
     ref = backend.push(harness.request(payload_script(steps=2, fail=True)))
     lines = list(backend.logs(ref, follow=True))
     final = wait_terminal(backend, ref)[-1]
-    assert final.status is JobStatus.FAILED and "exited with code 1" in final.message
+    assert final.status is JobStatus.ERROR and "exited with code 1" in final.message
     assert "RuntimeError: demo failure" in lines
     backend.download(ref, tmp_path / "out")
     summary = SessionSummary.read(tmp_path / "out")
@@ -149,7 +149,7 @@ def test_deadline_exceeded_fetches_outputs_then_deletes(harness, tmp_path, chatt
     assert time.monotonic() - started < 6.0  # deadline 1 s + salvage (log replay <= 3 s)
     assert lines[:2] == expected_lines(steps)[:2]
     final = backend.status(ref)
-    assert final.status is JobStatus.FAILED and "deadline" in final.message
+    assert final.status is JobStatus.ERROR and "deadline" in final.message
     with pytest.raises(ApiError):
         harness.fake.kernel("tester", ref.slug)  # deleted on Kaggle...
     assert session.status == "CANCEL_ACKNOWLEDGED"  # ...which stopped the session

@@ -71,7 +71,7 @@ def test_arz_submit_backend_kaggle_end_to_end(harness, project, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert "» tiny/steps 3/3" in done.stdout  # live progress, rendered as it came
-    assert "kernel finished: succeeded" in done.stdout
+    assert "kernel finished: complete" in done.stdout
     assert elapsed < 60
 
     (results,) = (project / "validation_output" / "results").iterdir()
@@ -91,7 +91,8 @@ def test_arz_submit_backend_kaggle_end_to_end(harness, project, tmp_path):
     assert pushed[0]["machineShape"] == "NvidiaTeslaT4" and pushed[0]["isPrivate"]
     assert pushed[0]["sessionTimeoutSeconds"] == 600 + 600  # deadline + backstop margin
     listed = json.loads(run_arz(["list", "--json"], project, env).stdout)
-    assert listed[0]["status"] == "succeeded" and listed[0]["backend"] == "kaggle"
+    assert listed[0]["status"] == "complete" and listed[0]["backend"] == "kaggle"
+    assert listed[0]["result"] == "succeeded"
 
 
 def test_arz_submit_without_credentials_is_one_clear_line(harness, project, tmp_path):
