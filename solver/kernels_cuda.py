@@ -22,7 +22,8 @@ Precision: ``compile_kernels("float32")`` rewrites every float literal of the co
 ``-1e-10 rho_jam`` to vacuum (float64: ``-1e-15 rho_jam``; anything more negative is retried with
 half the dt, as on the CPU). Time (T, ST, dt) and the accumulators (ACC, AQ, AQMAX) stay float64.
 WENO's smoothness indicators are divided by each variable's scale squared and its epsilon is
-``1e-6`` (dimensionless), so it neither underflows nor drowns the indicators in float32.
+dimensionless (``1e-6``, WENO-Z and WENO-JS alike), so it neither underflows nor drowns the
+indicators in float32.
 The pointwise physics is :func:`solver.physics.compile_physics` compiled for ``cuda.jit(device=True)``.
 """
 

@@ -162,6 +162,7 @@ class TimeSpec(Strict):
 
 class NumericsSpec(Strict):
     reconstruction: Literal["weno5", "first_order"] = "weno5"
+    weno_weights: Literal["z", "js"] = "z"  # WENO-Z (default) or WENO-JS nonlinear weights
     flux: Literal["central_upwind", "hll"] = "central_upwind"
     cfl: float = Field(0.5, gt=0, le=1)
 
