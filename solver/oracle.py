@@ -229,8 +229,21 @@ def interface_fluxes(qm, qp, n: int, kind: int, par) -> np.ndarray:
     return numerical_flux(qp[:, : n + 1], qm[:, 1 : n + 2], kind, par)
 
 
+def reflect_wall_ghosts(q: np.ndarray, n: int, bc, par) -> None:
+    """Wall ghosts (already mirrored) get the speed reversed: ``w = 2 p - w``, i.e. ``v -> -v``."""
+    for side, sl in ((0, slice(0, NG)), (1, slice(NG + n, n + 2 * NG))):
+        if bc[side] != BC_WALL:
+            continue
+        g = q[:, sl]
+        p_m, p_c = pressures(g[0], g[2], par)
+        for r, p in ((0, p_m), (2, p_c)):
+            g[r + 1] = g[r] * (2.0 * p - marker(g[r], g[r + 1], par[EPS_VAC]))
+        q[:, sl] = g
+
+
 def _rhs_flux(q, n, setup):
     fill_ghosts(q, n, setup.bc, setup.bstate)
+    reflect_wall_ghosts(q, n, setup.bc, setup.par)
     qm, qp = reconstruct(q, n, setup.order, setup.scales, setup.par)
     F = interface_fluxes(qm, qp, n, setup.kind, setup.par)
     if setup.bc[0] == BC_WALL:
