@@ -39,7 +39,7 @@ from solver.kernels_cpu import (
 from solver.params import EPS_VAC, RHO_JAM
 
 # digest of the modules these cached kernels call into (see solver/fingerprint.py)
-KERNEL_SOURCES_DIGEST = "0d3dacfddbde87db"
+KERNEL_SOURCES_DIGEST = "54cae2a23e9735f0"
 
 _P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
 _weno5_class_faces = _P.weno5_class_faces

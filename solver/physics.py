@@ -297,22 +297,21 @@ def weno5_class_faces(ra, rb, rc, rd, re, ya, yb, yc, yd, ye, scale_r, scale_y, 
         13.0 / 12.0 * (yb - 2.0 * yc + yd) ** 2 + 0.25 * (yb - yd) ** 2)
     b2 = ir * (13.0 / 12.0 * (rc - 2.0 * rd + re) ** 2 + 0.25 * (3.0 * rc - 4.0 * rd + re) ** 2) + iy * (
         13.0 / 12.0 * (yc - 2.0 * yd + ye) ** 2 + 0.25 * (3.0 * yc - 4.0 * yd + ye) ** 2)
-    # the epsilon is a literal (not a module global) so the float32 CUDA port rewrites it
+    # the epsilon is a literal (not a module global) so the float32 CUDA port rewrites it;
+    # (a_0, a_1, a_2) / d_k are held, up to a common factor, in (s12, s02, s01)
     if z:
-        # a_k / d_k = 1 + (tau/(eps+b_k))^2 = ((eps+b_k)^2 + tau^2) / (eps+b_k)^2; the common
-        # factor 1/((eps+b0)(eps+b1)(eps+b2))^2 cancels in the normalisation, so no division
-        # by a vanishing indicator is needed
+        # a_k / d_k = 1 + tau^2/e_k = (e_k + tau^2) / e_k with e_k = (eps + b_k)^2; times the common
+        # factor e_0 e_1 e_2 this needs no division (two per face side remain, as for JS). The
+        # products stay within [1e-36, ~1e30], normal numbers in float32 too.
         tau2 = (b0 - b2) * (b0 - b2)
-        e0, e1, e2 = (1e-6 + b0) ** 2, (1e-6 + b1) ** 2, (1e-6 + b2) ** 2
-        s0 = e0 / (e0 + tau2)
-        s1 = e1 / (e1 + tau2)
-        s2 = e2 / (e2 + tau2)
+        e0, e1, e2 = (1e-6 + b0) * (1e-6 + b0), (1e-6 + b1) * (1e-6 + b1), (1e-6 + b2) * (1e-6 + b2)
+        s12, s02, s01 = (e0 + tau2) * e1 * e2, (e1 + tau2) * e0 * e2, (e2 + tau2) * e0 * e1
     else:
+        # a_k / d_k = 1 / e_k; times e_0 e_1 e_2: e_i e_j
         s0 = (1e-6 + b0) * (1e-6 + b0)
         s1 = (1e-6 + b1) * (1e-6 + b1)
         s2 = (1e-6 + b2) * (1e-6 + b2)
-    # with s_k the inverse of a_k / d_k: a_k = d_k s_i s_j (i, j the other two), up to a factor
-    s12, s02, s01 = s1 * s2, s0 * s2, s0 * s1
+        s12, s02, s01 = s1 * s2, s0 * s2, s0 * s1
     inv_r = 1.0 / (0.1 * s12 + 0.6 * s02 + 0.3 * s01)
     inv_l = 1.0 / (0.1 * s01 + 0.6 * s02 + 0.3 * s12)
     wr0, wr1, wr2 = 0.1 * s12 * inv_r, 0.6 * s02 * inv_r, 0.3 * s01 * inv_r
