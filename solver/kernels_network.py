@@ -26,10 +26,10 @@ import numpy as np
 from solver import physics
 from solver.kernels_cpu import (
     FASTMATH,
+    FIRST_ORDER,
     NG,
     ROUNDOFF_VACUUM,
     VACUUM_FACE,
-    FIRST_ORDER,
     WENO5,
     clean_cell,
     limit_faces,

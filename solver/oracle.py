@@ -24,7 +24,19 @@ from solver.kernels_cpu import (
     VACUUM_FACE,
     WENO5,
 )
-from solver.params import ALPHA, EPS_VAC, GAMMA_C, GAMMA_M, K_C, K_M, RELAX, RHO_JAM, TAU_C, TAU_M, V_CREEP
+from solver.params import (
+    ALPHA,
+    EPS_VAC,
+    GAMMA_C,
+    GAMMA_M,
+    K_C,
+    K_M,
+    RELAX,
+    RHO_JAM,
+    TAU_C,
+    TAU_M,
+    V_CREEP,
+)
 
 SPEED_SAFETY = 1.05  # the factor f on the pressure terms of the wave-speed bounds (numerics.md §3)
 

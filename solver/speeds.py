@@ -28,7 +28,7 @@ from solver.kernels_network import entry_exit_fluxes, junction_fluxes, link_swee
 from solver.params import EPS_VAC
 
 # digest of the modules these cached kernels call into (see solver/fingerprint.py)
-KERNEL_SOURCES_DIGEST = "4afc670d04d390f7"
+KERNEL_SOURCES_DIGEST = "fd2cbe247a6a863a"
 
 #: dt of the entry rule ``min(demand + queue/dt, supply)`` when reporting: a waiting queue enters at the supply
 REPORT_DT = 1e-9

@@ -10,7 +10,14 @@ import scipy.stats
 from rl import ENV_IDS
 from rl.config import resolve_config
 from rl.controllers import CONTROLLERS, Actuated, make_controller
-from rl.evaluation import EVAL_SEED_BASE, ci95, episode_metrics, evaluate, paired_relative_difference, run_episodes
+from rl.evaluation import (
+    EVAL_SEED_BASE,
+    ci95,
+    episode_metrics,
+    evaluate,
+    paired_relative_difference,
+    run_episodes,
+)
 from rl.rewards import get_reward
 from rl.simulation import ControlledNetwork
 from rl.training import EVAL_SEED_OFFSET
@@ -66,7 +73,8 @@ def _expected_feature(core, b: int, name: str) -> float:
         rho = sim.Q[b, 2 * k, cells]
         if words[0] == "density":
             return float(rho.mean() / RHO_JAM)
-        from solver.speeds import transport_speeds  # per-cell definition: tests/solver/test_reported_speeds.py
+        # the per-cell definition is tested in tests/solver/test_reported_speeds.py
+        from solver.speeds import transport_speeds
 
         v = transport_speeds(sim)[b, k, cells]
         vn = np.clip(v / net.vmax[k, cells], 0.0, 1.0)
