@@ -8,34 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
-from solver import kernels_network as KN
-from solver.params import EPS_VAC, RHO_JAM
+from solver.params import RHO_JAM
+from solver.speeds import transport_speeds
 
 N_BINS = 3  # bins near the stop line per approach
 NEAR_STOP_M = 150.0  # length covered by the bins, m
 QUEUE_HALF_VEH = 50.0  # entry queue that maps to 0.5, veh
 VACUUM_WEIGHT = 1e-3  # free-speed prior weight in the bin speed average, fraction of rho_jam
-
-
-# digest of the modules these cached kernels call into (see solver/fingerprint.py)
-KERNEL_SOURCES_DIGEST = "5e66ec196f1b9372"
-
-@numba.njit(cache=True)
-def cell_speeds(Q, idx, par, out):
-    """Speeds ``v_k = w_k - p_k`` (m/s) of selected cells of every copy.
-
-    Shapes: Q (B, 4, Ncells); idx (M,) flat cell indices; out (B, 2, M).
-    """
-    eps = par[EPS_VAC]
-    for b in range(Q.shape[0]):
-        for j in range(idx.shape[0]):
-            c = idx[j]
-            p_m, p_c = KN._pressures(Q[b, 0, c], Q[b, 2, c], par)
-            out[b, 0, j] = KN._marker(Q[b, 0, c], Q[b, 1, c], eps) - p_m
-            out[b, 1, j] = KN._marker(Q[b, 2, c], Q[b, 3, c], eps) - p_c
 
 
 @dataclass(frozen=True)
@@ -126,8 +107,7 @@ def observe(sim, layout: ObservationLayout) -> np.ndarray:
     """
     par = sim.net.par
     rho = sim.Q[:, [0, 2]][:, :, layout.idx]  # (B, 2, M) veh/m
-    v = np.empty_like(rho)
-    cell_speeds(sim.Q, layout.idx, par, v)
+    v = transport_speeds(sim)[:, :, layout.idx]  # the fluxes' speeds: 0 in a standing queue
     vn = np.clip(v / layout.vmax, 0.0, 1.0)
     prior = VACUUM_WEIGHT * par[RHO_JAM]
     dens = (rho @ layout.avg) / par[RHO_JAM]

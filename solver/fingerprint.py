@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "solver/kernels_cpu.py": ("solver/physics.py", "solver/params.py"),
     "solver/kernels_network.py": ("solver/physics.py", "solver/params.py", "solver/kernels_cpu.py"),
-    "rl/observation.py": ("solver/physics.py", "solver/params.py", "solver/kernels_cpu.py",
-                          "solver/kernels_network.py"),
+    "solver/speeds.py": ("solver/physics.py", "solver/params.py", "solver/kernels_cpu.py",
+                         "solver/kernels_network.py"),
 }
 _LINE = re.compile(r'^KERNEL_SOURCES_DIGEST = "([0-9a-f]*)"', re.M)
 

@@ -21,7 +21,8 @@ coefficients to the dtype of ``Numerics.par``, and ``Numerics.flush`` flushes ro
 down to ``-1e-10 rho_jam`` to vacuum (float64: ``-1e-15 rho_jam``; anything more negative is
 retried with half the dt, as on the CPU) -- see :data:`VACUUM_FLUSH`. Time (T, ST, dt) and the
 accumulators (ACC, AQ, AQMAX) stay float64. WENO's smoothness indicators are divided by each
-variable's scale squared and its epsilon is ``1e-6`` (dimensionless), so it neither underflows
+variable's scale squared and its epsilon is dimensionless (``1e-6``, WENO-Z and WENO-JS alike),
+so it neither underflows
 nor drowns the indicators in float32. The pointwise physics is
 :func:`solver.physics.compile_physics` compiled for ``cuda.jit(device=True)``.
 

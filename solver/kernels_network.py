@@ -26,6 +26,7 @@ import numpy as np
 from solver import physics
 from solver.kernels_cpu import (
     FASTMATH,
+    FIRST_ORDER,
     NG,
     RK3,
     VACUUM_FACE,
@@ -38,7 +39,7 @@ from solver.kernels_cpu import (
 from solver.params import EPS_VAC, RHO_JAM
 
 # digest of the modules these cached kernels call into (see solver/fingerprint.py)
-KERNEL_SOURCES_DIGEST = "a4073d8016226a0e"
+KERNEL_SOURCES_DIGEST = "429e4012e01fe35b"
 
 _P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
 _weno5_class_faces = _P.weno5_class_faces
@@ -138,13 +139,14 @@ def _cell_faces(q, c, first, last, order, s0, s1, s2, s3, thresh, eps):
     Returns:
         ``(left face rho_m, y_m, rho_c, y_c, right face rho_m, y_m, rho_c, y_c)``.
     """
-    if order != WENO5:
+    if order == FIRST_ORDER:
         return q[0, c], q[1, c], q[2, c], q[3, c], q[0, c], q[1, c], q[2, c], q[3, c]
     a, b, d, e = max(c - 2, first), max(c - 1, first), min(c + 1, last), min(c + 2, last)
+    z = order == WENO5  # WENO-Z weights; WENO5_JS for comparison
     l0, r0, l1, r1 = _weno5_class_faces(q[0, a], q[0, b], q[0, c], q[0, d], q[0, e], q[1, a],
-                                       q[1, b], q[1, c], q[1, d], q[1, e], s0, s1)
+                                       q[1, b], q[1, c], q[1, d], q[1, e], s0, s1, z)
     l2, r2, l3, r3 = _weno5_class_faces(q[2, a], q[2, b], q[2, c], q[2, d], q[2, e], q[3, a],
-                                       q[3, b], q[3, c], q[3, d], q[3, e], s2, s3)
+                                       q[3, b], q[3, c], q[3, d], q[3, e], s2, s3, z)
     l0, l1, r0, r1 = limit_faces(q[0, c], q[1, c], l0, l1, r0, r1, q[0, b], q[1, b], q[0, d], q[1, d], thresh, eps)
     l2, l3, r2, r3 = limit_faces(q[2, c], q[3, c], l2, l3, r2, r3, q[2, b], q[3, b], q[2, d], q[3, d], thresh, eps)
     return l0, l1, l2, l3, r0, r1, r2, r3

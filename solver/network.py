@@ -22,7 +22,6 @@ from solver.params import PhysicsParams
 from solver.scenario_errors import validation_to_scenario_error
 from solver.simulate import variable_scales
 
-_ORDER = {"first_order": K.FIRST_ORDER, "weno5": K.WENO5}
 _FLUX = {"central_upwind": K.CENTRAL_UPWIND, "hll": K.HLL}
 
 
@@ -237,6 +236,7 @@ def build_network(sc: NetworkScenario) -> Network:
         vmax=vmax, entries=[n.id for n in entries], exits=[n.id for n in exits],
         approaches=approaches, signals=signals, n_phases=n_phases, q0=q0, topo=topo,
         sig_static=(sig_times, app_sig, app_pos, sig_green), obs=obs,
-        order=_ORDER[sc.numerics.reconstruction], kind=_FLUX[sc.numerics.flux], cfl=sc.numerics.cfl,
+        order=K.order_code(sc.numerics.reconstruction, sc.numerics.weno_weights),
+        kind=_FLUX[sc.numerics.flux], cfl=sc.numerics.cfl,
         scales=variable_scales(params), par=params.packed(), supply_cap=sc.supply_limited_links,
     )

@@ -15,6 +15,7 @@ from solver.batch import BatchedNetwork
 from solver.network import Network, build_network
 from solver.network_spec import NetworkScenario
 from solver.simulate import SimulationResult, output_times, primitive_fields
+from solver.speeds import transport_speeds
 
 
 def plan_request(net: Network, t: float) -> tuple[np.ndarray, float]:
@@ -43,9 +44,23 @@ def plan_request(net: Network, t: float) -> tuple[np.ndarray, float]:
     return req, next_change
 
 
-def link_fields(sim: BatchedNetwork, link: str) -> dict[str, np.ndarray]:
-    """Primitive fields of copy 0 on one link: rho (veh/m), v and w (m/s). Each (n,)."""
-    return primitive_fields(sim.Q[0][:, sim.net.link_slice(link)], sim.net.par)
+def link_fields(sim: BatchedNetwork, link: str, speeds: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Fields of copy 0 on one link: rho (veh/m), w (m/s) and the reported speeds v (m/s).
+
+    ``v_m``, ``v_c`` are the transport speeds of the fluxes (:mod:`solver.speeds`: a standing
+    queue behind a red light reads 0, not ``w - p``). ``speeds``: :func:`transport_speeds` of
+    ``sim`` if already computed (B, 2, Ncells). Each (n,).
+    """
+    sl = sim.net.link_slice(link)
+    out = primitive_fields(sim.Q[0][:, sl], sim.net.par)
+    u = transport_speeds(sim) if speeds is None else speeds
+    out["v_m"], out["v_c"] = u[0, 0, sl].copy(), u[0, 1, sl].copy()
+    return out
+
+
+def _frame(sim: BatchedNetwork) -> dict[str, np.ndarray]:
+    u = transport_speeds(sim)
+    return {f"{lk}/{k}": v for lk in sim.net.links for k, v in link_fields(sim, lk, u).items()}
 
 
 def simulate_network(sc: NetworkScenario, progress: Callable[[float, float], None] | None = None) -> SimulationResult:
@@ -53,7 +68,7 @@ def simulate_network(sc: NetworkScenario, progress: Callable[[float, float], Non
     net = build_network(sc)
     sim = BatchedNetwork(net, batch=1, threads=1)
     times = output_times(sc.time.end, sc.time.output_every)
-    frames = [{f"{lk}/{k}": v for lk in net.links for k, v in link_fields(sim, lk).items()}]
+    frames = [_frame(sim)]
     start = time.perf_counter()
     steps = 0
     for t_out in times[1:]:
@@ -61,7 +76,7 @@ def simulate_network(sc: NetworkScenario, progress: Callable[[float, float], Non
             req, change = plan_request(net, float(sim.T[0]))
             sim.advance(min(t_out, change) - sim.T[0], req[None])
             steps += int(sim.STEPS[0])
-        frames.append({f"{lk}/{k}": v for lk in net.links for k, v in link_fields(sim, lk).items()})
+        frames.append(_frame(sim))
         if progress:
             progress(float(t_out), float(times[-1]))
     fields = {k: np.stack([f[k] for f in frames]) for k in frames[0]}

@@ -17,6 +17,7 @@ from solver.kernels_cpu import (
     BC_INFLOW,
     BC_PERIODIC,
     BC_WALL,
+    FIRST_ORDER,
     HLL,
     NG,
     ROUNDOFF_VACUUM,
@@ -132,12 +133,14 @@ def numerical_flux(ql, qr, kind, par):
     return out
 
 
-def weno5_class_faces(r, y, scale_r, scale_y):
-    """WENO5-JS faces of one class with weights shared by rho and y (numerics.md §3).
+def weno5_class_faces(r, y, scale_r, scale_y, z=True):
+    """WENO5 faces of one class with weights shared by rho and y (numerics.md §3).
 
     Args:
         r, y: the five cell averages of the stencil each, ``r[k]`` for cells c-2..c+2.
         scale_r, scale_y: magnitudes dividing each variable's smoothness indicator.
+        z: WENO-Z weights ``d_k (1 + (|b0 - b2| / (b_k + 1e-6))^2)`` (Borges et al. 2008, p = 2);
+            False: WENO-JS ``d_k / (b_k + 1e-6)^2``.
 
     Returns:
         ``(rho_left, rho_right, y_left, y_right)``: values at x_{c-1/2}^+ and x_{c+1/2}^-.
@@ -148,8 +151,13 @@ def weno5_class_faces(r, y, scale_r, scale_y):
                 13.0 / 12.0 * (u[2] - 2 * u[3] + u[4]) ** 2 + 0.25 * (3 * u[2] - 4 * u[3] + u[4]) ** 2)
 
     b = [br / scale_r**2 + by / scale_y**2 for br, by in zip(beta(r), beta(y), strict=True)]
-    alpha_r = [d / (1e-6 + bk) ** 2 for d, bk in zip((0.1, 0.6, 0.3), b, strict=True)]
-    alpha_l = [d / (1e-6 + bk) ** 2 for d, bk in zip((0.3, 0.6, 0.1), b, strict=True)]
+    tau = np.abs(b[0] - b[2])
+
+    def weight(d, bk):
+        return d * (1.0 + (tau / (bk + 1e-6)) ** 2) if z else d / (1e-6 + bk) ** 2
+
+    alpha_r = [weight(d, bk) for d, bk in zip((0.1, 0.6, 0.3), b, strict=True)]
+    alpha_l = [weight(d, bk) for d, bk in zip((0.3, 0.6, 0.1), b, strict=True)]
 
     def right(u):
         cand = ((2 * u[0] - 7 * u[1] + 11 * u[2]) / 6, (-u[1] + 5 * u[2] + 2 * u[3]) / 6,
@@ -200,12 +208,13 @@ def fill_ghosts(q: np.ndarray, n: int, bc, bstate) -> None:
 def reconstruct(q: np.ndarray, n: int, order: int, scales, par) -> tuple[np.ndarray, np.ndarray]:
     """Face values (left face, right face) of cells NG-1 .. NG+n. Shapes: (4, n + 2)."""
     c = np.arange(NG - 1, NG + n + 1)
-    if order != WENO5:
+    if order == FIRST_ORDER:
         return q[:, c].copy(), q[:, c].copy()
     qm, qp = np.empty((4, c.size)), np.empty((4, c.size))
     for r in (0, 2):  # weights shared by rho and y
         st_r, st_y = ([q[v, c + s] for s in (-2, -1, 0, 1, 2)] for v in (r, r + 1))
-        qm[r], qp[r], qm[r + 1], qp[r + 1] = weno5_class_faces(st_r, st_y, scales[r], scales[r + 1])
+        qm[r], qp[r], qm[r + 1], qp[r + 1] = weno5_class_faces(st_r, st_y, scales[r], scales[r + 1],
+                                                               order == WENO5)
     for r in (0, 2):  # Zhang–Shu scaling toward the cell average, the same theta for y
         y = r + 1
         rbar, ybar = q[r, c], q[y, c]
@@ -232,8 +241,21 @@ def interface_fluxes(qm, qp, n: int, kind: int, par) -> np.ndarray:
     return numerical_flux(qp[:, : n + 1], qm[:, 1 : n + 2], kind, par)
 
 
+def reflect_wall_ghosts(q: np.ndarray, n: int, bc, par) -> None:
+    """Wall ghosts (already mirrored) get the speed reversed: ``w = 2 p - w``, i.e. ``v -> -v``."""
+    for side, sl in ((0, slice(0, NG)), (1, slice(NG + n, n + 2 * NG))):
+        if bc[side] != BC_WALL:
+            continue
+        g = q[:, sl]
+        p_m, p_c = pressures(g[0], g[2], par)
+        for r, p in ((0, p_m), (2, p_c)):
+            g[r + 1] = g[r] * (2.0 * p - marker(g[r], g[r + 1], par[EPS_VAC]))
+        q[:, sl] = g
+
+
 def _rhs_flux(q, n, setup):
     fill_ghosts(q, n, setup.bc, setup.bstate)
+    reflect_wall_ghosts(q, n, setup.bc, setup.par)
     qm, qp = reconstruct(q, n, setup.order, setup.scales, setup.par)
     F = interface_fluxes(qm, qp, n, setup.kind, setup.par)
     if setup.bc[0] == BC_WALL:

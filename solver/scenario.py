@@ -202,6 +202,7 @@ class NumericsSpec(Strict):
     """`numerics:`: reconstruction, flux and CFL number."""
 
     reconstruction: Literal["weno5", "first_order"] = "weno5"
+    weno_weights: Literal["z", "js"] = "z"  # WENO-Z (default) or WENO-JS nonlinear weights
     flux: Literal["central_upwind", "hll"] = "central_upwind"
     cfl: float = Field(0.5, gt=0, le=1)
 

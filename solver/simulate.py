@@ -20,7 +20,6 @@ from solver.params import PhysicsParams
 from solver.scenario import RoadScenario
 
 _BC = {"outflow": K.BC_OUTFLOW, "periodic": K.BC_PERIODIC, "wall": K.BC_WALL}
-_ORDER = {"first_order": K.FIRST_ORDER, "weno5": K.WENO5}
 _FLUX = {"central_upwind": K.CENTRAL_UPWIND, "hll": K.HLL}
 
 
@@ -87,7 +86,8 @@ def build_road(scenario: RoadScenario) -> RoadProblem:
     setup = LinkSetup(
         n=road.cells, dx=dx, cfl=num.cfl, bc=bc,
         bstate=np.stack([_bstate(bnd.left, params), _bstate(bnd.right, params)]),
-        order=_ORDER[num.reconstruction], kind=_FLUX[num.flux], scales=variable_scales(params),
+        order=K.order_code(num.reconstruction, num.weno_weights), kind=_FLUX[num.flux],
+        scales=variable_scales(params),
         par=params.packed(), vmax=params.vmax_cells(quality),
     )
     q0 = np.zeros((4, road.cells + 2 * K.NG))

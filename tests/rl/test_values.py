@@ -21,7 +21,6 @@ from rl.evaluation import (
 from rl.rewards import get_reward
 from rl.simulation import ControlledNetwork
 from rl.training import EVAL_SEED_OFFSET
-from solver.params import EPS_VAC
 
 RHO_JAM = 0.25
 
@@ -74,10 +73,10 @@ def _expected_feature(core, b: int, name: str) -> float:
         rho = sim.Q[b, 2 * k, cells]
         if words[0] == "density":
             return float(rho.mean() / RHO_JAM)
-        from solver.oracle import marker, pressures
+        # the per-cell definition is tested in tests/solver/test_reported_speeds.py
+        from solver.speeds import transport_speeds
 
-        p = pressures(sim.Q[b, 0, cells], sim.Q[b, 2, cells], net.par)[k]
-        v = marker(rho, sim.Q[b, 2 * k + 1, cells], net.par[EPS_VAC]) - p
+        v = transport_speeds(sim)[b, k, cells]
         vn = np.clip(v / net.vmax[k, cells], 0.0, 1.0)
         prior = 1e-3 * RHO_JAM
         return float(((rho * vn).mean() + prior) / (rho.mean() + prior))

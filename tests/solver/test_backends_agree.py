@@ -54,7 +54,7 @@ def _advance(backend: str, setup, q0, steps: int):
 
 @pytest.mark.parametrize("bc", list(BOUNDARIES), ids=list(BOUNDARIES))
 @pytest.mark.parametrize("kind", [K.CENTRAL_UPWIND, K.HLL], ids=["cu", "hll"])
-@pytest.mark.parametrize("order", [K.FIRST_ORDER, K.WENO5], ids=["first", "weno5"])
+@pytest.mark.parametrize("order", [K.FIRST_ORDER, K.WENO5, K.WENO5_JS], ids=["first", "weno5z", "weno5js"])
 def test_numba_cpu_matches_the_numpy_oracle(order, kind, bc):
     setup, q0 = _problem(seed=17 * order + 5 * kind + len(bc), order=order, kind=kind, bc=BOUNDARIES[bc])
     assert setup.par[RELAX] == 1.0  # relaxation on

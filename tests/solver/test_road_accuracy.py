@@ -48,19 +48,24 @@ def test_weno5_vacuum_front_converges_beyond_400_cells():
     assert ladder.l1[0] > ladder.l1[1] > ladder.l1[2], ladder.l1
 
 
-def test_weno5_is_fifth_order_on_the_translated_sine():
-    ladder, _ = smooth_ladder("weno5", (50, 100, 200), no_progress)
+@pytest.mark.parametrize("weights", ["z", "js"])
+def test_weno5_is_fifth_order_on_the_translated_sine(weights):
+    """Courant number 0.2 (N0/N)^(2/3): at 0.4 on 50 cells the RK3 time error mixes in, and
+    WENO-Z, whose spatial error there is 5x below JS's, then shows 4.38 at 100 -> 200 (5.01 at
+    400 -> 800, the verification's ladder)."""
+    ladder, _ = smooth_ladder("weno5", (50, 100, 200), no_progress, "", 0.2, weights=weights)
     assert ladder.orders[-1] >= 4.5, ladder.orders
 
 
 def test_periodic_mass_is_conserved_to_round_off():
-    """100 cells, ~1300 steps: a per-step bias of 5.6e-17 (1/3 + 2/3 < 1) would show as 7e-14."""
+    """100 cells, ~1300 steps: a per-step bias of 5.6e-17 (1/3 + 2/3 < 1) would show as 7e-14;
+    unbiased round-off reached 2.15e-14 with WENO-Z (the bound was 2e-14), so the bound is 3e-14."""
     run = advance(road(_with_cells(RING, 100)), 600.0)
     assert run.completed and run.steps > 1000
     before = run.prob.q0[:, K.NG : K.NG + 100]
     for r in (0, 2):
         drift = abs(run.interior[r].sum() - before[r].sum()) / before[r].sum()
-        assert drift <= 2e-14, (r, drift)
+        assert drift <= 3e-14, (r, drift)
 
 
 @pytest.mark.parametrize("mapping", [RED_LIGHT, JAM_RELEASE], ids=["red_light", "jam_release"])
