@@ -25,6 +25,7 @@ import numpy as np
 
 from solver.kernels_cpu import NG
 from solver.kernels_network import entry_exit_fluxes, junction_fluxes, link_sweep, signal_greens
+from solver.network import max_degree
 from solver.params import EPS_VAC
 
 # digest of the modules these cached kernels call into (see solver/fingerprint.py)
@@ -35,8 +36,10 @@ REPORT_DT = 1e-9
 
 
 @numba.njit(cache=True)
-def flux_speeds(Q, QU, T, topo, DSCALE, SP, SS, sig_static, order, kind, scales, par, supply_cap, out):
+def flux_speeds(Q, QU, T, topo, maxdeg, DSCALE, SP, SS, sig_static, order, kind, scales, par, supply_cap, out):
     """Transport speeds ``out[b, k, c]`` (m/s) of every interior cell of every copy.
+
+    ``maxdeg`` is :func:`solver.network.max_degree` of ``topo`` (junction scratch size).
 
     Shapes: Q (B, 4, Ncells); QU (B, E, 2); T (B,); DSCALE (B, E); SP SS (B, S); out (B, 2, Ncells)
     (ghost cells get 0).
@@ -45,14 +48,10 @@ def flux_speeds(Q, QU, T, topo, DSCALE, SP, SS, sig_static, order, kind, scales,
      jn_out_ptr, jn_out, jn_beta_ptr, beta) = topo
     sig_times, app_sig, app_pos, sig_green = sig_static
     eps = par[EPS_VAC]
-    maxdeg = 1
-    for j in range(jn_in_ptr.shape[0] - 1):
-        maxdeg = max(maxdeg, jn_in_ptr[j + 1] - jn_in_ptr[j], jn_out_ptr[j + 1] - jn_out_ptr[j])
     F = np.zeros((4, Q.shape[2]))
     scr = np.zeros((6, maxdeg))
     green = np.zeros(app_sig.shape[0])
     dqu = np.zeros((en_link.shape[0], 2))
-    rates = np.zeros((2, 2))
     out[:, :, :] = 0.0
     for b in range(Q.shape[0]):
         q = Q[b]
@@ -60,7 +59,7 @@ def flux_speeds(Q, QU, T, topo, DSCALE, SP, SS, sig_static, order, kind, scales,
         for l in range(lk.shape[0]):
             link_sweep(q, F, vmax, lk[l, 0], lk[l, 1], order, kind, scales, par, supply_cap)
         entry_exit_fluxes(q, QU[b], T[b], REPORT_DT, lk, vmax, en_link, dem_t, dem_v, dem_np, dem_lin,
-                          DSCALE[b], ex_link, par, F, dqu, rates)
+                          DSCALE[b], ex_link, par, F, dqu)
         junction_fluxes(q, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_ptr, beta, green,
                         par, F, scr)
         for l in range(lk.shape[0]):
@@ -90,6 +89,7 @@ def transport_speeds(sim) -> np.ndarray:
     Q = np.ascontiguousarray(sim.Q, dtype=np.float64)
     out = np.zeros((Q.shape[0], 2, Q.shape[2]))
     return flux_speeds(Q, np.asarray(sim.QU, np.float64), np.asarray(sim.T, np.float64), n.topo,
+                       max_degree(n.topo),
                        np.asarray(sim.DSCALE, np.float64), np.asarray(sim.SP, np.int64),
                        np.asarray(sim.SS, np.int64), n.sig_static, n.order, n.kind, n.scales, n.par,
                        n.supply_cap, out)

@@ -43,4 +43,4 @@ def test_an_unknown_weight_family_names_the_key():
     with pytest.raises(ScenarioError) as err:
         _scenario(weno_weights="zz")
     text = str(err.value)
-    assert "numerics.weno_weights" in text and "'z'" in text and "'js'" in text
+    assert "numerics.weno_weights" in text and "'z'" in text and "js" in text
