@@ -31,16 +31,20 @@ def exit_code_for(exc: BaseException) -> int | None:
     return _funnel.exit_code_for(exc)
 
 
+def _blank_flag_metavars(params: list) -> list:
+    """``params`` with an empty metavar on flags, so help screens show no ``<bool>`` beside them."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
 class _ArzGroup(TyperGroup):
     """Turns errors raised by any command into a one-line message and an exit code."""
 
     def get_params(self, ctx: Any) -> Any:
         """The group's parameters, with no ``<bool>`` beside ``--help`` on the help screen."""
-        params = super().get_params(ctx)
-        for param in params:
-            if getattr(param, "is_flag", False) and param.metavar is None:
-                param.metavar = ""
-        return params
+        return _blank_flag_metavars(super().get_params(ctx))
 
     def invoke(self, ctx: Any) -> Any:
         """Run the command; map our errors (and Ctrl-C) to a message and an exit code."""
@@ -62,11 +66,7 @@ class _FlagHelpCommand(TyperCommand):
 
     def get_params(self, ctx: Any) -> Any:
         """The parameters, with an empty metavar on flags (incl. ``--help``) for the help screen."""
-        params = super().get_params(ctx)
-        for param in params:
-            if getattr(param, "is_flag", False) and param.metavar is None:
-                param.metavar = ""
-        return params
+        return _blank_flag_metavars(super().get_params(ctx))
 
 
 app = typer.Typer(

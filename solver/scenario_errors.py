@@ -30,13 +30,13 @@ def did_you_mean(word: object, known: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _members(tp: Any) -> list[Any]:
+def union_members(tp: Any) -> list[Any]:
     """The alternatives of a type: itself, or each member of a union / Optional / Annotated."""
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
-        return _members(typing.get_args(tp)[0])
+        return union_members(typing.get_args(tp)[0])
     if origin in (Union, types.UnionType):
-        return [m for arg in typing.get_args(tp) for m in _members(arg)]
+        return [m for arg in typing.get_args(tp) for m in union_members(arg)]
     return [tp]
 
 
@@ -64,7 +64,7 @@ def _step(tp: Any, item: Any) -> tuple[Any, bool]:
 
     ``shown`` is False for union tags (``equilibrium``, ``InflowBoundary``) that are not keys.
     """
-    for member in _members(tp):
+    for member in union_members(tp):
         origin = typing.get_origin(member)
         if _is_model(member) and isinstance(item, str):
             field = _field(member, item)
@@ -92,7 +92,7 @@ def resolve(root: type[BaseModel], loc: tuple) -> tuple[str, Any]:
 def known_keys(tp: Any) -> list[str]:
     """Keys a model accepts (aliases where they have one); for a tagged union, those of every member."""
     keys: list[str] = []
-    for member in _members(tp):
+    for member in union_members(tp):
         if _is_model(member):
             keys += [f.alias or n for n, f in member.model_fields.items() if (f.alias or n) not in keys]
     return keys
@@ -113,7 +113,7 @@ def _message(root: type[BaseModel], first: dict) -> tuple[str, str]:
         return key, f"unknown key{did_you_mean(first['loc'][-1], known)}; {where} ({DOCS})"
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         _, tp = resolve(root, first["loc"])
-        tags = [t for t in map(_tag_of, (m for m in _members(tp) if _is_model(m))) if t] or _tags(ctx)
+        tags = [t for t in map(_tag_of, (m for m in union_members(tp) if _is_model(m))) if t] or _tags(ctx)
         field = str(ctx.get("discriminator", "type")).strip("'")
         key = f"{key}.{field}" if key else field
         if kind == "union_tag_not_found":

@@ -7,15 +7,15 @@ key has no entry in :data:`MEANING`.
 
 from __future__ import annotations
 
-import types
 import typing
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from solver.network_spec import NetworkScenario
 from solver.scenario import Quantity, RoadScenario
+from solver.scenario_errors import union_members
 from solver.units import SI_UNIT, units_of
 
 #: what each key means (keys shared by several blocks have one entry)
@@ -60,13 +60,6 @@ MEANING: dict[str, str] = {
 }
 
 
-def _members(tp: Any) -> list[Any]:
-    origin = typing.get_origin(tp)
-    if origin is typing.Annotated:
-        return _members(typing.get_args(tp)[0])
-    if origin in (Union, types.UnionType):
-        return [m for a in typing.get_args(tp) for m in _members(a)]
-    return [tp]
 
 
 def _dimension(tp: Any, metadata: list) -> str | None:
@@ -82,7 +75,7 @@ def _type_name(tp: Any, metadata: list = ()) -> str:
     if dim:
         return f"{dim} ({', '.join(units_of(dim))})"
     names = []
-    for m in _members(tp):
+    for m in union_members(tp):
         origin = typing.get_origin(m)
         if m is type(None):
             continue
@@ -128,7 +121,7 @@ def _models(root: type[BaseModel]) -> list[type[BaseModel]]:
     seen: list[type[BaseModel]] = []
 
     def visit(tp: Any) -> None:
-        for m in _members(tp):
+        for m in union_members(tp):
             if isinstance(m, type) and issubclass(m, BaseModel):
                 if m not in seen:
                     seen.append(m)
