@@ -34,9 +34,9 @@ from orchestrator.gitsync import SyncResult, refuse_embedded_credentials, sync_r
 from orchestrator.kernel_builder import build_kernel_script, kernel_requirements, make_slug
 from orchestrator.registry import JobRecord, Registry
 from orchestrator.results import ExpectedJob, check_summary, pull_results, read_summary, results_dir
+from orchestrator.urls import strip_credentials
 
 UNKNOWN_RESULT = "unknown"
-from orchestrator.urls import strip_credentials
 
 
 @dataclass
