@@ -93,7 +93,8 @@ def _tiny_catalogue(name: str):
 
 #: decision interval of the two-approach cases. 0.5 s, not 2 s: since the network step became one
 #: function for CPU and GPU, the simulator spends ~15 s per substep on this scenario (0.1-2 s on the
-#: catalogue ones; not yet understood, see docs/gpu.md), and 2 s intervals took ~200 s of CI.
+#: catalogue ones: each device-function call costs a globals swap in the simulator, see docs/gpu.md),
+#: and 2 s intervals took ~200 s of CI.
 TWO_APPROACH_INTERVAL_S = 0.5
 
 
