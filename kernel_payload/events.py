@@ -88,7 +88,7 @@ def job_plan(job: JobSpec) -> dict[str, float]:
         if suite == "verify":
             plan["verify"] = VERIFY_S[job.verify.level]
         elif suite == "bench":
-            plan["bench"] = BENCH_S[bool(job.bench.quick)]
+            plan["bench"] = 1.0 if job.bench.smoke else BENCH_S[bool(job.bench.quick)]
         elif suite == "rl":
             rl, seeds = job.rl, len(job.training_seeds)
             plan["rl/train"] = RL_BUILD_S + seeds * rl.timesteps / RL_STEPS_PER_S

@@ -227,7 +227,8 @@ def measure_intersection(batch: int, threads: int, episodes: int = EPISODES, sec
             "episodes": episodes, "episode_s": seconds}  # fmt: skip
 
 
-def run_bench(quick: bool = True, progress: Progress | None = None, sumo: bool = True) -> BenchReport:
+def run_bench(quick: bool = True, progress: Progress | None = None, sumo: bool = True,
+              smoke: bool = False) -> BenchReport:
     """Measure every row of the module docstring (and sumo-rl beside them when installed).
 
     Args:
@@ -235,24 +236,29 @@ def run_bench(quick: bool = True, progress: Progress | None = None, sumo: bool =
             figures.
         progress: called as ``progress("bench", done, total)`` after each row.
         sumo: measure sumo-rl too when it is installed (:func:`solver.bench_sumo.measure_sumo_rl`).
+        smoke: a seconds-long run that only proves every row can be measured: 200-cell roads,
+            one repeat, one 60 s interval, one 60 s intersection episode, no sumo-rl. Its figures
+            are not benchmarks (the summary says ``smoke: True``).
 
     Returns:
         The report; ``summary`` has ``weno5_200_us_per_step_one_core``,
         ``batched_speedup_<order>_<cells>``, ``seed_corridor_ms_per_60s`` (road and network), the
         intersection figures, the sumo-rl comparison or ``sumo_rl_omitted``, and the machine load.
     """
-    repeats, target, intervals = (3, 0.05, 6) if quick else (7, 0.25, 30)
+    repeats, target, intervals = (1, 0.005, 1) if smoke else (3, 0.05, 6) if quick else (7, 0.25, 30)
+    episodes_one, episode_s = (1, 60.0) if smoke else (EPISODES, EPISODE_S)
+    sumo = sumo and not smoke
     cores, load = default_threads(), os.getloadavg()[0]
     jobs: list[Callable[[], dict]] = []
-    for cells in CELLS:
+    for cells in CELLS[:1] if smoke else CELLS:
         for order in ORDERS:
             jobs.append(lambda c=cells, o=order: measure_road(c, o, 1, 1, repeats, target))
             jobs.append(lambda c=cells, o=order: measure_road(c, o, cores * BATCH_PER_CORE, cores, repeats, target))
     jobs += [lambda: measure_oracle(200, 3 if quick else 10), lambda: measure_corridor_road(repeats),
              lambda: measure_corridor_network(intervals)]
     for batch, threads in ((1, 1), (cores * BATCH_PER_CORE, cores)):
-        episodes = EPISODES if threads == 1 or not quick else 2  # a batched episode is `batch` episodes
-        jobs.append(lambda b=batch, t=threads, n=episodes: measure_intersection(b, t, n))
+        episodes = episodes_one if threads == 1 or not quick else min(2, episodes_one)  # a batched episode is `batch` episodes
+        jobs.append(lambda b=batch, t=threads, n=episodes: measure_intersection(b, t, n, episode_s))
     report = BenchReport()
     for i, job in enumerate(jobs):
         report.rows.append(job())
@@ -265,7 +271,7 @@ def run_bench(quick: bool = True, progress: Progress | None = None, sumo: bool =
         sumo_rl = measure_sumo_rl(EPISODES if quick else 2 * EPISODES, EPISODE_S)
         if progress:
             progress("bench", len(jobs) + 1, len(jobs) + 1)
-    report.summary = {"load_average_1min_before": load, "load_average_1min_after": os.getloadavg()[0],
+    report.summary = {**({"smoke": True} if smoke else {}), "load_average_1min_before": load, "load_average_1min_after": os.getloadavg()[0],
                       **summarize(report.rows, cores), **compare_with_sumo_rl(report.rows, sumo_rl)}  # fmt: skip
     return report
 

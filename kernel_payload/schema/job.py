@@ -90,9 +90,12 @@ class VerifySettings(_Model):
 
 
 class BenchSettings(_Model):
-    """Throughput benchmark (the ``bench`` suite); ``quick`` keeps it under a minute."""
+    """Throughput benchmark (the ``bench`` suite); ``quick`` keeps it under a minute; ``smoke``
+    runs every row for a few seconds only, to prove the suite works (its figures are not
+    benchmarks, and the summary says so)."""
 
     quick: bool = True
+    smoke: bool = False
 
 
 def parse_duration(value: Any) -> Any:

@@ -22,7 +22,7 @@ HEADERS = (
     "us/step (whole batch)", "cell updates/s (all copies)", "sim s/wall s (per copy)",
     "sim s/wall s (batch total)",
 )  # fmt: skip
-HEADLINE = ("intersection_4arm", "sumo_rl", "load_average", "cores")
+HEADLINE = ("smoke", "intersection_4arm", "sumo_rl", "load_average", "cores")
 
 
 def run(ctx: SuiteContext) -> None:
@@ -30,7 +30,8 @@ def run(ctx: SuiteContext) -> None:
     from solver.bench import run_bench
 
     with StartupWatch("bench", None, "first case") as live:
-        report = run_bench(quick=ctx.job.bench.quick, progress=live.wrap(ctx.progress))
+        report = run_bench(quick=ctx.job.bench.quick, progress=live.wrap(ctx.progress),
+                           smoke=ctx.job.bench.smoke)  # fmt: skip
     rows = [dict(row) for row in report.rows]
     write_csv(ctx.metrics_dir / "bench.csv", rows, COLUMNS)
     latex.write_table(

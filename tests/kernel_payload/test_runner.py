@@ -190,3 +190,21 @@ def test_real_rl_suite_through_the_payload_at_smoke_size(run_payload):
     assert any(r[col["metric"]] == "delay_rel_diff_vs_fixed-time" for r in rows)  # the paired comparison
     assert (out / "rl/data/models/ppo_seed5.zip").is_file()
     assert_manifest_matches(out, summary)
+
+
+def test_real_bench_suite_through_the_payload_at_smoke_size(run_payload):
+    """The real solver.bench (no contract fake) at smoke size: every row measured, a few seconds."""
+    job = {"name": "benchsmoke", "suites": ["bench"], "device": "cpu", "bench": {"smoke": True}}
+    proc, out = run_payload(job)
+    summary = SessionSummary.read(out)
+    assert proc.returncode == 0 and summary.status == RunStatus.SUCCEEDED, proc.stderr[-3000:]
+    header, rows = read_csv(out / "bench/data/metrics/bench.csv")
+    cases = {r[header.index("case")] for r in rows}
+    assert cases == {"road", "road-oracle", "seed_corridor_road", "seed_corridor_network", "intersection_4arm"}
+    rates = [float(r[header.index("cell_updates_per_s")]) for r in rows]
+    assert all(rate > 0 for rate in rates)
+    (suite,) = summary.suites
+    assert suite.metrics["smoke"] is True  # the report says these figures are not a benchmark
+    assert "sumo_rl_omitted" not in suite.metrics or suite.metrics["sumo_rl_omitted"] == "not requested"
+    assert (out / "bench/figures/bench_throughput.png").is_file()
+    assert_manifest_matches(out, summary)

@@ -15,7 +15,7 @@ class BenchReport:
         return ""
 
 
-def run_bench(quick=True, progress=None, sumo=True):
+def run_bench(quick=True, progress=None, sumo=True, smoke=False):
     rows = [
         {
             "case": "road200",
