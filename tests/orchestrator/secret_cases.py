@@ -101,7 +101,7 @@ def more_cases() -> list[tuple[str, str, str]]:
         ("slack-webhook", "notify.txt", "https://hooks.slack.com/services/"
          f"T{rand(8, UPPER)}/B{rand(8, UPPER)}/{rand(24)}\n"),
         ("sendgrid", "mail.txt", f"{'S' + 'G.'}{rand(22, ALNUM + '_-')}.{rand(43, ALNUM + '_-')}\n"),
-        ("bare-token-line", "deploy/token.txt", rand(37) + "A1b\n"),
+        ("bare-token-line", "deploy/token.txt", rand(37, seed=7) + "A1b\n"),
         ("crlf-ini", "app.ini", f"[db]\r\npassword = {rand(12)}\r\nport = 5432\r\n"),
         ("registry-auth-json", "registry.json",
          json.dumps({"auths": {"r.example.org": {"auth": rand(32)}}}, indent=2) + "\n"),
