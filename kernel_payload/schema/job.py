@@ -98,24 +98,27 @@ class BenchSettings(_Model):
     smoke: bool = False
 
 
-def parse_duration(value: Any) -> Any:
-    """Seconds from ``3600``, ``"90 min"`` or ``"2h"`` (other types are left to pydantic)."""
+def _parse_amount(value: Any, pattern: Any, scale: Any, kind: str, example: str) -> Any:
+    """``int(number * scale(unit))`` from a ``"<number> <unit>"`` string matched by ``pattern``;
+    non-strings are left to pydantic."""
     if not isinstance(value, str):
         return value
-    match = _DURATION.match(value)
+    match = pattern.match(value)
     if not match:
-        raise ValueError(f"'{value}' is not a duration; write e.g. 3600, '90 min' or '2h'")
-    return int(float(match.group(1)) * _SECONDS_PER_UNIT[match.group(2)])
+        raise ValueError(f"'{value}' is not a {kind}; write e.g. {example}")
+    return int(float(match.group(1)) * scale(match.group(2)))
+
+
+def parse_duration(value: Any) -> Any:
+    """Seconds from ``3600``, ``"90 min"`` or ``"2h"`` (other types are left to pydantic)."""
+    return _parse_amount(value, _DURATION, _SECONDS_PER_UNIT.__getitem__, "duration",
+                         "3600, '90 min' or '2h'")  # fmt: skip
 
 
 def parse_size(value: Any) -> Any:
     """Bytes from ``1048576``, ``"500 MB"`` or ``"5 GiB"`` (other types are left to pydantic)."""
-    if not isinstance(value, str):
-        return value
-    match = _SIZE.match(value)
-    if not match:
-        raise ValueError(f"'{value}' is not a size; write e.g. 1000000, '500 MB' or '5 GiB'")
-    return int(float(match.group(1)) * _BYTES_PER_UNIT[(match.group(2) or "b").lower()])
+    return _parse_amount(value, _SIZE, lambda unit: _BYTES_PER_UNIT[(unit or "b").lower()], "size",
+                         "1000000, '500 MB' or '5 GiB'")  # fmt: skip
 
 
 class ResultsSettings(_Model):
