@@ -35,6 +35,7 @@ th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .figs{display:flex;flex-wrap:wrap;gap:1rem}.figs figure{margin:0;flex:1 1 480px}
 .figs img{max-width:100%;border:1px solid #d0d7de}.figs figure.wide{flex-basis:100%}figcaption{font-size:.8em;color:#57606a}
 pre{background:#f6f8fa;padding:.8rem;overflow-x:auto;font-size:.8em}
+.scroll{overflow-x:auto;max-width:100%}
 .reason{color:#57606a}.files{font-size:.85em;color:#57606a}.description{font-size:1.05em;color:#1f2328}
 """
 
@@ -144,7 +145,7 @@ def _csv_table(path: Path) -> str:
     header, rows = read_csv(path)
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows[:CSV_ROWS])
-    table = f"<table><tr>{head}</tr>{body}</table>"
+    table = f'<div class="scroll"><table><tr>{head}</tr>{body}</table></div>'  # wide CSVs scroll
     if len(rows) <= CSV_ROWS:
         return f"<h3>{_e(path.name)}</h3>{table}"
     return (f"<details><summary><strong>{_e(path.name)}</strong>: {len(rows)} rows, the first "

@@ -37,6 +37,8 @@ def test_report_embeds_every_figure_and_table(full_report):
     assert 'src="http' not in html and "<script" not in html  # nothing fetched from elsewhere
     for table in ("checks.csv", "ladders.csv", "bench.csv"):
         assert f"<h3>{table}" in html
+    # a wide CSV (bench.csv has ~15 columns) scrolls inside its box instead of widening the page
+    assert re.search(r'<h3>bench\.csv</h3><div class="scroll"><table>', html)
     assert "<h3>Controllers (mean ± 95 % CI over 2 demand draws)</h3>" in html  # the RL pivot
     assert "<h3>Paired difference: controller − ppo (seed 0) (same draws)</h3>" in html
     assert "PPO trained for 20,000 steps only" in html  # the job's default: a smoke test
