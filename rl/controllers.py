@@ -11,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
+from rl.controllers_tuned import AdvancedMaxPressure, GapActuated
 from rl.errors import UnknownNameError
 from rl.rewards import link_vehicles
 from rl.signal_plans import approach_flows, phase_greens, saturation_flows, webster_plan
@@ -139,12 +140,12 @@ class RandomController:
         return self.rng.integers(0, core.nvec, size=(core.B, len(core.nvec)))
 
 
-CONTROLLERS: dict[str, type] = {c.name: c for c in (FixedTime, FixedTimePeak, Actuated, MaxPressure,
-                                                    RandomController)}
+CONTROLLERS: dict[str, type] = {c.name: c for c in (FixedTime, FixedTimePeak, Actuated, GapActuated, MaxPressure,
+                                                    AdvancedMaxPressure, RandomController)}
 
 
 def make_controller(name: str) -> Controller:
-    """A controller by name (``fixed-time``, ``actuated``, ``max-pressure``, ``random``)."""
+    """A controller by name (the keys of :data:`CONTROLLERS`; the tuned ones with default parameters)."""
     if name not in CONTROLLERS:
         raise UnknownNameError("controller", name, list(CONTROLLERS))
     return CONTROLLERS[name]()

@@ -16,11 +16,13 @@ from gymnasium.utils import seeding
 from rl.config import resolve_config
 from rl.controllers import make_controller
 from rl.simulation import ControlledNetwork
+from rl.tuning import is_tunable, tune_controller, tuning_draws
 
 EVAL_SEED_BASE = 2_000_000  # evaluation draws: EVAL_SEED_BASE + 1000 seed + episode (training uses seed + i)
 CLASSES = ("m", "c", "total")
 SUMMARY_COLUMNS = ("controller", "metric", "class", "mean", "ci95")
 PAIRED_METRIC = "delay_per_vehicle_s"  # the metric compared draw by draw
+TUNE_DRAWS = 8  # training-side draws a tunable classical controller is tuned on
 PAIRED_PREFIX = "delay_rel_diff_vs_"  # paired rows: metric = PAIRED_PREFIX + baseline name
 
 
@@ -49,13 +51,15 @@ class PairedComparison:
 @dataclass(frozen=True)
 class EvalResult:
     """What :func:`evaluate` produced (rows: controller, metric, class, mean, ci95; paired comparisons;
-    draws: one row per controller, demand draw, metric and class with its ``value``)."""
+    draws: one row per controller, demand draw, metric and class with its ``value``; tuning: one
+    :class:`rl.tuning.TuningResult` per tuned classical controller)."""
 
     summary_csv: Path
     figures: list[Path]
     rows: list[dict]
     paired: list[PairedComparison] = field(default_factory=list)
     draws: list[dict] = field(default_factory=list)
+    tuning: list = field(default_factory=list)
 
 
 class PolicyController:
@@ -203,8 +207,14 @@ def paired_rows(per_draw: dict[str, dict], controllers: list[str]) -> tuple[list
 
 
 def evaluate(env_id: str, controllers: list[str], episodes: int, seeds: list[int], out_dir: Path,
-             progress: Callable[[str, int, int], None] | None = None, **env_kwargs) -> EvalResult:
+             progress: Callable[[str, int, int], None] | None = None, tune_draws: int = TUNE_DRAWS,
+             **env_kwargs) -> EvalResult:
     """Compare controllers on ``episodes`` held-out demand draws per seed.
+
+    A classical controller with a parameter grid (``max-pressure-advanced``, ``actuated-gap``) is
+    first tuned on ``tune_draws`` training-side draws (:mod:`rl.tuning`; progress stage ``tune``)
+    and evaluated with the chosen parameters; the candidates and their scores go to
+    ``out_dir/tuning.csv``. ``tune_draws=0`` keeps their default parameters.
 
     Every controller runs on the same draws, so each ``ppo:`` policy is also compared with each
     classical controller draw by draw (:func:`paired_rows`; rows ``delay_rel_diff_vs_<name>``).
@@ -224,8 +234,11 @@ def evaluate(env_id: str, controllers: list[str], episodes: int, seeds: list[int
     lengths = approach_lengths(core.net)
     rows, traces, per_draw, total = [], {}, {}, len(controllers) * len(seeds)
     draw_ids = [EVAL_SEED_BASE + 1000 * seed + e for seed in seeds for e in range(episodes)]
+    tuned = []
     for i, spec in enumerate(controllers):
         ctl = controller_from_spec(spec)
+        if is_tunable(ctl) and tune_draws > 0:
+            tuned.append(_tune(ctl, cfg, sc, seeds[0], tune_draws, progress))
         per_seed = []
         for j, seed in enumerate(seeds):
             draws = [EVAL_SEED_BASE + 1000 * seed + e for e in range(episodes)]
@@ -251,4 +264,30 @@ def evaluate(env_id: str, controllers: list[str], episodes: int, seeds: list[int
     positions = {lk: core.net.centres[core.net.links.index(lk)] for lk in links}
     figures = write_figures(out_dir, rows, traces, cfg, link, controllers, positions=positions,
                             draws=draw_rows)
-    return EvalResult(summary, figures, rows, paired, draw_rows)
+    if tuned:
+        write_tuning_csv(out_dir / "tuning.csv", tuned)
+    return EvalResult(summary, figures, rows, paired, draw_rows, tuned)
+
+
+def _tune(ctl, cfg, sc, seed: int, n_draws: int, progress):
+    """Tune ``ctl`` on its own batch of ``n_draws`` training-side draws."""
+    core = ControlledNetwork(cfg, sc, batch=n_draws)
+    report = None if progress is None else (lambda done, total: progress("tune", done, total))
+    return tune_controller(ctl, core, tuning_draws(seed, n_draws), report)
+
+
+def write_tuning_csv(path: Path, results: list) -> Path:
+    """One row per tuned controller and candidate: ``controller``, ``params`` (``k=v`` pairs),
+    ``delay_per_vehicle_s`` (mean over the tuning draws, s), ``chosen`` (1 for the kept one),
+    ``draws`` (the tuning draw seeds)."""
+    with Path(path).open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["controller", "params", "delay_per_vehicle_s", "chosen", "draws"])
+        writer.writeheader()
+        for res in results:
+            keys = list(res.best)
+            for row in res.table:
+                writer.writerow({"controller": res.controller,
+                                 "params": " ".join(f"{k}={row[k]:g}" for k in keys),
+                                 "delay_per_vehicle_s": row["delay_per_vehicle_s"], "chosen": int(row["chosen"]),
+                                 "draws": f"{res.draws[0]}..{res.draws[-1]}"})
+    return Path(path)

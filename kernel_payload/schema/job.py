@@ -21,7 +21,8 @@ RL_ENV_IDS = ("ARZ-Intersection-v0", "ARZ-Arterial-v0", "ARZ-SeedCorridor-v0")
 """Environment ids of ``rl.ENV_IDS``, mirrored here so a job is checked before it is pushed (the
 orchestrator cannot import ``rl``); a test checks that both lists agree."""
 
-RL_CONTROLLERS = ("ppo", "fixed-time", "fixed-time-peak", "actuated", "max-pressure", "random")
+RL_CONTROLLERS = ("ppo", "fixed-time", "fixed-time-peak", "actuated", "actuated-gap", "max-pressure",
+                  "max-pressure-advanced", "random")
 """``ppo`` (every model the job trains) and the names of ``rl.controllers.CONTROLLERS`` (mirrored,
 with a test); ``ppo:PATH`` names a saved model."""
 

@@ -6,7 +6,8 @@ and writes ``data/models/ppo_seed<N>.zip``, ``data/metrics/training_seed<N>.csv`
 controller, demand draw, metric and class: the frame the report's pivot tables are computed from),
 ``figures/learning_curve.png``, the evaluation's own figures (or, when it draws none,
 ``figures/evaluation.png``), ``latex/evaluation.tex`` (controllers x metrics, mean +- 95 % CI),
-``latex/evaluation_paired.tex`` (paired difference vs PPO) and ``latex/evaluation_long.tex``. Until
+``latex/evaluation_paired.tex`` (paired difference vs PPO), ``latex/evaluation_long.tex`` and, when
+a tuned classical controller was compared, ``data/metrics/tuning.csv`` (its candidates and scores). Until
 the first count of training and of evaluation, a heartbeat says what is happening (building envs,
 compiling kernels). When the ``rl`` package is not there yet the suite is skipped with that reason,
 which makes the job ``partial``.
@@ -74,6 +75,9 @@ def run(ctx: SuiteContext) -> None:
             )  # fmt: skip
         for figure in evaluation.figures:
             shutil.copy2(figure, ctx.figures_dir / Path(figure).name)
+        tuning = work / "eval" / "tuning.csv"  # tuned classical controllers: every candidate's score
+        if tuning.is_file():
+            shutil.copy2(tuning, ctx.metrics_dir / "tuning.csv")
     rows = [_relabel(row, models) for row in evaluation.rows]
     draws = [_relabel(row, models) for row in getattr(evaluation, "draws", [])]
     ctx.metrics["ppo_timesteps"] = int(settings.timesteps)  # per seed; the report's smoke caveat
