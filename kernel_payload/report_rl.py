@@ -46,9 +46,9 @@ def rl_section(suite: SuiteResult, out_dir: Path) -> str:
     n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
     parts.append(f"<h3>Controllers (mean ± 95 % CI over {n} demand draws)</h3>")
     parts.append(_table(table, "controller"))
-    note = rl_tables.ceiling_note(table)
-    if note:
-        parts.append(f'<p class="note">{_e(note)}</p>')
+    for note in (rl_tables.ceiling_note(table), rl_tables.starvation_note(table)):
+        if note:
+            parts.append(f'<p class="note">{_e(note)}</p>')
     for reference in rl_tables.references(draws):
         diff = rl_tables.paired_differences(draws, reference)
         parts.append(f"<h3>Paired difference: controller − {_e(reference)} (same draws)</h3>")
@@ -73,7 +73,7 @@ def _table(table: dict[str, dict[str, rl_tables.Cell]], corner: str) -> str:
             if cell is None:
                 cells.append("<td>-</td>")
             else:
-                css = "num ceiling" if cell.full else "num"
+                css = "num ceiling" if cell.full or cell.starved else "num"
                 cells.append(f'<td class="{css}">{_e(cell.text())}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"

@@ -32,28 +32,35 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("tts_veh_h", "total", "time spent (veh h)"),
     ("mean_queue_m", "total", "mean queue (m)"),
     ("max_queue_m", "total", "max queue (m)"),
+    ("longest_wait_s", "total", "longest red wait (s)"),
 )
 """(metric, class, column header) of the pivot, in order."""
 
 CEILING = ("max_queue_m", "total")
 FULL = ("max_queue_full", "total")
+WAIT = ("longest_wait_s", "total")
+STARVED = ("starved", "total")
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
 
 
 @dataclass(frozen=True)
 class Cell:
-    """Mean and 95 % half-width of ``n`` values; ``full``: draws whose queue filled its link."""
+    """Mean and 95 % half-width of ``n`` values; ``full``: draws whose queue filled its link;
+    ``starved``: draws in which an approach waited past its starvation threshold (rl.service)."""
 
     mean: float
     ci95: float
     n: int
     full: int = 0
+    starved: int = 0
 
     def text(self) -> str:
-        """``12.3 ± 1.2`` (``± n/a`` from one draw; ``≥`` before a ceiling)."""
+        """``12.3 ± 1.2`` (``± n/a`` from one draw; ``≥`` before a ceiling; ``⚠`` after a wait
+        that starved an approach)."""
         spread = "n/a" if math.isnan(self.ci95) else _num(self.ci95)
         mark = "≥ " if self.full else ""
-        return f"{mark}{_num(self.mean)} ± {spread}"
+        flag = f" ⚠ starved {self.starved}/{self.n}" if self.starved else ""
+        return f"{mark}{_num(self.mean)} ± {spread}{flag}"
 
 
 def t_quantile(dof: int) -> float:
@@ -102,10 +109,13 @@ def pivot(draws: list[dict], metrics: Sequence[tuple[str, str, str]] = METRICS) 
             values = series.get((controller, metric, klass))
             if values is None:
                 continue
-            full = 0
+            full = starved = 0
             if (metric, klass) == CEILING:
                 full = int(sum(v > 0 for v in series.get((controller, *FULL), {}).values()))
-            row[header] = summarize(list(values.values()), full)
+            if (metric, klass) == WAIT:
+                starved = int(sum(v > 0 for v in series.get((controller, *STARVED), {}).values()))
+            cell = summarize(list(values.values()), full)
+            row[header] = Cell(cell.mean, cell.ci95, cell.n, cell.full, starved)
         table[controller] = row
     return table
 
@@ -154,6 +164,16 @@ def ceiling_note(table: dict[str, dict[str, Cell]]) -> str | None:
     where = ", ".join(f"{c} ({cell.full}/{cell.n} draws)" for c, cell in hits)
     return (f"≥ L: the queue filled its whole approach link (a ceiling; the true queue was longer, "
             f"spilling back upstream) for {where}.")
+
+
+def starvation_note(table: dict[str, dict[str, Cell]]) -> str | None:
+    """The footnote for ``⚠`` cells, or None when no controller starved an approach."""
+    hits = [(c, cell) for c, row in table.items() for cell in row.values() if cell.starved]
+    if not hits:
+        return None
+    where = ", ".join(f"{c} ({cell.starved}/{cell.n} draws)" for c, cell in hits)
+    return (f"⚠ starved: a queue waited at red longer than twice its signal's longest Webster red "
+            f"for {where}; such a controller is not deployable as is.")
 
 
 def _num(value: float) -> str:

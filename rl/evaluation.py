@@ -15,6 +15,7 @@ from gymnasium.utils import seeding
 
 from rl.config import resolve_config
 from rl.controllers import make_controller
+from rl.service import WaitTracker, approach_green, starvation_thresholds
 from rl.simulation import ControlledNetwork
 from rl.tuning import is_tunable, tune_controller, tuning_draws
 
@@ -91,12 +92,14 @@ def controller_from_spec(spec: str):
 @dataclass
 class Trace:
     """What one batch of episodes recorded. Shapes: queue (T, B, A) m; density (T, n) veh/m of copy 0
-    on the first traced link; densities: the same per traced link (link -> (T, n_link))."""
+    on the first traced link; densities: the same per traced link (link -> (T, n_link));
+    longest_wait: per copy and approach, the longest red wait of a queue, s ((B, A), :mod:`rl.service`)."""
 
     measures: dict
     queue: list = field(default_factory=list)
     density: list = field(default_factory=list)
     densities: dict = field(default_factory=dict)
+    longest_wait: np.ndarray | None = None
 
 
 def run_episodes(controller, core: ControlledNetwork, seeds: list[int],
@@ -110,15 +113,19 @@ def run_episodes(controller, core: ControlledNetwork, seeds: list[int],
     links = [trace_link] if isinstance(trace_link, str) else list(trace_link or [])
     trace = Trace(measures={}, densities={link: [] for link in links})
     obs = core.observe()
+    waits = WaitTracker(core.B, len(core.net.approaches))
     for _ in range(core.cfg.n_decisions):
+        green = approach_green(core)  # the lights at the start of the interval
         _, _, info = core.step(controller.act(obs, core))
         obs = core.observe()
+        waits.update(info["queue"], green, core.cfg.decision_interval)
         trace.queue.append(info["queue"])
         for link in links:
             trace.densities[link].append(core.sim.link_density(link)[0].sum(axis=0))
     if links:
         trace.density = trace.densities[links[0]]
     trace.measures = {**core.sim.measures(), "entered": core.sim.ledger()["entered"]}
+    trace.longest_wait = waits.longest
     return trace
 
 
@@ -128,13 +135,15 @@ def approach_lengths(net) -> np.ndarray:
     return np.array([net.lk_dx[i] * net.lk[i, 1] for i in index], float)
 
 
-def episode_metrics(trace: Trace, episode_length: float,
-                    lengths: np.ndarray | None = None) -> dict[tuple[str, str], np.ndarray]:
+def episode_metrics(trace: Trace, episode_length: float, lengths: np.ndarray | None = None,
+                    thresholds: np.ndarray | None = None) -> dict[tuple[str, str], np.ndarray]:
     """Per-episode metrics, keyed (metric, class). Each (B,).
 
     With the approaches' link ``lengths`` (m, (A,)), ``max_queue_full`` is 1 for an episode in
     which some approach's queue filled its whole link: ``max_queue_m`` is then a ceiling (the true
-    queue, spilling back upstream, is longer).
+    queue, spilling back upstream, is longer). ``longest_wait_s`` is the longest red wait of a
+    queue over the approaches (:mod:`rl.service`); with the starvation ``thresholds`` (s, (A,)),
+    ``starved`` is 1 for an episode in which some approach waited longer than its threshold.
     """
     m = trace.measures
     out = {}
@@ -148,6 +157,10 @@ def episode_metrics(trace: Trace, episode_length: float,
     if lengths is not None:  # a queue counts whole cells: at the ceiling it equals the length
         full = m["queue_max_m"] >= np.asarray(lengths)[None, :] * (1.0 - 1e-6)
         out[("max_queue_full", "total")] = full.any(axis=1).astype(float)
+    if trace.longest_wait is not None:
+        out[("longest_wait_s", "total")] = trace.longest_wait.max(axis=1)
+        if thresholds is not None:
+            out[("starved", "total")] = (trace.longest_wait > np.asarray(thresholds)[None, :]).any(axis=1).astype(float)
     return out
 
 
@@ -232,6 +245,8 @@ def evaluate(env_id: str, controllers: list[str], episodes: int, seeds: list[int
     link = core.net.approaches[0].link
     links = [a.link for a in core.net.approaches]
     lengths = approach_lengths(core.net)
+    thresholds = starvation_thresholds(core)
+    waits: dict[str, np.ndarray] = {}  # controller -> (draws, A) longest red waits
     rows, traces, per_draw, total = [], {}, {}, len(controllers) * len(seeds)
     draw_ids = [EVAL_SEED_BASE + 1000 * seed + e for seed in seeds for e in range(episodes)]
     tuned = []
@@ -243,7 +258,8 @@ def evaluate(env_id: str, controllers: list[str], episodes: int, seeds: list[int
         for j, seed in enumerate(seeds):
             draws = [EVAL_SEED_BASE + 1000 * seed + e for e in range(episodes)]
             trace = run_episodes(ctl, core, draws, links)
-            per_seed.append(episode_metrics(trace, cfg.episode_length, lengths))
+            per_seed.append(episode_metrics(trace, cfg.episode_length, lengths, thresholds))
+            waits[spec] = np.concatenate([waits[spec], trace.longest_wait]) if spec in waits else trace.longest_wait
             traces.setdefault(spec, trace)
             if progress is not None:
                 progress("evaluate", i * len(seeds) + j + 1, total)
@@ -266,6 +282,7 @@ def evaluate(env_id: str, controllers: list[str], episodes: int, seeds: list[int
                             draws=draw_rows)
     if tuned:
         write_tuning_csv(out_dir / "tuning.csv", tuned)
+    write_service_csv(out_dir / "service.csv", waits, [a.link for a in core.net.approaches], thresholds)
     return EvalResult(summary, figures, rows, paired, draw_rows, tuned)
 
 
@@ -274,6 +291,22 @@ def _tune(ctl, cfg, sc, seed: int, n_draws: int, progress):
     core = ControlledNetwork(cfg, sc, batch=n_draws)
     report = None if progress is None else (lambda done, total: progress("tune", done, total))
     return tune_controller(ctl, core, tuning_draws(seed, n_draws), report)
+
+
+def write_service_csv(path: Path, waits: dict[str, np.ndarray], approaches: list[str],
+                      thresholds: np.ndarray) -> Path:
+    """Per controller and approach: the longest red wait of a queue (mean and max over the draws,
+    s), the starvation threshold (s) and the draws in which it was exceeded.
+    Shapes: waits controller -> (draws, A); thresholds (A,)."""
+    with Path(path).open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["controller", "approach", "longest_wait_mean_s", "longest_wait_max_s",
+                         "starvation_threshold_s", "starved_draws", "draws"])
+        for spec, w in waits.items():
+            for a, link in enumerate(approaches):
+                writer.writerow([spec, link, float(w[:, a].mean()), float(w[:, a].max()), float(thresholds[a]),
+                                 int((w[:, a] > thresholds[a]).sum()), len(w)])
+    return Path(path)
 
 
 def write_tuning_csv(path: Path, results: list) -> Path:

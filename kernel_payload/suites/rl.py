@@ -7,7 +7,9 @@ controller, demand draw, metric and class: the frame the report's pivot tables a
 ``figures/learning_curve.png``, the evaluation's own figures (or, when it draws none,
 ``figures/evaluation.png``), ``latex/evaluation.tex`` (controllers x metrics, mean +- 95 % CI),
 ``latex/evaluation_paired.tex`` (paired difference vs PPO), ``latex/evaluation_long.tex`` and, when
-a tuned classical controller was compared, ``data/metrics/tuning.csv`` (its candidates and scores). Until
+a tuned classical controller was compared, ``data/metrics/tuning.csv`` (its candidates and scores);
+``data/metrics/service.csv`` holds each controller's longest red wait per approach and the draws in
+which it starved an approach (:mod:`rl.service`). Until
 the first count of training and of evaluation, a heartbeat says what is happening (building envs,
 compiling kernels). When the ``rl`` package is not there yet the suite is skipped with that reason,
 which makes the job ``partial``.
@@ -78,6 +80,11 @@ def run(ctx: SuiteContext) -> None:
         tuning = work / "eval" / "tuning.csv"  # tuned classical controllers: every candidate's score
         if tuning.is_file():
             shutil.copy2(tuning, ctx.metrics_dir / "tuning.csv")
+        service = work / "eval" / "service.csv"  # per approach: longest red waits, starvation
+        if service.is_file():
+            header, body = read_csv(service)
+            write_csv(ctx.metrics_dir / "service.csv",
+                      [_relabel(dict(zip(header, r, strict=False)), models) for r in body], header)
     rows = [_relabel(row, models) for row in evaluation.rows]
     draws = [_relabel(row, models) for row in getattr(evaluation, "draws", [])]
     ctx.metrics["ppo_timesteps"] = int(settings.timesteps)  # per seed; the report's smoke caveat
@@ -165,7 +172,7 @@ def _write_pivots(ctx: SuiteContext, draws: list[dict]) -> None:
     table = rl_tables.pivot(draws)
     headers = [h for _, _, h in rl_tables.METRICS if any(h in row for row in table.values())]
     caveat = rl_tables.smoke_caveat(ctx.job.rl.timesteps) or ""
-    note = rl_tables.ceiling_note(table) or ""
+    note = " ".join(n for n in (rl_tables.ceiling_note(table), rl_tables.starvation_note(table)) if n)
     latex.write_table(
         ctx.latex_dir / "evaluation.tex", ["controller", *headers],
         [[c, *(latex.Raw(latex.mean_ci(row[h]) if h in row else "--") for h in headers)]

@@ -28,6 +28,7 @@ class EvalResult:
     rows: list
     paired: list = field(default_factory=list)
     draws: list = field(default_factory=list)
+    tuning: list = field(default_factory=list)
 
 
 def _chunk(kind, data):
@@ -41,7 +42,7 @@ def _tiny_png(path):
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + body + _chunk(b"IEND", b""))
 
 
-def evaluate(env_id, controllers, episodes, seeds, out_dir, progress=None, **env_kwargs):
+def evaluate(env_id, controllers, episodes, seeds, out_dir, progress=None, tune_draws=8, **env_kwargs):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows, paired = [], []
