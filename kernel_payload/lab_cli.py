@@ -132,8 +132,8 @@ def load_checked(path: Path, backend: str):
     Raises:
         ScenarioError, BackendError, BadInput: bad file, unknown backend, backend a network lacks.
     """
-    from solver.backends import get_backend
-    from solver.scenario import RoadScenario, load_scenario
+    from solver.road.backends import get_backend
+    from solver.scenario.road import RoadScenario, load_scenario
 
     sc = load_scenario(path)
     get_backend(backend)
@@ -144,20 +144,20 @@ def load_checked(path: Path, backend: str):
 
 
 def _is_road(sc) -> bool:
-    from solver.scenario import RoadScenario
+    from solver.scenario.road import RoadScenario
 
     return isinstance(sc, RoadScenario)
 
 
 def run_scenario(sc, backend: str, progress):
     """Run a loaded road or network scenario; returns its ``SimulationResult``."""
-    from solver.scenario import RoadScenario
+    from solver.scenario.road import RoadScenario
 
     if isinstance(sc, RoadScenario):
-        from solver.simulate import simulate as simulate_road
+        from solver.road.simulate import simulate as simulate_road
 
         return simulate_road(sc, backend=backend, progress=progress)
-    from solver.network_run import simulate_network
+    from solver.network.run import simulate_network
 
     return simulate_network(sc, progress=progress)
 
@@ -201,7 +201,7 @@ def verify(
 ) -> None:
     """Numerical verification suite (Riemann problems vs the exact solution, observed orders, mass
     drift, positivity; docs/numerics.md); exit 1 when a check fails."""
-    from solver.verification import LEVELS, run_verification
+    from solver.verification.runner import LEVELS, run_verification
 
     with exit_codes():
         if level not in LEVELS:
@@ -266,11 +266,11 @@ def bench(
     device: str = typer.Option("cpu", "--device", help="cpu; gpu: batched network on the GPU vs the CPU batch; auto."),
 ) -> None:
     """Solver throughput: us per SSP-RK3 step and cell updates per second."""
-    from solver.bench import run_bench
-    from solver.device import resolve_device
+    from solver.bench.runner import run_bench
+    from solver.network.device import resolve_device
 
     with exit_codes():
-        from solver.device import DEVICES
+        from solver.network.device import DEVICES
 
         if device not in DEVICES:
             raise BadInput(f"unknown device {device!r}{did_you_mean(device, DEVICES)}: choose one of "
@@ -297,7 +297,7 @@ def bench(
 
 def _bench_gpu(as_json: bool) -> None:
     """``arz bench --device gpu``: decision steps/s vs batch, GPU float32/float64 and CPU batch."""
-    from solver.bench_gpu import run_gpu_bench, speedups
+    from solver.bench.gpu import run_gpu_bench, speedups
 
     with progress_bar("bench gpu", quiet=as_json) as update:
         rows = run_gpu_bench(progress=lambda line: update(0, None, line))

@@ -68,7 +68,7 @@ def resolve_config(scenario, decision_interval=None, episode_length=None, reward
         EnvConfigError: a bad value (names the key and the fix).
         BackendUnavailableError: ``device="gpu"`` where numba-cuda finds no usable GPU.
     """
-    from solver.scenario import load_scenario
+    from solver.scenario.road import load_scenario
 
     path = scenario_path(scenario)
     sc = load_scenario(path)
@@ -76,8 +76,8 @@ def resolve_config(scenario, decision_interval=None, episode_length=None, reward
         raise EnvConfigError("scenario", str(scenario), "use a network scenario (links and nodes)")
     if device not in DEVICES:
         raise EnvConfigError("device", device, f"use one of {DEVICES}")
-    from solver.device import resolve_device
     from solver.errors import BackendError
+    from solver.network.device import resolve_device
 
     try:
         resolved = resolve_device(device)

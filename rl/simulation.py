@@ -32,20 +32,20 @@ class ControlledNetwork:
         batch: number of copies B.
 
     Attributes:
-        sim: :class:`solver.batch.BatchedNetwork`; net: its compiled network.
+        sim: :class:`solver.network.batch.BatchedNetwork`; net: its compiled network.
         layout: observation layout; nvec: phases per signal (the action's MultiDiscrete nvec).
     """
 
     def __init__(self, cfg: EnvConfig, scenario, batch: int = 1):
-        from solver.batch import BatchedNetwork
-        from solver.network import build_network
+        from solver.network.batch import BatchedNetwork
+        from solver.network.compile import build_network
 
         self.cfg = cfg
         self.net = build_network(scenario)
         if not self.net.signals:
             raise RLError(f"scenario {cfg.scenario} has no signal to control; add a signal to a junction")
         if cfg.device == "gpu":  # float32 state: T4-class GPUs are slow in float64
-            from solver.device import make_batched_network
+            from solver.network.device import make_batched_network
 
             self.sim = make_batched_network(self.net, batch, device="gpu", dtype="float32")
         else:

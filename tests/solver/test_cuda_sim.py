@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from solver.batch import BatchedNetwork
-from solver.network import build_network
-from solver.scenario import load_mapping, load_scenario
+from solver.network.batch import BatchedNetwork
+from solver.network.compile import build_network
+from solver.scenario.road import load_mapping, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOAT64_RTOL = 1e-12
@@ -151,8 +151,8 @@ def _bench_on_gpu(path: str) -> None:
 
     import yaml
 
-    from solver.bench_gpu import run_gpu_bench, speedups
-    from solver.device import device_name, make_batched_network, resolve_device
+    from solver.bench.gpu import run_gpu_bench, speedups
+    from solver.network.device import device_name, make_batched_network, resolve_device
 
     scenario = Path(path).with_suffix(".yml")
     scenario.write_text(yaml.safe_dump(TWO_APPROACH))
@@ -171,7 +171,8 @@ def _compile_ptx(path: str) -> None:
     import numba.cuda.dispatcher as dispatcher
     from numba import cuda
 
-    from solver import batch_cuda, kernels_cuda
+    from solver.kernels import cuda as kernels_cuda
+    from solver.network import batch_cuda
 
     # device functions ask the current device for its compute capability: answer without one
     dispatcher.get_current_device = lambda: type("Device", (), {"compute_capability": (7, 5)})()
@@ -189,7 +190,7 @@ def _compile_ptx(path: str) -> None:
 
 def _simulate_on_gpu(path: str) -> None:
     """Subprocess entry: run every case on the (simulated) GPU and save the results."""
-    from solver.batch_cuda import CudaBatchedNetwork
+    from solver.network.batch_cuda import CudaBatchedNetwork
 
     results = {}
     for name, (sc, batch, interval, requests, dtypes) in cases().items():
@@ -297,8 +298,8 @@ def test_device_factory_and_bench_rows_on_the_simulator(tmp_path):
 
 
 def test_gpu_device_without_a_gpu_is_a_clear_error(monkeypatch):
-    from solver import device
     from solver.errors import BackendError
+    from solver.network import device
 
     monkeypatch.setattr(device, "gpu_available", lambda: False)
     assert device.resolve_device("auto") == "cpu"
@@ -316,7 +317,7 @@ def test_bench_device_gpu_without_a_gpu_exits_2_with_the_fix(monkeypatch):
     from typer.testing import CliRunner
 
     from kernel_payload.lab_cli import app
-    from solver import device
+    from solver.network import device
 
     monkeypatch.setattr(device, "gpu_available", lambda: False)
     result = CliRunner().invoke(app, ["bench", "--device", "gpu"])
@@ -342,7 +343,7 @@ def test_kernels_compile_to_ptx_offline(tmp_path):
 
 @pytest.mark.gpu
 def test_real_gpu_agrees_with_numba_cpu_full_size():
-    from solver.batch_cuda import CudaBatchedNetwork
+    from solver.network.batch_cuda import CudaBatchedNetwork
 
     net = build_network(load_scenario(ROOT / "scenarios" / "intersection_4arm.yml"))
     requests = [[0] * 8, [1] * 8, [1] * 4 + [0] * 4, [0] * 8]
@@ -356,7 +357,7 @@ def test_real_gpu_agrees_with_numba_cpu_full_size():
 
 @pytest.mark.gpu
 def test_real_gpu_device_resolution():
-    from solver.device import device_name, resolve_device
+    from solver.network.device import device_name, resolve_device
 
     assert resolve_device("auto") == "gpu"
     assert "simulator" not in device_name("gpu").lower()
