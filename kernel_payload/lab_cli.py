@@ -133,7 +133,8 @@ def load_checked(path: Path, backend: str):
         ScenarioError, BackendError, BadInput: bad file, unknown backend, backend a network lacks.
     """
     from solver.road.backends import get_backend
-    from solver.scenario.road import RoadScenario, load_scenario
+    from solver.scenario.loader import load_scenario
+    from solver.scenario.road import RoadScenario
 
     sc = load_scenario(path)
     get_backend(backend)

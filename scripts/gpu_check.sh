@@ -51,7 +51,7 @@ import json, os, sys
 from pathlib import Path
 from solver.bench.gpu import bench_cpu, bench_gpu, speedups
 from solver.network.compile import build_network
-from solver.scenario.road import load_scenario
+from solver.scenario.loader import load_scenario
 
 work = Path(os.environ["GPU_CHECK_WORK"])
 batches = [int(b) for b in os.environ.get("GPU_CHECK_BATCHES", "1 16 256 1024 4096 16384").split()]

@@ -25,7 +25,7 @@ import numpy as np
 
 from solver.network.batch import BatchedNetwork
 from solver.network.compile import Network, build_network
-from solver.scenario.road import load_scenario
+from solver.scenario.loader import load_scenario
 
 DEFAULT_BATCHES = (1, 16, 256, 1024, 4096, 16384)
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"

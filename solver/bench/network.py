@@ -13,7 +13,7 @@ import numpy as np
 
 from solver.network.batch import BatchedNetwork
 from solver.network.compile import build_network
-from solver.scenario.road import load_scenario
+from solver.scenario.loader import load_scenario
 from solver.threads import default_threads
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"

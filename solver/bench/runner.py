@@ -193,7 +193,8 @@ def measure_corridor_network(intervals: int) -> dict:
     The median interval is reported; us_per_step and cell updates use its step count.
     """
     from solver.network.batch import BatchedNetwork
-    from solver.network.compile import build_network, load_network_mapping
+    from solver.network.compile import build_network
+    from solver.scenario.loader import load_network_mapping
 
     net = build_network(load_network_mapping(SEED_CORRIDOR))
     sim = BatchedNetwork(net, batch=1, threads=1)

@@ -22,7 +22,7 @@ from solver import physics
 from solver.params import EPS_VAC, RELAX, RHO_JAM, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see solver/fingerprint.py)
-KERNEL_SOURCES_DIGEST = "1140a029b0e772d4"
+KERNEL_SOURCES_DIGEST = "0b111f221e7c9f2b"
 
 NG = 3
 #: reconstruction codes: WENO5 uses WENO-Z weights, WENO5_JS the Jiang–Shu ones (for comparison)

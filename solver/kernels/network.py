@@ -39,7 +39,7 @@ from solver.kernels.link import (
 from solver.params import EPS_VAC, RHO_JAM
 
 # digest of the modules these cached kernels call into (see solver/fingerprint.py)
-KERNEL_SOURCES_DIGEST = "429e4012e01fe35b"
+KERNEL_SOURCES_DIGEST = "b725966552ee4147"
 
 _P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
 _weno5_class_faces = _P.weno5_class_faces

@@ -1,10 +1,10 @@
-"""Road networks: compile a :class:`NetworkScenario` into flat arrays and step B copies at once.
+"""Road networks: compile a :class:`NetworkScenario` into the flat arrays the kernels run.
 
-:class:`BatchedNetwork` is the batched stepping API used by ``arz simulate``, the controllers and
-the RL environment: every copy has its own state, entry queues, demand multipliers, signal state
-and requested phases; :meth:`BatchedNetwork.advance` moves all of them by the same simulated time
-in one call (GIL-free numba kernels on a thread per core, see :mod:`solver.threads`; no Python
-loop over cells or links).
+:func:`build_network` gives a :class:`Network`: its :class:`Topology` (links, entries, exits,
+junctions and demand as index and value arrays), its :class:`Numerics`, signal phases, approaches
+and the initial state. The batched steppers (:mod:`solver.network.batch` on the CPU,
+:mod:`solver.network.batch_cuda` on the GPU, built by :func:`solver.backends.make_batched_network`)
+advance B copies of it at once.
 """
 
 from __future__ import annotations
@@ -13,28 +13,13 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from pydantic import ValidationError
 
 from solver.initial import cell_averages, quality_per_cell, road_grid
 from solver.kernels import link as K
 from solver.params import PhysicsParams
-from solver.road.simulate import variable_scales
-from solver.scenario.errors import validation_to_scenario_error
 from solver.scenario.network import NetworkScenario
 
 _FLUX = {"central_upwind": K.CENTRAL_UPWIND, "hll": K.HLL}
-
-
-def load_network_mapping(data: dict, source: str = "") -> NetworkScenario:
-    """Validate a network scenario mapping (raises ScenarioError naming the key)."""
-    try:
-        scenario = NetworkScenario.model_validate(data)
-    except ValidationError as err:
-        raise validation_to_scenario_error(err, source, NetworkScenario) from None
-    from solver.scenario.checks import check_network_scenario
-
-    check_network_scenario(scenario, source)
-    return scenario
 
 
 @dataclass(frozen=True)
@@ -238,5 +223,5 @@ def build_network(sc: NetworkScenario) -> Network:
         sig_static=(sig_times, app_sig, app_pos, sig_green), obs=obs,
         order=K.order_code(sc.numerics.reconstruction, sc.numerics.weno_weights),
         kind=_FLUX[sc.numerics.flux], cfl=sc.numerics.cfl,
-        scales=variable_scales(params), par=params.packed(), supply_cap=sc.supply_limited_links,
+        scales=params.variable_scales(), par=params.packed(), supply_cap=sc.supply_limited_links,
     )

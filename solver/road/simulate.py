@@ -67,12 +67,6 @@ def _bstate(side, params: PhysicsParams) -> np.ndarray:
     return np.array([s.rho_m, s.rho_m * (s.v_m + p_m), s.rho_c, s.rho_c * (s.v_c + p_c)])
 
 
-def variable_scales(params: PhysicsParams) -> np.ndarray:
-    """Magnitudes of (rho_m, y_m, rho_c, y_c) used to make WENO's epsilon dimensionless."""
-    vtop = max(max(v) for v in params.vmax.values()) + max(params.K_m, params.K_c)
-    return np.array([params.rho_jam, params.rho_jam * vtop, params.rho_jam, params.rho_jam * vtop])
-
-
 def build_road(scenario: RoadScenario) -> RoadProblem:
     """Grid, boundary codes, free speeds and quadrature initial data of a road scenario."""
     params = scenario.physics.to_params()
@@ -87,7 +81,7 @@ def build_road(scenario: RoadScenario) -> RoadProblem:
         n=road.cells, dx=dx, cfl=num.cfl, bc=bc,
         bstate=np.stack([_bstate(bnd.left, params), _bstate(bnd.right, params)]),
         order=K.order_code(num.reconstruction, num.weno_weights), kind=_FLUX[num.flux],
-        scales=variable_scales(params),
+        scales=params.variable_scales(),
         par=params.packed(), vmax=params.vmax_cells(quality),
     )
     q0 = np.zeros((4, road.cells + 2 * K.NG))

@@ -1,6 +1,6 @@
 """Checks across keys of a validated scenario: what each key allows alone but not together.
 
-Run by :func:`solver.scenario.road.load_mapping` after pydantic (each key's own type, unit and range):
+Run by :func:`solver.scenario.loader.load_mapping` after pydantic (each key's own type, unit and range):
 a road quality R with no free speeds, an initial density above the jam density, a Riemann split
 or quality segment outside the road. Each failure is a :class:`ScenarioError` naming the key as
 the user wrote it, so a file that loads also runs.

@@ -8,15 +8,11 @@ from these models by :mod:`solver.scenario.reference`.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal, Union
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from solver.errors import ScenarioError
-from solver.params import KMH, PhysicsParams
-from solver.scenario.errors import validation_to_scenario_error
+from solver.params import PhysicsParams
 from solver.scenario.units import parse_quantity
 
 
@@ -55,27 +51,29 @@ class VmaxEntry(Strict):
     c: Speed
 
 
+_BASE = PhysicsParams()  # the calibrated base set: defaults are written once, in solver.params
+
+
 class PhysicsSpec(Strict):
     """Physics parameters of the multi-class ARZ model; defaults are the calibrated base set."""
 
-    alpha: float = Field(0.4, ge=0, le=1)
-    rho_jam: Density = 0.25
-    gamma_m: float = Field(1.5, gt=1)
-    gamma_c: float = Field(2.0, gt=1)
-    K_m: Speed = 5 * KMH
-    K_c: Speed = 7.5 * KMH
-    tau_m: Duration = 5.0
-    tau_c: Duration = 10.0
-    v_creep: Speed = 5 * KMH
-    relaxation: bool = True
+    alpha: float = Field(_BASE.alpha, ge=0, le=1)
+    rho_jam: Density = _BASE.rho_jam
+    gamma_m: float = Field(_BASE.gamma_m, gt=1)
+    gamma_c: float = Field(_BASE.gamma_c, gt=1)
+    K_m: Speed = _BASE.K_m
+    K_c: Speed = _BASE.K_c
+    tau_m: Duration = _BASE.tau_m
+    tau_c: Duration = _BASE.tau_c
+    v_creep: Speed = _BASE.v_creep
+    relaxation: bool = _BASE.relaxation
     vmax: dict[int, VmaxEntry] | None = None
 
     def to_params(self) -> PhysicsParams:
         """The frozen numerics parameters."""
         kwargs = self.model_dump(exclude={"vmax"})
         if self.vmax is not None:
-            base = PhysicsParams().vmax
-            kwargs["vmax"] = {**base, **{r: (e.m, e.c) for r, e in self.vmax.items()}}
+            kwargs["vmax"] = {**_BASE.vmax, **{r: (e.m, e.c) for r, e in self.vmax.items()}}
         return PhysicsParams(**kwargs)
 
 
@@ -218,41 +216,3 @@ class RoadScenario(Strict):
     boundary: BoundarySpec = BoundarySpec()
     time: TimeSpec
     numerics: NumericsSpec = NumericsSpec()
-
-
-def load_mapping(data: dict, source: str = "") -> RoadScenario:
-    """Validate a scenario mapping. Network scenarios (``links:``) go to :mod:`solver.network.compile`."""
-    if not isinstance(data, dict):
-        raise ScenarioError("", "a scenario file must be a YAML mapping", source)
-    if "links" in data:
-        from solver.network.compile import load_network_mapping
-
-        return load_network_mapping(data, source)
-    try:
-        scenario = RoadScenario.model_validate(data)
-    except ValidationError as err:
-        raise validation_to_scenario_error(err, source, RoadScenario) from None
-    from solver.scenario.checks import check_road_scenario
-
-    check_road_scenario(scenario, source)
-    return scenario
-
-
-def load_scenario(path: str | Path):
-    """Read and validate a scenario YAML file (single road or network).
-
-    Raises:
-        ScenarioError: unreadable file, bad YAML, unknown key, wrong unit, impossible value.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise ScenarioError("", f"{path} is a folder, not a scenario file (e.g. scenarios/red_light.yml)")
-    if not path.is_file():
-        raise ScenarioError("", f"no such scenario file: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ScenarioError("", f"not valid YAML ({err})", str(path)) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError("", f"cannot read {path} as a UTF-8 text file ({type(err).__name__})") from None
-    return load_mapping(data, str(path))

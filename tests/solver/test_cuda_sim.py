@@ -29,7 +29,7 @@ import pytest
 
 from solver.network.batch import BatchedNetwork
 from solver.network.compile import build_network
-from solver.scenario.road import load_mapping, load_scenario
+from solver.scenario.loader import load_mapping, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOAT64_RTOL = 1e-12

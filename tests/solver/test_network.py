@@ -11,7 +11,7 @@ from solver.errors import ScenarioError
 from solver.network.batch import BatchedNetwork
 from solver.network.compile import build_network
 from solver.network.run import plan_request
-from solver.scenario.road import load_mapping, load_scenario
+from solver.scenario.loader import load_mapping, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ["red_light", "seed_corridor", "intersection_4arm", "arterial_3"]

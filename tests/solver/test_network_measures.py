@@ -23,7 +23,7 @@ from solver.network.batch import BatchedNetwork
 from solver.network.compile import build_network
 from solver.road import oracle
 from solver.road.backends import get_backend
-from solver.scenario.road import load_mapping, load_scenario
+from solver.scenario.loader import load_mapping, load_scenario
 from solver.verification.cases import road
 from solver.verification.riemann_exact import ARZParams1, exact_cell_averages
 from tests.solver.network_checks import expected_junction_faces, run_checked

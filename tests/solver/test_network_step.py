@@ -13,7 +13,7 @@ from solver.kernels import network as kernels_network
 from solver.kernels.link import RK3
 from solver.network.batch import BatchedNetwork, checked_requests
 from solver.network.compile import Topology, build_network, max_degree
-from solver.scenario.road import load_scenario
+from solver.scenario.loader import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 

@@ -13,7 +13,7 @@ from solver.network.batch import BatchedNetwork
 from solver.network.compile import build_network
 from solver.network.run import simulate_network
 from solver.network.speeds import transport_speeds
-from solver.scenario.road import load_scenario
+from solver.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 KMH = 3.6

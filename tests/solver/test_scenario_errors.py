@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from solver.errors import ScenarioError
-from solver.scenario.road import RoadScenario, load_mapping, load_scenario
+from solver.scenario.loader import load_mapping, load_scenario
+from solver.scenario.road import RoadScenario
 from solver.verification.cases import RING
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import pytest
 from solver.errors import ScenarioError
 from solver.kernels import link as K
 from solver.road.simulate import build_road, simulate
-from solver.scenario.road import load_mapping
+from solver.scenario.loader import load_mapping
 
 BASE = {
     "name": "t",
