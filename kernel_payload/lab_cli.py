@@ -110,7 +110,7 @@ def simulate(
         if plot is not None:
             from kernel_payload.timespace import plot_time_space
 
-            plot_time_space(result.t, result.extra.get("x", result.x), result.fields, plot,
+            plot_time_space(result.t, result.link_x or result.x, result.fields, plot,
                             f"{sc.name}: total density")  # fmt: skip
         name = sc.name
         summary = summary_of(result, name, out, backend)
@@ -132,7 +132,7 @@ def load_checked(path: Path, backend: str):
     Raises:
         ScenarioError, BackendError, BadInput: bad file, unknown backend, backend a network lacks.
     """
-    from solver.road.backends import get_backend
+    from solver.backends import get_backend
     from solver.scenario.loader import load_scenario
     from solver.scenario.road import RoadScenario
 
@@ -168,14 +168,10 @@ def write_npz(result, out: Path) -> None:
     (``LINK/``-prefixed for a network, with ``LINK/x``), ``ledger`` (and ``measures``) as JSON."""
     import numpy as np
 
-    arrays = {"t": result.t, **result.fields}
-    if isinstance(result.extra.get("x"), dict):
-        arrays.update({f"{link}/x": x for link, x in result.extra["x"].items()})
-    else:
-        arrays["x"] = result.x
+    arrays = {"t": result.t, **result.fields, **result.coordinates()}
     arrays["ledger"] = np.array(json.dumps(result.ledger))
-    if "measures" in result.extra:
-        arrays["measures"] = np.array(json.dumps(result.extra["measures"]))
+    if result.measures:
+        arrays["measures"] = np.array(json.dumps(result.measures))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with open(out, "wb") as handle:
@@ -188,8 +184,8 @@ def summary_of(result, name: str, out: Path, backend: str) -> dict:
     """JSON-able summary of a run: sizes, steps, wall time, the ledger (and network measures)."""
     return {
         "scenario": name, "out": str(out), "backend": backend, "nt": int(result.t.size),
-        "nx": int(result.x.size), "steps": int(result.steps), "wall_s": float(result.wall_s),
-        "ledger": result.ledger, "measures": result.extra.get("measures"),
+        "nx": result.n_cells, "steps": int(result.steps), "wall_s": float(result.wall_s),
+        "ledger": result.ledger, "measures": result.measures or None,
     }  # fmt: skip
 
 

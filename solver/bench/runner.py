@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from solver.backends import get_backend
 from solver.kernels import link as K
-from solver.road.backends import get_backend
 from solver.road.simulate import RoadProblem
 from solver.threads import default_threads
 from solver.verification.cases import road

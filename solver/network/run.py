@@ -11,10 +11,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from solver.backends import make_batched_network
+from solver.fields import SimulationResult, output_times, primitive_fields
 from solver.network.batch import BatchedNetwork
 from solver.network.compile import Network, build_network
 from solver.network.speeds import transport_speeds
-from solver.road.simulate import SimulationResult, output_times, primitive_fields
 from solver.scenario.network import NetworkScenario
 
 
@@ -66,7 +67,7 @@ def _frame(sim: BatchedNetwork) -> dict[str, np.ndarray]:
 def simulate_network(sc: NetworkScenario, progress: Callable[[float, float], None] | None = None) -> SimulationResult:
     """Run a network scenario with its fixed plans; fields are keyed ``LINK/<var>`` (nt, n)."""
     net = build_network(sc)
-    sim = BatchedNetwork(net, batch=1, threads=1)
+    sim = make_batched_network(net, batch=1, device="cpu", threads=1)
     times = output_times(sc.time.end, sc.time.output_every)
     frames = [_frame(sim)]
     start = time.perf_counter()
@@ -83,17 +84,14 @@ def simulate_network(sc: NetworkScenario, progress: Callable[[float, float], Non
     led = sim.ledger()
     ledger = {cls: {name: float(led[name][0, k]) for name in led} for k, cls in enumerate(("m", "c"))}
     meas = sim.measures()
-    extra = {
-        "x": {lk: net.centres[i] for i, lk in enumerate(net.links)},
-        "measures": {
-            "total_time_spent_veh_s": meas["tts"][0].tolist(),
-            "total_delay_veh_s": meas["delay"][0].tolist(),
-            "throughput_veh": meas["throughput"][0].tolist(),
-            "mean_delay_per_vehicle_s": (meas["delay"][0] / np.maximum(led["entered"][0], 1e-12)).tolist(),
-            "queue_max_m": dict(zip([a.link for a in net.approaches], meas["queue_max_m"][0].tolist(), strict=True)),
-            "entry_queue_veh": meas["entry_queue"][0].tolist(),
-            "max_density_veh_per_km": float(sim.Q[0][[0, 2]].sum(axis=0).max() * 1000),
-        },
+    measures = {
+        "total_time_spent_veh_s": meas["tts"][0].tolist(),
+        "total_delay_veh_s": meas["delay"][0].tolist(),
+        "throughput_veh": meas["throughput"][0].tolist(),
+        "mean_delay_per_vehicle_s": (meas["delay"][0] / np.maximum(led["entered"][0], 1e-12)).tolist(),
+        "queue_max_m": dict(zip([a.link for a in net.approaches], meas["queue_max_m"][0].tolist(), strict=True)),
+        "entry_queue_veh": meas["entry_queue"][0].tolist(),
+        "max_density_veh_per_km": float(sim.Q[0][[0, 2]].sum(axis=0).max() * 1000),
     }
-    return SimulationResult(np.concatenate(net.centres), times, fields, ledger, steps,
-                            time.perf_counter() - start, extra)
+    return SimulationResult(times, fields, ledger, steps, time.perf_counter() - start,
+                            link_x={lk: net.centres[i] for i, lk in enumerate(net.links)}, measures=measures)

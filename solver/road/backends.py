@@ -1,8 +1,11 @@
-"""Kernel backends behind one small protocol, chosen from a registry (STYLE rule 3).
+"""Link-level backends of a single road behind one small protocol (chosen by name in
+:data:`solver.backends.BACKENDS`, the solver's one registry; :func:`solver.backends.get_backend`).
 
 * ``numpy``: the slow oracle (:mod:`solver.road.oracle`), one link at a time.
 * ``numba-cpu``: compiled kernels (:mod:`solver.kernels.link`), threaded over a batch.
-* ``numba-cuda``: the GPU backend (registered by :mod:`solver.network.compile` for batched networks).
+
+Networks run on their own batched steppers (:mod:`solver.network.batch`,
+:mod:`solver.network.batch_cuda`), built by :func:`solver.backends.make_batched_network`.
 """
 
 from __future__ import annotations
@@ -11,8 +14,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-
-from solver.errors import BackendError
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,18 +91,3 @@ class NumbaCpuBackend:
                               setup.bstate, setup.order, setup.kind, setup.scales, setup.par,
                               setup.vmax, self._work, BF, steps, fails)
         return steps, fails
-
-
-BACKENDS: dict[str, type] = {"numpy": NumpyBackend, "numba-cpu": NumbaCpuBackend}
-
-
-def get_backend(name: str) -> KernelBackend:
-    """Instantiate a registered backend by name.
-
-    Raises:
-        BackendError: unknown name (the message lists the known ones).
-    """
-    try:
-        return BACKENDS[name]()
-    except KeyError:
-        raise BackendError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}") from None

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from solver import physics
+from solver.backends import get_backend
 from solver.errors import NumericalError
+from solver.fields import SimulationResult, output_times, primitive_fields
 from solver.initial import cell_averages, quality_per_cell, road_grid
 from solver.kernels import link as K
 from solver.params import PhysicsParams
-from solver.road.backends import LinkSetup, get_backend
+from solver.road.backends import LinkSetup
 from solver.scenario.road import RoadScenario
 
 _BC = {"outflow": K.BC_OUTFLOW, "periodic": K.BC_PERIODIC, "wall": K.BC_WALL}
@@ -36,27 +38,6 @@ class RoadProblem:
     edges: np.ndarray
     setup: LinkSetup
     q0: np.ndarray
-
-
-@dataclass
-class SimulationResult:
-    """Output of :func:`simulate`.
-
-    Attributes:
-        x: cell centres, m. Shapes: (nx,).
-        t: output times, s. Shapes: (nt,).
-        fields: ``rho_m rho_c`` (veh/m), ``v_m v_c w_m w_c`` (m/s). Shapes: each (nt, nx).
-        ledger: per class ``{entered, exited, stored, queued, residual}`` in vehicles.
-        steps: time steps taken; wall_s: wall-clock seconds.
-    """
-
-    x: np.ndarray
-    t: np.ndarray
-    fields: dict[str, np.ndarray]
-    ledger: dict[str, dict[str, float]]
-    steps: int
-    wall_s: float
-    extra: dict = field(default_factory=dict)
 
 
 def _bstate(side, params: PhysicsParams) -> np.ndarray:
@@ -89,24 +70,6 @@ def build_road(scenario: RoadScenario) -> RoadProblem:
     return RoadProblem(scenario, params, x, edges, setup, q0)
 
 
-def primitive_fields(q: np.ndarray, par: np.ndarray) -> dict[str, np.ndarray]:
-    """Densities, speeds and markers of interior cells. Shapes: q (4, n) -> each (n,)."""
-    eps = par[physics.EPS_VAC]
-    w_m = np.array([physics.marker(r, y, eps) for r, y in zip(q[0], q[1], strict=True)])
-    w_c = np.array([physics.marker(r, y, eps) for r, y in zip(q[2], q[3], strict=True)])
-    p = np.array([physics.pressures(a, b, par) for a, b in zip(q[0], q[2], strict=True)]).reshape(-1, 2)
-    return {"rho_m": q[0].copy(), "v_m": w_m - p[:, 0], "rho_c": q[2].copy(), "v_c": w_c - p[:, 1],
-            "w_m": w_m, "w_c": w_c}
-
-
-def output_times(end: float, every: float | None) -> np.ndarray:
-    """Output times from 0 to ``end`` inclusive (s); without ``every``, 100 frames."""
-    every = every or end / 100.0
-    count = int(np.floor(end / every + 1e-9))
-    times = every * np.arange(count + 1)
-    return times if abs(times[-1] - end) < 1e-9 * end else np.append(times, end)
-
-
 def simulate(scenario: RoadScenario, backend: str = "numba-cpu",
              progress: Callable[[float, float], None] | None = None) -> SimulationResult:
     """Run a single-road scenario.
@@ -136,7 +99,7 @@ def simulate(scenario: RoadScenario, backend: str = "numba-cpu",
             progress(float(t_out), float(times[-1]))
     wall = time.perf_counter() - start
     fields = {k: np.stack([f[k] for f in frames]) for k in frames[0]}
-    return SimulationResult(prob.x, times, fields, road_ledger(prob, Q[0], BF[0]), steps, wall)
+    return SimulationResult(times, fields, road_ledger(prob, Q[0], BF[0]), steps, wall, x=prob.x)
 
 
 def road_ledger(prob: RoadProblem, q: np.ndarray, bflux: np.ndarray) -> dict[str, dict[str, float]]:

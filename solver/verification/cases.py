@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from solver.backends import get_backend
 from solver.initial import conserved, primitive_at
 from solver.kernels import link as K
-from solver.road.backends import get_backend
 from solver.road.simulate import RoadProblem, build_road, road_ledger
 from solver.scenario.road import RoadScenario
 from solver.verification.report import Check, Ladder, Sample, make_check, observed_orders

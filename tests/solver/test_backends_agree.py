@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from solver import physics
+from solver.backends import get_backend
 from solver.kernels import link as K
 from solver.params import RELAX
-from solver.road.backends import get_backend
 from solver.road.simulate import build_road
 from solver.scenario.road import RoadScenario
 from solver.verification.cases import road

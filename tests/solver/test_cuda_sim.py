@@ -151,8 +151,9 @@ def _bench_on_gpu(path: str) -> None:
 
     import yaml
 
+    from solver.backends import make_batched_network
     from solver.bench.gpu import run_gpu_bench, speedups
-    from solver.network.device import device_name, make_batched_network, resolve_device
+    from solver.network.device import device_name, resolve_device
 
     scenario = Path(path).with_suffix(".yml")
     scenario.write_text(yaml.safe_dump(TWO_APPROACH))
@@ -298,6 +299,7 @@ def test_device_factory_and_bench_rows_on_the_simulator(tmp_path):
 
 
 def test_gpu_device_without_a_gpu_is_a_clear_error(monkeypatch):
+    from solver.backends import make_batched_network
     from solver.errors import BackendError
     from solver.network import device
 
@@ -307,10 +309,10 @@ def test_gpu_device_without_a_gpu_is_a_clear_error(monkeypatch):
         device.resolve_device("gpu")
     with pytest.raises(BackendError, match="not one of"):
         device.resolve_device("tpu")
-    sim = device.make_batched_network(build_network(load_mapping(TWO_APPROACH)), 2, "auto", "float32")
-    assert isinstance(sim, BatchedNetwork)  # auto on a CPU runs float64
+    sim = make_batched_network(build_network(load_mapping(TWO_APPROACH)), 2, "auto", "float32")
+    assert isinstance(sim, BatchedNetwork) and sim.Q.dtype == np.float64  # auto on a CPU runs float64
     with pytest.raises(BackendError, match="float64 only"):
-        device.make_batched_network(sim.net, 2, "cpu", "float32")
+        make_batched_network(sim.net, 2, "cpu", "float32")
 
 
 def test_bench_device_gpu_without_a_gpu_exits_2_with_the_fix(monkeypatch):

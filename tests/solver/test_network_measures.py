@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 from solver import physics
+from solver.backends import get_backend
 from solver.kernels import link as K
 from solver.network.batch import BatchedNetwork
 from solver.network.compile import build_network
 from solver.road import oracle
-from solver.road.backends import get_backend
 from solver.scenario.loader import load_mapping, load_scenario
 from solver.verification.cases import road
 from solver.verification.riemann_exact import ARZParams1, exact_cell_averages
