@@ -46,9 +46,9 @@ def cpu_name() -> str:
 
 
 def _solver_gpu_status() -> tuple[bool, str]:
-    """:func:`solver.network.device.gpu_status`, or ``(False, why)`` when the solver is not importable."""
+    """:func:`solver.device.gpu_status`, or ``(False, why)`` when the solver is not importable."""
     try:
-        from solver.network.device import gpu_status
+        from solver.device import gpu_status
     except ImportError as exc:
         return False, f"the solver's device module is not importable ({exc})"
     return gpu_status()
@@ -58,7 +58,7 @@ def detect_device(requested: str) -> DeviceInfo:
     """Resolve the job's ``device`` setting (``auto|cpu|gpu``) against this machine.
 
     ``kind`` is what the solver will really use: ``gpu`` only when numba-cuda can compile and run
-    a kernel (:func:`solver.network.device.gpu_status`), not merely when ``nvidia-smi`` lists a GPU. A GPU
+    a kernel (:func:`solver.device.gpu_status`), not merely when ``nvidia-smi`` lists a GPU. A GPU
     that is visible but unusable under ``auto`` gives ``kind: cpu`` and says why in ``note``.
     numba is imported only when ``nvidia-smi`` lists a GPU (or ``gpu`` is requested).
 
@@ -78,7 +78,7 @@ def detect_device(requested: str) -> DeviceInfo:
         note = f"{gpu} is visible but the solver runs on the CPU: {reason}"
     kind = "gpu" if usable and requested in ("gpu", "auto") else "cpu"
     if kind == "gpu" and gpu is None:  # numba-cuda sees a GPU that nvidia-smi did not list
-        from solver.network.device import device_name
+        from solver.device import device_name
 
         gpu = device_name("gpu")
     cpu = cpu_name()

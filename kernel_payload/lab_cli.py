@@ -264,10 +264,10 @@ def bench(
 ) -> None:
     """Solver throughput: us per SSP-RK3 step and cell updates per second."""
     from solver.bench.runner import run_bench
-    from solver.network.device import resolve_device
+    from solver.device import resolve_device
 
     with exit_codes():
-        from solver.network.device import DEVICES
+        from solver.device import DEVICES
 
         if device not in DEVICES:
             raise BadInput(f"unknown device {device!r}{did_you_mean(device, DEVICES)}: choose one of "

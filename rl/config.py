@@ -76,8 +76,8 @@ def resolve_config(scenario, decision_interval=None, episode_length=None, reward
         raise EnvConfigError("scenario", str(scenario), "use a network scenario (links and nodes)")
     if device not in DEVICES:
         raise EnvConfigError("device", device, f"use one of {DEVICES}")
+    from solver.device import resolve_device
     from solver.errors import BackendError
-    from solver.network.device import resolve_device
 
     try:
         resolved = resolve_device(device)

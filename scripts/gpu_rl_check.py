@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rl.vec_env import make_vec_env  # noqa: E402
-from solver.network.device import device_name  # noqa: E402
+from solver.device import device_name  # noqa: E402
 
 ENV = "ARZ-Intersection-v0"
 

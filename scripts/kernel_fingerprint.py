@@ -1,7 +1,7 @@
 """Keep numba's on-disk cache honest across edits of the modules a kernel calls into.
 
 numba's ``cache=True`` checks only the modification stamp of the file that *defines* a kernel: a
-change in a callee module (``physics.py``, ``kernels_cpu.py``) leaves the caller's cached machine
+change in a callee module (``solver/physics.py``, ``solver/kernels/link.py``) leaves the caller's cached machine
 code in place, so an edited scheme silently runs the old one (this happened once here). Every
 module with cached kernels therefore carries ``KERNEL_SOURCES_DIGEST``, a digest of the files it
 calls into: editing a dependency makes the digest stale, a test fails, and

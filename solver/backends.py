@@ -13,7 +13,7 @@ name            device  batched networks                             a single ro
 
 :func:`make_batched_network` builds every batched network that a caller picks by device
 (``arz simulate`` on a network, the RL environments on CPU and GPU): it resolves
-``device`` (``auto|cpu|gpu``, :mod:`solver.network.device`) to a backend of this table. (Tests and
+``device`` (``auto|cpu|gpu``, :mod:`solver.device`) to a backend of this table. (Tests and
 benches that time or check one class at a chosen thread count build that class directly.) :func:`get_backend`
 gives the link-level backend that advances a single road (:mod:`solver.road.backends`).
 
@@ -44,7 +44,7 @@ class Backend(NamedTuple):
     """One row of the registry.
 
     Attributes:
-        device: ``cpu`` or ``gpu`` (what :func:`solver.network.device.resolve_device` returns).
+        device: ``cpu`` or ``gpu`` (what :func:`solver.device.resolve_device` returns).
         network: ``"module:class"`` of the batched network stepper, or ``""`` (runs no network).
         road: ``"module:class"`` of the link-level backend of a single road, or ``""``.
         dtypes: state precisions the network stepper runs.
@@ -114,7 +114,7 @@ def make_batched_network(net, batch: int = 1, device: str = "auto", dtype: str =
     Raises:
         BackendError: no GPU for ``gpu``, an unknown dtype, or float32 with ``device="cpu"``.
     """
-    from solver.network.device import resolve_device
+    from solver.device import resolve_device
 
     if dtype not in DTYPES:
         raise BackendError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")

@@ -69,7 +69,7 @@ def bench_cpu(net: Network, batches, decisions: int, interval: float, budget_s: 
               progress: Callable[[str], None] | None = None) -> list[dict]:
     """CPU batch rows on ``threads`` cores (default all); batches whose estimated time exceeds
     ``budget_s`` are skipped."""
-    from solver.network.device import device_name
+    from solver.device import device_name
 
     threads = threads or os.cpu_count() or 1
     name, rows, per_copy = device_name("cpu"), [], 0.0
@@ -88,8 +88,8 @@ def bench_cpu(net: Network, batches, decisions: int, interval: float, budget_s: 
 def bench_gpu(net: Network, batches, dtypes, decisions: int, interval: float, case: str,
               progress: Callable[[str], None] | None = None) -> list[dict]:
     """GPU rows (numba-cuda) for every dtype and batch."""
+    from solver.device import device_name
     from solver.network.batch_cuda import CudaBatchedNetwork
-    from solver.network.device import device_name
 
     name, rows = device_name("gpu"), []
     for dtype in dtypes:
@@ -124,7 +124,7 @@ def run_gpu_bench(scenario: str = "intersection_4arm", batches=DEFAULT_BATCHES,
     Raises:
         BackendError: no usable GPU.
     """
-    from solver.network.device import resolve_device
+    from solver.device import resolve_device
 
     resolve_device("gpu")  # a clear error before any CPU work when there is no GPU
     path = Path(scenario) if scenario.endswith((".yml", ".yaml")) else SCENARIOS / f"{scenario}.yml"

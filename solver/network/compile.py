@@ -64,8 +64,8 @@ class Numerics(NamedTuple):
     ``order`` (``FIRST_ORDER``/``WENO5``), ``kind`` (flux), ``cfl``, ``scales`` (4,) the
     variables' scales, ``par`` the packed physics parameters (:meth:`PhysicsParams.packed`),
     ``supply_cap`` (bool), ``flush``: the fraction of rho_jam below zero that is round-off at a
-    vacuum front and becomes vacuum (per precision: ``kernels_cpu.ROUNDOFF_VACUUM`` in float64,
-    ``kernels_cuda.VACUUM_FLUSH``). The state's precision is ``par``'s dtype: the step casts its
+    vacuum front and becomes vacuum (per precision: ``solver.kernels.link.ROUNDOFF_VACUUM`` in float64,
+    ``solver.kernels.cuda.VACUUM_FLUSH``). The state's precision is ``par``'s dtype: the step casts its
     time step and RK coefficients to it.
     """
 

@@ -22,7 +22,7 @@ class LinkSetup:
 
     Attributes:
         n: interior cells; dx: cell size (m); cfl: Courant number.
-        bc: boundary codes (left, right), ``kernels_cpu.BC_*``. Shapes: (2,) int64.
+        bc: boundary codes (left, right), ``solver.kernels.link.BC_*``. Shapes: (2,) int64.
         bstate: prescribed inflow states per side. Shapes: (2, 4).
         order: ``FIRST_ORDER``, ``WENO5`` (WENO-Z weights) or ``WENO5_JS``; kind: ``CENTRAL_UPWIND`` or ``HLL``.
         scales: magnitudes of (rho_m, y_m, rho_c, y_c) for WENO's epsilon. Shapes: (4,).

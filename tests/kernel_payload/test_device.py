@@ -6,7 +6,7 @@ import pytest
 
 from kernel_payload import device as payload_device
 from kernel_payload.errors import DeviceUnavailable
-from solver.network import device as solver_device
+from solver import device as solver_device
 
 
 @pytest.fixture

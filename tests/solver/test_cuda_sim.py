@@ -153,7 +153,7 @@ def _bench_on_gpu(path: str) -> None:
 
     from solver.backends import make_batched_network
     from solver.bench.gpu import run_gpu_bench, speedups
-    from solver.network.device import device_name, resolve_device
+    from solver.device import device_name, resolve_device
 
     scenario = Path(path).with_suffix(".yml")
     scenario.write_text(yaml.safe_dump(TWO_APPROACH))
@@ -299,9 +299,9 @@ def test_device_factory_and_bench_rows_on_the_simulator(tmp_path):
 
 
 def test_gpu_device_without_a_gpu_is_a_clear_error(monkeypatch):
+    from solver import device
     from solver.backends import make_batched_network
     from solver.errors import BackendError
-    from solver.network import device
 
     monkeypatch.setattr(device, "gpu_available", lambda: False)
     assert device.resolve_device("auto") == "cpu"
@@ -319,7 +319,7 @@ def test_bench_device_gpu_without_a_gpu_exits_2_with_the_fix(monkeypatch):
     from typer.testing import CliRunner
 
     from kernel_payload.lab_cli import app
-    from solver.network import device
+    from solver import device
 
     monkeypatch.setattr(device, "gpu_available", lambda: False)
     result = CliRunner().invoke(app, ["bench", "--device", "gpu"])
@@ -359,7 +359,7 @@ def test_real_gpu_agrees_with_numba_cpu_full_size():
 
 @pytest.mark.gpu
 def test_real_gpu_device_resolution():
-    from solver.network.device import device_name, resolve_device
+    from solver.device import device_name, resolve_device
 
     assert resolve_device("auto") == "gpu"
     assert "simulator" not in device_name("gpu").lower()

@@ -48,7 +48,7 @@ def test_unknown_requested_phase_is_refused_before_stepping():
 
 
 def test_the_cuda_module_holds_no_copy_of_the_step():
-    """The GPU compiles kernels_network's step from its py_func: kernels_cuda defines only its
+    """The GPU compiles solver.kernels.network's step from its py_func: solver.kernels.cuda defines only its
     kernel entry and helpers, and the kernel calls the CPU module's advance_network."""
     pytest.importorskip("numba.cuda")
     from solver.kernels import cuda as kernels_cuda
