@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check solver rl kernel_payload orchestrator tests
 
 verify-docs: $(STAMP)  ## regenerate the verification table (docs/numerics.md) and docs/scenarios.md
-	$(BIN)/python -m solver.scenario_reference > docs/scenarios.md
+	$(BIN)/python -m solver.scenario.reference > docs/scenarios.md
 	$(BIN)/arz verify --level full --write-docs docs/numerics.md
 
 bench: $(STAMP)

@@ -17,9 +17,9 @@ from pathlib import Path
 NOTICE = "compiling kernels (first run only, ~30 s)…"
 
 #: the modules with cached kernels each kind of run calls into
-ROAD = ("solver.kernels_cpu",)
-NETWORK = ("solver.kernels_cpu", "solver.kernels_network")
-RL = ("solver.kernels_cpu", "solver.kernels_network", "rl.observation")
+ROAD = ("solver.kernels.link",)
+NETWORK = ("solver.kernels.link", "solver.kernels.network")
+RL = ("solver.kernels.link", "solver.kernels.network", "rl.observation")
 
 _shown = False
 

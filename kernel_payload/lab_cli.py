@@ -110,7 +110,7 @@ def simulate(
         if plot is not None:
             from kernel_payload.timespace import plot_time_space
 
-            plot_time_space(result.t, result.extra.get("x", result.x), result.fields, plot,
+            plot_time_space(result.t, result.link_x or result.x, result.fields, plot,
                             f"{sc.name}: total density")  # fmt: skip
         name = sc.name
         summary = summary_of(result, name, out, backend)
@@ -133,7 +133,8 @@ def load_checked(path: Path, backend: str):
         ScenarioError, BackendError, BadInput: bad file, unknown backend, backend a network lacks.
     """
     from solver.backends import get_backend
-    from solver.scenario import RoadScenario, load_scenario
+    from solver.scenario.loader import load_scenario
+    from solver.scenario.road import RoadScenario
 
     sc = load_scenario(path)
     get_backend(backend)
@@ -144,20 +145,20 @@ def load_checked(path: Path, backend: str):
 
 
 def _is_road(sc) -> bool:
-    from solver.scenario import RoadScenario
+    from solver.scenario.road import RoadScenario
 
     return isinstance(sc, RoadScenario)
 
 
 def run_scenario(sc, backend: str, progress):
     """Run a loaded road or network scenario; returns its ``SimulationResult``."""
-    from solver.scenario import RoadScenario
+    from solver.scenario.road import RoadScenario
 
     if isinstance(sc, RoadScenario):
-        from solver.simulate import simulate as simulate_road
+        from solver.road.simulate import simulate as simulate_road
 
         return simulate_road(sc, backend=backend, progress=progress)
-    from solver.network_run import simulate_network
+    from solver.network.run import simulate_network
 
     return simulate_network(sc, progress=progress)
 
@@ -167,14 +168,10 @@ def write_npz(result, out: Path) -> None:
     (``LINK/``-prefixed for a network, with ``LINK/x``), ``ledger`` (and ``measures``) as JSON."""
     import numpy as np
 
-    arrays = {"t": result.t, **result.fields}
-    if isinstance(result.extra.get("x"), dict):
-        arrays.update({f"{link}/x": x for link, x in result.extra["x"].items()})
-    else:
-        arrays["x"] = result.x
+    arrays = {"t": result.t, **result.fields, **result.coordinates()}
     arrays["ledger"] = np.array(json.dumps(result.ledger))
-    if "measures" in result.extra:
-        arrays["measures"] = np.array(json.dumps(result.extra["measures"]))
+    if result.measures:
+        arrays["measures"] = np.array(json.dumps(result.measures))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with open(out, "wb") as handle:
@@ -187,8 +184,8 @@ def summary_of(result, name: str, out: Path, backend: str) -> dict:
     """JSON-able summary of a run: sizes, steps, wall time, the ledger (and network measures)."""
     return {
         "scenario": name, "out": str(out), "backend": backend, "nt": int(result.t.size),
-        "nx": int(result.x.size), "steps": int(result.steps), "wall_s": float(result.wall_s),
-        "ledger": result.ledger, "measures": result.extra.get("measures"),
+        "nx": result.n_cells, "steps": int(result.steps), "wall_s": float(result.wall_s),
+        "ledger": result.ledger, "measures": result.measures or None,
     }  # fmt: skip
 
 
@@ -201,7 +198,7 @@ def verify(
 ) -> None:
     """Numerical verification suite (Riemann problems vs the exact solution, observed orders, mass
     drift, positivity; docs/numerics.md); exit 1 when a check fails."""
-    from solver.verification import LEVELS, run_verification
+    from solver.verification.runner import LEVELS, run_verification
 
     with exit_codes():
         if level not in LEVELS:
@@ -266,7 +263,7 @@ def bench(
     device: str = typer.Option("cpu", "--device", help="cpu; gpu: batched network on the GPU vs the CPU batch; auto."),
 ) -> None:
     """Solver throughput: us per SSP-RK3 step and cell updates per second."""
-    from solver.bench import run_bench
+    from solver.bench.runner import run_bench
     from solver.device import resolve_device
 
     with exit_codes():
@@ -297,7 +294,7 @@ def bench(
 
 def _bench_gpu(as_json: bool) -> None:
     """``arz bench --device gpu``: decision steps/s vs batch, GPU float32/float64 and CPU batch."""
-    from solver.bench_gpu import run_gpu_bench, speedups
+    from solver.bench.gpu import run_gpu_bench, speedups
 
     with progress_bar("bench gpu", quiet=as_json) as update:
         rows = run_gpu_bench(progress=lambda line: update(0, None, line))

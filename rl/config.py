@@ -68,7 +68,7 @@ def resolve_config(scenario, decision_interval=None, episode_length=None, reward
         EnvConfigError: a bad value (names the key and the fix).
         BackendUnavailableError: ``device="gpu"`` where numba-cuda finds no usable GPU.
     """
-    from solver.scenario import load_scenario
+    from solver.scenario.loader import load_scenario
 
     path = scenario_path(scenario)
     sc = load_scenario(path)

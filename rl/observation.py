@@ -1,7 +1,7 @@
 """Observations of B network copies at once, written once for the single env and the VecEnv.
 
 The layout (:class:`ObservationLayout`) is built from the compiled network; :func:`observe`
-turns a :class:`solver.batch.BatchedNetwork` state into a ``(B, D)`` float32 array in [0, 1].
+turns a :class:`solver.network.batch.BatchedNetwork` state into a ``(B, D)`` float32 array in [0, 1].
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from solver.network.speeds import transport_speeds
 from solver.params import RHO_JAM
-from solver.speeds import transport_speeds
 
 N_BINS = 3  # bins near the stop line per approach
 NEAR_STOP_M = 150.0  # length covered by the bins, m
@@ -48,7 +48,7 @@ def build_layout(net, observed_cells=(), observe_link: str | None = None) -> Obs
     """Lay out the observation of a compiled network.
 
     Args:
-        net: :class:`solver.network.Network`.
+        net: :class:`solver.network.compile.Network`.
         observed_cells: interior cell indices of ``observe_link`` observed one by one.
         observe_link: link of ``observed_cells`` (default: the first approach's link).
     """
@@ -99,7 +99,7 @@ def observe(sim, layout: ObservationLayout) -> np.ndarray:
     """Observation of every copy.
 
     Args:
-        sim: :class:`solver.batch.BatchedNetwork`.
+        sim: :class:`solver.network.batch.BatchedNetwork`.
         layout: from :func:`build_layout` on the same network.
 
     Returns:

@@ -1,7 +1,7 @@
 """Rewards registered by name. Each maps the interval's change of the measures to (B,) floats.
 
 A reward function takes ``(sim, before, after, dt)``: the batched simulator, the cumulative
-measures (:meth:`solver.batch.BatchedNetwork.measures`) at the start and end of the interval,
+measures (:meth:`solver.network.batch.BatchedNetwork.measures`) at the start and end of the interval,
 and the interval length (s). Rewards are scaled to be of order one.
 """
 

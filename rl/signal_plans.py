@@ -44,7 +44,7 @@ def approach_flows(net, horizon: float, scale: float = 1.0, statistic: str = "me
         link id -> (2,) veh/s (motorcycles, cars).
     """
     reduce = {"mean": np.mean, "peak": np.max}[statistic]
-    from solver.kernels_network import demand_rate
+    from solver.kernels.network import demand_rate
 
     topo = net.topo
     dem_t, dem_v, dem_np, dem_lin = topo.dem_t, topo.dem_v, topo.dem_np, topo.dem_lin

@@ -7,8 +7,6 @@ computed here once, as functions of the batched simulator's state.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from rl.config import EnvConfig
@@ -32,24 +30,21 @@ class ControlledNetwork:
         batch: number of copies B.
 
     Attributes:
-        sim: :class:`solver.batch.BatchedNetwork`; net: its compiled network.
+        sim: the batched network (:func:`solver.backends.make_batched_network`); net: its compiled network.
         layout: observation layout; nvec: phases per signal (the action's MultiDiscrete nvec).
     """
 
     def __init__(self, cfg: EnvConfig, scenario, batch: int = 1):
-        from solver.batch import BatchedNetwork
-        from solver.network import build_network
+        from solver.backends import make_batched_network
+        from solver.network.compile import build_network
 
         self.cfg = cfg
         self.net = build_network(scenario)
         if not self.net.signals:
             raise RLError(f"scenario {cfg.scenario} has no signal to control; add a signal to a junction")
-        if cfg.device == "gpu":  # float32 state: T4-class GPUs are slow in float64
-            from solver.device import make_batched_network
-
-            self.sim = make_batched_network(self.net, batch, device="gpu", dtype="float32")
-        else:
-            self.sim = BatchedNetwork(self.net, batch=batch, threads=min(batch, os.cpu_count() or 1))
+        # float32 state on the GPU: T4-class GPUs are slow in float64; the CPU runs float64
+        dtype = "float32" if cfg.device == "gpu" else "float64"
+        self.sim = make_batched_network(self.net, batch, device=cfg.device, dtype=dtype)
         link = scenario.observe.link if scenario.observe else None
         self.layout = build_layout(self.net, cfg.observed_cells, link)
         self.reward_fn = get_reward(cfg.reward)

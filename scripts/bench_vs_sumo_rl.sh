@@ -6,7 +6,7 @@
 # `bench` extra, kept in its own environment here), then alternates the two simulators ROUNDS
 # times on this machine, so both see the same load. Both sides run the same episodes: 3,600 s of
 # simulated time, 5 s decisions, seeded random actions, start-up / compile excluded, 5 episodes per
-# side and round (solver.bench.measure_intersection, solver.bench_sumo.measure_sumo_rl). Prints
+# side and round (solver.bench.runner.measure_intersection, solver.bench.sumo.measure_sumo_rl). Prints
 # the medians, both mean vehicle counts, the machine load and the ratios (ARZ one copy on one core
 # / sumo-rl, ARZ batch on every core summed over the batch / sumo-rl). Timings are wall-clock.
 set -euo pipefail
@@ -21,8 +21,8 @@ fi
 ARZ_SUMO_PYTHON="$ROOT/.venv-sumo/bin/python" "$PY" - "$ROUNDS" <<'PY'
 import json, os, statistics, sys
 
-from solver.bench import EPISODE_S, EPISODES, measure_intersection
-from solver.bench_sumo import measure_sumo_rl
+from solver.bench.runner import EPISODE_S, EPISODES, measure_intersection
+from solver.bench.sumo import measure_sumo_rl
 from solver.threads import default_threads
 
 rounds, cores = int(sys.argv[1]), default_threads()

@@ -49,9 +49,9 @@ echo "[gpu_check] benchmark (<= $BENCH_TIMEOUT s)" >&2
 timeout "$BENCH_TIMEOUT" "$PY" - 2> "$WORK/bench.err" <<'EOF'
 import json, os, sys
 from pathlib import Path
-from solver.bench_gpu import bench_cpu, bench_gpu, speedups
-from solver.network import build_network
-from solver.scenario import load_scenario
+from solver.bench.gpu import bench_cpu, bench_gpu, speedups
+from solver.network.compile import build_network
+from solver.scenario.loader import load_scenario
 
 work = Path(os.environ["GPU_CHECK_WORK"])
 batches = [int(b) for b in os.environ.get("GPU_CHECK_BATCHES", "1 16 256 1024 4096 16384").split()]

@@ -1,107 +1,131 @@
-"""Kernel backends behind one small protocol, chosen from a registry (STYLE rule 3).
+"""The solver's backend registry: one table of named backends, chosen by name (STYLE rule 3).
 
-* ``numpy``: the slow oracle (:mod:`solver.oracle`), one link at a time.
-* ``numba-cpu``: compiled kernels (:mod:`solver.kernels_cpu`), threaded over a batch.
-* ``numba-cuda``: the GPU backend (registered by :mod:`solver.network` for batched networks).
+==============  ======  ===========================================  =========================
+name            device  batched networks                             a single road
+==============  ======  ===========================================  =========================
+``numpy``       cpu     --                                           ``NumpyBackend`` (oracle)
+``numba-cpu``   cpu     ``BatchedNetwork`` (float64)                 ``NumbaCpuBackend``
+``numba-cuda``  gpu     ``CudaBatchedNetwork`` (float64, float32)    --
+==============  ======  ===========================================  =========================
+
+``BatchedNetwork`` is in :mod:`solver.network.batch`, ``CudaBatchedNetwork`` in
+:mod:`solver.network.batch_cuda`, the road backends in :mod:`solver.road.backends`.
+
+:func:`make_batched_network` builds every batched network that a caller picks by device
+(``arz simulate`` on a network, the RL environments on CPU and GPU): it resolves
+``device`` (``auto|cpu|gpu``, :mod:`solver.device`) to a backend of this table. (Tests and
+benches that time or check one class at a chosen thread count build that class directly.) :func:`get_backend`
+gives the link-level backend that advances a single road (:mod:`solver.road.backends`).
+
+Why there is no numpy network backend: a network step is the link step of every link plus the
+node fluxes (entries with their queues, exits, junctions with signals). The link step already has
+its numpy oracle (:mod:`solver.road.oracle`, the ``numpy`` road backend, checked against
+``numba-cpu`` to ~1e-12), and ``tests/solver/network_checks.py`` checks every step of a compiled
+network independently in numpy (junction faces recomputed from the junction rule, measures
+integrated from the state). A numpy network backend would be a second network step of several
+hundred lines that only tests would run, and it would test the link step a second time.
+
+Why ``numba-cuda`` runs no single road: a road is one link in one copy; the GPU pays off only with
+thousands of copies, which only networks (RL, sweeps) have. Module paths are ``"module:class"``
+strings imported on use, so asking for ``numba-cpu`` never imports numba-cuda.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
-
-import numpy as np
+import importlib
+from typing import NamedTuple
 
 from solver.errors import BackendError
 
+DTYPES = ("float64", "float32")
 
-@dataclass(frozen=True, eq=False)
-class LinkSetup:
-    """Everything a kernel needs to advance one link (arrays are read-only inputs).
+
+class Backend(NamedTuple):
+    """One row of the registry.
 
     Attributes:
-        n: interior cells; dx: cell size (m); cfl: Courant number.
-        bc: boundary codes (left, right), ``kernels_cpu.BC_*``. Shapes: (2,) int64.
-        bstate: prescribed inflow states per side. Shapes: (2, 4).
-        order: ``FIRST_ORDER``, ``WENO5`` (WENO-Z weights) or ``WENO5_JS``; kind: ``CENTRAL_UPWIND`` or ``HLL``.
-        scales: magnitudes of (rho_m, y_m, rho_c, y_c) for WENO's epsilon. Shapes: (4,).
-        par: packed physics parameters. Shapes: (N_PAR,).
-        vmax: free speeds per class and interior cell (m/s). Shapes: (2, n).
+        device: ``cpu`` or ``gpu`` (what :func:`solver.device.resolve_device` returns).
+        network: ``"module:class"`` of the batched network stepper, or ``""`` (runs no network).
+        road: ``"module:class"`` of the link-level backend of a single road, or ``""``.
+        dtypes: state precisions the network stepper runs.
     """
 
-    n: int
-    dx: float
-    cfl: float
-    bc: np.ndarray
-    bstate: np.ndarray
-    order: int
-    kind: int
-    scales: np.ndarray
-    par: np.ndarray
-    vmax: np.ndarray
+    device: str
+    network: str
+    road: str
+    dtypes: tuple[str, ...]
 
 
-class KernelBackend(Protocol):
-    """Advance a batch of independent copies of one link in place."""
-
-    name: str
-
-    def advance_links(self, setup: LinkSetup, Q: np.ndarray, T: np.ndarray, t_end: float,
-                      max_steps: int, BF: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Advance every copy to ``t_end`` s (or ``max_steps`` steps).
-
-        Shapes: Q (B, 4, n + 2 NG) updated; T (B,) updated; BF (B, 2, 4) boundary transfers,
-        accumulated. Returns (steps, failures), each (B,) int64.
-        """
+BACKENDS: dict[str, Backend] = {
+    "numpy": Backend("cpu", "", "solver.road.backends:NumpyBackend", ("float64",)),
+    "numba-cpu": Backend("cpu", "solver.network.batch:BatchedNetwork",
+                         "solver.road.backends:NumbaCpuBackend", ("float64",)),
+    "numba-cuda": Backend("gpu", "solver.network.batch_cuda:CudaBatchedNetwork", "", ("float64", "float32")),
+}  # fmt: skip
+#: the network backend of each resolved device
+DEVICE_BACKEND = {"cpu": "numba-cpu", "gpu": "numba-cuda"}
 
 
-class NumpyBackend:
-    """The oracle: vectorised numpy, a Python loop over the batch."""
-
-    name = "numpy"
-
-    def advance_links(self, setup, Q, T, t_end, max_steps, BF):
-        from solver import oracle
-
-        steps = np.zeros(Q.shape[0], dtype=np.int64)
-        fails = np.zeros_like(steps)
-        for b in range(Q.shape[0]):
-            T[b], steps[b], fails[b] = oracle.advance_link(Q[b], T[b], t_end, max_steps, setup, BF[b])
-        return steps, fails
+def _load(target: str):
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
-class NumbaCpuBackend:
-    """numba ``@njit(cache=True)`` kernels, a thread per core over the batch (:mod:`solver.threads`)."""
-
-    name = "numba-cpu"
-
-    def __init__(self) -> None:
-        self._work: np.ndarray | None = None
-
-    def advance_links(self, setup, Q, T, t_end, max_steps, BF):
-        from solver import kernels_cpu as K
-
-        shape = (Q.shape[0], 7, 4, Q.shape[2])
-        if self._work is None or self._work.shape != shape:
-            self._work = np.zeros(shape)
-        steps = np.zeros(Q.shape[0], dtype=np.int64)
-        fails = np.zeros_like(steps)
-        K.advance_links_batch(Q, T, float(t_end), int(max_steps), setup.dx, setup.cfl, setup.bc,
-                              setup.bstate, setup.order, setup.kind, setup.scales, setup.par,
-                              setup.vmax, self._work, BF, steps, fails)
-        return steps, fails
+def _names(kind: str) -> str:
+    return ", ".join(name for name, b in BACKENDS.items() if getattr(b, kind))
 
 
-BACKENDS: dict[str, type] = {"numpy": NumpyBackend, "numba-cpu": NumbaCpuBackend}
+def get_backend(name: str):
+    """The link-level backend that advances a single road (a fresh instance), by name.
 
-
-def get_backend(name: str) -> KernelBackend:
-    """Instantiate a registered backend by name.
+    Returns:
+        A :class:`solver.road.backends.KernelBackend` (``numpy`` or ``numba-cpu``).
 
     Raises:
-        BackendError: unknown name (the message lists the known ones).
+        BackendError: unknown name, or a backend that runs no single road (the message lists the
+            ones that do).
     """
-    try:
-        return BACKENDS[name]()
-    except KeyError:
-        raise BackendError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}") from None
+    backend = BACKENDS.get(name)
+    if backend is None:
+        raise BackendError(f"unknown backend {name!r}: choose one of {_names('road')}")
+    if not backend.road:
+        raise BackendError(f"backend {name!r} runs no single road (it runs batched networks, device gpu): "
+                           f"a single road runs on {_names('road')}")  # fmt: skip
+    return _load(backend.road)()
+
+
+def make_batched_network(net, batch: int = 1, device: str = "auto", dtype: str = "float64",
+                         threads: int | None = None):
+    """Build the batched stepping object for ``net`` on the resolved device.
+
+    Args:
+        net: compiled :class:`solver.network.compile.Network`.
+        batch: number of independent copies.
+        device: ``auto``, ``cpu`` or ``gpu``.
+        dtype: state precision, ``float64`` or ``float32``. The CPU runs float64 only: with
+            ``auto`` a float32 request runs float64 on a machine without a GPU.
+        threads: CPU worker threads (default :func:`solver.threads.default_threads`: ``ARZ_THREADS``
+            or the usable cores); ignored on the GPU.
+
+    Returns:
+        A :class:`solver.network.batch.BatchedNetwork` or
+        :class:`solver.network.batch_cuda.CudaBatchedNetwork`.
+
+    Raises:
+        BackendError: no GPU for ``gpu``, an unknown dtype, or float32 with ``device="cpu"``.
+    """
+    from solver.device import resolve_device
+
+    if dtype not in DTYPES:
+        raise BackendError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+    name = DEVICE_BACKEND[resolve_device(device)]
+    backend = BACKENDS[name]
+    if dtype not in backend.dtypes:
+        if device != "auto":
+            raise BackendError(f"the {name} backend runs {', '.join(backend.dtypes)} only (got dtype "
+                               f"{dtype!r}); use dtype float64 or device gpu")  # fmt: skip
+        dtype = backend.dtypes[0]
+    factory = _load(backend.network)
+    if backend.device == "gpu":
+        return factory(net, batch=batch, dtype=dtype)
+    return factory(net, batch=batch, threads=threads)

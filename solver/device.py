@@ -1,29 +1,20 @@
-"""Which device runs the batched network solver, and the factory that builds it.
+"""Which device runs the batched network solver: ``auto``, ``cpu`` or ``gpu``.
 
-``device`` is ``auto``, ``cpu`` or ``gpu`` wherever it is offered (solver, env, jobs):
-:func:`resolve_device` turns it into ``cpu`` or ``gpu`` for this machine, :func:`device_name`
-names the chosen device for the session summary, and :func:`make_batched_network` builds the
-matching batched stepping object from the network-level backend registry
-(``numba-cpu`` -> :class:`solver.batch.BatchedNetwork`, ``numba-cuda`` ->
-:class:`solver.batch_cuda.CudaBatchedNetwork`). numba-cuda is imported only when asked about.
+``device`` is offered wherever a network runs (solver, env, jobs): :func:`resolve_device` turns it
+into ``cpu`` or ``gpu`` for this machine (:func:`gpu_status`: numba-cuda can compile and run a
+kernel here), :func:`device_name` names the chosen device for the session summary.
+:func:`solver.backends.make_batched_network` maps the resolved device to a backend of the
+registry. numba-cuda is imported only when asked about.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import platform
 
 from solver.errors import BackendError
 
 DEVICES = ("auto", "cpu", "gpu")
-DTYPES = ("float64", "float32")
-#: network-level backends: name -> "module:class"
-NETWORK_BACKENDS = {
-    "numba-cpu": "solver.batch:BatchedNetwork",
-    "numba-cuda": "solver.batch_cuda:CudaBatchedNetwork",
-}
-DEVICE_BACKEND = {"cpu": "numba-cpu", "gpu": "numba-cuda"}
 
 
 _GPU_STATUS: list = []  # [(usable, reason)] once probed in this process
@@ -120,33 +111,3 @@ def device_name(device: str = "auto") -> str:
         return name.decode() if isinstance(name, bytes) else str(name)
     cpu = platform.processor() or platform.machine() or "unknown"
     return f"{cpu} CPU ({os.cpu_count() or 1} cores)"
-
-
-def make_batched_network(net, batch: int = 1, device: str = "auto", dtype: str = "float64", **kwargs):
-    """Build the batched stepping object for ``net`` on the resolved device.
-
-    Args:
-        net: compiled :class:`solver.network.Network`.
-        batch: number of independent copies.
-        device: ``auto``, ``cpu`` or ``gpu``.
-        dtype: state precision on the GPU, ``float64`` or ``float32``. The CPU runs float64
-            only: with ``auto`` a float32 request runs float64 on a machine without a GPU.
-        **kwargs: passed to the class (e.g. ``threads`` on the CPU).
-
-    Returns:
-        A :class:`solver.batch.BatchedNetwork` or :class:`solver.batch_cuda.CudaBatchedNetwork`.
-
-    Raises:
-        BackendError: no GPU for ``gpu``, or float32 with ``device="cpu"``.
-    """
-    if dtype not in DTYPES:
-        raise BackendError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
-    backend = DEVICE_BACKEND[resolve_device(device)]
-    if backend == "numba-cpu" and dtype != "float64" and device == "cpu":
-        raise BackendError(f"the numba-cpu backend runs float64 only (got dtype {dtype!r}); "
-                           "use dtype float64 or device gpu")  # fmt: skip
-    module, cls = NETWORK_BACKENDS[backend].split(":")
-    factory = getattr(importlib.import_module(module), cls)
-    if backend == "numba-cuda":
-        return factory(net, batch=batch, dtype=dtype, **kwargs)
-    return factory(net, batch=batch, **kwargs)

@@ -68,6 +68,15 @@ class PhysicsParams:
         """Density (veh/m) below which w is desingularised (1e-6 of the jam density)."""
         return 1e-6 * self.rho_jam
 
+    def variable_scales(self) -> np.ndarray:
+        """Magnitudes of (rho_m, y_m, rho_c, y_c) used to make WENO's epsilon dimensionless.
+
+        Shapes: (4,): veh/m and veh/s (the markers' scale is rho_jam times the largest free
+        speed plus the largest pressure scale).
+        """
+        vtop = max(max(v) for v in self.vmax.values()) + max(self.K_m, self.K_c)
+        return np.array([self.rho_jam, self.rho_jam * vtop, self.rho_jam, self.rho_jam * vtop])
+
     def packed(self) -> np.ndarray:
         """The parameter vector ``par`` for kernels. Shapes: (N_PAR,) float64."""
         par = np.zeros(N_PAR)

@@ -1,6 +1,6 @@
 """The ``bench`` suite: solver and environment throughput as CSV, LaTeX and a bar chart.
 
-Calls :func:`solver.bench.run_bench` and writes ``data/metrics/bench.csv``, ``latex/bench.tex``
+Calls :func:`solver.bench.runner.run_bench` and writes ``data/metrics/bench.csv``, ``latex/bench.tex``
 and ``figures/bench_throughput.png`` (cell updates per second, log scale). The headline metrics
 carry the machine load and core count, the intersection's figures and the sumo-rl comparison --
 measured in the same run when sumo-rl is installed, otherwise ``sumo_rl_omitted`` with the reason.
@@ -27,7 +27,7 @@ HEADLINE = ("smoke", "intersection_4arm", "sumo_rl", "load_average", "cores")
 
 def run(ctx: SuiteContext) -> None:
     """Run the benchmark (quick or full, from the job) and write its artifacts."""
-    from solver.bench import run_bench
+    from solver.bench.runner import run_bench
 
     with StartupWatch("bench", None, "first case") as live:
         report = run_bench(quick=ctx.job.bench.quick, progress=live.wrap(ctx.progress),

@@ -1,6 +1,6 @@
 """The ``verify`` suite: the solver's numerics verification as figures, CSV and LaTeX.
 
-Calls :func:`solver.verification.run_verification` and writes
+Calls :func:`solver.verification.runner.run_verification` and writes
 ``figures/convergence.png`` (log-log L1 error with reference slopes), one
 ``figures/profile_<case>.png`` per sample (numerical against exact density profile),
 ``data/metrics/{checks,ladders}.csv``, ``data/metrics/verification.json`` and
@@ -24,7 +24,7 @@ ORDER_DEFINITION = "observed order between the two finest grids: log(L1_coarse/L
 
 def run(ctx: SuiteContext) -> None:
     """Run the verification at the job's level and write its artifacts."""
-    from solver.verification import run_verification
+    from solver.verification.runner import run_verification
 
     level = ctx.job.verify.level
     with StartupWatch("verify", None, "first runs of the ladders") as live:

@@ -67,7 +67,7 @@ def test_the_notice_is_printed_once_per_process_and_only_when_cold(tmp_path, mon
     _warm_cache(tmp_path / "cache", compile_notice.ROAD)
     assert notice_if_cold(compile_notice.ROAD) is False
     assert capsys.readouterr().err == ""
-    assert notice_if_cold(compile_notice.NETWORK) is True  # kernels_network has no index yet
+    assert notice_if_cold(compile_notice.NETWORK) is True  # solver.kernels.network has no index yet
     assert notice_if_cold(compile_notice.RL) is True
     assert capsys.readouterr().err == NOTICE + "\n"
 

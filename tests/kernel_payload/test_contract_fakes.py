@@ -17,8 +17,8 @@ import pytest
 from tests.kernel_payload.conftest import CONTRACT_FAKES
 
 PAIRS = {  # real module -> (functions, dataclasses) the payload uses
-    "solver.verification": (["run_verification"], ["Check", "Ladder", "Sample", "VerificationReport"]),
-    "solver.bench": (["run_bench"], ["BenchReport"]),
+    "solver.verification.runner": (["run_verification"], ["Check", "Ladder", "Sample", "VerificationReport"]),
+    "solver.bench.runner": (["run_bench"], ["BenchReport"]),
     "rl.training": (["train"], ["TrainResult"]),
     "rl.evaluation": (["evaluate"], ["EvalResult"]),
 }
@@ -68,8 +68,8 @@ def test_fake_evaluation_rows_use_the_real_vocabulary(tmp_path):
 
 
 def test_fake_verification_report_carries_the_real_fields():
-    from solver import verification as real
+    from solver.verification import runner as real
 
-    report = _fake("solver.verification").run_verification("smoke")
+    report = _fake("solver.verification.runner").run_verification("smoke")
     assert report.level == "smoke" and report.wall_s >= 0.0
     assert set(report.to_dict()) == set(real.VerificationReport(level="smoke").to_dict())

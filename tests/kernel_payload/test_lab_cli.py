@@ -106,7 +106,7 @@ def test_verify_smoke_json_and_exit_code_follow_the_checks():
 
 
 def test_verify_writes_the_docs_block(tmp_path, monkeypatch):
-    import solver.verification as V
+    import solver.verification.runner as V
 
     monkeypatch.setitem(V.LEVELS, "smoke", V.Level((50, 100), (50, 100), 30.0, 10.0))
     doc = tmp_path / "numerics.md"

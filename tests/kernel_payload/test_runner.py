@@ -193,7 +193,7 @@ def test_real_rl_suite_through_the_payload_at_smoke_size(run_payload):
 
 
 def test_real_bench_suite_through_the_payload_at_smoke_size(run_payload):
-    """The real solver.bench (no contract fake) at smoke size: every row measured, a few seconds."""
+    """The real solver.bench.runner (no contract fake) at smoke size: every row measured, a few seconds."""
     job = {"name": "benchsmoke", "suites": ["bench"], "device": "cpu", "bench": {"smoke": True}}
     proc, out = run_payload(job)
     summary = SessionSummary.read(out)

@@ -1,4 +1,4 @@
-"""End to end on the local backend with the real ``verify`` suite (solver.verification, quick)."""
+"""End to end on the local backend with the real ``verify`` suite (solver.verification.runner, quick)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_real_quick_verification_through_the_local_backend(project):
     git(project, "add", "solver", "jobs/verify.yml")
     registry = Registry()
     sub = jobs.submit_job(project / "jobs" / "verify.yml", registry)
-    assert sub.sync.committed and "solver/verification.py" in git(project, "ls-files", "solver")
+    assert sub.sync.committed and "solver/verification/runner.py" in git(project, "ls-files", "solver")
     console = Console(file=io.StringIO(), force_terminal=False, width=200)
     record, view = jobs.follow_job(sub.record, registry, console, sub.backend)
     assert any(stage.startswith("verify/") for stage in view.progress.steps)  # live solver progress

@@ -110,11 +110,11 @@ def test_every_reward_is_finite_and_signed(reward):
 
 def test_auto_device_resolves_to_cpu_without_a_gpu():
     env = rl.TrafficSignalEnv(episode_length=10.0, device="auto")
-    from solver.batch import BatchedNetwork
     from solver.device import gpu_available
+    from solver.network.batch import BatchedNetwork
 
     if gpu_available():  # auto takes the GPU where there is one
-        from solver.batch_cuda import CudaBatchedNetwork
+        from solver.network.batch_cuda import CudaBatchedNetwork
 
         assert isinstance(env.unwrapped.core.sim, CudaBatchedNetwork)
     else:

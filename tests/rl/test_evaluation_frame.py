@@ -7,7 +7,7 @@ import numpy as np
 from rl import ENV_IDS
 from rl.config import resolve_config
 from rl.evaluation import Trace, approach_lengths, episode_metrics
-from solver.network import build_network
+from solver.network.compile import build_network
 
 
 def test_approach_lengths_are_the_links_lengths_in_metres():

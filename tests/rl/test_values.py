@@ -32,7 +32,7 @@ def _core(env_id: str = "ARZ-Intersection-v0", batch: int = 2, **kw) -> Controll
 
 def _set_link(core, link: str, rho_m, rho_c, v_m, v_c, b: int | None = None) -> None:
     """Put densities (veh/m) and speeds (m/s), scalars or per cell, on a link of copy b (all: None)."""
-    from solver.oracle import pressures
+    from solver.road.oracle import pressures
 
     net, sl = core.net, core.net.link_slice(link)
     n = sl.stop - sl.start
@@ -74,7 +74,7 @@ def _expected_feature(core, b: int, name: str) -> float:
         if words[0] == "density":
             return float(rho.mean() / RHO_JAM)
         # the per-cell definition is tested in tests/solver/test_reported_speeds.py
-        from solver.speeds import transport_speeds
+        from solver.network.speeds import transport_speeds
 
         v = transport_speeds(sim)[b, k, cells]
         vn = np.clip(v / net.vmax[k, cells], 0.0, 1.0)

@@ -1,6 +1,6 @@
 """Independent checks of a network run, step by step, for any compiled network.
 
-:func:`run_checked` advances a :class:`solver.batch.BatchedNetwork` one time step at a time and,
+:func:`run_checked` advances a :class:`solver.network.batch.BatchedNetwork` one time step at a time and,
 after every step, (1) integrates the traffic measures from the state itself in numpy (total time
 spent, delay against free flow, approach queue lengths; the kernels accumulate the same
 right-endpoint sums) and (2) recomputes every junction face from the junction rule of DESIGN §4
@@ -8,7 +8,7 @@ right-endpoint sums) and (2) recomputes every junction face from the junction ru
 it, an approach held back by its tightest destination) and compares it with the flux the kernel
 used in its last Runge–Kutta stage. Demand and supply per cell are the equilibrium sending and
 receiving flows of :func:`solver.physics.sending_receiving`; the physics of speeds is the numpy
-oracle's (:mod:`solver.oracle`), not the kernels'.
+oracle's (:mod:`solver.road.oracle`), not the kernels'.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from solver import kernels_network as KN
-from solver import oracle, physics
-from solver.batch import BatchedNetwork
-from solver.kernels_cpu import NG
+from solver import physics
+from solver.kernels import network as KN
+from solver.kernels.link import NG
+from solver.network.batch import BatchedNetwork
 from solver.params import EPS_VAC
+from solver.road import oracle
 
 
 @dataclass

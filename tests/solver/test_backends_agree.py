@@ -7,13 +7,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from solver import kernels_cpu as K
 from solver import physics
 from solver.backends import get_backend
+from solver.kernels import link as K
 from solver.params import RELAX
-from solver.scenario import RoadScenario
-from solver.simulate import build_road
-from solver.verification_cases import road
+from solver.road.simulate import build_road
+from solver.scenario.road import RoadScenario
+from solver.verification.cases import road
 
 N = 40
 BOUNDARIES = {
@@ -92,7 +92,7 @@ def test_the_oracle_does_not_import_the_physics_it_checks():
     import ast
     import inspect
 
-    from solver import oracle
+    from solver.road import oracle
 
     tree = ast.parse(inspect.getsource(oracle))
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from solver.bench import (
+from solver.bench.runner import (
     COLUMN_UNITS,
     INTERVAL,
     BenchReport,
@@ -66,7 +66,7 @@ def test_intersection_rows_and_the_sumo_rl_comparison():
 
 
 def test_sumo_rl_is_omitted_with_the_reason_when_absent(monkeypatch, tmp_path):
-    from solver import bench_sumo
+    from solver.bench import sumo as bench_sumo
 
     monkeypatch.setenv(bench_sumo.SUMO_ENV, str(tmp_path / "no-python"))
     assert bench_sumo.measure_sumo_rl(1, 10.0) == {"omitted": bench_sumo.NOT_INSTALLED}

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from solver.batch import BatchedNetwork
-from solver.network import build_network
-from solver.scenario import load_mapping, load_scenario
+from solver.network.batch import BatchedNetwork
+from solver.network.compile import build_network
+from solver.scenario.loader import load_mapping, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOAT64_RTOL = 1e-12
@@ -151,8 +151,9 @@ def _bench_on_gpu(path: str) -> None:
 
     import yaml
 
-    from solver.bench_gpu import run_gpu_bench, speedups
-    from solver.device import device_name, make_batched_network, resolve_device
+    from solver.backends import make_batched_network
+    from solver.bench.gpu import run_gpu_bench, speedups
+    from solver.device import device_name, resolve_device
 
     scenario = Path(path).with_suffix(".yml")
     scenario.write_text(yaml.safe_dump(TWO_APPROACH))
@@ -171,7 +172,8 @@ def _compile_ptx(path: str) -> None:
     import numba.cuda.dispatcher as dispatcher
     from numba import cuda
 
-    from solver import batch_cuda, kernels_cuda
+    from solver.kernels import cuda as kernels_cuda
+    from solver.network import batch_cuda
 
     # device functions ask the current device for its compute capability: answer without one
     dispatcher.get_current_device = lambda: type("Device", (), {"compute_capability": (7, 5)})()
@@ -189,7 +191,7 @@ def _compile_ptx(path: str) -> None:
 
 def _simulate_on_gpu(path: str) -> None:
     """Subprocess entry: run every case on the (simulated) GPU and save the results."""
-    from solver.batch_cuda import CudaBatchedNetwork
+    from solver.network.batch_cuda import CudaBatchedNetwork
 
     results = {}
     for name, (sc, batch, interval, requests, dtypes) in cases().items():
@@ -298,6 +300,7 @@ def test_device_factory_and_bench_rows_on_the_simulator(tmp_path):
 
 def test_gpu_device_without_a_gpu_is_a_clear_error(monkeypatch):
     from solver import device
+    from solver.backends import make_batched_network
     from solver.errors import BackendError
 
     monkeypatch.setattr(device, "gpu_available", lambda: False)
@@ -306,10 +309,10 @@ def test_gpu_device_without_a_gpu_is_a_clear_error(monkeypatch):
         device.resolve_device("gpu")
     with pytest.raises(BackendError, match="not one of"):
         device.resolve_device("tpu")
-    sim = device.make_batched_network(build_network(load_mapping(TWO_APPROACH)), 2, "auto", "float32")
-    assert isinstance(sim, BatchedNetwork)  # auto on a CPU runs float64
+    sim = make_batched_network(build_network(load_mapping(TWO_APPROACH)), 2, "auto", "float32")
+    assert isinstance(sim, BatchedNetwork) and sim.Q.dtype == np.float64  # auto on a CPU runs float64
     with pytest.raises(BackendError, match="float64 only"):
-        device.make_batched_network(sim.net, 2, "cpu", "float32")
+        make_batched_network(sim.net, 2, "cpu", "float32")
 
 
 def test_bench_device_gpu_without_a_gpu_exits_2_with_the_fix(monkeypatch):
@@ -342,7 +345,7 @@ def test_kernels_compile_to_ptx_offline(tmp_path):
 
 @pytest.mark.gpu
 def test_real_gpu_agrees_with_numba_cpu_full_size():
-    from solver.batch_cuda import CudaBatchedNetwork
+    from solver.network.batch_cuda import CudaBatchedNetwork
 
     net = build_network(load_scenario(ROOT / "scenarios" / "intersection_4arm.yml"))
     requests = [[0] * 8, [1] * 8, [1] * 4 + [0] * 4, [0] * 8]

@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from solver import kernels_cpu as K
 from solver import physics
+from solver.kernels import link as K
 from solver.params import PhysicsParams
-from solver.riemann_exact import ARZParams1, exact_cell_averages
-from solver.verification_cases import KMH, RIEMANN_CASES, VKM, advance, riemann_mapping, road
-from solver.verification_report import observed_orders
+from solver.verification.cases import KMH, RIEMANN_CASES, VKM, advance, riemann_mapping, road
+from solver.verification.report import observed_orders
+from solver.verification.riemann_exact import ARZParams1, exact_cell_averages
 
 PAR = PhysicsParams().packed()
 P = PhysicsParams()

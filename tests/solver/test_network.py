@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from solver.batch import BatchedNetwork
 from solver.errors import ScenarioError
-from solver.network import build_network
-from solver.network_run import plan_request
-from solver.scenario import load_mapping, load_scenario
+from solver.network.batch import BatchedNetwork
+from solver.network.compile import build_network
+from solver.network.run import plan_request
+from solver.scenario.loader import load_mapping, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ["red_light", "seed_corridor", "intersection_4arm", "arterial_3"]

@@ -17,14 +17,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from solver import kernels_cpu as K
-from solver import oracle, physics
+from solver import physics
 from solver.backends import get_backend
-from solver.batch import BatchedNetwork
-from solver.network import build_network
-from solver.riemann_exact import ARZParams1, exact_cell_averages
-from solver.scenario import load_mapping, load_scenario
-from solver.verification_cases import road
+from solver.kernels import link as K
+from solver.network.batch import BatchedNetwork
+from solver.network.compile import build_network
+from solver.road import oracle
+from solver.scenario.loader import load_mapping, load_scenario
+from solver.verification.cases import road
+from solver.verification.riemann_exact import ARZParams1, exact_cell_averages
 from tests.solver.network_checks import expected_junction_faces, run_checked
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from solver import kernels_network
-from solver.batch import BatchedNetwork, checked_requests
-from solver.kernels_cpu import RK3
-from solver.network import Topology, build_network, max_degree
-from solver.scenario import load_scenario
+from solver.kernels import network as kernels_network
+from solver.kernels.link import RK3
+from solver.network.batch import BatchedNetwork, checked_requests
+from solver.network.compile import Topology, build_network, max_degree
+from solver.scenario.loader import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -48,10 +48,10 @@ def test_unknown_requested_phase_is_refused_before_stepping():
 
 
 def test_the_cuda_module_holds_no_copy_of_the_step():
-    """The GPU compiles kernels_network's step from its py_func: kernels_cuda defines only its
+    """The GPU compiles solver.kernels.network's step from its py_func: solver.kernels.cuda defines only its
     kernel entry and helpers, and the kernel calls the CPU module's advance_network."""
     pytest.importorskip("numba.cuda")
-    from solver import kernels_cuda
+    from solver.kernels import cuda as kernels_cuda
 
     own = {name for name, fn in vars(kernels_cuda).items()
            if inspect.isfunction(fn) and fn.__module__ == kernels_cuda.__name__}

@@ -1,4 +1,4 @@
-"""Reported speeds are the transport speeds of the fluxes (solver/speeds.py, docs/network.md):
+"""Reported speeds are the transport speeds of the fluxes (solver/network/speeds.py, docs/network.md):
 a standing queue behind a red light reads ~0 while ``w - p`` still says it moves."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from solver import physics
-from solver.batch import BatchedNetwork
-from solver.network import build_network
-from solver.network_run import simulate_network
-from solver.scenario import load_scenario
-from solver.speeds import transport_speeds
+from solver.network.batch import BatchedNetwork
+from solver.network.compile import build_network
+from solver.network.run import simulate_network
+from solver.network.speeds import transport_speeds
+from solver.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 KMH = 3.6

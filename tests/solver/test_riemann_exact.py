@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from solver.riemann_exact import (
+from solver.verification.riemann_exact import (
     ARZParams1,
     RiemannInputError,
     exact_cell_averages,

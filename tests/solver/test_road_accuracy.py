@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from solver import kernels_cpu as K
-from solver.simulate import road_ledger
-from solver.verification_cases import (
+from solver.kernels import link as K
+from solver.road.simulate import road_ledger
+from solver.verification.cases import (
     JAM_RELEASE,
     RED_LIGHT,
     RIEMANN_CASES,

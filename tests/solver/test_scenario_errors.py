@@ -8,8 +8,9 @@ import pytest
 import yaml
 
 from solver.errors import ScenarioError
-from solver.scenario import RoadScenario, load_mapping, load_scenario
-from solver.verification_cases import RING
+from solver.scenario.loader import load_mapping, load_scenario
+from solver.scenario.road import RoadScenario
+from solver.verification.cases import RING
 
 ROOT = Path(__file__).resolve().parents[2]
 ROAD_SCENARIOS = ["riemann_shock", "riemann_rarefaction", "riemann_vacuum", "ring_road"]
@@ -130,12 +131,12 @@ def test_misspelt_link_key_in_a_network_names_the_list_item():
 
 def test_scenario_reference_is_current_and_complete():
     """docs/scenarios.md is what the models generate, and every key has a meaning."""
-    from solver.scenario_reference import reference_markdown, undocumented_keys
+    from solver.scenario.reference import reference_markdown, undocumented_keys
 
     assert undocumented_keys() == []
     doc = ROOT / "docs" / "scenarios.md"
     assert doc.read_text() == reference_markdown(), \
-        "docs/scenarios.md is stale: python -m solver.scenario_reference > docs/scenarios.md"
+        "docs/scenarios.md is stale: python -m solver.scenario.reference > docs/scenarios.md"
     for key in ("rho_jam", "output_every", "supply_limited_links", "max_green"):
         assert f"| `{key}` |" in doc.read_text()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from solver.units import UnitError, parse_quantity, units_of
+from solver.scenario.units import UnitError, parse_quantity, units_of
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from solver.verification import (
+from solver.verification.runner import (
     LEVELS,
     Check,
     Ladder,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from solver import kernels_cpu as K
 from solver.errors import ScenarioError
-from solver.scenario import load_mapping
-from solver.simulate import build_road, simulate
+from solver.kernels import link as K
+from solver.road.simulate import build_road, simulate
+from solver.scenario.loader import load_mapping
 
 BASE = {
     "name": "t",

@@ -1,0 +1,154 @@
+"""numba-cuda kernels for B copies of one road network: one GPU thread per copy (DESIGN §3, §4).
+
+The same batched network step as :func:`solver.kernels_network.advance_network_range`: each
+thread advances its copy through the whole interval (every substep, signal and ledger update)
+inside one launch; the state never leaves the device within a decision interval.
+
+Layout: the batch axis is LAST (``Q[var, cell, b]``, ``W[k, var, cell, b]``, ``SP[s, b]`` ...),
+so the 32 threads of a warp, which hold neighbouring copies, read neighbouring addresses for the
+same (var, cell) (coalesced). Inside a thread a copy is seen through strided views
+(``Q[:, :, b]`` has the CPU kernels' ``q[var, cell]`` shape), so the CPU network step, which
+allocates nothing, is compiled here unchanged: :func:`compile_kernels` follows the calls of
+:func:`advance_kernel` into ``kernels_network``/``kernels_cpu`` and compiles every numba function
+it meets from its ``py_func`` -- :func:`solver.kernels_network.advance_network`, the SSP-RK3 step
+:func:`solver.kernels_network.network_rk3` and the link sweep included. This module keeps only
+the kernel entry (one thread per copy, strided views, a final non-finite check) and the
+compilation per precision; the launch and device memory are :mod:`solver.batch_cuda`'s.
+
+Precision: ``compile_kernels("float32")`` rewrites every float literal of the compiled code to
+``float32`` (so arithmetic stays in single precision); the step casts its time step and RK
+coefficients to the dtype of ``Numerics.par``, and ``Numerics.flush`` flushes round-off negatives
+down to ``-1e-10 rho_jam`` to vacuum (float64: ``-1e-15 rho_jam``; anything more negative is
+retried with half the dt, as on the CPU) -- see :data:`VACUUM_FLUSH`. Time (T, ST, dt) and the
+accumulators (ACC, AQ, AQMAX) stay float64. WENO's smoothness indicators are divided by each
+variable's scale squared and its epsilon is dimensionless (``1e-6``, WENO-Z and WENO-JS alike),
+so it neither underflows
+nor drowns the indicators in float32. The pointwise physics is
+:func:`solver.physics.compile_physics` compiled for ``cuda.jit(device=True)``.
+
+Arguments: the read-only ones travel grouped (a :class:`solver.network.Topology` and a
+:class:`solver.network.Numerics` NamedTuple, the signal and observation tuples); numba-cuda
+passes tuples and NamedTuples of device arrays to a kernel as it does single arrays.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+from numba import cuda
+from numba.core.registry import CPUDispatcher
+
+from solver import physics
+from solver.kernels.link import NG, ROUNDOFF_VACUUM
+from solver.kernels.network import advance_network
+
+#: round-off below zero flushed to vacuum, as a fraction of rho_jam, per precision
+VACUUM_FLUSH = {"float64": ROUNDOFF_VACUUM, "float32": 1e-10}
+# One warp per block: the kernel needs ~255 registers per thread (<= 8 warps per SM), so larger
+# blocks only leave SMs idle at moderate batches (4,096 copies in blocks of 128 would use 32 of an
+# H100's 132 SMs; in blocks of 32 they use all of them).
+THREADS_PER_BLOCK = 32
+
+
+def count_nonfinite(q, qu, lk):
+    """Number of non-finite interior values and entry queues of one copy (0 for a valid state)."""
+    bad = 0
+    for l in range(lk.shape[0]):
+        for v in range(4):
+            for c in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
+                x = q[v, c]
+                if not (x - x == 0.0):
+                    bad += 1
+    for e in range(qu.shape[0]):
+        for k in range(2):
+            x = qu[e, k]
+            if not (x - x == 0.0):
+                bad += 1
+    return bad
+
+
+def advance_kernel(duration, max_steps, Q, QU, T, DSCALE, SP, SS, ST, SN, REQ, W, QW, SCR, GREEN, ACC,
+                   AQ, AQMAX, STEPS, FAIL, topo, sig_static, obs, num):
+    """Advance copy b = thread index by ``duration`` s from its own time T[b]
+    (arguments as in ``kernels_network.advance_network_range``: ``topo`` a ``Topology``,
+    ``sig_static = (sig_times, app_sig, app_pos, sig_green)``, ``obs = (app_link, thresh)``,
+    ``num`` a ``Numerics``).
+
+    Shapes (batch last): Q (4, Ncells, B); QU (E, 2, B); T (B,); DSCALE (E, B); SP SS SN REQ
+    (S, B) int64; ST (S, B); W (N_WORK, 4, Ncells, B); QW (N_QWORK, E, 2, B);
+    SCR (6, maxdeg, B); GREEN (A, B); ACC (2, N_ACC, B); AQ AQMAX (A, B); STEPS FAIL (B,) int64
+    (FAIL also counts non-finite values left in the copy).
+    """
+    b = cuda.grid(1)
+    if b >= T.shape[0]:
+        return
+    sig_times, app_sig, app_pos, sig_green = sig_static
+    sigs = (SP[:, b], SS[:, b], ST[:, b], SN[:, b], REQ[:, b], sig_times, app_sig, app_pos, sig_green)
+    q, qu = Q[:, :, b], QU[:, :, b]
+    t, s, f = advance_network(q, qu, T[b], T[b] + duration, max_steps, topo, DSCALE[:, b], sigs, obs,
+                              num, W[:, :, :, b], QW[:, :, :, b], SCR[:, :, b], GREEN[:, b],
+                              ACC[:, :, b], AQ[:, b], AQMAX[:, b])
+    T[b] = t
+    STEPS[b] = s
+    FAIL[b] = f + count_nonfinite(q, qu, topo.lk)
+
+
+_COMPILED: dict[str, types.SimpleNamespace] = {}
+
+
+def _retyped(fn, dtype: str):
+    """``fn`` with its float literals as ``float32`` when dtype is float32 (else unchanged)."""
+    if dtype == "float64":
+        return fn
+    code = fn.__code__
+    consts = tuple(np.float32(c) if type(c) is float else c for c in code.co_consts)
+    return types.FunctionType(code.replace(co_consts=consts), fn.__globals__, fn.__name__,
+                              fn.__defaults__, fn.__closure__)
+
+
+def _rebound(fn, scope: dict):
+    """``fn`` whose global names resolve to ``scope`` first (compiled callees, precision)."""
+    new = types.FunctionType(fn.__code__, {**fn.__globals__, **scope}, fn.__name__,
+                             fn.__defaults__, fn.__closure__)
+    new.__qualname__, new.__module__ = fn.__qualname__, fn.__module__
+    return new
+
+
+def _port_callees(fn, scope: dict, device) -> None:
+    """Compile for the device, callees first, every numba CPU function that ``fn`` calls by a
+    global name not yet in ``scope`` (the CPU kernels reused unchanged)."""
+    for name in fn.__code__.co_names:
+        target = fn.__globals__.get(name)
+        if name in scope or not isinstance(target, CPUDispatcher):
+            continue
+        _port_callees(target.py_func, scope, device)
+        scope[name] = device(_rebound(target.py_func, scope))
+
+
+def compile_kernels(dtype: str = "float64") -> types.SimpleNamespace:
+    """Compile the device functions and kernels for one precision (cached per dtype).
+
+    Args:
+        dtype: ``"float64"`` or ``"float32"``: the dtype of the state arrays on the device.
+
+    Returns:
+        A namespace with the ``advance`` kernel and ``dtype``.
+
+    Raises:
+        ValueError: an unsupported dtype.
+    """
+    if dtype not in VACUUM_FLUSH:
+        raise ValueError(f"dtype {dtype!r} is not supported on the GPU: use float64 or float32")
+    if dtype in _COMPILED:
+        return _COMPILED[dtype]
+    device = lambda fn: cuda.jit(device=True)(_retyped(fn, dtype))  # noqa: E731
+    P = physics.compile_physics(device)
+    scope: dict = {}
+    for name in physics.POINTWISE:
+        scope[name] = scope["_" + name] = getattr(P, name)
+    scope["count_nonfinite"] = device(count_nonfinite)
+    _port_callees(advance_kernel, scope, device)
+    advance = cuda.jit(_retyped(_rebound(advance_kernel, scope), dtype))
+    _COMPILED[dtype] = types.SimpleNamespace(advance=advance, dtype=dtype)
+    return _COMPILED[dtype]

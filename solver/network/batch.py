@@ -1,0 +1,163 @@
+"""The batched stepping API: B independent copies of one network advanced in one call.
+
+Typical use (controllers, the RL environment)::
+
+    net = build_network(load_scenario("scenarios/intersection_4arm.yml"))
+    sim = BatchedNetwork(net, batch=64)
+    sim.reset(demand_scale=rng.uniform(0.8, 1.2, size=(64, 1)))
+    sim.advance(5.0, requested_phase)   # (64, n_signals) int
+    sim.ledger(), sim.measures(), sim.state_view()
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from solver.errors import NumericalError
+from solver.kernels import link as K
+from solver.kernels import network as KN
+from solver.network.compile import Network, max_degree
+from solver.threads import default_threads, run_batched
+
+
+def checked_requests(net: Network, batch: int, requested) -> np.ndarray:
+    """Requested phases as a (batch, S) int64 array.
+
+    Raises:
+        ValueError: a requested phase does not exist at its signal.
+    """
+    req = np.asarray(requested, np.int64).reshape(batch, -1)
+    if req.size and (req.min() < 0 or (req >= np.array(net.n_phases)).any()):
+        raise ValueError(f"requested phases {req.tolist()} outside 0..n_phases-1 {net.n_phases}")
+    return req
+
+
+class NetworkReadout:
+    """Ledger, measures and densities of a batch, shared by the CPU and GPU batches.
+
+    Reads ``net``, ``B``, ``Q``, ``QU``, ``ACC``, ``AQ``, ``AQMAX``, ``Q0MASS`` (batch axis first)
+    and :meth:`stored` of the class it is mixed into.
+    """
+
+    def stored(self) -> np.ndarray:
+        """Vehicles on the links per copy and class. Shapes: (B, 2)."""
+        raise NotImplementedError
+
+    def ledger(self) -> dict[str, np.ndarray]:
+        """Per copy and class: entered - exited - stored - queued = residual (veh). Each (B, 2)."""
+        entered = self.ACC[:, :, KN.ARRIVED]
+        exited = self.ACC[:, :, KN.EXITED]
+        stored = self.stored() - self.Q0MASS
+        queued = np.asarray(self.QU, np.float64).sum(axis=1)
+        return {"entered": entered, "exited": exited, "stored": stored, "queued": queued,
+                "residual": entered - exited - stored - queued}
+
+    def measures(self) -> dict[str, np.ndarray]:
+        """Cumulative traffic measures since reset.
+
+        Returns:
+            ``tts``, ``delay`` (veh s, (B, 2)), ``throughput`` (veh, (B, 2)), ``entry_queue``
+            (veh, (B, 2)), ``queue_ms`` and ``queue_max_m`` per approach ((B, A)).
+        """
+        acc = self.ACC
+        return {"tts": acc[:, :, KN.TTS].copy(), "delay": acc[:, :, KN.DELAY].copy(),
+                "throughput": acc[:, :, KN.EXITED].copy(),
+                "entry_queue": np.asarray(self.QU, np.float64).sum(axis=1),
+                "queue_ms": self.AQ.copy(), "queue_max_m": self.AQMAX.copy()}
+
+    def link_density(self, link: str) -> np.ndarray:
+        """Densities of one link. Shapes: (B, 2, n) veh/m (motorcycles, cars)."""
+        return self.Q[:, [0, 2], self.net.link_slice(link)]
+
+
+class BatchedNetwork(NetworkReadout):
+    """State and stepping of B copies of one network (numba-cpu backend).
+
+    Args:
+        net: compiled network.
+        batch: number of independent copies B.
+        threads: worker threads (default: all cores); copies are split into contiguous ranges.
+
+    Attributes (all with a leading batch axis B):
+        Q: (B, 4, Ncells) conserved variables; QU: (B, E, 2) entry queues, veh;
+        T: (B,) time, s; SP/SS/SN/REQ: (B, S) signal phase, stage, next, requested; ST: (B, S)
+        time in stage, s; DSCALE: (B, E) demand multipliers; ACC: (B, 2, N_ACC) cumulative
+        per-class measures (``kernels_network.ARRIVED`` ...); AQ, AQMAX: (B, A) approach queue
+        integral (m s) and maximum (m).
+    """
+
+    def __init__(self, net: Network, batch: int = 1, threads: int | None = None):
+        self.net = net
+        self.B = int(batch)
+        self.threads = max(1, int(threads or default_threads()))
+        E, S, A = len(net.entries), len(net.signals), len(net.approaches)
+        maxdeg = max_degree(net.topo)
+        B, N = self.B, net.n_cells
+        self.W = np.zeros((B, KN.N_WORK, 4, N))
+        self.QW = np.zeros((B, KN.N_QWORK, E, 2))
+        self.SCR = np.zeros((B, 6, maxdeg))
+        self.GREEN = np.zeros((B, A))
+        self.STEPS = np.zeros(B, np.int64)
+        self.FAIL = np.zeros(B, np.int64)
+        self.shape = (E, S, A)
+        self.numerics = net.numerics()
+        self.reset()
+
+    def reset(self, index=None, demand_scale=None) -> None:
+        """Put copies back to the scenario's initial state.
+
+        Args:
+            index: copies to reset (None: all).
+            demand_scale: demand multipliers for those copies, scalar or (len(index), E).
+        """
+        E, S, A = self.shape
+        if index is None:
+            B, N = self.B, self.net.n_cells
+            self.Q = np.zeros((B, 4, N))
+            self.QU = np.zeros((B, E, 2))
+            self.T = np.zeros(B)
+            self.SP, self.SS, self.SN, self.REQ = (np.zeros((B, S), np.int64) for _ in range(4))
+            self.ST = np.zeros((B, S))
+            self.DSCALE = np.ones((B, E))
+            self.ACC = np.zeros((B, 2, KN.N_ACC))
+            self.AQ = np.zeros((B, A))
+            self.AQMAX = np.zeros((B, A))
+            self.Q0MASS = np.zeros((B, 2))
+            index = np.arange(self.B)
+        index = np.atleast_1d(index)
+        self.Q[index] = self.net.q0
+        self.QU[index] = 0.0
+        self.T[index] = 0.0
+        for arr in (self.SP, self.SS, self.SN, self.REQ, self.ST, self.ACC, self.AQ, self.AQMAX):
+            arr[index] = 0
+        self.DSCALE[index] = 1.0 if demand_scale is None else demand_scale
+        self.Q0MASS[index] = self.stored()[index]
+
+    def advance(self, duration: float, requested=None, max_steps: int = 10**7) -> None:
+        """Advance every copy by ``duration`` s (each from its own time) holding the requested phases.
+
+        Args:
+            duration: simulated seconds (> 0).
+            requested: phase requested per copy and signal, (B, S) int (None: keep the last).
+
+        Raises:
+            NumericalError: positivity could not be kept or a NaN appeared (a bug).
+        """
+        if requested is not None:
+            self.REQ[:] = checked_requests(self.net, self.B, requested)
+        n = self.net
+        t_end = float(self.T.max()) + float(duration)
+        args = (self.Q, self.QU, self.T, float(duration), max_steps, n.topo, self.DSCALE, self.SP,
+                self.SS, self.ST, self.SN, self.REQ, n.sig_static, n.obs, self.numerics, self.W,
+                self.QW, self.SCR, self.GREEN, self.ACC, self.AQ, self.AQMAX, self.STEPS, self.FAIL)
+        run_batched(KN.advance_network_range, self.B, self.threads, *args)
+        if self.FAIL.any() or not np.isfinite(self.Q).all():
+            raise NumericalError(f"network state became invalid near t = {t_end:g} s (copies {np.flatnonzero(self.FAIL).tolist()})")
+
+    def stored(self) -> np.ndarray:
+        """Vehicles on the links per copy and class. Shapes: (B, 2)."""
+        out = np.zeros((self.B, 2))
+        for l, (off, n) in enumerate(self.net.lk):
+            sl = slice(off + K.NG, off + K.NG + n)
+            out += self.Q[:, [0, 2], sl].sum(axis=2) * self.net.lk_dx[l]
+        return out

@@ -1,0 +1,95 @@
+"""Reported speeds of a network state: the transport speed of the fluxes the scheme applies.
+
+``v_k = w_k - p_k`` is the speed the PDE would give a cell, but on a network the flux through a
+face is also limited by the downstream supply (the supply cap inside links, junction supply
+shares) and by the signals (zero flux at red). Inside a standing queue behind a red light the
+fluxes are zero while ``w - p`` still read up to 3.7 km/h. What a user sees (NPZ fields of
+``arz simulate``, the RL observations) is therefore the speed at which the scheme actually moves
+the vehicles of each cell:
+
+    ``u_k(c) = (F_k(c - 1/2) + F_k(c + 1/2)) / (2 rho_k(c))``
+
+with ``F_k`` the mass fluxes of class k that one stage of the step would apply to this state
+(interior faces from :func:`solver.kernels.network.link_sweep`, node faces from the entry, exit
+and junction rules with the signal state's greens), divided by rho desingularised as the marker
+is (``2 rho / (rho^2 + max(rho^2, eps^2))``, so an empty cell reports 0, as ``w - p`` does).
+An entry queue that is not empty enters at the first cell's supply (the rule's ``queue/dt`` term
+with dt -> 0). The state update is untouched: this is output only, and on a free-flowing link it
+agrees with ``w - p`` up to the reconstruction error. Units: m/s.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from solver.kernels.link import NG
+from solver.kernels.network import entry_exit_fluxes, junction_fluxes, link_sweep, signal_greens
+from solver.network.compile import max_degree
+from solver.params import EPS_VAC
+
+# digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
+KERNEL_SOURCES_DIGEST = "87eef6b2434fb926"
+
+#: dt of the entry rule ``min(demand + queue/dt, supply)`` when reporting: a waiting queue enters at the supply
+REPORT_DT = 1e-9
+
+
+@numba.njit(cache=True)
+def flux_speeds(Q, QU, T, topo, maxdeg, DSCALE, SP, SS, sig_static, order, kind, scales, par, supply_cap, out):
+    """Transport speeds ``out[b, k, c]`` (m/s) of every interior cell of every copy.
+
+    ``maxdeg`` is :func:`solver.network.compile.max_degree` of ``topo`` (junction scratch size).
+
+    Shapes: Q (B, 4, Ncells); QU (B, E, 2); T (B,); DSCALE (B, E); SP SS (B, S); out (B, 2, Ncells)
+    (ghost cells get 0).
+    """
+    (lk, lk_dx, vmax, en_link, dem_t, dem_v, dem_np, dem_lin, ex_link, jn_in_ptr, jn_in,
+     jn_out_ptr, jn_out, jn_beta_ptr, beta) = topo
+    sig_times, app_sig, app_pos, sig_green = sig_static
+    eps = par[EPS_VAC]
+    F = np.zeros((4, Q.shape[2]))
+    scr = np.zeros((6, maxdeg))
+    green = np.zeros(app_sig.shape[0])
+    dqu = np.zeros((en_link.shape[0], 2))
+    out[:, :, :] = 0.0
+    for b in range(Q.shape[0]):
+        q = Q[b]
+        signal_greens(SP[b], SS[b], app_sig, app_pos, sig_green, green)
+        for l in range(lk.shape[0]):
+            link_sweep(q, F, vmax, lk[l, 0], lk[l, 1], order, kind, scales, par, supply_cap)
+        entry_exit_fluxes(q, QU[b], T[b], REPORT_DT, lk, vmax, en_link, dem_t, dem_v, dem_np, dem_lin,
+                          DSCALE[b], ex_link, par, F, dqu)
+        junction_fluxes(q, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_ptr, beta, green,
+                        par, F, scr)
+        for l in range(lk.shape[0]):
+            off, n = lk[l, 0], lk[l, 1]
+            for c in range(off + NG, off + NG + n):
+                j = c - NG  # the cell's left face (F[:, off + i] is face i of the link)
+                for k in range(2):
+                    rho = q[2 * k, c]
+                    r2 = rho * rho
+                    den = r2 + max(r2, eps * eps)
+                    if den > 0.0:
+                        out[b, k, c] = (F[2 * k, j] + F[2 * k, j + 1]) * rho / den
+    return out
+
+
+def transport_speeds(sim) -> np.ndarray:
+    """Transport speeds of every copy of a batched network (see the module docstring).
+
+    Args:
+        sim: :class:`solver.network.batch.BatchedNetwork` (or any object with its ``net``, ``Q``, ``QU``,
+            ``T``, ``DSCALE``, ``SP`` and ``SS`` as host arrays of the same shapes).
+
+    Returns:
+        m/s per copy, class and cell. Shapes: (B, 2, Ncells).
+    """
+    n = sim.net
+    Q = np.ascontiguousarray(sim.Q, dtype=np.float64)
+    out = np.zeros((Q.shape[0], 2, Q.shape[2]))
+    return flux_speeds(Q, np.asarray(sim.QU, np.float64), np.asarray(sim.T, np.float64), n.topo,
+                       max_degree(n.topo),
+                       np.asarray(sim.DSCALE, np.float64), np.asarray(sim.SP, np.int64),
+                       np.asarray(sim.SS, np.int64), n.sig_static, n.order, n.kind, n.scales, n.par,
+                       n.supply_cap, out)

@@ -1,0 +1,1 @@
+"""Scenario files: pydantic models of roads and networks, units, checks, loading, the key reference."""

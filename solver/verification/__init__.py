@@ -1,0 +1,1 @@
+"""Numerical verification (``arz verify``): cases, the exact Riemann solver, the report, the runner."""

@@ -1,0 +1,1 @@
+"""Contract fake of the solver.bench package (see ../../README.md)."""

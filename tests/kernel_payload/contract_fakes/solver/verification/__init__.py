@@ -1,0 +1,1 @@
+"""Contract fake of the solver.verification package (see ../../README.md)."""
