@@ -2,7 +2,7 @@
 
 Both read the batched simulator's state the way loop detectors and cameras would: vehicles per
 cell near the stop line and the speed at which the scheme moves them
-(:func:`solver.speeds.transport_speeds`, 0 in a standing queue). Each has a small parameter grid
+(:func:`solver.network.speeds.transport_speeds`, 0 in a standing queue). Each has a small parameter grid
 (:attr:`GRID`) that :func:`rl.tuning.tune_controller` searches on training-side demand draws
 before an evaluation; the evaluation draws are never used to choose a parameter.
 
@@ -50,7 +50,7 @@ class ApproachCells:
 
         Shapes: both (B, Ncells); cells of non-approach links are included (indexed by cell).
         """
-        from solver.speeds import transport_speeds
+        from solver.network.speeds import transport_speeds
 
         rho = np.asarray(sim.Q)[:, [0, 2]]  # (B, 2, N) veh/m
         u = transport_speeds(sim)  # (B, 2, N) m/s
