@@ -19,7 +19,8 @@ from orchestrator.registry import Registry
 from tests.orchestrator.conftest import REPO
 
 runner = CliRunner()
-HEAVY = ("numba", "torch", "stable_baselines3", "solver", "rl", "kaggle", "matplotlib", "git")
+HEAVY = ("numba", "torch", "stable_baselines3", "solver", "rl", "kaggle", "matplotlib", "git",
+         "httpx", "requests")
 
 
 def test_help_lists_job_and_lab_commands():
