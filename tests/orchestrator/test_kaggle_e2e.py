@@ -84,6 +84,9 @@ def test_access_token_credentials_work(harness):
     ref = backend.push(harness.request(payload_script(steps=1), gpu=False))
     assert ref.owner == "tester"
     assert "IntrospectToken" in harness.fake.calls
+    # our own request (the httpx log stream) carries the token as the client would (the fake
+    # answers 401 to a stream without it)
+    assert list(backend.logs(ref, follow=True)) == expected_lines(1)
 
 
 def test_missing_credentials_is_a_clear_error(harness):
