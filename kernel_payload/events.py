@@ -13,14 +13,14 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from kernel_payload.schema import JobSpec, ProgressEvent
+from kernel_payload.schema import JobSpec, ProgressEvent, Stage
 
 ProgressCallback = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: the callback the solver and RL libraries call."""
 
 UNITS: dict[str, str] = {
     "rl/train": "steps", "rl/evaluate": "runs", "verify": "grids", "bench": "cases",
-    "bootstrap": "steps", "job": "suites",
+    Stage.BOOTSTRAP: "steps", Stage.JOB: "suites",
 }  # fmt: skip
 """What ``done``/``total`` count, by full stage name or by suite (the first match wins)."""
 

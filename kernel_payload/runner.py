@@ -32,6 +32,7 @@ from kernel_payload.schema import (
     KernelSpec,
     ProgressEvent,
     SessionSummary,
+    Stage,
     SuiteResult,
     SuiteStatus,
 )
@@ -67,7 +68,7 @@ def run_job(spec: KernelSpec, out_dir: Path) -> SessionSummary:
     )  # fmt: skip
     suites = ", ".join(spec.job.suites)
     emit(
-        ProgressEvent(stage="job", done=0, total=len(spec.job.suites), message=f"suites: {suites}",
+        ProgressEvent(stage=Stage.JOB, done=0, total=len(spec.job.suites), message=f"suites: {suites}",
                       unit="suites", plan=job_plan(spec.job))  # the weights of the job-level ETA
     )
     try:
@@ -129,7 +130,7 @@ def finalize(summary: SessionSummary, out_dir: Path) -> None:
         summary.write(out_dir)
         emit(
             ProgressEvent(
-                stage="job", done=len(summary.suites), total=len(summary.suites),
+                stage=Stage.JOB, done=len(summary.suites), total=len(summary.suites),
                 status=summary.status.value, message=summary.reason or "all suites succeeded",
             )
         )  # fmt: skip
@@ -150,7 +151,7 @@ def _run_suites(spec: KernelSpec, summary: SessionSummary, out_dir: Path) -> Non
     for index, result in enumerate(summary.suites):
         _run_suite(result, spec, summary.device, out_dir, summary)
         summary.write(out_dir)
-        emit(ProgressEvent(stage="job", done=index + 1, total=len(summary.suites)))
+        emit(ProgressEvent(stage=Stage.JOB, done=index + 1, total=len(summary.suites)))
 
 
 def _run_suite(

@@ -2,9 +2,11 @@
 
 Job commands (``submit watch status list logs pull cancel doctor``) are a few lines each and
 delegate to :mod:`orchestrator.jobs`. Lab commands (``simulate verify bench train evaluate``) are
-thin forwarders to the typer app in :mod:`kernel_payload.lab_cli`, imported only when one of them
-runs, so ``arz --help`` never imports numba or torch. Errors become exit codes in one place,
-:func:`exit_code_for`: 0 ok, 1 job/run failed, 2 bad input, 130 interrupted.
+thin forwarders to the typer app ``kernel_payload.cli.app:app`` (:data:`LAB_APP`), imported only
+when one of them runs, so ``arz --help`` never imports numba or torch. Errors become exit codes and
+one line in one place, the funnel shared with the lab commands
+(:func:`kernel_payload.schema.errors.report_error`): 0 ok, 1 job/run failed, 2 bad input,
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -53,11 +55,9 @@ class _ArzGroup(TyperGroup):
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # the CLI framework's own control flow (exit codes, usage errors)
         except (Exception, KeyboardInterrupt) as exc:
-            code = exit_code_for(exc)
+            code = _funnel.report_error(exc)  # the same line and code as the lab commands'
             if code is None:
-                raise
-            if not isinstance(exc, KeyboardInterrupt):
-                _err(f"[bold red]error:[/] {_escape(_funnel.error_line(exc).removeprefix('error: '))}")
+                raise  # a bug: keep the traceback
             raise typer.Exit(code) from exc
 
 
@@ -200,6 +200,8 @@ def doctor(
 
 
 # ------------------------------------------------------------------------ lab commands (forwarded)
+LAB_APP = "kernel_payload.cli.app:app"
+"""``module:attribute`` of the lab commands' typer app, imported when a lab command runs."""
 LAB_COMMANDS = {
     "simulate": "Run a scenario and save the fields as NPZ (arz simulate --help for options).",
     "verify": "Numerical verification suite as a table (--json for data).",
@@ -211,14 +213,15 @@ LAB_COMMANDS = {
 
 def _forwarder(name: str) -> Any:
     def command(ctx: typer.Context) -> None:
+        module_name, _, attribute = LAB_APP.partition(":")
         try:
-            lab = importlib.import_module("kernel_payload.lab_cli")
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name != "kernel_payload.lab_cli":
+            if exc.name != module_name:
                 raise
             raise ArzError(f"`arz {name}` is not available in this version yet "
-                           "(kernel_payload.lab_cli is missing).") from exc  # fmt: skip
-        lab.app([name, *ctx.args], prog_name="arz", standalone_mode=True)
+                           f"({module_name} is missing).") from exc  # fmt: skip
+        getattr(module, attribute)([name, *ctx.args], prog_name="arz", standalone_mode=True)
 
     command.__name__ = f"lab_{name}"
     return command
@@ -332,10 +335,6 @@ def _console(stderr: bool = False) -> Any:
 
 def _out(text: str) -> None:
     _console().print(text)
-
-
-def _err(text: str) -> None:
-    _console(stderr=True).print(text)
 
 
 def _out_json(data: Any) -> None:

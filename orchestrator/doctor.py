@@ -23,7 +23,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from orchestrator.backends.kaggle_connection import TOKEN_URL, find_credentials
+from orchestrator.backends.kaggle.connection import TOKEN_URL, find_credentials
 from orchestrator.errors import ArzError
 from orchestrator.urls import redact_text, redact_url, remote_credentials_check
 
@@ -70,7 +70,7 @@ class DoctorContext:
     def kaggle_backend(self) -> Any:
         """The Kaggle backend (imports the Kaggle adapter only when a check needs it)."""
         if self.backend is None:
-            from orchestrator.backends.kaggle import KaggleBackend
+            from orchestrator.backends.kaggle.backend import KaggleBackend
 
             self.backend = KaggleBackend()
         return self.backend
@@ -79,7 +79,7 @@ class DoctorContext:
 def check_kaggle_client(ctx: DoctorContext) -> Check:
     """The Kaggle client, its undeclared ``six`` dependency, and git."""
     missing, found = [], []
-    for dist in ("kaggle", "kagglesdk", "six", "requests", "tenacity", "GitPython"):
+    for dist in ("kaggle", "kagglesdk", "six", "requests", "httpx", "tenacity", "GitPython"):
         try:
             found.append(f"{dist} {metadata.version(dist)}")
         except metadata.PackageNotFoundError:

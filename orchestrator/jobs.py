@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kernel_payload.schema import DEFAULT_MAX_RESULT_BYTES, JobSpec, KernelSpec, SessionSummary
+from kernel_payload.schema import (
+    DEFAULT_MAX_RESULT_BYTES,
+    JobSpec,
+    KernelSpec,
+    SessionSummary,
+    Stage,
+)
 from orchestrator.backends import get_backend
 from orchestrator.backends.base import (
     ExecutionBackend,
@@ -47,13 +53,14 @@ class Submission:
         record: its registry entry.
         sync: what git sync did (commit, push, untracked files).
         backend: the backend running it.
-        timings: seconds spent per step (``load``, ``git``, ``build``, ``git push``, ``push``).
+        timings: seconds spent per :class:`Stage` of the submit (``load``, ``git``, ``build``,
+            ``git push``, ``push``).
     """
 
     record: JobRecord
     sync: SyncResult
     backend: ExecutionBackend
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[Stage, float] = field(default_factory=dict)
 
 
 def submit_job(
@@ -77,7 +84,7 @@ def submit_job(
     """
     from orchestrator.jobspec import load_jobspec
 
-    timings: dict[str, float] = {}
+    timings: dict[Stage, float] = {}
     clock = _Stopwatch(timings)
     spec = load_jobspec(job_file, {"backend": backend_name} if backend_name else None)
     registry.check()  # a broken registry stops the submit before git or the backend is touched
@@ -88,11 +95,11 @@ def submit_job(
                        "it must push.", fix="drop --no-push")  # fmt: skip
     if must_push:  # the kernel clones the remote: it must work without credentials in its URL
         refuse_embedded_credentials(cwd or Path.cwd())
-    clock.lap("load")
+    clock.lap(Stage.LOAD)
     prepared: dict[str, Any] = {}
 
     def record_before_push(sync: SyncResult) -> None:  # runs before git or the backend publish
-        clock.lap("git")
+        clock.lap(Stage.COMMIT)
         slug = make_slug(spec.name, sync.sha)
         repo_url = clone_url(sync, remote=must_push)
         kspec = KernelSpec(job_id=slug, slug=slug, commit_sha=sync.sha, repo_url=repo_url, job=spec)
@@ -101,7 +108,7 @@ def submit_job(
         request.script = build_kernel_script(
             kspec, repo_url, kernel_requirements(sync.repo_root, extras)
         )
-        clock.lap("build")
+        clock.lap(Stage.BUILD)
         planned = KernelRef(backend.name, slug, "", None, "")
         record = JobRecord.new(planned, spec.name, sync.sha, sync.repo_root,
                                kspec.model_dump_json(), status=JobStatus.SUBMITTING)  # fmt: skip
@@ -113,20 +120,20 @@ def submit_job(
                                before_push=record_before_push)  # fmt: skip
     except BaseException as exc:  # the git push failed after recording: the commit was undone
         if "record" in prepared:
-            registry.update(prepared["record"], status=JobStatus.ERROR.value, result=UNKNOWN_RESULT,
+            registry.update(prepared["record"], status=JobStatus.ERROR, result=UNKNOWN_RESULT,
                             message=f"never started, the git push failed: {exc}")  # fmt: skip
         raise
-    clock.lap("git push")
+    clock.lap(Stage.GIT_PUSH)
     request, record = prepared["request"], prepared["record"]
     try:
         ref = backend.push(request)
     except BaseException as exc:  # kept, not removed: a push that failed late may have landed
-        registry.update(record, status=JobStatus.ERROR.value, result=UNKNOWN_RESULT,
+        registry.update(record, status=JobStatus.ERROR, result=UNKNOWN_RESULT,
                         message=f"the kernel could not be started: {exc}")  # fmt: skip
         raise
-    clock.lap("push")
+    clock.lap(Stage.PUSH)
     record = registry.update(record, owner=ref.owner, version=ref.version, workdir=ref.workdir,
-                             status=JobStatus.QUEUED.value)  # fmt: skip
+                             status=JobStatus.QUEUED)  # fmt: skip
     return Submission(record, sync, backend, timings)
 
 
@@ -174,7 +181,7 @@ def store_status(record: JobRecord, registry: Registry, status: RemoteStatus,
     """Save a polled status in the registry when it changed; on the kernel's end, its verdict."""
     changed = status.status.value != record.status or status.message != record.message
     if changed and not record.result:  # once the verdict is in, its message stays
-        record = registry.update(record, status=status.status.value, message=status.message)
+        record = registry.update(record, status=status.status, message=status.message)
     if status.status.is_terminal() and not record.result:
         record = record_verdict(record, registry, backend)
     return record
@@ -307,13 +314,13 @@ def _push_request(spec: JobSpec, slug: str, script: str) -> PushRequest:
 
 
 class _Stopwatch:
-    """Records the seconds between successive ``lap`` calls into a dict."""
+    """Records the seconds each stage took (between successive ``lap`` calls) into a dict."""
 
-    def __init__(self, laps: dict[str, float]) -> None:
+    def __init__(self, laps: dict[Stage, float]) -> None:
         self.laps, self.last = laps, time.perf_counter()
 
-    def lap(self, name: str) -> None:
-        """Record the seconds since the previous lap under ``name``."""
+    def lap(self, stage: Stage) -> None:
+        """Record the seconds since the previous lap as the time ``stage`` took."""
         now = time.perf_counter()
-        self.laps[name] = round(now - self.last, 3)
+        self.laps[stage] = round(now - self.last, 3)
         self.last = now

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from kernel_payload.schema import ProgressEvent
-from orchestrator.backends.base import ExecutionBackend, KernelRef, RemoteStatus
+from kernel_payload.schema import ProgressEvent, Stage
+from orchestrator.backends.base import ExecutionBackend, JobStatus, KernelRef, RemoteStatus
 from orchestrator.progress import JobProgress, Row
 
 LOG_TAIL = 12
@@ -77,7 +77,7 @@ def readable(event: ProgressEvent, progress: JobProgress) -> str:
     count = count_text(event.done, event.total, event.unit or (step.unit if step else ""))
     if count:
         now = event.time or progress.latest
-        if event.stage == "job":
+        if event.stage == Stage.JOB:
             eta = progress.job_eta(now)
         else:  # the step's own pace once measured, else what the plan expects of its suite
             eta = step.eta(now) if step is not None else None
@@ -116,7 +116,7 @@ class JobView:
                  clock: Callable[[], float] = time.time) -> None:  # fmt: skip
         self.job_id, self.backend, self.clock = job_id, backend, clock
         self.start = submitted_at.timestamp()
-        self.status = "running"
+        self.status = JobStatus.RUNNING.value
         self.progress = JobProgress()
         self.tail: deque[str] = deque(maxlen=LOG_TAIL)
         self._tail_stage: str | None = None  # stage of the tail's last line when it is an event
@@ -162,7 +162,7 @@ class JobView:
         from rich.text import Text
 
         step = row.step
-        if name == "job":
+        if name == Stage.JOB:
             fraction = 1.0 if row.status else self.progress.job_fraction(now)
             total, done, eta = 1000, int(fraction * 1000), self.progress.job_eta(now)
         else:
@@ -179,8 +179,8 @@ class JobView:
         else:
             timing = f"ETA {clock_text(eta)}"
         message = row_message(row)
-        if name == "job" and not message:
-            running = [n for n, r in self.progress.rows.items() if n not in ("job", "bootstrap") and not r.status]
+        if name == Stage.JOB and not message:
+            running = [n for n, r in self.progress.rows.items() if n not in (Stage.JOB, Stage.BOOTSTRAP) and not r.status]
             message = f"running {running[-1]}" if running else ""
         plain = [Text(t) for t in (name, count_text(step.done, step.total, step.unit), timing, message)]
         return [plain[0], bar, *plain[1:]]  # Text: a "[...]" in a message is not rich markup

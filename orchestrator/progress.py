@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from kernel_payload.schema import ProgressEvent
+from kernel_payload.schema import ProgressEvent, Stage
 
 PACE_LIMITS = (0.25, 4.0)  # the measured/expected ratio is trusted within these bounds
 RUNNING_CAP = 0.8  # a stage without a count runs linearly to 80 %, then slows (elapsed_fraction)
@@ -99,7 +99,7 @@ class JobProgress:
         now = event.time or self.latest
         self.latest = max(self.latest, now)
         top = event.stage.split("/", 1)[0]
-        if top == "job":
+        if top == Stage.JOB:
             self.plan = self.plan or dict(event.plan)
             self._close_bootstrap(now)
         step = self._step(event, now)
@@ -146,7 +146,7 @@ class JobProgress:
 
     def _close_bootstrap(self, now: float) -> None:
         """The payload printed its first ``job`` event: the bootstrap's last step is done."""
-        row = self.rows.get("bootstrap")
+        row = self.rows.get(Stage.BOOTSTRAP)
         if row is not None and row.step.total and (row.step.done or 0) < row.step.total:
             row.step.done, row.step.last = row.step.total, now
             row.message = "payload running"

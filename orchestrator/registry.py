@@ -10,6 +10,7 @@ naming the file and the fix, never a traceback.
 from __future__ import annotations
 
 import contextlib
+import enum
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields, replace
@@ -154,7 +155,12 @@ class Registry:
                        [_to_sql(v) for v in asdict(record).values()])  # fmt: skip
 
     def update(self, record: JobRecord, **changes: object) -> JobRecord:
-        """Store changed fields (``status``, ``message``, ``result``, ``results_dir``, ref fields)."""
+        """Store changed fields (``status``, ``message``, ``result``, ``results_dir``, ref fields).
+
+        An enum member (``status=JobStatus.ERROR``) is stored, and kept in the returned record,
+        as its value (``"error"``), the word existing registries hold.
+        """
+        changes = {k: v.value if isinstance(v, enum.Enum) else v for k, v in changes.items()}
         updated = replace(record, **changes)
         with self._connect() as db:
             sets = ", ".join(f"{key} = ?" for key in changes)
@@ -201,6 +207,8 @@ class Registry:
 
 
 def _to_sql(value: object) -> object:
+    if isinstance(value, enum.Enum):
+        value = value.value
     return None if value is None else str(value)
 
 

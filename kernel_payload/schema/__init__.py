@@ -16,7 +16,7 @@ _EXPORTS = {
     **dict.fromkeys(("BUILTIN_SUITES", "TEST_SUITES_ENV", "BenchSettings", "JobSpec", "KaggleSettings",
                      "KernelSpec", "RLSettings", "ResultsSettings", "DEFAULT_MAX_RESULT_BYTES", "VerifySettings", "extra_suite_names"),
                     "kernel_payload.schema.job"),
-    **dict.fromkeys(("EVENT_PREFIX", "ProgressEvent"), "kernel_payload.schema.progress"),
+    **dict.fromkeys(("EVENT_PREFIX", "ProgressEvent", "Stage"), "kernel_payload.schema.progress"),
     **dict.fromkeys(("SUMMARY_FILE", "ArtifactEntry", "DeviceInfo", "ErrorInfo", "RunStatus", "SessionSummary",
                      "SuiteResult", "SuiteStatus", "file_sha256"), "kernel_payload.schema.summary"),
 }  # fmt: skip

@@ -3,9 +3,10 @@
 Every package raises its own exceptions (``solver.errors``, ``rl.errors``, ``kernel_payload.errors``,
 ``orchestrator.errors``); an error meant for the user carries an ``exit_code`` class attribute
 (1 = the run failed, 2 = bad input or set-up). The two command-line entry points -- the lab app
-(:mod:`kernel_payload.lab_cli`) and ``arz`` itself (:mod:`orchestrator.cli`) -- turn any exception
-into an exit code and one line with :func:`exit_code_for` and :func:`error_line`, here, so both
-print the same thing. An exception without ``exit_code`` is a bug and keeps its traceback.
+(:mod:`kernel_payload.cli`) and ``arz`` itself (:mod:`orchestrator.cli`) -- hand every exception
+to :func:`report_error`, here, which prints the one line (:func:`error_line`) and gives the exit
+code (:func:`exit_code_for`), so both print the same thing. An exception without ``exit_code`` is
+a bug and keeps its traceback.
 
 This module imports only the standard library (the orchestrator imports it at start-up); the
 solver and rl layers cannot import it (imports point one way) and so declare ``exit_code`` on
@@ -15,6 +16,8 @@ their own classes instead of subclassing :class:`ArzError`.
 from __future__ import annotations
 
 import difflib
+import os
+import sys
 from collections.abc import Iterable
 
 EXIT_OK = 0
@@ -88,3 +91,30 @@ def error_line(exc: BaseException) -> str:
     if topic and not text.startswith(f"{topic}:"):
         text = f"{topic}: {text}"
     return f"error: {text}"
+
+
+def report_error(exc: BaseException) -> int | None:
+    """The funnel both command lines share: print a user-facing error's one line, give its code.
+
+    For an exception :func:`exit_code_for` knows (every ``ArzError``, the solver's, rl's and the
+    payload's errors, Ctrl-C), writes :func:`error_line` to stderr (``error:`` in bold red on a
+    terminal) and returns the exit code; for anything else (a bug) writes nothing and returns
+    None, so that the caller re-raises and the traceback shows. The caller lets its CLI
+    framework's own control flow (typer's ``Exit``, usage errors) pass before calling this.
+    """
+    code = exit_code_for(exc)
+    if code is None:
+        return None
+    line = error_line(exc)
+    stream = sys.stderr
+    if line.startswith("error:") and _colour(stream):
+        line = "\x1b[1;31merror:\x1b[0m" + line.removeprefix("error:")
+    stream.write(line + "\n")
+    stream.flush()
+    return code
+
+
+def _colour(stream) -> bool:
+    """True when ``stream`` is a terminal and colour is not switched off (``NO_COLOR``)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR")

@@ -13,7 +13,7 @@ from orchestrator.errors import UnknownBackend
 
 BACKENDS: dict[str, str] = {
     "local": "orchestrator.backends.local:LocalBackend",
-    "kaggle": "orchestrator.backends.kaggle:KaggleBackend",
+    "kaggle": "orchestrator.backends.kaggle.backend:KaggleBackend",
 }
 """Backend name -> ``module:Class``."""
 

@@ -27,6 +27,8 @@ class Faults:
         sse_drop_after: events sent on a connection before it is cut.
         corrupt: file name -> how many downloads serve it with flipped bytes (same size).
         truncate: file name -> how many downloads serve only its first half.
+        cut: file name -> how many downloads announce the whole file (``Content-Length``) but
+            send only its first half before closing the connection.
         busy_gpu_sessions: GPU sessions the account runs elsewhere (count against the cap).
         gpu_session_cap: Kaggle's concurrent GPU session limit.
         quota_total_h: weekly GPU quota, in hours.
@@ -47,6 +49,7 @@ class Faults:
     sse_drop_after: int = 2
     corrupt: dict[str, int] = field(default_factory=dict)
     truncate: dict[str, int] = field(default_factory=dict)
+    cut: dict[str, int] = field(default_factory=dict)
     busy_gpu_sessions: int = 0
     gpu_session_cap: int = 2
     quota_total_h: float = 30.0

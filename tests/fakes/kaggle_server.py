@@ -226,8 +226,9 @@ class FakeKaggle:
         """GetAcceleratorQuotaStatistics."""
         return self.faults.quota_answer()
 
-    def file_bytes(self, path: str) -> bytes:
-        """Bytes served for an output-file URL path, with the corrupt/truncate faults applied."""
+    def file_bytes(self, path: str) -> tuple[bytes, bool]:
+        """Bytes served for an output-file URL path, with the corrupt/truncate faults applied,
+        and whether the cut fault fires (send half of them, then close)."""
         owner, slug, version, name = path.split("/", 3)
         name = urllib.parse.unquote(name)
         session = self.session(owner, slug, version)
@@ -239,7 +240,7 @@ class FakeKaggle:
             data = bytes(b ^ 0x5A for b in data)
         elif take_named(self.faults.truncate, name):
             data = data[: len(data) // 2]
-        return data
+        return data, take_named(self.faults.cut, name)
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -289,7 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._stream(self.fake.session(owner, slug, label))
             elif parts.path.startswith(FILES):
                 self.fake.calls.append("file")
-                self._send_bytes(self.fake.file_bytes(parts.path[len(FILES):]))
+                self._send_bytes(*self.fake.file_bytes(parts.path[len(FILES):]))
             else:
                 raise ApiError(404, f"No route {parts.path}")
         except ApiError as err:
@@ -345,12 +346,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _send_bytes(self, data: bytes) -> None:
+    def _send_bytes(self, data: bytes, cut: bool = False) -> None:
+        """Send a file; ``cut``: announce all of it, send half, close the connection."""
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        self.close_connection = self.close_connection or cut
+        self.wfile.write(data[: len(data) // 2] if cut else data)
 
     def _stream(self, session: FakeSession) -> None:
         """SSE while the session is live (replayed from the start); the JSON blob once it ended.

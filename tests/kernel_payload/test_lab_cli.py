@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from kernel_payload.lab_cli import DOCS_BEGIN, DOCS_END, app
+from kernel_payload.cli.app import app
+from kernel_payload.cli.lab import DOCS_BEGIN, DOCS_END
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kernel_payload.lab_cli import app
+from kernel_payload.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()

@@ -141,3 +141,13 @@ def test_reason_names_the_first_error_then_the_other_suites():
         "VerificationFailed in suite 's0': 2 checks failed; s1 interrupted (stopped by SIGTERM); "
         "s2 not_run"
     )
+
+
+def test_stage_is_its_word_everywhere():
+    from kernel_payload.schema import ProgressEvent, Stage
+
+    assert [s.value for s in Stage] == ["load", "git", "build", "git push", "push", "bootstrap", "job"]
+    assert Stage("git push") is Stage.GIT_PUSH and f"{Stage.GIT_PUSH}" == str(Stage.GIT_PUSH) == "git push"
+    assert {"job": 1}[Stage.JOB] == 1 and {Stage.BOOTSTRAP: 2}["bootstrap"] == 2  # hashed as the word
+    event = ProgressEvent.from_line(ProgressEvent(stage=Stage.JOB, done=1).to_line())
+    assert event is not None and event.stage == "job" and type(event.stage) is str

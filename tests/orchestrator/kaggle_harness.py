@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.backends.base import JobStatus, KernelRef, PushRequest
-from orchestrator.backends.kaggle import KaggleBackend, KaggleConfig
-from orchestrator.backends.kaggle_http import HttpPolicy
+from orchestrator.backends.kaggle.backend import KaggleBackend, KaggleConfig
+from orchestrator.backends.kaggle.http import HttpPolicy
 from tests.fakes.kaggle_server import FakeKaggle
 from tests.fakes.kaggle_sessions import SessionOptions
 

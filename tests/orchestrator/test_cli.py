@@ -19,7 +19,8 @@ from orchestrator.registry import Registry
 from tests.orchestrator.conftest import REPO
 
 runner = CliRunner()
-HEAVY = ("numba", "torch", "stable_baselines3", "solver", "rl", "kaggle", "matplotlib", "git")
+HEAVY = ("numba", "torch", "stable_baselines3", "solver", "rl", "kaggle", "matplotlib", "git",
+         "httpx", "requests")
 
 
 def test_help_lists_job_and_lab_commands():
@@ -49,7 +50,7 @@ def test_every_job_command_has_help(sub):
     assert result.exit_code == 0 and "Usage" in result.output
 
 
-def test_lab_commands_forward_to_the_lab_cli():
+def test_lab_commands_forward_to_the_lab_app():
     result = runner.invoke(app, ["simulate", "--help"])
     assert result.exit_code == 0 and "Usage: arz simulate" in result.output, result.output
 

@@ -16,8 +16,8 @@ import pytest
 
 from kernel_payload.schema import SessionSummary
 from orchestrator.backends.base import ExecutionBackend, JobStatus, KernelRef
-from orchestrator.backends.kaggle import GPU_SHAPE, KaggleBackend
-from orchestrator.backends.kaggle_connection import KaggleCredentialsError
+from orchestrator.backends.kaggle.backend import GPU_SHAPE, KaggleBackend
+from orchestrator.backends.kaggle.errors import KaggleCredentialsError
 from tests.fakes.kernel_scripts import expected_lines, payload_script
 from tests.orchestrator.kaggle_harness import start_harness, wait_terminal
 
@@ -84,6 +84,9 @@ def test_access_token_credentials_work(harness):
     ref = backend.push(harness.request(payload_script(steps=1), gpu=False))
     assert ref.owner == "tester"
     assert "IntrospectToken" in harness.fake.calls
+    # our own request (the httpx log stream) carries the token as the client would (the fake
+    # answers 401 to a stream without it)
+    assert list(backend.logs(ref, follow=True)) == expected_lines(1)
 
 
 def test_missing_credentials_is_a_clear_error(harness):
@@ -100,7 +103,7 @@ _CHILD = r"""
 import json, sys
 from pathlib import Path
 from dataclasses import asdict
-from orchestrator.backends.kaggle import KaggleBackend, KaggleConfig
+from orchestrator.backends.kaggle.backend import KaggleBackend, KaggleConfig
 from orchestrator.backends.base import PushRequest
 from tests.orchestrator.kaggle_harness import FAST_POLICY
 script, state_root, ref_file = Path(sys.argv[1]).read_text(), Path(sys.argv[2]), Path(sys.argv[3])
@@ -158,7 +161,7 @@ def test_logs_without_follow_while_running_come_from_the_live_replay(harness):
 
 
 def test_import_of_backend_module_does_not_import_kaggle():
-    code = ("import sys; import orchestrator.backends.kaggle; "
+    code = ("import sys; import orchestrator.backends.kaggle.backend; "
             "assert 'kaggle' not in sys.modules and 'kagglesdk' not in sys.modules")
     started = time.monotonic()
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)

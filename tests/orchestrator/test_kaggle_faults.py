@@ -14,12 +14,12 @@ import pytest
 
 from kernel_payload.schema import SessionSummary
 from orchestrator.backends.base import JobStatus
-from orchestrator.backends.kaggle import (
+from orchestrator.backends.kaggle.errors import (
     KaggleConcurrencyCap,
     KagglePushError,
     KaggleQuotaExhausted,
+    KaggleTimeoutError,
 )
-from orchestrator.backends.kaggle_connection import KaggleTimeoutError
 from orchestrator.errors import ManifestMismatch
 from tests.fakes.kaggle_server import ApiError
 from tests.fakes.kernel_scripts import DEFAULT_FILES, expected_lines, payload_script
@@ -161,8 +161,10 @@ def test_deadline_exceeded_fetches_outputs_then_deletes(harness, tmp_path, chatt
     assert not (tmp_path / "out" / "session_summary.json").exists()
 
 
-@pytest.mark.parametrize("fault", ["corrupt", "truncate"])
+@pytest.mark.parametrize("fault", ["corrupt", "truncate", "cut"])
 def test_damaged_output_is_detected_and_downloaded_again(harness, tmp_path, fault):
+    """Corrupt and truncated files fail the manifest and are fetched again; a download cut off
+    before its ``Content-Length`` is retried at once."""
     backend = harness.backend()
     ref = backend.push(harness.request(payload_script(steps=1)))
     list(backend.logs(ref, follow=True))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.backends.base import PushRequest
-from orchestrator.backends.kaggle_errors import KaggleError
+from orchestrator.backends.kaggle.errors import KaggleError
 from orchestrator.errors import OutputRefused, SummaryMismatch
 from orchestrator.results import MARKER_FILE, pull_results
 from tests.kernel_payload.fake_suites import SUITES_ENV

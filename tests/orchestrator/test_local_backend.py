@@ -11,7 +11,7 @@ import time
 import pytest
 from rich.console import Console
 
-from kernel_payload.schema import RunStatus, SuiteStatus
+from kernel_payload.schema import RunStatus, Stage, SuiteStatus
 from orchestrator import jobs
 from orchestrator.backends.base import JobStatus
 from orchestrator.backends.local import LocalBackend
@@ -37,9 +37,11 @@ def test_submit_watch_pull_end_to_end(project):
     sub = jobs.submit_job(project / "jobs" / "tiny.yml", registry)
     assert sub.sync.committed  # the edited job file is tracked, so it was committed
     assert git(project, "log", "-1", "--format=%s").strip() == "arz: job tiny"
+    assert list(sub.timings) == [Stage.LOAD, Stage.COMMIT, Stage.BUILD, Stage.GIT_PUSH, Stage.PUSH]
     console = plain_console()
     record, view = jobs.follow_job(sub.record, registry, console, sub.backend)
     assert record.status == JobStatus.COMPLETE.value
+    assert {Stage.BOOTSTRAP, Stage.JOB} <= set(view.progress.rows)  # the kernel's own words
     printed = console.file.getvalue()
     assert re.search(r"tiny\s+3/3\s+ETA \S+\s+steps", printed) and "skipping pip" in printed
     assert "tiny/steps" in view.progress.steps

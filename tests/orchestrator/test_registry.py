@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from orchestrator.backends.base import KernelRef
+from orchestrator.backends.base import JobStatus, KernelRef
 from orchestrator.errors import UnknownJob
 from orchestrator.registry import JobRecord, Registry
 
@@ -28,6 +29,18 @@ def test_a_job_survives_a_restart(arz_home):
     assert loaded.status == "queued" and loaded.result == ""
     assert loaded.ref == KernelRef("kaggle", "arz-quickstart-aaaa1111-0001", "alice", 3, "")
     assert (arz_home / "registry.sqlite").is_file()
+
+
+def test_enum_members_are_stored_as_the_words_registries_hold(arz_home):
+    registry = Registry()
+    job = record("arz-e-00000000-0001")
+    registry.add(job)
+    updated = registry.update(job, status=JobStatus.ERROR, message="m")
+    assert type(updated.status) is str and updated.status == "error"
+    with sqlite3.connect(arz_home / "registry.sqlite") as db:
+        raw = db.execute("SELECT status FROM jobs WHERE id = ?", [job.id]).fetchone()[0]
+    assert raw == "error"  # not "JobStatus.ERROR": an older arz reads the same word
+    assert Registry().get(job.id).job_status is JobStatus.ERROR
 
 
 def test_update_persists(arz_home):

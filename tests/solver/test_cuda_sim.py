@@ -318,7 +318,7 @@ def test_gpu_device_without_a_gpu_is_a_clear_error(monkeypatch):
 def test_bench_device_gpu_without_a_gpu_exits_2_with_the_fix(monkeypatch):
     from typer.testing import CliRunner
 
-    from kernel_payload.lab_cli import app
+    from kernel_payload.cli.app import app
     from solver import device
 
     monkeypatch.setattr(device, "gpu_available", lambda: False)

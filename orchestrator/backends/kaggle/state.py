@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from orchestrator.backends.base import JobStatus, RemoteStatus
+from orchestrator.backends.base import JobStatus, KernelRef, RemoteStatus
+from orchestrator.backends.kaggle.errors import KaggleQuotaExhausted
 
 STATE_FILE = "state.json"
 
@@ -95,6 +96,13 @@ class KernelState:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
+    @classmethod
+    def for_ref(cls, folder: Path, ref: KernelRef) -> KernelState:
+        """The state saved in ``folder``, or a fresh one for a ref this machine never pushed
+        (which trusts what Kaggle says: seen active, no deadline)."""
+        return cls.load(folder) or cls(ref.owner, ref.slug, ref.version, pushed_at=0.0,
+                                       seen_active=True)  # fmt: skip
+
     def save(self, folder: Path) -> None:
         """Write ``folder/state.json`` atomically."""
         folder.mkdir(parents=True, exist_ok=True)
@@ -135,6 +143,20 @@ class GpuQuota:
     def left_h(self) -> float:
         """Hours still available."""
         return max(0.0, self.total_h - self.used_h - self.reserved_h)
+
+    def check(self, min_left_h: float) -> None:
+        """Refuse a GPU push when less than ``min_left_h`` hours are left.
+
+        Raises:
+            KaggleQuotaExhausted: naming what is left, what was used and when it resets.
+        """
+        if self.left_h >= min_left_h:
+            return
+        when = f" it resets {self.refresh_at:%Y-%m-%d %H:%M} UTC." if self.refresh_at else ""
+        raise KaggleQuotaExhausted(
+            f"only {self.left_h:.1f} h of weekly GPU quota left "
+            f"({self.used_h:.1f} of {self.total_h:.0f} h used);{when}",
+            fix="wait for the reset, or run this job on CPU (device: cpu) or --backend local")
 
     @classmethod
     def from_answer(cls, answer: Any) -> GpuQuota | None:

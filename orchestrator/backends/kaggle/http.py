@@ -1,31 +1,42 @@
-"""HTTP plumbing for the Kaggle backend: timeouts, retries, SSE parsing, log assembly.
+"""HTTP plumbing for the Kaggle backend: timeouts, retries, and our own HTTP client.
 
-The ``kaggle`` client sets no timeout and retries nothing. This module supplies what it lacks,
-without importing ``kaggle`` (it only needs ``requests``, which ``kaggle`` depends on):
+Two HTTP stacks meet here. The ``kaggle`` client makes the API calls with its own ``requests``
+session, which sets no timeout and retries nothing; our own requests -- output downloads and the
+live log stream -- go through ``httpx`` (:func:`open_client`). This module supplies what both
+need, without importing ``kaggle``:
 
-* :class:`TimeoutAdapter` gives every request on a session a (connect, read) timeout;
+* :class:`TimeoutAdapter` gives every request on the client's session a (connect, read) timeout;
+* :func:`open_client` is an ``httpx`` client with the policy's timeouts (redirects followed, proxy
+  settings read from the environment, as ``requests`` does);
 * :func:`retrying` runs a call under a tenacity policy that retries 429 (honouring
-  ``Retry-After``), 5xx, connection errors and timeouts, with jittered exponential back-off;
-* :func:`iter_sse_events` parses a ``text/event-stream`` body, dropping an event cut off mid-way;
-* :class:`LogAssembler` turns Kaggle log events (``{"data": ...}`` chunks) into whole lines.
+  ``Retry-After``), 5xx, connection errors, timeouts and cut bodies of either stack, with
+  jittered exponential back-off;
+* :data:`HTTP_ERRORS` is what a failed exchange raises, from either stack.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import random
-from collections.abc import Callable, Iterable, Iterator
+import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
+import httpx
 import requests
 import tenacity
 from requests.adapters import HTTPAdapter
 
 T = TypeVar("T")
-END_OF_LOG = "END_OF_LOG"
+HTTP_ERRORS: tuple[type[BaseException], ...] = (requests.RequestException, httpx.HTTPError)
+"""A failed HTTP exchange: the ``kaggle`` client's (``requests``) or our own (``httpx``)."""
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+    httpx.TransportError,  # connect/read timeouts, refused or dropped connections, cut bodies
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,29 @@ class HttpPolicy:
         """The (connect, read) pair for ``requests``."""
         return (self.connect_timeout_s, self.read_timeout_s if read_s is None else read_s)
 
+    def httpx_timeout(self, read_s: float | None = None) -> httpx.Timeout:
+        """The same limits for ``httpx``: ``connect`` to connect, ``read_s`` for any read (and
+        write, and waiting for a pooled connection)."""
+        connect_s, read = self.timeout(read_s)
+        return httpx.Timeout(read, connect=connect_s)
+
+
+def open_client(policy: HttpPolicy, read_s: float | None = None) -> httpx.Client:
+    """An ``httpx`` client for our own requests, with the policy's timeouts; close it after use.
+
+    Args:
+        policy: timeouts (``read_s`` overrides the read timeout, e.g. for a download).
+        read_s: read timeout in s (None: ``policy.read_timeout_s``).
+    """
+    return httpx.Client(timeout=policy.httpx_timeout(read_s), follow_redirects=True,
+                        verify=_ssl_context())  # fmt: skip
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One certificate store for every client: loading it costs ~50 ms, a client without it ~1."""
+    return httpx.create_ssl_context()
+
 
 class TimeoutAdapter(HTTPAdapter):
     """An ``HTTPAdapter`` that applies a default timeout to requests sent without one.
@@ -89,10 +123,24 @@ def mount_timeouts(session: requests.Session, timeout: tuple[float, float]) -> r
     return session
 
 
+def _response(error: BaseException) -> object | None:
+    """The response a ``requests`` or ``httpx`` error carries, or None (an ``httpx`` error
+    without one raises on access)."""
+    try:
+        return getattr(error, "response", None)
+    except RuntimeError:
+        return None
+
+
 def http_status(error: BaseException) -> int | None:
-    """The HTTP status carried by a ``requests`` error, or None."""
-    response = getattr(error, "response", None)
-    return getattr(response, "status_code", None)
+    """The HTTP status carried by a ``requests`` or ``httpx`` error, or None."""
+    return getattr(_response(error), "status_code", None)
+
+
+def error_text(error: BaseException) -> str:
+    """One line describing a failed exchange (``httpx`` adds a second line, a link to MDN)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def is_transient(error: BaseException) -> bool:
@@ -100,13 +148,12 @@ def is_transient(error: BaseException) -> bool:
     status = http_status(error)
     if status is not None:
         return status == 429 or status >= 500
-    return isinstance(error, (requests.ConnectionError, requests.Timeout,
-                              requests.exceptions.ChunkedEncodingError))
+    return isinstance(error, _TRANSIENT)
 
 
 def retry_after_s(error: BaseException) -> float | None:
     """Seconds from a ``Retry-After`` header (integer seconds or HTTP date), or None."""
-    response = getattr(error, "response", None)
+    response = _response(error)
     value = response.headers.get("Retry-After") if response is not None else None
     if not value:
         return None
@@ -157,62 +204,3 @@ def retrying(call: Callable[[], T], policy: HttpPolicy, retry_on: Callable[[Base
         reraise=True,
     )
     return controller(call)
-
-
-def iter_sse_events(lines: Iterable[str]) -> Iterator[str]:
-    """The ``data`` of each complete server-sent event, in order.
-
-    An event is complete only when its terminating blank line arrives; a stream cut in the
-    middle of an event therefore yields nothing for it (it comes back on the replay).
-
-    Args:
-        lines: the body split into lines without their end-of-line characters.
-    """
-    data: list[str] = []
-    for line in lines:
-        if line == "":
-            if data:
-                yield "\n".join(data)
-            data = []
-        elif line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-
-
-def parse_event(payload: str) -> dict:
-    """One SSE payload as a Kaggle log event ``{"stream_name", "time", "data"}``."""
-    try:
-        event = json.loads(payload)
-    except json.JSONDecodeError:
-        return {"data": payload}
-    return event if isinstance(event, dict) else {"data": str(event)}
-
-
-def parse_log_blob(text: str) -> list[dict]:
-    """Kaggle's persisted log (a JSON array of events, or plain text) as a list of events."""
-    try:
-        payload = json.loads(text)
-    except (json.JSONDecodeError, ValueError):
-        return [{"data": line + "\n"} for line in text.splitlines()]
-    events = payload if isinstance(payload, list) else [payload]
-    return [e if isinstance(e, dict) else {"data": str(e)} for e in events]
-
-
-class LogAssembler:
-    """Joins log-event chunks into whole lines (a chunk may hold part of a line or several)."""
-
-    def __init__(self) -> None:
-        self._pending = ""
-
-    def feed(self, event: dict) -> list[str]:
-        """Add one event; return the lines it completed (without their newline)."""
-        data = event.get("data")
-        if not isinstance(data, str):
-            return []
-        text = self._pending + data
-        *lines, self._pending = text.split("\n")
-        return [line.rstrip("\r") for line in lines]
-
-    def flush(self) -> list[str]:
-        """The unterminated last line, if any."""
-        rest, self._pending = self._pending, ""
-        return [rest] if rest else []

@@ -1,7 +1,7 @@
 """``arz train`` and ``arz evaluate``: PPO training and the controller comparison (issue 4).
 
 Thin commands over :func:`rl.training.train` and :func:`rl.evaluation.evaluate`; registered on
-the lab app by :mod:`kernel_payload.lab_cli`. Progress bars go to stderr, results to stdout.
+the lab app by :mod:`kernel_payload.cli.app`. Progress bars go to stderr, results to stdout.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kernel_payload import compile_notice, inputs
+from kernel_payload.cli.common import exit_codes, progress_bar, table_console
 
 ENV_HELP = "Environment id: ARZ-Intersection-v0, ARZ-Arterial-v0 or ARZ-SeedCorridor-v0."
 
@@ -28,8 +29,6 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a PPO signal controller (stable-baselines3) on the batched environment."""
-    from kernel_payload.lab_cli import exit_codes, progress_bar
-
     with exit_codes():
         inputs.check_env_id(env)
         inputs.check_seed(seed)
@@ -65,8 +64,6 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print the summary rows as JSON."),
 ) -> None:
     """Compare controllers on demand draws never used in training (95 % confidence intervals)."""
-    from kernel_payload.lab_cli import exit_codes, progress_bar
-
     with exit_codes():
         inputs.check_controllers(controllers)
         inputs.check_env_id(env)
@@ -104,8 +101,6 @@ def _print_evaluation(result, env: str, episodes: int, n_seeds: int, controllers
     for ctl in controllers:
         table.add_row(ctl, fmt(ctl, "delay_per_vehicle_s"), fmt(ctl, "throughput_veh"),
                       fmt(ctl, "mean_queue_m"), fmt(ctl, "max_queue_m"))  # fmt: skip
-    from kernel_payload.lab_cli import table_console
-
     console = table_console()
     console.print(table)
     for pc in result.paired:

@@ -6,6 +6,9 @@ closed by an ``END_OF_LOG`` sentinel) and the persisted log as a JSON array once
 Every connection replays from the first event, so the follower counts the events it has passed
 on and skips that many on the next connection. An event cut off by a dropped connection is not
 counted (the SSE parser only emits complete events) and comes back whole on the replay.
+
+The stream is our own request (``httpx``, :func:`~orchestrator.backends.kaggle.http.open_client`)
+carrying the ``kaggle`` client's credentials; its format is read by :mod:`.logformat`.
 """
 
 from __future__ import annotations
@@ -17,39 +20,27 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import requests
 import urllib3
 
 from orchestrator.backends.base import KernelRef, RemoteStatus
-from orchestrator.backends.kaggle_connection import KaggleConnection
-from orchestrator.backends.kaggle_http import (
+from orchestrator.backends.kaggle.connection import KaggleConnection
+from orchestrator.backends.kaggle.http import HTTP_ERRORS, http_status, open_client
+from orchestrator.backends.kaggle.logformat import (
     END_OF_LOG,
     LogAssembler,
-    http_status,
     iter_sse_events,
+    log_lines,
     parse_event,
     parse_log_blob,
+    split_lines,
+    version_label,
 )
-from orchestrator.backends.kaggle_outputs import OutputFetcher, log_lines, version_label
+from orchestrator.backends.kaggle.outputs import OutputFetcher
 
 log = logging.getLogger(__name__)
-DROPPED = (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException,
-           OSError)
-"""What a cut or stalled stream raises: it is reconnected, not reported."""
-
-
-def iter_body_lines(response: requests.Response) -> Iterator[str]:
-    """Lines of a streamed body as they arrive (``read1``: no waiting for a full buffer)."""
-    raw = response.raw
-    pending = b""
-    while True:
-        chunk = raw.read1(65536)
-        if not chunk:
-            break
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield line.rstrip(b"\r").decode("utf-8", "replace")
+DROPPED = (*HTTP_ERRORS, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
+"""What a cut or stalled stream raises (our ``httpx`` stream, or the ``kaggle`` client's listing
+of the persisted log): it is reconnected, not reported."""
 
 
 class LogFollower:
@@ -152,32 +143,32 @@ class LogFollower:
         """
         if self._past_deadline():
             return
-        with self.connection.client(read_timeout_s or self._read_timeout_s()) as kaggle:
-            http = kaggle._http_client
+        with self.connection.client() as kaggle:
             url = self.connection.stream_url(kaggle, f"kernels/logs/stream/{self.ref.owner}/"
                                                      f"{self.ref.slug}")
-            label = version_label(self.ref)
-            headers = {k: v for k, v in http._session.headers.items() if k != "Content-Type"}
-            headers["Accept"] = "text/event-stream, */*"
-            with http._session.get(url, stream=True, headers=headers, auth=http._session.auth,
-                                   params={"versionLabel": label} if label else None) as response:
-                response.raise_for_status()
-                kind = (response.headers.get("Content-Type") or "").lower()
-                if not kind.startswith("text/event-stream"):  # the run ended: persisted log
+            headers = self.connection.request_headers(kaggle)
+        headers["Accept"] = "text/event-stream, */*"
+        label = version_label(self.ref)
+        with open_client(self.policy, read_timeout_s or self._read_timeout_s()) as client, \
+                client.stream("GET", url, headers=headers,
+                              params={"versionLabel": label} if label else None) as response:  # fmt: skip
+            response.raise_for_status()
+            kind = (response.headers.get("Content-Type") or "").lower()
+            if not kind.startswith("text/event-stream"):  # the run ended: persisted log
+                self._ended = True
+                events = parse_log_blob(response.read().decode("utf-8", "replace"))
+                if events:
+                    self._mark_active(self.ref)
+                yield from events
+                return
+            self._mark_active(self.ref)
+            for payload in iter_sse_events(split_lines(response.iter_bytes())):
+                if payload.strip() == END_OF_LOG:
                     self._ended = True
-                    events = parse_log_blob(response.text)
-                    if events:
-                        self._mark_active(self.ref)
-                    yield from events
                     return
-                self._mark_active(self.ref)
-                for payload in iter_sse_events(iter_body_lines(response)):
-                    if payload.strip() == END_OF_LOG:
-                        self._ended = True
-                        return
-                    yield parse_event(payload)
-                    if self._past_deadline():
-                        return
+                yield parse_event(payload)
+                if self._past_deadline():
+                    return
 
     def _final_events(self) -> list[dict]:
         """The whole persisted log, read once after the run ended (fills any gap)."""

@@ -1,7 +1,8 @@
 """Downloading a Kaggle kernel's outputs, verified against the payload's manifest.
 
-``ListKernelSessionOutput`` (paged) returns each output file's name and a URL to fetch it, plus the
-session log. Files are fetched with timeouts and retries, checked against ``Content-Length``
+``ListKernelSessionOutput`` (paged, through the ``kaggle`` client) returns each output file's name
+and a URL to fetch it, plus the session log. Files are fetched with ``httpx``
+(:func:`~orchestrator.backends.kaggle.http.open_client`), with timeouts and retries, checked against ``Content-Length``
 and written atomically; then every file the manifest in ``session_summary.json`` lists is checked
 (size and sha256), and the ones that do not match are fetched again (the listing is re-read,
 since file URLs may be short-lived signed links). Nothing is ever invented: a file that cannot be
@@ -20,18 +21,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-import requests
+import httpx
 
 from kernel_payload.schema import SUMMARY_FILE, SessionSummary
 from orchestrator.backends.base import KernelRef
-from orchestrator.backends.kaggle_connection import KaggleConnection
-from orchestrator.backends.kaggle_errors import KaggleError
-from orchestrator.backends.kaggle_http import (
-    LogAssembler,
-    mount_timeouts,
-    parse_log_blob,
-    retrying,
-)
+from orchestrator.backends.kaggle.connection import KaggleConnection
+from orchestrator.backends.kaggle.errors import KaggleError
+from orchestrator.backends.kaggle.http import open_client, retrying
+from orchestrator.backends.kaggle.logformat import log_lines, parse_log_blob, version_label
 from orchestrator.errors import ManifestMismatch
 from orchestrator.output_guard import ByteBudget, check_relative_path, copy_file_safely
 
@@ -42,21 +39,9 @@ SUMMARY_MAX_BYTES = 16 * 2**20
 _KAGGLE_FILE = re.compile(r"^__[A-Za-z0-9_]+__(\.[A-Za-z0-9]+|_files/.*)$")
 
 
-def version_label(ref: KernelRef) -> str | None:
-    """Kaggle's ``versionLabel`` for the pinned version (``v<N>``; a bare number is a 404)."""
-    return f"v{ref.version}" if ref.version else None
-
-
 def is_kaggle_file(name: str) -> bool:
     """True for files Kaggle adds to a kernel's output itself (``__results__.html``, ...)."""
     return bool(_KAGGLE_FILE.match(name))
-
-
-def log_lines(events: list[dict]) -> list[str]:
-    """The text lines carried by a list of Kaggle log events."""
-    assembler = LogAssembler()
-    lines = [line for event in events for line in assembler.feed(event)]
-    return lines + assembler.flush()
 
 
 def safe_target(dest: Path, name: str) -> Path:
@@ -119,27 +104,25 @@ class OutputFetcher:
     def _fetch_once(self, url: str, target: Path, budget: ByteBudget | None) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.with_name(target.name + ".part")
-        with requests.Session() as session:
-            mount_timeouts(session, self.policy.timeout(self.policy.download_read_timeout_s))
-            with session.get(url, stream=True) as response:
-                response.raise_for_status()
-                expected = response.headers.get("Content-Length")
-                try:
-                    with open(part, "wb") as out:
-                        if budget is not None and expected is not None and expected.isdigit():
-                            budget.check_size(target.name, int(expected))
-                        for block in response.iter_content(1 << 20):
-                            if budget is not None:
-                                budget.take(target.name, len(block))
-                            out.write(block)
-                except BaseException:
-                    part.unlink(missing_ok=True)
-                    raise
+        with open_client(self.policy, self.policy.download_read_timeout_s) as client, \
+                client.stream("GET", url) as response:  # fmt: skip
+            response.raise_for_status()
+            expected = response.headers.get("Content-Length")
+            try:
+                with open(part, "wb") as out:
+                    if budget is not None and expected is not None and expected.isdigit():
+                        budget.check_size(target.name, int(expected))
+                    for block in response.iter_bytes(1 << 20):
+                        if budget is not None:
+                            budget.take(target.name, len(block))
+                        out.write(block)
+            except BaseException:
+                part.unlink(missing_ok=True)
+                raise
         size = part.stat().st_size
         if expected is not None and int(expected) != size:
             part.unlink()
-            raise requests.exceptions.ChunkedEncodingError(
-                f"{target.name}: got {size} of {expected} bytes")
+            raise httpx.RemoteProtocolError(f"{target.name}: got {size} of {expected} bytes")
         os.replace(part, target)
 
     def download(self, ref: KernelRef, dest: Path, verify: bool = True,

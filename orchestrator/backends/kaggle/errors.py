@@ -8,9 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-import requests
-
-from orchestrator.backends.kaggle_http import http_status
+from orchestrator.backends.kaggle.http import HTTP_ERRORS, error_text, http_status
 from orchestrator.errors import BackendError
 
 
@@ -40,8 +38,9 @@ class KaggleConcurrencyCap(KaggleError):
     """Kaggle's limit of concurrent GPU sessions (2) is reached."""
 
 
-def translate(err: requests.RequestException, what: str) -> KaggleError:
-    """A clear error for a failed HTTP exchange (after the retries ran out)."""
+def translate(err: BaseException, what: str) -> KaggleError:
+    """A clear error for a failed HTTP exchange (one of :data:`HTTP_ERRORS`, after the retries
+    ran out)."""
     status = http_status(err)
     if status in (401, 403):
         return KaggleCredentialsError(
@@ -49,21 +48,21 @@ def translate(err: requests.RequestException, what: str) -> KaggleError:
             fix="check that the API token belongs to the kernel's owner, or create a new one")
     if status is None or status == 429 or status >= 500:
         return KaggleTimeoutError(
-            f"Kaggle did not {what} after several tries ({type(err).__name__}: {err}).",
+            f"Kaggle did not {what} after several tries ({type(err).__name__}: {error_text(err)}).",
             fix="check your network and https://status.kaggle.com; the job stays in the "
             "registry, so `arz watch ID` resumes it later")
-    return KaggleError(f"Kaggle could not {what} (HTTP {status}: {err}).")
+    return KaggleError(f"Kaggle could not {what} (HTTP {status}: {error_text(err)}).")
 
 
 def translated(what: str) -> Callable:
-    """Decorator: turn ``requests`` failures of ``what`` into clear :class:`KaggleError` s."""
+    """Decorator: turn HTTP failures of ``what`` (either stack's) into clear :class:`KaggleError` s."""
 
     def decorate(method: Callable) -> Callable:
         @functools.wraps(method)
         def wrapper(*args, **kwargs):
             try:
                 return method(*args, **kwargs)
-            except requests.RequestException as err:
+            except HTTP_ERRORS as err:
                 raise translate(err, what) from err
 
         return wrapper

@@ -1,94 +1,30 @@
-"""The lab commands (``arz simulate``, ``verify``, ``bench``, ``train``, ``evaluate``).
+"""The solver commands: ``arz simulate``, ``verify`` and ``bench`` (registered by
+:mod:`kernel_payload.cli.app`).
 
-The orchestrator forwards ``arz <command> ...`` here as ``app([command, *args])`` and imports
-this module only then (it pulls in numba). Commands are thin: they call :mod:`solver` and print.
-Results go to stdout (a rich table, or JSON with ``--json``); progress bars go to stderr.
-
-Every name, path and option is checked before any work starts and before anything is written
-(:mod:`kernel_payload.inputs`). Exit codes: 0 success, 1 a run failed (a verification check, a
-numerical error), 2 bad input (one line ``error: <key>: <reason>``), 130 interrupted.
+Thin commands over :mod:`solver`: every name, path and option is checked before any work starts
+and before anything is written (:mod:`kernel_payload.inputs`); results go to stdout, progress
+bars to stderr, errors through :func:`~kernel_payload.cli.common.exit_codes`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from typer.core import TyperCommand
 
 from kernel_payload import compile_notice, inputs
-from kernel_payload.schema.errors import BadInput, did_you_mean, error_line, exit_code_for
+from kernel_payload.cli.common import exit_codes, progress_bar, table_console
+from kernel_payload.schema.errors import BadInput, did_you_mean
 
-app = typer.Typer(name="arz", add_completion=False, no_args_is_help=True,
-                  help="ARZ lab commands: simulate, verify, bench, train, evaluate.")  # fmt: skip
 DOCS_BEGIN, DOCS_END = "<!-- verify:begin -->", "<!-- verify:end -->"
 
 
-class FlagHelpCommand(TyperCommand):
-    """A command whose ``--help`` shows no ``<bool>`` type beside flags (they take no value)."""
-
-    def get_params(self, ctx):
-        """The parameters, with an empty metavar on flags (incl. ``--help``) for the help screen."""
-        params = super().get_params(ctx)
-        for param in params:
-            if getattr(param, "is_flag", False) and param.metavar is None:
-                param.metavar = ""
-        return params
-
-
-def _err(line: str) -> None:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(line, markup=False)
-
-
-@contextlib.contextmanager
-def exit_codes() -> Iterator[None]:
-    """Turn errors into exit codes and one-line messages, through the funnel shared with ``arz``
-    (:mod:`kernel_payload.schema.errors`): solver, rl, payload and input errors alike."""
-    try:
-        yield
-    except (typer.Exit, typer.Abort, typer.TyperException):
-        raise  # typer's own control flow and usage errors (already exit 2 with a message)
-    except (Exception, KeyboardInterrupt) as err:
-        code = exit_code_for(err)
-        if code is None:
-            raise  # a bug: keep the traceback
-        _err(error_line(err))
-        raise typer.Exit(code) from None
-
-
-def table_console() -> Console:
-    """A console for tables: the terminal's width, or 160 columns when output is piped (rich
-    would otherwise cut every column to fit 80)."""
-    console = Console()
-    return console if console.is_terminal else Console(width=160)
-
-
-@contextlib.contextmanager
-def progress_bar(label: str, quiet: bool = False) -> Iterator:
-    """A rich progress bar on stderr (off when stderr is not a terminal); yields
-    ``update(done, total, description=None)``."""
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
-    console = Console(stderr=True)
-    with Progress(*columns, console=console, transient=True, disable=quiet or not console.is_terminal) as bar:
-        task = bar.add_task(label, total=None)
-
-        def update(done: float, total: float, description: str | None = None) -> None:
-            bar.update(task, completed=done, total=total, description=description or label)
-
-        yield update
-
-
 # ----------------------------------------------------------------------------------- simulate
-@app.command()
 def simulate(
     scenario: Path = typer.Argument(..., help="Scenario YAML, single road or network (every key: docs/scenarios.md)."),
     out: Path = typer.Option(..., "--out", "-o", help="NPZ file to write."),
@@ -190,7 +126,6 @@ def summary_of(result, name: str, out: Path, backend: str) -> dict:
 
 
 # ------------------------------------------------------------------------------------- verify
-@app.command()
 def verify(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     level: str = typer.Option("quick", help="quick (default, < 1 min), full, or smoke (tiny, for tests)."),
@@ -256,7 +191,6 @@ def write_verification_docs(path: Path, report) -> None:
 
 
 # -------------------------------------------------------------------------------------- bench
-@app.command()
 def bench(
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
     quick: bool = typer.Option(True, "--quick/--full", help="Quick (~1 min on 2 cores) or steadier full run; sumo-rl beside it when installed (.[bench])."),
@@ -309,16 +243,3 @@ def _bench_gpu(as_json: bool) -> None:
     console.print(table)
     for key, value in speedups(rows).items():
         console.print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
-
-
-# ------------------------------------------------------------------------------ RL (issue 4)
-def _register_rl_commands() -> None:
-    from kernel_payload.rl_cli import evaluate, train
-
-    app.command()(train)
-    app.command()(evaluate)
-
-
-_register_rl_commands()
-for _info in app.registered_commands:
-    _info.cls = FlagHelpCommand if _info.cls in (None, TyperCommand) else _info.cls

@@ -4,12 +4,13 @@ Lifecycle (docs/orchestration.md): ``push`` saves a script kernel under a fresh 
 private, internet on, ``machine_shape: NvidiaTeslaT4`` for GPU, unset for CPU) after checking the
 weekly GPU quota, and pins the version Kaggle returns; every later call names that version
 (``versionLabel: v<N>``). ``status`` maps Kaggle's words in one function
-(:func:`~orchestrator.backends.kaggle_state.map_kaggle_status`), distrusts a terminal answer about
+(:func:`~orchestrator.backends.kaggle.state.map_kaggle_status`), distrusts a terminal answer about
 a run never seen alive (stale status after a push), and enforces the job's deadline. ``logs``
 follows the SSE stream, reconnecting and skipping the replayed events. ``download`` verifies
 against the manifest. ``cancel`` (Kaggle has none) downloads what exists, then deletes the kernel.
 
-``kaggle`` is imported lazily, in :mod:`orchestrator.backends.kaggle_connection` only.
+``kaggle`` is imported lazily, in :mod:`orchestrator.backends.kaggle.connection` only; the API
+calls go through its client (``requests``), our own downloads and log stream through ``httpx``.
 """
 
 from __future__ import annotations
@@ -26,20 +27,20 @@ from typing import Any
 import requests
 
 from orchestrator.backends.base import JobStatus, KernelRef, PushRequest, RemoteStatus
-from orchestrator.backends.kaggle_connection import KaggleConnection
-from orchestrator.backends.kaggle_errors import (
+from orchestrator.backends.kaggle.connection import KaggleConnection
+from orchestrator.backends.kaggle.errors import (
     KaggleConcurrencyCap,
     KaggleError,
     KagglePushError,
-    KaggleQuotaExhausted,
     push_refusal,
     translate,
     translated,
 )
-from orchestrator.backends.kaggle_http import HttpPolicy, http_status, retrying
-from orchestrator.backends.kaggle_logs import LogFollower, salvage_live_log
-from orchestrator.backends.kaggle_outputs import OutputFetcher, salvaged_summary, version_label
-from orchestrator.backends.kaggle_state import (
+from orchestrator.backends.kaggle.http import HTTP_ERRORS, HttpPolicy, http_status, retrying
+from orchestrator.backends.kaggle.logformat import version_label
+from orchestrator.backends.kaggle.logs import LogFollower, salvage_live_log
+from orchestrator.backends.kaggle.outputs import OutputFetcher, salvaged_summary
+from orchestrator.backends.kaggle.state import (
     GpuQuota,
     KernelState,
     kaggle_status_name,
@@ -219,12 +220,7 @@ class KaggleBackend:
         if quota is None:
             log.warning("Kaggle reported no GPU quota; pushing anyway")
             return
-        if quota.left_h < self.config.min_gpu_quota_h:
-            when = f" it resets {quota.refresh_at:%Y-%m-%d %H:%M} UTC." if quota.refresh_at else ""
-            raise KaggleQuotaExhausted(
-                f"only {quota.left_h:.1f} h of weekly GPU quota left "
-                f"({quota.used_h:.1f} of {quota.total_h:.0f} h used);{when}",
-                fix="wait for the reset, or run this job on CPU (device: cpu) or --backend local")
+        quota.check(self.config.min_gpu_quota_h)
         if deadline_s / 3600 > quota.left_h:
             log.warning("the job may run %.1f h but only %.1f h of GPU quota are left; Kaggle "
                         "stops the session when the quota runs out", deadline_s / 3600, quota.left_h)
@@ -301,7 +297,7 @@ class KaggleBackend:
                                self._clock, state.deadline_at)
         try:
             yield from follower.follow() if follow else follower.snapshot()
-        except requests.RequestException as err:
+        except HTTP_ERRORS as err:
             raise translate(err, "send the kernel log") from err
 
     def _mark_active(self, ref: KernelRef) -> None:
@@ -364,7 +360,7 @@ class KaggleBackend:
             self.outputs.download(ref, folder, verify=False)
             salvage_live_log(LogFollower(self.connection, ref, self.status, lambda _r: None,
                                          self._sleep), folder / f"{ref.slug}.log")
-        except (KaggleError, OutputRefused, requests.RequestException) as err:
+        except (KaggleError, OutputRefused, *HTTP_ERRORS) as err:
             log.warning("could not fetch all outputs of %s/%s before deleting it: %s",
                         ref.owner, ref.slug, err)
         state.salvage = str(folder)
@@ -400,8 +396,4 @@ class KaggleBackend:
         return Path(ref.workdir) if ref.workdir else self._workdir(ref.owner, ref.slug)
 
     def _state(self, ref: KernelRef) -> KernelState:
-        """The saved state, or a fresh one for a ref this machine never pushed (trusts Kaggle)."""
-        state = KernelState.load(self._folder(ref))
-        if state is None:
-            state = KernelState(ref.owner, ref.slug, ref.version, pushed_at=0.0, seen_active=True)
-        return state
+        return KernelState.for_ref(self._folder(ref), ref)

@@ -8,6 +8,8 @@ Facts of kaggle 2.2.5 this module works around:
 * ``KaggleApi`` reads ``KAGGLE_CONFIG_DIR`` and ``KAGGLE_API_ENVIRONMENT`` once, when its class is
   defined; :func:`fresh_api` re-reads them so each backend sees the current environment.
 * The client's HTTP session has no timeout; :meth:`KaggleConnection.client` mounts one.
+* Our own requests to Kaggle (the log stream) go through ``httpx``; :func:`session_headers`
+  gives them the headers, credentials included, that the client's session would send.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from orchestrator.backends.kaggle_errors import (
+from orchestrator.backends.kaggle.errors import (
     KaggleCredentialsError,
     KaggleError,
     KaggleTimeoutError,
 )
-from orchestrator.backends.kaggle_http import HttpPolicy, mount_timeouts
+from orchestrator.backends.kaggle.http import HttpPolicy, mount_timeouts
 
 T = TypeVar("T")
 TOKEN_URL = "https://www.kaggle.com/settings/api"
@@ -207,6 +209,10 @@ class KaggleConnection:
         finally:
             http._session.close()
 
+    def request_headers(self, kaggle: Any) -> dict[str, str]:
+        """Headers for our own request to Kaggle (see :func:`session_headers`)."""
+        return session_headers(kaggle._http_client._session)
+
     def stream_url(self, kaggle: Any, path: str) -> str:
         """Absolute URL of a non-RPC endpoint (e.g. the log stream), as the client builds it."""
         from kagglesdk.kaggle_env import KaggleEnv
@@ -214,3 +220,18 @@ class KaggleConnection:
         http = kaggle._http_client
         base = http._endpoint if http._env == KaggleEnv.PROD else f"{http._endpoint}/api"
         return f"{base}/v1/{path}"
+
+
+def session_headers(session: Any) -> dict[str, str]:
+    """The headers a ``requests`` session of the ``kaggle`` client sends, credentials included.
+
+    The client keeps its credentials as the session's ``auth`` (a bearer token or a username/key
+    pair, applied per request); they are applied here to a request that is never sent, so an
+    ``httpx`` request can carry exactly the same ``Authorization`` header. ``Content-Type`` (the
+    client's JSON default) is left out.
+    """
+    import requests
+
+    prepared = requests.Request("GET", "http://localhost/", headers=dict(session.headers),
+                                auth=session.auth).prepare()  # fmt: skip
+    return {k: v for k, v in prepared.headers.items() if k.lower() != "content-type"}
