@@ -14,11 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("solver", "rl", "kernel_payload", "orchestrator")
-#: circles that are known and scheduled for removal (each a frozenset of module names)
-KNOWN_CIRCLES = {
-    # removed by the move of the lab CLI into kernel_payload/cli/ (issue 18, item 4)
-    frozenset({"kernel_payload.lab_cli", "kernel_payload.rl_cli"}),
-}
+#: circles that are known and scheduled for removal (each a frozenset of module names): none left
+KNOWN_CIRCLES: set[frozenset[str]] = set()
 
 
 def module_names(root: Path, packages: tuple[str, ...]) -> dict[str, Path]:
