@@ -25,7 +25,7 @@ test: $(STAMP)  ## the default test run (CI calls this)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check solver rl kernel_payload orchestrator tests
+	$(BIN)/ruff check solver rl kernel_payload orchestrator tests scripts
 
 verify-docs: $(STAMP)  ## regenerate the verification table (docs/numerics.md) and docs/scenarios.md
 	$(BIN)/python -m solver.scenario.reference > docs/scenarios.md

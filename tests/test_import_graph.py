@@ -120,6 +120,15 @@ def test_no_import_circles_among_the_packages():
     assert not new, f"module-level import circles (move an import into the function that needs it, or move the shared code): {new}"
 
 
+def test_every_folder_of_modules_is_a_regular_package():
+    """setuptools' ``packages.find`` (pyproject.toml) installs only folders with an ``__init__.py``;
+    a subpackage without one would be missing from an installed copy."""
+    missing = sorted(str(folder.relative_to(ROOT)) for package in PACKAGES
+                     for folder in [ROOT / package, *(ROOT / package).rglob("*")]
+                     if folder.is_dir() and any(folder.glob("*.py")) and not (folder / "__init__.py").exists())
+    assert not missing, f"add an __init__.py (with a docstring) to: {missing}"
+
+
 def test_a_circle_is_found(tmp_path):
     pkg = tmp_path / "pkg"
     (pkg / "sub").mkdir(parents=True)

@@ -1,9 +1,9 @@
 """GPU throughput of the batched network step (``arz bench --device gpu``), CPU batch alongside.
 
 For one scenario (``intersection_4arm``, 5 s decisions) and a range of batch sizes, time whole
-decision intervals of :class:`solver.batch_cuda.CudaBatchedNetwork` in float32 and float64, and
-of :class:`solver.batch.BatchedNetwork` on every core, in the same run. One row per (device,
-dtype, batch), as plain dicts like :mod:`solver.bench`'s rows:
+decision intervals of :class:`solver.network.batch_cuda.CudaBatchedNetwork` in float32 and float64, and
+of :class:`solver.network.batch.BatchedNetwork` on every core, in the same run. One row per (device,
+dtype, batch), as plain dicts like :mod:`solver.bench.runner`'s rows:
 
 * ``decision_steps_per_s``: copies x decisions advanced per wall second;
 * ``sim_s_per_wall_s``: simulated seconds per wall second summed over the batch;

@@ -9,11 +9,11 @@ Rows (one per measurement, median of repeats):
 * ``road-oracle``: the numpy oracle on 200 cells (for scale).
 * ``seed_corridor_road``: the 5 km, 200-cell road of the seed corridor alone, one 60 s interval.
 * ``seed_corridor_network``: the seed corridor network (road, signal, stub) through
-  :class:`solver.batch.BatchedNetwork`, consecutive 60 s decision intervals.
+  :class:`solver.network.batch.BatchedNetwork`, consecutive 60 s decision intervals.
 * ``intersection_4arm``: the signalised four-arm intersection (8 links, 160 cells, WENO5) through
-  :class:`solver.batch.BatchedNetwork`: whole 3,600 s episodes of 5 s decisions under seeded
+  :class:`solver.network.batch.BatchedNetwork`: whole 3,600 s episodes of 5 s decisions under seeded
   random phase requests, median of 5 episodes, one copy on one core and ``cores * 4`` copies on
-  every core (:func:`solver.bench_network.episode_rates`).
+  every core (:func:`solver.bench.network.episode_rates`).
 
 Columns and units (:data:`COLUMN_UNITS`): ``us_per_step`` is µs per step of the whole batch call;
 ``cell_updates_per_s`` counts every copy; ``sim_s_per_wall_s`` is simulated seconds per wall
@@ -21,7 +21,7 @@ second **per copy** (every row alike), ``batch_sim_s_per_wall_s`` the same summe
 
 The summary holds the headline figures: 200-cell WENO5 µs/step on one core, batched / one-core
 throughput ratios, the seed corridor's ms per 60 s interval, the intersection's rate and mean
-vehicle count, and -- only when sumo-rl is installed (:mod:`solver.bench_sumo`) -- sumo-rl's rate
+vehicle count, and -- only when sumo-rl is installed (:mod:`solver.bench.sumo`) -- sumo-rl's rate
 and vehicle count measured in the same run at the same episode length, with the ratios; otherwise
 ``sumo_rl_omitted`` says why. Timings are wall-clock: the machine's 1-minute load average before
 and after the run and its core count are part of the summary (compare runs made at a low load).
@@ -211,7 +211,7 @@ def measure_corridor_network(intervals: int) -> dict:
 
 def measure_intersection(batch: int, threads: int, episodes: int = EPISODES, seconds: float = EPISODE_S,
                          seed: int = 0) -> dict:
-    """``intersection_4arm`` over whole episodes (see :func:`solver.bench_network.episode_rates`).
+    """``intersection_4arm`` over whole episodes (see :func:`solver.bench.network.episode_rates`).
 
     Returns a bench row (median episode; ``sim_s_per_wall_s`` per copy) plus ``mean_vehicles``
     (per copy, links and entry queues), ``episodes`` and ``episode_s``.
@@ -236,7 +236,7 @@ def run_bench(quick: bool = True, progress: Progress | None = None, sumo: bool =
         quick: fewer repeats and shorter timed calls (~1 min in all on 2 cores); False for steadier
             figures.
         progress: called as ``progress("bench", done, total)`` after each row.
-        sumo: measure sumo-rl too when it is installed (:func:`solver.bench_sumo.measure_sumo_rl`).
+        sumo: measure sumo-rl too when it is installed (:func:`solver.bench.sumo.measure_sumo_rl`).
         smoke: a seconds-long run that only proves every row can be measured: 200-cell roads,
             one repeat, one 60 s interval, one 60 s intersection episode, no sumo-rl. Its figures
             are not benchmarks (the summary says ``smoke: True``).

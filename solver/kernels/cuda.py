@@ -1,6 +1,6 @@
 """numba-cuda kernels for B copies of one road network: one GPU thread per copy (DESIGN §3, §4).
 
-The same batched network step as :func:`solver.kernels_network.advance_network_range`: each
+The same batched network step as :func:`solver.kernels.network.advance_network_range`: each
 thread advances its copy through the whole interval (every substep, signal and ledger update)
 inside one launch; the state never leaves the device within a decision interval.
 
@@ -9,11 +9,11 @@ so the 32 threads of a warp, which hold neighbouring copies, read neighbouring a
 same (var, cell) (coalesced). Inside a thread a copy is seen through strided views
 (``Q[:, :, b]`` has the CPU kernels' ``q[var, cell]`` shape), so the CPU network step, which
 allocates nothing, is compiled here unchanged: :func:`compile_kernels` follows the calls of
-:func:`advance_kernel` into ``kernels_network``/``kernels_cpu`` and compiles every numba function
-it meets from its ``py_func`` -- :func:`solver.kernels_network.advance_network`, the SSP-RK3 step
-:func:`solver.kernels_network.network_rk3` and the link sweep included. This module keeps only
+:func:`advance_kernel` into ``solver.kernels.network``/``solver.kernels.link`` and compiles every numba function
+it meets from its ``py_func`` -- :func:`solver.kernels.network.advance_network`, the SSP-RK3 step
+:func:`solver.kernels.network.network_rk3` and the link sweep included. This module keeps only
 the kernel entry (one thread per copy, strided views, a final non-finite check) and the
-compilation per precision; the launch and device memory are :mod:`solver.batch_cuda`'s.
+compilation per precision; the launch and device memory are :mod:`solver.network.batch_cuda`'s.
 
 Precision: ``compile_kernels("float32")`` rewrites every float literal of the compiled code to
 ``float32`` (so arithmetic stays in single precision); the step casts its time step and RK
@@ -26,8 +26,8 @@ so it neither underflows
 nor drowns the indicators in float32. The pointwise physics is
 :func:`solver.physics.compile_physics` compiled for ``cuda.jit(device=True)``.
 
-Arguments: the read-only ones travel grouped (a :class:`solver.network.Topology` and a
-:class:`solver.network.Numerics` NamedTuple, the signal and observation tuples); numba-cuda
+Arguments: the read-only ones travel grouped (a :class:`solver.network.compile.Topology` and a
+:class:`solver.network.compile.Numerics` NamedTuple, the signal and observation tuples); numba-cuda
 passes tuples and NamedTuples of device arrays to a kernel as it does single arrays.
 """
 
@@ -71,7 +71,7 @@ def count_nonfinite(q, qu, lk):
 def advance_kernel(duration, max_steps, Q, QU, T, DSCALE, SP, SS, ST, SN, REQ, W, QW, SCR, GREEN, ACC,
                    AQ, AQMAX, STEPS, FAIL, topo, sig_static, obs, num):
     """Advance copy b = thread index by ``duration`` s from its own time T[b]
-    (arguments as in ``kernels_network.advance_network_range``: ``topo`` a ``Topology``,
+    (arguments as in ``solver.kernels.network.advance_network_range``: ``topo`` a ``Topology``,
     ``sig_static = (sig_times, app_sig, app_pos, sig_green)``, ``obs = (app_link, thresh)``,
     ``num`` a ``Numerics``).
 

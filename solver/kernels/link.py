@@ -21,7 +21,7 @@ import numpy as np
 from solver import physics
 from solver.params import EPS_VAC, RELAX, RHO_JAM, TAU_C, TAU_M
 
-# digest of the modules these cached kernels call into (see solver/fingerprint.py)
+# digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
 KERNEL_SOURCES_DIGEST = "0b111f221e7c9f2b"
 
 NG = 3

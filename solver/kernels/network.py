@@ -2,7 +2,7 @@
 
 All links live in one flat cell axis: link l owns cells ``off[l] .. off[l] + n[l] + 2 NG`` of
 ``q[var, cell]`` (its own ghosts). Interior interfaces use the link kernels of
-:mod:`solver.kernels_cpu`; the first and last interface of every link are overwritten by node
+:mod:`solver.kernels.link`; the first and last interface of every link are overwritten by node
 fluxes (entries, exits, junctions), each shared by the two links it joins, so mass is conserved.
 Signals gate the junction demand of their approaches (red -> zero flux at the interface).
 
@@ -38,8 +38,8 @@ from solver.kernels.link import (
 )
 from solver.params import EPS_VAC, RHO_JAM
 
-# digest of the modules these cached kernels call into (see solver/fingerprint.py)
-KERNEL_SOURCES_DIGEST = "b725966552ee4147"
+# digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
+KERNEL_SOURCES_DIGEST = "00a0312f7efa34bc"
 
 _P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
 _weno5_class_faces = _P.weno5_class_faces
@@ -132,7 +132,7 @@ def _cell_faces(q, c, first, last, order, s0, s1, s2, s3, thresh, eps):
 
     Indices are clamped to the interior, which is what outflow ghost cells hold. ``s0..s3`` are
     the variables' scales (WENO's smoothness normalisation), ``thresh`` and ``eps`` as in
-    :func:`solver.kernels_cpu.limit_faces`. All are passed in as scalars: reading them from
+    :func:`solver.kernels.link.limit_faces`. All are passed in as scalars: reading them from
     ``scales`` and ``par`` inside the sweep's loop (where the compiler must assume the flux
     stores may change them) made the sweep 12 % (``par``) and 7 % (``scales``) slower.
 
@@ -299,7 +299,7 @@ def bound_cell(q, c, vtop, eps, par):
 @jit
 def _update_links(dst, a, ca, b, cb, F, lk, lk_dx, dt, scales, par, final, flush):
     """RK combination ``dst = ca a + cb (b - dt/dx (F_{j+1} - F_j))`` on every interior cell,
-    each cell then cleaned as :func:`solver.kernels_cpu.clean_vacuum` does (densities above
+    each cell then cleaned as :func:`solver.kernels.link.clean_vacuum` does (densities above
     ``-flush rho_jam`` are round-off and become vacuum).
 
     With ``final`` (the last stage) each cell's markers are also bounded (:func:`bound_cell`)
@@ -345,7 +345,7 @@ def copy_queues(dst, src):
 
 @jit
 def network_rk3(q, qu, t, dt, topo, dscale, num, green, work, qwork, scr, acc):
-    """One SSP-RK3 transport step (:data:`solver.kernels_cpu.RK3`) of a whole network copy:
+    """One SSP-RK3 transport step (:data:`solver.kernels.link.RK3`) of a whole network copy:
     links and entry queues together.
 
     Allocation-free (named work slots, loops instead of slice assignment), so numba-cuda compiles
@@ -454,7 +454,7 @@ def accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, cfl, par, 
 @jit
 def cfl_time_step(q, lk, lk_dx, cfl, par):
     """Largest stable time step (s) of the state: min over links of ``cfl dx / max |speed|``
-    (:func:`solver.kernels_cpu.max_wave_speed`); ``inf`` when nothing moves."""
+    (:func:`solver.kernels.link.max_wave_speed`); ``inf`` when nothing moves."""
     dt_cfl = np.inf
     for l in range(lk.shape[0]):
         off, n = lk[l, 0], lk[l, 1]
@@ -519,11 +519,11 @@ def advance_network_range(lo, hi, Q, QU, T, duration, max_steps, topo, DSCALE, S
                           sig_static, obs, num, W, QW, SCR, GREEN, ACC, AQ, AQMAX, STEPS, FAIL):
     """Advance copies ``lo .. hi-1`` of one network by ``duration`` s each (from its own T[b]).
 
-    Releases the GIL: :class:`solver.batch.BatchedNetwork` runs disjoint ranges on a thread per
+    Releases the GIL: :class:`solver.network.batch.BatchedNetwork` runs disjoint ranges on a thread per
     core (a ``parallel=True`` prange version cost ~8 ms of fixed overhead per call here).
 
-    Args: topo a :class:`solver.network.Topology`; sig_static ``(sig_times, app_sig, app_pos,
-    sig_green)``; obs ``(app_link, thresh)``; num a :class:`solver.network.Numerics`.
+    Args: topo a :class:`solver.network.compile.Topology`; sig_static ``(sig_times, app_sig, app_pos,
+    sig_green)``; obs ``(app_link, thresh)``; num a :class:`solver.network.compile.Numerics`.
 
     Shapes: Q (B, 4, Ncells); QU (B, E, 2) entry queues (veh); T (B,); DSCALE (B, E) demand
     multipliers; SP SS SN REQ (B, S) int64, ST (B, S) signal state; W (B, N_WORK, 4, Ncells),

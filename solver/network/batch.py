@@ -82,7 +82,7 @@ class BatchedNetwork(NetworkReadout):
         Q: (B, 4, Ncells) conserved variables; QU: (B, E, 2) entry queues, veh;
         T: (B,) time, s; SP/SS/SN/REQ: (B, S) signal phase, stage, next, requested; ST: (B, S)
         time in stage, s; DSCALE: (B, E) demand multipliers; ACC: (B, 2, N_ACC) cumulative
-        per-class measures (``kernels_network.ARRIVED`` ...); AQ, AQMAX: (B, A) approach queue
+        per-class measures (``solver.kernels.network.ARRIVED`` ...); AQ, AQMAX: (B, A) approach queue
         integral (m s) and maximum (m).
     """
 

@@ -1,9 +1,9 @@
 """The batched stepping API on the GPU: B copies of one network resident on the device.
 
-:class:`CudaBatchedNetwork` has the public methods of :class:`solver.batch.BatchedNetwork`
+:class:`CudaBatchedNetwork` has the public methods of :class:`solver.network.batch.BatchedNetwork`
 (``reset``, ``advance``, ``stored``, ``ledger``, ``measures``, ``link_density``) and its state
 attributes (``Q``, ``QU``, ``T``, ``SP`` ...) as host copies made on demand, batch axis first as on
-the CPU. On the device every array has the batch axis last (see :mod:`solver.kernels_cuda`).
+the CPU. On the device every array has the batch axis last (see :mod:`solver.kernels.cuda`).
 One :meth:`advance` is one kernel launch; between launches only the requested phases go up and
 the times and failure counts come down.
 """
@@ -86,9 +86,9 @@ def _cuda():
 def static_arguments(net: Network, dtype: str) -> tuple:
     """The advance kernel's read-only arguments after the state (host arrays and scalars).
 
-    ``(topo, sig_static, obs, num)`` as in ``kernels_network.advance_network_range``: state-like
+    ``(topo, sig_static, obs, num)`` as in ``solver.kernels.network.advance_network_range``: state-like
     values in ``dtype``, times and indices as they are, ``num.flush`` the precision's
-    :data:`solver.kernels_cuda.VACUUM_FLUSH`.
+    :data:`solver.kernels.cuda.VACUUM_FLUSH`.
     """
     real = np.dtype(dtype)
     reals = {"lk_dx", "vmax", "dem_v", "beta"}
@@ -156,7 +156,7 @@ class CudaBatchedNetwork(NetworkReadout):
 
     Attributes:
         dev: the device arrays by name (batch axis last). ``Q``, ``QU``, ``T`` ... (see
-            :class:`solver.batch.BatchedNetwork`) are host copies, batch axis first.
+            :class:`solver.network.batch.BatchedNetwork`) are host copies, batch axis first.
     """
 
     def __init__(self, net: Network, batch: int = 1, dtype: str = "float64",
