@@ -13,6 +13,9 @@ with ``F_k`` the mass fluxes of class k that one stage of the step would apply t
 (interior faces from :func:`solver.kernels.network.link_sweep`, node faces from the entry, exit
 and junction rules with the signal state's greens), divided by rho desingularised as the marker
 is (``2 rho / (rho^2 + max(rho^2, eps^2))``, so an empty cell reports 0, as ``w - p`` does).
+The result is clipped to ``[0, Vmax_k(c)]``: in a nearly empty cell next to busy faces (a vacuum
+front, a gap between platoons) the face fluxes divided by a density of ~1e-5 veh/m would read
+hundreds of m/s, while the few vehicles there move at most at the free speed.
 An entry queue that is not empty enters at the first cell's supply (the rule's ``queue/dt`` term
 with dt -> 0). The state update is untouched: this is output only, and on a free-flowing link it
 agrees with ``w - p`` up to the reconstruction error. Units: m/s.
@@ -70,8 +73,9 @@ def flux_speeds(Q, QU, T, topo, maxdeg, DSCALE, SP, SS, sig_static, order, kind,
                     rho = q[2 * k, c]
                     r2 = rho * rho
                     den = r2 + max(r2, eps * eps)
-                    if den > 0.0:
-                        out[b, k, c] = (F[2 * k, j] + F[2 * k, j + 1]) * rho / den
+                    if den > 0.0:  # a near-empty cell between busy faces reports at most the free speed
+                        u = (F[2 * k, j] + F[2 * k, j + 1]) * rho / den
+                        out[b, k, c] = min(max(u, 0.0), vmax[k, c])
     return out
 
 

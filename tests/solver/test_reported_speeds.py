@@ -42,6 +42,18 @@ def test_a_standing_queue_behind_a_red_light_reports_no_speed(red_light):
     assert (f["w_m"][inside] - p_m[inside]).max() * KMH > 0.5  # what was reported before
 
 
+def test_no_reported_speed_exceeds_the_free_speed_or_is_negative(red_light):
+    """Nearly empty cells between busy faces (the gaps the red light's platoons leave) divide face
+    fluxes by ~1e-5 veh/m; the report clips them to [0, Vmax] (it read up to 113 m/s before)."""
+    net = build_network(load_scenario(ROOT / "scenarios/red_light.yml"))
+    for i, link in enumerate(net.links):
+        sl = net.link_slice(link)
+        for k, cls in enumerate(("m", "c")):
+            v = red_light.fields[f"{link}/v_{cls}"]
+            assert v.min() >= 0.0
+            assert (v <= net.vmax[k, sl][None, :] * (1 + 1e-12)).all(), f"{link} {cls}: {v.max():.1f} m/s"
+
+
 def test_the_reported_speed_equals_w_minus_p_where_nothing_limits_the_flux(red_light):
     """Uniform equilibrium at t = 0: every interior face carries rho v, so the face average is v."""
     f = {k: v[0] for k, v in red_light.fields.items()}
