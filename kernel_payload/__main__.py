@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +75,20 @@ def isolate_source_tree() -> None:
             sys.meta_path.remove(finder)
 
 
+def use_kernel_cache() -> str:
+    """Reuse compiled kernels across jobs (``$ARZ_KERNEL_CACHE_DIR``, set by the bootstrap).
+
+    Returns the one-line status that the payload prints (see :mod:`kernel_payload.kernel_cache`).
+    """
+    if not os.environ.get("ARZ_KERNEL_CACHE_DIR"):
+        return "kernel cache: numba's default (ARZ_KERNEL_CACHE_DIR unset)"
+    try:
+        from kernel_payload.kernel_cache import install_from_env
+    except ImportError as exc:  # no numba in this interpreter: nothing to cache
+        return f"kernel cache: not used ({exc})"
+    return install_from_env()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run (or salvage) one job; return the process exit code."""
     isolate_source_tree()
@@ -90,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as exc:  # through the one funnel: the same line and code as the CLIs
         print(error_line(exc), file=sys.stderr)
         return exit_code_for(exc) or 2
+    if not args.salvage:  # before anything imports a kernel module (numba picks the cache then)
+        print(use_kernel_cache(), flush=True)
     from kernel_payload.runner import run_job, salvage
 
     try:
