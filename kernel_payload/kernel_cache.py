@@ -215,7 +215,9 @@ def install_from_env() -> str:
         return "kernel cache: numba's default (ARZ_KERNEL_CACHE_DIR unset or off)"
     try:
         folder = install(cache_dir)
-    except (OSError, ImportError, AttributeError) as exc:  # no solver in this tree, read-only…
+    except ModuleNotFoundError as exc:
+        return f"kernel cache: not used (no {exc.name} in this tree: no cached kernels)"
+    except (OSError, ImportError, AttributeError) as exc:  # read-only folder, another solver…
         return f"kernel cache: not used ({type(exc).__name__}: {exc})"
     entries = compiled_entries(folder)
     state = f"warm, {entries} compiled kernels" if entries else "cold, kernels compile on first use"

@@ -1,27 +1,44 @@
-"""Session-wide test settings: compiled kernels go to a session temporary cache, never the user's."""
+"""Session-wide test settings: one kernel cache for the session, never the user's.
+
+Compiled numba kernels (kernel_payload/kernel_cache.py) go to ``.pytest_cache/d/arz-kernels``
+(pytest's own cache folder, ignored by git; a temporary folder when the cache plugin is off) for
+this process and, through ``$ARZ_KERNEL_CACHE_DIR``, for every payload and local-backend job the
+tests start. So each kernel compiles once per session on a fresh clone, whether a test calls it
+in-process or a job's fresh clone does, later sessions load it, and ``~/.cache/arz`` is never
+written. Its key folders follow the kernel sources, so an edit never runs a stale kernel.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import tempfile
+from pathlib import Path
 
 import pytest
 
-KERNEL_CACHE_ENV = "ARZ_KERNEL_CACHE_DIR"
+from kernel_payload import kernel_cache
+
+_PREVIOUS: dict[str, str | None] = {}
 
 
-@pytest.fixture(scope="session", autouse=True)
-def session_kernel_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One ``$ARZ_KERNEL_CACHE_DIR`` for the whole session (kernel_payload/kernel_cache.py).
-
-    Every job and payload the tests start compiles into it, so the first compiles and the rest
-    load: tests gain from the warm start the way users do, and never write ``~/.cache/arz``.
-    """
-    folder = str(tmp_path_factory.mktemp("kernel-cache"))
-    previous = os.environ.get(KERNEL_CACHE_ENV)
-    os.environ[KERNEL_CACHE_ENV] = folder
-    yield folder
-    if previous is None:
-        os.environ.pop(KERNEL_CACHE_ENV, None)
+def pytest_configure(config: pytest.Config) -> None:
+    """Point this process and its children at the session's kernel cache (before any kernel
+    module is imported: numba picks a function's cache when the function is decorated)."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        folder = cache.mkdir("arz-kernels")
     else:
-        os.environ[KERNEL_CACHE_ENV] = previous
+        folder = Path(tempfile.mkdtemp(prefix="arz-test-kernels-"))
+    _PREVIOUS[kernel_cache.CACHE_ENV] = os.environ.get(kernel_cache.CACHE_ENV)
+    os.environ[kernel_cache.CACHE_ENV] = str(folder)
+    kernel_cache.install(folder)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Restore ``$ARZ_KERNEL_CACHE_DIR`` and numba's own locators."""
+    kernel_cache.uninstall()
+    previous = _PREVIOUS.pop(kernel_cache.CACHE_ENV, None)
+    if previous is None:
+        os.environ.pop(kernel_cache.CACHE_ENV, None)
+    else:
+        os.environ[kernel_cache.CACHE_ENV] = previous

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 
 from rich.console import Console
@@ -42,3 +43,7 @@ def test_real_quick_verification_through_the_local_backend(project):
     for tex in ("checks.tex", "convergence.tex"):
         assert (folder / "verify/latex" / tex).read_text().rstrip().endswith(r"\end{document}")
     assert (folder / "report.html").stat().st_size > 50_000  # figures embedded
+    # compiled kernels went to the session's kernel cache (tests/conftest.py), not the results
+    log = (folder / f"{record.slug}.log").read_text()
+    assert f"kernel cache: {os.environ['ARZ_KERNEL_CACHE_DIR']}/" in log
+    assert not [p for p in folder.rglob("*") if p.suffix in (".nbi", ".nbc")]
