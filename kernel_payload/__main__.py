@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from kernel_payload import startup
 from kernel_payload.errors import Interrupted, SpecError
 from kernel_payload.schema import JobSpec, KernelSpec, RunStatus
 from kernel_payload.schema.errors import error_line, exit_code_for
@@ -76,9 +77,10 @@ def isolate_source_tree() -> None:
 
 
 def use_kernel_cache() -> str:
-    """Reuse compiled kernels across jobs (``$ARZ_KERNEL_CACHE_DIR``, set by the bootstrap).
+    """Reuse compiled kernels across jobs (``$ARZ_KERNEL_CACHE_DIR``, set by the bootstrap) and
+    time numba's compiles for the start-up split; return the one-line status the payload prints.
 
-    Returns the one-line status that the payload prints (see :mod:`kernel_payload.kernel_cache`).
+    See :mod:`kernel_payload.kernel_cache` and :mod:`kernel_payload.startup`.
     """
     if not os.environ.get("ARZ_KERNEL_CACHE_DIR"):
         return "kernel cache: numba's default (ARZ_KERNEL_CACHE_DIR unset)"
@@ -86,11 +88,16 @@ def use_kernel_cache() -> str:
         from kernel_payload.kernel_cache import install_from_env
     except ImportError as exc:  # no numba in this interpreter: nothing to cache
         return f"kernel cache: not used ({exc})"
-    return install_from_env()
+    state, line = install_from_env()
+    startup.times().kernel_cache = state
+    if state != "off":
+        startup.watch_compiles()
+    return line
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run (or salvage) one job; return the process exit code."""
+    startup.times()  # the payload's start
     isolate_source_tree()
     parser = argparse.ArgumentParser(prog="python -m kernel_payload", description=__doc__)
     parser.add_argument("--spec", type=Path, required=True, help="KernelSpec JSON or JobSpec YAML")

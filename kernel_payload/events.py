@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from kernel_payload import startup
 from kernel_payload.schema import JobSpec, ProgressEvent
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -45,6 +46,7 @@ def emit(event: ProgressEvent, stream: TextIO | None = None) -> None:
     """
     if not event.time:
         event = event.model_copy(update={"time": time.time()})
+    startup.times().note_event(event.stage, event.done, event.time)
     out = stream if stream is not None else sys.stdout
     with _LOCK:
         out.write(event.to_line() + "\n")

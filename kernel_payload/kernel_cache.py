@@ -205,20 +205,25 @@ def prune(cache_dir: Path, keep: int) -> list[Path]:
     return removed
 
 
-def install_from_env() -> str:
-    """Install the cache named by ``$ARZ_KERNEL_CACHE_DIR`` if any; return a one-line status.
+def install_from_env() -> tuple[str, str]:
+    """Install the cache named by ``$ARZ_KERNEL_CACHE_DIR`` if any.
 
     Never raises: a cache that cannot be used leaves numba's default in place (and says so).
+
+    Returns:
+        ``(state, line)``: state ``warm`` (compiled kernels found), ``cold`` or ``off``, and a
+        one-line status for the log.
     """
     cache_dir = cache_dir_from_env()
     if cache_dir is None:
-        return "kernel cache: numba's default (ARZ_KERNEL_CACHE_DIR unset or off)"
+        return "off", "kernel cache: numba's default (ARZ_KERNEL_CACHE_DIR unset or off)"
     try:
         folder = install(cache_dir)
     except ModuleNotFoundError as exc:
-        return f"kernel cache: not used (no {exc.name} in this tree: no cached kernels)"
+        return "off", f"kernel cache: not used (no {exc.name} in this tree: no cached kernels)"
     except (OSError, ImportError, AttributeError) as exc:  # read-only folder, another solver…
-        return f"kernel cache: not used ({type(exc).__name__}: {exc})"
+        return "off", f"kernel cache: not used ({type(exc).__name__}: {exc})"
     entries = compiled_entries(folder)
-    state = f"warm, {entries} compiled kernels" if entries else "cold, kernels compile on first use"
-    return f"kernel cache: {folder} ({state})"
+    if entries:
+        return "warm", f"kernel cache: {folder} (warm, {entries} compiled kernels)"
+    return "cold", f"kernel cache: {folder} (cold, kernels compile on first use)"

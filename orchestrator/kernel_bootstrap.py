@@ -41,7 +41,9 @@ CONFIG_JSON = "{}"  # replaced by kernel_builder with {"repo_url", "commit_sha",
 
 SUMMARY = "session_summary.json"
 CACHE_ENV = "ARZ_KERNEL_CACHE_DIR"
+STARTUP_ENV = "ARZ_STARTUP"  # the bootstrap's timings, for the summary's start-up split
 STATE = {"child": None, "signal": None}
+TIMES = {}  # kernel_started_at, clone_s, install_s
 
 
 class BootstrapError(Exception):
@@ -154,6 +156,7 @@ def payload_env(src, out_dir=None):
     if out_dir is not None:
         cache = kernel_cache_dir(out_dir)
         env[CACHE_ENV] = str(cache) if cache else "off"
+        env[STARTUP_ENV] = json.dumps(dict(TIMES, payload_spawned_at=time.time()))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH", "")) if p)
     return env
 
@@ -224,6 +227,7 @@ def finish(cfg, src, spec_path, out_dir, code, started):
 
 def main():
     """Clone, install, run the payload, guarantee the summary; return the exit code."""
+    TIMES["kernel_started_at"] = time.time()
     cfg = json.loads(CONFIG_JSON)
     out_dir = Path(os.environ.get("ARZ_OUTPUT_DIR") or os.getcwd()).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -237,9 +241,13 @@ def main():
     spec_path, code = None, None
     try:
         event(0, f"cloning {sha[:8]}")
+        t0 = time.time()
         clone(cfg["repo_url"], sha, src)
+        TIMES["clone_s"] = time.time() - t0
         event(1, "checking requirements")
+        t0 = time.time()
         install(cfg["requirements"])
+        TIMES["install_s"] = time.time() - t0
         spec_path = src / ".arz_kernel_spec.json"
         spec_path.write_text(json.dumps(cfg["spec"]))
         event(2, "starting the payload (importing numpy, pydantic, the job's suites)")

@@ -31,11 +31,11 @@ CACHED_JIT = re.compile(r"^(\s*@|\w+\s*=\s*)(numba\.)?njit\([^)]*cache=True", re
 PROBE = """
 import json
 from kernel_payload.kernel_cache import install_from_env
-status = install_from_env()
+state, status = install_from_env()
 from solver import kernels_tiny
 value = kernels_tiny.step(1.0)
 stats = kernels_tiny.step.stats
-print(json.dumps({"status": status, "value": value, "hits": sum(stats.cache_hits.values()),
+print(json.dumps({"state": state, "status": status, "value": value, "hits": sum(stats.cache_hits.values()),
                   "misses": sum(stats.cache_misses.values())}))
 """
 
@@ -66,10 +66,10 @@ def test_a_second_clone_elsewhere_loads_what_the_first_compiled_and_an_edit_neve
     cache = tmp_path / "cache"
     first = probe(tiny_clone(tmp_path / "job-1" / "src"), cache)
     assert (first["value"], first["hits"], first["misses"]) == (4.0, 0, 1)
-    assert "cold" in first["status"]
+    assert first["state"] == "cold" and "cold" in first["status"]
     again = probe(tiny_clone(tmp_path / "job-2" / "elsewhere" / "src"), cache)  # new path, new mtimes
     assert (again["value"], again["hits"], again["misses"]) == (4.0, 1, 0)
-    assert "warm, 1 compiled kernels" in again["status"]
+    assert again["state"] == "warm" and "warm, 1 compiled kernels" in again["status"]
     # the callee changed, the kernel's own file did not: numba alone would load the old code
     callee = probe(tiny_clone(tmp_path / "job-3" / "src", offset=2.0), cache)
     assert (callee["value"], callee["hits"], callee["misses"]) == (6.0, 0, 1)
