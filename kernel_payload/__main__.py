@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from kernel_payload import startup
 from kernel_payload.errors import Interrupted, SpecError
 from kernel_payload.schema import JobSpec, KernelSpec, RunStatus
 from kernel_payload.schema.errors import error_line, exit_code_for
@@ -74,8 +76,28 @@ def isolate_source_tree() -> None:
             sys.meta_path.remove(finder)
 
 
+def use_kernel_cache() -> str:
+    """Reuse compiled kernels across jobs (``$ARZ_KERNEL_CACHE_DIR``, set by the bootstrap) and
+    time numba's compiles for the start-up split; return the one-line status the payload prints.
+
+    See :mod:`kernel_payload.kernel_cache` and :mod:`kernel_payload.startup`.
+    """
+    if not os.environ.get("ARZ_KERNEL_CACHE_DIR"):
+        return "kernel cache: numba's default (ARZ_KERNEL_CACHE_DIR unset)"
+    try:
+        from kernel_payload.kernel_cache import install_from_env
+    except ImportError as exc:  # no numba in this interpreter: nothing to cache
+        return f"kernel cache: not used ({exc})"
+    state, line = install_from_env()
+    startup.times().kernel_cache = state
+    if state != "off":
+        startup.watch_compiles()
+    return line
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run (or salvage) one job; return the process exit code."""
+    startup.times()  # the payload's start
     isolate_source_tree()
     parser = argparse.ArgumentParser(prog="python -m kernel_payload", description=__doc__)
     parser.add_argument("--spec", type=Path, required=True, help="KernelSpec JSON or JobSpec YAML")
@@ -90,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as exc:  # through the one funnel: the same line and code as the CLIs
         print(error_line(exc), file=sys.stderr)
         return exit_code_for(exc) or 2
+    if not args.salvage:  # before anything imports a kernel module (numba picks the cache then)
+        print(use_kernel_cache(), flush=True)
     from kernel_payload.runner import run_job, salvage
 
     try:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from kernel_payload import startup
 from kernel_payload.schema import JobSpec, ProgressEvent, Stage
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -27,8 +28,8 @@ UNITS: dict[str, str] = {
 # Typical durations on 2 idle laptop CPU cores (the quickstart: 116-128 s in all; measured 3.5x
 # longer on the same cores shared with four other jobs, in the same proportions): the weights of
 # the job ETA. The monitor rescales them by the pace it measures on the stages that finished, so
-# they only need to be right relative to each other. The kernel payload runs from a fresh clone, so
-# each job pays numba's compile (most of verify's time and of RL_BUILD_S).
+# they only need to be right relative to each other. A job on a cold kernel cache pays numba's
+# compile (most of verify's time and of RL_BUILD_S); later jobs load it (kernel_payload/kernel_cache.py).
 VERIFY_S = {"quick": 32.0, "full": 600.0}
 BENCH_S = {True: 3.0, False: 300.0}
 RL_BUILD_S = 45.0  # building the envs and compiling the kernels, before the first rollout
@@ -45,6 +46,7 @@ def emit(event: ProgressEvent, stream: TextIO | None = None) -> None:
     """
     if not event.time:
         event = event.model_copy(update={"time": time.time()})
+    startup.times().note_event(event.stage, event.done, event.time)
     out = stream if stream is not None else sys.stdout
     with _LOCK:
         out.write(event.to_line() + "\n")

@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from kernel_payload import startup
 from kernel_payload.device import detect_device, package_versions
 from kernel_payload.errors import Interrupted, SuiteSkipped
 from kernel_payload.events import emit, job_plan, stage_reporter
@@ -61,6 +62,7 @@ def run_job(spec: KernelSpec, out_dir: Path) -> SessionSummary:
         Interrupted: after the summary was finalised, when SIGTERM or SIGINT stopped the run.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    startup.times().suites_at = time.time()
     summary = SessionSummary(
         job_id=spec.job_id, job_name=spec.job.name, slug=spec.slug, commit_sha=spec.commit_sha,
         repo_url=spec.repo_url, started_at=_now(), job_description=spec.job.description,
@@ -119,6 +121,8 @@ def finalize(summary: SessionSummary, out_dir: Path) -> None:
             elif result.status == SuiteStatus.PENDING:
                 result.status = SuiteStatus.NOT_RUN
         summary.finished_at = _now()
+        if startup.times().suites_at is not None:  # this process ran the suites (not a salvage)
+            summary.startup = startup.times().as_dict()
         try:
             from kernel_payload.report import write_report
 
@@ -150,6 +154,7 @@ def _run_suites(spec: KernelSpec, summary: SessionSummary, out_dir: Path) -> Non
     summary.write(out_dir)
     for index, result in enumerate(summary.suites):
         _run_suite(result, spec, summary.device, out_dir, summary)
+        summary.startup = startup.times().as_dict()
         summary.write(out_dir)
         emit(ProgressEvent(stage=Stage.JOB, done=index + 1, total=len(summary.suites)))
 

@@ -14,6 +14,10 @@ job's configuration. The script then
    install) it writes a minimal failed summary itself;
 5. removes the clone, so the output folder holds only results.
 
+Compiled numba kernels are kept between jobs in a per-user folder outside the output folder
+(:func:`kernel_cache_dir`, passed to the payload as ``$ARZ_KERNEL_CACHE_DIR``; the payload's
+``kernel_payload/kernel_cache.py`` keys it by the kernel sources).
+
 OUTPUT is ``$ARZ_OUTPUT_DIR`` or the current folder (``/kaggle/working`` on Kaggle). Exit code 0
 means a final summary was written (the job's own result is in it), 1 that none could be.
 """
@@ -36,7 +40,10 @@ from pathlib import Path
 CONFIG_JSON = "{}"  # replaced by kernel_builder with {"repo_url", "commit_sha", "spec", ...}
 
 SUMMARY = "session_summary.json"
+CACHE_ENV = "ARZ_KERNEL_CACHE_DIR"
+STARTUP_ENV = "ARZ_STARTUP"  # the bootstrap's timings, for the summary's start-up split
 STATE = {"child": None, "signal": None}
+TIMES = {}  # kernel_started_at, clone_s, install_s
 
 
 class BootstrapError(Exception):
@@ -118,9 +125,38 @@ def summary_is_final(out_dir):
     return bool(data.get("finished_at"))
 
 
-def payload_env(src):
-    """Environment for the payload: the clone first on the import path, unbuffered output."""
+def kernel_cache_dir(out_dir):
+    """Folder of compiled kernels kept between jobs, or None (see kernel_payload/kernel_cache.py).
+
+    ``$ARZ_KERNEL_CACHE_DIR`` (``off`` disables it), else ``$XDG_CACHE_HOME/arz/kernels``, else
+    ``~/.cache/arz/kernels``. Never inside the output folder (only results go there): such a
+    folder, or a relative one, is not used.
+    """
+    value = os.environ.get(CACHE_ENV, "").strip()
+    if value.lower() == "off":
+        return None
+    if not value:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        value = os.path.join(base, "arz", "kernels")
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        print(f"kernel cache {value} is not an absolute path; not used", flush=True)
+        return None
+    path = path.resolve()
+    if path == out_dir or out_dir in path.parents:
+        print(f"kernel cache {path} lies inside the output folder; not used", flush=True)
+        return None
+    return path
+
+
+def payload_env(src, out_dir=None):
+    """Environment for the payload: the clone first on the import path, unbuffered output, the
+    kernel cache folder (``$ARZ_KERNEL_CACHE_DIR``, ``off`` when there is none)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", MPLBACKEND="Agg")
+    if out_dir is not None:
+        cache = kernel_cache_dir(out_dir)
+        env[CACHE_ENV] = str(cache) if cache else "off"
+        env[STARTUP_ENV] = json.dumps(dict(TIMES, payload_spawned_at=time.time()))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH", "")) if p)
     return env
 
@@ -129,7 +165,7 @@ def run_payload(src, spec_path, out_dir, extra=()):
     """Run ``python -u -m kernel_payload`` from the clone, output streamed through; return its code."""
     cmd = [sys.executable, "-u", "-m", "kernel_payload", "--spec", str(spec_path),
            "--out", str(out_dir), *extra]  # fmt: skip
-    child = subprocess.Popen(cmd, cwd=src, env=payload_env(src))
+    child = subprocess.Popen(cmd, cwd=src, env=payload_env(src, out_dir))
     STATE["child"] = child
     try:
         return child.wait()
@@ -191,6 +227,7 @@ def finish(cfg, src, spec_path, out_dir, code, started):
 
 def main():
     """Clone, install, run the payload, guarantee the summary; return the exit code."""
+    TIMES["kernel_started_at"] = time.time()
     cfg = json.loads(CONFIG_JSON)
     out_dir = Path(os.environ.get("ARZ_OUTPUT_DIR") or os.getcwd()).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -204,9 +241,13 @@ def main():
     spec_path, code = None, None
     try:
         event(0, f"cloning {sha[:8]}")
+        t0 = time.time()
         clone(cfg["repo_url"], sha, src)
+        TIMES["clone_s"] = time.time() - t0
         event(1, "checking requirements")
+        t0 = time.time()
         install(cfg["requirements"])
+        TIMES["install_s"] = time.time() - t0
         spec_path = src / ".arz_kernel_spec.json"
         spec_path.write_text(json.dumps(cfg["spec"]))
         event(2, "starting the payload (importing numpy, pydantic, the job's suites)")

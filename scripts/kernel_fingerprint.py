@@ -16,15 +16,11 @@ import re
 import sys
 from pathlib import Path
 
+from solver.kernels import sources
+
 ROOT = Path(__file__).resolve().parent.parent
 
-#: module with cached kernels -> the files its kernels call into (in update order)
-DEPENDENCIES: dict[str, tuple[str, ...]] = {
-    "solver/kernels/link.py": ("solver/physics.py", "solver/params.py"),
-    "solver/kernels/network.py": ("solver/physics.py", "solver/params.py", "solver/kernels/link.py"),
-    "solver/network/speeds.py": ("solver/physics.py", "solver/params.py", "solver/kernels/link.py",
-                         "solver/kernels/network.py"),
-}
+DEPENDENCIES = sources.DEPENDENCIES  # module with cached kernels -> the files its kernels call into (one table)
 _LINE = re.compile(r'^KERNEL_SOURCES_DIGEST = "([0-9a-f]*)"', re.M)
 
 

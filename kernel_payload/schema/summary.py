@@ -173,6 +173,10 @@ class SessionSummary(_Model):
     suites: list[SuiteResult] = Field(default_factory=list)
     artifacts: list[ArtifactEntry] = Field(default_factory=list)
     error: ErrorInfo | None = None
+    startup: dict[str, float | int | str] = Field(default_factory=dict)
+    """Where the start-up went, in seconds (kernel_payload/startup.py): ``clone_s``,
+    ``install_s``, ``imports_s``, ``compile_s`` / ``kernels_compiled``, ``kernel_cache``
+    (warm|cold|off), ``first_count_s`` and ``first_ppo_s`` (after the kernel started)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -40,6 +40,7 @@ from orchestrator.errors import BackendError, OutputRefused
 from orchestrator.home import arz_home
 from orchestrator.output_guard import ByteBudget, copy_file_safely, copy_tree_safely
 
+KERNEL_CACHE_ENV = "ARZ_KERNEL_CACHE_DIR"
 CANCEL_GRACE_S = 20.0
 KILL_GRACE_S = 5.0
 """Seconds between SIGTERM and SIGKILL when the deadline stops a run."""
@@ -74,6 +75,7 @@ class LocalBackend:
         supervisor. Runs left behind by a crash are cleaned up first.
         """
         self.clean_stale_runs()
+        self._check_kernel_cache()
         workdir = self.root / request.slug
         try:
             (workdir / "output").mkdir(parents=True)
@@ -218,6 +220,23 @@ class LocalBackend:
             self._remove_tmpdir(workdir)
             cleaned.append(workdir.name)
         return cleaned
+
+    def _check_kernel_cache(self) -> None:
+        """Refuse a kernel cache (``$ARZ_KERNEL_CACHE_DIR``) inside the runs' folders.
+
+        Compiled kernels are kept between jobs in a per-user folder (the bootstrap's
+        ``kernel_cache_dir``, default ``~/.cache/arz/kernels``); inside a run's folder they would
+        mix with its results or vanish with it.
+        """
+        value = os.environ.get(KERNEL_CACHE_ENV, "").strip()
+        if not value or value.lower() == "off":
+            return
+        cache, root = Path(value).expanduser().resolve(), self.root.resolve()
+        if cache == root or root in cache.parents:
+            raise BackendError(f"{KERNEL_CACHE_ENV}={value} lies inside the local runs' folder "
+                               f"{root}, where only job files and results belong.",
+                               fix=f"unset {KERNEL_CACHE_ENV} (compiled kernels then go to "
+                               "~/.cache/arz/kernels) or point it outside ARZ_HOME")  # fmt: skip
 
     # ------------------------------------------------------------------------------- internals
     def _workdir(self, ref: KernelRef) -> Path:

@@ -164,3 +164,15 @@ def test_pull_refuses_a_running_job_and_an_unfinished_summary(project, monkeypat
     with pytest.raises(PullError, match="unfinished"):
         jobs.pull_job(sub.record, registry, backend=sub.backend)
     assert not (project / "validation_output").exists()
+
+
+def test_a_kernel_cache_inside_the_runs_folder_is_refused_before_anything_starts(arz_home, monkeypatch):
+    from orchestrator.backends.base import PushRequest
+    from orchestrator.errors import BackendError
+
+    backend = LocalBackend()
+    monkeypatch.setenv("ARZ_KERNEL_CACHE_DIR", str(arz_home / "local" / "kernels"))
+    with pytest.raises(BackendError, match="ARZ_KERNEL_CACHE_DIR=.*inside the local runs' folder") as err:
+        backend.push(PushRequest(slug="arz-cache-inside", script="print('never runs')\n"))
+    assert "~/.cache/arz/kernels" in err.value.fix
+    assert not (backend.root / "arz-cache-inside").exists()

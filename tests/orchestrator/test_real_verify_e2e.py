@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 
 from rich.console import Console
@@ -42,3 +43,13 @@ def test_real_quick_verification_through_the_local_backend(project):
     for tex in ("checks.tex", "convergence.tex"):
         assert (folder / "verify/latex" / tex).read_text().rstrip().endswith(r"\end{document}")
     assert (folder / "report.html").stat().st_size > 50_000  # figures embedded
+    # compiled kernels went to the session's kernel cache (tests/conftest.py), not the results
+    log = (folder / f"{record.slug}.log").read_text()
+    assert f"kernel cache: {os.environ['ARZ_KERNEL_CACHE_DIR']}/" in log
+    assert not [p for p in folder.rglob("*") if p.suffix in (".nbi", ".nbc")]
+    # the start-up split: the bootstrap's steps, then the payload's (cold or warm: test order)
+    startup = summary.startup
+    assert {"clone_s", "install_s", "imports_s", "compile_s", "first_count_s"} <= set(startup)
+    assert startup["kernel_cache"] in ("warm", "cold") and 0 < startup["first_count_s"]
+    assert startup["clone_s"] + startup["imports_s"] <= startup["first_count_s"]
+    assert "start-up" in (folder / "report.html").read_text()

@@ -46,7 +46,7 @@ def test_no_reported_speed_exceeds_the_free_speed_or_is_negative(red_light):
     """Nearly empty cells between busy faces (the gaps the red light's platoons leave) divide face
     fluxes by ~1e-5 veh/m; the report clips them to [0, Vmax] (it read up to 113 m/s before)."""
     net = build_network(load_scenario(ROOT / "scenarios/red_light.yml"))
-    for i, link in enumerate(net.links):
+    for link in net.links:
         sl = net.link_slice(link)
         for k, cls in enumerate(("m", "c")):
             v = red_light.fields[f"{link}/v_{cls}"]
