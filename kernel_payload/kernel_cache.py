@@ -170,8 +170,10 @@ def install(cache_dir: Path) -> Path:
     for impl in _impl_classes():
         if ProjectCacheLocator not in impl._locator_classes:
             impl._locator_classes.insert(0, ProjectCacheLocator)
-    early = [name for name in sys.modules if name.split(".")[0] == "solver"
-             and name.rsplit(".", 1)[-1].startswith("kernels")]  # fmt: skip
+    from solver.kernels import sources
+
+    cached_modules = {path.removesuffix(".py").replace("/", ".") for path in sources.DEPENDENCIES}
+    early = [name for name in sys.modules if name in cached_modules]
     if early:
         logger.warning("kernel cache: %s imported before the cache was installed; they use numba's "
                        "default cache", ", ".join(sorted(early)))  # fmt: skip

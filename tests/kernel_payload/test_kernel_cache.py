@@ -152,3 +152,19 @@ def test_the_bootstrap_keeps_the_cache_out_of_the_output_folder(tmp_path, monkey
         assert got == (tmp_path / expected).resolve()
     env = kernel_bootstrap.payload_env(tmp_path / "src", out)
     assert env[kernel_bootstrap.CACHE_ENV] == (str(got) if got else "off")
+
+
+def test_a_kernel_module_imported_before_the_cache_is_named(tmp_path):
+    """The warning names the cached modules of solver/kernels/sources.py that were imported too early."""
+    code = ("import sys; from pathlib import Path\n"
+            "import solver.kernels.link, solver.physics\n"
+            "from kernel_payload.kernel_cache import install\n"
+            "install(Path(sys.argv[1]))\n")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "cache")], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "solver.kernels.link imported before the cache was installed" in proc.stderr
+    assert "solver.physics" not in proc.stderr  # not a module with cached kernels
+    quiet = subprocess.run([sys.executable, "-c", code.replace("import solver.kernels.link, solver.physics\n", ""),
+                            str(tmp_path / "cache")], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 0 and "imported before" not in quiet.stderr, quiet.stderr
