@@ -21,9 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 #: module with cached kernels -> the files its kernels call into (in update order)
 DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "solver/kernels_cpu.py": ("solver/physics.py", "solver/params.py"),
-    "solver/kernels_network.py": ("solver/physics.py", "solver/params.py", "solver/kernels_cpu.py"),
+    "solver/kernels_network.py": ("solver/physics.py", "solver/params.py", "solver/kernels_cpu.py",
+                                  "solver/kernels_signals.py"),
     "solver/speeds.py": ("solver/physics.py", "solver/params.py", "solver/kernels_cpu.py",
-                         "solver/kernels_network.py"),
+                         "solver/kernels_signals.py", "solver/kernels_network.py"),
 }
 _LINE = re.compile(r'^KERNEL_SOURCES_DIGEST = "([0-9a-f]*)"', re.M)
 
