@@ -20,10 +20,10 @@ sn next phase, req requested phase.
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
-
-import math
 
 from solver import physics
 from solver.kernels_cpu import (
@@ -37,7 +37,7 @@ from solver.kernels_cpu import (
     limit_faces,
     max_wave_speed,
 )
-from solver.kernels_signals import signal_dt_cap, signal_greens, signal_update  # noqa: F401 (re-exported)
+from solver.kernels_signals import signal_dt_cap, signal_greens, signal_update
 from solver.params import EPS_VAC, RELAX, RHO_JAM, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see solver/fingerprint.py)

@@ -29,7 +29,7 @@ from solver.network import max_degree
 from solver.params import EPS_VAC
 
 # digest of the modules these cached kernels call into (see solver/fingerprint.py)
-KERNEL_SOURCES_DIGEST = "5b9c886b3dbcfb6c"
+KERNEL_SOURCES_DIGEST = "ee10145b0c3d8a72"
 
 #: dt of the entry rule ``min(demand + queue/dt, supply)`` when reporting: a waiting queue enters at the supply
 REPORT_DT = 1e-9
