@@ -18,8 +18,8 @@ NOTICE = "compiling kernels (first run only, ~30 s)…"
 
 #: the modules with cached kernels each kind of run calls into
 ROAD = ("solver.kernels.link",)
-NETWORK = ("solver.kernels.link", "solver.kernels.network")
-RL = ("solver.kernels.link", "solver.kernels.network", "rl.observation")
+NETWORK = ("solver.kernels.link", "solver.kernels.signals", "solver.kernels.network", "solver.network.speeds")
+RL = NETWORK  # the RL observations read the network's transport speeds
 
 _shown = False
 

@@ -8,7 +8,9 @@
 # simulated time, 5 s decisions, seeded random actions, start-up / compile excluded, 5 episodes per
 # side and round (solver.bench.runner.measure_intersection, solver.bench.sumo.measure_sumo_rl). Prints
 # the medians, both mean vehicle counts, the machine load and the ratios (ARZ one copy on one core
-# / sumo-rl, ARZ batch on every core summed over the batch / sumo-rl). Timings are wall-clock.
+# / sumo-rl, ARZ batch on every core summed over the batch / sumo-rl) and, as the third acceptance
+# figure of issue 18, the 200-cell WENO5 road step on one core (us, median of the rounds'
+# medians, solver.bench.runner.measure_road). Timings are wall-clock.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -21,12 +23,12 @@ fi
 ARZ_SUMO_PYTHON="$ROOT/.venv-sumo/bin/python" "$PY" - "$ROUNDS" <<'PY'
 import json, os, statistics, sys
 
-from solver.bench.runner import EPISODE_S, EPISODES, measure_intersection
+from solver.bench.runner import EPISODE_S, EPISODES, measure_intersection, measure_road
 from solver.bench.sumo import measure_sumo_rl
 from solver.threads import default_threads
 
 rounds, cores = int(sys.argv[1]), default_threads()
-load_before, sumo, one, batch = os.getloadavg()[0], [], [], []
+load_before, sumo, one, batch, road = os.getloadavg()[0], [], [], [], []
 for i in range(rounds):
     print(f"round {i + 1}/{rounds}", file=sys.stderr, flush=True)
     got = measure_sumo_rl(EPISODES, EPISODE_S, seed=1000 * i)
@@ -35,6 +37,7 @@ for i in range(rounds):
     sumo.append(got)
     one.append(measure_intersection(1, 1, EPISODES, EPISODE_S, seed=1000 * i))
     batch.append(measure_intersection(4 * cores, cores, EPISODES, EPISODE_S, seed=1000 * i))
+    road.append(measure_road(200, "weno5", 1, 1, repeats=5, target_s=0.1))
 median = lambda rows, key: statistics.median(r[key] for r in rows)  # noqa: E731
 sumo_rate = median(sumo, "sim_s_per_wall_s")
 out = {"rounds": rounds, "episode_s": EPISODE_S, "episodes_per_round": EPISODES, "cores": cores,
@@ -43,7 +46,10 @@ out = {"rounds": rounds, "episode_s": EPISODE_S, "episodes_per_round": EPISODES,
        "arz_mean_vehicles": median(one, "mean_vehicles"),
        "arz_one_core_sim_s_per_wall_s": median(one, "batch_sim_s_per_wall_s"),
        "arz_batch_all_cores_sim_s_per_wall_s": median(batch, "batch_sim_s_per_wall_s"),
-       "arz_batch_size": 4 * cores}
+       "arz_batch_size": 4 * cores, "weno5_200_us_per_step_one_core": median(road, "us_per_step"),
+       "sumo_rl_rates_per_round": [r["sim_s_per_wall_s"] for r in sumo],
+       "arz_one_core_rates_per_round": [r["batch_sim_s_per_wall_s"] for r in one],
+       "arz_batch_rates_per_round": [r["batch_sim_s_per_wall_s"] for r in batch]}
 out["arz_one_core_vs_sumo_rl"] = out["arz_one_core_sim_s_per_wall_s"] / sumo_rate
 out["arz_batch_all_cores_vs_sumo_rl"] = out["arz_batch_all_cores_sim_s_per_wall_s"] / sumo_rate
 print(json.dumps(out, indent=2))

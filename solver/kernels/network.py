@@ -20,6 +20,8 @@ sn next phase, req requested phase.
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -34,12 +36,12 @@ from solver.kernels.link import (
     clean_cell,
     limit_faces,
     max_wave_speed,
-    relax,
 )
-from solver.params import EPS_VAC, RHO_JAM
+from solver.kernels.signals import signal_dt_cap, signal_greens, signal_update
+from solver.params import EPS_VAC, RELAX, RHO_JAM, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "00a0312f7efa34bc"
+KERNEL_SOURCES_DIGEST = "8076a2de27d114dc"
 
 _P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
 _weno5_class_faces = _P.weno5_class_faces
@@ -49,18 +51,20 @@ _supplies = _P.supplies
 _marker = _P.marker
 _pressures = _P.pressures
 _flux_and_speeds = _P.flux_and_speeds
+_relax_marker = _P.relax_marker
 
 jit = numba.njit(cache=True, fastmath=FASTMATH)
 
 # accumulator columns per class
 ARRIVED, EXITED, TTS, DELAY, QUEUED_VS = range(5)
 N_ACC = 5
-#: work slots per copy: W[k] for k = state at the RK start, stage 1, stage 2, fluxes, saved state
+#: work slots per copy: W[k] for k = state at the RK start (relaxed), stage 1, stage 2, fluxes
+#: (node faces only), the state before the step (restored when the step is rejected)
 Q0, Q1, Q2, FLUX, SAVED = range(5)
 N_WORK = 5
-#: queue work slots per copy: QW[k] for k = queue at the RK start, stage 1, stage 2, rate, saved
-QU0, QU1, QU2, QRATE, QSAVED = range(5)
-N_QWORK = 5
+#: queue work slots per copy: QW[k] for k = queue at the RK start, stage 1, stage 2, rate
+QU0, QU1, QU2, QRATE = range(4)
+N_QWORK = 4
 
 
 @jit
@@ -76,54 +80,6 @@ def demand_rate(e, k, t, dem_t, dem_v, dem_np, dem_lin):
                 return dem_v[e, k, i - 1] + (dem_v[e, k, i] - dem_v[e, k, i - 1]) * (t - t0) / (t1 - t0)
             return dem_v[e, k, i - 1]
     return dem_v[e, k, n - 1]
-
-
-@jit
-def signal_greens(sp, ss, app_sig, app_pos, sig_green, green):
-    """Green factor (1 flows, 0 red) per approach from the signal state. Yellow still flows."""
-    for a in range(app_sig.shape[0]):
-        s = app_sig[a]
-        if s < 0:
-            green[a] = 1.0
-        elif ss[s] == 2:
-            green[a] = 0.0
-        else:
-            green[a] = sig_green[s, sp[s], app_pos[a]]
-
-
-@jit
-def signal_update(sp, ss, st, sn, req, sig_times, dt):
-    """Advance every signal by dt s; min green and clearance are enforced here, not by callers."""
-    for s in range(sp.shape[0]):
-        st[s] += dt
-        for _ in range(3):  # cascade through zero-length stages
-            yellow, all_red, min_green = sig_times[s, 0], sig_times[s, 1], sig_times[s, 2]
-            if ss[s] == 0 and req[s] != sp[s] and st[s] >= min_green - 1e-9:
-                ss[s], sn[s], st[s] = 1, req[s], 0.0
-            elif ss[s] == 1 and st[s] >= yellow - 1e-9:
-                ss[s], st[s] = 2, 0.0
-            elif ss[s] == 2 and st[s] >= all_red - 1e-9:
-                ss[s], sp[s], st[s] = 0, sn[s], 0.0
-            else:
-                break
-
-
-@jit
-def signal_dt_cap(sp, ss, st, req, sig_times):
-    """Largest dt (s) that does not jump over a pending signal transition."""
-    cap = 1e30
-    for s in range(sp.shape[0]):
-        if ss[s] == 0 and req[s] != sp[s]:
-            left = sig_times[s, 2] - st[s]
-        elif ss[s] == 1:
-            left = sig_times[s, 0] - st[s]
-        elif ss[s] == 2:
-            left = sig_times[s, 1] - st[s]
-        else:
-            continue
-        if left > 1e-9:
-            cap = min(cap, left)
-    return cap
 
 
 @numba.njit(cache=True, inline="always", fastmath=FASTMATH)
@@ -296,34 +252,83 @@ def bound_cell(q, c, vtop, eps, par):
                 q[2 * k + 1, c] = rho * min(max(w, p), p + vtop)
 
 
-@jit
-def _update_links(dst, a, ca, b, cb, F, lk, lk_dx, dt, scales, par, final, flush):
-    """RK combination ``dst = ca a + cb (b - dt/dx (F_{j+1} - F_j))`` on every interior cell,
-    each cell then cleaned as :func:`solver.kernels.link.clean_vacuum` does (densities above
-    ``-flush rho_jam`` are round-off and become vacuum).
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+def _combine_cell(dst, a, ca, src, cb, d, dtdx, f0, f1, f2, f3, g0, g1, g2, g3, thresh, tiny, vtop,
+                  eps, par, final):
+    """``dst = ca a + cb (src - dt/dx (f - g))`` in cell d (g its left face flux, f its right), then
+    :func:`solver.kernels.link.clean_cell`; with ``final`` also :func:`bound_cell`. Returns True if
+    ``final`` and a density of the cell is negative after cleaning."""
+    dst[0, d] = ca * a[0, d] + cb * (src[0, d] - dtdx * (f0 - g0))
+    dst[1, d] = ca * a[1, d] + cb * (src[1, d] - dtdx * (f1 - g1))
+    dst[2, d] = ca * a[2, d] + cb * (src[2, d] - dtdx * (f2 - g2))
+    dst[3, d] = ca * a[3, d] + cb * (src[3, d] - dtdx * (f3 - g3))
+    clean_cell(dst, d, thresh, tiny, vtop, eps)
+    if final:
+        bound_cell(dst, d, vtop, eps, par)
+        return dst[0, d] < 0.0 or dst[2, d] < 0.0
+    return False
 
-    With ``final`` (the last stage) each cell's markers are also bounded (:func:`bound_cell`)
-    in the same pass. Returns True if an interior density is negative after cleaning (the step
-    must then be retried). Shapes: (4, Ncells).
+
+@jit
+def stage_link(dst, a, ca, src, cb, F, vmax, off, n, dtdx, order, kind, scales, par, supply_cap,
+               flush, final):
+    """One RK stage of one link in one pass: the interior fluxes of :func:`link_sweep` (faces and
+    fluxes kept in registers) and ``dst = ca a + cb (src - dt/dx (F_{j+1} - F_j))`` of each cell
+    as soon as both its faces are known, the cell then cleaned (:func:`_combine_cell`).
+
+    The node faces ``F[:, off]`` and ``F[:, off + n]`` must hold the entry, exit and junction
+    fluxes of this stage (interior faces are not written to F). ``dtdx`` = dt/dx (s/m), ``flush``
+    as in :class:`solver.network.Numerics`. Returns True if ``final`` and an interior density is
+    negative after cleaning (the step must then be retried). Shapes: (4, Ncells).
     """
-    thresh = VACUUM_FACE * par[RHO_JAM]
+    first, last = off + NG, off + NG + n - 1
+    thresh, eps = VACUUM_FACE * par[RHO_JAM], par[EPS_VAC]
     tiny = flush * par[RHO_JAM]
     vtop = scales[1] / scales[0]
-    eps = par[EPS_VAC]
+    s0, s1, s2, s3 = scales[0], scales[1], scales[2], scales[3]
     negative = False
-    for l in range(lk.shape[0]):
-        off, n = lk[l, 0], lk[l, 1]
-        dtdx = dt / lk_dx[l]
-        for c in range(off + NG, off + NG + n):
-            j = c - NG  # the cell's left interface (F[:, off + i] is interface i of the link)
-            for v in range(4):
-                dst[v, c] = ca * a[v, c] + cb * (b[v, c] - dtdx * (F[v, j + 1] - F[v, j]))
-            clean_cell(dst, c, thresh, tiny, vtop, eps)
-            if final:
-                bound_cell(dst, c, vtop, eps, par)
-                if dst[0, c] < 0.0 or dst[2, c] < 0.0:
-                    negative = True
+    _, _, _, _, p0, p1, p2, p3 = _cell_faces(src, first, first, last, order, s0, s1, s2, s3, thresh, eps)
+    g0, g1, g2, g3 = F[0, off], F[1, off], F[2, off], F[3, off]
+    for j in range(1, n):
+        c = first + j
+        m0, m1, m2, m3, r0, r1, r2, r3 = _cell_faces(src, c, first, last, order, s0, s1, s2, s3, thresh, eps)
+        f0, f1, f2, f3, _ = _numerical_flux(p0, p1, p2, p3, m0, m1, m2, m3, kind, par)
+        if supply_cap:
+            s_m, s_c = _supplies(src[0, c], src[2, c], vmax[0, c], vmax[1, c], par)
+            if f0 > s_m:
+                f1 *= s_m / f0
+                f0 = s_m
+            if f2 > s_c:
+                f3 *= s_c / f2
+                f2 = s_c
+        if _combine_cell(dst, a, ca, src, cb, c - 1, dtdx, f0, f1, f2, f3, g0, g1, g2, g3, thresh,
+                         tiny, vtop, eps, par, final):
+            negative = True
+        g0, g1, g2, g3 = f0, f1, f2, f3
+        p0, p1, p2, p3 = r0, r1, r2, r3
+    if _combine_cell(dst, a, ca, src, cb, last, dtdx, F[0, off + n], F[1, off + n], F[2, off + n],
+                     F[3, off + n], g0, g1, g2, g3, thresh, tiny, vtop, eps, par, final):
+        negative = True
     return negative
+
+
+@jit
+def relax_and_save(q, q0, saved, lk, vmax, h, par):
+    """``saved = q`` and ``q0 = R(h) q`` (exact relaxation over h s, :func:`solver.kernels.link.relax`;
+    a copy when relaxation is off) on the interior cells of every link, in one pass.
+
+    Shapes: (4, Ncells); vmax (2, Ncells) m/s.
+    """
+    relaxing = par[RELAX] != 0.0 and h > 0.0
+    decay_m = math.exp(-h / par[TAU_M])
+    decay_c = math.exp(-h / par[TAU_C])
+    for l in range(lk.shape[0]):
+        for c in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
+            r_m, y_m, r_c, y_c = q[0, c], q[1, c], q[2, c], q[3, c]
+            saved[0, c], saved[1, c], saved[2, c], saved[3, c] = r_m, y_m, r_c, y_c
+            if relaxing:
+                y_m, y_c = _relax_marker(r_m, y_m, r_c, y_c, vmax[0, c], vmax[1, c], decay_m, decay_c, par)
+            q0[0, c], q0[1, c], q0[2, c], q0[3, c] = r_m, y_m, r_c, y_c
 
 
 @jit
@@ -344,21 +349,23 @@ def copy_queues(dst, src):
 
 
 @jit
-def network_rk3(q, qu, t, dt, topo, dscale, num, green, work, qwork, scr, acc):
-    """One SSP-RK3 transport step (:data:`solver.kernels.link.RK3`) of a whole network copy:
-    links and entry queues together.
+def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc):
+    """Relaxation over h s (Strang's first half), then one SSP-RK3 transport step
+    (:data:`solver.kernels.link.RK3`) of a whole network copy: links and entry queues together.
 
     Allocation-free (named work slots, loops instead of slice assignment), so numba-cuda compiles
-    this same function for the GPU. Returns False (state restored) when a density would go
-    negative. ``acc[k, ARRIVED|EXITED]`` receives this step's arrivals and exits (veh),
-    RK-weighted like the state.
+    this same function for the GPU. Each stage is one pass per link (:func:`stage_link`) after
+    the node fluxes; the relaxation is fused with saving the state (:func:`relax_and_save`).
+    Returns False (q and qu restored to their values on entry) when a density would go negative.
+    ``acc[k, ARRIVED|EXITED]`` receives this step's arrivals and exits (veh), RK-weighted like
+    the state.
 
     Shapes: q (4, Ncells); qu (E, 2); work (N_WORK, 4, Ncells); qwork (N_QWORK, E, 2);
     scr (6, maxdeg); green (A,); acc (2, N_ACC).
     """
     lk, vmax, par = topo.lk, topo.vmax, num.par
     q0, F, dqu = work[Q0], work[FLUX], qwork[QRATE]
-    copy_cells(q0, q, lk)
+    relax_and_save(q, q0, work[SAVED], lk, vmax, h, par)
     copy_queues(qwork[QU0], qu)
     rdt = par.dtype.type(dt)  # the state's precision
     arr_m, arr_c, ex_m, ex_c = float(0), float(0), float(0), float(0)
@@ -367,9 +374,6 @@ def network_rk3(q, qu, t, dt, topo, dscale, num, green, work, qwork, scr, acc):
         a, b, c, w = RK3[stage]
         ra, rb = par.dtype.type(a), par.dtype.type(b)
         src, usrc = work[Q0 + stage], qwork[QU0 + stage]
-        for l in range(lk.shape[0]):
-            link_sweep(src, F, vmax, lk[l, 0], lk[l, 1], num.order, num.kind, num.scales, par,
-                       num.supply_cap)
         s_am, s_ac, s_em, s_ec = entry_exit_fluxes(
             src, usrc, t + c * dt, dt, lk, vmax, topo.en_link, topo.dem_t, topo.dem_v, topo.dem_np,
             topo.dem_lin, dscale, topo.ex_link, par, F, dqu)
@@ -379,19 +383,20 @@ def network_rk3(q, qu, t, dt, topo, dscale, num, green, work, qwork, scr, acc):
         arr_c += w * dt * s_ac
         ex_m += w * dt * s_em
         ex_c += w * dt * s_ec
-        if stage < 2:  # two call sites: a constant ``final`` keeps the pass specialised (2 %)
-            udst = qwork[QU1 + stage]
-            _update_links(work[Q1 + stage], q0, ra, src, rb, F, lk, topo.lk_dx, rdt, num.scales,
-                          par, False, num.flush)
-        else:  # markers bounded and negatives looked for in the same pass
-            udst = qu
-            negative = _update_links(q, q0, ra, src, rb, F, lk, topo.lk_dx, rdt, num.scales, par,
-                                     True, num.flush)
+        for l in range(lk.shape[0]):
+            dtdx = rdt / topo.lk_dx[l]
+            if stage < 2:  # two call sites: a constant ``final`` keeps the pass specialised
+                stage_link(work[Q1 + stage], q0, ra, src, rb, F, vmax, lk[l, 0], lk[l, 1], dtdx,
+                           num.order, num.kind, num.scales, par, num.supply_cap, num.flush, False)
+            elif stage_link(q, q0, ra, src, rb, F, vmax, lk[l, 0], lk[l, 1], dtdx, num.order,
+                            num.kind, num.scales, par, num.supply_cap, num.flush, True):
+                negative = True  # markers bounded and negatives looked for in the same pass
+        udst = qwork[QU1 + stage] if stage < 2 else qu
         for e in range(qu.shape[0]):
             for k in range(2):
                 udst[e, k] = ra * qwork[QU0, e, k] + rb * (usrc[e, k] + rdt * dqu[e, k])
     if negative:
-        copy_cells(q, q0, lk)
+        copy_cells(q, work[SAVED], lk)
         copy_queues(qu, qwork[QU0])
         return False
     acc[0, ARRIVED] += arr_m
@@ -402,9 +407,10 @@ def network_rk3(q, qu, t, dt, topo, dscale, num, green, work, qwork, scr, acc):
 
 
 @jit
-def accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, cfl, par, acc, aq, aqmax):
-    """Add dt-weighted total time spent, delay, queued vehicle-seconds and approach queues, and
-    return the CFL time step of the state (s; ``inf`` when nothing moves).
+def accumulate_measures(q, qu, dt, h, lk, lk_dx, vmax, app_link, thresh, cfl, par, acc, aq, aqmax):
+    """Relax every interior cell over h s (Strang's second half, in place), then add dt-weighted
+    total time spent, delay, queued vehicle-seconds and approach queues of the relaxed state, and
+    return its CFL time step (s; ``inf`` when nothing moves). One pass over the cells.
 
     Delay counts, per vehicle, the fraction of free speed it is missing, ``1 - v/Vmax``; every
     vehicle in an entry queue is fully delayed. Approach queue = metres of the approach whose total
@@ -412,6 +418,9 @@ def accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, cfl, par, 
     computed in the same pass over the cells (the next step starts from this state).
     """
     eps = par[EPS_VAC]
+    relaxing = par[RELAX] != 0.0 and h > 0.0  # as solver.kernels.link.relax
+    decay_m = math.exp(-h / par[TAU_M])
+    decay_c = math.exp(-h / par[TAU_C])
     dt_cfl = np.inf
     # veh m, summed in registers; float(0) stays float64 in the float32 CUDA port (0.0 would not)
     tts_m, tts_c, delay_m, delay_c = float(0), float(0), float(0), float(0)
@@ -419,6 +428,9 @@ def accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, cfl, par, 
         off, n, dx = lk[l, 0], lk[l, 1], lk_dx[l]
         a_max = 0.0
         for c in range(off + NG, off + NG + n):
+            if relaxing:
+                q[1, c], q[3, c] = _relax_marker(q[0, c], q[1, c], q[2, c], q[3, c], vmax[0, c],
+                                                 vmax[1, c], decay_m, decay_c, par)
             p_m, p_c = _pressures(q[0, c], q[2, c], par)
             rho_m, rho_c = q[0, c], q[2, c]
             lag_m = 1.0 - (_marker(rho_m, q[1, c], eps) - p_m) / vmax[0, c]
@@ -478,40 +490,27 @@ def advance_network(q, qu, t, t_end, max_steps, topo, dscale, sigs, obs, num, wo
     lk, lk_dx, vmax, par = topo.lk, topo.lk_dx, topo.vmax, num.par
     sp, ss, st, sn, req, sig_times, app_sig, app_pos, sig_green = sigs
     app_link, thresh = obs
-    saved, qsaved = work[SAVED], qwork[QSAVED]
     steps = 0
     failures = 0
     dt_cfl = cfl_time_step(q, lk, lk_dx, num.cfl, par)  # later ones come with the measures
     while t_end - t > 1e-9 * max(1.0, abs(t_end)) and steps < max_steps:
         signal_greens(sp, ss, app_sig, app_pos, sig_green, green)
         dt = min(t_end - t, signal_dt_cap(sp, ss, st, req, sig_times), dt_cfl)
-        copy_cells(saved, q, lk)
-        copy_queues(qsaved, qu)
         ok = False
-        for _attempt in range(12):
-            _relax_all(q, lk, vmax, par.dtype.type(0.5 * dt), par)
-            ok = network_rk3(q, qu, t, dt, topo, dscale, num, green, work, qwork, scr, acc)
+        for _attempt in range(12):  # a rejected step leaves q and qu as they were
+            ok = network_rk3(q, qu, t, dt, par.dtype.type(0.5 * dt), topo, dscale, num, green,
+                             work, qwork, scr, acc)
             if ok:
                 break
-            copy_cells(q, saved, lk)
-            copy_queues(qu, qsaved)
             dt *= 0.5
         if not ok:
             failures += 1
-        _relax_all(q, lk, vmax, par.dtype.type(0.5 * dt), par)
-        dt_cfl = accumulate_measures(q, qu, dt, lk, lk_dx, vmax, app_link, thresh, num.cfl, par,
-                                     acc, aq, aqmax)
+        dt_cfl = accumulate_measures(q, qu, dt, par.dtype.type(0.5 * dt), lk, lk_dx, vmax, app_link,
+                                     thresh, num.cfl, par, acc, aq, aqmax)
         signal_update(sp, ss, st, sn, req, sig_times, dt)
         t += dt
         steps += 1
     return t, steps, failures
-
-
-@jit
-def _relax_all(q, lk, vmax, h, par):
-    for l in range(lk.shape[0]):
-        off, n = lk[l, 0], lk[l, 1]
-        relax(q[:, off:off + n + 2 * NG], n, vmax[:, off + NG:off + NG + n], h, par)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)

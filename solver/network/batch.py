@@ -20,6 +20,49 @@ from solver.network.compile import Network, max_degree
 from solver.threads import default_threads, run_batched
 
 
+def state_layout(net: Network) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Every per-copy array of a batched network: name -> (shape without the batch axis, kind).
+
+    Kind ``real`` is the state's precision, ``f64`` time and accumulators (float64 on every
+    backend), ``i64`` signal indices and counters. The CPU batch puts the batch axis first, the
+    GPU batch last (:func:`state_arrays`). W, QW, SCR and GREEN are the step's scratch.
+    """
+    E, S, A, N = len(net.entries), len(net.signals), len(net.approaches), net.n_cells
+    return {"Q": ((4, N), "real"), "QU": ((E, 2), "real"), "T": ((), "f64"),
+            "DSCALE": ((E,), "real"), "SP": ((S,), "i64"), "SS": ((S,), "i64"),
+            "ST": ((S,), "f64"), "SN": ((S,), "i64"), "REQ": ((S,), "i64"),
+            "W": ((KN.N_WORK, 4, N), "real"), "QW": ((KN.N_QWORK, E, 2), "real"),
+            "SCR": ((6, max_degree(net.topo)), "real"), "GREEN": ((A,), "real"),
+            "ACC": ((2, KN.N_ACC), "f64"), "AQ": ((A,), "f64"), "AQMAX": ((A,), "f64"),
+            "STEPS": ((), "i64"), "FAIL": ((), "i64")}  # fmt: skip
+
+
+def state_arrays(net: Network, batch: int, dtype: str = "float64",
+                 batch_last: bool = False) -> dict[str, np.ndarray]:
+    """Zeroed arrays of :func:`state_layout` for ``batch`` copies, ``real`` ones in ``dtype``,
+    the batch axis first (CPU) or last (``batch_last``, the GPU's coalesced layout)."""
+    kinds = {"real": dtype, "f64": np.float64, "i64": np.int64}
+    out = {}
+    for name, (shape, kind) in state_layout(net).items():
+        out[name] = np.zeros((*shape, batch) if batch_last else (batch, *shape), kinds[kind])
+    return out
+
+
+def cell_lengths(net: Network) -> np.ndarray:
+    """Length (m) of every cell of the flat axis, 0 for ghost cells: vehicles on the links of a
+    state ``q`` (4, Ncells) are ``q[0::2] @ cell_lengths(net)`` per class. Shapes: (Ncells,)."""
+    out = np.zeros(net.n_cells)
+    for l, (off, n) in enumerate(net.lk):
+        out[off + K.NG: off + K.NG + n] = net.lk_dx[l]
+    return out
+
+
+def invalid_state_error(t_end: float, failed, where: str = "") -> NumericalError:
+    """The error of an advance that could not keep positivity or left a non-finite value."""
+    return NumericalError(f"network state became invalid near t = {t_end:g} s{where} (copies "
+                          f"{np.flatnonzero(failed).tolist()}); report it as a bug")
+
+
 def checked_requests(net: Network, batch: int, requested) -> np.ndarray:
     """Requested phases as a (batch, S) int64 array.
 
@@ -38,6 +81,12 @@ class NetworkReadout:
     Reads ``net``, ``B``, ``Q``, ``QU``, ``ACC``, ``AQ``, ``AQMAX``, ``Q0MASS`` (batch axis first)
     and :meth:`stored` of the class it is mixed into.
     """
+
+    def mass_of(self, q: np.ndarray) -> np.ndarray:
+        """Vehicles on the links of states ``q`` (..., 4, Ncells) per class. Shapes: (..., 2)."""
+        if not hasattr(self, "_cell_lengths"):
+            self._cell_lengths = cell_lengths(self.net)
+        return np.asarray(q, np.float64)[..., 0::2, :] @ self._cell_lengths
 
     def stored(self) -> np.ndarray:
         """Vehicles on the links per copy and class. Shapes: (B, 2)."""
@@ -90,16 +139,6 @@ class BatchedNetwork(NetworkReadout):
         self.net = net
         self.B = int(batch)
         self.threads = max(1, int(threads or default_threads()))
-        E, S, A = len(net.entries), len(net.signals), len(net.approaches)
-        maxdeg = max_degree(net.topo)
-        B, N = self.B, net.n_cells
-        self.W = np.zeros((B, KN.N_WORK, 4, N))
-        self.QW = np.zeros((B, KN.N_QWORK, E, 2))
-        self.SCR = np.zeros((B, 6, maxdeg))
-        self.GREEN = np.zeros((B, A))
-        self.STEPS = np.zeros(B, np.int64)
-        self.FAIL = np.zeros(B, np.int64)
-        self.shape = (E, S, A)
         self.numerics = net.numerics()
         self.reset()
 
@@ -107,22 +146,12 @@ class BatchedNetwork(NetworkReadout):
         """Put copies back to the scenario's initial state.
 
         Args:
-            index: copies to reset (None: all).
+            index: copies to reset (None: all; every array is then allocated anew).
             demand_scale: demand multipliers for those copies, scalar or (len(index), E).
         """
-        E, S, A = self.shape
         if index is None:
-            B, N = self.B, self.net.n_cells
-            self.Q = np.zeros((B, 4, N))
-            self.QU = np.zeros((B, E, 2))
-            self.T = np.zeros(B)
-            self.SP, self.SS, self.SN, self.REQ = (np.zeros((B, S), np.int64) for _ in range(4))
-            self.ST = np.zeros((B, S))
-            self.DSCALE = np.ones((B, E))
-            self.ACC = np.zeros((B, 2, KN.N_ACC))
-            self.AQ = np.zeros((B, A))
-            self.AQMAX = np.zeros((B, A))
-            self.Q0MASS = np.zeros((B, 2))
+            self.__dict__.update(state_arrays(self.net, self.B))
+            self.Q0MASS = np.zeros((self.B, 2))
             index = np.arange(self.B)
         index = np.atleast_1d(index)
         self.Q[index] = self.net.q0
@@ -131,7 +160,7 @@ class BatchedNetwork(NetworkReadout):
         for arr in (self.SP, self.SS, self.SN, self.REQ, self.ST, self.ACC, self.AQ, self.AQMAX):
             arr[index] = 0
         self.DSCALE[index] = 1.0 if demand_scale is None else demand_scale
-        self.Q0MASS[index] = self.stored()[index]
+        self.Q0MASS[index] = self.mass_of(self.net.q0)
 
     def advance(self, duration: float, requested=None, max_steps: int = 10**7) -> None:
         """Advance every copy by ``duration`` s (each from its own time) holding the requested phases.
@@ -152,12 +181,8 @@ class BatchedNetwork(NetworkReadout):
                 self.QW, self.SCR, self.GREEN, self.ACC, self.AQ, self.AQMAX, self.STEPS, self.FAIL)
         run_batched(KN.advance_network_range, self.B, self.threads, *args)
         if self.FAIL.any() or not np.isfinite(self.Q).all():
-            raise NumericalError(f"network state became invalid near t = {t_end:g} s (copies {np.flatnonzero(self.FAIL).tolist()})")
+            raise invalid_state_error(t_end, self.FAIL | ~np.isfinite(self.Q).all(axis=(1, 2)))
 
     def stored(self) -> np.ndarray:
         """Vehicles on the links per copy and class. Shapes: (B, 2)."""
-        out = np.zeros((self.B, 2))
-        for l, (off, n) in enumerate(self.net.lk):
-            sl = slice(off + K.NG, off + K.NG + n)
-            out += self.Q[:, [0, 2], sl].sum(axis=2) * self.net.lk_dx[l]
-        return out
+        return self.mass_of(self.Q)

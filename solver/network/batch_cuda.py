@@ -13,12 +13,12 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda
 
-from solver.errors import BackendError, NumericalError
+from solver.errors import BackendError
 from solver.kernels import cuda as KG
-from solver.kernels import network as KN
 from solver.kernels.link import NG
-from solver.network.batch import NetworkReadout, checked_requests
-from solver.network.compile import Network, Topology, max_degree
+from solver.network.batch import NetworkReadout, checked_requests, invalid_state_error
+from solver.network.batch import state_arrays as batch_state_arrays
+from solver.network.compile import Network, Topology
 
 #: device arrays exposed as host copies, batch axis moved first
 STATE_NAMES = ("Q", "QU", "T", "DSCALE", "SP", "SS", "SN", "REQ", "ST", "ACC", "AQ", "AQMAX",
@@ -112,18 +112,11 @@ def on_device(value, to_device):
 
 
 def state_arrays(net: Network, batch: int, dtype: str) -> dict[str, np.ndarray]:
-    """Zeroed host arrays of the per-copy state and scratch, batch axis last (see the kernel)."""
-    E, S, A, B, N = len(net.entries), len(net.signals), len(net.approaches), batch, net.n_cells
-    maxdeg = max_degree(net.topo)
-    real, f64, i64 = dtype, np.float64, np.int64
-    shapes = {"Q": ((4, N, B), real), "QU": ((E, 2, B), real), "T": ((B,), f64),
-              "DSCALE": ((E, B), real), "SP": ((S, B), i64), "SS": ((S, B), i64),
-              "ST": ((S, B), f64), "SN": ((S, B), i64), "REQ": ((S, B), i64),
-              "W": ((KN.N_WORK, 4, N, B), real), "QW": ((KN.N_QWORK, E, 2, B), real),
-              "SCR": ((6, maxdeg, B), real), "GREEN": ((A, B), real),
-              "ACC": ((2, KN.N_ACC, B), f64), "AQ": ((A, B), f64), "AQMAX": ((A, B), f64),
-              "STEPS": ((B,), i64), "FAIL": ((B,), i64), "STORED": ((2, B), f64)}  # fmt: skip
-    return {k: np.zeros(shape, d) for k, (shape, d) in shapes.items()}
+    """Zeroed host arrays of the per-copy state and scratch (:func:`solver.network.batch.state_layout`),
+    batch axis last (see the kernel), plus ``STORED`` (2, B) for the stored-vehicles kernel."""
+    out = batch_state_arrays(net, batch, dtype, batch_last=True)
+    out["STORED"] = np.zeros((2, batch))
+    return out
 
 
 def advance_arguments(duration: float, max_steps: int, state: dict, static: tuple) -> tuple:
@@ -192,13 +185,8 @@ class CudaBatchedNetwork(NetworkReadout):
             d["SN"], d["REQ"], d["ST"], d["ACC"], d["AQ"], d["AQMAX"])  # fmt: skip
         self.DSCALE_host[index] = 1.0 if demand_scale is None else demand_scale
         d["DSCALE"].copy_to_device(np.ascontiguousarray(self.DSCALE_host.T, self.dtype))
-        self.Q0MASS = self._mass_of(self.net.q0.astype(self.dtype).astype(np.float64))
-
-    def _mass_of(self, q: np.ndarray) -> np.ndarray:
-        out = np.zeros(2)
-        for l, (off, n) in enumerate(self.net.lk):
-            out += q[[0, 2], off + NG: off + NG + n].sum(axis=1) * float(self.net.lk_dx[l])
-        return np.broadcast_to(out, (self.B, 2)).copy()
+        q0 = self.net.q0.astype(self.dtype).astype(np.float64)  # what the device holds
+        self.Q0MASS = np.broadcast_to(self.mass_of(q0), (self.B, 2)).copy()
 
     def advance(self, duration: float, requested=None, max_steps: int = 10**7) -> None:
         """Advance every copy by ``duration`` s from its own time, holding the requested phases.
@@ -222,8 +210,7 @@ class CudaBatchedNetwork(NetworkReadout):
         fail = d["FAIL"].copy_to_host()
         if fail.any():
             t_end = float(d["T"].copy_to_host().max())
-            raise NumericalError(f"network state became invalid near t = {t_end:g} s on the GPU "
-                                 f"(copies {np.flatnonzero(fail).tolist()}); report it as a bug")  # fmt: skip
+            raise invalid_state_error(t_end, fail, " on the GPU")
 
     def synchronize(self) -> None:
         """Wait for the device to finish (for timing)."""

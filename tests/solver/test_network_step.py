@@ -57,3 +57,32 @@ def test_the_cuda_module_holds_no_copy_of_the_step():
            if inspect.isfunction(fn) and fn.__module__ == kernels_cuda.__name__}
     assert not own & {"network_rk3", "advance_network", "copy_cells", "copy_queues", "queue_stage"}
     assert kernels_cuda.advance_network is kernels_network.advance_network
+
+
+def test_cpu_and_gpu_batches_allocate_one_state_layout():
+    """Every per-copy array of both batches comes from state_layout: batch first on the CPU,
+    batch last (the GPU's layout), reals in the requested precision, time and counters not."""
+    from solver.network.batch import state_arrays, state_layout
+
+    net = build_network(load_scenario(SCENARIOS / "intersection_4arm.yml"))
+    sim = BatchedNetwork(net, batch=3, threads=1)
+    last = state_arrays(net, 3, "float32", batch_last=True)
+    for name, (shape, kind) in state_layout(net).items():
+        assert getattr(sim, name).shape == (3, *shape), name
+        assert last[name].shape == (*shape, 3), name
+        want = {"real": np.float32, "f64": np.float64, "i64": np.int64}[kind]
+        assert last[name].dtype == want, name
+    assert state_layout(net)["SCR"][0] == (6, max_degree(net.topo))
+
+
+def test_stored_vehicles_are_the_per_link_sums():
+    """stored() (one matrix product over cell lengths) equals the sum link by link."""
+    net = build_network(load_scenario(SCENARIOS / "intersection_4arm.yml"))
+    sim = BatchedNetwork(net, batch=2, threads=1)
+    sim.advance(60.0, np.array([[0], [1]]))
+    by_link = np.zeros((2, 2))
+    for l, (off, n) in enumerate(net.lk):
+        by_link += sim.Q[:, [0, 2], off + 3: off + 3 + n].sum(axis=2) * net.lk_dx[l]
+    assert np.abs(by_link).min() > 1.0  # vehicles on the links
+    np.testing.assert_allclose(sim.stored(), by_link, rtol=1e-13)
+    assert np.abs(sim.ledger()["residual"]).max() < 1e-9
