@@ -273,6 +273,8 @@ def _print_submitted(sub: Any) -> None:
     commit = f"{sync.sha[:10]}" + (" (new commit)" if sync.committed else "")
     pushed = ", pushed" if sync.pushed else ""
     _out(f"submitted [bold]{record.id}[/] on {record.backend}: commit {commit}{pushed}")
+    if getattr(sub, "plan", None) is not None:
+        _out(f"code: [bold]{sub.plan.transport}[/] ({_escape(sub.plan.reason)})")
     code = [u for u in sync.untracked if u.endswith((".py", ".yml", ".yaml", ".toml"))]
     if code:
         more = f" (+{len(code) - 3} more)" if len(code) > 3 else ""

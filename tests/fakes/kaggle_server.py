@@ -152,10 +152,9 @@ class FakeKaggle:
                 "versionNumber": number, "kernelId": kernel.kernel_id}
 
     def _options(self, body: dict) -> SessionOptions:
-        limit = body.get("sessionTimeoutSeconds")
-        if not limit:
-            return self.session_options
-        return replace(self.session_options, max_run_s=min(self.session_options.max_run_s, limit))
+        limit = body.get("sessionTimeoutSeconds") or self.session_options.max_run_s
+        return replace(self.session_options, max_run_s=min(self.session_options.max_run_s, limit),
+                       internet=bool(body.get("enableInternet")))  # protobuf JSON drops a false
 
     def _refusal(self, gpu: bool) -> str | None:
         if self.faults.push_error:
