@@ -10,7 +10,10 @@ What is scanned (see docs/orchestration.md, "Secret guard"):
 * the whole tree of the commit the kernel will run (``git ls-tree -r -z``), names and contents,
   since an upload of the code (or the kernel's clone) publishes all of it;
 * before committing, the tree ``git add -u`` *would* produce, built in a temporary index, so a
-  refusal leaves HEAD, the index and the working tree untouched.
+  refusal leaves HEAD, the index and the working tree untouched;
+* files handed over as bytes (:meth:`SecretGuard.scan_files`): the members of the ``git archive``
+  the ``inline`` code transport embeds in a kernel script, scanned as archived (``export-subst``
+  output included).
 
 Contents come from ``git cat-file --batch`` (the stored bytes: no ``.gitattributes``, diff driver,
 textconv or encoding can hide them), names are raw ``-z`` paths. Each distinct blob is scanned once.
