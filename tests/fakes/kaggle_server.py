@@ -154,7 +154,7 @@ class FakeKaggle:
     def _options(self, body: dict) -> SessionOptions:
         limit = body.get("sessionTimeoutSeconds") or self.session_options.max_run_s
         return replace(self.session_options, max_run_s=min(self.session_options.max_run_s, limit),
-                       internet=bool(body.get("enableInternet")))  # protobuf JSON drops a false
+                       internet=bool(body.get("enableInternet")))  # unset = off, as on Kaggle
 
     def _refusal(self, gpu: bool) -> str | None:
         if self.faults.push_error:
@@ -173,7 +173,7 @@ class FakeKaggle:
                 "author": kernel.owner, "slug": kernel.slug, "language": "python",
                 "kernelType": kernel.meta.get("kernelType"),
                 "isPrivate": kernel.meta.get("isPrivate", True),
-                "enableInternet": kernel.meta.get("enableInternet", True),
+                "enableInternet": bool(kernel.meta.get("enableInternet")),
                 "machineShape": kernel.meta.get("machineShape"),
                 "currentVersionNumber": len(kernel.sessions)}
         return {"metadata": meta, "blob": {"source": kernel.meta.get("text"), "slug": kernel.slug}}
