@@ -81,7 +81,7 @@ def submit(
     job: Path = typer.Argument(..., help="job file, e.g. jobs/quickstart.yml"),
     backend: str | None = typer.Option(None, "--backend", "-b", help="local | kaggle (default: the job's)"),
     detach: bool = typer.Option(False, "--detach", "-d", help="return after the kernel starts"),
-    push: bool | None = typer.Option(None, "--push/--no-push", help="push the branch (kaggle always pushes)"),
+    push: bool | None = typer.Option(None, "--push/--no-push", help="push the branch (kaggle pushes when its code transport is git)"),
 ) -> None:  # fmt: skip
     """Commit the code, start the job's kernel, watch it live and pull the verified results."""
     from orchestrator import jobs

@@ -93,6 +93,20 @@ def test_a_secret_only_in_the_archive_stops_the_submit(harness, tmp_path):
     assert harness.fake.pushes == [] and git(project, "rev-parse", "HEAD") == head
 
 
+def test_no_push_is_refused_only_when_the_kernel_would_clone(harness, tmp_path):
+    project = make_project(tmp_path / "project")
+    job = tmp_path / "git.yml"
+    job.write_text("name: cloned\nsuites: [tiny]\nkaggle: {code: git, accelerator: null}\n")
+    done = run_arz(["submit", str(job), "--backend", "kaggle", "--no-push"], project, harness,
+                   tmp_path)  # fmt: skip
+    assert done.returncode == 2 and "kaggle.code: git clones the code" in done.stderr
+    assert "drop --no-push" in done.stderr and harness.fake.calls == []
+    done = run_arz(["submit", str(offline_job(tmp_path)), "--backend", "kaggle", "--no-push",
+                    "--detach"], project, harness, tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "code: inline" in done.stdout and len(harness.fake.pushes) == 1
+
+
 _PROBE = r"""
 import subprocess, sys, urllib.error, urllib.request
 BARE, URL = sys.argv[1], sys.argv[2]
