@@ -96,8 +96,8 @@ def submit_job(
     spec = load_jobspec(job_file, {"backend": backend_name} if backend_name else None)
     registry.check()  # a broken registry stops the submit before git or the backend is touched
     backend = get_backend(spec.backend)
-    remote = bool(getattr(backend, "requires_push", False))  # the kernel runs off this machine
-    code = spec.kaggle.code if remote else "local"
+    remote_kernel = bool(getattr(backend, "requires_push", False))  # runs off this machine
+    code = spec.kaggle.code if remote_kernel else "local"
     if code == "git" and push is False:
         raise BadInput(f"the {backend.name} backend with kaggle.code: git clones the code from "
                        "your git remote, so it must push.", fix="drop --no-push, or set "
@@ -109,7 +109,7 @@ def submit_job(
 
     def record_before_push(sync: SyncResult) -> None:  # runs before git or the backend publish
         clock.lap(Stage.COMMIT)
-        plan = code_plan(code, sync) if remote else None
+        plan = code_plan(code, sync) if remote_kernel else None
         if plan is not None and plan.needs_push and code == "auto":
             if push is False:
                 raise BadInput(f"{plan.reason}, so it must push.", fix="drop --no-push")
@@ -120,7 +120,7 @@ def submit_job(
             repo_url = strip_credentials(sync.remote_url or "")
         kspec = KernelSpec(job_id=slug, slug=slug, commit_sha=sync.sha, repo_url=repo_url, job=spec)
         request = _push_request(spec, slug, "")
-        extras = ("gpu",) if remote and request.gpu else ()  # a remote GPU kernel needs numba-cuda
+        extras = ("gpu",) if remote_kernel and request.gpu else ()  # a remote GPU kernel needs numba-cuda
         request.script = build_kernel_script(
             kspec, repo_url, kernel_requirements(sync.repo_root, extras),
             archive=plan.archive if plan is not None else None,
