@@ -81,7 +81,7 @@ def submit(
     job: Path = typer.Argument(..., help="job file, e.g. jobs/quickstart.yml"),
     backend: str | None = typer.Option(None, "--backend", "-b", help="local | kaggle (default: the job's)"),
     detach: bool = typer.Option(False, "--detach", "-d", help="return after the kernel starts"),
-    push: bool | None = typer.Option(None, "--push/--no-push", help="push the branch (kaggle always pushes)"),
+    push: bool | None = typer.Option(None, "--push/--no-push", help="push the branch (kaggle pushes when its code transport is git)"),
 ) -> None:  # fmt: skip
     """Commit the code, start the job's kernel, watch it live and pull the verified results."""
     from orchestrator import jobs
@@ -273,6 +273,8 @@ def _print_submitted(sub: Any) -> None:
     commit = f"{sync.sha[:10]}" + (" (new commit)" if sync.committed else "")
     pushed = ", pushed" if sync.pushed else ""
     _out(f"submitted [bold]{record.id}[/] on {record.backend}: commit {commit}{pushed}")
+    if getattr(sub, "plan", None) is not None:
+        _out(f"code: [bold]{sub.plan.transport}[/] ({_escape(sub.plan.reason)})")
     code = [u for u in sync.untracked if u.endswith((".py", ".yml", ".yaml", ".toml"))]
     if code:
         more = f" (+{len(code) - 3} more)" if len(code) > 3 else ""

@@ -4,7 +4,8 @@ to fix if not.
 The checks are small functions of a :class:`DoctorContext`, each returning one :class:`Check`, in
 two lists: :data:`orchestrator.doctor_local.LOCAL_CHECKS` (python, solver and RL packages, ARZ_HOME,
 the git repository: what ``--backend local`` needs) and :data:`KAGGLE_CHECKS` (client packages,
-credentials, quota, git remote, kernel settings). Add a check by appending a function to a list.
+credentials, quota, code transport -- which one a job uses and why --, git remote when the kernel
+clones, kernel settings). Add a check by appending a function to a list.
 :func:`doctor_checks` returns the data; :func:`run_doctor` prints a table and returns the exit
 code: 0 when the local backend is ready -- Kaggle is optional and shows "optional: not configured"
 without credentials -- unless the job file given runs on Kaggle, which makes its checks required.
@@ -66,6 +67,16 @@ class DoctorContext:
     repo_path: Path = field(default_factory=Path.cwd)
     backend: Any = None
     found: dict[str, Check] = field(default_factory=dict)
+
+    def kaggle_settings(self) -> tuple[Any, str]:
+        """The job file's Kaggle settings (the defaults without one) and where they come from."""
+        from kernel_payload.schema import KaggleSettings
+
+        if self.job_file is None:
+            return KaggleSettings(), "defaults"
+        from orchestrator.jobspec import load_jobspec
+
+        return load_jobspec(self.job_file).kaggle, str(self.job_file)
 
     def kaggle_backend(self) -> Any:
         """The Kaggle backend (imports the Kaggle adapter only when a check needs it)."""
@@ -130,8 +141,38 @@ def check_quota(ctx: DoctorContext) -> Check:
     return Check("quota", OK, detail)
 
 
+def check_code_transport(ctx: DoctorContext) -> Check:
+    """Which code transport (``kaggle.code``) a Kaggle job uses, and why (HEAD's archive size)."""
+    from orchestrator.code_transport import archive_size, plan_transport
+
+    requested = ctx.kaggle_settings()[0].code
+    try:
+        import git
+
+        repo = git.Repo(ctx.repo_path, search_parent_directories=True)
+        names = [r.name for r in repo.remotes]
+        remote = repo.remote("origin") if "origin" in names else next(iter(repo.remotes), None)
+        url = next(iter(remote.urls), None) if remote is not None else None
+        size = None if requested == "git" else archive_size(Path(repo.working_tree_dir))
+        plan = plan_transport(requested, None, url, size=size)
+    except ArzError as err:
+        return Check("code transport", FAIL, err.message, err.fix)
+    except Exception as err:  # noqa: BLE001 - not a repository: the git checks say so
+        return Check("code transport", SKIP, f"not known ({type(err).__name__})")
+    return Check("code transport", OK, f"{plan.transport}: {plan.reason}")
+
+
+def _inline(ctx: DoctorContext) -> bool:
+    found = ctx.found.get("code transport")
+    return found is not None and found.detail.startswith("inline:")
+
+
 def check_git_remote(ctx: DoctorContext) -> Check:
-    """The remote the kernel clones from: present, reachable, and cloneable by a kernel."""
+    """The remote the kernel clones from: present, reachable, and cloneable by a kernel (not
+    needed when the code travels inline)."""
+    if _inline(ctx):
+        return Check("git remote", SKIP, "not needed: the code travels inline in the kernel "
+                     "script (nothing is pushed)")  # fmt: skip
     try:
         import git
 
@@ -174,18 +215,15 @@ def _kernel_reach(shown: str, url: str) -> Check:
 
 def check_kernel_settings(ctx: DoctorContext) -> Check:
     """The Kaggle kernel settings of the job file (or the defaults), and what would break."""
-    from kernel_payload.schema import KaggleSettings
-
-    settings = KaggleSettings()
-    where = "defaults"
-    if ctx.job_file is not None:
-        from orchestrator.jobspec import load_jobspec
-
-        settings, where = load_jobspec(ctx.job_file).kaggle, str(ctx.job_file)
+    settings, where = ctx.kaggle_settings()
     shape = settings.accelerator or "CPU (no accelerator)"
     deadline_h = (settings.deadline or 11.5 * 3600) / 3600
     detail = (f"{where}: {shape}, {'private' if settings.private else 'PUBLIC'}, internet "
               f"{'on' if settings.internet else 'off'}, deadline {deadline_h:.1f} h")
+    if not settings.internet and _inline(ctx):
+        return Check("kernel", WARN, detail + ": the code travels inline, but the kernel cannot "
+                     "pip-install what the image lacks (no wheelhouse yet)", "set kaggle.internet: "
+                     "true unless the Kaggle image has every requirement")  # fmt: skip
     if not settings.internet:
         return Check("kernel", FAIL, detail + ": the kernel cannot clone the repository",
                      "set kaggle.internet: true (needs a phone-verified Kaggle account)")
@@ -199,7 +237,8 @@ def check_kernel_settings(ctx: DoctorContext) -> Check:
 
 
 KAGGLE_CHECKS: list[Callable[[DoctorContext], Check]] = [
-    check_kaggle_client, check_credentials, check_quota, check_git_remote, check_kernel_settings,
+    check_kaggle_client, check_credentials, check_quota, check_code_transport, check_git_remote,
+    check_kernel_settings,
 ]
 """What ``--backend kaggle`` needs, in order (optional unless the job file runs on Kaggle)."""
 

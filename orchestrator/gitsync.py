@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ class SyncResult:
 
 
 def sync_repository(
-    path: Path, job_name: str, push: bool = False,
+    path: Path, job_name: str, push: bool | Callable[[SyncResult], bool] = False,
     before_push: Callable[[SyncResult], None] | None = None,
 ) -> SyncResult:  # fmt: skip
     """Scan for secrets, commit tracked changes for ``job_name``, and push if asked.
@@ -60,7 +60,10 @@ def sync_repository(
     Args:
         path: any folder inside the working tree.
         job_name: named in the commit message.
-        push: push the branch to its remote (always needed by Kaggle, optional for local runs).
+        push: push the branch to its remote (the ``git`` code transport needs it), or a function
+            of the pinned (not yet pushed) result that decides, called after ``before_push`` (the
+            ``auto`` transport knows only then whether the kernel clones); a repository without a
+            remote is fine whenever nothing is pushed.
         before_push: called with the (not yet pushed) result once the commit is pinned and
             scanned, before anything leaves the machine; the job is recorded there, so no push
             happens unrecorded. If it raises, the commit made here is undone and nothing is pushed.
@@ -77,7 +80,7 @@ def sync_repository(
     remote_name = _remote_name(repo)
     previous = repo.head.commit.hexsha if repo.head.is_valid() else None
     with SecretGuard(root) as guard:
-        published = published_commits(root, remote_name, probe=push and remote_name is not None)
+        published = published_commits(root, remote_name, probe=bool(push) and remote_name is not None)
         if previous:
             refuse(guard.scan_history(previous, published))
         tree = pending_tree(root)
@@ -92,19 +95,20 @@ def sync_repository(
             )
         sha = repo.head.commit.hexsha
         branch = None if repo.head.is_detached else repo.active_branch.name
+        pinned = SyncResult(root, sha, branch, committed, False, remote_url(repo, remote_name),
+                            list(repo.untracked_files))  # fmt: skip
         try:
             refuse(guard.scan_history(sha, published) + guard.scan_tree(sha, f"commit {sha[:10]}"))
             if before_push is not None:
-                before_push(SyncResult(root, sha, branch, committed, False, remote_url(repo, remote_name),
-                                       list(repo.untracked_files)))  # fmt: skip
+                before_push(pinned)
+            push = push(pinned) if callable(push) else push
             if push:
                 push_branch(repo, branch, remote_name)
         except ArzError:
             if committed:
                 undo_commit(repo, previous, sha, saved_index)
             raise
-    return SyncResult(root, sha, branch, committed, push, remote_url(repo, remote_name),
-                      list(repo.untracked_files))  # fmt: skip
+    return replace(pinned, pushed=bool(push))
 
 
 def remote_url(repo: Any, remote_name: str | None) -> str | None:

@@ -35,11 +35,13 @@ from orchestrator.backends.base import (
     PushRequest,
     RemoteStatus,
 )
+from orchestrator.code_transport import TransportPlan, build_archive, plan_transport
 from orchestrator.errors import ArzError, BadInput, NoRemote, PullError
 from orchestrator.gitsync import SyncResult, refuse_embedded_credentials, sync_repository
 from orchestrator.kernel_builder import build_kernel_script, kernel_requirements, make_slug
 from orchestrator.registry import JobRecord, Registry
 from orchestrator.results import ExpectedJob, check_summary, pull_results, read_summary, results_dir
+from orchestrator.secret_guard import SecretGuard
 from orchestrator.urls import strip_credentials
 
 UNKNOWN_RESULT = "unknown"
@@ -55,12 +57,14 @@ class Submission:
         backend: the backend running it.
         timings: seconds spent per :class:`Stage` of the submit (``load``, ``git``, ``build``,
             ``git push``, ``push``).
+        plan: how the code reaches a remote kernel and why (None for the local backend).
     """
 
     record: JobRecord
     sync: SyncResult
     backend: ExecutionBackend
     timings: dict[Stage, float] = field(default_factory=dict)
+    plan: TransportPlan | None = None
 
 
 def submit_job(
@@ -73,13 +77,16 @@ def submit_job(
         job_file: the job YAML.
         registry: where to record the job.
         backend_name: overrides the job's ``backend``.
-        push: push the branch (None: only when the backend needs it; False is refused then).
+        push: push the branch (None: only when the code transport needs it, i.e. ``git`` on a
+            remote backend; False is refused then).
         cwd: folder inside the repository (default: the current folder).
 
     Raises:
         JobSpecError: the job file is invalid.
         RegistryError: the registry cannot record the job (checked before git; nothing pushed).
-        GitSyncError: commit, secret check or push failed.
+        GitSyncError: commit, secret check (the history, the commit's tree and, for the inline
+            transport, every file of the archive) or push failed; NoRemote when the transport
+            needs a remote and there is none.
         BackendError: the backend could not start the kernel (the record then reads ``error``).
     """
     from orchestrator.jobspec import load_jobspec
@@ -89,34 +96,48 @@ def submit_job(
     spec = load_jobspec(job_file, {"backend": backend_name} if backend_name else None)
     registry.check()  # a broken registry stops the submit before git or the backend is touched
     backend = get_backend(spec.backend)
-    must_push = bool(getattr(backend, "requires_push", False))
-    if must_push and push is False:
-        raise BadInput(f"the {backend.name} backend clones the code from your git remote, so "
-                       "it must push.", fix="drop --no-push")  # fmt: skip
-    if must_push:  # the kernel clones the remote: it must work without credentials in its URL
+    remote_kernel = bool(getattr(backend, "requires_push", False))  # runs off this machine
+    code = spec.kaggle.code if remote_kernel else "local"
+    if code == "git" and push is False:
+        raise BadInput(f"the {backend.name} backend with kaggle.code: git clones the code from "
+                       "your git remote, so it must push.", fix="drop --no-push, or set "
+                       "kaggle.code: inline")  # fmt: skip
+    if code == "git":  # the kernel clones the remote: it must work without credentials in its URL
         refuse_embedded_credentials(cwd or Path.cwd())
     clock.lap(Stage.LOAD)
     prepared: dict[str, Any] = {}
 
     def record_before_push(sync: SyncResult) -> None:  # runs before git or the backend publish
         clock.lap(Stage.COMMIT)
+        plan = code_plan(code, sync) if remote_kernel else None
+        if plan is not None and plan.needs_push and code == "auto":
+            if push is False:
+                raise BadInput(f"{plan.reason}, so it must push.", fix="drop --no-push")
+            refuse_embedded_credentials(sync.repo_root)
         slug = make_slug(spec.name, sync.sha)
-        repo_url = clone_url(sync, remote=must_push)
+        repo_url = clone_url(sync, remote=plan is not None and plan.needs_push)
+        if plan is not None and not plan.needs_push:  # inline: the summary names the remote, if any
+            repo_url = strip_credentials(sync.remote_url or "")
         kspec = KernelSpec(job_id=slug, slug=slug, commit_sha=sync.sha, repo_url=repo_url, job=spec)
         request = _push_request(spec, slug, "")
-        extras = ("gpu",) if must_push and request.gpu else ()  # a remote GPU kernel needs numba-cuda
+        extras = ("gpu",) if remote_kernel and request.gpu else ()  # a remote GPU kernel needs numba-cuda
         request.script = build_kernel_script(
-            kspec, repo_url, kernel_requirements(sync.repo_root, extras)
+            kspec, repo_url, kernel_requirements(sync.repo_root, extras),
+            archive=plan.archive if plan is not None else None,
         )
         clock.lap(Stage.BUILD)
         planned = KernelRef(backend.name, slug, "", None, "")
         record = JobRecord.new(planned, spec.name, sync.sha, sync.repo_root,
                                kspec.model_dump_json(), status=JobStatus.SUBMITTING)  # fmt: skip
         registry.add(record)  # recorded before anything is pushed: no kernel runs unrecorded
-        prepared.update(request=request, record=record)
+        prepared.update(request=request, record=record, plan=plan)
+
+    def must_push(_sync: SyncResult) -> bool:  # decided once the transport is known
+        plan = prepared.get("plan")
+        return bool(push) or (plan is not None and plan.needs_push)
 
     try:
-        sync = sync_repository(cwd or Path.cwd(), spec.name, push=must_push or bool(push),
+        sync = sync_repository(cwd or Path.cwd(), spec.name, push=must_push,
                                before_push=record_before_push)  # fmt: skip
     except BaseException as exc:  # the git push failed after recording: the commit was undone
         if "record" in prepared:
@@ -134,7 +155,17 @@ def submit_job(
     clock.lap(Stage.PUSH)
     record = registry.update(record, owner=ref.owner, version=ref.version, workdir=ref.workdir,
                              status=JobStatus.QUEUED)  # fmt: skip
-    return Submission(record, sync, backend, timings)
+    return Submission(record, sync, backend, timings, prepared["plan"])
+
+
+def code_plan(code: str, sync: SyncResult) -> TransportPlan:
+    """Resolve ``kaggle.code`` for the pinned commit: build (and secret-scan) its archive unless
+    the job asks for ``git``. Raises what :func:`plan_transport` and :func:`build_archive` raise."""
+    if code == "git":
+        return plan_transport(code, None, sync.remote_url)
+    with SecretGuard(sync.repo_root) as guard:
+        archive = build_archive(sync.repo_root, sync.sha, guard)
+    return plan_transport(code, archive, sync.remote_url)
 
 
 def clone_url(sync: SyncResult, remote: bool) -> str:

@@ -4,7 +4,8 @@
 job's configuration. The script then
 
 1. clones the repository at the pinned commit into a temporary folder (never the output folder) and
-   checks that HEAD is exactly that commit;
+   checks that HEAD is exactly that commit -- or, with the ``inline`` code transport, unpacks the
+   embedded archive there after checking its sha256 and that it carries that commit's id;
 2. installs the missing requirements with pip, never touching a preinstalled torch, and skips pip
    entirely when everything is already installed (the local backend's case);
 3. runs ``python -u -m kernel_payload --spec ... --out OUTPUT`` from the clone, its output streamed
@@ -38,6 +39,7 @@ from importlib import metadata
 from pathlib import Path
 
 CONFIG_JSON = "{}"  # replaced by kernel_builder with {"repo_url", "commit_sha", "spec", ...}
+CODE_ARCHIVE = ""  # replaced by kernel_builder with the base64 code archive (inline transport)
 
 SUMMARY = "session_summary.json"
 CACHE_ENV = "ARZ_KERNEL_CACHE_DIR"
@@ -89,6 +91,43 @@ def clone(url, sha, dest):
     head = run(["git", "-C", str(dest), "rev-parse", "HEAD"]).strip()
     if head != sha:
         raise BootstrapError(f"checked out {head}, expected the pinned commit {sha}")
+
+
+def fetch_code(cfg, dest):
+    """Put the pinned commit's code into ``dest``: unpack the inline archive or clone."""
+    code = cfg.get("code") or {}
+    if code.get("transport") == "inline":
+        unpack_inline(CODE_ARCHIVE, code.get("sha256", ""), cfg["commit_sha"], dest)
+    else:
+        clone(cfg["repo_url"], cfg["commit_sha"], dest)
+
+
+def unpack_inline(text, digest, sha, dest):
+    """Unpack the base64 ``git archive`` tar.gz ``text`` into ``dest`` after checking that its
+    sha256 is ``digest`` and that the commit id its pax header carries is ``sha``."""
+    import base64
+    import io
+    import tarfile
+
+    data = base64.b64decode(text.encode("ascii"))
+    found = hashlib.sha256(data).hexdigest()
+    if found != digest:
+        raise BootstrapError(f"the inline code archive is damaged: sha256 {found}, expected {digest}")
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        carried = tar.pax_headers.get("comment", "")
+        if carried != sha:
+            raise BootstrapError(f"the inline code archive is of commit {carried or '(none)'}, "
+                                 f"expected the pinned commit {sha}")
+        members = tar.getmembers()
+        for member in members:
+            if member.name.startswith(("/", "..")) or "/../" in f"/{member.name}/":
+                raise BootstrapError(f"the inline code archive holds an unsafe path {member.name!r}")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(dest, members=members, filter="data")
+        else:  # Python without tarfile filters: the paths were checked above
+            tar.extractall(dest, members=members)
+    print(f"unpacked the inline code of {sha[:12]}: {len(members)} entries, {len(data)} bytes,"
+          f" sha256 {digest[:16]}", flush=True)
 
 
 def requirement_name(requirement):
@@ -240,9 +279,9 @@ def main():
     src = Path(tempfile.mkdtemp(prefix="arz-src-"))
     spec_path, code = None, None
     try:
-        event(0, f"cloning {sha[:8]}")
+        event(0, f"{'unpacking' if CODE_ARCHIVE else 'cloning'} {sha[:8]}")
         t0 = time.time()
-        clone(cfg["repo_url"], sha, src)
+        fetch_code(cfg, src)
         TIMES["clone_s"] = time.time() - t0
         event(1, "checking requirements")
         t0 = time.time()

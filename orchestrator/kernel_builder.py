@@ -1,7 +1,8 @@
 """Generate the kernel script: :mod:`orchestrator.kernel_bootstrap` with the job embedded.
 
-The script is stdlib-only Python; it clones ``repo_url`` at ``commit_sha`` and runs the payload
-(see the bootstrap's docstring). Kernel slugs are fresh per run: ``arz-<job>-<sha8>-<rand>``.
+The script is stdlib-only Python; it clones ``repo_url`` at ``commit_sha`` -- or unpacks the code
+archive embedded in it (the ``inline`` transport, :mod:`orchestrator.code_transport`) -- and runs
+the payload (see the bootstrap's docstring). Kernel slugs are fresh per run: ``arz-<job>-<sha8>-<rand>``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import secrets
 from pathlib import Path
 
 from kernel_payload.schema import KernelSpec
+from orchestrator.code_transport import CodeArchive
 
 SLUG_MAX = 50
 CONFIG_LINE = re.compile(r"^CONFIG_JSON = .*$", re.MULTILINE)
+ARCHIVE_LINE = re.compile(r"^CODE_ARCHIVE = .*$", re.MULTILINE)
 KERNEL_EXCLUDED = {"kaggle", "detect-secrets"}
 """Requirements the kernel never needs (orchestrator-only, or harmful inside a kernel)."""
 
@@ -44,13 +47,17 @@ def kernel_requirements(repo_root: Path, extras: tuple[str, ...] = ()) -> list[s
     return [d for d in deps if re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0] not in KERNEL_EXCLUDED]
 
 
-def build_kernel_script(spec: KernelSpec, repo_url: str, requirements: list[str]) -> str:
+def build_kernel_script(spec: KernelSpec, repo_url: str, requirements: list[str],
+                        archive: CodeArchive | None = None) -> str:  # fmt: skip
     """The bootstrap source with ``spec`` embedded.
 
     Args:
         spec: the job and its identity; ``spec.commit_sha`` is the commit the kernel checks out.
-        repo_url: where to clone from (a local path for the local backend, the remote for Kaggle).
+        repo_url: where to clone from (a local path for the local backend, the remote for Kaggle);
+            unused with ``archive``.
         requirements: pip requirement strings to install when missing.
+        archive: the commit's code archive for the ``inline`` transport (embedded base64, with its
+            sha256 in the configuration); None: the kernel clones ``repo_url``.
 
     Returns:
         Python source, stdlib-only.
@@ -61,9 +68,18 @@ def build_kernel_script(spec: KernelSpec, repo_url: str, requirements: list[str]
         "requirements": requirements,
         "spec": spec.model_dump(mode="json"),
     }
+    if archive is not None:
+        if archive.sha != spec.commit_sha:
+            raise ValueError(f"the archive is of {archive.sha}, the job pins {spec.commit_sha}")
+        config["code"] = {"transport": "inline", "sha256": archive.digest, "bytes": archive.size}
     template = (Path(__file__).with_name("kernel_bootstrap.py")).read_text()
     literal = json.dumps(json.dumps(config))
     script, count = CONFIG_LINE.subn(lambda _m: f"CONFIG_JSON = {literal}", template, count=1)
     if count != 1:
         raise RuntimeError("kernel_bootstrap.py lost its CONFIG_JSON line")
+    if archive is not None:
+        line = f"CODE_ARCHIVE = {json.dumps(archive.base64())}"
+        script, count = ARCHIVE_LINE.subn(lambda _m: line, script, count=1)
+        if count != 1:
+            raise RuntimeError("kernel_bootstrap.py lost its CODE_ARCHIVE line")
     return script

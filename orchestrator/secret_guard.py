@@ -10,7 +10,10 @@ What is scanned (see docs/orchestration.md, "Secret guard"):
 * the whole tree of the commit the kernel will run (``git ls-tree -r -z``), names and contents,
   since an upload of the code (or the kernel's clone) publishes all of it;
 * before committing, the tree ``git add -u`` *would* produce, built in a temporary index, so a
-  refusal leaves HEAD, the index and the working tree untouched.
+  refusal leaves HEAD, the index and the working tree untouched;
+* files handed over as bytes (:meth:`SecretGuard.scan_files`): the members of the ``git archive``
+  the ``inline`` code transport embeds in a kernel script, scanned as archived (``export-subst``
+  output included).
 
 Contents come from ``git cat-file --batch`` (the stored bytes: no ``.gitattributes``, diff driver,
 textconv or encoding can hide them), names are raw ``-z`` paths. Each distinct blob is scanned once.
@@ -20,6 +23,7 @@ globs and fingerprints) is read from the working tree's root.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -193,6 +197,16 @@ class SecretGuard:
             i += 1
         return hits
 
+    def scan_files(self, files: list[tuple[str, bytes]], where: str) -> list[Hit]:
+        """Files given as ``(path, bytes)`` -- e.g. the members of an archive about to be
+        uploaded -- by name and by the very bytes given (a content already found clean under the
+        same git blob id and file type is not scanned twice)."""
+        hits: list[Hit] = []
+        for path, data in files:
+            blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's id
+            hits += self._scan_blob(blob, path, where, data)
+        return hits
+
     def _scan_message(self, sha: str) -> list[Hit]:
         """The commit message is published too (the header holds only names and ids)."""
         message = self._read(sha).partition(b"\n\n")[2]
@@ -200,20 +214,20 @@ class SecretGuard:
         return [Hit(f"commit {sha[:10]}", MESSAGE_PATH, f.rule, f.line, f.fingerprint)
                 for f in scan_text(MESSAGE_PATH, text) if not self.allowlist.allows("", f)]  # fmt: skip
 
-    def _scan_blob(self, sha: str, path: str, where: str) -> list[Hit]:
-        findings = list(self._blob_findings(sha, path))
+    def _scan_blob(self, sha: str, path: str, where: str, data: bytes | None = None) -> list[Hit]:
+        findings = list(self._blob_findings(sha, path, data))
         why = name_rule(path)
         if why:
             findings.insert(0, Finding(f"file name: {why}", 0, fingerprint(f"name:{path}")))
         return [Hit(where, path, f.rule, f.line, f.fingerprint) for f in findings
                 if not self.allowlist.allows(path, f)]  # fmt: skip
 
-    def _blob_findings(self, sha: str, path: str) -> list[Finding]:
+    def _blob_findings(self, sha: str, path: str, data: bytes | None = None) -> list[Finding]:
         key = f"{sha}{PurePosixPath(path.lower()).suffix}"  # the rules depend on the file type
         if key in self._known_clean:
             return []
         if key not in self._findings:
-            data = self._read(sha)
+            data = self._read(sha) if data is None else data
             text, is_text = decode_blob(data)
             self._findings[key] = scan_text(path, text, is_text and len(data) <= MAX_TEXT_BYTES)
             if not self._findings[key]:

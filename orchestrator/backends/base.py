@@ -113,8 +113,10 @@ class ExecutionBackend(Protocol):
 
     name: str
     requires_push: bool
-    """True when the kernel clones from the git remote (Kaggle), so ``arz submit`` must push first;
-    False when it clones the local working tree's repository (local)."""
+    """True when the kernel runs off this machine (Kaggle): the code travels as the job's
+    ``kaggle.code`` says, and ``arz submit`` pushes first only for the ``git`` transport; False
+    when it clones the local working tree's repository (local). (The name predates the inline
+    transport.)"""
 
     def push(self, request: PushRequest) -> KernelRef:
         """Start the kernel; return a reference pinned to this exact run."""

@@ -35,8 +35,12 @@ ROUNDOFF_VACUUM = 1e-15  # fraction of rho_jam below zero that is round-off at a
 #: ``q_{s+1} = a q_0 + b (q_s + dt L(q_s))`` at stage time ``t + c dt``; ``w`` the stage's weight in
 #: the step's time integral of the fluxes. ``a + b`` is exactly 1 in every row.
 RK3 = ((0.0, 1.0, 0.0, 1.0 / 6.0), (0.75, 0.25, 1.0, 1.0 / 6.0), (1.0 - 2.0 / 3.0, 2.0 / 3.0, 0.5, 2.0 / 3.0))
-# value-safe fast-math: no nnan/ninf, so NaN and inf still propagate and can be detected
-FASTMATH = {"contract", "arcp", "reassoc", "nsz", "afn"}
+# value-safe and reproducible fast-math: no nnan/ninf, so NaN and inf still propagate and can be
+# detected; no reassoc/contract, whose results depend on how LLVM happened to inline and fuse: with
+# them a kernel compiled in this process and the same kernel loaded from numba's disk cache gave
+# different round-off (red_light: 1e-13 at t = 136 s, grown to 0.08 veh/m at a front and 4 more
+# steps by 240 s), so a scenario's numbers changed between its first and second run.
+FASTMATH = {"arcp", "nsz", "afn"}
 
 _P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
 _flux_and_speeds = _P.flux_and_speeds

@@ -41,7 +41,7 @@ from solver.kernels.signals import signal_dt_cap, signal_greens, signal_update
 from solver.params import EPS_VAC, RELAX, RHO_JAM, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "8076a2de27d114dc"
+KERNEL_SOURCES_DIGEST = "24b99964a77745fd"
 
 _P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
 _weno5_class_faces = _P.weno5_class_faces

@@ -14,7 +14,7 @@ import numba
 from solver.kernels.link import FASTMATH
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "656623fdd4e1e5ee"
+KERNEL_SOURCES_DIGEST = "24346e7805902c20"
 
 jit = numba.njit(cache=True, fastmath=FASTMATH)
 

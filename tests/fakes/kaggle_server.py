@@ -152,10 +152,9 @@ class FakeKaggle:
                 "versionNumber": number, "kernelId": kernel.kernel_id}
 
     def _options(self, body: dict) -> SessionOptions:
-        limit = body.get("sessionTimeoutSeconds")
-        if not limit:
-            return self.session_options
-        return replace(self.session_options, max_run_s=min(self.session_options.max_run_s, limit))
+        limit = body.get("sessionTimeoutSeconds") or self.session_options.max_run_s
+        return replace(self.session_options, max_run_s=min(self.session_options.max_run_s, limit),
+                       internet=bool(body.get("enableInternet")))  # unset = off, as on Kaggle
 
     def _refusal(self, gpu: bool) -> str | None:
         if self.faults.push_error:
@@ -174,7 +173,7 @@ class FakeKaggle:
                 "author": kernel.owner, "slug": kernel.slug, "language": "python",
                 "kernelType": kernel.meta.get("kernelType"),
                 "isPrivate": kernel.meta.get("isPrivate", True),
-                "enableInternet": kernel.meta.get("enableInternet", True),
+                "enableInternet": bool(kernel.meta.get("enableInternet")),
                 "machineShape": kernel.meta.get("machineShape"),
                 "currentVersionNumber": len(kernel.sessions)}
         return {"metadata": meta, "blob": {"source": kernel.meta.get("text"), "slug": kernel.slug}}

@@ -21,6 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TERMINAL = ("COMPLETE", "ERROR", "CANCEL_ACKNOWLEDGED")
+_NOWHERE = "http://127.0.0.1:9"  # the discard port: nothing listens, every connection is refused
+OFFLINE_ENV = {
+    "GIT_ALLOW_PROTOCOL": "none",  # no transport at all: https, ssh, git and local paths ("file")
+    "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
+    "PIP_NO_INDEX": "1", "PIP_INDEX_URL": _NOWHERE, "PIP_RETRIES": "0",
+    "PIP_TIMEOUT": "2", "PIP_CONFIG_FILE": "/dev/null",
+    "HTTP_PROXY": _NOWHERE, "HTTPS_PROXY": _NOWHERE, "ALL_PROXY": _NOWHERE, "NO_PROXY": "",
+    "http_proxy": _NOWHERE, "https_proxy": _NOWHERE, "all_proxy": _NOWHERE, "no_proxy": "",
+}  # fmt: skip
+"""Environment of a kernel pushed with ``enable_internet: false`` (the fake's stand-in for a
+kernel without network access)."""
 
 
 @dataclass
@@ -33,12 +44,16 @@ class SessionOptions:
         error_message: when set, the session ends ERROR with this failure message even if the
             script succeeds (a platform failure such as out-of-memory).
         env: extra environment variables for the script.
+        internet: the kernel's ``enable_internet``; without it the script runs with
+            :data:`OFFLINE_ENV`, so git cannot fetch from any URL or path and pip cannot reach an
+            index (a kernel that needs the network fails, as on Kaggle).
     """
 
     queue_s: float = 0.1
     max_run_s: float = 60.0
     error_message: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    internet: bool = True
 
 
 class FakeSession:
@@ -139,6 +154,8 @@ class FakeSession:
         env = {k: v for k, v in os.environ.items() if not _is_private_env(k)}
         env.update({"KAGGLE_KERNEL_RUN_TYPE": "Batch", "PYTHONUNBUFFERED": "1"})
         env.update(self.options.env)
+        if not self.options.internet:
+            env.update(OFFLINE_ENV)
         return subprocess.Popen(
             [sys.executable, "-u", str(self.folder / "src" / "script.py")],
             cwd=self.working,

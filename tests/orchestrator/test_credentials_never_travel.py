@@ -142,13 +142,40 @@ def test_kaggle_submit_refuses_a_credentialed_remote(credentialed, token, tmp_pa
                    PYTHONPATH=str(REPO), COLUMNS="200")  # fmt: skip
         head = git(project, "rev-parse", "HEAD")
         refs = git(bare, "for-each-ref")
-        done = run_arz(["submit", "jobs/tiny.yml", "--backend", "kaggle"], project, env)
+        job = tmp_path / "tiny_git.yml"  # the git transport: the kernel would clone that URL
+        job.write_text("name: tiny\nsuites: [tiny]\nkaggle: {code: git, accelerator: null}\n")
+        done = run_arz(["submit", str(job), "--backend", "kaggle"], project, env)
         assert done.returncode == 2, done.stdout + done.stderr
         assert "embeds credentials" in done.stderr and "credential helper" in done.stderr
         assert "https://***@git.example.invalid/lab.git" in done.stderr
         assert token not in done.stdout + done.stderr and "Traceback" not in done.stderr
         assert harness.fake.pushes == []
         assert git(project, "rev-parse", "HEAD") == head and git(bare, "for-each-ref") == refs
+        assert files_containing(tmp_path / "arz_home", token) == []
+    finally:
+        harness.fake.stop()
+
+
+def test_an_inline_kaggle_job_never_carries_the_credentialed_remote(
+    credentialed, token, tmp_path, monkeypatch
+):
+    project, bare, _url = credentialed
+    monkeypatch.setenv("ARZ_TEST_SUITES", SUITES_ENV)  # the kernel the fake runs inherits it
+    harness = start_harness(tmp_path, monkeypatch)
+    try:
+        env = harness.subprocess_env()
+        env.update(ARZ_HOME=str(tmp_path / "arz_home"), ARZ_TEST_SUITES=SUITES_ENV,
+                   PYTHONPATH=str(REPO), COLUMNS="200")  # fmt: skip
+        refs = git(bare, "for-each-ref")
+        job = tmp_path / "tiny_inline.yml"
+        job.write_text("name: tiny\nsuites: [tiny]\nkaggle: {code: inline, accelerator: null}\n")
+        done = run_arz(["submit", str(job), "--backend", "kaggle"], project, env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "code: inline" in done.stdout and token not in done.stdout + done.stderr
+        (pushed,) = harness.fake.pushes
+        assert "CODE_ARCHIVE = " in pushed["text"] and token not in pushed["text"]
+        assert git(bare, "for-each-ref") == refs  # nothing pushed
+        assert files_containing(tmp_path / "server", token) == []
         assert files_containing(tmp_path / "arz_home", token) == []
     finally:
         harness.fake.stop()

@@ -124,6 +124,23 @@ def test_push_without_a_remote_says_how_to_fix_it(repo):
     assert "git remote add origin" in str(info.value) and info.value.exit_code == 2
 
 
+def test_push_decided_after_pinning_needs_no_remote_when_it_says_no(repo):
+    """The inline code transport decides once the commit is pinned: no push, no remote needed."""
+    (repo / "model.py").write_text("x = 4\n")
+    seen = []
+    result = sync_repository(repo, "inline", push=lambda pinned: seen.append(pinned.sha) or False)
+    assert seen == [result.sha] and result.committed and not result.pushed
+    assert result.remote_url is None and head(repo) == result.sha
+
+
+def test_push_decided_after_pinning_still_undoes_the_commit_without_a_remote(repo):
+    before = head(repo)
+    (repo / "model.py").write_text("x = 5\n")
+    with pytest.raises(NoRemote):
+        sync_repository(repo, "git", push=lambda pinned: True)
+    assert head(repo) == before
+
+
 def test_rejected_push_is_explained(repo, bare_remote, tmp_path):
     git(repo, "remote", "add", "origin", str(bare_remote))
     sync_repository(repo, "first", push=True)

@@ -54,9 +54,24 @@ def test_ready_machine(harness, repo):
     assert checks["kaggle client"].state == OK
     assert checks["credentials"].state == OK and "legacy API key" in checks["credentials"].detail
     assert checks["quota"].state == OK and "30.0 h of 30 h" in checks["quota"].detail
-    assert checks["git remote"].state == WARN and "local path" in checks["git remote"].detail
+    assert checks["code transport"].state == OK  # the default kaggle.code: auto, a tiny tree
+    assert checks["code transport"].detail.startswith("inline: kaggle.code: auto and the archive")
+    assert "no remote or push needed" in checks["code transport"].detail
+    assert checks["git remote"].state == SKIP and "travels inline" in checks["git remote"].detail
     assert checks["kernel"].state == OK and "NvidiaTeslaT4" in checks["kernel"].detail
     assert all(harness.fake.key not in c.detail + c.fix for c in checks.values())
+
+
+def git_job(tmp_path, extra=""):
+    job = tmp_path / "git_job.yml"
+    job.write_text(f"name: demo\nsuites: [verify]\nkaggle: {{code: git{extra}}}\n")
+    return job
+
+
+def test_git_transport_checks_the_remote(harness, repo, tmp_path):
+    checks = by_name(doctor_checks(git_job(tmp_path), repo_path=repo, backend=harness.backend()))
+    assert checks["code transport"].state == OK and checks["code transport"].detail.startswith("git:")
+    assert checks["git remote"].state == WARN and "local path" in checks["git remote"].detail
 
 
 def test_missing_credentials_and_remote(harness, repo):
@@ -66,8 +81,12 @@ def test_missing_credentials_and_remote(harness, repo):
     assert checks["credentials"].state == OPTIONAL and "access_token" in checks["credentials"].fix
     assert "not configured" in checks["credentials"].detail
     assert checks["quota"].state == SKIP
-    assert checks["git remote"].state == FAIL and "git remote add" in checks["git remote"].fix
+    assert checks["git remote"].state == SKIP  # inline: no remote needed
     assert harness.fake.calls == []
+    checks = by_name(doctor_checks(git_job(repo.parent), repo_path=repo, backend=harness.backend()))
+    assert checks["code transport"].state == FAIL and "has none" in checks["code transport"].detail
+    assert "kaggle.code: inline" in checks["code transport"].fix
+    assert checks["git remote"].state == FAIL and "git remote add" in checks["git remote"].fix
 
 
 def test_loose_permissions_and_low_quota(harness, repo):
@@ -87,11 +106,26 @@ def test_rejected_credentials_are_reported_with_a_fix(harness, repo):
 
 def test_unreachable_remote_and_kernel_without_internet(harness, repo, tmp_path):
     git("remote", "set-url", "origin", str(tmp_path / "gone.git"), cwd=repo)
-    job = tmp_path / "job.yml"
-    job.write_text("name: demo\nsuites: [verify]\nkaggle: {internet: false}\n")
-    checks = by_name(doctor_checks(job, repo_path=repo, backend=harness.backend()))
+    checks = by_name(doctor_checks(git_job(tmp_path), repo_path=repo, backend=harness.backend()))
     assert checks["git remote"].state == FAIL and "not reachable" in checks["git remote"].detail
-    assert checks["kernel"].state == FAIL and "internet" in checks["kernel"].fix
+    job = tmp_path / "job.yml"
+    job.write_text("name: demo\nsuites: [verify]\nkaggle: {code: inline, internet: false}\n")
+    checks = by_name(doctor_checks(job, repo_path=repo, backend=harness.backend()))
+    assert checks["code transport"].detail.startswith("inline: kaggle.code: inline")
+    assert checks["kernel"].state == WARN and "pip-install" in checks["kernel"].detail
+    assert "internet" in checks["kernel"].fix
+
+
+def test_auto_over_the_inline_limit_without_a_remote_says_dataset_is_not_there_yet(
+    harness, repo, monkeypatch
+):
+    from orchestrator import code_transport
+
+    monkeypatch.setattr(code_transport, "INLINE_MAX_BYTES", 10)  # the tree is ~200 bytes
+    git("remote", "remove", "origin", cwd=repo)
+    check = by_name(doctor_checks(repo_path=repo, backend=harness.backend()))["code transport"]
+    assert check.state == FAIL and "over the 0.0 MB inline limit" in check.detail
+    assert "dataset transport is not available yet" in check.detail and "git remote add" in check.fix
 
 
 def test_run_doctor_prints_a_table_and_exit_code(harness, repo, monkeypatch):

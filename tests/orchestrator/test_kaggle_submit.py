@@ -70,6 +70,8 @@ def test_arz_submit_backend_kaggle_end_to_end(harness, project, tmp_path):
     assert "Traceback" not in done.stderr
     assert re.search(r"tiny\s+3/3\s+ETA \S+\s+steps", done.stdout)  # live progress, as it came
     assert "kernel finished: complete" in done.stdout
+    assert "code: inline (kaggle.code: auto and the archive" in done.stdout  # the default
+    assert ", pushed" not in done.stdout  # inline: the remote is not needed, nothing is pushed
 
     (results,) = (project / "validation_output" / "results").iterdir()
     slug = results.name.removeprefix("tester_")
@@ -105,7 +107,7 @@ def test_arz_submit_without_credentials_is_one_clear_line(harness, project, tmp_
 def test_killed_mid_watch_then_arz_watch_reattaches(harness, project, tmp_path, monkeypatch):
     monkeypatch.setenv("ARZ_TEST_SLOW_S", "3")  # the kernel (run by the fake) reads it
     job = tmp_path / "slow.yml"
-    job.write_text("name: slow-kaggle\nsuites: [slow]\nkaggle: {accelerator: null}\n")
+    job.write_text("name: slow-kaggle\nsuites: [slow]\nkaggle: {accelerator: null, code: git}\n")
     env = cli_env(harness, tmp_path)
     child = subprocess.Popen([*ARZ, "submit", str(job), "--backend", "kaggle"], cwd=project,
                              env=env, stdout=subprocess.PIPE, text=True)
@@ -125,6 +127,10 @@ def test_killed_mid_watch_then_arz_watch_reattaches(harness, project, tmp_path, 
     (results,) = (project / "validation_output" / "results").iterdir()
     assert SessionSummary.read(results).status.value == "succeeded"
     assert harness.fake.calls.count("SaveKernel") == 1
+    head = git("rev-parse", "HEAD", cwd=project).stdout.strip()  # code: git pushed and cloned it
+    branch = git("branch", "--show-current", cwd=project).stdout.strip()
+    assert git("rev-parse", branch, cwd=tmp_path / "remote.git").stdout.strip() == head
+    assert "+ git -C" in "".join(e["data"] for e in kernel.sessions[0].events)
 
 
 @pytest.mark.slow

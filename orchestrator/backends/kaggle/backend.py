@@ -95,7 +95,7 @@ class KaggleBackend:
     """
 
     name = "kaggle"
-    requires_push = True  # the kernel clones the pushed commit from the git remote
+    requires_push = True  # runs off this machine: the code travels as kaggle.code says (jobs.py)
 
     def __init__(self, config: KaggleConfig | None = None,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):

@@ -1,0 +1,184 @@
+"""How a Kaggle kernel gets the pinned commit's code: ``inline`` or ``git`` (``kaggle.code``).
+
+* ``inline``: the commit's tracked tree, exactly as ``git archive <sha>`` writes it (a tar whose
+  pax header carries the commit id), gzip-compressed and embedded base64 in the kernel script.
+  Every file of that archive is scanned by the secret guard *on the archive's own bytes* (what
+  ``export-subst`` or any other attribute produced is what gets scanned) before the script is
+  built. No remote and no push are needed; nothing but the kernel script leaves the machine.
+* ``git``: the kernel clones the pushed commit anonymously from a public HTTPS remote (needs a
+  remote, a push and ``internet: true``).
+* ``auto``: ``inline`` when the compressed archive is at most :data:`INLINE_MAX_BYTES`, else
+  ``git`` (the ``dataset`` transport of issue 13 is not available yet).
+
+The local backend is not concerned: it clones the local repository folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import io
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.errors import GitSyncError, NoRemote
+from orchestrator.secret_guard import SecretGuard, refuse
+
+INLINE_MAX_BYTES = 1_000_000
+"""Largest compressed archive sent inline (its base64 text is 4/3 of it, ~1.3 MB of script).
+
+Kaggle documents no limit on a kernel's source: kaggle 2.2.5 checks none before SaveKernel
+(``KaggleApi.kernels_push`` in ``kaggle/api/kaggle_api_extended.py`` only checks the title, the
+code file and the slug), kagglesdk's ``ApiSaveKernelRequest.text`` states none, and
+Kaggle/kaggle-api ``docs/kernels_metadata.md`` lists none. The runners that embed code (kagglex,
+docs "Datasets and Large Payloads": "approximately 5 MB for the main script and inline payload")
+switch to a dataset above ~5 MB. 1 MB compressed keeps the script near a quarter of that; this
+project's own tree is ~0.42 MB compressed.
+"""
+GIT_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class CodeArchive:
+    """The pinned commit's tracked tree, ready to embed.
+
+    Attributes:
+        sha: the commit the archive was made from (its pax header carries it too).
+        data: the gzip-compressed tar, as ``git archive --format=tar <sha>`` wrote it.
+        digest: sha256 of ``data`` (hex); the bootstrap checks it before unpacking.
+        files: how many files the archive holds.
+    """
+
+    sha: str
+    data: bytes
+    digest: str
+    files: int
+
+    @property
+    def size(self) -> int:
+        """Compressed bytes."""
+        return len(self.data)
+
+    def base64(self) -> str:
+        """``data`` as base64 text (what the kernel script embeds)."""
+        return base64.b64encode(self.data).decode("ascii")
+
+
+@dataclass(frozen=True)
+class TransportPlan:
+    """Which transport a job uses, and why.
+
+    Attributes:
+        requested: the job's ``kaggle.code`` (``auto``, ``inline`` or ``git``).
+        transport: ``inline`` or ``git``.
+        reason: one phrase for the submit output and ``arz doctor``.
+        archive: the archive when ``transport`` is ``inline``.
+    """
+
+    requested: str
+    transport: str
+    reason: str
+    archive: CodeArchive | None = None
+
+    @property
+    def needs_push(self) -> bool:
+        """Whether the commit must be pushed to the remote (the ``git`` transport)."""
+        return self.transport == "git"
+
+
+def build_archive(root: Path, sha: str, guard: SecretGuard) -> CodeArchive:
+    """``git archive`` of commit ``sha``, refused if any of its files looks like a secret.
+
+    Raises:
+        SecretDetected: a file of the archive (by name or content) looks like a secret; names the
+            file and the rule. Nothing is built.
+        GitSyncError: git could not write the archive.
+    """
+    try:
+        proc = subprocess.run(["git", "archive", "--format=tar", sha], cwd=root,
+                              capture_output=True, timeout=GIT_TIMEOUT_S, check=False)  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        raise GitSyncError(f"git archive {sha[:10]} took over {GIT_TIMEOUT_S} s.",
+                           fix="check the repository, then submit again") from exc  # fmt: skip
+    if proc.returncode != 0:
+        detail = proc.stderr.decode(errors="replace").strip().replace("\n", " ")
+        raise GitSyncError(f"git archive {sha[:10]} failed: {detail}",
+                           fix="run `git archive HEAD > /dev/null` by hand to see why")  # fmt: skip
+    files = archive_files(proc.stdout)
+    refuse(guard.scan_files(files, f"the inline archive of {sha[:10]}"))
+    data = gzip.compress(proc.stdout, compresslevel=9, mtime=0)
+    return CodeArchive(sha, data, hashlib.sha256(data).hexdigest(), len(files))
+
+
+def archive_size(root: Path, rev: str = "HEAD") -> int:
+    """Compressed bytes of ``git archive <rev>`` (no secret scan: an estimate for ``arz doctor``).
+
+    Raises:
+        GitSyncError: git could not write the archive (e.g. no commit yet).
+    """
+    proc = subprocess.run(["git", "archive", "--format=tar", rev], cwd=root, capture_output=True,
+                          timeout=GIT_TIMEOUT_S, check=False)  # fmt: skip
+    if proc.returncode != 0:
+        detail = proc.stderr.decode(errors="replace").strip().replace("\n", " ")
+        raise GitSyncError(f"git archive {rev} failed: {detail}", fix="commit once, then retry")
+    return len(gzip.compress(proc.stdout, compresslevel=9, mtime=0))
+
+
+def archive_files(tar_bytes: bytes) -> list[tuple[str, bytes]]:
+    """``(path, content)`` of every member of a tar; a link's content is its target."""
+    out = []
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes), mode="r:") as tar:
+        for member in tar.getmembers():
+            if member.isfile():
+                out.append((member.name, tar.extractfile(member).read()))  # type: ignore[union-attr]
+            elif member.issym() or member.islnk():
+                out.append((member.name, member.linkname.encode()))
+    return out
+
+
+def plan_transport(requested: str, archive: CodeArchive | None, remote_url: str | None,
+                   size: int | None = None) -> TransportPlan:  # fmt: skip
+    """Resolve ``kaggle.code`` into ``inline`` or ``git``, with the reason.
+
+    Args:
+        requested: ``auto``, ``inline`` or ``git``.
+        archive: the commit's archive (None for ``git``, or when only ``size`` is known).
+        remote_url: the remote the kernel would clone (None: no remote).
+        size: the compressed archive size when ``archive`` is None (``arz doctor``'s estimate).
+
+    Raises:
+        NoRemote: ``git`` (asked, or chosen by ``auto``) and the repository has no remote.
+        BadInput: ``inline`` asked and the archive is over the limit.
+    """
+    from orchestrator.errors import BadInput
+
+    size = archive.size if archive is not None else size
+    limit = f"{INLINE_MAX_BYTES / 1e6:.1f} MB"
+    if requested == "git":
+        if not remote_url:
+            raise NoRemote("kaggle.code is git: the kernel clones your git remote, but the "
+                           "repository has none.", fix="git remote add origin <https URL>, or "
+                           "set kaggle.code: inline (no remote needed)")  # fmt: skip
+        return TransportPlan(requested, "git", "kaggle.code: git, the kernel clones the pushed "
+                             "commit from the remote (it must be public)")  # fmt: skip
+    shown = f"{(size or 0) / 1e6:.2f} MB"
+    if size is not None and size <= INLINE_MAX_BYTES:
+        why = "kaggle.code: inline" if requested == "inline" else \
+            f"kaggle.code: auto and the archive ({shown}) is under the {limit} inline limit"  # fmt: skip
+        return TransportPlan(requested, "inline", why + "; no remote or push needed", archive)
+    if requested == "inline":
+        raise BadInput(f"kaggle.code is inline, but the commit's archive is {shown}, over the "
+                       f"{limit} inline limit.", fix="git rm --cached large files you do not need "
+                       "in the kernel, or set kaggle.code: git with a public remote (the "
+                       "dataset transport is not available yet)")  # fmt: skip
+    if not remote_url:
+        raise NoRemote(f"kaggle.code is auto and the commit's archive is {shown}, over the {limit} "
+                       "inline limit, so the kernel must clone it, but the repository has no "
+                       "remote (the dataset transport is not available yet).",
+                       fix="git rm --cached large files, or git remote add origin <public https "
+                       "URL>")  # fmt: skip
+    return TransportPlan(requested, "git", f"kaggle.code: auto and the archive ({shown}) is over "
+                         f"the {limit} inline limit, so the kernel clones the pushed commit")  # fmt: skip
