@@ -51,7 +51,7 @@ def model_files(tmp_path):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["bogus", "fixed-time"], ["unknown controller 'bogus'", "fixed-time, fixed-time-peak, actuated, max-pressure",
+        (["bogus", "fixed-time"], ["unknown controller 'bogus'", "fixed-time, fixed-time-peak, actuated, actuated-gap, max-pressure",
                                    "ppo:PATH"]),
         (["fixed-time", "max-presure"], ["unknown controller 'max-presure'", "did you mean 'max-pressure'"]),
         (["ppo"], ["unknown controller 'ppo'", "ppo:PATH, e.g."]),
