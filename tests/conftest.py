@@ -83,7 +83,13 @@ def _cache_is_cold() -> bool:
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
     """On a cold kernel cache with enough kernel-free tests, compile the kernels in a background
-    process (tests/kernel_warmup.py) while the kernel-free tests run first."""
+    process (tests/kernel_warmup.py) while the kernel-free tests run first. The CUDA-simulator
+    run (tests/solver/test_cuda_sim.py, ~100 s of Python) starts in the background too, whenever
+    one of its comparisons is selected."""
+    simulated = [item for item in items if "gpu_results" in getattr(item, "fixturenames", ())]
+    if simulated:  # the module object pytest collected (the one whose fixture will wait for it)
+        _WARMUP["cudasim"] = simulated[0].module
+        simulated[0].module.start_simulated_results()
     free = [item for item in items if not _needs_kernels(item)]
     users = [item for item in items if _needs_kernels(item)]
     if not users or len(free) < MIN_OVERLAP_TESTS or not _cache_is_cold():
@@ -106,6 +112,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             process.wait(timeout=900)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop a background CUDA-simulator run the session did not wait for (and remove its folder)."""
+    module = _WARMUP.get("cudasim")
+    if module is not None:
+        module.stop_simulated_results()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

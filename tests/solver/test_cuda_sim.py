@@ -20,8 +20,10 @@ Real-GPU tests (``-m gpu``) run the same comparison at full size on a real devic
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -219,12 +221,51 @@ def _run_simulated(*args: str) -> None:
     assert proc.returncode == 0, proc.stderr[-4000:]
 
 
-@pytest.fixture(scope="module")
-def gpu_results(tmp_path_factory) -> dict:
-    path = tmp_path_factory.mktemp("cudasim") / "results.npz"
-    _run_simulated(str(path))
+#: the simulator run of every case, started in the background at collection (tests/conftest.py)
+_BACKGROUND: dict = {}
+
+
+def start_simulated_results() -> None:
+    """Start the simulator run of :func:`cases` now, in a subprocess, so that its ~100 s (the
+    simulator executes the kernels in Python) overlap the kernel-free tests that run first;
+    :func:`simulated_results` collects it. Called once by tests/conftest.py at collection."""
+    if "process" in _BACKGROUND:
+        return
+    folder = Path(tempfile.mkdtemp(prefix="arz-cudasim-"))
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": str(ROOT)}
+    with open(folder / "stderr.txt", "wb") as err:
+        _BACKGROUND.update(folder=folder, process=subprocess.Popen(
+            [sys.executable, "-c", _SCRIPT, str(folder / "results.npz")], env=env, cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL))
+
+
+def stop_simulated_results() -> None:
+    """Kill a background run still going (an interrupted session) and remove its folder."""
+    process, folder = _BACKGROUND.pop("process", None), _BACKGROUND.pop("folder", None)
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait()
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def simulated_results(tmp_path_factory) -> dict:
+    """The simulator's results: from the background run when one was started, else run now."""
+    process = _BACKGROUND.get("process")
+    if process is None:
+        path = tmp_path_factory.mktemp("cudasim") / "results.npz"
+        _run_simulated(str(path))
+    else:
+        rc = process.wait(timeout=900)
+        path = _BACKGROUND["folder"] / "results.npz"
+        assert rc == 0, (_BACKGROUND["folder"] / "stderr.txt").read_text()[-4000:]
     with np.load(path) as data:
         return dict(data)
+
+
+@pytest.fixture(scope="module")
+def gpu_results(tmp_path_factory) -> dict:
+    return simulated_results(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
