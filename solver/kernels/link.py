@@ -42,13 +42,14 @@ RK3 = ((0.0, 1.0, 0.0, 1.0 / 6.0), (0.75, 0.25, 1.0, 1.0 / 6.0), (1.0 - 2.0 / 3.
 # steps by 240 s), so a scenario's numbers changed between its first and second run.
 FASTMATH = {"arcp", "nsz", "afn"}
 
-_P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
-_flux_and_speeds = _P.flux_and_speeds
-_numerical_flux = _P.numerical_flux
-_weno5_class_faces = _P.weno5_class_faces
-_marker = _P.marker
-_pressures = _P.pressures
-_relax_marker = _P.relax_marker
+#: the pointwise physics compiled once for the CPU (the network kernels use these too)
+PHYSICS = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
+_flux_and_speeds = PHYSICS.flux_and_speeds
+_numerical_flux = PHYSICS.numerical_flux
+_weno5_class_faces = PHYSICS.weno5_class_faces
+_marker = PHYSICS.marker
+_pressures = PHYSICS.pressures
+_relax_marker = PHYSICS.relax_marker
 
 jit = numba.njit(cache=True, fastmath=FASTMATH)
 

@@ -25,11 +25,11 @@ import math
 import numba
 import numpy as np
 
-from solver import physics
 from solver.kernels.link import (
     FASTMATH,
     FIRST_ORDER,
     NG,
+    PHYSICS,
     RK3,
     VACUUM_FACE,
     WENO5,
@@ -41,17 +41,17 @@ from solver.kernels.signals import signal_dt_cap, signal_greens, signal_update
 from solver.params import EPS_VAC, RELAX, RHO_JAM, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "24b99964a77745fd"
+KERNEL_SOURCES_DIGEST = "9e8d84582473cd57"
 
-_P = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
-_weno5_class_faces = _P.weno5_class_faces
-_numerical_flux = _P.numerical_flux
-_sending_receiving = _P.sending_receiving
-_supplies = _P.supplies
-_marker = _P.marker
-_pressures = _P.pressures
-_flux_and_speeds = _P.flux_and_speeds
-_relax_marker = _P.relax_marker
+# the pointwise physics compiled once, in solver.kernels.link; the CUDA port rebinds these names
+_weno5_class_faces = PHYSICS.weno5_class_faces
+_numerical_flux = PHYSICS.numerical_flux
+_sending_receiving = PHYSICS.sending_receiving
+_supplies = PHYSICS.supplies
+_marker = PHYSICS.marker
+_pressures = PHYSICS.pressures
+_flux_and_speeds = PHYSICS.flux_and_speeds
+_relax_marker = PHYSICS.relax_marker
 
 jit = numba.njit(cache=True, fastmath=FASTMATH)
 
@@ -108,6 +108,23 @@ def _cell_faces(q, c, first, last, order, s0, s1, s2, s3, thresh, eps):
     return l0, l1, l2, l3, r0, r1, r2, r3
 
 
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+def _capped_face_flux(q, c, p0, p1, p2, p3, m0, m1, m2, m3, vmax, kind, par, supply_cap):
+    """The numerical flux of the face left of cell c from its left (p) and right (m) face states,
+    each class's mass flux capped by cell c's supply when ``supply_cap`` (the marker flux scaled
+    with it). Returns (f0, f1, f2, f3)."""
+    f0, f1, f2, f3, _ = _numerical_flux(p0, p1, p2, p3, m0, m1, m2, m3, kind, par)
+    if supply_cap:
+        s_m, s_c = _supplies(q[0, c], q[2, c], vmax[0, c], vmax[1, c], par)
+        if f0 > s_m:
+            f1 *= s_m / f0
+            f0 = s_m
+        if f2 > s_c:
+            f3 *= s_c / f2
+            f2 = s_c
+    return f0, f1, f2, f3
+
+
 @jit
 def link_sweep(q, F, vmax, off, n, order, kind, scales, par, supply_cap):
     """Fluxes at the interior interfaces j = 1..n-1 of one link, faces kept in registers.
@@ -132,15 +149,7 @@ def link_sweep(q, F, vmax, off, n, order, kind, scales, par, supply_cap):
     for j in range(1, n):
         c = first + j
         m0, m1, m2, m3, r0, r1, r2, r3 = _cell_faces(q, c, first, last, order, s0, s1, s2, s3, thresh, eps)
-        f0, f1, f2, f3, _ = _numerical_flux(p0, p1, p2, p3, m0, m1, m2, m3, kind, par)
-        if supply_cap:
-            s_m, s_c = _supplies(q[0, c], q[2, c], vmax[0, c], vmax[1, c], par)
-            if f0 > s_m:
-                f1 *= s_m / f0
-                f0 = s_m
-            if f2 > s_c:
-                f3 *= s_c / f2
-                f2 = s_c
+        f0, f1, f2, f3 = _capped_face_flux(q, c, p0, p1, p2, p3, m0, m1, m2, m3, vmax, kind, par, supply_cap)
         F[0, off + j], F[1, off + j], F[2, off + j], F[3, off + j] = f0, f1, f2, f3
         p0, p1, p2, p3 = r0, r1, r2, r3
 
@@ -292,15 +301,7 @@ def stage_link(dst, a, ca, src, cb, F, vmax, off, n, dtdx, order, kind, scales, 
     for j in range(1, n):
         c = first + j
         m0, m1, m2, m3, r0, r1, r2, r3 = _cell_faces(src, c, first, last, order, s0, s1, s2, s3, thresh, eps)
-        f0, f1, f2, f3, _ = _numerical_flux(p0, p1, p2, p3, m0, m1, m2, m3, kind, par)
-        if supply_cap:
-            s_m, s_c = _supplies(src[0, c], src[2, c], vmax[0, c], vmax[1, c], par)
-            if f0 > s_m:
-                f1 *= s_m / f0
-                f0 = s_m
-            if f2 > s_c:
-                f3 *= s_c / f2
-                f2 = s_c
+        f0, f1, f2, f3 = _capped_face_flux(src, c, p0, p1, p2, p3, m0, m1, m2, m3, vmax, kind, par, supply_cap)
         if _combine_cell(dst, a, ca, src, cb, c - 1, dtdx, f0, f1, f2, f3, g0, g1, g2, g3, thresh,
                          tiny, vtop, eps, par, final):
             negative = True

@@ -32,7 +32,7 @@ from solver.network.compile import max_degree
 from solver.params import EPS_VAC
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "aedeb42b39bc3b7b"
+KERNEL_SOURCES_DIGEST = "fa7570997b438d8d"
 
 #: dt of the entry rule ``min(demand + queue/dt, supply)`` when reporting: a waiting queue enters at the supply
 REPORT_DT = 1e-9

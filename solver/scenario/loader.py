@@ -19,24 +19,24 @@ from solver.scenario.network import NetworkScenario
 from solver.scenario.road import RoadScenario
 
 
+def _validated(model, check, data: dict, source: str):
+    """``model`` validated from ``data`` and checked across keys by ``check`` (ScenarioError naming the key)."""
+    try:
+        scenario = model.model_validate(data)
+    except ValidationError as err:
+        raise validation_to_scenario_error(err, source, model) from None
+    check(scenario, source)
+    return scenario
+
+
 def load_road_mapping(data: dict, source: str = "") -> RoadScenario:
     """Validate a single-road scenario mapping (raises ScenarioError naming the key)."""
-    try:
-        scenario = RoadScenario.model_validate(data)
-    except ValidationError as err:
-        raise validation_to_scenario_error(err, source, RoadScenario) from None
-    check_road_scenario(scenario, source)
-    return scenario
+    return _validated(RoadScenario, check_road_scenario, data, source)
 
 
 def load_network_mapping(data: dict, source: str = "") -> NetworkScenario:
     """Validate a network scenario mapping (raises ScenarioError naming the key)."""
-    try:
-        scenario = NetworkScenario.model_validate(data)
-    except ValidationError as err:
-        raise validation_to_scenario_error(err, source, NetworkScenario) from None
-    check_network_scenario(scenario, source)
-    return scenario
+    return _validated(NetworkScenario, check_network_scenario, data, source)
 
 
 def load_mapping(data: dict, source: str = "") -> RoadScenario | NetworkScenario:
