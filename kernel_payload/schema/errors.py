@@ -66,6 +66,14 @@ def did_you_mean(word: str, known: Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def unknown_choice(what: str, value: object, known: Iterable[str], alternative: str = "") -> ValueError:
+    """``unknown <what> '<value>' (did you mean ...?); choose from a, b, c<alternative>``, the one
+    message of a name that is not one of ``known`` (raise it from a validator)."""
+    known = [str(k) for k in known]
+    return ValueError(f"unknown {what} '{value}'{did_you_mean(str(value), known)}; "
+                      f"choose from {', '.join(known)}{alternative}")
+
+
 def exit_code_for(exc: BaseException) -> int | None:
     """The exit code for an exception, or None when it is a bug that should show its traceback.
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from kernel_payload.schema._base import _Model
-from kernel_payload.schema.errors import did_you_mean
+from kernel_payload.schema.errors import unknown_choice
 
 BUILTIN_SUITES = ("verify", "rl", "bench")
 """Suites every kernel knows."""
@@ -72,8 +72,7 @@ class RLSettings(_Model):
     @classmethod
     def _known_env(cls, env: str) -> str:
         if env not in RL_ENV_IDS:
-            raise ValueError(f"unknown environment '{env}'{did_you_mean(env, RL_ENV_IDS)}; "
-                             f"choose from {', '.join(RL_ENV_IDS)}")  # fmt: skip
+            raise unknown_choice("environment", env, RL_ENV_IDS)
         return env
 
     @field_validator("controllers")
@@ -81,8 +80,7 @@ class RLSettings(_Model):
     def _known_controllers(cls, names: list[str]) -> list[str]:
         for name in names:
             if name not in RL_CONTROLLERS and not name.startswith("ppo:"):
-                raise ValueError(f"unknown controller '{name}'{did_you_mean(name, RL_CONTROLLERS)}; "
-                                 f"choose from {', '.join(RL_CONTROLLERS)} or ppo:PATH")  # fmt: skip
+                raise unknown_choice("controller", name, RL_CONTROLLERS, " or ppo:PATH")
         return names
 
 
@@ -171,8 +169,7 @@ class KaggleSettings(_Model):
     @classmethod
     def _known_transport(cls, value: Any) -> Any:
         if value not in CODE_TRANSPORTS:
-            raise ValueError(f"unknown code transport {value!r}{did_you_mean(str(value), CODE_TRANSPORTS)}; "
-                             f"choose from {', '.join(CODE_TRANSPORTS)} (dataset is not available yet)")  # fmt: skip
+            raise unknown_choice("code transport", value, CODE_TRANSPORTS, " (dataset is not available yet)")
         return value
 
     @model_validator(mode="after")
@@ -237,7 +234,7 @@ class JobSpec(_Model):
         known = [*BUILTIN_SUITES, *extra_suite_names()]
         for suite in suites:
             if suite not in known:
-                raise ValueError(f"unknown suite '{suite}'{did_you_mean(suite, known)}; choose from {', '.join(known)}")
+                raise unknown_choice("suite", suite, known)
         if len(set(suites)) != len(suites):
             raise ValueError("a suite is listed twice")
         return suites
