@@ -1,14 +1,19 @@
-"""How a Kaggle kernel gets the pinned commit's code: ``inline`` or ``git`` (``kaggle.code``).
+"""How a Kaggle kernel gets the pinned commit's code: ``inline``, ``dataset`` or ``git`` (``kaggle.code``).
 
 * ``inline``: the commit's tracked tree, exactly as ``git archive <sha>`` writes it (a tar whose
   pax header carries the commit id), gzip-compressed and embedded base64 in the kernel script.
   Every file of that archive is scanned by the secret guard *on the archive's own bytes* (what
   ``export-subst`` or any other attribute produced is what gets scanned) before the script is
   built. No remote and no push are needed; nothing but the kernel script leaves the machine.
+* ``dataset``: the same archive (same guard), uploaded as a new version of one private dataset per
+  repository, ``<owner>/arz-code-<repo-slug>`` (:func:`code_dataset_slug`), attached to the kernel
+  with ``dataset_sources``; the file is named after the archive's digest (:func:`dataset_file_name`),
+  so unchanged code uploads nothing and the kernel finds and checks exactly its archive
+  (:mod:`orchestrator.backends.kaggle.datasets` uploads it). No remote and no push are needed.
 * ``git``: the kernel clones the pushed commit anonymously from a public HTTPS remote (needs a
   remote, a push and ``internet: true``).
 * ``auto``: ``inline`` when the compressed archive is at most :data:`INLINE_MAX_BYTES`, else
-  ``git`` (the ``dataset`` transport of issue 13 is not available yet).
+  ``dataset``.
 
 The local backend is not concerned: it clones the local repository folder.
 """
@@ -19,6 +24,7 @@ import base64
 import gzip
 import hashlib
 import io
+import re
 import subprocess
 import tarfile
 from dataclasses import dataclass
@@ -39,6 +45,8 @@ switch to a dataset above ~5 MB. 1 MB compressed keeps the script near a quarter
 project's own tree is ~0.42 MB compressed.
 """
 GIT_TIMEOUT_S = 120
+DATASET_PREFIX = "arz-code-"
+DATASET_SLUG_MAX = 50  # Kaggle: a dataset slug has 6 to 50 characters
 
 
 @dataclass(frozen=True)
@@ -72,16 +80,18 @@ class TransportPlan:
     """Which transport a job uses, and why.
 
     Attributes:
-        requested: the job's ``kaggle.code`` (``auto``, ``inline`` or ``git``).
-        transport: ``inline`` or ``git``.
+        requested: the job's ``kaggle.code`` (``auto``, ``inline``, ``dataset`` or ``git``).
+        transport: ``inline``, ``dataset`` or ``git``.
         reason: one phrase for the submit output and ``arz doctor``.
-        archive: the archive when ``transport`` is ``inline``.
+        archive: the archive when ``transport`` is ``inline`` or ``dataset`` (and it was built).
+        dataset: the code dataset's slug (without owner) when ``transport`` is ``dataset``.
     """
 
     requested: str
     transport: str
     reason: str
     archive: CodeArchive | None = None
+    dataset: str | None = None
 
     @property
     def needs_push(self) -> bool:
@@ -108,9 +118,30 @@ def build_archive(root: Path, sha: str, guard: SecretGuard) -> CodeArchive:
         raise GitSyncError(f"git archive {sha[:10]} failed: {detail}",
                            fix="run `git archive HEAD > /dev/null` by hand to see why")  # fmt: skip
     files = archive_files(proc.stdout)
-    refuse(guard.scan_files(files, f"the inline archive of {sha[:10]}"))
+    refuse(guard.scan_files(files, f"the code archive of {sha[:10]}"))
     data = gzip.compress(proc.stdout, compresslevel=9, mtime=0)
     return CodeArchive(sha, data, hashlib.sha256(data).hexdigest(), len(files))
+
+
+def code_dataset_slug(root: Path) -> str:
+    """The slug of the repository's private code dataset: ``arz-code-<repo-slug>``.
+
+    ``<repo-slug>`` is the repository folder's name in lower case, every run of other characters
+    than letters and digits turned into one hyphen, cut to fit Kaggle's 50 characters.
+    """
+    name = re.sub(r"[^a-z0-9]+", "-", root.resolve().name.lower()).strip("-") or "repo"
+    return (DATASET_PREFIX + name)[:DATASET_SLUG_MAX].rstrip("-")
+
+
+def dataset_file_name(digest: str) -> str:
+    """Name of the archive inside a code-dataset version: ``arz-code-<sha256>.arzpack``.
+
+    The digest in the name is how an unchanged archive is recognised (no new version) and how the
+    kernel finds its own archive under the input folder. The extension is one Kaggle does not
+    know: it unpacks archives it recognises (zip, tar.gz) when it processes a version, which would
+    leave no bytes to check.
+    """
+    return f"{DATASET_PREFIX}{digest}.arzpack"
 
 
 def archive_size(root: Path, rev: str = "HEAD") -> int:
@@ -140,45 +171,43 @@ def archive_files(tar_bytes: bytes) -> list[tuple[str, bytes]]:
 
 
 def plan_transport(requested: str, archive: CodeArchive | None, remote_url: str | None,
-                   size: int | None = None) -> TransportPlan:  # fmt: skip
-    """Resolve ``kaggle.code`` into ``inline`` or ``git``, with the reason.
+                   size: int | None = None, root: Path | None = None) -> TransportPlan:  # fmt: skip
+    """Resolve ``kaggle.code`` into ``inline``, ``dataset`` or ``git``, with the reason.
 
     Args:
-        requested: ``auto``, ``inline`` or ``git``.
+        requested: ``auto``, ``inline``, ``dataset`` or ``git``.
         archive: the commit's archive (None for ``git``, or when only ``size`` is known).
         remote_url: the remote the kernel would clone (None: no remote).
         size: the compressed archive size when ``archive`` is None (``arz doctor``'s estimate).
+        root: the repository (names the code dataset; default: the current folder).
 
     Raises:
-        NoRemote: ``git`` (asked, or chosen by ``auto``) and the repository has no remote.
+        NoRemote: ``git`` asked and the repository has no remote.
         BadInput: ``inline`` asked and the archive is over the limit.
     """
     from orchestrator.errors import BadInput
 
     size = archive.size if archive is not None else size
     limit = f"{INLINE_MAX_BYTES / 1e6:.1f} MB"
+    shown = f"{(size or 0) / 1e6:.2f} MB"
     if requested == "git":
         if not remote_url:
             raise NoRemote("kaggle.code is git: the kernel clones your git remote, but the "
                            "repository has none.", fix="git remote add origin <https URL>, or "
-                           "set kaggle.code: inline (no remote needed)")  # fmt: skip
+                           "set kaggle.code: inline or dataset (no remote needed)")  # fmt: skip
         return TransportPlan(requested, "git", "kaggle.code: git, the kernel clones the pushed "
                              "commit from the remote (it must be public)")  # fmt: skip
-    shown = f"{(size or 0) / 1e6:.2f} MB"
-    if size is not None and size <= INLINE_MAX_BYTES:
+    if requested == "inline" or (requested == "auto" and size is not None
+                                 and size <= INLINE_MAX_BYTES):  # fmt: skip
+        if size is not None and size > INLINE_MAX_BYTES:
+            raise BadInput(f"kaggle.code is inline, but the commit's archive is {shown}, over the "
+                           f"{limit} inline limit.", fix="set kaggle.code: dataset (or auto), or "
+                           "git rm --cached large files you do not need in the kernel")  # fmt: skip
         why = "kaggle.code: inline" if requested == "inline" else \
             f"kaggle.code: auto and the archive ({shown}) is under the {limit} inline limit"  # fmt: skip
         return TransportPlan(requested, "inline", why + "; no remote or push needed", archive)
-    if requested == "inline":
-        raise BadInput(f"kaggle.code is inline, but the commit's archive is {shown}, over the "
-                       f"{limit} inline limit.", fix="git rm --cached large files you do not need "
-                       "in the kernel, or set kaggle.code: git with a public remote (the "
-                       "dataset transport is not available yet)")  # fmt: skip
-    if not remote_url:
-        raise NoRemote(f"kaggle.code is auto and the commit's archive is {shown}, over the {limit} "
-                       "inline limit, so the kernel must clone it, but the repository has no "
-                       "remote (the dataset transport is not available yet).",
-                       fix="git rm --cached large files, or git remote add origin <public https "
-                       "URL>")  # fmt: skip
-    return TransportPlan(requested, "git", f"kaggle.code: auto and the archive ({shown}) is over "
-                         f"the {limit} inline limit, so the kernel clones the pushed commit")  # fmt: skip
+    slug = code_dataset_slug(root or Path.cwd())
+    why = "kaggle.code: dataset" if requested == "dataset" else \
+        f"kaggle.code: auto and the archive ({shown}) is over the {limit} inline limit"  # fmt: skip
+    return TransportPlan(requested, "dataset", f"{why}; uploaded to the private dataset {slug} "
+                         "(a version per new archive), no remote or push needed", archive, slug)

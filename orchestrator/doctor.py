@@ -142,7 +142,8 @@ def check_quota(ctx: DoctorContext) -> Check:
 
 
 def check_code_transport(ctx: DoctorContext) -> Check:
-    """Which code transport (``kaggle.code``) a Kaggle job uses, and why (HEAD's archive size)."""
+    """Which code transport (``kaggle.code``) a Kaggle job uses, and why (HEAD's archive size;
+    for ``dataset``, the private dataset it goes to)."""
     from orchestrator.code_transport import archive_size, plan_transport
 
     requested = ctx.kaggle_settings()[0].code
@@ -153,8 +154,9 @@ def check_code_transport(ctx: DoctorContext) -> Check:
         names = [r.name for r in repo.remotes]
         remote = repo.remote("origin") if "origin" in names else next(iter(repo.remotes), None)
         url = next(iter(remote.urls), None) if remote is not None else None
-        size = None if requested == "git" else archive_size(Path(repo.working_tree_dir))
-        plan = plan_transport(requested, None, url, size=size)
+        root = Path(repo.working_tree_dir)
+        size = None if requested == "git" else archive_size(root)
+        plan = plan_transport(requested, None, url, size=size, root=root)
     except ArzError as err:
         return Check("code transport", FAIL, err.message, err.fix)
     except Exception as err:  # noqa: BLE001 - not a repository: the git checks say so
@@ -163,16 +165,19 @@ def check_code_transport(ctx: DoctorContext) -> Check:
 
 
 def _inline(ctx: DoctorContext) -> bool:
+    """Whether the code travels without git (``inline`` or ``dataset``): no remote, no clone."""
     found = ctx.found.get("code transport")
-    return found is not None and found.detail.startswith("inline:")
+    return found is not None and found.detail.startswith(("inline:", "dataset:"))
 
 
 def check_git_remote(ctx: DoctorContext) -> Check:
     """The remote the kernel clones from: present, reachable, and cloneable by a kernel (not
     needed when the code travels inline)."""
     if _inline(ctx):
-        return Check("git remote", SKIP, "not needed: the code travels inline in the kernel "
-                     "script (nothing is pushed)")  # fmt: skip
+        how = ctx.found["code transport"].detail.split(":", 1)[0]
+        where = "in the kernel script" if how == "inline" else "as a private dataset version"
+        return Check("git remote", SKIP, f"not needed: the code travels {how} {where} "
+                     "(nothing is pushed)")  # fmt: skip
     try:
         import git
 
@@ -221,7 +226,7 @@ def check_kernel_settings(ctx: DoctorContext) -> Check:
     detail = (f"{where}: {shape}, {'private' if settings.private else 'PUBLIC'}, internet "
               f"{'on' if settings.internet else 'off'}, deadline {deadline_h:.1f} h")
     if not settings.internet and _inline(ctx):
-        return Check("kernel", WARN, detail + ": the code travels inline, but the kernel cannot "
+        return Check("kernel", WARN, detail + ": the code travels without git, but the kernel cannot "
                      "pip-install what the image lacks (no wheelhouse yet)", "set kaggle.internet: "
                      "true unless the Kaggle image has every requirement")  # fmt: skip
     if not settings.internet:

@@ -116,7 +116,7 @@ def submit_job(
             refuse_embedded_credentials(sync.repo_root)
         slug = make_slug(spec.name, sync.sha)
         repo_url = clone_url(sync, remote=plan is not None and plan.needs_push)
-        if plan is not None and not plan.needs_push:  # inline: the summary names the remote, if any
+        if plan is not None and not plan.needs_push:  # inline/dataset: the summary names the remote
             repo_url = strip_credentials(sync.remote_url or "")
         kspec = KernelSpec(job_id=slug, slug=slug, commit_sha=sync.sha, repo_url=repo_url, job=spec)
         request = _push_request(spec, slug, "")
@@ -124,7 +124,10 @@ def submit_job(
         request.script = build_kernel_script(
             kspec, repo_url, kernel_requirements(sync.repo_root, extras),
             archive=plan.archive if plan is not None else None,
+            dataset=plan.dataset if plan is not None else None,
         )
+        if plan is not None and plan.transport == "dataset":  # the backend uploads it first
+            request.extra["code_plan"] = plan
         clock.lap(Stage.BUILD)
         planned = KernelRef(backend.name, slug, "", None, "")
         record = JobRecord.new(planned, spec.name, sync.sha, sync.repo_root,
@@ -165,7 +168,7 @@ def code_plan(code: str, sync: SyncResult) -> TransportPlan:
         return plan_transport(code, None, sync.remote_url)
     with SecretGuard(sync.repo_root) as guard:
         archive = build_archive(sync.repo_root, sync.sha, guard)
-    return plan_transport(code, archive, sync.remote_url)
+    return plan_transport(code, archive, sync.remote_url, root=sync.repo_root)
 
 
 def clone_url(sync: SyncResult, remote: bool) -> str:

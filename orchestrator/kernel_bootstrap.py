@@ -5,7 +5,9 @@ job's configuration. The script then
 
 1. clones the repository at the pinned commit into a temporary folder (never the output folder) and
    checks that HEAD is exactly that commit -- or, with the ``inline`` code transport, unpacks the
-   embedded archive there after checking its sha256 and that it carries that commit's id;
+   embedded archive there after checking its sha256 and that it carries that commit's id (with
+   the ``dataset`` transport, the same for the archive found in the attached dataset, under
+   ``$ARZ_INPUT_DIR`` or ``/kaggle/input``);
 2. installs the missing requirements with pip, never touching a preinstalled torch, and skips pip
    entirely when everything is already installed (the local backend's case);
 3. runs ``python -u -m kernel_payload --spec ... --out OUTPUT`` from the clone, its output streamed
@@ -43,6 +45,8 @@ CODE_ARCHIVE = ""  # replaced by kernel_builder with the base64 code archive (in
 
 SUMMARY = "session_summary.json"
 CACHE_ENV = "ARZ_KERNEL_CACHE_DIR"
+INPUT_ENV = "ARZ_INPUT_DIR"  # where attached datasets are mounted (a fake Kaggle sets it)
+KAGGLE_INPUT = "/kaggle/input"
 STARTUP_ENV = "ARZ_STARTUP"  # the bootstrap's timings, for the summary's start-up split
 STATE = {"child": None, "signal": None}
 TIMES = {}  # kernel_started_at, clone_s, install_s
@@ -94,39 +98,61 @@ def clone(url, sha, dest):
 
 
 def fetch_code(cfg, dest):
-    """Put the pinned commit's code into ``dest``: unpack the inline archive or clone."""
+    """Put the pinned commit's code into ``dest``: unpack the inline or dataset archive, or clone."""
+    import base64
+
     code = cfg.get("code") or {}
     if code.get("transport") == "inline":
-        unpack_inline(CODE_ARCHIVE, code.get("sha256", ""), cfg["commit_sha"], dest)
+        data = base64.b64decode(CODE_ARCHIVE.encode("ascii"))
+        unpack_archive(data, code.get("sha256", ""), cfg["commit_sha"], dest, "inline")
+    elif code.get("transport") == "dataset":
+        path = find_input_file(code["file"], code.get("dataset", ""))
+        unpack_archive(path.read_bytes(), code["sha256"], cfg["commit_sha"], dest, "dataset")
     else:
         clone(cfg["repo_url"], cfg["commit_sha"], dest)
 
 
-def unpack_inline(text, digest, sha, dest):
-    """Unpack the base64 ``git archive`` tar.gz ``text`` into ``dest`` after checking that its
+def input_root():
+    """Where attached datasets are mounted: ``$ARZ_INPUT_DIR``, else Kaggle's ``/kaggle/input``."""
+    return Path(os.environ.get(INPUT_ENV) or KAGGLE_INPUT)
+
+
+def find_input_file(name, dataset, depth=4):
+    """The file ``name`` of an attached dataset, searched under :func:`input_root` (Kaggle mounts a
+    dataset at ``<root>/<slug>/`` or deeper, by owner); BootstrapError when it is not there."""
+    root = input_root()
+    for folder, dirs, files in os.walk(root):
+        if name in files:
+            return Path(folder) / name
+        if len(Path(folder).relative_to(root).parts) >= depth:
+            dirs[:] = []
+    raise BootstrapError(f"the code archive {name} of dataset {dataset} is not under {root}: the "
+                         "dataset is not attached, or its version is not this commit's")
+
+
+def unpack_archive(data, digest, sha, dest, what):
+    """Unpack the ``git archive`` tar.gz bytes ``data`` into ``dest`` after checking that their
     sha256 is ``digest`` and that the commit id its pax header carries is ``sha``."""
-    import base64
     import io
     import tarfile
 
-    data = base64.b64decode(text.encode("ascii"))
     found = hashlib.sha256(data).hexdigest()
     if found != digest:
-        raise BootstrapError(f"the inline code archive is damaged: sha256 {found}, expected {digest}")
+        raise BootstrapError(f"the {what} code archive is damaged: sha256 {found}, expected {digest}")
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         carried = tar.pax_headers.get("comment", "")
         if carried != sha:
-            raise BootstrapError(f"the inline code archive is of commit {carried or '(none)'}, "
+            raise BootstrapError(f"the {what} code archive is of commit {carried or '(none)'}, "
                                  f"expected the pinned commit {sha}")
         members = tar.getmembers()
         for member in members:
             if member.name.startswith(("/", "..")) or "/../" in f"/{member.name}/":
-                raise BootstrapError(f"the inline code archive holds an unsafe path {member.name!r}")
+                raise BootstrapError(f"the {what} code archive holds an unsafe path {member.name!r}")
         if hasattr(tarfile, "data_filter"):
             tar.extractall(dest, members=members, filter="data")
         else:  # Python without tarfile filters: the paths were checked above
             tar.extractall(dest, members=members)
-    print(f"unpacked the inline code of {sha[:12]}: {len(members)} entries, {len(data)} bytes,"
+    print(f"unpacked the {what} code of {sha[:12]}: {len(members)} entries, {len(data)} bytes,"
           f" sha256 {digest[:16]}", flush=True)
 
 
@@ -279,7 +305,7 @@ def main():
     src = Path(tempfile.mkdtemp(prefix="arz-src-"))
     spec_path, code = None, None
     try:
-        event(0, f"{'unpacking' if CODE_ARCHIVE else 'cloning'} {sha[:8]}")
+        event(0, f"{'unpacking' if cfg.get('code') else 'cloning'} {sha[:8]}")
         t0 = time.time()
         fetch_code(cfg, src)
         TIMES["clone_s"] = time.time() - t0

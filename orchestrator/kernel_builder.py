@@ -13,7 +13,7 @@ import secrets
 from pathlib import Path
 
 from kernel_payload.schema import KernelSpec
-from orchestrator.code_transport import CodeArchive
+from orchestrator.code_transport import CodeArchive, dataset_file_name
 
 SLUG_MAX = 50
 CONFIG_LINE = re.compile(r"^CONFIG_JSON = .*$", re.MULTILINE)
@@ -48,7 +48,7 @@ def kernel_requirements(repo_root: Path, extras: tuple[str, ...] = ()) -> list[s
 
 
 def build_kernel_script(spec: KernelSpec, repo_url: str, requirements: list[str],
-                        archive: CodeArchive | None = None) -> str:  # fmt: skip
+                        archive: CodeArchive | None = None, dataset: str | None = None) -> str:  # fmt: skip
     """The bootstrap source with ``spec`` embedded.
 
     Args:
@@ -58,6 +58,8 @@ def build_kernel_script(spec: KernelSpec, repo_url: str, requirements: list[str]
         requirements: pip requirement strings to install when missing.
         archive: the commit's code archive for the ``inline`` transport (embedded base64, with its
             sha256 in the configuration); None: the kernel clones ``repo_url``.
+        dataset: with ``archive``, the slug of the code dataset that carries it (the ``dataset``
+            transport): only its file name and sha256 go into the script, not the archive.
 
     Returns:
         Python source, stdlib-only.
@@ -71,13 +73,16 @@ def build_kernel_script(spec: KernelSpec, repo_url: str, requirements: list[str]
     if archive is not None:
         if archive.sha != spec.commit_sha:
             raise ValueError(f"the archive is of {archive.sha}, the job pins {spec.commit_sha}")
-        config["code"] = {"transport": "inline", "sha256": archive.digest, "bytes": archive.size}
+        config["code"] = {"transport": "dataset" if dataset else "inline",
+                          "sha256": archive.digest, "bytes": archive.size}  # fmt: skip
+        if dataset:
+            config["code"].update(dataset=dataset, file=dataset_file_name(archive.digest))
     template = (Path(__file__).with_name("kernel_bootstrap.py")).read_text()
     literal = json.dumps(json.dumps(config))
     script, count = CONFIG_LINE.subn(lambda _m: f"CONFIG_JSON = {literal}", template, count=1)
     if count != 1:
         raise RuntimeError("kernel_bootstrap.py lost its CONFIG_JSON line")
-    if archive is not None:
+    if archive is not None and not dataset:
         line = f"CODE_ARCHIVE = {json.dumps(archive.base64())}"
         script, count = ARCHIVE_LINE.subn(lambda _m: line, script, count=1)
         if count != 1:

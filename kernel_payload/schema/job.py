@@ -31,8 +31,8 @@ _SECONDS_PER_UNIT = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$", re.IGNORECASE)
 _BYTES_PER_UNIT = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
                    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
-CODE_TRANSPORTS = ("auto", "inline", "git")
-"""Values of ``kaggle.code`` (``dataset`` is planned, issue 13)."""
+CODE_TRANSPORTS = ("auto", "inline", "dataset", "git")
+"""Values of ``kaggle.code``."""
 DEFAULT_MAX_RESULT_BYTES = 5 * 2**30
 """Default cap on the bytes one pull may download or copy (5 GiB)."""
 
@@ -148,8 +148,10 @@ class KaggleSettings(_Model):
             the ``git`` transport and pip-installing missing requirements need it.
         code: how the code reaches the kernel: ``inline`` (the commit's tracked tree embedded in
             the kernel script: no remote, no push), ``git`` (the kernel clones the pushed commit
-            from a public remote), or ``auto`` (``inline`` when the archive fits under the inline
-            limit, else ``git``). See docs/orchestration.md, "Code transport".
+            from a public remote), ``dataset`` (the same archive as a version of a private
+            dataset attached to the kernel: no remote, no push), or ``auto`` (``inline`` when
+            the archive fits under the inline limit, else ``dataset``). See
+            docs/orchestration.md, "Code transport".
         deadline: kept for old job files: the job's ``deadline`` (the backend-neutral key
             that wins) is taken from here when it is not set.
     """
@@ -157,7 +159,7 @@ class KaggleSettings(_Model):
     accelerator: Literal["NvidiaTeslaT4"] | None = "NvidiaTeslaT4"
     private: bool = True
     internet: bool = True
-    code: Literal["auto", "inline", "git"] = "auto"
+    code: Literal["auto", "inline", "dataset", "git"] = "auto"
     deadline: PositiveInt | None = None
 
     @field_validator("deadline", mode="before")
@@ -169,14 +171,14 @@ class KaggleSettings(_Model):
     @classmethod
     def _known_transport(cls, value: Any) -> Any:
         if value not in CODE_TRANSPORTS:
-            raise unknown_choice("code transport", value, CODE_TRANSPORTS, " (dataset is not available yet)")
+            raise unknown_choice("code transport", value, CODE_TRANSPORTS)
         return value
 
     @model_validator(mode="after")
     def _git_needs_internet(self) -> KaggleSettings:
         if self.code == "git" and not self.internet:
             raise ValueError("code: git clones the repository inside the kernel, which needs "
-                             "internet: true; use code: inline for an offline kernel")  # fmt: skip
+                             "internet: true; use code: inline or dataset for an offline kernel")  # fmt: skip
         return self
 
 

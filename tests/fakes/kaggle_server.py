@@ -2,9 +2,9 @@
 
 It speaks the wire protocol of kaggle 2.2.5 / kagglesdk: JSON POSTs to
 ``/api/v1/kernels.KernelsApiService/<Method>`` (SaveKernel, GetKernel, GetKernelSessionStatus,
-ListKernelSessionOutput, DeleteKernel, GetAcceleratorQuotaStatistics), the token introspection
-``/api/v1/security.OAuthService/IntrospectToken``, the SSE log stream
-``GET /api/v1/kernels/logs/stream/<owner>/<slug>`` and the output-file URLs it hands out. Pushed
+ListKernelSessionOutput, DeleteKernel, GetAcceleratorQuotaStatistics), the dataset and blob calls
+of :mod:`tests.fakes.kaggle_datasets`, ``/api/v1/security.OAuthService/IntrospectToken``, the SSE
+log stream ``GET /api/v1/kernels/logs/stream/<owner>/<slug>`` and the output-file URLs. Pushed
 scripts really run (see :mod:`tests.fakes.kaggle_sessions`). Faults are injected per test through
 :class:`Faults`; every wait is bounded and the server shuts itself down after ``max_lifetime_s``.
 
@@ -26,6 +26,7 @@ from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tests.fakes import kaggle_datasets
 from tests.fakes.kaggle_faults import ApiError, FakeKernel, Faults, take_named
 from tests.fakes.kaggle_sessions import FakeSession, SessionOptions
 
@@ -55,6 +56,7 @@ class FakeKaggle:
         self.root, self.username, self.key, self.token = root, username, key, token
         self.session_options = session or SessionOptions()
         self.faults = Faults()
+        self.datasets = kaggle_datasets.FakeDatasets()
         self.kernels: dict[tuple[str, str], FakeKernel] = {}
         self.calls: list[str] = []
         self.pushes: list[dict] = []
@@ -139,22 +141,24 @@ class FakeKaggle:
             return {"error": refusal}
         with self.lock:
             kernel = self.kernels.get((owner, slug))
+            folder = self.root / owner / slug / f"v{len(kernel.sessions) + 1 if kernel else 1}"
+            self.datasets.mount(body.get("datasetDataSources") or [], folder / "input", user)
             if kernel is None:
                 kernel = FakeKernel(owner, slug, body.get("newTitle") or slug, len(self.kernels) + 1, {})
                 self.kernels[(owner, slug)] = kernel
             kernel.meta = dict(body)
             number = len(kernel.sessions) + 1
-            folder = self.root / owner / slug / f"v{number}"
-            session = FakeSession(folder, body.get("text") or "", gpu, self._options(body))
+            session = FakeSession(folder, body.get("text") or "", gpu, self._options(body, folder))
             kernel.sessions.append(session)
         session.start()
         return {"ref": f"/code/{owner}/{slug}", "url": f"http://{host}/code/{owner}/{slug}",
                 "versionNumber": number, "kernelId": kernel.kernel_id}
 
-    def _options(self, body: dict) -> SessionOptions:
+    def _options(self, body: dict, folder: Path) -> SessionOptions:
         limit = body.get("sessionTimeoutSeconds") or self.session_options.max_run_s
         return replace(self.session_options, max_run_s=min(self.session_options.max_run_s, limit),
-                       internet=bool(body.get("enableInternet")))  # unset = off, as on Kaggle
+                       internet=bool(body.get("enableInternet")),  # unset = off, as on Kaggle
+                       env=dict(self.session_options.env, ARZ_INPUT_DIR=str(folder / "input")))
 
     def _refusal(self, gpu: bool) -> str | None:
         if self.faults.push_error:
@@ -272,9 +276,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._before_api(method)
             body = json.loads(raw or b"{}")
             user = self._user(method, body)
-            self._send_json(200, self._dispatch(method, body, user))
+            answer = self._dispatch(method, body, user)
+            self._send_bytes(answer) if isinstance(answer, bytes) else self._send_json(200, answer)
         except ApiError as err:
             self._send_json(err.code, {"code": err.code, "message": err.message}, err.headers)
+
+    do_PUT = kaggle_datasets.do_put  # a dataset file's bytes (the blob upload)
 
     def do_GET(self) -> None:
         """The SSE log stream, or an output file handed out by ListKernelSessionOutput."""
@@ -312,7 +319,7 @@ class _Handler(BaseHTTPRequestHandler):
             return fake.username
         raise ApiError(401, "Unauthenticated: missing or invalid credentials")
 
-    def _dispatch(self, method: str, body: dict, user: str) -> dict:
+    def _dispatch(self, method: str, body: dict, user: str) -> dict | bytes:
         fake, host = self.fake, self.headers.get("Host", "localhost")
         if method == "IntrospectToken":
             ok = body.get("token") == fake.token
@@ -324,6 +331,8 @@ class _Handler(BaseHTTPRequestHandler):
             if fake.faults.take("push_lost_reply"):
                 raise ApiError(500, "Internal error")
             return answer
+        if method in kaggle_datasets.METHODS:
+            return fake.datasets.handle(method, body, user, host)
         routes = {
             "GetKernel": lambda: fake.get_kernel(body),
             "GetKernelSessionStatus": lambda: fake.status(body),
@@ -335,7 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(404, f"Unknown method {method}")
         return routes[method]()
 
-    def _send_json(self, code: int, payload: dict, headers: dict | None = None) -> None:
+    def _send_json(self, code: int, payload: dict | list, headers: dict | None = None) -> None:
         data = json.dumps(payload).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
@@ -360,7 +369,7 @@ class _Handler(BaseHTTPRequestHandler):
         The live stream is chunked; a drop fault cuts it in the middle of an event's chunk.
         """
         if not session.is_active():
-            self._send_json_list(session.events)
+            self._send_json(200, session.events)
             return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -389,11 +398,3 @@ class _Handler(BaseHTTPRequestHandler):
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
         self.wfile.flush()
-
-    def _send_json_list(self, events: list[dict]) -> None:
-        data = json.dumps(events).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)

@@ -115,3 +115,24 @@ def wait_terminal(backend: KaggleBackend, ref: KernelRef, timeout_s: float = 20.
 def succeeded(statuses: list) -> bool:
     """True when the last status seen is SUCCEEDED."""
     return bool(statuses) and statuses[-1].status is JobStatus.COMPLETE
+
+
+class FastKaggleBackend(KaggleBackend):
+    """The real Kaggle backend with the harness's fast timeouts, for flows that build their
+    backend by name (``jobs.submit_job``); :func:`register_fast_backend` installs it."""
+
+    settings: KaggleConfig | None = None
+
+    def __init__(self) -> None:
+        super().__init__(self.settings)
+
+
+def register_fast_backend(monkeypatch: pytest.MonkeyPatch, harness: KaggleHarness) -> None:
+    """Make ``get_backend("kaggle")`` build :class:`FastKaggleBackend` with the harness's config
+    (and a 50 ms poll of a processing dataset) for this test."""
+    from orchestrator.backends import BACKENDS
+    from orchestrator.backends.kaggle.datasets import DatasetPolicy
+
+    settings = replace(harness.config, datasets=DatasetPolicy(ready_s=20.0, poll_s=0.05))
+    monkeypatch.setattr(FastKaggleBackend, "settings", settings)
+    monkeypatch.setitem(BACKENDS, "kaggle", f"{__name__}:FastKaggleBackend")

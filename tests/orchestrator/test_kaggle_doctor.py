@@ -116,16 +116,23 @@ def test_unreachable_remote_and_kernel_without_internet(harness, repo, tmp_path)
     assert "internet" in checks["kernel"].fix
 
 
-def test_auto_over_the_inline_limit_without_a_remote_says_dataset_is_not_there_yet(
-    harness, repo, monkeypatch
+def test_auto_over_the_inline_limit_without_a_remote_goes_to_the_code_dataset(
+    harness, repo, monkeypatch, tmp_path
 ):
     from orchestrator import code_transport
 
     monkeypatch.setattr(code_transport, "INLINE_MAX_BYTES", 10)  # the tree is ~200 bytes
     git("remote", "remove", "origin", cwd=repo)
-    check = by_name(doctor_checks(repo_path=repo, backend=harness.backend()))["code transport"]
-    assert check.state == FAIL and "over the 0.0 MB inline limit" in check.detail
-    assert "dataset transport is not available yet" in check.detail and "git remote add" in check.fix
+    checks = by_name(doctor_checks(repo_path=repo, backend=harness.backend()))
+    check = checks["code transport"]
+    assert check.state == OK and check.detail.startswith("dataset: kaggle.code: auto and the")
+    assert "over the 0.0 MB inline limit" in check.detail
+    assert f"private dataset arz-code-{repo.name}" in check.detail
+    assert checks["git remote"].state == SKIP and "as a private dataset" in checks["git remote"].detail
+    job = tmp_path / "job.yml"
+    job.write_text("name: demo\nsuites: [verify]\nkaggle: {code: dataset, internet: false}\n")
+    check = by_name(doctor_checks(job, repo_path=repo, backend=harness.backend()))["code transport"]
+    assert check.detail.startswith("dataset: kaggle.code: dataset; uploaded to the private")
 
 
 def test_run_doctor_prints_a_table_and_exit_code(harness, repo, monkeypatch):

@@ -1,16 +1,14 @@
 """The Kaggle backend: runs the generated bootstrap as a private script kernel on Kaggle.
 
-Lifecycle (docs/orchestration.md): ``push`` saves a script kernel under a fresh slug (title == slug,
-private, internet on, ``machine_shape: NvidiaTeslaT4`` for GPU, unset for CPU) after checking the
-weekly GPU quota, and pins the version Kaggle returns; every later call names that version
-(``versionLabel: v<N>``). ``status`` maps Kaggle's words in one function
-(:func:`~orchestrator.backends.kaggle.state.map_kaggle_status`), distrusts a terminal answer about
-a run never seen alive (stale status after a push), and enforces the job's deadline. ``logs``
-follows the SSE stream, reconnecting and skipping the replayed events. ``download`` verifies
-against the manifest. ``cancel`` (Kaggle has none) downloads what exists, then deletes the kernel.
+Lifecycle (docs/orchestration.md): ``push`` checks the weekly GPU quota, publishes the job's code
+dataset if it has one (:mod:`.datasets`), saves a private script kernel under a fresh slug and
+pins the version Kaggle returns (``versionLabel: v<N>`` on every later call). ``status`` maps
+Kaggle's words in one function (:func:`.state.map_kaggle_status`), distrusts a terminal answer
+about a run never seen alive, and enforces the job's deadline. ``logs`` follows the SSE stream,
+skipping replays; ``download`` verifies the manifest; ``cancel`` (Kaggle has none) saves, deletes.
 
-``kaggle`` is imported lazily, in :mod:`orchestrator.backends.kaggle.connection` only; the API
-calls go through its client (``requests``), our own downloads and log stream through ``httpx``.
+``kaggle`` is imported lazily, in :mod:`.connection` only; the API calls go through its client
+(``requests``), our own downloads, uploads and log stream through ``httpx``.
 """
 
 from __future__ import annotations
@@ -28,6 +26,7 @@ import requests
 
 from orchestrator.backends.base import JobStatus, KernelRef, PushRequest, RemoteStatus
 from orchestrator.backends.kaggle.connection import KaggleConnection
+from orchestrator.backends.kaggle.datasets import CodeDatasets, DatasetPolicy
 from orchestrator.backends.kaggle.errors import (
     KaggleConcurrencyCap,
     KaggleError,
@@ -65,13 +64,13 @@ class KaggleConfig:
         stale_grace_s: a terminal status for a run never seen alive is trusted only this long
             after the push (real kernels take minutes to start).
         default_deadline_s: deadline when the job sets none (Kaggle stops sessions at 12 h).
-        deadline_margin_s: Kaggle's own session timeout is the deadline plus this margin, a
-            backstop for when the laptop is off at the deadline.
+        deadline_margin_s: Kaggle's session timeout is the deadline plus this margin (a backstop).
         min_gpu_quota_h: refuse a GPU push with less weekly quota left than this, in hours.
         gpu_slot_wait_s: how long a push waits for a GPU slot when 2 sessions run (0: refuse);
             ``PushRequest.extra["gpu_slot_wait_s"]`` overrides it per job.
         gpu_slot_poll_s: pause between pushes while waiting for a slot.
         download_attempts: downloads of a file that fails the manifest, in all.
+        datasets: how long to wait for a code-dataset version (the ``dataset`` transport).
     """
 
     policy: HttpPolicy = field(default_factory=HttpPolicy)
@@ -83,6 +82,7 @@ class KaggleConfig:
     gpu_slot_wait_s: float = 0.0
     gpu_slot_poll_s: float = 60.0
     download_attempts: int = 3
+    datasets: DatasetPolicy = field(default_factory=DatasetPolicy)
 
 
 class KaggleBackend:
@@ -102,6 +102,7 @@ class KaggleBackend:
         self.config = config or KaggleConfig()
         self.connection = KaggleConnection(self.config.policy)
         self.outputs = OutputFetcher(self.connection, self.config.download_attempts)
+        self.datasets = CodeDatasets(self.connection, self.config.policy, self.config.datasets, sleep)
         self._clock, self._sleep = clock, sleep
         self._lock = threading.RLock()  # the monitor polls status while a thread follows logs
 
@@ -111,8 +112,8 @@ class KaggleBackend:
         """Check quota, save the kernel once, and pin the version Kaggle returns.
 
         Args:
-            request: slug, script and settings; ``extra`` may hold ``deadline_s`` (wall-clock
-                budget in s, default 11.5 h) and ``gpu_slot_wait_s`` (wait for a free GPU slot).
+            request: slug, script and settings; ``extra`` may hold ``deadline_s`` (default 11.5 h),
+                ``gpu_slot_wait_s`` and ``code_plan`` (its code dataset is attached: .datasets).
 
         Raises:
             KaggleQuotaExhausted, KaggleConcurrencyCap, KagglePushError, KaggleCredentialsError.
@@ -125,8 +126,9 @@ class KaggleBackend:
         if request.gpu:
             self._check_quota(deadline_s)
         wait_s = float(request.extra.get("gpu_slot_wait_s", self.config.gpu_slot_wait_s))
-        version = self._push_waiting_for_slot(self._save_request(owner, request, deadline_s),
-                                              wait_s)
+        save = self._save_request(owner, request, deadline_s)
+        save.dataset_data_sources = self.datasets.attach(request.extra.get("code_plan"))  # uploads
+        version = self._push_waiting_for_slot(save, wait_s)
         ref = KernelRef("kaggle", request.slug, owner, version, str(self._workdir(owner, request.slug)))
         now = self._clock()
         KernelState(owner, request.slug, version, now, now + deadline_s, request.gpu).save(
@@ -139,8 +141,7 @@ class KaggleBackend:
         save.slug, save.new_title = f"{owner}/{request.slug}", request.slug
         save.text, save.language, save.kernel_type = request.script, "python", "script"
         save.is_private, save.enable_internet = request.private, request.internet
-        save.enable_gpu = request.gpu
-        save.machine_shape = GPU_SHAPE if request.gpu else None
+        save.enable_gpu, save.machine_shape = request.gpu, GPU_SHAPE if request.gpu else None
         timeout = min(KAGGLE_MAX_SESSION_S, deadline_s + self.config.deadline_margin_s)
         save.session_timeout_seconds = int(timeout)
         return save
