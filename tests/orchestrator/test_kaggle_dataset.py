@@ -63,6 +63,10 @@ def test_one_private_dataset_per_repository_and_a_version_per_new_archive(harnes
     assert version.files[dataset_file_name(first.digest)] == first.data
     assert first.sha in version.notes and first.digest in version.notes
     assert harness.fake.calls.count("CreateDataset") == 1
+    fetched = tmp_path / "fetched"  # what the kaggle client downloads is what was uploaded
+    backend.connection.api().dataset_download_files(f"tester/{DATASET}", path=str(fetched),
+                                                    quiet=True, unzip=True)  # fmt: skip
+    assert (fetched / dataset_file_name(first.digest)).read_bytes() == first.data
 
     (project / "jobs" / "tiny.yml").write_text("name: tiny\nsuites: [tiny]\n# changed\n")
     git(project, "commit", "-qam", "second")
