@@ -225,10 +225,13 @@ def check_kernel_settings(ctx: DoctorContext) -> Check:
     deadline_h = (settings.deadline or 11.5 * 3600) / 3600
     detail = (f"{where}: {shape}, {'private' if settings.private else 'PUBLIC'}, internet "
               f"{'on' if settings.internet else 'off'}, deadline {deadline_h:.1f} h")
+    if not settings.internet and _inline(ctx) and settings.wheels:
+        return Check("kernel", OK, detail + ": the code travels without git; a wheelhouse dataset "
+                     "brings the requirements the image lacks")  # fmt: skip
     if not settings.internet and _inline(ctx):
         return Check("kernel", WARN, detail + ": the code travels without git, but the kernel cannot "
-                     "pip-install what the image lacks (no wheelhouse yet)", "set kaggle.internet: "
-                     "true unless the Kaggle image has every requirement")  # fmt: skip
+                     "pip-install what the image lacks (kaggle.wheels: false)", "set "
+                     "kaggle.wheels: true, unless the Kaggle image has every requirement")  # fmt: skip
     if not settings.internet:
         return Check("kernel", FAIL, detail + ": the kernel cannot clone the repository",
                      "set kaggle.internet: true (needs a phone-verified Kaggle account)")

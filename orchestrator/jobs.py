@@ -43,6 +43,7 @@ from orchestrator.registry import JobRecord, Registry
 from orchestrator.results import ExpectedJob, check_summary, pull_results, read_summary, results_dir
 from orchestrator.secret_guard import SecretGuard
 from orchestrator.urls import strip_credentials
+from orchestrator.wheelhouse import wheelhouse_for
 
 UNKNOWN_RESULT = "unknown"
 
@@ -121,13 +122,14 @@ def submit_job(
         kspec = KernelSpec(job_id=slug, slug=slug, commit_sha=sync.sha, repo_url=repo_url, job=spec)
         request = _push_request(spec, slug, "")
         extras = ("gpu",) if remote_kernel and request.gpu else ()  # a remote GPU kernel needs numba-cuda
+        requirements = kernel_requirements(sync.repo_root, extras)
+        wheels = wheelhouse_for(spec.kaggle, requirements) if remote_kernel else None
         request.script = build_kernel_script(
-            kspec, repo_url, kernel_requirements(sync.repo_root, extras),
-            archive=plan.archive if plan is not None else None,
+            kspec, repo_url, requirements, archive=plan.archive if plan is not None else None,
             dataset=plan.dataset if plan is not None else None,
+            wheels=wheels.kernel_config() if wheels is not None else None,
         )
-        if plan is not None and plan.transport == "dataset":  # the backend uploads it first
-            request.extra["code_plan"] = plan
+        request.extra.update(code_plan=plan, wheelhouse=wheels)  # datasets the backend attaches
         clock.lap(Stage.BUILD)
         planned = KernelRef(backend.name, slug, "", None, "")
         record = JobRecord.new(planned, spec.name, sync.sha, sync.repo_root,

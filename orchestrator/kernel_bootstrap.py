@@ -8,8 +8,9 @@ job's configuration. The script then
    embedded archive there after checking its sha256 and that it carries that commit's id (with
    the ``dataset`` transport, the same for the archive found in the attached dataset, under
    ``$ARZ_INPUT_DIR`` or ``/kaggle/input``);
-2. installs the missing requirements with pip, never touching a preinstalled torch, and skips pip
-   entirely when everything is already installed (the local backend's case);
+2. installs the missing requirements -- from the attached wheelhouse dataset first, without an
+   index (:mod:`orchestrator.wheelhouse`), then with pip -- never touching a preinstalled torch,
+   and skips pip entirely when everything is already installed (the local backend's case);
 3. runs ``python -u -m kernel_payload --spec ... --out OUTPUT`` from the clone, its output streamed
    straight through (unbuffered);
 4. makes sure ``OUTPUT/session_summary.json`` exists and is final: if the payload died hard it asks
@@ -50,6 +51,7 @@ KAGGLE_INPUT = "/kaggle/input"
 STARTUP_ENV = "ARZ_STARTUP"  # the bootstrap's timings, for the summary's start-up split
 STATE = {"child": None, "signal": None}
 TIMES = {}  # kernel_started_at, clone_s, install_s
+SITE = []  # folders the wheelhouse was installed into (on the payload's import path)
 
 
 class BootstrapError(Exception):
@@ -170,15 +172,55 @@ def is_installed(name):
     return True
 
 
-def install(requirements):
-    """pip-install the missing requirements; a preinstalled torch is never reinstalled."""
+def install(requirements, wheels=None, src=None):
+    """Install the missing requirements: from the attached wheelhouse first (``wheels``, the
+    config's ``wheels``), then with pip from the index; a preinstalled torch is never reinstalled."""
     missing = [r for r in requirements if not is_installed(requirement_name(r))]
     if not missing:
         print("all requirements already installed; skipping pip", flush=True)
         return
+    if wheels:
+        missing = install_wheels(wheels, missing, src)
+        if not missing:
+            return
     print("installing: " + ", ".join(missing), flush=True)
     event(1, f"pip install {len(missing)} packages: " + ", ".join(map(requirement_name, missing)))
     run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", *missing])
+
+
+def install_wheels(wheels, missing, src):
+    """Install, from the wheelhouse archive of an attached dataset, every wheel whose distribution
+    is not installed (``--no-index --no-deps``, into ``src/.arz_site``, put on the import path);
+    return the requirements still missing after that."""
+    import io
+    import tarfile
+
+    data = find_input_file(wheels["file"], wheels["dataset"]).read_bytes()
+    folder, site = Path(src) / ".arz_wheels", Path(src) / ".arz_site"
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())
+        if manifest.get("key") != wheels["key"]:
+            raise BootstrapError(f"the wheelhouse {wheels['file']} is keyed {manifest.get('key')}, "
+                                 f"expected {wheels['key']}")
+        for name, digest in manifest["wheels"].items():
+            blob = tar.extractfile(f"wheels/{name}").read()
+            if hashlib.sha256(blob).hexdigest() != digest or "/" in name:
+                raise BootstrapError(f"the wheelhouse's {name} is damaged (sha256 mismatch)")
+            folder.mkdir(exist_ok=True)
+            (folder / name).write_bytes(blob)
+    wanted = sorted(n for n in manifest["wheels"] if not is_installed(n.split("-")[0]))
+    if wanted:
+        event(1, f"installing {len(wanted)} wheels from the wheelhouse (no index)")
+        run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+             "--no-index", "--no-deps", "--target", str(site), *(str(folder / n) for n in wanted)])
+        sys.path.insert(0, str(site))
+        SITE.append(str(site))
+        import importlib
+
+        importlib.invalidate_caches()
+    print(f"installed {len(wanted)} wheels from the wheelhouse: {', '.join(wanted) or 'none'}",
+          flush=True)
+    return [r for r in missing if not is_installed(requirement_name(r))]
 
 
 def summary_is_final(out_dir):
@@ -222,7 +264,7 @@ def payload_env(src, out_dir=None):
         cache = kernel_cache_dir(out_dir)
         env[CACHE_ENV] = str(cache) if cache else "off"
         env[STARTUP_ENV] = json.dumps(dict(TIMES, payload_spawned_at=time.time()))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), *SITE, env.get("PYTHONPATH", "")) if p)
     return env
 
 
@@ -311,7 +353,7 @@ def main():
         TIMES["clone_s"] = time.time() - t0
         event(1, "checking requirements")
         t0 = time.time()
-        install(cfg["requirements"])
+        install(cfg["requirements"], cfg.get("wheels"), src)
         TIMES["install_s"] = time.time() - t0
         spec_path = src / ".arz_kernel_spec.json"
         spec_path.write_text(json.dumps(cfg["spec"]))

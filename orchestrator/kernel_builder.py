@@ -48,7 +48,8 @@ def kernel_requirements(repo_root: Path, extras: tuple[str, ...] = ()) -> list[s
 
 
 def build_kernel_script(spec: KernelSpec, repo_url: str, requirements: list[str],
-                        archive: CodeArchive | None = None, dataset: str | None = None) -> str:  # fmt: skip
+                        archive: CodeArchive | None = None, dataset: str | None = None,
+                        wheels: dict | None = None) -> str:  # fmt: skip
     """The bootstrap source with ``spec`` embedded.
 
     Args:
@@ -60,6 +61,7 @@ def build_kernel_script(spec: KernelSpec, repo_url: str, requirements: list[str]
             sha256 in the configuration); None: the kernel clones ``repo_url``.
         dataset: with ``archive``, the slug of the code dataset that carries it (the ``dataset``
             transport): only its file name and sha256 go into the script, not the archive.
+        wheels: the wheelhouse the kernel installs from (``WheelhouseSpec.kernel_config()``).
 
     Returns:
         Python source, stdlib-only.
@@ -70,6 +72,8 @@ def build_kernel_script(spec: KernelSpec, repo_url: str, requirements: list[str]
         "requirements": requirements,
         "spec": spec.model_dump(mode="json"),
     }
+    if wheels:
+        config["wheels"] = wheels
     if archive is not None:
         if archive.sha != spec.commit_sha:
             raise ValueError(f"the archive is of {archive.sha}, the job pins {spec.commit_sha}")

@@ -152,6 +152,9 @@ class KaggleSettings(_Model):
             dataset attached to the kernel: no remote, no push), or ``auto`` (``inline`` when
             the archive fits under the inline limit, else ``dataset``). See
             docs/orchestration.md, "Code transport".
+        wheels: with ``internet: false``, attach a wheelhouse (a private dataset of the wheels
+            the Kaggle image lacks, built once per requirements and target) so the kernel
+            installs without an index; ``false``: the image must have every requirement.
         deadline: kept for old job files: the job's ``deadline`` (the backend-neutral key
             that wins) is taken from here when it is not set.
     """
@@ -160,6 +163,7 @@ class KaggleSettings(_Model):
     private: bool = True
     internet: bool = True
     code: Literal["auto", "inline", "dataset", "git"] = "auto"
+    wheels: bool = True
     deadline: PositiveInt | None = None
 
     @field_validator("deadline", mode="before")

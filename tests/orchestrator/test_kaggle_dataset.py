@@ -2,11 +2,13 @@
 one private code dataset per repository, a version per new archive and none for unchanged code,
 the faults of an upload (a version still processing, a dropped upload, an answer lost after the
 version landed) each ending with one version and a verified pull, and -- through the real CLI --
-a clone with no remote running offline from the dataset, with no secret ever uploaded."""
+a clone with no remote running offline from its code dataset and a wheelhouse, each uploaded
+once, with no secret ever uploaded."""
 
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,9 +19,10 @@ from rich.console import Console
 from kernel_payload.schema import SessionSummary
 from orchestrator import jobs
 from orchestrator.backends.base import JobStatus
-from orchestrator.code_transport import build_archive, dataset_file_name
+from orchestrator.code_transport import TransportPlan, build_archive, dataset_file_name
 from orchestrator.registry import Registry
 from orchestrator.secret_guard import SecretGuard
+from tests.fakes.wheels import make_wheel
 from tests.kernel_payload.fake_suites import SUITES_ENV
 from tests.orchestrator.conftest import git, make_project
 from tests.orchestrator.kaggle_harness import register_fast_backend, start_harness
@@ -44,10 +47,15 @@ def archive_of(repo: Path):
         return build_archive(repo, git(repo, "rev-parse", "HEAD").strip(), guard)
 
 
-def offline_job(tmp_path: Path) -> Path:
+def publish(backend, archive) -> list[str]:
+    plan = TransportPlan("dataset", "dataset", "test", archive, DATASET)
+    return backend.datasets.attach({"code_plan": plan})
+
+
+def offline_job(tmp_path: Path, wheels: bool = False) -> Path:
     job = tmp_path / "offline.yml"
-    job.write_text("name: offline\nsuites: [tiny]\n"
-                   "kaggle: {code: dataset, internet: false, accelerator: null}\n")  # fmt: skip
+    job.write_text("name: offline\nsuites: [tiny]\nkaggle: {code: dataset, internet: false, "
+                   f"accelerator: null, wheels: {str(wheels).lower()}}}\n")  # fmt: skip
     return job
 
 
@@ -55,8 +63,8 @@ def test_one_private_dataset_per_repository_and_a_version_per_new_archive(harnes
     project = make_project(tmp_path / "project")
     datasets, backend = harness.fake.datasets, harness.backend()
     first = archive_of(project)
-    assert backend.datasets.publish(DATASET, first) == f"tester/{DATASET}"
-    assert backend.datasets.publish(DATASET, first) == f"tester/{DATASET}"  # unchanged: no upload
+    assert publish(backend, first) == [f"tester/{DATASET}"]
+    assert publish(backend, first) == [f"tester/{DATASET}"]  # unchanged: no upload
     (version,) = datasets.versions("tester", DATASET)
     assert datasets.uploads == 1 and datasets.datasets[("tester", DATASET)].private
     assert list(version.files) == [dataset_file_name(first.digest)]
@@ -71,7 +79,7 @@ def test_one_private_dataset_per_repository_and_a_version_per_new_archive(harnes
     (project / "jobs" / "tiny.yml").write_text("name: tiny\nsuites: [tiny]\n# changed\n")
     git(project, "commit", "-qam", "second")
     second = archive_of(project)
-    backend.datasets.publish(DATASET, second)
+    publish(backend, second)
     assert [len(v.files) for v in datasets.versions("tester", DATASET)] == [1, 1]
     assert datasets.uploads == 2 and harness.fake.calls.count("CreateDatasetVersion") == 1
     assert list(datasets.versions("tester", DATASET)[-1].files) == [dataset_file_name(second.digest)]
@@ -84,7 +92,7 @@ def test_a_kernel_cannot_attach_a_version_still_processing(harness, tmp_path):
 
     archive = archive_of(make_project(tmp_path / "project"))
     backend = harness.backend()
-    backend.datasets.publish(DATASET, archive)
+    publish(backend, archive)
     (version,) = harness.fake.datasets.versions("tester", DATASET)
     version.ready_at += 30.0  # processing again
     save = backend._save_request("tester", harness.request("print('hi')", gpu=False), 60.0)
@@ -146,20 +154,35 @@ def test_each_upload_fault_ends_with_one_version_and_a_verified_pull(
         assert calls.count("upload") == 1
 
 
-def run_arz(args, project, harness, tmp_path):
+def run_arz(args, project, harness, tmp_path, **extra_env):
     env = harness.subprocess_env()
     env.update(ARZ_HOME=str(tmp_path / "arz_home"), ARZ_TEST_SUITES=SUITES_ENV,
-               PYTHONPATH=str(REPO), COLUMNS="200")  # fmt: skip
+               PYTHONPATH=str(REPO), COLUMNS="200", **extra_env)  # fmt: skip
     env.pop("ARZ_OUTPUT_DIR", None)
     return subprocess.run([*ARZ, *args], cwd=project, env=env, capture_output=True, text=True,
                           timeout=120)  # fmt: skip
 
 
-def test_a_clone_without_remote_runs_offline_from_its_code_dataset(harness, tmp_path):
+def needs_a_wheel(project: Path, index: Path) -> dict[str, str]:
+    """Make the project require ``arz-probe`` (not installed here, nor on Kaggle): only the
+    wheelhouse can bring it. Returns pip's settings for a folder index holding its wheels."""
+    make_wheel(index, "arz-probe", "1.0", ("arz-dep>=0.1", "numpy"))
+    make_wheel(index, "arz-dep", "0.2")
+    make_wheel(index, "numpy", "99.0")  # the image has numpy: resolved, never shipped
+    text = (project / "pyproject.toml").read_text()
+    deps = '"numpy>=1.26",\n  "pyyaml>=6",\n  "pydantic>=2.6",\n  "arz-probe==1.0",\n'
+    text = re.sub(r"(?ms)^dependencies = \[\n.*?^\]", f"dependencies = [\n  {deps}]", text, count=1)
+    (project / "pyproject.toml").write_text(text)
+    git(project, "commit", "-qam", "needs arz-probe")
+    return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(index)}
+
+
+def test_a_clone_without_remote_runs_offline_from_its_code_and_wheel_datasets(harness, tmp_path):
     project = make_project(tmp_path / "project")
+    pip_env = needs_a_wheel(project, tmp_path / "index")
     assert git(project, "remote").strip() == ""  # no remote at all
-    job = offline_job(tmp_path)
-    done = run_arz(["submit", str(job), "--backend", "kaggle"], project, harness, tmp_path)
+    job = offline_job(tmp_path, wheels=True)
+    done = run_arz(["submit", str(job), "--backend", "kaggle"], project, harness, tmp_path, **pip_env)
     assert done.returncode == 0, done.stdout + done.stderr
     head = git(project, "rev-parse", "HEAD").strip()
     assert f"code: dataset (kaggle.code: dataset; uploaded to the private dataset {DATASET}" \
@@ -173,15 +196,22 @@ def test_a_clone_without_remote_runs_offline_from_its_code_dataset(harness, tmp_
     assert session.options.internet is False  # the kernel ran with the offline environment
     log = "".join(event["data"] for event in session.events)
     assert f"unpacked the dataset code of {head[:12]}" in log
-    assert "+ git" not in log and "pip install" not in log  # nothing cloned, nothing installed
+    assert "installed 2 wheels from the wheelhouse: arz_dep-0.2-py3-none-any.whl, " \
+        "arz_probe-1.0-py3-none-any.whl" in log  # fmt: skip
+    assert "+ git" not in log and "installing: " not in log  # nothing cloned, no index used
+    (code, wheels) = harness.fake.pushes[0]["datasetDataSources"]
+    assert code == f"tester/{DATASET}" and wheels.startswith("tester/arz-wheels-")
     assert git(project, "remote").strip() == "" and git(project, "for-each-ref", "refs/remotes") == ""
 
+    # again, without the wheels' index: unchanged requirements must not even be built again
     again = run_arz(["submit", str(job), "--backend", "kaggle", "--detach"], project, harness,
                     tmp_path)  # fmt: skip
     assert again.returncode == 0, again.stdout + again.stderr
     assert git(project, "rev-parse", "HEAD").strip() == head  # nothing new to commit
-    assert len(harness.fake.pushes) == 2 and harness.fake.datasets.uploads == 1  # no new upload
+    assert len(harness.fake.pushes) == 2 and harness.fake.datasets.uploads == 2  # code + wheels, once
+    assert harness.fake.pushes[1]["datasetDataSources"] == [code, wheels]
     assert len(harness.fake.datasets.versions("tester", DATASET)) == 1
+    assert len(harness.fake.datasets.versions("tester", wheels.split("/")[1])) == 1
 
 
 @pytest.mark.parametrize("where", ["tracked file", "archive only"])

@@ -112,8 +112,12 @@ def test_unreachable_remote_and_kernel_without_internet(harness, repo, tmp_path)
     job.write_text("name: demo\nsuites: [verify]\nkaggle: {code: inline, internet: false}\n")
     checks = by_name(doctor_checks(job, repo_path=repo, backend=harness.backend()))
     assert checks["code transport"].detail.startswith("inline: kaggle.code: inline")
+    assert checks["kernel"].state == OK and "a wheelhouse dataset brings" in checks["kernel"].detail
+    job.write_text("name: demo\nsuites: [verify]\n"
+                   "kaggle: {code: inline, internet: false, wheels: false}\n")  # fmt: skip
+    checks = by_name(doctor_checks(job, repo_path=repo, backend=harness.backend()))
     assert checks["kernel"].state == WARN and "pip-install" in checks["kernel"].detail
-    assert "internet" in checks["kernel"].fix
+    assert "kaggle.wheels: true" in checks["kernel"].fix
 
 
 def test_auto_over_the_inline_limit_without_a_remote_goes_to_the_code_dataset(

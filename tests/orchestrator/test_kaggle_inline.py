@@ -44,7 +44,7 @@ def run_arz(args, project, harness, tmp_path):
 def offline_job(tmp_path: Path) -> Path:
     job = tmp_path / "offline.yml"
     job.write_text("name: offline\nsuites: [tiny]\n"
-                   "kaggle: {code: inline, internet: false, accelerator: null}\n")  # fmt: skip
+                   "kaggle: {code: inline, internet: false, accelerator: null, wheels: false}\n")  # fmt: skip
     return job
 
 

@@ -113,7 +113,7 @@ class KaggleBackend:
 
         Args:
             request: slug, script and settings; ``extra`` may hold ``deadline_s`` (default 11.5 h),
-                ``gpu_slot_wait_s`` and ``code_plan`` (its code dataset is attached: .datasets).
+                ``gpu_slot_wait_s``, ``code_plan`` and ``wheelhouse`` (datasets it attaches).
 
         Raises:
             KaggleQuotaExhausted, KaggleConcurrencyCap, KagglePushError, KaggleCredentialsError.
@@ -127,7 +127,7 @@ class KaggleBackend:
             self._check_quota(deadline_s)
         wait_s = float(request.extra.get("gpu_slot_wait_s", self.config.gpu_slot_wait_s))
         save = self._save_request(owner, request, deadline_s)
-        save.dataset_data_sources = self.datasets.attach(request.extra.get("code_plan"))  # uploads
+        save.dataset_data_sources = self.datasets.attach(request.extra)  # uploads what is new
         version = self._push_waiting_for_slot(save, wait_s)
         ref = KernelRef("kaggle", request.slug, owner, version, str(self._workdir(owner, request.slug)))
         now = self._clock()

@@ -35,7 +35,7 @@ import tenacity
 from orchestrator.backends.kaggle.connection import KaggleConnection
 from orchestrator.backends.kaggle.errors import KaggleError
 from orchestrator.backends.kaggle.http import HttpPolicy, http_status, open_client, retrying
-from orchestrator.code_transport import CodeArchive, TransportPlan, dataset_file_name
+from orchestrator.code_transport import TransportPlan, dataset_file_name
 
 log = logging.getLogger(__name__)
 LICENSE = "unknown"  # a private dataset of one's own code: no licence is granted
@@ -78,33 +78,48 @@ class CodeDatasets:
         self.datasets = datasets or DatasetPolicy()
         self._sleep = sleep
 
-    def attach(self, plan: TransportPlan | None) -> list[str]:
-        """``dataset_sources`` for a kernel: ``[owner/slug]`` after :meth:`publish` for the
-        ``dataset`` transport, ``[]`` otherwise."""
-        if plan is None or plan.transport != "dataset" or plan.archive is None or not plan.dataset:
-            return []
-        return [self.publish(plan.dataset, plan.archive)]
+    def attach(self, extra: dict) -> list[str]:
+        """``dataset_sources`` for a kernel, each published first: the code dataset of a
+        ``dataset`` transport plan (``extra["code_plan"]``) and the wheelhouse
+        (``extra["wheelhouse"]``, a :class:`~orchestrator.wheelhouse.WheelhouseSpec`)."""
+        sources = []
+        plan: TransportPlan | None = extra.get("code_plan")
+        if plan is not None and plan.transport == "dataset" and plan.archive and plan.dataset:
+            archive = plan.archive
+            notes = f"arz code {archive.sha} sha256 {archive.digest}"
+            sources.append(self.publish(plan.dataset, dataset_file_name(archive.digest),
+                                        lambda: archive.data, notes))  # fmt: skip
+        wheels = extra.get("wheelhouse")
+        if wheels is not None:
+            from orchestrator.wheelhouse import build_wheelhouse
 
-    def publish(self, slug: str, archive: CodeArchive) -> str:
-        """Make the dataset's ready version hold ``archive``; return ``owner/slug``.
+            sources.append(self.publish(wheels.dataset, wheels.file_name,
+                                        lambda: build_wheelhouse(wheels),
+                                        f"arz wheelhouse {wheels.key}"))  # fmt: skip
+        return sources
+
+    def publish(self, slug: str, name: str, make: Callable[[], bytes], notes: str) -> str:
+        """Make the dataset's ready version hold the file ``name``; return ``owner/slug``.
+
+        ``make`` gives the file's bytes; it is called only when the dataset does not hold that
+        file yet (the name carries the digest or key of what it holds).
 
         Raises:
             KaggleDatasetError: Kaggle failed the version, it did not become ready in time, or
-                it holds another archive.
+                it holds another file.
             requests/httpx errors: a call failed after its retries (the backend translates them).
         """
         owner = self.connection.owner
-        name = dataset_file_name(archive.digest)
         files = self._ready_files(owner, slug)
         if files is not None and name in files:
-            log.info("code dataset %s/%s already holds %s; nothing uploaded", owner, slug, name)
+            log.info("dataset %s/%s already holds %s; nothing uploaded", owner, slug, name)
         else:
-            self._create_version(owner, slug, name, archive, exists=files is not None)
+            self._create_version(owner, slug, name, make(), notes, exists=files is not None)
             files = self._ready_files(owner, slug) or []
         if name not in files:
             raise KaggleDatasetError(
                 f"the ready version of dataset {owner}/{slug} holds {', '.join(files) or 'nothing'}"
-                f", not this commit's archive {name} (another submit replaced it meanwhile?).",
+                f", not {name} (another submit replaced it meanwhile?).",
                 fix="submit again; submits of different commits of one repository with "
                 "kaggle.code: dataset must not overlap")  # fmt: skip
         return f"{owner}/{slug}"
@@ -162,9 +177,9 @@ class CodeDatasets:
             raise _Processing(f"{owner}/{slug}", status.lower())
 
     # ---- uploading -----------------------------------------------------------------------
-    def _create_version(self, owner: str, slug: str, name: str, archive: CodeArchive,
+    def _create_version(self, owner: str, slug: str, name: str, data: bytes, notes: str,
                         exists: bool) -> None:  # fmt: skip
-        """Upload the archive and create the version (or the dataset) exactly once."""
+        """Upload the file and create the version (or the dataset) exactly once."""
         tried = False
 
         def attempt() -> None:
@@ -176,8 +191,8 @@ class CodeDatasets:
                     return
                 exists = files is not None
             tried = True
-            token = self._upload(name, archive.data)
-            self._create(owner, slug, token, archive, exists)
+            token = self._upload(name, data)
+            self._create(owner, slug, token, notes, exists)
 
         retrying(attempt, self.policy)
 
@@ -196,12 +211,10 @@ class CodeDatasets:
         log.info("uploaded %s (%d bytes)", name, len(data))
         return answer.token
 
-    def _create(self, owner: str, slug: str, token: str, archive: CodeArchive,
-                exists: bool) -> None:  # fmt: skip
+    def _create(self, owner: str, slug: str, token: str, notes: str, exists: bool) -> None:
         types = self._types()
         new_file = types.ApiDatasetNewFile()
         new_file.token = token
-        notes = f"arz code {archive.sha} sha256 {archive.digest}"
         if exists:
             request = types.ApiCreateDatasetVersionRequest()
             request.owner_slug, request.dataset_slug = owner, slug
@@ -213,7 +226,7 @@ class CodeDatasets:
             request = types.ApiCreateDatasetRequest()
             request.owner_slug, request.slug, request.title = owner, slug, slug
             request.license_name, request.is_private, request.files = LICENSE, True, [new_file]
-            request.description = f"Code of the arz jobs of this repository ({notes})."
+            request.description = f"Made by arz for its Kaggle jobs ({notes})."
             answer = self._call(lambda k: k.datasets.dataset_api_client.create_dataset(request),
                                 retry=False)
         if answer.error:
