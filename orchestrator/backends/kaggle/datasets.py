@@ -1,13 +1,14 @@
-"""The private code dataset of the ``dataset`` transport (``kaggle.code: dataset``).
+"""The private datasets a kernel attaches: code (``kaggle.code: dataset``) and the wheelhouse.
 
-One private dataset per repository, ``<owner>/arz-code-<repo-slug>``, created on first use; each
-new archive becomes a new version holding one file named after the archive's sha256
-(:func:`~orchestrator.code_transport.dataset_file_name`). :meth:`CodeDatasets.publish` makes sure
-the current version holds this archive and is ready, then returns the reference the kernel
-attaches with ``dataset_sources``:
+Code: one private dataset per repository, ``<owner>/arz-code-<repo-slug>``, created on first use;
+each new archive becomes a new version holding one file named after the archive's sha256
+(:func:`~orchestrator.code_transport.dataset_file_name`). Wheels: one private dataset per
+wheelhouse key (:mod:`orchestrator.wheelhouse`). :meth:`CodeDatasets.publish` makes sure the
+current version holds the named file and is ready, then returns the reference the kernel attaches
+with ``dataset_sources``:
 
-1. ListDatasetFiles: no dataset (404) -> create it; the file already there -> nothing to upload
-   (unchanged code uploads no new version).
+1. ListDatasetFiles: no dataset (404) -> create it; the file already there -> nothing to build or
+   upload (unchanged code or requirements make no new version).
 2. Otherwise upload as the ``kaggle`` client does (StartBlobUpload, then a PUT of the bytes to the
    URL it returns -- through ``httpx``), then CreateDataset (private) or CreateDatasetVersion with
    the blob's token. A retry after a lost answer first lists the files again: a version that
