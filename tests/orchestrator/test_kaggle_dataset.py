@@ -109,6 +109,21 @@ def test_a_kernel_cannot_attach_a_version_still_processing(harness, tmp_path):
     assert kernel.sessions[0].options.env["ARZ_INPUT_DIR"] == str(mounted.parent.parent)
 
 
+def test_a_version_that_never_gets_ready_stops_the_push_with_a_clear_error(harness, tmp_path):
+    from orchestrator.backends.kaggle.datasets import DatasetPolicy, KaggleDatasetError
+
+    archive = archive_of(make_project(tmp_path / "project"))
+    harness.fake.datasets.faults.processing_s = 60.0
+    backend = harness.backend(datasets=DatasetPolicy(ready_s=0.5, poll_s=0.05))
+    plan = TransportPlan("dataset", "dataset", "test", archive, DATASET)
+    request = harness.request("print('never runs')", gpu=False, code_plan=plan)
+    with pytest.raises(KaggleDatasetError, match="still refuses to list the dataset after 0.5 s "
+                       r"\(HTTP 403\): its version is still processing"):  # fmt: skip
+        backend.push(request)
+    assert harness.fake.kernels == {} and "SaveKernel" not in harness.fake.calls  # nothing started
+    assert len(harness.fake.datasets.versions("tester", DATASET)) == 1  # uploaded once, not ready
+
+
 def run_job_to_verified_pull(project: Path, tmp_path: Path):
     """Submit ``code: dataset`` in process, follow it to its end, pull and verify it."""
     registry = Registry()

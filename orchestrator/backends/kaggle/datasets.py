@@ -148,13 +148,22 @@ class CodeDatasets:
             wait=tenacity.wait_fixed(self.datasets.poll_s),
             retry=tenacity.retry_if_exception(busy), sleep=self._sleep, reraise=True,
         )  # fmt: skip
+        waited = f"{self.datasets.ready_s:g} s"
         try:
             return controller(call)
         except _Processing as err:
             raise KaggleDatasetError(
-                f"dataset {err.ref} is still {err.status} after {self.datasets.ready_s:.0f} s.",
+                f"dataset {err.ref} is still {err.status} after {waited}.",
                 fix="look at the dataset on kaggle.com, then submit again (an unchanged "
-                "archive is not uploaded twice)") from None  # fmt: skip
+                "file is not uploaded twice)") from None  # fmt: skip
+        except requests.HTTPError as err:
+            if http_status(err) not in BUSY:
+                raise
+            raise KaggleDatasetError(
+                f"Kaggle still refuses to list the dataset after {waited} (HTTP "
+                f"{http_status(err)}): its version is still processing, or the API token "
+                "may not read datasets.", fix="look at the dataset on kaggle.com; if it is "
+                "ready, create a token with dataset access; then submit again") from err  # fmt: skip
 
     def _list_files(self, owner: str, slug: str) -> list[str]:
         types = self._types()
