@@ -119,7 +119,7 @@ def input_root():
     return Path(os.environ.get(INPUT_ENV) or KAGGLE_INPUT)
 
 
-def find_input_file(name, dataset, depth=4):
+def find_input_file(name, dataset, what="code archive", depth=4):
     """The file ``name`` of an attached dataset, searched under :func:`input_root` (Kaggle mounts a
     dataset at ``<root>/<slug>/`` or deeper, by owner); BootstrapError when it is not there."""
     root = input_root()
@@ -128,8 +128,8 @@ def find_input_file(name, dataset, depth=4):
             return Path(folder) / name
         if len(Path(folder).relative_to(root).parts) >= depth:
             dirs[:] = []
-    raise BootstrapError(f"the code archive {name} of dataset {dataset} is not under {root}: the "
-                         "dataset is not attached, or its version is not this commit's")
+    raise BootstrapError(f"the {what} {name} of dataset {dataset} is not under {root}: the "
+                         "dataset is not attached, or its current version holds another file")
 
 
 def unpack_archive(data, digest, sha, dest, what):
@@ -195,7 +195,7 @@ def install_wheels(wheels, missing, src):
     import io
     import tarfile
 
-    data = find_input_file(wheels["file"], wheels["dataset"]).read_bytes()
+    data = find_input_file(wheels["file"], wheels["dataset"], "wheelhouse").read_bytes()
     folder, site = Path(src) / ".arz_wheels", Path(src) / ".arz_site"
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
         manifest = json.loads(tar.extractfile("manifest.json").read())
@@ -203,9 +203,9 @@ def install_wheels(wheels, missing, src):
             raise BootstrapError(f"the wheelhouse {wheels['file']} is keyed {manifest.get('key')}, "
                                  f"expected {wheels['key']}")
         for name, digest in manifest["wheels"].items():
-            blob = tar.extractfile(f"wheels/{name}").read()
-            if hashlib.sha256(blob).hexdigest() != digest or "/" in name:
-                raise BootstrapError(f"the wheelhouse's {name} is damaged (sha256 mismatch)")
+            blob = b"" if "/" in name else tar.extractfile(f"wheels/{name}").read()
+            if hashlib.sha256(blob).hexdigest() != digest:
+                raise BootstrapError(f"the wheelhouse's {name!r} is damaged (sha256 mismatch)")
             folder.mkdir(exist_ok=True)
             (folder / name).write_bytes(blob)
     wanted = sorted(n for n in manifest["wheels"] if not is_installed(n.split("-")[0]))

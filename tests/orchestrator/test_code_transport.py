@@ -145,7 +145,7 @@ def test_the_dataset_script_names_the_file_and_the_bootstrap_finds_it(tmp_path, 
     mounted = tmp_path / "input" / "datasets" / "tester" / "arz-code-project"
     mounted.mkdir(parents=True)
     monkeypatch.setenv("ARZ_INPUT_DIR", str(tmp_path / "input"))
-    with pytest.raises(BootstrapError, match="is not attached"):
+    with pytest.raises(BootstrapError, match="code archive arz-code-.* is not attached"):
         kernel_bootstrap.fetch_code(config, tmp_path / "none")
     (mounted / name).write_bytes(archive.data)
     config["commit_sha"] = archive.sha
