@@ -138,8 +138,8 @@ def dataset_file_name(digest: str) -> str:
 
     The digest in the name is how an unchanged archive is recognised (no new version) and how the
     kernel finds its own archive under the input folder. The extension is one Kaggle does not
-    know: it unpacks archives it recognises (zip, tar.gz) when it processes a version, which would
-    leave no bytes to check.
+    know: Kaggle may unpack archives it recognises (zip, tar.gz) when it processes a version,
+    which would leave no bytes to check.
     """
     return f"{DATASET_PREFIX}{digest}.arzpack"
 
