@@ -199,6 +199,73 @@ def doctor(
     raise typer.Exit(result if isinstance(result, int) else 0)
 
 
+# ------------------------------------------------------------------------------- sweep commands
+class _SweepGroup(TyperGroup):
+    """``arz sweep SWEEP.yml`` runs the hidden ``start`` command; ``arz sweep watch ID`` etc. the
+    named ones."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Insert ``start`` when the first argument is not a sub-command or an option."""
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["start", *args]
+        return super().parse_args(ctx, args)
+
+
+sweep_app = typer.Typer(cls=_SweepGroup, no_args_is_help=True, help=(
+    "Run a study: a base job x a matrix of settings, members within the backend's cap, "
+    "aggregated into validation_output/sweeps/. `arz sweep SWEEP.yml` starts one."))  # fmt: skip
+app.add_typer(sweep_app, name="sweep")
+
+
+@sweep_app.command("start", hidden=True)
+def sweep_start(
+    sweep: Path = typer.Argument(..., help="sweep file, e.g. sweeps/seeds.yml"),
+    backend: str | None = typer.Option(None, "--backend", "-b", help="local | kaggle (default: the job's)"),
+    detach: bool = typer.Option(False, "--detach", "-d", help="return once the first members start"),
+) -> None:  # fmt: skip
+    """Commit once, run every member within the cap, pull and aggregate (exit 1 unless all succeed)."""
+    from orchestrator.sweep import commands
+
+    commands.start(sweep, _registry(), _console(), backend, detach)
+
+
+@sweep_app.command("watch")
+def sweep_watch(sweep_id: str | None = typer.Argument(None, help="sweep id (default: the latest)")) -> None:
+    """Resume a sweep: start the members left, watch them live, pull and aggregate."""
+    from orchestrator.sweep import commands
+
+    commands.watch(sweep_id, _registry(), _console())
+
+
+@sweep_app.command("status")
+def sweep_status(
+    sweep_id: str | None = typer.Argument(None, help="sweep id (default: the latest)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Show a sweep's members (asks the backend about the running ones)."""
+    from orchestrator.sweep import commands
+
+    data = commands.status(sweep_id, _registry(), _console(stderr=as_json))
+    if as_json:
+        _out_json(data)
+
+
+@sweep_app.command("pull")
+def sweep_pull(sweep_id: str | None = typer.Argument(None, help="sweep id (default: the latest)")) -> None:
+    """Pull the members that ended and aggregate once all have."""
+    from orchestrator.sweep import commands
+
+    commands.pull(sweep_id, _registry(), _console())
+
+
+@sweep_app.command("cancel")
+def sweep_cancel(sweep_id: str = typer.Argument(..., help="sweep id")) -> None:
+    """Stop the running members and start no more."""
+    from orchestrator.sweep import commands
+
+    commands.cancel(sweep_id, _registry(), _console())
+
+
 # ------------------------------------------------------------------------ lab commands (forwarded)
 LAB_APP = "kernel_payload.cli.app:app"
 """``module:attribute`` of the lab commands' typer app, imported when a lab command runs."""
@@ -289,9 +356,14 @@ def _print_table(records: list) -> None:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for header in ("id", "backend", "status", "submitted (UTC)", "commit"):
         table.add_column(header, no_wrap=True)
-    for r in records:
-        table.add_row(r.id, r.backend, _status_text(r.status, r.result),
-                      r.submitted_at.replace("T", " ")[:16], r.commit_sha[:8])  # fmt: skip
+    from orchestrator.sweep.view import group_by_sweep
+
+    for sweep_id, group in group_by_sweep(records):  # a sweep's members under one heading row
+        if sweep_id:
+            table.add_row(f"sweep {sweep_id}", "", "", "", "", style="bold")
+        for r in group:
+            table.add_row(("  " if sweep_id else "") + r.id, r.backend, _status_text(r.status, r.result),
+                          r.submitted_at.replace("T", " ")[:16], r.commit_sha[:8])  # fmt: skip
     _console().print(table)
 
 

@@ -1,0 +1,107 @@
+"""``arz sweep`` on the local backend: ``max_parallel`` processes at a time (counted from each run's
+own files: the script written at the push, the exit code written last), one commit, every member
+pulled and aggregated; a failing member makes the sweep ``partial``; ``arz list`` groups members."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from orchestrator.errors import JobFailed
+from orchestrator.registry import Registry
+from orchestrator.sweep import commands
+from tests.orchestrator.conftest import git
+
+
+def plain_console() -> Console:
+    return Console(file=io.StringIO(), force_terminal=False, width=200)
+
+
+def most_at_once(intervals: list[tuple[float, float]]) -> int:
+    """The most intervals open at the same time (an end sorts before a start at one instant)."""
+    events = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])
+    level = peak = 0
+    for _, step in events:
+        level += step
+        peak = max(peak, level)
+    return peak
+
+
+def run_lifetimes(arz_home: Path, slugs: list[str]) -> list[tuple[float, float]]:
+    """Each local run's lifetime: its kernel.py (written at the push) to its exit_code (last)."""
+    spans = []
+    for slug in slugs:
+        workdir = arz_home / "local" / slug
+        spans.append(((workdir / "kernel.py").stat().st_mtime, (workdir / "exit_code").stat().st_mtime))
+    return spans
+
+
+@pytest.fixture
+def poll_fast(monkeypatch):
+    monkeypatch.setenv("ARZ_SWEEP_POLL_S", "0.2")
+
+
+def test_four_members_two_at_a_time_one_commit_aggregated(project, arz_home, poll_fast):
+    (project / "jobs" / "s.yml").write_text("name: s\nsuites: [tiny, slow]\ndevice: cpu\n")
+    sweep = project / "study.yml"
+    sweep.write_text("name: local-four\njob: jobs/s.yml\nmatrix:\n  seeds: [[0], [1], [2], [3]]\n"
+                     "max_parallel: 2\n")  # fmt: skip
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "study")
+    (project / "jobs" / "s.yml").write_text("name: s\nsuites: [tiny, slow]\ndevice: cpu\n# v2\n")
+    before = git(project, "rev-parse", "HEAD").strip()
+    registry = Registry()
+    console = plain_console()
+    commands.start(sweep, registry, console)  # returns: the sweep succeeded
+
+    head = git(project, "rev-parse", "HEAD").strip()
+    assert git(project, "rev-parse", "HEAD~1").strip() == before  # exactly one commit
+    record = registry.get_sweep()
+    members = registry.members(record.id)
+    assert [m.member_id for m in members] == ["m01", "m02", "m03", "m04"]
+    assert {m.commit_sha for m in members} == {head} and record.commit_sha == head
+    assert most_at_once(run_lifetimes(arz_home, [m.slug for m in members])) <= 2
+    out = project / "validation_output" / "sweeps" / f"local_{record.id}"
+    summary = json.loads((out / "sweep_summary.json").read_text())
+    assert summary["status"] == "succeeded" and summary["sweep_id"] == record.id
+    assert [m["results_dir"] for m in summary["members"]] == [f"members/m0{i}" for i in range(1, 5)]
+    assert all((out / m["results_dir"] / "tiny" / "data" / "metrics" / "tiny.csv").is_file()
+               for m in summary["members"])  # fmt: skip
+    printed = console.file.getvalue()
+    assert f"local_{record.id}" in printed and "succeeded" in printed
+    assert registry.get_sweep(record.id).status == "succeeded"
+
+    listed = subprocess.run([sys.executable, "-m", "orchestrator.cli", "list"], cwd=project,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    lines = listed.stdout.splitlines()
+    heading = next(i for i, line in enumerate(lines) if f"sweep {record.id}" in line)
+    assert all(m.id in lines[heading + n + 1] for n, m in enumerate(members))
+
+
+def test_a_failing_member_makes_the_sweep_partial(project, poll_fast):
+    sweep = project / "study.yml"
+    sweep.write_text("name: mixed\njob: jobs/tiny.yml\nmatrix:\n  suites: [[tiny], [tiny, crash]]\n")
+    registry = Registry()
+    console = plain_console()
+    with pytest.raises(JobFailed, match="partial"):
+        commands.start(sweep, registry, console)
+    record = registry.get_sweep()
+    out = project / "validation_output" / "sweeps" / f"local_{record.id}"
+    summary = json.loads((out / "sweep_summary.json").read_text())
+    assert summary["status"] == "partial"
+    good, bad = summary["members"]
+    assert good["result"] == "succeeded" and (out / good["results_dir"] / "report.html").is_file()
+    assert bad["result"] == "failed" and "deliberate crash" in bad["message"]
+    assert (out / bad["results_dir"] / "session_summary.json").is_file()  # pulled all the same
+    assert "m02: failed" in console.file.getvalue()
+
+    again = plain_console()  # a new process: status from the registry
+    data = commands.status(record.id, Registry(), again)
+    assert [m["result"] for m in data["members"]] == ["succeeded", "failed"]
+    assert "m01" in again.file.getvalue() and "suites=[tiny,crash]" in again.file.getvalue()
