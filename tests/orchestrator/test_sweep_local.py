@@ -104,4 +104,4 @@ def test_a_failing_member_makes_the_sweep_partial(project, poll_fast):
     again = plain_console()  # a new process: status from the registry
     data = commands.status(record.id, Registry(), again)
     assert [m["result"] for m in data["members"]] == ["succeeded", "failed"]
-    assert "m01" in again.file.getvalue() and "suites=[tiny,crash]" in again.file.getvalue()
+    assert "m01" in again.file.getvalue() and "suites=['tiny','crash']" in again.file.getvalue()
