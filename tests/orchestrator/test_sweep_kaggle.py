@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from orchestrator.backends.kaggle.backend import KaggleBackend
 from orchestrator.errors import BadInput
 from orchestrator.registry import Registry
 from orchestrator.sweep import commands
-from orchestrator.sweep.launch import start_sweep
+from orchestrator.sweep.launch import MemberLauncher, start_sweep
 from orchestrator.sweep.schedule import SweepRunner
 from tests.kernel_payload.fake_suites import SUITES_ENV
 from tests.orchestrator.conftest import git, make_project
@@ -101,6 +102,7 @@ def test_four_gpu_members_two_at_a_time_a_refused_push_waits(harness, tmp_path, 
     assert shas == {git(project, "rev-parse", "HEAD").strip()}  # one commit for the whole sweep
 
 
+@pytest.mark.slow
 def test_kill_9_mid_sweep_then_watch_runs_each_member_once(harness, tmp_path):
     project = make_project(tmp_path / "project")
     path = study(project, suites="[tiny, slow]")
@@ -152,3 +154,43 @@ def test_a_study_beyond_the_quota_is_refused_before_any_push(harness, tmp_path, 
     path.write_text(path.read_text() + "estimate: 20 min\n")  # a stated estimate fits: 1.3 h
     launcher = start_sweep(path, Registry(), "kaggle", cwd=project, backend=harness.backend())
     assert launcher.record.max_parallel == 2
+
+
+class _KilledAfterPush(KaggleBackend):
+    """The real backend, but the process "dies" right after the push landed (before the
+    registry learns the kernel's version)."""
+
+    def push(self, request):
+        super().push(request)
+        raise KeyboardInterrupt
+
+
+class _KilledBeforePush(KaggleBackend):
+    """The process "dies" after recording the member, before anything reached Kaggle."""
+
+    def push(self, request):
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("dying", [_KilledAfterPush, _KilledBeforePush])
+def test_a_member_recorded_as_submitting_is_adopted_or_pushed_once(harness, tmp_path, monkeypatch, dying):
+    project = make_project(tmp_path / "project")
+    monkeypatch.chdir(project)
+    path = study(project)
+    path.write_text(path.read_text().replace("[[0], [1], [2], [3]]", "[[0]]"))
+    registry = Registry()
+    launcher = start_sweep(path, registry, "kaggle", cwd=project, backend=dying(harness.config))
+    with pytest.raises(KeyboardInterrupt):
+        SweepRunner(launcher, poll_s=0.2).step()
+    (recorded,) = registry.members(launcher.record.id)
+    assert recorded.status == "submitting" and recorded.member_id == "m01"
+    landed = len(sessions(harness.fake))
+    assert landed == (1 if dying is _KilledAfterPush else 0)
+
+    resumed = SweepRunner(MemberLauncher(registry.get_sweep(), registry, harness.backend()), poll_s=0.2)
+    commands.follow(resumed, Console(file=io.StringIO(), width=200))
+    runs = sessions(harness.fake)
+    assert len(runs) == 1 and len(harness.fake.kernels) == 1  # one run, no version 2
+    first = registry.get(recorded.id)
+    assert first.version == 1 and first.result == "succeeded"
+    assert (tmp_path / "state" / f"tester_{recorded.slug}" / "state.json").is_file()

@@ -105,3 +105,44 @@ def test_a_failing_member_makes_the_sweep_partial(project, poll_fast):
     data = commands.status(record.id, Registry(), again)
     assert [m["result"] for m in data["members"]] == ["succeeded", "failed"]
     assert "m01" in again.file.getvalue() and "suites=['tiny','crash']" in again.file.getvalue()
+
+
+def arz(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """``arz ARGS`` in a new process (the environment carries ARZ_HOME and the test suites)."""
+    return subprocess.run([sys.executable, "-m", "orchestrator.cli", *args], cwd=project,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def test_detach_status_cancel_pull_each_from_a_new_process(project, monkeypatch, poll_fast):
+    monkeypatch.setenv("ARZ_TEST_SLOW_S", "60")  # m01 runs until it is cancelled
+    sweep = project / "study.yml"
+    sweep.write_text("name: stop\njob: jobs/two.yml\nmatrix:\n  seeds: [[0], [1]]\nmax_parallel: 1\n")
+    started = arz(project, "sweep", str(sweep), "--detach")
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "started 1; the other 1 start when you follow it" in started.stdout
+    sweep_id = Registry().get_sweep().id
+    assert f"arz sweep watch {sweep_id}" in started.stdout
+
+    shown = arz(project, "sweep", "status", sweep_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert [m["status"] for m in data["members"]][1] == "pending" and data["members"][1]["job_id"] is None
+    assert data["members"][0]["status"] in ("queued", "running")
+
+    early = arz(project, "sweep", "pull", sweep_id)
+    assert early.returncode == 2 and "have not ended (m01, m02)" in early.stderr
+
+    stopped = arz(project, "sweep", "cancel", sweep_id)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert "m01" in stopped.stdout and "cancelled" in stopped.stdout
+
+    pulled = arz(project, "sweep", "pull", sweep_id)
+    assert pulled.returncode == 1, pulled.stdout + pulled.stderr  # nothing succeeded
+    out = project / "validation_output" / "sweeps" / f"local_{sweep_id}"
+    summary = json.loads((out / "sweep_summary.json").read_text())
+    assert summary["status"] == "failed"
+    first, second = summary["members"]
+    assert first["status"] == "cancelled" and first["result"] == "failed"
+    assert (out / first["results_dir"] / "session_summary.json").is_file()
+    assert second == {**second, "job_id": None, "status": "cancelled", "result": ""}
+    assert len(Registry().members(sweep_id)) == 1  # the cancelled sweep never pushed m02
