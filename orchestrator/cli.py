@@ -22,6 +22,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from kernel_payload.schema import errors as _funnel
 from orchestrator.errors import ArzError, JobFailed
+from orchestrator.sweep.cli import SweepGroup, sweep_app
 
 EXIT_INTERRUPTED = 130
 PIPE_WIDTH = 160
@@ -200,70 +201,15 @@ def doctor(
 
 
 # ------------------------------------------------------------------------------- sweep commands
-class _SweepGroup(TyperGroup):
-    """``arz sweep SWEEP.yml`` runs the hidden ``start`` command; ``arz sweep watch ID`` etc. the
-    named ones."""
+class _SweepHelpGroup(SweepGroup):
+    """``arz sweep``'s group, with no ``<bool>`` beside ``--help`` on its help screen."""
 
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        """Insert ``start`` when the first argument is not a sub-command or an option."""
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
-            args = ["start", *args]
-        return super().parse_args(ctx, args)
+    def get_params(self, ctx: Any) -> Any:
+        """The group's parameters, flags without a metavar."""
+        return _blank_flag_metavars(super().get_params(ctx))
 
 
-sweep_app = typer.Typer(cls=_SweepGroup, no_args_is_help=True, help=(
-    "Run a study: a base job x a matrix of settings, members within the backend's cap, "
-    "aggregated into validation_output/sweeps/. `arz sweep SWEEP.yml` starts one."))  # fmt: skip
-app.add_typer(sweep_app, name="sweep")
-
-
-@sweep_app.command("start", hidden=True)
-def sweep_start(
-    sweep: Path = typer.Argument(..., help="sweep file, e.g. sweeps/seeds.yml"),
-    backend: str | None = typer.Option(None, "--backend", "-b", help="local | kaggle (default: the job's)"),
-    detach: bool = typer.Option(False, "--detach", "-d", help="return once the first members start"),
-) -> None:  # fmt: skip
-    """Commit once, run every member within the cap, pull and aggregate (exit 1 unless all succeed)."""
-    from orchestrator.sweep import commands
-
-    commands.start(sweep, _registry(), _console(), backend, detach)
-
-
-@sweep_app.command("watch")
-def sweep_watch(sweep_id: str | None = typer.Argument(None, help="sweep id (default: the latest)")) -> None:
-    """Resume a sweep: start the members left, watch them live, pull and aggregate."""
-    from orchestrator.sweep import commands
-
-    commands.watch(sweep_id, _registry(), _console())
-
-
-@sweep_app.command("status")
-def sweep_status(
-    sweep_id: str | None = typer.Argument(None, help="sweep id (default: the latest)"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON"),
-) -> None:
-    """Show a sweep's members (asks the backend about the running ones)."""
-    from orchestrator.sweep import commands
-
-    data = commands.status(sweep_id, _registry(), _console(stderr=as_json))
-    if as_json:
-        _out_json(data)
-
-
-@sweep_app.command("pull")
-def sweep_pull(sweep_id: str | None = typer.Argument(None, help="sweep id (default: the latest)")) -> None:
-    """Pull the members that ended and aggregate once all have."""
-    from orchestrator.sweep import commands
-
-    commands.pull(sweep_id, _registry(), _console())
-
-
-@sweep_app.command("cancel")
-def sweep_cancel(sweep_id: str = typer.Argument(..., help="sweep id")) -> None:
-    """Stop the running members and start no more."""
-    from orchestrator.sweep import commands
-
-    commands.cancel(sweep_id, _registry(), _console())
+app.add_typer(sweep_app, name="sweep", cls=_SweepHelpGroup)
 
 
 # ------------------------------------------------------------------------ lab commands (forwarded)
@@ -299,7 +245,7 @@ for _name, _help in LAB_COMMANDS.items():
         _name, help=_help, add_help_option=False,
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     )(_forwarder(_name))  # fmt: skip
-for _info in app.registered_commands:  # no `<bool>` beside flags in any --help
+for _info in [*app.registered_commands, *sweep_app.registered_commands]:  # no `<bool>` in --help
     _info.cls = _FlagHelpCommand if _info.cls in (None, TyperCommand) else _info.cls
 
 

@@ -133,7 +133,7 @@ def load_sweep(path: Path, backend: str | None = None) -> Sweep:
 def expand(spec: SweepSpec) -> list[dict[str, Any]]:
     """The members' matrix values: the product of ``matrix`` minus ``exclude``, plus ``include``."""
     keys = list(spec.matrix)
-    product = [dict(zip(keys, combo)) for combo in itertools.product(*spec.matrix.values())]
+    product = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*spec.matrix.values())]
     if not keys:
         product = []
     kept = [m for m in product if not any(_matches(m, entry) for entry in spec.exclude)]
