@@ -3,7 +3,7 @@ result) plus the sweep's ETA, live on a terminal and as one line per change else
 
 The sweep's ETA is a plain estimate: the longest ETA among the running members plus, for the
 members still waiting, one mean member duration (measured on the members that ended in this
-process, else the running members' expected totals) per round of ``max_parallel``.
+process, else the running members' elapsed time plus their ETA) per round of ``max_parallel``.
 """
 
 from __future__ import annotations
@@ -28,15 +28,14 @@ def member_stage(member: MemberState) -> tuple[str, str]:
     count, or the job's percentage."""
     with member.lock:
         rows = member.progress.rows
-        open_rows = [n for n, r in rows.items() if not r.status and n not in (Stage.JOB,)]
+        open_rows = [n for n, r in rows.items() if not r.status and n != Stage.JOB]
         if not open_rows:
             return "", ""
-        row = rows[open_rows[-1]]
-        step = row.step
+        name = max(open_rows, key=lambda n: rows[n].step.last)  # the newest news
+        step = rows[name].step
         if step.total:
-            return open_rows[-1], f"{step.done or 0}/{step.total}"
-        fraction = member.progress.job_fraction(time.time())
-        return open_rows[-1], f"{fraction:.0%}"
+            return name, f"{step.done or 0}/{step.total}"
+        return name, f"{member.progress.job_fraction(time.time()):.0%}"
 
 
 def member_eta(member: MemberState, now: float) -> float | None:
@@ -57,6 +56,9 @@ def sweep_eta(runner: SweepRunner, now: float) -> float | None:
         return None
     durations = [_duration(m) for m in runner.members if m.ended and m.record and m.record.owner]
     durations = [d for d in durations if d is not None]
+    if not durations:  # the first round: the running members' elapsed time plus their ETA
+        durations = [now - parse_time(m.record.submitted_at).timestamp() + eta
+                     for m, eta in zip([m for m in runner.members if m.active], running, strict=True)]
     if waiting and not durations:
         return None
     rounds = math.ceil(len(waiting) / max(1, runner.record.max_parallel))

@@ -88,7 +88,7 @@ def test_a_failing_member_makes_the_sweep_partial(project, poll_fast):
     sweep = project / "study.yml"
     sweep.write_text("name: mixed\njob: jobs/tiny.yml\nmatrix:\n  suites: [[tiny], [tiny, crash]]\n")
     registry = Registry()
-    console = plain_console()
+    console = Console(file=io.StringIO(), force_terminal=True, width=160)  # the live table
     with pytest.raises(JobFailed, match="partial"):
         commands.start(sweep, registry, console)
     record = registry.get_sweep()
@@ -99,7 +99,9 @@ def test_a_failing_member_makes_the_sweep_partial(project, poll_fast):
     assert good["result"] == "succeeded" and (out / good["results_dir"] / "report.html").is_file()
     assert bad["result"] == "failed" and "deliberate crash" in bad["message"]
     assert (out / bad["results_dir"] / "session_summary.json").is_file()  # pulled all the same
-    assert "m02: failed" in console.file.getvalue()
+    shown = console.file.getvalue()
+    assert "m02: failed" in shown and "2/2 ended  sweep ETA" in shown
+    assert all(word in shown for word in ("member", "matrix", "stage", "progress", "result"))
 
     again = plain_console()  # a new process: status from the registry
     data = commands.status(record.id, Registry(), again)
