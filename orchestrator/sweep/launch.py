@@ -86,8 +86,13 @@ def start_sweep(path: Path, registry: Registry, backend_name: str | None = None,
     def must_push(_sync: SyncResult) -> bool:
         return any(plan.needs_push for plan in holder.get("plans", {}).values())
 
-    sync_repository(cwd or Path.cwd(), f"sweep {sweep.spec.name}", push=must_push,
-                    before_push=record_sweep)  # fmt: skip
+    try:
+        sync_repository(cwd or Path.cwd(), f"sweep {sweep.spec.name}", push=must_push,
+                        before_push=record_sweep)  # fmt: skip
+    except BaseException:  # the git push failed after recording: the commit was undone
+        if "record" in holder:
+            registry.update_sweep(holder["record"], status="cancelled")  # it must never start
+        raise
     return MemberLauncher(holder["record"], registry, backend, holder["plans"])
 
 
