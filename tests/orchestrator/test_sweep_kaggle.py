@@ -194,3 +194,21 @@ def test_a_member_recorded_as_submitting_is_adopted_or_pushed_once(harness, tmp_
     first = registry.get(recorded.id)
     assert first.version == 1 and first.result == "succeeded"
     assert (tmp_path / "state" / f"tester_{recorded.slug}" / "state.json").is_file()
+
+
+def test_a_failed_git_push_leaves_no_commit_and_a_sweep_that_never_starts(harness, tmp_path, monkeypatch):
+    project = make_project(tmp_path / "project")
+    monkeypatch.chdir(project)
+    path = study(project)
+    (project / "jobs" / "g.yml").write_text(GPU_JOB.replace("code: inline, internet: false", "code: git"))
+    git(project, "remote", "add", "origin", str(tmp_path / "no-such-remote.git"))
+    head = git(project, "rev-parse", "HEAD")
+    registry = Registry()
+    with pytest.raises(Exception, match="push"):
+        start_sweep(path, registry, "kaggle", cwd=project, backend=harness.backend())
+    assert git(project, "rev-parse", "HEAD") == head and harness.fake.pushes == []
+    sweep = registry.get_sweep()
+    assert sweep.status == "cancelled" and registry.members(sweep.id) == []
+    runner = SweepRunner(MemberLauncher(sweep, registry, harness.backend()), poll_s=0.1)
+    runner.step()
+    assert runner.done() and harness.fake.pushes == []  # `arz sweep watch` starts nothing
