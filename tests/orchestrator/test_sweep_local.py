@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -148,3 +151,33 @@ def test_detach_status_cancel_pull_each_from_a_new_process(project, monkeypatch,
     assert (out / first["results_dir"] / "session_summary.json").is_file()
     assert second == {**second, "job_id": None, "status": "cancelled", "result": ""}
     assert len(Registry().members(sweep_id)) == 1  # the cancelled sweep never pushed m02
+
+
+def test_ctrl_c_detaches_and_watch_finishes_the_sweep(project, monkeypatch, poll_fast):
+    monkeypatch.setenv("ARZ_TEST_SLOW_S", "3")
+    sweep = project / "study.yml"
+    sweep.write_text("name: ctrlc\njob: jobs/two.yml\nmatrix:\n  seeds: [[0], [1], [2]]\n")
+    child = subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "sweep", str(sweep)],
+                             cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            records = Registry().list() if (Path(os.environ["ARZ_HOME"]) / "registry.sqlite").exists() else []
+            if any(r.status == "running" for r in records):
+                break
+            time.sleep(0.1)
+        child.send_signal(signal.SIGINT)  # Ctrl-C
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130, out + err
+    sweep_id = Registry().get_sweep().id
+    assert f"arz sweep watch {sweep_id}" in out
+    running = [r for r in Registry().members(sweep_id) if r.status in ("queued", "running")]
+    assert running  # Ctrl-C cancelled nothing: the started members are still recorded as started
+    done = arz(project, "sweep", "watch", sweep_id)
+    assert done.returncode == 0, done.stdout + done.stderr
+    members = Registry().members(sweep_id)
+    assert [m.member_id for m in members] == ["m01", "m02", "m03"]  # each pushed once
+    assert all(m.result == "succeeded" for m in members)
