@@ -23,7 +23,7 @@ from kernel_payload.schema.job import parse_duration
 from orchestrator.errors import BadInput, JobSpecError
 
 SEED_KEY = "seeds"
-NAME_ROOM = 36  # a member's job name is "<base>-mNN" within the job name's 40 characters
+NAME_ROOM = 35  # a member's job name is "<base>-mNN" (or -mNNN) within the job name's 40 characters
 
 
 class SweepSpec(BaseModel):
