@@ -153,6 +153,7 @@ def test_detach_status_cancel_pull_each_from_a_new_process(project, monkeypatch,
     assert len(Registry().members(sweep_id)) == 1  # the cancelled sweep never pushed m02
 
 
+@pytest.mark.slow
 def test_ctrl_c_detaches_and_watch_finishes_the_sweep(project, monkeypatch, poll_fast):
     monkeypatch.setenv("ARZ_TEST_SLOW_S", "3")
     sweep = project / "study.yml"
