@@ -23,7 +23,7 @@ from typing import Any
 from kernel_payload.schema import JobSpec, ProgressEvent
 from orchestrator.backends.base import JobStatus
 from orchestrator.errors import ArzError
-from orchestrator.jobs import pull_job, refresh
+from orchestrator.jobs import UNKNOWN_RESULT, pull_job, refresh
 from orchestrator.progress import JobProgress
 from orchestrator.registry import JobRecord, Registry, SweepRecord
 from orchestrator.sweep.launch import KAGGLE_CAPS, MemberLauncher, is_gpu, planned_members
@@ -165,9 +165,10 @@ class SweepRunner:
             if record is not None and record.results_dir:
                 folder = Path(record.results_dir)
             message = "; ".join(t for t in ((record.message if record else ""), m.note) if t)
-            status = record.status if record else (CANCELLED if self.record.status == CANCELLED else "")
-            results.append(MemberResult(m.member_id, m.matrix, record.id if record else None, status,
-                                        record.result if record else "", folder, message))  # fmt: skip
+            status = record.status if m.ended or m.active else self._never_ran()
+            result = (record.result or UNKNOWN_RESULT) if m.ended else ""
+            results.append(MemberResult(m.member_id, m.matrix, record.id if m.ended or m.active else None,
+                                        status, result, folder, message))  # fmt: skip
         out_dir = sweep_dir(self.record)
         summary = aggregate_sweep(self.record.name, self.record.id, results, out_dir)
         keep = CANCELLED if self.record.status == CANCELLED else summary.get("status", "")
@@ -175,6 +176,10 @@ class SweepRunner:
         return summary, out_dir
 
     # ------------------------------------------------------------------------------ internals
+    def _never_ran(self) -> str:
+        """The status of a member that never started: ``cancelled`` in a cancelled sweep."""
+        return CANCELLED if self.record.status == CANCELLED else "pending"
+
     def refresh_member(self, member: MemberState) -> None:
         """Ask the backend for a running member's status (a failure keeps the last one)."""
         try:

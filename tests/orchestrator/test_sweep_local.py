@@ -78,6 +78,9 @@ def test_four_members_two_at_a_time_one_commit_aggregated(project, arz_home, pol
                for m in summary["members"])  # fmt: skip
     printed = console.file.getvalue()
     assert f"local_{record.id}" in printed and "succeeded" in printed
+    for member in members:  # one line per change: started, then ended with its verdict
+        assert f"{member.member_id} {member.id} (seeds=[{int(member.member_id[1:]) - 1}]) queued" in printed
+        assert f"{member.member_id} {member.id} (seeds=[{int(member.member_id[1:]) - 1}]) complete result succeeded" in printed
     assert registry.get_sweep(record.id).status == "succeeded"
 
     listed = subprocess.run([sys.executable, "-m", "orchestrator.cli", "list"], cwd=project,
