@@ -98,3 +98,31 @@ def test_an_old_registry_gets_the_sweep_columns_and_table(arz_home):
     assert [m.id for m in registry.members("s-1")] == ["arz-m-2"]
     groups = group_by_sweep(registry.list())
     assert ("s-1", [registry.get("arz-m-2")]) in groups and ("", [old]) in groups
+
+
+def test_the_sweep_eta_is_rounds_of_the_mean_member_duration():
+    from datetime import datetime, timezone
+    from types import SimpleNamespace
+
+    from kernel_payload.schema import JobSpec
+    from orchestrator.backends.base import KernelRef
+    from orchestrator.sweep.schedule import MemberState
+    from orchestrator.sweep.view import sweep_eta
+
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    job = JobSpec(name="j", suites=["verify"])
+
+    def member(index: int, status: str, took: float | None = None) -> MemberState:
+        state = MemberState(f"m0{index}", {"seeds": [index]}, job)
+        if status != "pending":
+            state.record = JobRecord(**{**JobRecord.new(KernelRef("local", f"s{index}", "local"), "j", "a",
+                                                         Path("/r"), "{}").__dict__,
+                                        "submitted_at": start.isoformat(), "status": status})  # fmt: skip
+            state.ended_at = start.timestamp() + took if took is not None else None
+        return state
+
+    runner = SimpleNamespace(record=SimpleNamespace(max_parallel=2), members=[
+        member(1, "complete", 10.0), member(2, "error", 20.0), *(member(i, "pending") for i in (3, 4, 5))])
+    assert sweep_eta(runner, start.timestamp() + 30) == 2 * 15.0  # 3 waiting, 2 at a time
+    runner.members = runner.members[2:]
+    assert sweep_eta(runner, start.timestamp()) is None  # nothing measured yet
