@@ -16,7 +16,7 @@ from orchestrator.errors import BadInput, JobFailed
 from orchestrator.jobs import cancel_job
 from orchestrator.registry import Registry
 from orchestrator.sweep.launch import MemberLauncher, start_sweep
-from orchestrator.sweep.schedule import CANCELLED, SweepRunner
+from orchestrator.sweep.schedule import CANCELLED, SweepRunner, sweep_lock
 from orchestrator.sweep.view import LiveSweep, status_table
 
 POLL_ENV = "ARZ_SWEEP_POLL_S"
@@ -33,7 +33,8 @@ def start(path: Path, registry: Registry, console: Any, backend: str | None = No
     console.print(f"sweep [bold]{record.id}[/] on {record.backend}: commit {record.commit_sha[:10]}, "
                   f"{len(runner.members)} members, {record.max_parallel} at a time")  # fmt: skip
     if detach:
-        runner.step()
+        with sweep_lock(record):
+            runner.step()
         waiting = sum(m.record is None or not m.landed for m in runner.members)
         console.print(f"started {len(runner.members) - waiting}; the other {waiting} start when "
                       f"you follow it: [bold]arz sweep watch {record.id}[/]")  # fmt: skip
@@ -101,12 +102,13 @@ def pull(sweep_id: str | None, registry: Registry, console: Any) -> None:
         BadInput: members are still running (those that ended are pulled anyway).
     """
     runner = _runner(sweep_id, registry)
-    runner.adopt()
-    for member in runner.members:
-        if member.active:
-            runner.refresh_member(member)
-        if member.ended and not member.pulled:
-            runner.pull_member(member)
+    with sweep_lock(runner.record):  # never beside a watcher that pulls the same members
+        runner.adopt()
+        for member in runner.members:
+            if member.active:
+                runner.refresh_member(member)
+            if member.ended and not member.pulled:
+                runner.pull_member(member)
     if not runner.done():
         left = [m.member_id for m in runner.members if not m.ended]
         raise BadInput(f"sweep {runner.record.id} has members that have not ended ({', '.join(left)}).",

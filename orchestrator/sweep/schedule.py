@@ -12,17 +12,20 @@ session of the account holds the slot) stays pending and is tried again when a m
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kernel_payload.schema import JobSpec, ProgressEvent
 from orchestrator.backends.base import JobStatus
-from orchestrator.errors import ArzError
+from orchestrator.errors import ArzError, BadInput
 from orchestrator.jobs import UNKNOWN_RESULT, pull_job, refresh
 from orchestrator.progress import JobProgress
 from orchestrator.registry import JobRecord, Registry, SweepRecord
@@ -36,6 +39,38 @@ CANCELLED = "cancelled"
 def sweep_dir(record: SweepRecord) -> Path:
     """``<repo>/validation_output/sweeps/<owner>_<sweep id>``: the study's folder."""
     return Path(record.repo_root) / SWEEPS_ROOT / f"{record.owner}_{record.id}"
+
+
+@contextlib.contextmanager
+def sweep_lock(record: SweepRecord) -> Iterator[None]:
+    """Hold ``$ARZ_HOME/sweeps/<id>.lock`` while this process schedules the sweep, so two
+    processes never push the same pending member (the OS drops the lock when a process dies,
+    ``kill -9`` included).
+
+    Raises:
+        BadInput: another arz process is running this sweep's loop.
+    """
+    from orchestrator.home import arz_home
+
+    folder = arz_home() / "sweeps"
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / f"{record.id}.lock", "a+")  # held (and locked) until the with ends
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise BadInput(f"sweep {record.id} is already being run by another arz process "
+                           f"(pid {holder}).", fix="follow it there, or stop that one (Ctrl-C) and "
+                           f"run `arz sweep watch {record.id}` here") from exc  # fmt: skip
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing the file releases the lock
 
 
 @dataclass
@@ -121,7 +156,9 @@ class SweepRunner:
                 member.record, member.landed = (adopted, True) if adopted else (member.record, False)
 
     def step(self) -> None:
-        """One round: refresh the running members, pull the ended ones, push within the limit."""
+        """One round: refresh the running members, pull the ended ones, push within the limit
+        (``arz sweep cancel`` from another process is seen here: the sweep row is read again)."""
+        self.launcher.record = self.registry.get_sweep(self.record.id)
         for member in self.members:
             if member.active:
                 self.refresh_member(member)
@@ -143,16 +180,18 @@ class SweepRunner:
         """Rounds until :meth:`done`; ``on_round`` is called after each (the live view).
 
         Raises:
+            BadInput: another process runs this sweep's loop (:func:`sweep_lock`).
             KeyboardInterrupt: Ctrl-C; the members keep running (``arz sweep watch ID``).
         """
-        self.adopt()
-        while True:
-            self.step()
-            if on_round is not None:
-                on_round(self)
-            if self.done():
-                return
-            time.sleep(self.poll_s)
+        with sweep_lock(self.record):
+            self.adopt()
+            while True:
+                self.step()
+                if on_round is not None:
+                    on_round(self)
+                if self.done():
+                    return
+                time.sleep(self.poll_s)
 
     def aggregate(self) -> tuple[dict, Path]:
         """Write the study folder (:func:`~orchestrator.study.aggregate.aggregate_sweep`) and store

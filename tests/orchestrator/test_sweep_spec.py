@@ -3,6 +3,7 @@ before anything is committed; the registry's sweep table and its migration of ol
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -126,3 +127,16 @@ def test_the_sweep_eta_is_rounds_of_the_mean_member_duration():
     assert sweep_eta(runner, start.timestamp() + 30) == 2 * 15.0  # 3 waiting, 2 at a time
     runner.members = runner.members[2:]
     assert sweep_eta(runner, start.timestamp()) is None  # nothing measured yet
+
+
+def test_one_process_at_a_time_runs_a_sweep_loop(arz_home):
+    from orchestrator.errors import BadInput
+    from orchestrator.sweep.schedule import sweep_lock
+
+    sweep = SweepRecord("s-lock", "s", "local", "local", "abc", "/r", '{"members": []}', 2, "2026-01-02")
+    with sweep_lock(sweep):
+        with pytest.raises(BadInput, match=f"already being run by another arz process \\(pid {os.getpid()}\\)"):
+            with sweep_lock(sweep):
+                pass
+    with sweep_lock(sweep):  # released when the holder ends (the OS does it on kill -9 too)
+        pass
