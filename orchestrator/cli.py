@@ -22,6 +22,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from kernel_payload.schema import errors as _funnel
 from orchestrator.errors import ArzError, JobFailed
+from orchestrator.sweep.cli import SweepGroup, sweep_app
 
 EXIT_INTERRUPTED = 130
 PIPE_WIDTH = 160
@@ -199,6 +200,18 @@ def doctor(
     raise typer.Exit(result if isinstance(result, int) else 0)
 
 
+# ------------------------------------------------------------------------------- sweep commands
+class _SweepHelpGroup(SweepGroup):
+    """``arz sweep``'s group, with no ``<bool>`` beside ``--help`` on its help screen."""
+
+    def get_params(self, ctx: Any) -> Any:
+        """The group's parameters, flags without a metavar."""
+        return _blank_flag_metavars(super().get_params(ctx))
+
+
+app.add_typer(sweep_app, name="sweep", cls=_SweepHelpGroup)
+
+
 # ------------------------------------------------------------------------ lab commands (forwarded)
 LAB_APP = "kernel_payload.cli.app:app"
 """``module:attribute`` of the lab commands' typer app, imported when a lab command runs."""
@@ -232,7 +245,7 @@ for _name, _help in LAB_COMMANDS.items():
         _name, help=_help, add_help_option=False,
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     )(_forwarder(_name))  # fmt: skip
-for _info in app.registered_commands:  # no `<bool>` beside flags in any --help
+for _info in [*app.registered_commands, *sweep_app.registered_commands]:  # no `<bool>` in --help
     _info.cls = _FlagHelpCommand if _info.cls in (None, TyperCommand) else _info.cls
 
 
@@ -289,9 +302,14 @@ def _print_table(records: list) -> None:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for header in ("id", "backend", "status", "submitted (UTC)", "commit"):
         table.add_column(header, no_wrap=True)
-    for r in records:
-        table.add_row(r.id, r.backend, _status_text(r.status, r.result),
-                      r.submitted_at.replace("T", " ")[:16], r.commit_sha[:8])  # fmt: skip
+    from orchestrator.sweep.view import group_by_sweep
+
+    for sweep_id, group in group_by_sweep(records):  # a sweep's members under one heading row
+        if sweep_id:
+            table.add_row(f"sweep {sweep_id}", "", "", "", "", style="bold")
+        for r in group:
+            table.add_row(("  " if sweep_id else "") + r.id, r.backend, _status_text(r.status, r.result),
+                          r.submitted_at.replace("T", " ")[:16], r.commit_sha[:8])  # fmt: skip
     _console().print(table)
 
 

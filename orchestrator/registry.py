@@ -42,6 +42,9 @@ class JobRecord:
         result: the job's verdict from its summary (``succeeded|failed|partial|unknown``), known
             as soon as the kernel has ended; "" before.
         results_dir: where the verified results are, or "".
+        sweep_id: the sweep the job is a member of, or "" (added later: a migration adds the
+            column to older registries).
+        member_id: the job's member id inside its sweep (``m01``), or "".
     """
 
     id: str
@@ -59,6 +62,8 @@ class JobRecord:
     message: str = ""
     result: str = ""
     results_dir: str = ""
+    sweep_id: str = ""
+    member_id: str = ""
 
     @property
     def ref(self) -> KernelRef:
@@ -83,7 +88,47 @@ class JobRecord:
         )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class SweepRecord:
+    """One sweep (``arz sweep``): a base job fanned out into member jobs (rows of ``jobs`` with
+    this ``sweep_id``).
+
+    Attributes:
+        id: sweep id (``<name>-<sha8>-<rand>``), also the results folder's slug.
+        name: the sweep's name from its file.
+        backend: where every member runs.
+        owner: the account the members run under (``local`` for the local backend).
+        commit_sha: the one commit every member runs.
+        repo_root: working tree the sweep was started from.
+        plan_json: the members as JSON: ``[{member_id, matrix, job}]`` (``job`` is the validated
+            job), so a resumed sweep needs neither the sweep file nor the working tree.
+        max_parallel: members running at once.
+        created_at: ISO time (UTC).
+        status: ``running`` until aggregated, then the sweep's verdict (``succeeded``,
+            ``partial``, ``failed``); ``cancelled`` after ``arz sweep cancel``.
+        out_dir: the aggregated results folder, once written.
+    """
+
+    id: str
+    name: str
+    backend: str
+    owner: str
+    commit_sha: str
+    repo_root: str
+    plan_json: str
+    max_parallel: int
+    created_at: str
+    status: str = "running"
+    out_dir: str = ""
+
+
 _COLUMNS = [f.name for f in fields(JobRecord)]
+_SWEEP_COLUMNS = [f.name for f in fields(SweepRecord)]
+_SWEEP_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS sweeps ("
+    + ", ".join(f"{c} {'TEXT PRIMARY KEY' if c == 'id' else 'TEXT'}" for c in _SWEEP_COLUMNS)
+    + ")"
+)
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS jobs ("
     + ", ".join(f"{c} {'TEXT PRIMARY KEY' if c == 'id' else 'TEXT'}" for c in _COLUMNS)
@@ -116,6 +161,7 @@ class Registry:
         try:
             with connection:
                 connection.execute(_SCHEMA)
+                _migrate(connection)
                 yield connection
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
@@ -204,6 +250,63 @@ class Registry:
             rows = db.execute("SELECT * FROM jobs ORDER BY submitted_at DESC, rowid DESC LIMIT ?",
                               [limit]).fetchall()  # fmt: skip
         return [_from_row(row) for row in rows]
+
+    # ------------------------------------------------------------------------------- sweeps
+    def add_sweep(self, record: SweepRecord) -> None:
+        """Insert a new sweep (before any of its members is pushed)."""
+        with self._connect() as db:
+            marks = ", ".join("?" for _ in _SWEEP_COLUMNS)
+            db.execute(f"INSERT INTO sweeps ({', '.join(_SWEEP_COLUMNS)}) VALUES ({marks})",
+                       [_to_sql(v) for v in asdict(record).values()])  # fmt: skip
+
+    def update_sweep(self, record: SweepRecord, **changes: object) -> SweepRecord:
+        """Store changed sweep fields (``status``, ``out_dir``)."""
+        updated = replace(record, **changes)
+        with self._connect() as db:
+            sets = ", ".join(f"{key} = ?" for key in changes)
+            db.execute(f"UPDATE sweeps SET {sets} WHERE id = ?",
+                       [*(_to_sql(v) for v in changes.values()), record.id])  # fmt: skip
+        return updated
+
+    def get_sweep(self, sweep_id: str | None = None) -> SweepRecord:
+        """The sweep with this id, the only one whose id starts with it, or (None) the latest.
+
+        Raises:
+            UnknownJob: no sweep, or several, match.
+        """
+        with self._connect() as db:
+            if sweep_id is None:
+                rows = db.execute("SELECT * FROM sweeps ORDER BY created_at DESC, rowid DESC "
+                                  "LIMIT 1").fetchall()  # fmt: skip
+            else:
+                rows = db.execute("SELECT * FROM sweeps WHERE id = ?", [sweep_id]).fetchall() or \
+                    db.execute("SELECT * FROM sweeps WHERE id LIKE ? ESCAPE '\\'",
+                               [_like_prefix(sweep_id)]).fetchall()  # fmt: skip
+        if len(rows) == 1:
+            data = {key: rows[0][key] or "" for key in rows[0].keys() if key in _SWEEP_COLUMNS}
+            return SweepRecord(**{**data, "max_parallel": int(data["max_parallel"] or 1)})
+        if not rows:
+            what = f"no sweep '{sweep_id}'" if sweep_id else "no sweep"
+            raise UnknownJob(f"{what} in the registry ({self.path}).",
+                             fix="start one with `arz sweep SWEEP.yml`; `arz list` shows the sweeps")  # fmt: skip
+        ids = ", ".join(r["id"] for r in rows[:5])
+        raise UnknownJob(f"'{sweep_id}' matches several sweeps ({ids}).", fix="give more of the id")
+
+    def members(self, sweep_id: str) -> list[JobRecord]:
+        """The member jobs of a sweep, in member order."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM jobs WHERE sweep_id = ? ORDER BY member_id, rowid",
+                              [sweep_id]).fetchall()  # fmt: skip
+        return [_from_row(row) for row in rows]
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring an older registry up to date: add the job columns it lacks and the sweeps table."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(jobs)").fetchall()}
+    for column in _COLUMNS:
+        if column not in present:
+            db.execute(f"ALTER TABLE jobs ADD COLUMN {column} TEXT")
+    db.execute(_SWEEP_SCHEMA)
 
 
 def _to_sql(value: object) -> object:

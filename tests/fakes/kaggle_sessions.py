@@ -83,6 +83,12 @@ class FakeSession:
         (folder / "src" / "script.py").write_text(script, encoding="utf-8")
 
     @property
+    def started_at(self) -> float:
+        """When the session was created (``time.monotonic``); it holds its slot from then until
+        ``finished_at``."""
+        return self._t0
+
+    @property
     def working(self) -> Path:
         """The kernel's working (= output) directory."""
         return self.folder / "working"
