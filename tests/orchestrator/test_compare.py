@@ -1,0 +1,111 @@
+"""``arz compare A B`` on results folders, sweep folders, sweep ids and registry jobs."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from typer.testing import CliRunner
+
+from orchestrator.cli import app
+from orchestrator.study.aggregate import MemberResult, aggregate_sweep
+from tests.orchestrator.study_folders import write_results
+
+runner = CliRunner()
+DRAWS = range(2001000, 2001010)
+BEFORE, AFTER = "1" * 40, "2" * 40
+
+
+def _json(result) -> dict:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def _row(data: dict, controller: str, metric: str = "delay_per_vehicle_s") -> dict:
+    return next(r for r in data["rows"] if (r["controller"], r["metric"]) == (controller, metric))
+
+
+def _folders(tmp_path, after_shift: float = 0.0, after_draws=DRAWS):
+    a = write_results(tmp_path / "a", {"ppo": {d: 100.0 + (d % 3) for d in DRAWS},
+                                       "actuated": {d: 90.0 + (d % 5) for d in DRAWS}}, commit=BEFORE)  # fmt: skip
+    b = write_results(tmp_path / "b", {"ppo": {d: 100.0 + (d % 3) + after_shift + (d % 2) for d in after_draws},
+                                       "actuated": {d: 90.0 + (d % 5) for d in after_draws}}, commit=AFTER)  # fmt: skip
+    return a, b
+
+
+def test_two_results_folders_of_different_commits_print_the_table(tmp_path):
+    a, b = _folders(tmp_path, after_shift=5.0)
+    result = runner.invoke(app, ["compare", str(a), str(b)])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert f"commit {BEFORE[:10]}" in out and f"commit {AFTER[:10]}" in out
+    assert "rl delay_per_vehicle_s [ppo] (total)" in out and "paired on 10 shared draws" in out
+    assert "+5.5" in out and "yes" in out  # ppo: 5 + mean(d % 2) = 5.5 more delay, significant
+    assert "verify checks_passed" in out and "one value a side: no test" in out
+
+
+def test_json_shape_and_significance_flags(tmp_path):
+    a, b = _folders(tmp_path, after_shift=5.0)
+    data = _json(runner.invoke(app, ["compare", str(a), str(b), "--json"]))
+    assert set(data) == {"a", "b", "rows", "notes"}
+    assert data["a"] == {"ref": str(a), "kind": "folder", "members": 1, "commits": [BEFORE], "env": None}
+    ppo = _row(data, "ppo")
+    assert set(ppo) == {"cell", "suite", "metric", "controller", "class", "a", "b", "diff", "test", "note"}
+    assert ppo["a"]["n"] == 10 and ppo["diff"] == 5.5
+    assert ppo["test"]["kind"] == "paired" and ppo["test"]["significant"] is True
+    assert ppo["test"]["p_value"] < 0.05
+    same = _row(data, "actuated")  # identical on every shared draw
+    assert same["diff"] == 0.0 and same["test"]["significant"] is False and same["test"]["p_value"] == 1.0
+    checks = _row(data, "", "checks_passed")
+    assert checks["test"] is None and checks["a"]["ci95"] is None  # one value: no interval (null)
+
+
+def test_a_small_paired_shift_within_the_noise_is_not_significant(tmp_path):
+    a, b = _folders(tmp_path, after_shift=-0.5)  # diffs alternate -0.5 / +0.5: mean 0
+    ppo = _row(_json(runner.invoke(app, ["compare", str(a), str(b), "--json"])), "ppo")
+    assert ppo["test"]["significant"] is False and ppo["test"]["p_value"] > 0.5
+
+
+def test_draws_not_shared_fall_back_to_welch(tmp_path):
+    a, b = _folders(tmp_path, after_shift=5.0, after_draws=range(3001000, 3001010))
+    ppo = _row(_json(runner.invoke(app, ["compare", str(a), str(b), "--json"])), "ppo")
+    assert ppo["test"]["kind"] == "welch" and ppo["note"].startswith("Welch over draws")
+
+
+def _sweep(root, name, commit, shift):
+    out = root / "validation_output" / "sweeps" / f"local_{name}"
+    members = []
+    for i, (seed, env) in enumerate([(0, "ARZ-Intersection-v0"), (1, "ARZ-Intersection-v0"), (2, "ARZ-Intersection-v0")]):
+        folder = write_results(out / "members" / f"m0{i + 1}", {"ppo": {1: 100.0 + seed * 10 + shift, 2: 101.0 + shift}},
+                               commit=commit, seed=seed)  # fmt: skip
+        members.append(MemberResult(f"m0{i + 1}", {"seeds": [seed], "rl.env": env}, f"j{i}", "complete", "succeeded", folder))
+    aggregate_sweep(name, f"sweep-{name}", members, out)
+    return out
+
+
+def test_two_sweeps_by_id_compare_cells_over_seeds_with_welch(tmp_path, monkeypatch):
+    _sweep(tmp_path, "before", BEFORE, 0.0)
+    _sweep(tmp_path, "after", AFTER, 1.0)
+    monkeypatch.chdir(tmp_path)
+    data = _json(runner.invoke(app, ["compare", "sweep-before", "sweep-after", "--json"]))
+    assert data["a"]["kind"] == "sweep" and data["a"]["members"] == 3 and data["b"]["commits"] == [AFTER]
+    ppo = _row(data, "ppo")
+    # per member: (100 + 10 s + 101) / 2 -> 100.5, 105.5, 110.5: mean 105.5, sd 5, n 3
+    assert ppo["cell"] == "rl.env=ARZ-Intersection-v0" and ppo["a"]["n"] == 3
+    assert math.isclose(ppo["a"]["mean"], 105.5) and math.isclose(ppo["a"]["ci95"], 4.302652729911275 * 5 / math.sqrt(3))
+    assert ppo["diff"] == 1.0 and ppo["test"]["kind"] == "welch" and ppo["test"]["significant"] is False
+    by_folder = _json(runner.invoke(app, ["compare", "validation_output/sweeps/local_before", "sweep-after", "--json"]))
+    assert _row(by_folder, "ppo")["diff"] == 1.0
+
+
+def test_unknown_id_or_folder_exits_2_with_one_line(tmp_path, arz_home, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    a, _ = _folders(tmp_path)
+    result = runner.invoke(app, ["compare", str(a), "no-such-job"])
+    assert result.exit_code == 2
+    assert "'no-such-job' is not a results folder, a sweep folder, a sweep id" in result.output
+    assert "arz list" in result.output and "Traceback" not in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(app, ["compare", str(empty), str(a)])
+    assert result.exit_code == 2 and "has no session_summary.json" in result.output
