@@ -38,6 +38,7 @@ class Side:
     members: list[Member]
     commits: list[str]
     env: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -92,13 +93,25 @@ def resolve_side(text: str, root: Path) -> Side:
 
 
 def _sweep_side(text: str, folder: Path) -> Side:
-    summary = json.loads((folder / "sweep_summary.json").read_text())
-    members = []
-    for m in summary.get("members", []):
-        data = read_member(folder / m["results_dir"]) if m.get("results_dir") else None
-        members.append(Member(m["member_id"], dict(m.get("matrix", {})), data))
+    """The members of an aggregated sweep folder; a member whose results cannot be read is kept
+    without numbers, and a note says why."""
+    try:
+        summary = json.loads((folder / "sweep_summary.json").read_text())
+        listed = [(m["member_id"], dict(m.get("matrix") or {}), m.get("results_dir") or "")
+                  for m in summary["members"]]  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f"{folder / 'sweep_summary.json'} is not a sweep summary ({exc})",
+                       fix="aggregate the sweep again (arz sweep pull ID)") from exc  # fmt: skip
+    members, notes = [], []
+    for member_id, matrix, results in listed:
+        data = None
+        try:
+            data = read_member(folder / results) if results else None
+        except BadInput as exc:
+            notes.append(f"{text} {member_id}: {exc.message}")
+        members.append(Member(member_id, matrix, data))
     commits = sorted({m.data.commit_sha for m in members if m.data is not None})
-    return Side(text, "sweep", members, commits)
+    return Side(text, "sweep", members, commits, notes=notes)
 
 
 def _sweep_id(path: Path) -> str:
@@ -135,7 +148,7 @@ def _env_of(spec_json: str) -> str | None:
 
 def compare(a: Side, b: Side) -> Comparison:
     """Match the two sides' cells and compare every metric either has (see the module doc)."""
-    result = Comparison(a, b)
+    result = Comparison(a, b, notes=[*a.notes, *b.notes])
     cells_a, cells_b = cells_of(a.members), cells_of(b.members)
     if len(cells_a) == 1 and len(cells_b) == 1:
         pairs = [(cells_a[0], cells_b[0])]

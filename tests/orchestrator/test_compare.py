@@ -109,3 +109,37 @@ def test_unknown_id_or_folder_exits_2_with_one_line(tmp_path, arz_home, monkeypa
     empty.mkdir()
     result = runner.invoke(app, ["compare", str(empty), str(a)])
     assert result.exit_code == 2 and "has no session_summary.json" in result.output
+
+
+def test_two_real_local_jobs_of_different_commits_by_job_id(project):
+    from orchestrator.registry import Registry
+    from tests.orchestrator.conftest import git
+
+    first = runner.invoke(app, ["submit", "jobs/tiny.yml"])
+    assert first.exit_code == 0, first.output
+    before = Registry().latest()
+    (project / "jobs" / "tiny.yml").write_text("name: tiny\nsuites: [tiny]\ndescription: after\n")
+    second = runner.invoke(app, ["submit", "jobs/tiny.yml"])  # commits the change: a new commit
+    assert second.exit_code == 0, second.output
+    after = Registry().latest()
+    assert before.commit_sha != after.commit_sha == git(project, "rev-parse", "HEAD").strip()
+    result = runner.invoke(app, ["compare", before.id, after.id])
+    assert result.exit_code == 0, result.output
+    assert f"commit {before.commit_sha[:10]}" in result.output and f"commit {after.commit_sha[:10]}" in result.output
+    assert "tiny answer" in result.output and "one value a side: no test" in result.output
+    data = _json(runner.invoke(app, ["compare", before.id[:16], after.id, "--json"]))  # id prefixes work
+    assert data["a"]["kind"] == data["b"]["kind"] == "job" and data["a"]["commits"] == [before.commit_sha]
+    answer = _row(data, "", "answer")
+    assert (answer["a"]["mean"], answer["b"]["mean"], answer["diff"], answer["test"]) == (42.0, 42.0, 0.0, None)
+
+
+def test_a_broken_sweep_summary_is_bad_input_and_an_unreadable_member_a_note(tmp_path, monkeypatch):
+    before = _sweep(tmp_path, "before", BEFORE, 0.0)
+    after = _sweep(tmp_path, "after", AFTER, 1.0)
+    (after / "members" / "m03" / "session_summary.json").write_text("{}")
+    data = _json(runner.invoke(app, ["compare", str(before), str(after), "--json"]))
+    assert any("m03" in note and "not a valid session summary" in note for note in data["notes"])
+    assert _row(data, "ppo")["b"]["n"] == 2  # m03 left out, never invented
+    (before / "sweep_summary.json").write_text("[1, 2")
+    result = runner.invoke(app, ["compare", str(before), str(after)])
+    assert result.exit_code == 2 and "is not a sweep summary" in result.output
