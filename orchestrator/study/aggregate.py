@@ -44,8 +44,8 @@ def aggregate_sweep(name: str, sweep_id: str, members: list[MemberResult], out_d
     A member whose folder is missing or unreadable is listed with the reason and contributes no
     numbers; a metric a member lacks is left blank for it (cells.csv names the members missing).
     """
-    from orchestrator.study import figures, outputs, report, tables
     from orchestrator.errors import BadInput
+    from orchestrator.study import figures, outputs, report, tables
     from orchestrator.study.members import read_member
 
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -181,7 +181,7 @@ def _row(label: str, key: MetricKey, ca: Cell, cb: Cell, pair_draws: bool) -> Ro
             return Row(label, key, ea, eb, test, f"paired on {len(shared)} shared draws")
         return Row(label, key, ea, eb, welch_test(list(da.values()), list(db.values())),
                    "Welch over draws (no shared draws)")  # fmt: skip
-    (ea, missing_a), (eb, missing_b) = ca.estimate(key), cb.estimate(key)
+    (ea, _), (eb, _) = ca.estimate(key), cb.estimate(key)
     if not ea.n or not eb.n:
         return Row(label, key, ea, eb, None, f"only in {'B' if not ea.n else 'A'}")
     values = [[m.data.values[key] for m in c.members if m.data and key in m.data.values] for c in (ca, cb)]
