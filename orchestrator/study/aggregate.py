@@ -43,6 +43,8 @@ def aggregate_sweep(name: str, sweep_id: str, members: list[MemberResult], out_d
 
     A member whose folder is missing or unreadable is listed with the reason and contributes no
     numbers; a metric a member lacks is left blank for it (cells.csv names the members missing).
+    Aggregating again (a resumed sweep) rewrites every file; a figures/*.png no longer drawn is
+    removed.
     """
     from orchestrator.errors import BadInput
     from orchestrator.study import figures, outputs, report, tables
@@ -80,10 +82,14 @@ def aggregate_sweep(name: str, sweep_id: str, members: list[MemberResult], out_d
                                       out_dir / "figures" / figures.figure_name(key, suite, metric))
              for key, suite, metric in plan[: figures.MAX_FIGURES]]  # fmt: skip
     outputs.write_text(out_dir / "latex" / "cells.tex", report.render_latex(name, cells, keys))
+    for stale in set((out_dir / "figures").glob("*.png")) - set(drawn):  # from an earlier aggregation
+        stale.unlink()
     reports = {m.member_id for m in members
                if m.results_dir is not None and (Path(m.results_dir) / "report.html").is_file()}
+    reasons = {m.member_id: m.data.reason for m in loaded if m.data is not None and m.data.reason}
     outputs.write_text(out_dir / "report.html", report.render_html(
-        summary, cells, keys, paired, [p.relative_to(out_dir).as_posix() for p in drawn], notes, reports))
+        summary, cells, keys, paired, [p.relative_to(out_dir).as_posix() for p in drawn], notes,
+        report.MemberLinks(reports, reasons)))
     outputs.write_json(out_dir / "sweep_summary.json", summary)
     return summary
 

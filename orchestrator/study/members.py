@@ -56,6 +56,7 @@ class MemberData:
         folder: the results folder.
         verdict: the summary's computed status (``succeeded|partial|failed``).
         commit_sha: the commit the member ran.
+        reason: the summary's one line on why the run did not succeed ("" when it did).
         values: one number per metric key.
         draws: per-draw values of the ``rl`` evaluation: key -> {draw id: value}.
         notes: what could not be read, one line each.
@@ -64,6 +65,7 @@ class MemberData:
     folder: Path
     verdict: str = ""
     commit_sha: str = ""
+    reason: str = ""
     values: dict[MetricKey, float] = field(default_factory=dict)
     draws: dict[MetricKey, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -94,7 +96,7 @@ def read_member(folder: Path) -> MemberData:
     except (ValidationError, ValueError) as exc:
         raise ResultsFolderError(f"{folder / SUMMARY_FILE} is not a valid session summary "
                                  f"({str(exc).splitlines()[0]})", fix="pull the job again") from exc  # fmt: skip
-    data = MemberData(folder, summary.status.value, summary.commit_sha)
+    data = MemberData(folder, summary.status.value, summary.commit_sha, summary.reason)
     raw = {}
     for suite in summary.suites:
         for name, value in suite.metrics.items():

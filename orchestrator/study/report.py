@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
@@ -25,6 +26,15 @@ _STYLE = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:
           "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
           "font-size:13px}th{background:#f4f4f4}.failed{color:#b00}.partial{color:#b60}"
           ".succeeded{color:#070}img{max-width:48%;margin:4px}")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MemberLinks:
+    """What the members table shows beside the summary: the members whose folder has a
+    report.html to link, and each member's own reason for not succeeding (from its summary)."""
+
+    reports: set[str] = field(default_factory=set)
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 def headline_keys(keys: Sequence[MetricKey]) -> list[tuple[str, str, str]]:
@@ -52,9 +62,8 @@ def headline_rows(cells: Sequence[Cell], keys: Sequence[MetricKey]) -> list[tupl
 
 def render_html(summary: dict, cells: Sequence[Cell], keys: Sequence[MetricKey],
                 paired: Sequence[dict], figures: Sequence[str], notes: Sequence[str],
-                reports: set[str] = frozenset()) -> str:  # type: ignore[assignment]  # fmt: skip
-    """The one-page report of a sweep (paths in ``summary`` and ``figures`` relative to it;
-    ``reports``: the members whose folder has a report.html to link)."""
+                links: MemberLinks | None = None) -> str:  # fmt: skip
+    """The one-page report of a sweep (paths in ``summary`` and ``figures`` relative to it)."""
     status = summary["status"]
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>sweep {escape(summary['name'])}"
              f"</title><style>{_STYLE}</style></head><body>",
@@ -65,7 +74,7 @@ def render_html(summary: dict, cells: Sequence[Cell], keys: Sequence[MetricKey],
              "<a href='cells.csv'>cells.csv</a> (per cell: mean and 95% CI over seeds), "
              "<a href='paired.csv'>paired.csv</a> (paired differences on shared draws), "
              "<a href='latex/cells.tex'>latex/cells.tex</a>.</p>",
-             _members_html(summary["members"], reports), _cells_html(cells, keys), _paired_html(paired)]  # fmt: skip
+             _members_html(summary["members"], links or MemberLinks()), _cells_html(cells, keys), _paired_html(paired)]  # fmt: skip
     if notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>")
     if figures:
@@ -74,20 +83,26 @@ def render_html(summary: dict, cells: Sequence[Cell], keys: Sequence[MetricKey],
     return "\n".join(parts) + "\n</body></html>\n"
 
 
-def _members_html(members: Sequence[dict], reports: set[str]) -> str:
+def _members_html(members: Sequence[dict], links: MemberLinks) -> str:
     keys = list(dict.fromkeys(k for m in members for k in m["matrix"]))
     head = "".join(f"<th>{escape(h)}</th>" for h in ["member", *keys, "job", "status", "result", "report", "message"])
     rows = []
     for m in members:
         link = (f"<a href='{escape(m['results_dir'])}/report.html'>report</a>"
-                if m["member_id"] in reports else "&mdash;")  # fmt: skip
+                if m["member_id"] in links.reports else "&mdash;")  # fmt: skip
         cells = [m["member_id"], *(value_text(m["matrix"].get(k, "")) for k in keys),
                  m["job_id"] or "not pushed", m["status"] or "-"]  # fmt: skip
         result = m["result"] or "not run"
         rows.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells)
                     + f"<td class='{escape(result)}'>{escape(result)}</td><td>{link}</td>"
-                    f"<td class='failed'>{escape(m['message'])}</td></tr>")  # fmt: skip
+                    f"<td class='failed'>{escape(_why(m, links))}</td></tr>")  # fmt: skip
     return f"<h2>Members</h2><table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _why(member: dict, links: MemberLinks) -> str:
+    """The scheduler's message, and the member's own reason from its summary when it adds one."""
+    parts = [member["message"], links.reasons.get(member["member_id"], "")]
+    return " — ".join(p for p in dict.fromkeys(parts) if p)
 
 
 def _cells_html(cells: Sequence[Cell], keys: Sequence[MetricKey]) -> str:

@@ -141,3 +141,15 @@ def test_an_unreadable_member_folder_is_a_note_not_a_crash(tmp_path):
     cells = _rows(out / "cells.csv")
     assert all(r["n"] == "1" and r["missing"] == "m02" for r in cells)
     assert all(math.isfinite(float(r["mean"])) for r in cells)
+
+
+def test_the_members_own_failure_reason_is_shown_and_stale_figures_go(tmp_path):
+    out = tmp_path / "sweep"
+    (out / "figures").mkdir(parents=True)
+    (out / "figures" / "rl_gone_vs_rl.env.png").write_bytes(b"old")  # from an earlier aggregation
+    members = _four(out, failed_last=True)
+    members[3] = MemberResult(**{**members[3].__dict__, "message": ""})  # the scheduler said nothing
+    aggregate_sweep("s", "sw", members, out)
+    assert "RuntimeError in suite &#x27;rl&#x27;: boom" in (out / "report.html").read_text()
+    assert not (out / "figures" / "rl_gone_vs_rl.env.png").exists()
+    assert (out / "figures" / "rl_delay_per_vehicle_s_vs_rl.env.png").is_file()
