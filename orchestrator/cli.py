@@ -201,8 +201,8 @@ def doctor(
 
 @app.command()
 def compare(
-    a: str = typer.Argument(..., help="job id, sweep id, or results/sweep folder (the 'before')"),
-    b: str = typer.Argument(..., help="job id, sweep id, or results/sweep folder (the 'after')"),
+    a: str = typer.Argument(..., metavar="A", help="job id, sweep id, or results/sweep folder (the 'before')"),
+    b: str = typer.Argument(..., metavar="B", help="job id, sweep id, or results/sweep folder (the 'after')"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Metrics of two jobs or sweeps side by side: B - A, and whether it is significant."""
