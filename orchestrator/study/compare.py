@@ -186,7 +186,10 @@ def _row(label: str, key: MetricKey, ca: Cell, cb: Cell, pair_draws: bool) -> Ro
         return Row(label, key, ea, eb, None, f"only in {'B' if not ea.n else 'A'}")
     values = [[m.data.values[key] for m in c.members if m.data and key in m.data.values] for c in (ca, cb)]
     test = welch_test(*values)
-    return Row(label, key, ea, eb, test, "Welch over seeds" if test else "one value a side: no test")
+    if test is None:
+        note = "one value a side: no test" if ea.n == eb.n == 1 else "under 2 values on a side: no test"
+        return Row(label, key, ea, eb, None, note)
+    return Row(label, key, ea, eb, test, "Welch over seeds")
 
 
 def _lone_draws(cell: Cell, key: MetricKey) -> dict[str, float] | None:

@@ -143,3 +143,12 @@ def test_a_broken_sweep_summary_is_bad_input_and_an_unreadable_member_a_note(tmp
     (before / "sweep_summary.json").write_text("[1, 2")
     result = runner.invoke(app, ["compare", str(before), str(after)])
     assert result.exit_code == 2 and "is not a sweep summary" in result.output
+
+
+def test_a_job_against_a_one_cell_sweep_compares_over_members(tmp_path):
+    sweep = _sweep(tmp_path, "after", AFTER, 1.0)
+    job = write_results(tmp_path / "job", {"ppo": {1: 100.0, 2: 101.0}}, commit=BEFORE)
+    data = _json(runner.invoke(app, ["compare", str(job), str(sweep), "--json"]))
+    ppo = _row(data, "ppo")
+    assert (ppo["a"]["n"], ppo["b"]["n"]) == (1, 3) and ppo["test"] is None
+    assert ppo["note"] == "under 2 values on a side: no test" and ppo["diff"] == 106.5 - 100.5
