@@ -7,8 +7,10 @@ are matched by their matrix values (a lone cell on each side is matched as is). 
 - a cell of one member per side shows each value's draws (mean +- 95 % CI over evaluation
   draws); when both sides share draw ids the difference is tested draw by draw (paired t),
   otherwise with Welch's t over the draws;
-- a cell of several members (seeds) per side shows mean +- 95 % CI over the members, tested
-  with Welch's t over the members' values;
+- a cell of several members (seeds) per side shows mean +- 95 % CI over the members; when both
+  sides ran the same seeds and each seed's two members share draws, the test is paired over the
+  seeds (each seed's difference averaged over its shared draws), otherwise Welch's t over the
+  members' values;
 - a headline number with one value per side has no test (``n/a``); nothing is invented for a
   metric one side lacks.
 """
@@ -23,7 +25,7 @@ from pathlib import Path
 from orchestrator.errors import BadInput
 from orchestrator.study.members import MetricKey, read_member
 from orchestrator.study.stats import Estimate, Test, mean_ci, paired_test, welch_test
-from orchestrator.study.tables import Cell, Member, cells_of
+from orchestrator.study.tables import SEED_KEY, Cell, Member, cells_of, value_text
 
 SWEEPS_ROOT = Path("validation_output") / "sweeps"
 
@@ -184,12 +186,37 @@ def _row(label: str, key: MetricKey, ca: Cell, cb: Cell, pair_draws: bool) -> Ro
     (ea, _), (eb, _) = ca.estimate(key), cb.estimate(key)
     if not ea.n or not eb.n:
         return Row(label, key, ea, eb, None, f"only in {'B' if not ea.n else 'A'}")
+    by_seed = _paired_by_seed(ca, cb, key) if pair_draws else None
+    if by_seed is not None:
+        return Row(label, key, ea, eb, paired_test(by_seed),
+                   f"paired on {len(by_seed)} seeds x shared draws")  # fmt: skip
     values = [[m.data.values[key] for m in c.members if m.data and key in m.data.values] for c in (ca, cb)]
     test = welch_test(*values)
     if test is None:
         note = "one value a side: no test" if ea.n == eb.n == 1 else "under 2 values on a side: no test"
         return Row(label, key, ea, eb, None, note)
     return Row(label, key, ea, eb, test, "Welch over seeds")
+
+
+def _paired_by_seed(ca: Cell, cb: Cell, key: MetricKey) -> list[float] | None:
+    """Per seed, the mean over shared draws of ``b - a`` -- when both cells ran the same two or
+    more seeds and every seed's two members share draws of ``key``; else None."""
+    sides = []
+    for cell in (ca, cb):
+        draws = {value_text(m.matrix.get(SEED_KEY)): m.data.draws.get(key) for m in cell.members
+                 if m.data is not None}  # fmt: skip
+        sides.append(draws)
+    a, b = sides
+    if len(a) < 2 or set(a) != set(b) or len(a) != len(ca.members) or len(b) != len(cb.members):
+        return None
+    diffs = []
+    for seed in a:
+        da, db = a[seed], b[seed]
+        shared = [d for d in da or {} if d in (db or {})]
+        if not shared:
+            return None
+        diffs.append(sum(db[d] - da[d] for d in shared) / len(shared))  # type: ignore[index]
+    return diffs
 
 
 def _lone_draws(cell: Cell, key: MetricKey) -> dict[str, float] | None:

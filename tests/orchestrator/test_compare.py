@@ -72,20 +72,23 @@ def test_draws_not_shared_fall_back_to_welch(tmp_path):
     assert ppo["test"]["kind"] == "welch" and ppo["note"].startswith("Welch over draws")
 
 
-def _sweep(root, name, commit, shift):
+def _sweep(root, name, commit, shift, seeds=(0, 1, 2), jitter=0.0):
+    """Three members (seeds) on one environment; ppo's delay on draws 1, 2 grows with the seed."""
     out = root / "validation_output" / "sweeps" / f"local_{name}"
     members = []
-    for i, (seed, env) in enumerate([(0, "ARZ-Intersection-v0"), (1, "ARZ-Intersection-v0"), (2, "ARZ-Intersection-v0")]):
-        folder = write_results(out / "members" / f"m0{i + 1}", {"ppo": {1: 100.0 + seed * 10 + shift, 2: 101.0 + shift}},
+    for i, seed in enumerate(seeds):
+        env = "ARZ-Intersection-v0"
+        base = 100.0 + (seed % 3) * 10 + shift + jitter * (i - 1)
+        folder = write_results(out / "members" / f"m0{i + 1}", {"ppo": {1: base, 2: 101.0 + shift}},
                                commit=commit, seed=seed)  # fmt: skip
         members.append(MemberResult(f"m0{i + 1}", {"seeds": [seed], "rl.env": env}, f"j{i}", "complete", "succeeded", folder))
     aggregate_sweep(name, f"sweep-{name}", members, out)
     return out
 
 
-def test_two_sweeps_by_id_compare_cells_over_seeds_with_welch(tmp_path, monkeypatch):
+def test_two_sweeps_by_id_pair_members_of_the_same_seed(tmp_path, monkeypatch):
     _sweep(tmp_path, "before", BEFORE, 0.0)
-    _sweep(tmp_path, "after", AFTER, 1.0)
+    _sweep(tmp_path, "after", AFTER, 1.0, jitter=0.5)
     monkeypatch.chdir(tmp_path)
     data = _json(runner.invoke(app, ["compare", "sweep-before", "sweep-after", "--json"]))
     assert data["a"]["kind"] == "sweep" and data["a"]["members"] == 3 and data["b"]["commits"] == [AFTER]
@@ -93,9 +96,19 @@ def test_two_sweeps_by_id_compare_cells_over_seeds_with_welch(tmp_path, monkeypa
     # per member: (100 + 10 s + 101) / 2 -> 100.5, 105.5, 110.5: mean 105.5, sd 5, n 3
     assert ppo["cell"] == "rl.env=ARZ-Intersection-v0" and ppo["a"]["n"] == 3
     assert math.isclose(ppo["a"]["mean"], 105.5) and math.isclose(ppo["a"]["ci95"], 4.302652729911275 * 5 / math.sqrt(3))
-    assert ppo["diff"] == 1.0 and ppo["test"]["kind"] == "welch" and ppo["test"]["significant"] is False
+    # per seed, mean over the two draws of b - a: 1 + jitter (i - 1) / 2 -> 0.75, 1, 1.25
+    assert math.isclose(ppo["diff"], 1.0) and ppo["note"] == "paired on 3 seeds x shared draws"
+    assert ppo["test"]["kind"] == "paired" and ppo["test"]["significant"] is True  # t = 6.9, 2 dof
     by_folder = _json(runner.invoke(app, ["compare", "validation_output/sweeps/local_before", "sweep-after", "--json"]))
-    assert _row(by_folder, "ppo")["diff"] == 1.0
+    assert math.isclose(_row(by_folder, "ppo")["diff"], 1.0)
+
+
+def test_sweeps_of_different_seeds_are_compared_with_welch(tmp_path):
+    before = _sweep(tmp_path, "before", BEFORE, 0.0)
+    after = _sweep(tmp_path, "after", AFTER, 1.0, seeds=(3, 4, 5))
+    ppo = _row(_json(runner.invoke(app, ["compare", str(before), str(after), "--json"])), "ppo")
+    assert ppo["note"] == "Welch over seeds" and ppo["test"]["kind"] == "welch"
+    assert ppo["test"]["significant"] is False  # a shift of 1 against a seed spread of sd 5
 
 
 def test_unknown_id_or_folder_exits_2_with_one_line(tmp_path, arz_home, monkeypatch):
