@@ -153,3 +153,30 @@ def test_the_members_own_failure_reason_is_shown_and_stale_figures_go(tmp_path):
     assert "RuntimeError in suite &#x27;rl&#x27;: boom" in (out / "report.html").read_text()
     assert not (out / "figures" / "rl_gone_vs_rl.env.png").exists()
     assert (out / "figures" / "rl_delay_per_vehicle_s_vs_rl.env.png").is_file()
+
+
+def test_real_local_jobs_as_members_one_failing_make_a_partial_sweep(project):
+    """Members pulled by the real local backend (the test suites): the crash is shown, the
+    succeeded member's numbers aggregated, and both reports linked."""
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+    from orchestrator.registry import Registry
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["submit", "jobs/tiny.yml"]).exit_code == 0
+    assert runner.invoke(app, ["submit", "jobs/crashy.yml"]).exit_code == 1  # a failed job
+    crashy, tiny = Registry().list(limit=2)
+    out = project / "validation_output" / "sweeps" / "local_tiny-x-crash"
+    members = [MemberResult(f"m0{i + 1}", {"job": r.name}, r.id, r.status, r.result, Path(r.results_dir))
+               for i, r in enumerate((tiny, crashy))]  # fmt: skip
+    summary = aggregate_sweep("tiny-x-crash", "sw-tc", members, out)
+    assert summary["status"] == "partial"
+    assert [m["result"] for m in summary["members"]] == ["succeeded", "failed"]
+    assert summary["members"][0]["results_dir"] == f"../../results/local_{tiny.slug}"
+    html = (out / "report.html").read_text()
+    assert "deliberate crash in test suite" in html
+    assert html.count("/report.html'") == 2 and (out / summary["members"][1]["results_dir"] / "report.html").is_file()
+    cells = {(r["job"], r["metric"]): r for r in _rows(out / "cells.csv")}
+    assert float(cells[("tiny", "answer")]["mean"]) == 42.0 and cells[("tiny", "answer")]["ci95"] == ""
+    assert float(cells[("crashy", "before_crash")]["mean"]) == 1.0  # what the failed member verified
