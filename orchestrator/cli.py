@@ -200,6 +200,24 @@ def doctor(
     raise typer.Exit(result if isinstance(result, int) else 0)
 
 
+@app.command()
+def compare(
+    a: str = typer.Argument(..., metavar="A", help="job id, sweep id, or results/sweep folder (the 'before')"),
+    b: str = typer.Argument(..., metavar="B", help="job id, sweep id, or results/sweep folder (the 'after')"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Metrics of two jobs or sweeps side by side: B - A, and whether it is significant."""
+    from orchestrator.study import compare as study_compare
+    from orchestrator.study.compare_view import render_comparison
+
+    result = study_compare.compare(study_compare.resolve_side(a, Path.cwd()),
+                                   study_compare.resolve_side(b, Path.cwd()))  # fmt: skip
+    if as_json:
+        _out_json(result.to_json())
+        return
+    render_comparison(result, _console())
+
+
 # ------------------------------------------------------------------------------- sweep commands
 class _SweepHelpGroup(SweepGroup):
     """``arz sweep``'s group, with no ``<bool>`` beside ``--help`` on its help screen."""
