@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from kernel_payload import startup
+from kernel_payload import prewarm, startup
 from kernel_payload.device import detect_device, package_versions
 from kernel_payload.errors import Interrupted, SuiteSkipped
 from kernel_payload.events import emit, job_plan, stage_reporter
@@ -152,6 +152,7 @@ def _run_suites(spec: KernelSpec, summary: SessionSummary, out_dir: Path) -> Non
     summary.device = detect_device(spec.job.device)
     summary.packages = package_versions()
     summary.write(out_dir)
+    prewarm.start(spec.job.suites)  # later suites' imports overlap the earlier suites' work
     for index, result in enumerate(summary.suites):
         _run_suite(result, spec, summary.device, out_dir, summary)
         summary.startup = startup.times().as_dict()
