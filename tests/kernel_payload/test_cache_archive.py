@@ -51,7 +51,9 @@ def test_unsafe_members_and_a_damaged_archive_are_skipped_without_error(tmp_path
     monkeypatch.setenv(kernel_bootstrap.INPUT_ENV, str(tmp_path / "input"))
     cache = tmp_path / "sub" / "cache"
     assert kernel_bootstrap.restore_kernel_cache(cache) == 1
-    assert [p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file()] == [f"{KEY}/ok.nbi"]
+    assert [p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file()] == [
+        f"{KEY}/ok.nbi"
+    ]
     assert not (tmp_path / "sub" / "evil.nbi").exists() and not (tmp_path / "evil.nbi").exists()
 
 

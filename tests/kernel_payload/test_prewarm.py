@@ -12,7 +12,9 @@ from kernel_payload import prewarm
 @pytest.fixture
 def modules(tmp_path, monkeypatch):
     """Two importable modules in a temp folder: one that records its importing thread, one that fails."""
-    (tmp_path / "w13_heavy.py").write_text("import threading\nTHREAD = threading.current_thread().name\n")
+    (tmp_path / "w13_heavy.py").write_text(
+        "import threading\nTHREAD = threading.current_thread().name\n"
+    )
     (tmp_path / "w13_broken.py").write_text("raise RuntimeError('broken at import')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(prewarm, "_THREADS", {})
