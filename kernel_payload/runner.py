@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import numbers
+import os
 import signal
 import sys
 import threading
@@ -22,7 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from kernel_payload import startup
+from kernel_payload import cache_archive, prewarm, startup
 from kernel_payload.device import detect_device, package_versions
 from kernel_payload.errors import Interrupted, SuiteSkipped
 from kernel_payload.events import emit, job_plan, stage_reporter
@@ -130,6 +131,8 @@ def finalize(summary: SessionSummary, out_dir: Path) -> None:
         except Exception as exc:  # the report is an artifact: failing to write it fails the job
             logger.exception("could not write report.html")
             summary.error = summary.error or error_info(exc)
+        if startup.times().suites_at is not None:
+            _export_kernel_cache(out_dir)  # before the manifest: the pull verifies it too
         summary.artifacts = build_manifest(out_dir)
         summary.write(out_dir)
         emit(
@@ -138,6 +141,20 @@ def finalize(summary: SessionSummary, out_dir: Path) -> None:
                 status=summary.status.value, message=summary.reason or "all suites succeeded",
             )
         )  # fmt: skip
+
+
+def _export_kernel_cache(out_dir: Path) -> None:
+    """The compiled kernels as one archive in the output, when the bootstrap asks for it
+    (:mod:`kernel_payload.cache_archive`); never fails the job."""
+    if not os.environ.get(cache_archive.EXPORT_ENV):
+        return
+    try:
+        from kernel_payload.kernel_cache import ProjectCacheLocator
+    except ImportError:  # no numba here: nothing was compiled
+        return
+    line = cache_archive.export_from_env(ProjectCacheLocator.folder, startup.times().compiled, out_dir)
+    if line:
+        print(line, flush=True)
 
 
 def error_info(exc: BaseException, suite: str | None = None) -> ErrorInfo:
@@ -152,6 +169,7 @@ def _run_suites(spec: KernelSpec, summary: SessionSummary, out_dir: Path) -> Non
     summary.device = detect_device(spec.job.device)
     summary.packages = package_versions()
     summary.write(out_dir)
+    prewarm.start(spec.job.suites)  # later suites' imports overlap the earlier suites' work
     for index, result in enumerate(summary.suites):
         _run_suite(result, spec, summary.device, out_dir, summary)
         summary.startup = startup.times().as_dict()

@@ -5,8 +5,9 @@ The bootstrap measures its own steps and passes them in ``$ARZ_STARTUP`` (JSON:
 the payload adds the rest: when its ``main`` ran and when the runner started the suites, the wall
 time numba spent compiling (outermost ``numba:compile`` events; loads from the kernel cache are
 not compiles), and when the first progress count of a suite's step arrived (for the quickstart:
-verify's first grid; ``first_ppo_s`` is the first PPO count). The summary's ``startup`` field and
-the report show :meth:`StartupTimes.as_dict`.
+verify's first grid; ``first_ppo_s`` is the first PPO count: training counts real environment
+steps from its first batch of steps on, see ``rl.training.train``). The summary's ``startup`` field
+and the report show :meth:`StartupTimes.as_dict`.
 """
 
 from __future__ import annotations

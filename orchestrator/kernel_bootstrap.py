@@ -256,6 +256,33 @@ def kernel_cache_dir(out_dir):
     return path
 
 
+def restore_kernel_cache(cache_dir):
+    """Unpack every attached ``arz-kcache-*.tar`` (kernel_payload/cache_archive.py) into
+    ``cache_dir``; return the files written. Never fails: a bad archive means a cold cache."""
+    import tarfile
+
+    root, written = input_root(), 0
+    if cache_dir is None or not root.is_dir():
+        return 0
+    for path in sorted(root.glob("*/arz-kcache-*.tar")) + sorted(root.glob("*/*/arz-kcache-*.tar")):
+        try:
+            with tarfile.open(path, "r:") as tar:
+                for member in tar.getmembers():
+                    target = cache_dir / member.name
+                    if (not member.isfile() or not re.fullmatch(r"[0-9a-f]{16}(/[\w.-]+)+", member.name)
+                            or "/../" in f"/{member.name}/" or target.exists()):  # fmt: skip
+                        continue
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(tar.extractfile(member).read())
+                    written += 1
+        except (OSError, tarfile.TarError) as exc:
+            print(f"kernel cache archive {path.name} not used: {type(exc).__name__}: {exc}", flush=True)
+    if written:
+        print(f"kernel cache: {written} compiled-kernel files restored from the attached archive",
+              flush=True)  # fmt: skip
+    return written
+
+
 def payload_env(src, out_dir=None):
     """Environment for the payload: the clone first on the import path, unbuffered output, the
     kernel cache folder (``$ARZ_KERNEL_CACHE_DIR``, ``off`` when there is none)."""
@@ -342,6 +369,8 @@ def main():
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     sha = cfg["commit_sha"]
+    if cfg.get("export_kernel_cache"):  # a kernel whose disk vanishes: the payload ships its cache
+        os.environ["ARZ_KERNEL_CACHE_EXPORT"] = "1"
     print(f"arz bootstrap: job {cfg['spec']['job_id']} commit {sha} python {sys.version.split()[0]}"
           f" output {out_dir}", flush=True)  # fmt: skip
     src = Path(tempfile.mkdtemp(prefix="arz-src-"))
@@ -357,6 +386,7 @@ def main():
         TIMES["install_s"] = time.time() - t0
         spec_path = src / ".arz_kernel_spec.json"
         spec_path.write_text(json.dumps(cfg["spec"]))
+        restore_kernel_cache(kernel_cache_dir(out_dir))
         event(2, "starting the payload (importing numpy, pydantic, the job's suites)")
         code = run_payload(src, spec_path, out_dir)
         finish(cfg, src, spec_path, out_dir, code, started)

@@ -19,6 +19,7 @@ from rl.vec_env import make_vec_env
 Progress = Callable[[str, int, int], None]
 EVAL_SEED_OFFSET = 1_000_000  # evaluation draws during training never reuse training seeds
 METRICS_COLUMNS = ("timesteps", "wall_s", "ep_rew_mean", "eval_mean_delay")
+PROGRESS_EVERY_S = 2.0  # counts inside a rollout: the first env steps at once, then this often
 
 
 @dataclass(frozen=True)
@@ -156,9 +157,14 @@ def _make_recorder(out_dir, cfg, eval_venv, total, progress):
             self.rows, self.best = [], np.inf
             self.csv_path = out_dir / "train_metrics.csv"
             self.next_eval, self.next_ckpt = cfg.eval_every, cfg.checkpoint_every
-            self.t0 = time.perf_counter()
+            self.t0 = self.last_count = time.perf_counter()
 
         def _on_step(self) -> bool:
+            # real steps done, also inside a rollout: the first count need not wait a whole rollout
+            now = time.perf_counter()
+            if progress is not None and (self.n_calls == 1 or now - self.last_count >= PROGRESS_EVERY_S):
+                self.last_count = now
+                progress("train", min(self.model.num_timesteps, total), total)
             return True
 
         def _on_rollout_start(self) -> None:

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from kernel_payload import figures, latex, rl_tables
+from kernel_payload import figures, latex, prewarm, rl_tables
 from kernel_payload.errors import SuiteSkipped
 from kernel_payload.events import emit
 from kernel_payload.liveness import StartupWatch
@@ -37,6 +37,7 @@ def run(ctx: SuiteContext) -> None:
     """Train, evaluate and write the artifacts of the job's RL settings."""
     emit(ProgressEvent(stage="rl/train", done=0, total=ctx.job.rl.timesteps, unit="steps",
                        message="importing torch and stable-baselines3…"))  # fmt: skip
+    prewarm.wait("rl")  # the runner may be importing these already (kernel_payload.prewarm)
     try:
         from rl.evaluation import evaluate
         from rl.training import train

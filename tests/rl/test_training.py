@@ -81,3 +81,14 @@ def test_pairing_removes_the_shared_spread_of_demand():
     assert (pc.controller, pc.baseline, pc.n) == ("ppo:m.zip", "fixed-time", 4)
     assert pc.mean == pytest.approx(-0.2) and pc.ci95 == pytest.approx(0.0, abs=1e-12)
     assert pc.upper < -0.1  # at least 10 % below the baseline, with confidence
+
+
+def test_train_counts_real_steps_from_the_first_batch_on(tmp_path):
+    calls = []
+    cfg = TrainConfig(n_steps=16, batch_size=32, n_epochs=1, eval_every=0, checkpoint_every=0,
+                      tensorboard=False)
+    train("ARZ-Intersection-v0", 64, 2, 0, tmp_path, progress=lambda *a: calls.append(a),
+          train_config=cfg, **SHORT)
+    done = [d for _, d, _ in calls]
+    assert calls[0] == ("train", 2, 64)  # one step of both copies: no wait for the whole rollout
+    assert done == sorted(done) and done[-1] == 64 and {32, 64} <= set(done)  # rollout ends too
