@@ -29,7 +29,8 @@ of copies, so the recipe is sized from the batch down:
 
 Status: the recipe follows the scaling above; it has not yet been tuned on training-side
 validation draws at GPU scale (no GPU was lent while it was written). ``--preset gpu
---device cpu --n-envs 64`` runs the same recipe on the CPU with fewer copies to show it learns.
+--device cpu --n-envs 128`` runs the same recipe on the CPU with fewer copies (4,096 samples per
+rollout: one minibatch per epoch; ``rl.training.train`` caps the minibatch at the rollout).
 """
 
 from __future__ import annotations

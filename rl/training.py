@@ -133,7 +133,8 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
 
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=cfg.gamma)
     device = ppo_device or default_ppo_device(base.config.device)
-    model = PPO("MlpPolicy", venv, n_steps=cfg.n_steps, batch_size=cfg.batch_size, n_epochs=cfg.n_epochs,
+    batch = min(cfg.batch_size, cfg.n_steps * n_envs)  # a preset run on fewer copies: one minibatch per epoch
+    model = PPO("MlpPolicy", venv, n_steps=cfg.n_steps, batch_size=batch, n_epochs=cfg.n_epochs,
                 learning_rate=cfg.learning_rate_schedule(), gamma=cfg.gamma, seed=seed, device=device, verbose=0,
                 tensorboard_log=str(out_dir / "tb") if cfg.tensorboard and _has_tensorboard() else None)
     (out_dir / "checkpoints").mkdir(exist_ok=True)
