@@ -39,6 +39,11 @@ try:
         out["compute_capability"] = list(dev.compute_capability)
 except Exception as exc:  # report, do not stop: the JSON says what is missing
     out["error"] = f"{type(exc).__name__}: {exc}"
+try:  # the RL part: PPO's policy runs on cuda only with a CUDA build of torch
+    import stable_baselines3, torch
+    out.update(torch=torch.__version__, torch_cuda=bool(torch.cuda.is_available()), sb3=stable_baselines3.__version__)
+except Exception as exc:
+    out["rl_error"] = f"{type(exc).__name__}: {exc}"
 print(json.dumps(out))
 EOF
 
