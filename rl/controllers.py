@@ -72,7 +72,7 @@ class Actuated:
 
     def act(self, obs, core) -> np.ndarray:
         sim, layout = core.sim, core.layout
-        n_feat = layout.avg.shape[1]
+        n_feat = layout.n_feat
         near = obs[:, 0:2 * n_feat:2][:, 0:3 * len(core.net.approaches):3] + \
             obs[:, 1:2 * n_feat:2][:, 0:3 * len(core.net.approaches):3]  # (B, A) m + c, bin 0
         occupied = near > OCCUPIED

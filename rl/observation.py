@@ -1,22 +1,40 @@
 """Observations of B network copies at once, written once for the single env and the VecEnv.
 
-The layout (:class:`ObservationLayout`) is built from the compiled network; :func:`observe`
-turns a :class:`solver.network.batch.BatchedNetwork` state into a ``(B, D)`` float32 array in [0, 1].
+The layout (:class:`ObservationLayout`) is built from the compiled network; the features are
+computed per copy by :func:`rl.features.copy_observation` (the same function on the CPU and, in
+the readout kernel, on the GPU); :func:`observe` returns them for a CPU
+:class:`solver.network.batch.BatchedNetwork` as a ``(B, D)`` float32 array in [0, 1].
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from solver.network.speeds import transport_speeds
-from solver.params import RHO_JAM
+from rl.features import QUEUE_HALF_VEH, VACUUM_WEIGHT  # noqa: F401  (re-exported: the documented constants)
+from solver.params import EPS_VAC, RHO_JAM
 
 N_BINS = 3  # bins near the stop line per approach
 NEAR_STOP_M = 150.0  # length covered by the bins, m
-QUEUE_HALF_VEH = 50.0  # entry queue that maps to 0.5, veh
-VACUUM_WEIGHT = 1e-3  # free-speed prior weight in the bin speed average, fraction of rho_jam
+
+
+class ObservationArrays(NamedTuple):
+    """What :func:`rl.features.copy_observation` reads besides the state, in the state's precision.
+
+    Shapes: idx (M,) int64 flat cells; fptr (n_feat + 1,) int64; wt (M,); n_phases (S,) int64;
+    max_green (S,) s; prior, rho_jam (veh/m) and eps (the vacuum threshold) scalars.
+    """
+
+    idx: np.ndarray
+    fptr: np.ndarray
+    wt: np.ndarray
+    n_phases: np.ndarray
+    max_green: np.ndarray
+    prior: float
+    rho_jam: float
+    eps: float
 
 
 @dataclass(frozen=True)
@@ -24,16 +42,16 @@ class ObservationLayout:
     """Which cells feed which feature, and the name of every feature.
 
     Attributes:
-        idx: flat cell indices read per step. Shapes: (M,).
-        avg: averaging matrix from read cells to features (bins, then observed cells). Shapes: (M, F).
-        vmax: free speeds of the read cells, m/s. Shapes: (2, M).
+        idx: flat cell indices read per step, grouped by feature. Shapes: (M,).
+        fptr: feature f reads ``idx[fptr[f]:fptr[f + 1]]`` (bins, then observed cells). Shapes: (n_feat + 1,).
+        wt: weight of each read cell in its feature's average. Shapes: (M,).
         n_phases: phases per signal; max_green: per signal, s.
         names: feature names in observation order (length D).
     """
 
     idx: np.ndarray
-    avg: np.ndarray
-    vmax: np.ndarray
+    fptr: np.ndarray
+    wt: np.ndarray
     n_phases: tuple[int, ...]
     max_green: np.ndarray
     names: tuple[str, ...]
@@ -42,6 +60,18 @@ class ObservationLayout:
     def size(self) -> int:
         """Observation length D."""
         return len(self.names)
+
+    @property
+    def n_feat(self) -> int:
+        """Number of cell groups (bins and observed cells); each gives a density and a speed per class."""
+        return len(self.fptr) - 1
+
+    def arrays(self, par: np.ndarray, dtype: str = "float64") -> ObservationArrays:
+        """The kernel's view of the layout, reals in ``dtype``, for physics parameters ``par``."""
+        real = np.dtype(dtype).type
+        return ObservationArrays(self.idx, self.fptr, self.wt.astype(dtype), np.asarray(self.n_phases, np.int64),
+                                 self.max_green.astype(dtype), real(VACUUM_WEIGHT * par[RHO_JAM]),
+                                 real(par[RHO_JAM]), real(par[EPS_VAC]))
 
 
 def build_layout(net, observed_cells=(), observe_link: str | None = None) -> ObservationLayout:
@@ -72,11 +102,10 @@ def build_layout(net, observed_cells=(), observe_link: str | None = None) -> Obs
         feats.append(f"{link} cell {c}")
         idx.append(sl.start + int(c))
         cols.append((len(feats) - 1, 1.0))
-    avg = np.zeros((len(idx), len(feats)))
-    for j, (f, w) in enumerate(cols):
-        avg[j, f] = w
-    idx = np.asarray(idx, np.int64)
-    return ObservationLayout(idx, avg, net.vmax[:, idx].copy(), tuple(net.n_phases),
+    owner = np.array([f for f, _ in cols], np.int64)  # cells come grouped by feature, in order
+    fptr = np.searchsorted(owner, np.arange(len(feats) + 1)).astype(np.int64)
+    wt = np.array([w for _, w in cols], np.float64)
+    return ObservationLayout(np.asarray(idx, np.int64), fptr, wt, tuple(net.n_phases),
                              _max_greens(net), _names(net, feats))
 
 
@@ -96,26 +125,15 @@ def _names(net, feats) -> tuple[str, ...]:
 
 
 def observe(sim, layout: ObservationLayout) -> np.ndarray:
-    """Observation of every copy.
+    """Observation of every copy of a batch, read anew (:func:`rl.readout.make_readout`).
 
     Args:
-        sim: :class:`solver.network.batch.BatchedNetwork`.
+        sim: :class:`solver.network.batch.BatchedNetwork` or ``CudaBatchedNetwork``.
         layout: from :func:`build_layout` on the same network.
 
     Returns:
         Features in [0, 1]. Shapes: (B, D) float32.
     """
-    par = sim.net.par
-    rho = sim.Q[:, [0, 2]][:, :, layout.idx]  # (B, 2, M) veh/m
-    v = transport_speeds(sim)[:, :, layout.idx]  # the fluxes' speeds: 0 in a standing queue
-    vn = np.clip(v / layout.vmax, 0.0, 1.0)
-    prior = VACUUM_WEIGHT * par[RHO_JAM]
-    dens = (rho @ layout.avg) / par[RHO_JAM]
-    speed = (((rho * vn) @ layout.avg) + prior * layout.avg.sum(0)) / (rho @ layout.avg + prior * layout.avg.sum(0))
-    B = sim.B
-    queue = sim.QU / (sim.QU + QUEUE_HALF_VEH)
-    phases = [np.eye(n)[sim.SP[:, s]] for s, n in enumerate(layout.n_phases)]
-    parts = [dens.transpose(0, 2, 1).reshape(B, -1), speed.transpose(0, 2, 1).reshape(B, -1),
-             queue.reshape(B, -1), *phases, (sim.SS > 0).astype(float),
-             np.minimum(sim.ST / layout.max_green, 1.0)]
-    return np.clip(np.concatenate(parts, axis=1), 0.0, 1.0).astype(np.float32)
+    from rl.readout import make_readout
+
+    return make_readout(sim, layout).read(adopt=False).obs

@@ -2,7 +2,9 @@
 
 :class:`ControlledNetwork` is shared by :class:`rl.env.TrafficSignalEnv` (B = 1) and
 :class:`rl.vec_env.BatchedVecEnv` (B = n_envs): observation, reward, info and episode end are
-computed here once, as functions of the batched simulator's state.
+computed here once, as functions of the batched simulator's state, by the readout of the batch's
+backend (:mod:`rl.readout`: numba-cpu, or a kernel next to the step on the GPU, so that only the
+observation, the measure vector and the reward cross to the host).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import numpy as np
 
 from rl.config import EnvConfig
 from rl.errors import RLError
-from rl.observation import build_layout, observe
+from rl.features import M_APPROACH, M_DELAY, M_ENTERED, M_QUEUED, M_STORED, M_THROUGHPUT, M_TIME
+from rl.observation import build_layout
+from rl.readout import make_readout
 from rl.rewards import get_reward
 
 #: copies whose clocks differ by more than this fraction of a decision interval are out of step.
@@ -34,8 +38,9 @@ class ControlledNetwork:
         layout: observation layout; nvec: phases per signal (the action's MultiDiscrete nvec).
     """
 
-    def __init__(self, cfg: EnvConfig, scenario, batch: int = 1):
+    def __init__(self, cfg: EnvConfig, scenario, batch: int = 1, dtype: str | None = None):
         from solver.backends import make_batched_network
+        from solver.network.batch import BatchedNetwork
         from solver.network.compile import build_network
 
         self.cfg = cfg
@@ -43,19 +48,17 @@ class ControlledNetwork:
         if not self.net.signals:
             raise RLError(f"scenario {cfg.scenario} has no signal to control; add a signal to a junction")
         # float32 state on the GPU: T4-class GPUs are slow in float64; the CPU runs float64
-        dtype = "float32" if cfg.device == "gpu" else "float64"
+        dtype = dtype or ("float32" if cfg.device == "gpu" else "float64")
         self.sim = make_batched_network(self.net, batch, device=cfg.device, dtype=dtype)
         link = scenario.observe.link if scenario.observe else None
         self.layout = build_layout(self.net, cfg.observed_cells, link)
-        self.reward_fn = get_reward(cfg.reward)
+        self.readout = make_readout(self.sim, self.layout, get_reward(cfg.reward)(self.net))
+        self.on_device = not isinstance(self.sim, BatchedNetwork)  # the GPU batch: keep the read observation
         self.nvec = np.array(self.net.n_phases, np.int64)
         self.demand_scale = np.ones(batch)
         self.decisions = np.zeros(batch, np.int64)  # decisions taken in the current episode, per copy
-        self._before = self._measures()
-
-    def _measures(self) -> dict[str, np.ndarray]:
-        """Cumulative measures plus vehicles arrived (``entered``, a copy). Each (B, ...)."""
-        return {**self.sim.measures(), "entered": self.sim.ledger()["entered"].copy()}
+        self._before = self.readout.read(observe=False).measures  # measure vectors (B, M) at the interval start
+        self._obs: np.ndarray | None = None  # the GPU's observation read with the last step or reset
 
     @property
     def B(self) -> int:
@@ -72,13 +75,20 @@ class ControlledNetwork:
         self.sim.reset(index=index, demand_scale=scale[:, None])
         self.demand_scale[index] = scale
         self.decisions[index] = 0
-        now = self._measures()
-        for key, arr in self._before.items():
-            arr[index] = now[key][index]
+        # the other copies have not moved since the last adopted read: their interval start stays
+        reading = self.readout.read(observe=self.on_device)
+        self._obs = reading.obs
+        self._before[index] = reading.measures[index]
 
     def observe(self) -> np.ndarray:
-        """Observation of every copy. Shapes: (B, D) float32."""
-        return observe(self.sim, self.layout)
+        """Observation of every copy. Shapes: (B, D) float32.
+
+        On the GPU, the one read with the last step or reset (the device state changes only
+        there); on the CPU, read anew from the host state (which a caller may have edited).
+        """
+        if self.on_device and self._obs is not None:
+            return self._obs
+        return self.readout.read(adopt=False).obs
 
     def step(self, actions) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """Hold the requested phases for one decision interval.
@@ -92,22 +102,37 @@ class ControlledNetwork:
             (mean queue per approach, m, (B, A)), ``residual`` (conservation ledger, veh, (B, 2)),
             ``time`` (s, (B,)).
         """
-        if self.B > 1 and np.ptp(self.sim.T) > OUT_OF_STEP * self.cfg.decision_interval:
-            raise RLError(f"copies are out of step in time (clocks {self.sim.T.min():g} .. {self.sim.T.max():g} s): "
+        clocks = self._before[:, M_TIME]
+        if self.B > 1 and np.ptp(clocks) > OUT_OF_STEP * self.cfg.decision_interval:
+            raise RLError(f"copies are out of step in time (clocks {clocks.min():g} .. {clocks.max():g} s): "
                           "episodes have one length, so reset all copies together")
         dt = self.cfg.decision_interval
         self.sim.advance(dt, np.asarray(actions, np.int64).reshape(self.B, -1))
-        after = self._measures()
-        rewards = self.reward_fn(self.sim, self._before, after, dt)
-        info = {"delay": after["delay"] - self._before["delay"],
-                "throughput": after["throughput"] - self._before["throughput"],
-                "arrived": after["entered"] - self._before["entered"],
-                "queue": (after["queue_ms"] - self._before["queue_ms"]) / dt,
-                "residual": self.sim.ledger()["residual"], "time": self.sim.T.copy()}
-        self._before = after
+        reading = self.readout.read(dt, observe=self.on_device)
+        self._obs = reading.obs
+        info = interval_info(self._before, reading.measures, self.sim.Q0MASS, dt, len(self.net.approaches))
+        self._before = reading.measures
         self.decisions += 1
         truncated = self.decisions >= self.cfg.n_decisions
-        return rewards.astype(np.float64), truncated, info
+        return reading.reward, truncated, info
+
+
+def interval_info(before: np.ndarray, after: np.ndarray, q0mass: np.ndarray, dt: float,
+                  n_approaches: int) -> dict[str, np.ndarray]:
+    """The step info of every copy from the measure vectors at the interval's start and end.
+
+    Shapes: before after (B, M) (:mod:`rl.features`); q0mass (B, 2) vehicles on the links at reset.
+    Returns the arrays documented in :meth:`ControlledNetwork.step`.
+    """
+    A = n_approaches
+    change = after - before
+    def pair(slot):
+        return after[:, slot:slot + 2]
+    stored = pair(M_STORED) - q0mass
+    return {"delay": change[:, M_DELAY:M_DELAY + 2], "throughput": change[:, M_THROUGHPUT:M_THROUGHPUT + 2],
+            "arrived": change[:, M_ENTERED:M_ENTERED + 2], "queue": change[:, M_APPROACH:M_APPROACH + A] / dt,
+            "residual": pair(M_ENTERED) - pair(M_THROUGHPUT) - stored - pair(M_QUEUED),
+            "time": after[:, M_TIME].copy()}
 
 
 def info_row(info: dict[str, np.ndarray], b: int) -> dict:

@@ -41,6 +41,10 @@ class TrainConfig:
             (SB3 ``VecNormalize``, observations untouched, so ``model.zip`` alone is the policy).
         torch_threads: torch threads while training; 1 leaves the cores to the solver's threads
             (2 torch threads on 2 cores made training 3x slower).
+        lr_schedule: ``constant`` or ``linear`` (from ``learning_rate`` down to
+            ``lr_final_fraction`` of it at the end of training).
+
+    The GPU preset (thousands of copies) is :data:`rl.presets.GPU_CONFIG`.
     """
 
     n_steps: int = 256
@@ -54,6 +58,19 @@ class TrainConfig:
     tensorboard: bool = True
     torch_threads: int = 1
     normalize_reward: bool = True
+    lr_schedule: str = "constant"
+    lr_final_fraction: float = 1.0
+
+    def learning_rate_schedule(self):
+        """SB3's learning rate: a float, or a function of the remaining progress (1 -> 0)."""
+        if self.lr_schedule == "constant":
+            return self.learning_rate
+        if self.lr_schedule != "linear":
+            from rl.errors import EnvConfigError
+
+            raise EnvConfigError("lr_schedule", self.lr_schedule, "use 'constant' or 'linear'")
+        lr, final = self.learning_rate, self.lr_final_fraction
+        return lambda remaining: lr * (final + (1.0 - final) * remaining)
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,11 @@ class TrainResult:
         warm_steps_per_s: the same rate from the start of the second rollout on (after the
             first rollout and its PPO update): compile and start-up excluded; None when the run
             had a single rollout.
+        device: the environment's device (``cpu``/``gpu``); ppo_device: the policy's (``cpu``/``cuda``).
+        split: wall seconds of the warm part (from the second rollout on, else the whole run):
+            ``env_s`` (env steps, readout included), ``copies_s`` (host<->device copies of the
+            env's readout and requests, part of env_s), ``policy_s`` (the rest of the rollouts:
+            policy forward passes, buffer), ``update_s`` (PPO updates), ``wall_s``, ``steps``.
     """
 
     model_path: Path
@@ -73,11 +95,14 @@ class TrainResult:
     steps_per_s: float
     timesteps: int
     warm_steps_per_s: float | None = None
+    device: str = "cpu"
+    ppo_device: str = "cpu"
+    split: dict | None = None
 
 
 def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
           progress: Progress | None = None, *, train_config: TrainConfig | None = None,
-          **env_kwargs) -> TrainResult:
+          ppo_device: str | None = None, **env_kwargs) -> TrainResult:
     """Train PPO on ``n_envs`` batched copies of ``env_id``.
 
     Writes ``out_dir/model.zip`` (final), ``best_model.zip`` (lowest evaluation delay),
@@ -88,39 +113,48 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
         env_id: a registered ``ARZ-*`` id; timesteps: environment steps in total (all copies).
         n_envs: batched copies; seed: seeds the policy and the training demand draws.
         out_dir: output folder (created); progress: ``progress(stage, done, total)``.
-        train_config: PPO settings; env_kwargs: passed to the environment.
+        train_config: PPO settings (default: the CPU preset; see :mod:`rl.presets`).
+        ppo_device: torch device of the policy (default: ``cuda`` when the env runs on the GPU and
+            torch sees CUDA, else ``cpu``); env_kwargs: passed to the environment (``device``).
     """
     import torch
     from stable_baselines3 import PPO
 
+    from rl.presets import ppo_device as default_ppo_device
+
     cfg = train_config or TrainConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    venv = make_vec_env(env_id, n_envs, seed=seed, **env_kwargs)
-    eval_venv = make_vec_env(env_id, cfg.eval_envs, seed=seed + EVAL_SEED_OFFSET, **env_kwargs) \
+    venv = base = make_vec_env(env_id, n_envs, seed=seed, **env_kwargs)
+    # the policy is evaluated on CPU copies (float64), wherever it trains
+    eval_venv = make_vec_env(env_id, cfg.eval_envs, seed=seed + EVAL_SEED_OFFSET, **{**env_kwargs, "device": "cpu"}) \
         if cfg.eval_every else None
     if cfg.normalize_reward:
         from stable_baselines3.common.vec_env import VecNormalize
 
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=cfg.gamma)
-    model = PPO("MlpPolicy", venv, n_steps=cfg.n_steps, batch_size=cfg.batch_size, n_epochs=cfg.n_epochs,
-                learning_rate=cfg.learning_rate, gamma=cfg.gamma, seed=seed, device="cpu", verbose=0,
+    device = ppo_device or default_ppo_device(base.config.device)
+    batch = min(cfg.batch_size, cfg.n_steps * n_envs)  # a preset run on fewer copies: one minibatch per epoch
+    model = PPO("MlpPolicy", venv, n_steps=cfg.n_steps, batch_size=batch, n_epochs=cfg.n_epochs,
+                learning_rate=cfg.learning_rate_schedule(), gamma=cfg.gamma, seed=seed, device=device, verbose=0,
                 tensorboard_log=str(out_dir / "tb") if cfg.tensorboard and _has_tensorboard() else None)
     (out_dir / "checkpoints").mkdir(exist_ok=True)
-    recorder = _make_recorder(out_dir, cfg, eval_venv, timesteps, progress)
+    recorder = _make_recorder(out_dir, cfg, eval_venv, timesteps, progress, base)
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.torch_threads)
     try:
         start = time.perf_counter()
         model.learn(total_timesteps=int(timesteps), callback=recorder, progress_bar=False)
         wall = time.perf_counter() - start
+        recorder.finish()
     finally:
         torch.set_num_threads(threads)
     model_path = out_dir / "model.zip"
     model.save(model_path)
     recorder.write_csv()
     warm = recorder.warm_rate(model.num_timesteps)
-    return TrainResult(model_path, recorder.csv_path, model.num_timesteps / wall, int(model.num_timesteps), warm)
+    return TrainResult(model_path, recorder.csv_path, model.num_timesteps / wall, int(model.num_timesteps), warm,
+                       base.config.device, str(model.device.type), recorder.split(model.num_timesteps))
 
 
 def _has_tensorboard() -> bool:
@@ -146,11 +180,12 @@ def policy_mean_delay(model, venv) -> float:
     return delay / max(served, 1e-9)
 
 
-def _make_recorder(out_dir, cfg, eval_venv, total, progress):
+def _make_recorder(out_dir, cfg, eval_venv, total, progress, base):
     from stable_baselines3.common.callbacks import BaseCallback
 
     class MetricsRecorder(BaseCallback):
-        """One CSV row per rollout; evaluation, best model and checkpoints on their schedules."""
+        """One CSV row per rollout; evaluation, best model and checkpoints on their schedules; the
+        wall-time split of rollouts (env, policy) and updates from the second rollout on."""
 
         def __init__(self):
             super().__init__()
@@ -158,6 +193,9 @@ def _make_recorder(out_dir, cfg, eval_venv, total, progress):
             self.csv_path = out_dir / "train_metrics.csv"
             self.next_eval, self.next_ckpt = cfg.eval_every, cfg.checkpoint_every
             self.t0 = self.last_count = time.perf_counter()
+            self.spent = {"rollout_s": 0.0, "update_s": 0.0}
+            self.env0 = dict(base.timings)
+            self.mark = {"start": self.t0, "steps": 0, "rollout": self.t0, "end": None, "stop": None}
 
         def _on_step(self) -> bool:
             # real steps done, also inside a rollout: the first count need not wait a whole rollout
@@ -168,18 +206,42 @@ def _make_recorder(out_dir, cfg, eval_venv, total, progress):
             return True
 
         def _on_rollout_start(self) -> None:
+            now = time.perf_counter()
+            if self.mark["end"] is not None:
+                self.spent["update_s"] += now - self.mark["end"]
             if self.rows and not hasattr(self, "warm_start"):  # the second rollout: compiled, started
-                self.warm_start = (self.model.num_timesteps, time.perf_counter())
+                self.warm_start = (self.model.num_timesteps, now)
+                self.spent = {"rollout_s": 0.0, "update_s": 0.0}
+                self.env0 = dict(base.timings)
+                self.mark.update(start=now, steps=self.model.num_timesteps)
+            self.mark["rollout"] = now
 
         def warm_rate(self, total_steps: int) -> float | None:
-            """Steps per second from the second rollout's start to now (None: one rollout only)."""
+            """Steps per second from the second rollout's start to the end (None: one rollout only)."""
             if not hasattr(self, "warm_start"):
                 return None
             steps, t0 = self.warm_start
-            wall = time.perf_counter() - t0
+            wall = (self.mark["stop"] or time.perf_counter()) - t0
             return (total_steps - steps) / wall if total_steps > steps and wall > 0 else None
 
+        def finish(self) -> None:
+            """Stamp the end of training (the last update ends here)."""
+            self.mark["stop"] = time.perf_counter()
+            if self.mark["end"] is not None:
+                self.spent["update_s"] += self.mark["stop"] - self.mark["end"]
+                self.mark["end"] = None
+
+        def split(self, total_steps: int) -> dict:
+            """Wall seconds of env, copies, policy and update over the warm part (see TrainResult)."""
+            env = {k: base.timings[k] - self.env0.get(k, 0.0) for k in base.timings}
+            wall = (self.mark["stop"] or time.perf_counter()) - self.mark["start"]
+            return {"env_s": env["env_s"], "copies_s": env["copies_s"],
+                    "policy_s": max(self.spent["rollout_s"] - env["env_s"], 0.0),
+                    "update_s": self.spent["update_s"], "wall_s": wall,
+                    "steps": int(total_steps - self.mark["steps"])}
+
         def _on_rollout_end(self) -> None:
+            self.spent["rollout_s"] += time.perf_counter() - self.mark["rollout"]
             n = self.model.num_timesteps
             buf = self.model.ep_info_buffer
             row = {"timesteps": n, "wall_s": round(time.perf_counter() - self.t0, 3),
@@ -198,6 +260,7 @@ def _make_recorder(out_dir, cfg, eval_venv, total, progress):
             self.rows.append(row)
             if progress is not None:
                 progress("train", min(n, total), total)
+            self.mark["end"] = time.perf_counter()  # evaluation and checkpoints count in neither part
 
         def write_csv(self) -> None:
             with self.csv_path.open("w", newline="") as fh:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from gymnasium.utils import seeding
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
@@ -22,14 +24,15 @@ class BatchedVecEnv(VecEnv):
     Args:
         n_envs: number of copies.
         seed: base seed (None: unseeded).
+        dtype: state precision (default: float32 on the GPU, float64 on the CPU).
         **env_kwargs: the keyword arguments of :class:`rl.env.TrafficSignalEnv`.
     """
 
-    def __init__(self, n_envs: int, seed: int | None = None, **env_kwargs):
+    def __init__(self, n_envs: int, seed: int | None = None, dtype: str | None = None, **env_kwargs):
         if n_envs < 1:
             raise EnvConfigError("n_envs", n_envs, "give at least 1")
         self.config, sc = resolve_config(**env_kwargs)
-        self.core = ControlledNetwork(self.config, sc, batch=n_envs)
+        self.core = ControlledNetwork(self.config, sc, batch=n_envs, dtype=dtype)
         self.render_mode = None
         super().__init__(n_envs, observation_space_for(self.core.layout.size), action_space_for(self.core.nvec))
         self.feature_names = self.core.layout.names
@@ -37,6 +40,7 @@ class BatchedVecEnv(VecEnv):
         self._actions = np.zeros((n_envs, len(self.core.nvec)), np.int64)
         self._returns = np.zeros(n_envs)
         self._lengths = np.zeros(n_envs, np.int64)
+        self._env_s = 0.0
         if seed is not None:
             self.seed(seed)
 
@@ -60,8 +64,22 @@ class BatchedVecEnv(VecEnv):
         """Store the actions. Shapes: (n_envs,) or (n_envs, S) int."""
         self._actions = np.asarray(actions, np.int64).reshape(self.num_envs, -1)
 
+    @property
+    def timings(self) -> dict[str, float]:
+        """Wall seconds spent so far in :meth:`step_wait` (``env_s``) and, part of it, in the
+        host<->device copies of the GPU batch and its readout (``copies_s``; 0 on the CPU)."""
+        copies = self.core.readout.copy_s + getattr(self.core.sim, "copy_s", 0.0)
+        return {"env_s": self._env_s, "copies_s": copies}
+
     def step_wait(self):
         """Advance all copies one decision interval; auto-reset the finished ones."""
+        start = time.perf_counter()
+        try:
+            return self._step_and_reset()
+        finally:
+            self._env_s += time.perf_counter() - start
+
+    def _step_and_reset(self):
         rewards, truncated, info = self.core.step(self._actions)
         obs = self.core.observe()
         self._returns += rewards

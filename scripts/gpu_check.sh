@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# GPU check: the real-GPU tests and the GPU benchmark, results as one JSON file.
+# GPU check: the real-GPU tests, the solver's GPU benchmark and the RL throughput (env alone and PPO
+# end to end, issue 16), results as one JSON file, written even when a part fails or times out.
 #
 # Usage (from anywhere; nothing is fetched from the internet):
 #   scripts/gpu_check.sh                 # writes $OUT/gpu_check.json, or ./gpu_check.json
-# Environment knobs: OUT (result folder), GPU_CHECK_BATCHES (default "1 16 256 1024 4096 16384"),
-#   GPU_CHECK_DECISIONS (timed 5 s decisions per row, default 4), GPU_CHECK_CPU_BUDGET (s, 30),
-#   GPU_CHECK_TEST_TIMEOUT (s, 210), GPU_CHECK_BENCH_TIMEOUT (s, 270).
+# Environment knobs: OUT (result folder), GPU_CHECK_BATCHES (default "1 1024 4096 16384"),
+#   GPU_CHECK_DECISIONS (timed 5 s decisions per row, default 4), GPU_CHECK_CPU_BUDGET (s, 10),
+#   GPU_CHECK_TEST_TIMEOUT (s, 140), GPU_CHECK_BENCH_TIMEOUT (s, 110), GPU_CHECK_RL_TIMEOUT (s, 200),
+#   GPU_CHECK_LAPTOP_PPO (env-steps/s of the CPU preset on the 2-core laptop, for the 40x ratio),
+#   GPU_RL_ENV_SIZES ("16384"), GPU_RL_PPO_SIZES ("4096 16384 1024"): see scripts/gpu_rl_check.py.
 # Python: the repository's .venv if present, else python3 (with the project installed, or run from
 # the checkout: the repository root is put on PYTHONPATH). Needs numpy, numba, numba-cuda, pydantic,
 # pyyaml, pytest and an NVIDIA driver + CUDA toolkit (NVVM) that numba-cuda can find.
-# Time budget: tests <= 210 s, benchmark <= 270 s (about 8 minutes in all, at most).
+# Time budget: tests <= 140 s, benchmark <= 110 s, RL <= 200 s (under 8 minutes in all, with start-up).
 set -u
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -36,13 +39,19 @@ try:
         out["compute_capability"] = list(dev.compute_capability)
 except Exception as exc:  # report, do not stop: the JSON says what is missing
     out["error"] = f"{type(exc).__name__}: {exc}"
+try:  # the RL part: PPO's policy runs on cuda only with a CUDA build of torch
+    import stable_baselines3, torch
+    out.update(torch=torch.__version__, torch_cuda=bool(torch.cuda.is_available()), sb3=stable_baselines3.__version__)
+except Exception as exc:
+    out["rl_error"] = f"{type(exc).__name__}: {exc}"
 print(json.dumps(out))
 EOF
 
-TEST_TIMEOUT="${GPU_CHECK_TEST_TIMEOUT:-210}"; BENCH_TIMEOUT="${GPU_CHECK_BENCH_TIMEOUT:-270}"
+TEST_TIMEOUT="${GPU_CHECK_TEST_TIMEOUT:-140}"; BENCH_TIMEOUT="${GPU_CHECK_BENCH_TIMEOUT:-110}"
+RL_TIMEOUT="${GPU_CHECK_RL_TIMEOUT:-200}"
 echo "[gpu_check] gpu tests (<= $TEST_TIMEOUT s)" >&2
 timeout "$TEST_TIMEOUT" "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/solver/test_cuda_sim.py \
-  --junitxml="$WORK/tests.xml" > "$WORK/tests.log" 2>&1
+  tests/rl/test_training_gpu.py --junitxml="$WORK/tests.xml" > "$WORK/tests.log" 2>&1
 echo $? > "$WORK/tests.rc"
 
 echo "[gpu_check] benchmark (<= $BENCH_TIMEOUT s)" >&2
@@ -54,9 +63,9 @@ from solver.network.compile import build_network
 from solver.scenario.loader import load_scenario
 
 work = Path(os.environ["GPU_CHECK_WORK"])
-batches = [int(b) for b in os.environ.get("GPU_CHECK_BATCHES", "1 16 256 1024 4096 16384").split()]
+batches = [int(b) for b in os.environ.get("GPU_CHECK_BATCHES", "1 1024 4096 16384").split()]
 decisions = int(os.environ.get("GPU_CHECK_DECISIONS", "4"))
-budget = float(os.environ.get("GPU_CHECK_CPU_BUDGET", "30"))
+budget = float(os.environ.get("GPU_CHECK_CPU_BUDGET", "10"))
 sc = load_scenario("scenarios/intersection_4arm.yml")
 net, interval = build_network(sc), float(sc.decision_interval)
 rows = []
@@ -75,6 +84,11 @@ for dtype in ("float32", "float64"):
 EOF
 echo $? > "$WORK/bench.rc"
 
+echo "[gpu_check] RL: agreement, env alone, PPO end to end (<= $RL_TIMEOUT s)" >&2
+GPU_RL_BUDGET=$(( RL_TIMEOUT - 45 )) timeout "$RL_TIMEOUT" "$PY" -m scripts.gpu_rl_check "$WORK/rl.json" \
+  2> "$WORK/rl.err"
+echo $? > "$WORK/rl.rc"
+
 ELAPSED=$(( $(date +%s) - START )) "$PY" - <<'EOF'
 import json, os
 from pathlib import Path
@@ -90,6 +104,12 @@ def load(name):
 bench = load("bench.json") or {"rows": [], "summary": {}}
 s = bench["summary"]
 f32 = s.get("gpu_float32_decisions_per_s")
+rl = load("rl.json") or {}
+gpu_ppo = [r for r in rl.get("ppo", []) if r.get("device") == "gpu"]
+best = max(gpu_ppo, key=lambda r: r["env_steps_per_s"], default=None)
+cpu_ppo = next((r["env_steps_per_s"] for r in rl.get("ppo", []) if r.get("device") == "cpu"), None)
+laptop = float(os.environ["GPU_CHECK_LAPTOP_PPO"]) if os.environ.get("GPU_CHECK_LAPTOP_PPO") else None
+env16k = next((r["env_steps_per_s"] for r in rl.get("env", []) if r["n_envs"] >= 16384), None)
 result = {
     "nvidia_smi": text("smi.txt").strip(), "environment": load("env.json"), "env_stderr": text("env.err", 2000),
     "tests": {"rc": int(text("tests.rc") or -1), "log_tail": text("tests.log")},
@@ -99,11 +119,22 @@ result = {
         "meets_100k": bool(f32 and s.get("gpu_float32_batch", 0) >= 4096 and f32 >= 1e5),
         "speedup_vs_2core_cpu": s.get("gpu_float32_speedup_vs_2core_cpu"),
         "meets_20x_vs_2core_cpu": bool((s.get("gpu_float32_speedup_vs_2core_cpu") or 0) >= 20),
+        "ppo_gpu_best_env_steps_per_s": best and best["env_steps_per_s"],
+        "ppo_gpu_best_n_envs": best and best["n_envs"],
+        "ppo_meets_50k": bool(best and best["env_steps_per_s"] >= 5e4),
+        "ppo_cpu_preset_this_machine_env_steps_per_s": cpu_ppo,
+        "ppo_cpu_preset_laptop_env_steps_per_s": laptop,
+        "ppo_speedup_vs_laptop_cpu_preset": best and laptop and best["env_steps_per_s"] / laptop,
+        "ppo_meets_40x_vs_laptop": bool(best and laptop and best["env_steps_per_s"] >= 40 * laptop),
+        "env_alone_env_steps_per_s_at_16384": env16k,
+        "env_alone_meets_400k": bool(env16k and env16k >= 4e5),
     },
+    "rl": {"rc": int(text("rl.rc") or -1), **rl, "stderr_tail": text("rl.err")},
     "elapsed_s": int(os.environ.get("ELAPSED", "0")),
 }
 Path(os.environ["GPU_CHECK_DEST"]).write_text(json.dumps(result, indent=2))
-print(json.dumps({"tests_rc": result["tests"]["rc"], "bench_rc": result["bench"]["rc"], **result["acceptance"]}, indent=2))
+print(json.dumps({"tests_rc": result["tests"]["rc"], "bench_rc": result["bench"]["rc"], "rl_rc": result["rl"]["rc"],
+                  **result["acceptance"]}, indent=2))
 EOF
 echo "[gpu_check] wrote $DEST" >&2
 rm -rf "$WORK"

@@ -195,8 +195,9 @@ def bench(
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
     quick: bool = typer.Option(True, "--quick/--full", help="Quick (~1 min on 2 cores) or steadier full run; sumo-rl beside it when installed (.[bench])."),
     device: str = typer.Option("cpu", "--device", help="cpu; gpu: batched network on the GPU vs the CPU batch; auto."),
+    rl: bool = typer.Option(True, "--rl/--no-rl", help="Also PPO training throughput: the CPU preset, and the GPU preset when a GPU is usable (rl/bench.py)."),
 ) -> None:
-    """Solver throughput: us per SSP-RK3 step and cell updates per second."""
+    """Solver throughput: us per SSP-RK3 step and cell updates per second; PPO env-steps/s with learning."""
     from solver.bench.runner import run_bench
     from solver.device import resolve_device
 
@@ -207,12 +208,15 @@ def bench(
             raise BadInput(f"unknown device {device!r}{did_you_mean(device, DEVICES)}: choose one of "
                            f"{', '.join(DEVICES)}", key="--device")  # fmt: skip
         if resolve_device(device) == "gpu":
-            return _bench_gpu(as_json)
+            return _bench_gpu(as_json, rl)
         compile_notice.notice_if_cold(compile_notice.RL)
         with progress_bar("bench", quiet=as_json) as update:
             report = run_bench(quick=quick, progress=lambda stage, done, total: update(done, total, stage))
+            ppo = _ppo_rows(update) if rl else []
+    if ppo:
+        report.summary.update(_ppo_summary(ppo))
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        typer.echo(json.dumps({**report.to_dict(), "rl_training": ppo}, indent=2))
         return
     console = table_console()
     head = ("case", "backend", "reconstruction", "cells", "batch", "threads")
@@ -222,18 +226,48 @@ def bench(
         table.add_row(*(str(r[k]) for k in head), f"{r['us_per_step']:.1f}", f"{r['cell_updates_per_s']:.3g}",
                       f"{r['sim_s_per_wall_s']:.3g}", f"{r['batch_sim_s_per_wall_s']:.3g}")  # fmt: skip
     console.print(table)
+    _print_ppo_rows(console, ppo)
     for key, value in report.summary.items():
         console.print(f"{key}: {value:.3g}" if isinstance(value, float) else f"{key}: {value}", markup=False)
 
 
-def _bench_gpu(as_json: bool) -> None:
-    """``arz bench --device gpu``: decision steps/s vs batch, GPU float32/float64 and CPU batch."""
+def _ppo_rows(update) -> list[dict]:
+    """PPO training throughput rows (:func:`rl.bench.training_rows`)."""
+    from rl.bench import training_rows
+
+    return training_rows(progress=lambda line: update(0, None, line))
+
+
+def _ppo_summary(rows: list[dict]) -> dict:
+    from rl.bench import training_summary
+
+    return training_summary(rows)
+
+
+def _print_ppo_rows(console, rows: list[dict]) -> None:
+    """One table of the PPO rows: env-steps/s with learning and the split of the wall time."""
+    if not rows:
+        return
+    head = ("preset", "device", "ppo_device", "n_envs")
+    table = Table(*head, "env-steps/s (with learning)", "env s", "copies s", "policy s", "update s",
+                  title="PPO training throughput (timed rollouts after the first)")  # fmt: skip
+    for r in rows:
+        table.add_row(*(str(r[k]) for k in head), f"{r['env_steps_per_s']:,.0f}",
+                      *(f"{r[k]:.2f}" for k in ("env_s", "copies_s", "policy_s", "update_s")))  # fmt: skip
+    console.print(table)
+
+
+def _bench_gpu(as_json: bool, rl: bool = True) -> None:
+    """``arz bench --device gpu``: decision steps/s vs batch, GPU float32/float64 and CPU batch;
+    PPO training throughput of the CPU and GPU presets."""
     from solver.bench.gpu import run_gpu_bench, speedups
 
     with progress_bar("bench gpu", quiet=as_json) as update:
         rows = run_gpu_bench(progress=lambda line: update(0, None, line))
+        ppo = _ppo_rows(update) if rl else []
+    summary = {**speedups(rows), **(_ppo_summary(ppo) if ppo else {})}
     if as_json:
-        typer.echo(json.dumps({"rows": rows, "summary": speedups(rows)}, indent=2))
+        typer.echo(json.dumps({"rows": rows, "summary": summary, "rl_training": ppo}, indent=2))
         return
     head = ("device", "dtype", "batch", "decision_steps_per_s", "sim_s_per_wall_s", "substeps_per_decision")
     table = Table(*head, title=f"{rows[0]['case']}: batched decision steps")
@@ -241,5 +275,6 @@ def _bench_gpu(as_json: bool) -> None:
         table.add_row(r["device"], r["dtype"], str(r["batch"]), *(f"{r[k]:.4g}" for k in head[3:]))
     console = table_console()
     console.print(table)
-    for key, value in speedups(rows).items():
+    _print_ppo_rows(console, ppo)
+    for key, value in summary.items():
         console.print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")

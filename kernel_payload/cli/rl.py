@@ -23,7 +23,9 @@ ENV_HELP = "Environment id: ARZ-Intersection-v0, ARZ-Arterial-v0 or ARZ-SeedCorr
 def train(
     env: str = typer.Option("ARZ-Intersection-v0", "--env", help=ENV_HELP),
     timesteps: int = typer.Option(100_000, "--timesteps", min=1, help="Environment steps in total (all copies)."),
-    n_envs: int = typer.Option(8, "--n-envs", min=1, help="Copies stepped together in one batched call."),
+    n_envs: int = typer.Option(None, "--n-envs", min=1, help="Copies stepped together in one batched call (default: the preset's, 8 on the CPU, 4096 on the GPU)."),
+    device: str = typer.Option("auto", "--device", help="auto (the GPU when numba-cuda can use one), cpu or gpu."),
+    preset: str = typer.Option("auto", "--preset", help="PPO preset: auto (the device's), cpu or gpu (rl/presets.py)."),
     seed: int = typer.Option(0, "--seed", help="Seeds the policy and the training demand draws."),
     out: Path = typer.Option(Path("runs/ppo"), "--out", help="Output folder (model.zip, train_metrics.csv, tb/)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -32,6 +34,9 @@ def train(
     with exit_codes():
         inputs.check_env_id(env)
         inputs.check_seed(seed)
+        from rl.presets import plan_training
+
+        plan = plan_training(device, preset, n_envs)
         inputs.check_output_folder(out)
         from rl.training import train as run_train
 
@@ -39,19 +44,22 @@ def train(
 
         start = time.perf_counter()
         with progress_bar("train", quiet=as_json) as update:
-            result = run_train(env, timesteps, n_envs, seed, out,
+            result = run_train(env, timesteps, plan.n_envs, seed, out, train_config=plan.config,
+                               ppo_device=plan.ppo_device, device=plan.device,
                                progress=lambda stage, done, total: update(done, total, f"{stage} {done:,}/{total:,} steps"))  # fmt: skip
         wall = time.perf_counter() - start
     rate = result.warm_steps_per_s
-    summary = {"env": env, "timesteps": result.timesteps, "steps_per_s_excl_compile": rate,
-               "steps_per_s_incl_compile": result.steps_per_s, "wall_s": wall,
+    summary = {"env": env, "timesteps": result.timesteps, "device": plan.device, "ppo_device": result.ppo_device,
+               "preset": plan.preset, "n_envs": plan.n_envs, "steps_per_s_excl_compile": rate,
+               "steps_per_s_incl_compile": result.steps_per_s, "wall_s": wall, "split": result.split,
                "model": str(result.model_path), "metrics_csv": str(result.metrics_csv)}  # fmt: skip
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
     shown = (f"{rate:,.0f} steps/s after warm-up" if rate is not None else
              f"{result.steps_per_s:,.0f} steps/s incl. the kernel compile")  # fmt: skip
-    Console().print(f"[bold]{env}[/]: {result.timesteps:,} steps at {shown} "
+    Console().print(f"[bold]{env}[/] ({plan.preset} preset, {plan.n_envs:,} envs on {plan.device}, "
+                    f"policy on {result.ppo_device}): {result.timesteps:,} steps at {shown} "
                     f"({wall:.0f} s) -> {result.model_path} (learning curve: {result.metrics_csv})")  # fmt: skip
 
 

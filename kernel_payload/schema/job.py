@@ -43,6 +43,14 @@ def extra_suite_names() -> list[str]:
     return [e.split("=", 1)[0].strip() for e in entries.split(";") if "=" in e]
 
 
+class RLGpuSettings(_Model):
+    """What changes when training runs on the GPU preset (``rl.gpu``); unset keys keep the
+    preset's (``rl.presets``: 4,096 copies) or, for ``timesteps``, ``rl.timesteps``."""
+
+    timesteps: PositiveInt | None = None
+    n_envs: PositiveInt | None = None
+
+
 class RLSettings(_Model):
     """PPO training and controller evaluation (the ``rl`` suite).
 
@@ -55,6 +63,10 @@ class RLSettings(_Model):
         eval_seeds: evaluation seeds (kept apart from the training seeds).
         controllers: controllers to compare; ``ppo`` stands for every model trained here.
         env_kwargs: extra keyword arguments for the environment.
+        device: where training runs, ``auto`` (the GPU when numba-cuda can use one), ``cpu`` or
+            ``gpu``; None means the job's top-level ``device``.
+        preset: PPO preset, ``auto`` (the device's), ``cpu`` or ``gpu`` (``rl.presets``).
+        gpu: ``timesteps`` and ``n_envs`` used instead of the ones above with the GPU preset.
     """
 
     env: str = "ARZ-Intersection-v0"
@@ -67,6 +79,9 @@ class RLSettings(_Model):
         default_factory=lambda: ["ppo", "fixed-time", "actuated", "max-pressure"], min_length=1
     )
     env_kwargs: dict[str, Any] = Field(default_factory=dict)
+    device: Literal["auto", "cpu", "gpu"] | None = None
+    preset: Literal["auto", "cpu", "gpu"] = "auto"
+    gpu: RLGpuSettings = Field(default_factory=RLGpuSettings)
 
     @field_validator("env")
     @classmethod

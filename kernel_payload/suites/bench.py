@@ -1,7 +1,9 @@
 """The ``bench`` suite: solver and environment throughput as CSV, LaTeX and a bar chart.
 
 Calls :func:`solver.bench.runner.run_bench` and writes ``data/metrics/bench.csv``, ``latex/bench.tex``
-and ``figures/bench_throughput.png`` (cell updates per second, log scale). The headline metrics
+and ``figures/bench_throughput.png`` (cell updates per second, log scale); then
+:func:`rl.bench.training_rows` (PPO env-steps/s with learning and its split, the CPU preset and,
+on a usable GPU, the GPU preset) into ``data/metrics/bench_ppo.csv`` and ``ppo_*`` metrics. The headline metrics
 carry the machine load and core count, the intersection's figures and the sumo-rl comparison --
 measured in the same run when sumo-rl is installed, otherwise ``sumo_rl_omitted`` with the reason.
 """
@@ -22,7 +24,7 @@ HEADERS = (
     "us/step (whole batch)", "cell updates/s (all copies)", "sim s/wall s (per copy)",
     "sim s/wall s (batch total)",
 )  # fmt: skip
-HEADLINE = ("smoke", "intersection_4arm", "sumo_rl", "load_average", "cores")
+HEADLINE = ("smoke", "intersection_4arm", "sumo_rl", "load_average", "cores", "ppo_")
 
 
 def run(ctx: SuiteContext) -> None:
@@ -53,9 +55,22 @@ def run(ctx: SuiteContext) -> None:
         )
         ctx.metrics["best_cell_updates_per_s"] = max(float(r["cell_updates_per_s"]) for r in rated)
     ctx.metrics["rows"] = len(rows)
+    report.summary.update(_ppo_rows(ctx))
     for key, value in report.summary.items():  # network figures, sumo-rl comparison, machine load
         if key.startswith(HEADLINE):
             ctx.metrics[key] = value
+
+
+def _ppo_rows(ctx: SuiteContext) -> dict:
+    """PPO training throughput rows into ``bench_ppo.csv``; their headline figures (or why omitted)."""
+    try:
+        from rl.bench import COLUMNS, training_rows, training_summary
+    except ModuleNotFoundError as exc:
+        return {"ppo_omitted": f"rl not available ({exc.name} is missing)"}
+    with StartupWatch("bench", None, "PPO training throughput (a few rollouts per preset)"):
+        rows = training_rows(smoke=ctx.job.bench.smoke)
+    write_csv(ctx.metrics_dir / "bench_ppo.csv", rows, COLUMNS)
+    return training_summary(rows)
 
 
 def _label(row: dict) -> str:

@@ -126,6 +126,47 @@ def _port_callees(fn, scope: dict, device) -> None:
         scope[name] = device(_rebound(target.py_func, scope))
 
 
+def _device_scope(dtype: str):
+    """``(scope, device)``: the pointwise physics compiled for the device in ``dtype`` (under its own
+    and its ``_`` names) and the decorator that compiles one more function for the same target."""
+    device = lambda fn: cuda.jit(device=True)(_retyped(fn, dtype))  # noqa: E731
+    P = physics.compile_physics(device)
+    scope: dict = {}
+    for name in physics.POINTWISE:
+        scope[name] = scope["_" + name] = getattr(P, name)
+    return scope, device
+
+
+def compile_entry(entry, dtype: str = "float64", extra: dict | None = None):
+    """Compile a kernel entry written in Python for the device, with every numba CPU function it
+    calls (and their callees) ported from their ``py_func`` and the float literals in ``dtype``.
+
+    The way :func:`compile_kernels` builds the advance kernel, open to kernels next to the step
+    (the RL readout of observations and rewards, ``rl.readout_cuda``) so that they reuse the CPU
+    functions unchanged. Cached per (entry, dtype).
+
+    Args:
+        entry: a plain Python function using ``cuda.grid``; dtype: ``"float64"`` or ``"float32"``.
+        extra: plain Python functions the entry calls by global name (not numba CPU functions),
+            compiled for the device here.
+
+    Raises:
+        ValueError: an unsupported dtype.
+    """
+    if dtype not in VACUUM_FLUSH:
+        raise ValueError(f"dtype {dtype!r} is not supported on the GPU: use float64 or float32")
+    key = (entry.__module__, entry.__qualname__, dtype)
+    if key not in _ENTRIES:
+        scope, device = _device_scope(dtype)
+        scope.update({name: device(fn) for name, fn in (extra or {}).items()})
+        _port_callees(entry, scope, device)
+        _ENTRIES[key] = cuda.jit(_retyped(_rebound(entry, scope), dtype))
+    return _ENTRIES[key]
+
+
+_ENTRIES: dict[tuple, object] = {}
+
+
 def compile_kernels(dtype: str = "float64") -> types.SimpleNamespace:
     """Compile the device functions and kernels for one precision (cached per dtype).
 
@@ -140,15 +181,7 @@ def compile_kernels(dtype: str = "float64") -> types.SimpleNamespace:
     """
     if dtype not in VACUUM_FLUSH:
         raise ValueError(f"dtype {dtype!r} is not supported on the GPU: use float64 or float32")
-    if dtype in _COMPILED:
-        return _COMPILED[dtype]
-    device = lambda fn: cuda.jit(device=True)(_retyped(fn, dtype))  # noqa: E731
-    P = physics.compile_physics(device)
-    scope: dict = {}
-    for name in physics.POINTWISE:
-        scope[name] = scope["_" + name] = getattr(P, name)
-    scope["count_nonfinite"] = device(count_nonfinite)
-    _port_callees(advance_kernel, scope, device)
-    advance = cuda.jit(_retyped(_rebound(advance_kernel, scope), dtype))
-    _COMPILED[dtype] = types.SimpleNamespace(advance=advance, dtype=dtype)
+    if dtype not in _COMPILED:
+        advance = compile_entry(advance_kernel, dtype, {"count_nonfinite": count_nonfinite})
+        _COMPILED[dtype] = types.SimpleNamespace(advance=advance, dtype=dtype)
     return _COMPILED[dtype]

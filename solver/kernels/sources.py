@@ -18,4 +18,9 @@ DEPENDENCIES: dict[str, tuple[str, ...]] = {
                                   "solver/kernels/signals.py"),
     "solver/network/speeds.py": ("solver/physics.py", "solver/params.py", "solver/kernels/link.py",
                                  "solver/kernels/signals.py", "solver/kernels/network.py"),
+    "rl/features.py": ("solver/physics.py", "solver/params.py", "solver/kernels/link.py",
+                       "solver/kernels/signals.py", "solver/kernels/network.py", "solver/network/speeds.py"),
+    "rl/readout.py": ("solver/physics.py", "solver/params.py", "solver/kernels/link.py",
+                      "solver/kernels/signals.py", "solver/kernels/network.py", "solver/network/speeds.py",
+                      "rl/features.py"),
 }

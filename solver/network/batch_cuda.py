@@ -10,6 +10,8 @@ the times and failure counts come down.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from numba import cuda
 
@@ -166,6 +168,7 @@ class CudaBatchedNetwork(NetworkReadout):
         self.host: dict[str, np.ndarray] = {}
         self.q0_dev = self.cuda.to_device(np.ascontiguousarray(net.q0, dtype))
         self.DSCALE_host = np.ones((self.B, self.shape[0]))
+        self.copy_s = 0.0  # wall seconds of the requests' upload and the failure counts' download
         self.reset()
 
     def reset(self, index=None, demand_scale=None) -> None:
@@ -203,11 +206,16 @@ class CudaBatchedNetwork(NetworkReadout):
         """
         d = self.dev
         self.host.clear()
+        start = time.perf_counter()
         if requested is not None:
             req = checked_requests(self.net, self.B, requested)
             d["REQ"].copy_to_device(np.ascontiguousarray(req.T))
+        self.copy_s += time.perf_counter() - start
         self.kernels.advance[self.grid](*advance_arguments(duration, max_steps, d, self.static))
+        self.cuda.synchronize()  # the kernel's time is not the copy's
+        start = time.perf_counter()
         fail = d["FAIL"].copy_to_host()
+        self.copy_s += time.perf_counter() - start
         if fail.any():
             t_end = float(d["T"].copy_to_host().max())
             raise invalid_state_error(t_end, fail, " on the GPU")

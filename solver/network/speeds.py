@@ -39,43 +39,69 @@ REPORT_DT = 1e-9
 
 
 @numba.njit(cache=True)
-def flux_speeds(Q, QU, T, topo, maxdeg, DSCALE, SP, SS, sig_static, order, kind, scales, par, supply_cap, out):
-    """Transport speeds ``out[b, k, c]`` (m/s) of every interior cell of every copy.
+def face_fluxes(q, qu, t, topo, dscale, sp, ss, sig_static, num, F, scr, green, dqu):
+    """Mass and marker fluxes ``F[var, face]`` that one stage of the step would apply to one copy.
 
-    ``maxdeg`` is :func:`solver.network.compile.max_degree` of ``topo`` (junction scratch size).
+    Interior faces from :func:`solver.kernels.network.link_sweep`, node faces from the entry, exit
+    and junction rules with the greens of the signal state ``sp``, ``ss``; a waiting entry queue
+    enters at the first cell's supply (:data:`REPORT_DT`). Allocation-free: the GPU readout of
+    the RL observations compiles it unchanged (``rl.readout_cuda``).
 
-    Shapes: Q (B, 4, Ncells); QU (B, E, 2); T (B,); DSCALE (B, E); SP SS (B, S); out (B, 2, Ncells)
-    (ghost cells get 0).
+    Shapes: q (4, Ncells); qu (E, 2); dscale (E,); sp ss (S,); F (4, Ncells) out; scratch scr
+    (6, maxdeg), green (A,), dqu (E, 2).
     """
     (lk, lk_dx, vmax, en_link, dem_t, dem_v, dem_np, dem_lin, ex_link, jn_in_ptr, jn_in,
      jn_out_ptr, jn_out, jn_beta_ptr, beta) = topo
     sig_times, app_sig, app_pos, sig_green = sig_static
-    eps = par[EPS_VAC]
+    par = num.par
+    signal_greens(sp, ss, app_sig, app_pos, sig_green, green)
+    for l in range(lk.shape[0]):
+        link_sweep(q, F, vmax, lk[l, 0], lk[l, 1], num.order, num.kind, num.scales, par, num.supply_cap)
+    entry_exit_fluxes(q, qu, t, REPORT_DT, lk, vmax, en_link, dem_t, dem_v, dem_np, dem_lin,
+                      dscale, ex_link, par, F, dqu)
+    junction_fluxes(q, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_ptr, beta, green,
+                    par, F, scr)
+
+
+@numba.njit(cache=True)
+def cell_transport_speed(q, F, vmax, c, k, eps):
+    """Transport speed (m/s) of class k in flat cell c from the face fluxes ``F`` of
+    :func:`face_fluxes`: ``(F(c - 1/2) + F(c + 1/2)) rho / (rho^2 + max(rho^2, eps^2))``,
+    clipped to ``[0, vmax[k, c]]`` (0 in an empty cell)."""
+    j = c - NG  # the cell's left face (F[:, off + i] is face i of the link)
+    rho = q[2 * k, c]
+    r2 = rho * rho
+    den = r2 + max(r2, eps * eps)
+    if den > 0.0:  # a near-empty cell between busy faces reports at most the free speed
+        u = (F[2 * k, j] + F[2 * k, j + 1]) * rho / den
+        return min(max(u, 0.0), vmax[k, c])
+    return 0.0 * rho
+
+
+@numba.njit(cache=True)
+def flux_speeds(Q, QU, T, topo, maxdeg, DSCALE, SP, SS, sig_static, num, out):
+    """Transport speeds ``out[b, k, c]`` (m/s) of every interior cell of every copy.
+
+    ``maxdeg`` is :func:`solver.network.compile.max_degree` of ``topo`` (junction scratch size);
+    ``num`` a :class:`solver.network.compile.Numerics`.
+
+    Shapes: Q (B, 4, Ncells); QU (B, E, 2); T (B,); DSCALE (B, E); SP SS (B, S); out (B, 2, Ncells)
+    (ghost cells get 0).
+    """
+    lk, vmax = topo.lk, topo.vmax
+    eps = num.par[EPS_VAC]
     F = np.zeros((4, Q.shape[2]))
     scr = np.zeros((6, maxdeg))
-    green = np.zeros(app_sig.shape[0])
-    dqu = np.zeros((en_link.shape[0], 2))
+    green = np.zeros(sig_static[1].shape[0])
+    dqu = np.zeros((topo.en_link.shape[0], 2))
     out[:, :, :] = 0.0
     for b in range(Q.shape[0]):
         q = Q[b]
-        signal_greens(SP[b], SS[b], app_sig, app_pos, sig_green, green)
+        face_fluxes(q, QU[b], T[b], topo, DSCALE[b], SP[b], SS[b], sig_static, num, F, scr, green, dqu)
         for l in range(lk.shape[0]):
-            link_sweep(q, F, vmax, lk[l, 0], lk[l, 1], order, kind, scales, par, supply_cap)
-        entry_exit_fluxes(q, QU[b], T[b], REPORT_DT, lk, vmax, en_link, dem_t, dem_v, dem_np, dem_lin,
-                          DSCALE[b], ex_link, par, F, dqu)
-        junction_fluxes(q, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_ptr, beta, green,
-                        par, F, scr)
-        for l in range(lk.shape[0]):
-            off, n = lk[l, 0], lk[l, 1]
-            for c in range(off + NG, off + NG + n):
-                j = c - NG  # the cell's left face (F[:, off + i] is face i of the link)
+            for c in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
                 for k in range(2):
-                    rho = q[2 * k, c]
-                    r2 = rho * rho
-                    den = r2 + max(r2, eps * eps)
-                    if den > 0.0:  # a near-empty cell between busy faces reports at most the free speed
-                        u = (F[2 * k, j] + F[2 * k, j + 1]) * rho / den
-                        out[b, k, c] = min(max(u, 0.0), vmax[k, c])
+                    out[b, k, c] = cell_transport_speed(q, F, vmax, c, k, eps)
     return out
 
 
@@ -95,5 +121,4 @@ def transport_speeds(sim) -> np.ndarray:
     return flux_speeds(Q, np.asarray(sim.QU, np.float64), np.asarray(sim.T, np.float64), n.topo,
                        max_degree(n.topo),
                        np.asarray(sim.DSCALE, np.float64), np.asarray(sim.SP, np.int64),
-                       np.asarray(sim.SS, np.int64), n.sig_static, n.order, n.kind, n.scales, n.par,
-                       n.supply_cap, out)
+                       np.asarray(sim.SS, np.int64), n.sig_static, n.numerics(), out)

@@ -20,6 +20,8 @@ PAIRS = {  # real module -> (functions, dataclasses) the payload uses
     "solver.verification.runner": (["run_verification"], ["Check", "Ladder", "Sample", "VerificationReport"]),
     "solver.bench.runner": (["run_bench"], ["BenchReport"]),
     "rl.training": (["train"], ["TrainResult"]),
+    "rl.presets": (["plan_training"], ["TrainingPlan"]),
+    "rl.bench": (["training_rows", "training_summary"], []),
     "rl.evaluation": (["evaluate"], ["EvalResult"]),
 }
 

@@ -145,6 +145,10 @@ def test_train_then_evaluate_through_the_cli(tmp_path):
     assert result.exit_code == 0, result.output
     trained = json.loads(result.stdout)
     assert Path(trained["model"]).is_file() and trained["timesteps"] >= 512
+    from solver.device import gpu_available
+
+    if not gpu_available():  # auto without a GPU: the CPU preset, recorded in the summary
+        assert (trained["device"], trained["preset"], trained["ppo_device"], trained["n_envs"]) == ("cpu", "cpu", "cpu", 2)
     result = runner.invoke(app, ["evaluate", f"ppo:{trained['model']}", "fixed-time", "--episodes", "1",
                                  "--seeds", "100,101", "--out", str(tmp_path / "eval"), "--json"])  # fmt: skip
     assert result.exit_code == 0, result.output

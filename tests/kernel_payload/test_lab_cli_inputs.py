@@ -102,6 +102,8 @@ def test_evaluate_and_train_reject_an_output_path_that_is_a_file(tmp_path):
     [
         (["--env", "ARZ-Arterial"], ["--env: unknown environment 'ARZ-Arterial'", "did you mean 'ARZ-Arterial-v0'"]),
         (["--seed", "-3"], ["--seed: -3 is negative"]),
+        (["--device", "tpu"], ["device", "'tpu'", "auto", "gpu"]),
+        (["--preset", "big"], ["preset", "'big'", "cpu"]),
     ],
 )
 def test_train_rejects_bad_options_before_any_work(tmp_path, args, expected):
@@ -163,3 +165,12 @@ def test_arz_evaluate_through_the_real_entry_point(tmp_path):
     assert proc.stderr.strip() == "error: model file not found: /missing.zip Fix: train one with `arz train " \
         "--out DIR` and pass ppo:DIR/model.zip"
     assert proc.stdout == "" and not out.exists()
+
+
+def test_train_on_the_gpu_without_one_is_rejected_with_the_fix(tmp_path, monkeypatch):
+    from solver import device
+
+    monkeypatch.setattr(device, "gpu_available", lambda: False)
+    out = tmp_path / "ppo"
+    _rejected(runner.invoke(app, ["train", "--device", "gpu", "--out", str(out)]), "no usable NVIDIA GPU")
+    assert not out.exists()

@@ -205,6 +205,9 @@ def test_real_bench_suite_through_the_payload_at_smoke_size(run_payload):
     assert all(rate > 0 for rate in rates)
     (suite,) = summary.suites
     assert suite.metrics["smoke"] is True  # the report says these figures are not a benchmark
+    header, ppo = read_csv(out / "bench/data/metrics/bench_ppo.csv")  # PPO with learning, the CPU preset
+    assert [r[header.index("preset")] for r in ppo][:1] == ["cpu"] and float(ppo[0][header.index("env_steps_per_s")]) > 0
+    assert suite.metrics["ppo_cpu_env_steps_per_s"] > 0
     assert "sumo_rl_omitted" not in suite.metrics or suite.metrics["sumo_rl_omitted"] == "not requested"
     assert (out / "bench/figures/bench_throughput.png").is_file()
     assert_manifest_matches(out, summary)

@@ -13,3 +13,15 @@ def test_controller_names_mirror_rl():
     from rl.controllers import CONTROLLERS
 
     assert set(RL_CONTROLLERS) == {"ppo", *CONTROLLERS}
+
+
+def test_rl_presets_and_devices_mirror_rl():
+    from typing import get_args
+
+    from kernel_payload.schema.job import RLSettings
+    from rl.config import DEVICES
+    from rl.presets import PRESETS
+
+    assert get_args(RLSettings.model_fields["preset"].annotation) == PRESETS
+    device = [a for a in get_args(RLSettings.model_fields["device"].annotation) if a is not type(None)]
+    assert get_args(device[0]) == DEVICES

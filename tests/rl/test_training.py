@@ -36,6 +36,9 @@ def test_train_writes_model_checkpoints_and_the_real_learning_curve(trained):
     assert [int(r["timesteps"]) for r in rows] == [32, 64]
     assert float(rows[-1]["ep_rew_mean"]) < 0  # delay reward, 8-step episodes have finished
     assert float(rows[-1]["eval_mean_delay"]) > 0
+    split = trained.split  # the second rollout and its update: env, policy and update all took time
+    assert split["steps"] == 32 and split["env_s"] > 0 and split["policy_s"] > 0 and split["update_s"] > 0
+    assert split["copies_s"] == 0.0 and (trained.device, trained.ppo_device) == ("cpu", "cpu")
 
 
 def test_evaluate_compares_ppo_and_classical_controllers(trained, tmp_path):
@@ -92,3 +95,24 @@ def test_train_counts_real_steps_from_the_first_batch_on(tmp_path):
     done = [d for _, d, _ in calls]
     assert calls[0] == ("train", 2, 64)  # one step of both copies: no wait for the whole rollout
     assert done == sorted(done) and done[-1] == 64 and {32, 64} <= set(done)  # rollout ends too
+
+
+def test_presets_resolve_device_preset_and_learning_rate():
+    from rl.errors import EnvConfigError
+    from rl.presets import GPU_CONFIG, plan_training
+    from solver.device import gpu_available
+
+    plan = plan_training("cpu")
+    assert (plan.device, plan.preset, plan.n_envs, plan.ppo_device) == ("cpu", "cpu", 8, "cpu")
+    assert plan.config == TrainConfig()  # the CPU preset is the default, unchanged
+    recipe = plan_training("cpu", "gpu", n_envs=64)  # the GPU recipe on CPU copies
+    assert (recipe.device, recipe.preset, recipe.n_envs, recipe.config) == ("cpu", "gpu", 64, GPU_CONFIG)
+    if not gpu_available():
+        assert plan_training("auto").preset == "cpu"
+    schedule = GPU_CONFIG.learning_rate_schedule()
+    assert schedule(1.0) == pytest.approx(1e-3) and schedule(0.0) == pytest.approx(1e-4)
+    assert TrainConfig().learning_rate_schedule() == 3e-4
+    with pytest.raises(EnvConfigError, match="preset"):
+        plan_training("cpu", "tpu")
+    with pytest.raises(EnvConfigError, match="lr_schedule"):
+        TrainConfig(lr_schedule="cosine").learning_rate_schedule()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from rl import ENV_IDS
+from rl import ENV_IDS, features
 from rl.config import resolve_config
 from rl.controllers import CONTROLLERS, Actuated, make_controller
 from rl.evaluation import (
@@ -108,30 +108,55 @@ def test_every_observation_feature_equals_its_definition_on_the_state(env_id):
     assert {"density", "speed", "entry"} <= groups  # the comparison is not between saturated values
 
 
-def _measures(core, **values) -> dict:
-    m = {k: np.zeros_like(v) for k, v in core.sim.measures().items()}
-    m.update({k: np.asarray(v, float) for k, v in values.items()})
-    return m
+def _vector(core, **slots) -> np.ndarray:
+    """Measure vectors (B, M) of the core, zero but for the given slots (start slot -> (B, n) values)."""
+    out = np.zeros_like(core.readout.read(observe=False, adopt=False).measures)
+    for slot, values in slots.items():
+        values = np.asarray(values, float)
+        start = getattr(features, slot)
+        out[:, start:start + values.shape[1]] = values
+    return out
+
+
+def _rewards(core, name: str, before, after, dt) -> np.ndarray:
+    w = get_reward(name)(core.net)
+    return np.array([features.interval_reward(b, a, dt, w.lin, w.cur, w.absw) for b, a in zip(before, after, strict=True)])
 
 
 def test_rewards_by_hand_on_a_constructed_state():
     core = _core(batch=2)
     dt = 5.0
-    before = _measures(core, delay=[[10.0, 5.0], [0.0, 0.0]], throughput=[[3.0, 1.0], [0.0, 0.0]],
-                       queue_ms=np.zeros((2, 4)))
-    after = _measures(core, delay=[[40.0, 15.0], [100.0, 0.0]], throughput=[[7.0, 2.0], [1.0, 0.0]],
-                      queue_ms=[[100.0, 0.0, 50.0, 0.0], [0.0, 0.0, 0.0, 1000.0]])
-    assert get_reward("delay")(core.sim, before, after, dt) == pytest.approx([-40 / 500, -100 / 500])
-    assert get_reward("throughput")(core.sim, before, after, dt) == pytest.approx([5 / 5, 1 / 5])
+    before = _vector(core, M_DELAY=[[10.0, 5.0], [0.0, 0.0]], M_THROUGHPUT=[[3.0, 1.0], [0.0, 0.0]])
+    after = _vector(core, M_DELAY=[[40.0, 15.0], [100.0, 0.0]], M_THROUGHPUT=[[7.0, 2.0], [1.0, 0.0]],
+                    M_APPROACH=[[100.0, 0.0, 50.0, 0.0], [0.0, 0.0, 0.0, 1000.0]])
+    assert _rewards(core, "delay", before, after, dt) == pytest.approx([-40 / 500, -100 / 500])
+    assert _rewards(core, "throughput", before, after, dt) == pytest.approx([5 / 5, 1 / 5])
     approach_length = 4 * 500.0  # four 500 m approaches
-    assert get_reward("queue")(core.sim, before, after, dt) == pytest.approx(
+    assert _rewards(core, "queue", before, after, dt) == pytest.approx(
         [-150 / (dt * approach_length), -1000 / (dt * approach_length)])
     # pressure: approaches hold 0.08 veh/m (m + c) on 4 x 500 m, exits 0.02 veh/m on 4 x 300 m
     for link in core.net.links:
         _set_link(core, link, *((0.05, 0.03) if link.endswith("_in") else (0.015, 0.005)), 5.0, 5.0)
     _set_link(core, "N_in", 0.01, 0.01, 5.0, 5.0, b=1)  # copy 1: the north approach lighter
     up = np.array([4 * 500 * 0.08, 3 * 500 * 0.08 + 500 * 0.02])
-    assert get_reward("pressure")(core.sim, before, after, dt) == pytest.approx(-np.abs(up - 4 * 300 * 0.02) / 100)
+    state = core.readout.read(observe=False, adopt=False).measures  # the link counts of this state
+    assert _rewards(core, "pressure", before, state, dt) == pytest.approx(-np.abs(up - 4 * 300 * 0.02) / 100)
+
+
+def test_step_reward_and_info_follow_the_measures():
+    """The reward a step returns is the registered weights applied to the measures, and the info's
+    ledger residual closes (the measure vector's stored and queued slots are the ledger's)."""
+    core = _core(batch=2)
+    core.reset(np.arange(2), [np.random.default_rng(s) for s in (1, 2)])
+    before = core.readout.read(observe=False, adopt=False).measures
+    rewards, _, info = core.step(np.array([[1], [0]]))
+    after = core.readout.read(observe=False, adopt=False).measures
+    assert rewards == pytest.approx(_rewards(core, "delay", before, after, core.cfg.decision_interval), rel=1e-12)
+    assert rewards == pytest.approx(-info["delay"].sum(axis=1) / (core.cfg.decision_interval * 100), rel=1e-12)
+    ledger = core.sim.ledger()
+    assert info["residual"] == pytest.approx(ledger["residual"], abs=1e-9)
+    assert np.abs(info["residual"]).max() < 1e-9 * ledger["entered"].max()
+    assert info["time"] == pytest.approx(core.sim.T)
 
 
 def _actuated_decision(sp: int, ss: int, st: float, occupied: tuple[bool, bool], sn: int = 0) -> int:

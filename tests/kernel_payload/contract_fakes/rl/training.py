@@ -13,9 +13,13 @@ class TrainResult:
     steps_per_s: float
     timesteps: int
     warm_steps_per_s: float | None = None
+    device: str = "cpu"
+    ppo_device: str = "cpu"
+    split: dict | None = None
 
 
-def train(env_id, timesteps, n_envs, seed, out_dir, progress=None, *, train_config=None, **env_kwargs):
+def train(env_id, timesteps, n_envs, seed, out_dir, progress=None, *, train_config=None, ppo_device=None,
+          **env_kwargs):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = out_dir / "model.zip"

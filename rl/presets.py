@@ -1,0 +1,107 @@
+"""Training presets: the PPO recipe sized for where the environment runs (2 CPU cores or a GPU).
+
+:func:`plan_training` resolves ``device`` (``auto|cpu|gpu``, as the environments do) and
+``preset`` (``auto`` follows the device) into a :class:`TrainingPlan`: the env device, the
+preset's name, the number of copies and the :class:`rl.training.TrainConfig`. PPO's own device
+is ``cuda`` when the environment runs on the GPU and torch sees CUDA, else ``cpu``.
+
+**CPU preset** (``TrainConfig()``, 8 copies): unchanged; see ``TrainConfig``.
+
+**GPU preset** (:data:`GPU_CONFIG`, 4,096 copies). One thread per copy makes small batches slow
+on a GPU (38 decisions/s for one copy on the H200, docs/gpu.md): throughput comes from thousands
+of copies, so the recipe is sized from the batch down:
+
+* ``n_envs`` 4,096: the env kernel reached 132,351 decisions/s at 4,096 copies and 375,491 at
+  16,384 on the H200; 4,096 keeps the rollout short enough for a T4 (40 SMs: about 3 warps per
+  SM) and the policy's batch large. Larger batches run on a bigger GPU with ``--n-envs``.
+* ``n_steps`` 32: 131,072 samples per rollout (the CPU preset: 2,048). A short horizon per copy
+  is what the thousands of copies buy: the samples are as many, from more independent episodes
+  (episodes are 720 decisions; GAE bootstraps across rollout boundaries).
+* ``batch_size`` 4,096 and ``n_epochs`` 5: 160 gradient steps per rollout, as many as the CPU
+  preset takes (10 epochs x 16 minibatches of 128), each on a 32x larger minibatch.
+* ``learning_rate`` 1e-3, decayed linearly to 10 % (``lr_schedule: linear``): larger minibatches
+  have less gradient noise and take a larger step (about sqrt(32) x 3e-4 = 1.7e-3, rounded down
+  for safety); the decay settles the policy in the last rollouts, which are few at this scale.
+* Advantages normalised per minibatch (SB3's default) and rewards by the running return spread
+  (``VecNormalize``, as on the CPU); observations are already in [0, 1].
+* Evaluation every 2 M steps and checkpoints every 5 M (each rollout is 131 k steps), on 8 CPU
+  copies (held-out draws; the policy is evaluated on the CPU as the acceptance asks).
+
+Status: the recipe follows the scaling above; it has not yet been tuned on training-side
+validation draws at GPU scale (no GPU was lent while it was written). ``--preset gpu
+--device cpu --n-envs 128`` runs the same recipe on the CPU with fewer copies (4,096 samples per
+rollout: one minibatch per epoch; ``rl.training.train`` caps the minibatch at the rollout).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rl.config import DEVICES
+from rl.errors import EnvConfigError
+from rl.training import TrainConfig
+
+PRESETS = ("auto", "cpu", "gpu")
+CPU_N_ENVS = 8
+GPU_N_ENVS = 4096
+GPU_CONFIG = TrainConfig(n_steps=32, batch_size=4096, n_epochs=5, learning_rate=1e-3, lr_schedule="linear",
+                         lr_final_fraction=0.1, eval_every=2_000_000, eval_envs=8, checkpoint_every=5_000_000)
+CONFIGS = {"cpu": TrainConfig(), "gpu": GPU_CONFIG}
+N_ENVS = {"cpu": CPU_N_ENVS, "gpu": GPU_N_ENVS}
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """Where and how PPO trains.
+
+    Attributes:
+        device: the environment's resolved device, ``cpu`` or ``gpu``.
+        preset: ``cpu`` or ``gpu``; config: its :class:`rl.training.TrainConfig`.
+        n_envs: batched copies.
+        ppo_device: torch device of the policy (``cuda`` or ``cpu``).
+    """
+
+    device: str
+    preset: str
+    n_envs: int
+    config: TrainConfig
+    ppo_device: str
+
+
+def ppo_device(env_device: str) -> str:
+    """``cuda`` when the environment runs on the GPU and torch sees CUDA, else ``cpu``."""
+    if env_device != "gpu":
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None = None) -> TrainingPlan:
+    """Resolve the device and the preset (``auto`` picks the one of the device).
+
+    Args:
+        device: ``auto``, ``cpu`` or ``gpu`` (the env's device).
+        preset: ``auto``, ``cpu`` or ``gpu``.
+        n_envs: copies (None: the preset's).
+
+    Raises:
+        EnvConfigError: an unknown device or preset, or n_envs < 1.
+        BackendUnavailableError: ``device="gpu"`` without a usable GPU.
+    """
+    if device not in DEVICES:
+        raise EnvConfigError("device", device, f"use one of {DEVICES}")
+    if preset not in PRESETS:
+        raise EnvConfigError("preset", preset, f"use one of {PRESETS}")
+    if n_envs is not None and n_envs < 1:
+        raise EnvConfigError("n_envs", n_envs, "give at least 1")
+    from rl.errors import BackendUnavailableError
+    from solver.device import resolve_device
+    from solver.errors import BackendError
+
+    try:
+        resolved = resolve_device(device)
+    except BackendError as err:
+        raise BackendUnavailableError(f"device={device!r}: {err}") from None
+    name = resolved if preset == "auto" else preset
+    return TrainingPlan(resolved, name, int(n_envs or N_ENVS[name]), CONFIGS[name], ppo_device(resolved))
