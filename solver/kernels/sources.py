@@ -12,10 +12,20 @@ from __future__ import annotations
 
 #: module with cached kernels -> the files its kernels call into (in update order)
 DEPENDENCIES: dict[str, tuple[str, ...]] = {
-    "solver/kernels/link.py": ("solver/physics.py", "solver/params.py"),
-    "solver/kernels/signals.py": ("solver/kernels/link.py",),
-    "solver/kernels/network.py": ("solver/physics.py", "solver/params.py", "solver/kernels/link.py",
-                                  "solver/kernels/signals.py"),
-    "solver/network/speeds.py": ("solver/physics.py", "solver/params.py", "solver/kernels/link.py",
-                                 "solver/kernels/signals.py", "solver/kernels/network.py"),
+    "solver/kernels/faces.py": ("solver/physics.py", "solver/params.py", "solver/kernels/common.py"),
+    "solver/kernels/link.py": ("solver/physics.py", "solver/params.py", "solver/kernels/common.py",
+                               "solver/kernels/faces.py"),
+    "solver/kernels/signals.py": ("solver/kernels/common.py", "solver/kernels/link.py"),
+    "solver/kernels/sweep.py": ("solver/physics.py", "solver/params.py", "solver/kernels/common.py",
+                                "solver/kernels/faces.py", "solver/kernels/link.py"),
+    "solver/kernels/measures.py": ("solver/physics.py", "solver/params.py", "solver/kernels/common.py",
+                                   "solver/kernels/faces.py"),
+    "solver/kernels/network.py": ("solver/physics.py", "solver/params.py", "solver/kernels/common.py",
+                                  "solver/kernels/faces.py", "solver/kernels/link.py",
+                                  "solver/kernels/signals.py", "solver/kernels/sweep.py",
+                                  "solver/kernels/measures.py"),
+    "solver/network/speeds.py": ("solver/physics.py", "solver/params.py", "solver/kernels/common.py",
+                                 "solver/kernels/faces.py", "solver/kernels/link.py",
+                                 "solver/kernels/signals.py", "solver/kernels/sweep.py",
+                                 "solver/kernels/measures.py", "solver/kernels/network.py"),
 }
