@@ -2,8 +2,8 @@
 pointwise physics compiled once for the CPU, the two jit flavours and the parameter tuples.
 
 Kernel modules import these from here (:mod:`solver.kernels.link` re-exports them under its own
-name, where older callers find them). This module holds no cached kernel itself; the modules that
-inline its functions list it among their sources (:mod:`solver.kernels.sources`).
+name, where older callers find them). Its functions are inlined into the cached kernels of the
+modules that list it among their sources (:mod:`solver.kernels.sources`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from __future__ import annotations
 import numba
 
 from solver import physics
-from solver.params import GAMMA_C, GAMMA_M, N_PAR
+from solver.params import GAMMA_C, GAMMA_M, N_PAR, PhysicsParams
+
+# digest of the modules these kernels call into (see scripts/kernel_fingerprint.py)
+KERNEL_SOURCES_DIGEST = "0b111f221e7c9f2b"
 
 NG = 3
 #: reconstruction codes: WENO5 uses WENO-Z weights, WENO5_JS the Jiang–Shu ones (for comparison)
@@ -44,8 +47,9 @@ jit_simd = numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 
 assert N_PAR == 12 and (GAMMA_M, GAMMA_C) == (2, 3), "par_tuple lists every packed parameter"
 #: the calibrated pressure exponents (gamma_m, gamma_c), which :func:`default_gammas_tuple` makes
-#: compile-time constants
-DEFAULT_GAMMAS = (1.5, 2.0)
+#: compile-time constants (it writes them as literals: numba folds literals, not globals' tuples)
+DEFAULT_GAMMAS = (PhysicsParams.gamma_m, PhysicsParams.gamma_c)
+assert DEFAULT_GAMMAS == (1.5, 2.0), "default_gammas_tuple writes the calibrated exponents"
 
 
 @numba.njit(inline="always")

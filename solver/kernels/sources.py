@@ -12,6 +12,7 @@ from __future__ import annotations
 
 #: module with cached kernels -> the files its kernels call into (in update order)
 DEPENDENCIES: dict[str, tuple[str, ...]] = {
+    "solver/kernels/common.py": ("solver/physics.py", "solver/params.py"),
     "solver/kernels/faces.py": ("solver/physics.py", "solver/params.py", "solver/kernels/common.py"),
     "solver/kernels/link.py": ("solver/physics.py", "solver/params.py", "solver/kernels/common.py",
                                "solver/kernels/faces.py"),

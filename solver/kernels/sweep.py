@@ -35,7 +35,7 @@ from solver.kernels.link import clean_cell
 from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RHO_JAM
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "33357e53f27cc597"
+KERNEL_SOURCES_DIGEST = "f25d4373b73fe776"
 
 _weno5_class_faces = PHYSICS.weno5_class_faces
 _numerical_flux = PHYSICS.numerical_flux
