@@ -17,8 +17,9 @@ from pathlib import Path
 NOTICE = "compiling kernels (first run only, ~30 s)…"
 
 #: the modules with cached kernels each kind of run calls into
-ROAD = ("solver.kernels.link",)
-NETWORK = ("solver.kernels.link", "solver.kernels.signals", "solver.kernels.network", "solver.network.speeds")
+ROAD = ("solver.kernels.faces", "solver.kernels.link")
+NETWORK = ("solver.kernels.faces", "solver.kernels.link", "solver.kernels.signals", "solver.kernels.sweep",
+           "solver.kernels.measures", "solver.kernels.network", "solver.network.speeds")
 RL = NETWORK  # the RL observations read the network's transport speeds
 
 _shown = False

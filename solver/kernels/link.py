@@ -18,35 +18,34 @@ import math
 import numba
 import numpy as np
 
-from solver import physics
-from solver.params import EPS_VAC, RELAX, RHO_JAM, TAU_C, TAU_M
+from solver.kernels.common import (  # noqa: F401 (re-exported: callers find them here)
+    BC_INFLOW,
+    BC_NODE,
+    BC_OUTFLOW,
+    BC_PERIODIC,
+    BC_WALL,
+    CENTRAL_UPWIND,
+    DEFAULT_GAMMAS,
+    FASTMATH,
+    FIRST_ORDER,
+    HLL,
+    NG,
+    PHYSICS,
+    RK3,
+    ROUNDOFF_VACUUM,
+    VACUUM_FACE,
+    WENO5,
+    WENO5_JS,
+    par_tuple,
+)
+from solver.kernels.faces import capped_cu_fluxes, cell_speeds, limit_pass, relax_pass, weno5_pass
+from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RELAX, RHO_JAM, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "0b111f221e7c9f2b"
+KERNEL_SOURCES_DIGEST = "f3ccbb01ea5df457"
 
-NG = 3
-#: reconstruction codes: WENO5 uses WENO-Z weights, WENO5_JS the Jiang–Shu ones (for comparison)
-FIRST_ORDER, WENO5, WENO5_JS = 0, 1, 2
-CENTRAL_UPWIND, HLL = 0, 1
-BC_OUTFLOW, BC_PERIODIC, BC_WALL, BC_INFLOW, BC_NODE = 0, 1, 2, 3, 4
-VACUUM_FACE = 1e-3  # faces below this fraction of rho_jam get their marker bounded by neighbours'
-ROUNDOFF_VACUUM = 1e-15  # fraction of rho_jam below zero that is round-off at a vacuum front
-#: SSP-RK3 (Shu-Osher form), one row per stage s: ``(a, b, c, w)`` with
-#: ``q_{s+1} = a q_0 + b (q_s + dt L(q_s))`` at stage time ``t + c dt``; ``w`` the stage's weight in
-#: the step's time integral of the fluxes. ``a + b`` is exactly 1 in every row.
-RK3 = ((0.0, 1.0, 0.0, 1.0 / 6.0), (0.75, 0.25, 1.0, 1.0 / 6.0), (1.0 - 2.0 / 3.0, 2.0 / 3.0, 0.5, 2.0 / 3.0))
-# value-safe and reproducible fast-math: no nnan/ninf, so NaN and inf still propagate and can be
-# detected; no reassoc/contract, whose results depend on how LLVM happened to inline and fuse: with
-# them a kernel compiled in this process and the same kernel loaded from numba's disk cache gave
-# different round-off (red_light: 1e-13 at t = 136 s, grown to 0.08 veh/m at a front and 4 more
-# steps by 240 s), so a scenario's numbers changed between its first and second run.
-FASTMATH = {"arcp", "nsz", "afn"}
-
-#: the pointwise physics compiled once for the CPU (the network kernels use these too)
-PHYSICS = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
 _flux_and_speeds = PHYSICS.flux_and_speeds
 _numerical_flux = PHYSICS.numerical_flux
-_weno5_class_faces = PHYSICS.weno5_class_faces
 _marker = PHYSICS.marker
 _pressures = PHYSICS.pressures
 _relax_marker = PHYSICS.relax_marker
@@ -112,46 +111,6 @@ def reflect_wall_ghosts(q, n, side, par):
             q[2 * k + 1, ghost] = rho * (2.0 * p - _marker(rho, q[2 * k + 1, ghost], eps))
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
-def limit_faces(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, thresh, eps):
-    """Zhang–Shu scaling of one class's faces in a cell and the marker bound near vacuum.
-
-    Shared by :func:`_limit_class` (single links) and the network's link sweep (and its CUDA
-    port). ``(rbar, ybar)`` the cell average,
-    ``(rm, ym)``/``(rp, yp)`` its left/right faces, ``(r_lo, y_lo)``/``(r_hi, y_hi)`` the
-    neighbours' averages; ``thresh`` = VACUUM_FACE rho_jam (veh/m) and ``eps`` the marker's vacuum
-    epsilon, computed once per link by the caller. Returns the limited ``(rm, ym, rp, yp)``.
-    """
-    mid = (rbar - (rm + rp) / 6.0) * 1.5
-    low = min(rm, rp, mid)
-    if low < 0.0:
-        theta = rbar / (rbar - low) if rbar > 0.0 else 0.0
-        rm = rbar + theta * (rm - rbar)
-        rp = rbar + theta * (rp - rbar)
-        ym = ybar + theta * (ym - ybar)
-        yp = ybar + theta * (yp - ybar)
-    if rm < thresh or rp < thresh:
-        w0 = _marker(r_lo, y_lo, eps)
-        w1 = _marker(rbar, ybar, eps)
-        w2 = _marker(r_hi, y_hi, eps)
-        lo, hi = min(w0, w1, w2), max(w0, w1, w2)
-        wm = min(max(_marker(rm, ym, eps), lo), hi)
-        wp = min(max(_marker(rp, yp, eps), lo), hi)
-        ym = rm * wm
-        yp = rp * wp
-    return rm, ym, rp, yp
-
-
-@numba.njit(cache=True, inline="always")
-def _limit_class(q, qm, qp, c, k, par):
-    """Zhang–Shu scaling of class k's faces in cell c and a marker bound near vacuum
-    (:func:`limit_faces` on the arrays' values)."""
-    r, y = 2 * k, 2 * k + 1
-    qm[r, c], qm[y, c], qp[r, c], qp[y, c] = limit_faces(
-        q[r, c], q[y, c], qm[r, c], qm[y, c], qp[r, c], qp[y, c], q[r, c - 1], q[y, c - 1],
-        q[r, c + 1], q[y, c + 1], VACUUM_FACE * par[RHO_JAM], par[EPS_VAC])
-
-
 @jit
 def reconstruct(q, n, order, scales, par, qm, qp):
     """Face values of cells NG-1 .. NG+n (first order, WENO5-Z or WENO5-JS), positivity-limited.
@@ -170,16 +129,10 @@ def reconstruct(q, n, order, scales, par, qm, qp):
                 qp[v, c] = q[v, c]
         return
     z = order == WENO5
+    thresh, eps = VACUUM_FACE * par[RHO_JAM], par[EPS_VAC]
     for k in range(2):
-        r, y = 2 * k, 2 * k + 1
-        rho, yy, sr, sy = q[r], q[y], scales[r], scales[y]
-        for c in range(lo, hi):
-            qm[r, c], qp[r, c], qm[y, c], qp[y, c] = _weno5_class_faces(
-                rho[c - 2], rho[c - 1], rho[c], rho[c + 1], rho[c + 2],
-                yy[c - 2], yy[c - 1], yy[c], yy[c + 1], yy[c + 2], sr, sy, z)
-    for c in range(lo, hi):
-        _limit_class(q, qm, qp, c, 0, par)
-        _limit_class(q, qm, qp, c, 1, par)
+        weno5_pass(q, k, lo, hi, scales[2 * k], scales[2 * k + 1], z, qm, qp)
+        limit_pass(q, k, lo, hi, lo - 1, hi, thresh, eps, qm, qp)
 
 
 @jit
@@ -189,12 +142,13 @@ def interface_fluxes(qm, qp, n, kind, par, F):
     Shapes: qm, qp (4, n + 2 NG); F (4, >= n + 1).
     """
     a_max = 0.0
+    pt = par_tuple(par)
     for j in range(n + 1):
         cl = NG - 1 + j
         cr = NG + j
         f0, f1, f2, f3, a = _numerical_flux(
             qp[0, cl], qp[1, cl], qp[2, cl], qp[3, cl],
-            qm[0, cr], qm[1, cr], qm[2, cr], qm[3, cr], kind, par,
+            qm[0, cr], qm[1, cr], qm[2, cr], qm[3, cr], kind, pt,
         )
         F[0, j], F[1, j], F[2, j], F[3, j] = f0, f1, f2, f3
         if a > a_max:
@@ -206,11 +160,26 @@ def interface_fluxes(qm, qp, n, kind, par, F):
 def max_wave_speed(q, n, par):
     """Largest |wave speed| (m/s) over the interior cell averages. Shapes: q (4, n + 2 NG)."""
     a_max = 0.0
+    pt = par_tuple(par)
     for c in range(NG, NG + n):
-        _, _, _, _, lo, hi = _flux_and_speeds(q[0, c], q[1, c], q[2, c], q[3, c], par)
+        _, _, _, _, lo, hi = _flux_and_speeds(q[0, c], q[1, c], q[2, c], q[3, c], pt)
         a = max(abs(lo), abs(hi))
         if a > a_max:
             a_max = a
+    return a_max
+
+
+@jit
+def max_wave_speed_scratch(q, n, par, scr):
+    """:func:`max_wave_speed`, with the cells' speeds computed vectorised into the scratch row
+    ``scr`` (N,) when ``par`` holds the calibrated pressure exponents (the same number)."""
+    if par[GAMMA_M] != DEFAULT_GAMMAS[0] or par[GAMMA_C] != DEFAULT_GAMMAS[1]:
+        return max_wave_speed(q, n, par)
+    cell_speeds(q, NG, n, par, scr)
+    a_max = 0.0
+    for c in range(NG, NG + n):
+        if scr[c] > a_max:
+            a_max = scr[c]
     return a_max
 
 
@@ -224,10 +193,14 @@ def relax(q, n, vmax, h, par):
         return
     decay_m = math.exp(-h / par[TAU_M])
     decay_c = math.exp(-h / par[TAU_C])
+    if par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]:
+        relax_pass(q, NG, n, vmax, 0, decay_m, decay_c, par)  # vectorised, same numbers
+        return
+    pt = par_tuple(par)
     for i in range(n):
         c = NG + i
         ym, yc = _relax_marker(q[0, c], q[1, c], q[2, c], q[3, c], vmax[0, i], vmax[1, i],
-                               decay_m, decay_c, par)
+                               decay_m, decay_c, pt)
         q[1, c] = ym
         q[3, c] = yc
 
@@ -243,7 +216,10 @@ def stage_fluxes(q, n, bc, bstate, order, kind, scales, par, qm, qp, F):
         if bc[side] == BC_WALL:
             reflect_wall_ghosts(q, n, side, par)
     reconstruct(q, n, order, scales, par, qm, qp)
-    interface_fluxes(qm, qp, n, kind, par, F)
+    if kind == CENTRAL_UPWIND and par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]:
+        capped_cu_fluxes(qm, qm, qp, F, qm, NG - 1, n + 1, 0, par, False)  # vectorised, same numbers
+    else:
+        interface_fluxes(qm, qp, n, kind, par, F)
     for v in range(4):
         if bc[0] == BC_WALL:
             F[v, 0] = 0.0
@@ -383,7 +359,7 @@ def advance_link(q, n, t, t_end, max_steps, dx, cfl, bc, bstate, order, kind, sc
     owed = 0.0  # relaxation time owed from the previous step's second half
     bstep = np.zeros((2, 4))
     while t_end - t > 1e-12 * max(1.0, abs(t_end)) and steps < max_steps:
-        a = max_wave_speed(q, n, par)
+        a = max_wave_speed_scratch(q, n, par, work[3, 0])  # work[3] (faces) is free here
         dt = t_end - t
         if a > 0.0:
             dt = min(dt, cfl * dx / a)

@@ -25,43 +25,36 @@ import math
 import numba
 import numpy as np
 
-from solver.kernels.link import (
-    FASTMATH,
-    FIRST_ORDER,
-    NG,
-    PHYSICS,
-    RK3,
-    VACUUM_FACE,
-    WENO5,
-    clean_cell,
-    limit_faces,
-    max_wave_speed,
+from solver.kernels.common import DEFAULT_GAMMAS
+from solver.kernels.faces import copy_rows, relax_pass
+from solver.kernels.link import FASTMATH, NG, PHYSICS, RK3, max_wave_speed, par_tuple
+from solver.kernels.measures import (  # noqa: F401
+    ARRIVED,
+    DELAY,
+    EXITED,
+    N_ACC,
+    QUEUED_VS,
+    TTS,
+    accumulate_measures,
 )
 from solver.kernels.signals import signal_dt_cap, signal_greens, signal_update
-from solver.params import EPS_VAC, RELAX, RHO_JAM, TAU_C, TAU_M
+from solver.kernels.sweep import stage_link
+from solver.params import GAMMA_C, GAMMA_M, RELAX, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "9e8d84582473cd57"
+KERNEL_SOURCES_DIGEST = "9b2da749ebf7a196"
 
-# the pointwise physics compiled once, in solver.kernels.link; the CUDA port rebinds these names
-_weno5_class_faces = PHYSICS.weno5_class_faces
-_numerical_flux = PHYSICS.numerical_flux
+# the pointwise physics compiled once, in solver.kernels.common; the CUDA port rebinds these names
 _sending_receiving = PHYSICS.sending_receiving
-_supplies = PHYSICS.supplies
-_marker = PHYSICS.marker
-_pressures = PHYSICS.pressures
-_flux_and_speeds = PHYSICS.flux_and_speeds
 _relax_marker = PHYSICS.relax_marker
 
 jit = numba.njit(cache=True, fastmath=FASTMATH)
 
-# accumulator columns per class
-ARRIVED, EXITED, TTS, DELAY, QUEUED_VS = range(5)
-N_ACC = 5
 #: work slots per copy: W[k] for k = state at the RK start (relaxed), stage 1, stage 2, fluxes
-#: (node faces only), the state before the step (restored when the step is rejected)
-Q0, Q1, Q2, FLUX, SAVED = range(5)
-N_WORK = 5
+#: (node and interior faces), the state before the step (restored when the step is rejected), the
+#: left and right faces of every cell (the link sweep's scratch, :mod:`solver.kernels.sweep`)
+Q0, Q1, Q2, FLUX, SAVED, QM, QP = range(7)
+N_WORK = 7
 #: queue work slots per copy: QW[k] for k = queue at the RK start, stage 1, stage 2, rate
 QU0, QU1, QU2, QRATE = range(4)
 N_QWORK = 4
@@ -80,78 +73,6 @@ def demand_rate(e, k, t, dem_t, dem_v, dem_np, dem_lin):
                 return dem_v[e, k, i - 1] + (dem_v[e, k, i] - dem_v[e, k, i - 1]) * (t - t0) / (t1 - t0)
             return dem_v[e, k, i - 1]
     return dem_v[e, k, n - 1]
-
-
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
-def _cell_faces(q, c, first, last, order, s0, s1, s2, s3, thresh, eps):
-    """Limited face values of interior cell c of a link whose interior is ``first..last``.
-
-    Indices are clamped to the interior, which is what outflow ghost cells hold. ``s0..s3`` are
-    the variables' scales (WENO's smoothness normalisation), ``thresh`` and ``eps`` as in
-    :func:`solver.kernels.link.limit_faces`. All are passed in as scalars: reading them from
-    ``scales`` and ``par`` inside the sweep's loop (where the compiler must assume the flux
-    stores may change them) made the sweep 12 % (``par``) and 7 % (``scales``) slower.
-
-    Returns:
-        ``(left face rho_m, y_m, rho_c, y_c, right face rho_m, y_m, rho_c, y_c)``.
-    """
-    if order == FIRST_ORDER:
-        return q[0, c], q[1, c], q[2, c], q[3, c], q[0, c], q[1, c], q[2, c], q[3, c]
-    a, b, d, e = max(c - 2, first), max(c - 1, first), min(c + 1, last), min(c + 2, last)
-    z = order == WENO5  # WENO-Z weights; WENO5_JS for comparison
-    l0, r0, l1, r1 = _weno5_class_faces(q[0, a], q[0, b], q[0, c], q[0, d], q[0, e], q[1, a],
-                                       q[1, b], q[1, c], q[1, d], q[1, e], s0, s1, z)
-    l2, r2, l3, r3 = _weno5_class_faces(q[2, a], q[2, b], q[2, c], q[2, d], q[2, e], q[3, a],
-                                       q[3, b], q[3, c], q[3, d], q[3, e], s2, s3, z)
-    l0, l1, r0, r1 = limit_faces(q[0, c], q[1, c], l0, l1, r0, r1, q[0, b], q[1, b], q[0, d], q[1, d], thresh, eps)
-    l2, l3, r2, r3 = limit_faces(q[2, c], q[3, c], l2, l3, r2, r3, q[2, b], q[3, b], q[2, d], q[3, d], thresh, eps)
-    return l0, l1, l2, l3, r0, r1, r2, r3
-
-
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
-def _capped_face_flux(q, c, p0, p1, p2, p3, m0, m1, m2, m3, vmax, kind, par, supply_cap):
-    """The numerical flux of the face left of cell c from its left (p) and right (m) face states,
-    each class's mass flux capped by cell c's supply when ``supply_cap`` (the marker flux scaled
-    with it). Returns (f0, f1, f2, f3)."""
-    f0, f1, f2, f3, _ = _numerical_flux(p0, p1, p2, p3, m0, m1, m2, m3, kind, par)
-    if supply_cap:
-        s_m, s_c = _supplies(q[0, c], q[2, c], vmax[0, c], vmax[1, c], par)
-        if f0 > s_m:
-            f1 *= s_m / f0
-            f0 = s_m
-        if f2 > s_c:
-            f3 *= s_c / f2
-            f2 = s_c
-    return f0, f1, f2, f3
-
-
-@jit
-def link_sweep(q, F, vmax, off, n, order, kind, scales, par, supply_cap):
-    """Fluxes at the interior interfaces j = 1..n-1 of one link, faces kept in registers.
-
-    With ``supply_cap`` each class's flux into a cell is capped by that cell's equilibrium supply
-    (the y flux scaled alike). The supply cap keeps a standing queue at jam density instead of
-    compressing it far beyond (the ARZ pressure alone allows ``p(rho) = w``, i.e. several times
-    rho_jam with the calibrated K); scaling the y flux by the same factor carries the marker
-    with the vehicles, so mass stays conserved.
-
-    Node faces (j = 0 and j = n) are not computed: entry, exit and junction fluxes always
-    overwrite them. Ghost cells are clamped indices (what outflow ghosts hold), so nothing is
-    written outside F and nothing is allocated: the CUDA port compiles this unchanged.
-
-    Shapes: q (4, Ncells) one copy; F (4, Ncells) interface j of the link at ``off + j``;
-    vmax (2, Ncells) m/s.
-    """
-    first, last = off + NG, off + NG + n - 1
-    thresh, eps = VACUUM_FACE * par[RHO_JAM], par[EPS_VAC]
-    s0, s1, s2, s3 = scales[0], scales[1], scales[2], scales[3]
-    _, _, _, _, p0, p1, p2, p3 = _cell_faces(q, first, first, last, order, s0, s1, s2, s3, thresh, eps)
-    for j in range(1, n):
-        c = first + j
-        m0, m1, m2, m3, r0, r1, r2, r3 = _cell_faces(q, c, first, last, order, s0, s1, s2, s3, thresh, eps)
-        f0, f1, f2, f3 = _capped_face_flux(q, c, p0, p1, p2, p3, m0, m1, m2, m3, vmax, kind, par, supply_cap)
-        F[0, off + j], F[1, off + j], F[2, off + j], F[3, off + j] = f0, f1, f2, f3
-        p0, p1, p2, p3 = r0, r1, r2, r3
 
 
 @jit
@@ -237,82 +158,6 @@ def junction_fluxes(q, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_p
                     F[2 * k + 1, lk[jn_out[o0 + o], 0]] += share * scr[2 + k, i]
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
-def bound_cell(q, c, vtop, eps, par):
-    """Keep markers in the ARZ invariant region, in place: ``w_k >= 0`` and ``v_k <= vtop``.
-
-    vtop = scales[1]/scales[0] is the largest free speed plus the pressure scale. Under signal
-    switching with strongly mixed classes the marker of a cell next to an entry was seen to run
-    away (w = 1.3e5 m/s beside w = -3e4 m/s, dt -> 1e-5 s, a stalled RL run). Out-of-range
-    markers (w < 0: clamped to p, i.e. v = 0; w > vtop: clamped to at most p + vtop) get
-    y = rho w recomputed; densities are untouched (mass is conserved). The check costs one
-    division per class and cell; pressures are only evaluated for cells out of range, which
-    never happens in normal flow.
-
-    Cell c of q (4, Ncells); vtop (m/s), eps the marker's vacuum epsilon (veh/m).
-    """
-    for k in range(2):
-        rho = q[2 * k, c]
-        if rho > 0.0:
-            w = _marker(rho, q[2 * k + 1, c], eps)
-            if w < 0.0 or w > vtop:
-                p_m, p_c = _pressures(q[0, c], q[2, c], par)
-                p = p_m if k == 0 else p_c
-                q[2 * k + 1, c] = rho * min(max(w, p), p + vtop)
-
-
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
-def _combine_cell(dst, a, ca, src, cb, d, dtdx, f0, f1, f2, f3, g0, g1, g2, g3, thresh, tiny, vtop,
-                  eps, par, final):
-    """``dst = ca a + cb (src - dt/dx (f - g))`` in cell d (g its left face flux, f its right), then
-    :func:`solver.kernels.link.clean_cell`; with ``final`` also :func:`bound_cell`. Returns True if
-    ``final`` and a density of the cell is negative after cleaning."""
-    dst[0, d] = ca * a[0, d] + cb * (src[0, d] - dtdx * (f0 - g0))
-    dst[1, d] = ca * a[1, d] + cb * (src[1, d] - dtdx * (f1 - g1))
-    dst[2, d] = ca * a[2, d] + cb * (src[2, d] - dtdx * (f2 - g2))
-    dst[3, d] = ca * a[3, d] + cb * (src[3, d] - dtdx * (f3 - g3))
-    clean_cell(dst, d, thresh, tiny, vtop, eps)
-    if final:
-        bound_cell(dst, d, vtop, eps, par)
-        return dst[0, d] < 0.0 or dst[2, d] < 0.0
-    return False
-
-
-@jit
-def stage_link(dst, a, ca, src, cb, F, vmax, off, n, dtdx, order, kind, scales, par, supply_cap,
-               flush, final):
-    """One RK stage of one link in one pass: the interior fluxes of :func:`link_sweep` (faces and
-    fluxes kept in registers) and ``dst = ca a + cb (src - dt/dx (F_{j+1} - F_j))`` of each cell
-    as soon as both its faces are known, the cell then cleaned (:func:`_combine_cell`).
-
-    The node faces ``F[:, off]`` and ``F[:, off + n]`` must hold the entry, exit and junction
-    fluxes of this stage (interior faces are not written to F). ``dtdx`` = dt/dx (s/m), ``flush``
-    as in :class:`solver.network.Numerics`. Returns True if ``final`` and an interior density is
-    negative after cleaning (the step must then be retried). Shapes: (4, Ncells).
-    """
-    first, last = off + NG, off + NG + n - 1
-    thresh, eps = VACUUM_FACE * par[RHO_JAM], par[EPS_VAC]
-    tiny = flush * par[RHO_JAM]
-    vtop = scales[1] / scales[0]
-    s0, s1, s2, s3 = scales[0], scales[1], scales[2], scales[3]
-    negative = False
-    _, _, _, _, p0, p1, p2, p3 = _cell_faces(src, first, first, last, order, s0, s1, s2, s3, thresh, eps)
-    g0, g1, g2, g3 = F[0, off], F[1, off], F[2, off], F[3, off]
-    for j in range(1, n):
-        c = first + j
-        m0, m1, m2, m3, r0, r1, r2, r3 = _cell_faces(src, c, first, last, order, s0, s1, s2, s3, thresh, eps)
-        f0, f1, f2, f3 = _capped_face_flux(src, c, p0, p1, p2, p3, m0, m1, m2, m3, vmax, kind, par, supply_cap)
-        if _combine_cell(dst, a, ca, src, cb, c - 1, dtdx, f0, f1, f2, f3, g0, g1, g2, g3, thresh,
-                         tiny, vtop, eps, par, final):
-            negative = True
-        g0, g1, g2, g3 = f0, f1, f2, f3
-        p0, p1, p2, p3 = r0, r1, r2, r3
-    if _combine_cell(dst, a, ca, src, cb, last, dtdx, F[0, off + n], F[1, off + n], F[2, off + n],
-                     F[3, off + n], g0, g1, g2, g3, thresh, tiny, vtop, eps, par, final):
-        negative = True
-    return negative
-
-
 @jit
 def relax_and_save(q, q0, saved, lk, vmax, h, par):
     """``saved = q`` and ``q0 = R(h) q`` (exact relaxation over h s, :func:`solver.kernels.link.relax`;
@@ -323,12 +168,20 @@ def relax_and_save(q, q0, saved, lk, vmax, h, par):
     relaxing = par[RELAX] != 0.0 and h > 0.0
     decay_m = math.exp(-h / par[TAU_M])
     decay_c = math.exp(-h / par[TAU_C])
+    pt = par_tuple(par)
+    passes = par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]
     for l in range(lk.shape[0]):
+        if passes:  # the same numbers, vectorised: copies, then the relaxation of q0 in place
+            copy_rows(saved, q, lk[l, 0] + NG, lk[l, 1])
+            copy_rows(q0, q, lk[l, 0] + NG, lk[l, 1])
+            if relaxing:
+                relax_pass(q0, lk[l, 0] + NG, lk[l, 1], vmax, lk[l, 0] + NG, decay_m, decay_c, par)
+            continue
         for c in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
             r_m, y_m, r_c, y_c = q[0, c], q[1, c], q[2, c], q[3, c]
             saved[0, c], saved[1, c], saved[2, c], saved[3, c] = r_m, y_m, r_c, y_c
             if relaxing:
-                y_m, y_c = _relax_marker(r_m, y_m, r_c, y_c, vmax[0, c], vmax[1, c], decay_m, decay_c, par)
+                y_m, y_c = _relax_marker(r_m, y_m, r_c, y_c, vmax[0, c], vmax[1, c], decay_m, decay_c, pt)
             q0[0, c], q0[1, c], q0[2, c], q0[3, c] = r_m, y_m, r_c, y_c
 
 
@@ -355,8 +208,8 @@ def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc
     (:data:`solver.kernels.link.RK3`) of a whole network copy: links and entry queues together.
 
     Allocation-free (named work slots, loops instead of slice assignment), so numba-cuda compiles
-    this same function for the GPU. Each stage is one pass per link (:func:`stage_link`) after
-    the node fluxes; the relaxation is fused with saving the state (:func:`relax_and_save`).
+    this same function for the GPU. Each stage is :func:`solver.kernels.sweep.stage_link` per link
+    after the node fluxes; the relaxation is fused with saving the state (:func:`relax_and_save`).
     Returns False (q and qu restored to their values on entry) when a density would go negative.
     ``acc[k, ARRIVED|EXITED]`` receives this step's arrivals and exits (veh), RK-weighted like
     the state.
@@ -365,7 +218,7 @@ def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc
     scr (6, maxdeg); green (A,); acc (2, N_ACC).
     """
     lk, vmax, par = topo.lk, topo.vmax, num.par
-    q0, F, dqu = work[Q0], work[FLUX], qwork[QRATE]
+    q0, F, dqu, qm, qp = work[Q0], work[FLUX], qwork[QRATE], work[QM], work[QP]
     relax_and_save(q, q0, work[SAVED], lk, vmax, h, par)
     copy_queues(qwork[QU0], qu)
     rdt = par.dtype.type(dt)  # the state's precision
@@ -387,9 +240,9 @@ def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc
         for l in range(lk.shape[0]):
             dtdx = rdt / topo.lk_dx[l]
             if stage < 2:  # two call sites: a constant ``final`` keeps the pass specialised
-                stage_link(work[Q1 + stage], q0, ra, src, rb, F, vmax, lk[l, 0], lk[l, 1], dtdx,
-                           num.order, num.kind, num.scales, par, num.supply_cap, num.flush, False)
-            elif stage_link(q, q0, ra, src, rb, F, vmax, lk[l, 0], lk[l, 1], dtdx, num.order,
+                stage_link(work[Q1 + stage], q0, ra, src, rb, F, qm, qp, vmax, lk[l, 0], lk[l, 1],
+                           dtdx, num.order, num.kind, num.scales, par, num.supply_cap, num.flush, False)
+            elif stage_link(q, q0, ra, src, rb, F, qm, qp, vmax, lk[l, 0], lk[l, 1], dtdx, num.order,
                             num.kind, num.scales, par, num.supply_cap, num.flush, True):
                 negative = True  # markers bounded and negatives looked for in the same pass
         udst = qwork[QU1 + stage] if stage < 2 else qu
@@ -405,63 +258,6 @@ def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc
     acc[0, EXITED] += ex_m
     acc[1, EXITED] += ex_c
     return True
-
-
-@jit
-def accumulate_measures(q, qu, dt, h, lk, lk_dx, vmax, app_link, thresh, cfl, par, acc, aq, aqmax):
-    """Relax every interior cell over h s (Strang's second half, in place), then add dt-weighted
-    total time spent, delay, queued vehicle-seconds and approach queues of the relaxed state, and
-    return its CFL time step (s; ``inf`` when nothing moves). One pass over the cells.
-
-    Delay counts, per vehicle, the fraction of free speed it is missing, ``1 - v/Vmax``; every
-    vehicle in an entry queue is fully delayed. Approach queue = metres of the approach whose total
-    density exceeds ``thresh`` (veh/m). The time step is :func:`cfl_time_step` of the same state,
-    computed in the same pass over the cells (the next step starts from this state).
-    """
-    eps = par[EPS_VAC]
-    relaxing = par[RELAX] != 0.0 and h > 0.0  # as solver.kernels.link.relax
-    decay_m = math.exp(-h / par[TAU_M])
-    decay_c = math.exp(-h / par[TAU_C])
-    dt_cfl = np.inf
-    # veh m, summed in registers; float(0) stays float64 in the float32 CUDA port (0.0 would not)
-    tts_m, tts_c, delay_m, delay_c = float(0), float(0), float(0), float(0)
-    for l in range(lk.shape[0]):
-        off, n, dx = lk[l, 0], lk[l, 1], lk_dx[l]
-        a_max = 0.0
-        for c in range(off + NG, off + NG + n):
-            if relaxing:
-                q[1, c], q[3, c] = _relax_marker(q[0, c], q[1, c], q[2, c], q[3, c], vmax[0, c],
-                                                 vmax[1, c], decay_m, decay_c, par)
-            p_m, p_c = _pressures(q[0, c], q[2, c], par)
-            rho_m, rho_c = q[0, c], q[2, c]
-            lag_m = 1.0 - (_marker(rho_m, q[1, c], eps) - p_m) / vmax[0, c]
-            lag_c = 1.0 - (_marker(rho_c, q[3, c], eps) - p_c) / vmax[1, c]
-            tts_m += rho_m * dx
-            tts_c += rho_c * dx
-            delay_m += rho_m * dx * min(max(lag_m, 0.0), 1.0)
-            delay_c += rho_c * dx * min(max(lag_c, 0.0), 1.0)
-            _, _, _, _, lo, hi = _flux_and_speeds(q[0, c], q[1, c], q[2, c], q[3, c], par)
-            a_max = max(a_max, abs(lo), abs(hi))
-        if a_max > 0.0:
-            dt_cfl = min(dt_cfl, cfl * dx / a_max)
-    acc[0, TTS] += dt * tts_m
-    acc[1, TTS] += dt * tts_c
-    acc[0, DELAY] += dt * delay_m
-    acc[1, DELAY] += dt * delay_c
-    for e in range(qu.shape[0]):
-        for k in range(2):
-            acc[k, TTS] += dt * qu[e, k]
-            acc[k, DELAY] += dt * qu[e, k]
-            acc[k, QUEUED_VS] += dt * qu[e, k]
-    for a in range(app_link.shape[0]):
-        off, n = lk[app_link[a], 0], lk[app_link[a], 1]
-        length = 0.0
-        for c in range(off + NG, off + NG + n):
-            if q[0, c] + q[2, c] >= thresh:
-                length += lk_dx[app_link[a]]
-        aq[a] += dt * length
-        aqmax[a] = max(aqmax[a], length)
-    return dt_cfl
 
 
 @jit
@@ -507,7 +303,7 @@ def advance_network(q, qu, t, t_end, max_steps, topo, dscale, sigs, obs, num, wo
         if not ok:
             failures += 1
         dt_cfl = accumulate_measures(q, qu, dt, par.dtype.type(0.5 * dt), lk, lk_dx, vmax, app_link,
-                                     thresh, num.cfl, par, acc, aq, aqmax)
+                                     thresh, num.cfl, par, acc, aq, aqmax, work[QM])
         signal_update(sp, ss, st, sn, req, sig_times, dt)
         t += dt
         steps += 1

@@ -14,7 +14,7 @@ import numba
 from solver.kernels.link import FASTMATH
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "782e7ccfb0d6f70f"
+KERNEL_SOURCES_DIGEST = "8b0f840dba87078a"
 
 jit = numba.njit(cache=True, fastmath=FASTMATH)
 

@@ -10,7 +10,7 @@ the vehicles of each cell:
     ``u_k(c) = (F_k(c - 1/2) + F_k(c + 1/2)) / (2 rho_k(c))``
 
 with ``F_k`` the mass fluxes of class k that one stage of the step would apply to this state
-(interior faces from :func:`solver.kernels.network.link_sweep`, node faces from the entry, exit
+(interior faces from :func:`solver.kernels.sweep.link_sweep`, node faces from the entry, exit
 and junction rules with the signal state's greens), divided by rho desingularised as the marker
 is (``2 rho / (rho^2 + max(rho^2, eps^2))``, so an empty cell reports 0, as ``w - p`` does).
 The result is clipped to ``[0, Vmax_k(c)]``: in a nearly empty cell next to busy faces (a vacuum
@@ -27,12 +27,13 @@ import numba
 import numpy as np
 
 from solver.kernels.link import NG
-from solver.kernels.network import entry_exit_fluxes, junction_fluxes, link_sweep, signal_greens
+from solver.kernels.network import entry_exit_fluxes, junction_fluxes, signal_greens
+from solver.kernels.sweep import link_sweep
 from solver.network.compile import max_degree
 from solver.params import EPS_VAC
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "fa7570997b438d8d"
+KERNEL_SOURCES_DIGEST = "44014016ca4f6c6a"
 
 #: dt of the entry rule ``min(demand + queue/dt, supply)`` when reporting: a waiting queue enters at the supply
 REPORT_DT = 1e-9

@@ -1,0 +1,72 @@
+"""What every numba-cpu kernel module shares: index and code constants, the fast-math flags, the
+pointwise physics compiled once for the CPU, the two jit flavours and the parameter tuples.
+
+Kernel modules import these from here (:mod:`solver.kernels.link` re-exports them under its own
+name, where older callers find them). Its functions are inlined into the cached kernels of the
+modules that list it among their sources (:mod:`solver.kernels.sources`).
+"""
+
+from __future__ import annotations
+
+import numba
+
+from solver import physics
+from solver.params import GAMMA_C, GAMMA_M, N_PAR, PhysicsParams
+
+# digest of the modules these kernels call into (see scripts/kernel_fingerprint.py)
+KERNEL_SOURCES_DIGEST = "0b111f221e7c9f2b"
+
+NG = 3
+#: reconstruction codes: WENO5 uses WENO-Z weights, WENO5_JS the Jiang–Shu ones (for comparison)
+FIRST_ORDER, WENO5, WENO5_JS = 0, 1, 2
+CENTRAL_UPWIND, HLL = 0, 1
+BC_OUTFLOW, BC_PERIODIC, BC_WALL, BC_INFLOW, BC_NODE = 0, 1, 2, 3, 4
+VACUUM_FACE = 1e-3  # faces below this fraction of rho_jam get their marker bounded by neighbours'
+ROUNDOFF_VACUUM = 1e-15  # fraction of rho_jam below zero that is round-off at a vacuum front
+#: SSP-RK3 (Shu-Osher form), one row per stage s: ``(a, b, c, w)`` with
+#: ``q_{s+1} = a q_0 + b (q_s + dt L(q_s))`` at stage time ``t + c dt``; ``w`` the stage's weight in
+#: the step's time integral of the fluxes. ``a + b`` is exactly 1 in every row.
+RK3 = ((0.0, 1.0, 0.0, 1.0 / 6.0), (0.75, 0.25, 1.0, 1.0 / 6.0), (1.0 - 2.0 / 3.0, 2.0 / 3.0, 0.5, 2.0 / 3.0))
+# value-safe and reproducible fast-math: no nnan/ninf, so NaN and inf still propagate and can be
+# detected; no reassoc/contract, whose results depend on how LLVM happened to inline and fuse: with
+# them a kernel compiled in this process and the same kernel loaded from numba's disk cache gave
+# different round-off (red_light: 1e-13 at t = 136 s, grown to 0.08 veh/m at a front and 4 more
+# steps by 240 s), so a scenario's numbers changed between its first and second run.
+FASTMATH = {"arcp", "nsz", "afn"}
+
+#: the pointwise physics compiled once for the CPU (every kernel module uses these)
+PHYSICS = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
+
+#: the straight-line passes over contiguous cells that LLVM vectorises (AVX2: 4 cells per
+#: instruction): numpy's error model, because python's checks every division for zero and the
+#: branch to the exception stops the vectoriser; the passes index slices from 0 so LLVM knows
+#: no index wraps around (a possibly negative index made it assume that rows of one array overlap
+#: and keep the scalar loop).
+jit_simd = numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+
+
+assert N_PAR == 12 and (GAMMA_M, GAMMA_C) == (2, 3), "par_tuple lists every packed parameter"
+#: the calibrated pressure exponents (gamma_m, gamma_c), which :func:`default_gammas_tuple` makes
+#: compile-time constants (it writes them as literals: numba folds literals, not globals' tuples)
+DEFAULT_GAMMAS = (PhysicsParams.gamma_m, PhysicsParams.gamma_c)
+assert DEFAULT_GAMMAS == (1.5, 2.0), "default_gammas_tuple writes the calibrated exponents"
+
+
+@numba.njit(inline="always")
+def par_tuple(par):
+    """The packed parameters ``par`` as a tuple of the same N_PAR numbers, for the physics inside
+    loops over cells: the physics indexes it as it indexes the array, but its values stay in
+    registers, whereas ``par[...]`` is read again after every store of a loop that writes an array
+    (the compiler cannot rule out that the store changed ``par``). Flux loop: ~10 % faster."""
+    return (par[0], par[1], par[2], par[3], par[4], par[5], par[6], par[7], par[8], par[9],
+            par[10], par[11])
+
+
+@numba.njit(inline="always")
+def default_gammas_tuple(par):
+    """:func:`par_tuple` with the pressure exponents written as the constants DEFAULT_GAMMAS, for
+    a caller that has checked ``par`` holds those values (the numbers are the same): the
+    branches of :func:`solver.physics.power` on the exponent then fold away, and a loop over
+    cells is straight-line code the compiler can vectorise."""
+    return (par[0], par[1], 1.5, 2.0, par[4], par[5], par[6], par[7], par[8], par[9], par[10],
+            par[11])

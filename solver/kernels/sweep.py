@@ -1,0 +1,243 @@
+"""The link sweep of the network step: faces, interior fluxes and one RK stage of one link.
+
+Cells of a link are ``first = off + NG .. last = off + NG + n - 1`` of the flat cell axis
+(:mod:`solver.kernels.network`); its ghost cells are not read: indices are clamped to the interior,
+which is what outflow ghosts would hold. Interface j of the link (0..n) is ``F[:, off + j]``; the
+node faces j = 0 and j = n belong to the entry, exit and junction fluxes.
+
+An RK stage of a link (:func:`stage_link`) runs in passes over contiguous cells: WENO5 faces of
+one class at a time (:func:`solver.kernels.link.weno5_pass`, vectorised), their positivity limiter
+(:func:`solver.kernels.link.limit_pass`), the interior face fluxes (scalar: branches of the flux
+and the supply cap), the conservative update (vectorised) and the cleaning of each cell. The faces
+live in two work slots of the step (``QM``, ``QP`` of :mod:`solver.kernels.network`), so nothing
+is allocated and numba-cuda compiles these functions unchanged. :func:`link_sweep` is the fused
+one-pass form (faces in registers) used where no work slots exist (reported speeds).
+"""
+
+from __future__ import annotations
+
+import numba
+
+from solver.kernels.common import (
+    CENTRAL_UPWIND,
+    DEFAULT_GAMMAS,
+    FASTMATH,
+    FIRST_ORDER,
+    NG,
+    PHYSICS,
+    VACUUM_FACE,
+    WENO5,
+    jit_simd,
+    par_tuple,
+)
+from solver.kernels.faces import capped_cu_fluxes, limit_faces, limit_pass, weno5_pass
+from solver.kernels.link import clean_cell
+from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RHO_JAM
+
+# digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
+KERNEL_SOURCES_DIGEST = "f25d4373b73fe776"
+
+_weno5_class_faces = PHYSICS.weno5_class_faces
+_numerical_flux = PHYSICS.numerical_flux
+_supplies = PHYSICS.supplies
+_marker = PHYSICS.marker
+_pressures = PHYSICS.pressures
+
+jit = numba.njit(cache=True, fastmath=FASTMATH)
+
+
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+def _cell_faces(q, c, first, last, order, s0, s1, s2, s3, thresh, eps):
+    """Limited face values of interior cell c of a link whose interior is ``first..last``.
+
+    Indices are clamped to the interior, which is what outflow ghost cells hold. ``s0..s3`` are
+    the variables' scales (WENO's smoothness normalisation), ``thresh`` and ``eps`` as in
+    :func:`solver.kernels.link.limit_faces`. All are passed in as scalars: reading them from
+    ``scales`` and ``par`` inside the sweep's loop (where the compiler must assume the flux
+    stores may change them) made the sweep 12 % (``par``) and 7 % (``scales``) slower.
+
+    Returns:
+        ``(left face rho_m, y_m, rho_c, y_c, right face rho_m, y_m, rho_c, y_c)``.
+    """
+    if order == FIRST_ORDER:
+        return q[0, c], q[1, c], q[2, c], q[3, c], q[0, c], q[1, c], q[2, c], q[3, c]
+    a, b, d, e = max(c - 2, first), max(c - 1, first), min(c + 1, last), min(c + 2, last)
+    z = order == WENO5  # WENO-Z weights; WENO5_JS for comparison
+    l0, r0, l1, r1 = _weno5_class_faces(q[0, a], q[0, b], q[0, c], q[0, d], q[0, e], q[1, a],
+                                       q[1, b], q[1, c], q[1, d], q[1, e], s0, s1, z)
+    l2, r2, l3, r3 = _weno5_class_faces(q[2, a], q[2, b], q[2, c], q[2, d], q[2, e], q[3, a],
+                                       q[3, b], q[3, c], q[3, d], q[3, e], s2, s3, z)
+    l0, l1, r0, r1 = limit_faces(q[0, c], q[1, c], l0, l1, r0, r1, q[0, b], q[1, b], q[0, d], q[1, d], thresh, eps)
+    l2, l3, r2, r3 = limit_faces(q[2, c], q[3, c], l2, l3, r2, r3, q[2, b], q[3, b], q[2, d], q[3, d], thresh, eps)
+    return l0, l1, l2, l3, r0, r1, r2, r3
+
+
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+def _capped_face_flux(q, c, p0, p1, p2, p3, m0, m1, m2, m3, vmax, kind, par, supply_cap):
+    """The numerical flux of the face left of cell c from its left (p) and right (m) face states,
+    each class's mass flux capped by cell c's supply when ``supply_cap`` (the marker flux scaled
+    with it). Returns (f0, f1, f2, f3)."""
+    f0, f1, f2, f3, _ = _numerical_flux(p0, p1, p2, p3, m0, m1, m2, m3, kind, par)
+    if supply_cap:
+        s_m, s_c = _supplies(q[0, c], q[2, c], vmax[0, c], vmax[1, c], par)
+        if f0 > s_m:
+            f1 *= s_m / f0
+            f0 = s_m
+        if f2 > s_c:
+            f3 *= s_c / f2
+            f2 = s_c
+    return f0, f1, f2, f3
+
+
+@jit
+def link_sweep(q, F, vmax, off, n, order, kind, scales, par, supply_cap):
+    """Fluxes at the interior interfaces j = 1..n-1 of one link, faces kept in registers.
+
+    With ``supply_cap`` each class's flux into a cell is capped by that cell's equilibrium supply
+    (the y flux scaled alike). The supply cap keeps a standing queue at jam density instead of
+    compressing it far beyond (the ARZ pressure alone allows ``p(rho) = w``, i.e. several times
+    rho_jam with the calibrated K); scaling the y flux by the same factor carries the marker
+    with the vehicles, so mass stays conserved.
+
+    Node faces (j = 0 and j = n) are not computed: entry, exit and junction fluxes always
+    overwrite them. Ghost cells are clamped indices (what outflow ghosts hold), so nothing is
+    written outside F and nothing is allocated: the CUDA port compiles this unchanged.
+
+    Shapes: q (4, Ncells) one copy; F (4, Ncells) interface j of the link at ``off + j``;
+    vmax (2, Ncells) m/s.
+    """
+    first, last = off + NG, off + NG + n - 1
+    thresh, eps = VACUUM_FACE * par[RHO_JAM], par[EPS_VAC]
+    s0, s1, s2, s3 = scales[0], scales[1], scales[2], scales[3]
+    _, _, _, _, p0, p1, p2, p3 = _cell_faces(q, first, first, last, order, s0, s1, s2, s3, thresh, eps)
+    for j in range(1, n):
+        c = first + j
+        m0, m1, m2, m3, r0, r1, r2, r3 = _cell_faces(q, c, first, last, order, s0, s1, s2, s3, thresh, eps)
+        f0, f1, f2, f3 = _capped_face_flux(q, c, p0, p1, p2, p3, m0, m1, m2, m3, vmax, kind, par, supply_cap)
+        F[0, off + j], F[1, off + j], F[2, off + j], F[3, off + j] = f0, f1, f2, f3
+        p0, p1, p2, p3 = r0, r1, r2, r3
+
+
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+def bound_cell(q, c, vtop, eps, par):
+    """Keep markers in the ARZ invariant region, in place: ``w_k >= 0`` and ``v_k <= vtop``.
+
+    vtop = scales[1]/scales[0] is the largest free speed plus the pressure scale. Under signal
+    switching with strongly mixed classes the marker of a cell next to an entry was seen to run
+    away (w = 1.3e5 m/s beside w = -3e4 m/s, dt -> 1e-5 s, a stalled RL run). Out-of-range
+    markers (w < 0: clamped to p, i.e. v = 0; w > vtop: clamped to at most p + vtop) get
+    y = rho w recomputed; densities are untouched (mass is conserved). The check costs one
+    division per class and cell; pressures are only evaluated for cells out of range, which
+    never happens in normal flow.
+
+    Cell c of q (4, Ncells); vtop (m/s), eps the marker's vacuum epsilon (veh/m).
+    """
+    for k in range(2):
+        rho = q[2 * k, c]
+        if rho > 0.0:
+            w = _marker(rho, q[2 * k + 1, c], eps)
+            if w < 0.0 or w > vtop:
+                p_m, p_c = _pressures(q[0, c], q[2, c], par)
+                p = p_m if k == 0 else p_c
+                q[2 * k + 1, c] = rho * min(max(w, p), p + vtop)
+
+
+@jit
+def link_faces(q, qm, qp, first, last, order, scales, par):
+    """Limited face values of the cells ``first .. last`` of one link into ``qm`` (left face of
+    each cell) and ``qp`` (right face): the faces of :func:`_cell_faces`, in passes.
+
+    WENO5 runs vectorised over the cells whose whole stencil is inside the link
+    (``first + 2 .. last - 2``); the two cells at each end take the clamped stencil one by one.
+    Shapes: q, qm, qp (4, Ncells); scales (4,).
+    """
+    if order == FIRST_ORDER:
+        for v in range(4):
+            for c in range(first, last + 1):
+                qm[v, c] = q[v, c]
+                qp[v, c] = q[v, c]
+        return
+    z = order == WENO5  # WENO-Z weights; WENO5_JS for comparison
+    thresh, eps = VACUUM_FACE * par[RHO_JAM], par[EPS_VAC]
+    for k in range(2):
+        r, y = 2 * k, 2 * k + 1
+        sr, sy = scales[r], scales[y]
+        if last - first >= 4:
+            weno5_pass(q, k, first + 2, last - 1, sr, sy, z, qm, qp)
+        for e in range(4):  # first, first + 1, last - 1, last (repeats on short links are harmless)
+            c = first + e if e < 2 else last + e - 3
+            if c < first or c > last:
+                continue
+            a, b, d, f = max(c - 2, first), max(c - 1, first), min(c + 1, last), min(c + 2, last)
+            qm[r, c], qp[r, c], qm[y, c], qp[y, c] = _weno5_class_faces(
+                q[r, a], q[r, b], q[r, c], q[r, d], q[r, f], q[y, a], q[y, b], q[y, c], q[y, d],
+                q[y, f], sr, sy, z)
+        limit_pass(q, k, first, last + 1, first, last, thresh, eps, qm, qp)
+
+
+@jit
+def face_fluxes(q, qm, qp, F, vmax, off, n, kind, par, supply_cap):
+    """Supply-capped fluxes (:func:`_capped_face_flux`) of the interior faces j = 1 .. n-1 of one
+    link into ``F[:, off + j]``, from the faces in ``qm``/``qp`` (:func:`link_faces`).
+
+    The common case -- central-upwind, the calibrated pressure exponents -- runs vectorised
+    (:func:`solver.kernels.faces.capped_cu_fluxes`, the same numbers); any other face by face.
+    Shapes: q, qm, qp, F (4, Ncells); vmax (2, Ncells).
+    """
+    if kind == CENTRAL_UPWIND and par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]:
+        capped_cu_fluxes(q, qm, qp, F, vmax, off + NG, n - 1, off + 1, par, supply_cap)
+        return
+    first = off + NG
+    pt = par_tuple(par)
+    for j in range(1, n):
+        c = first + j
+        f0, f1, f2, f3 = _capped_face_flux(q, c, qp[0, c - 1], qp[1, c - 1], qp[2, c - 1], qp[3, c - 1],
+                                           qm[0, c], qm[1, c], qm[2, c], qm[3, c], vmax, kind, pt,
+                                           supply_cap)
+        F[0, off + j], F[1, off + j], F[2, off + j], F[3, off + j] = f0, f1, f2, f3
+
+
+@jit_simd
+def combine_pass(dst, a, ca, src, cb, F, off, n, dtdx):
+    """``dst = ca a + cb (src - dt/dx (F_{j+1} - F_j))`` on the n cells of one link (vectorised).
+
+    ``dtdx`` = dt/dx (s/m). Shapes: (4, Ncells); interface j of the link at ``F[:, off + j]``.
+    """
+    first = off + NG
+    for v in range(4):
+        d, av, sv = dst[v, first:first + n], a[v, first:first + n], src[v, first:first + n]
+        fl, fr = F[v, off:off + n], F[v, off + 1:off + n + 1]
+        for i in range(n):
+            d[i] = ca * av[i] + cb * (sv[i] - dtdx * (fr[i] - fl[i]))
+
+
+@jit
+def stage_link(dst, a, ca, src, cb, F, qm, qp, vmax, off, n, dtdx, order, kind, scales, par,
+               supply_cap, flush, final):
+    """One RK stage of one link: faces (:func:`link_faces`), interior fluxes
+    (:func:`face_fluxes`), ``dst = ca a + cb (src - dt/dx (F_{j+1} - F_j))``
+    (:func:`combine_pass`), then each cell cleaned (:func:`solver.kernels.link.clean_cell`) and,
+    with ``final``, its markers bounded (:func:`bound_cell`).
+
+    The node faces ``F[:, off]`` and ``F[:, off + n]`` must hold the entry, exit and junction
+    fluxes of this stage; the interior faces are written to F. ``qm``, ``qp`` are scratch (the
+    faces). ``dtdx`` = dt/dx (s/m), ``flush`` as in :class:`solver.network.Numerics`. Returns True
+    if ``final`` and an interior density is negative after cleaning (the step must then be
+    retried). Shapes: (4, Ncells).
+    """
+    first, last = off + NG, off + NG + n - 1
+    link_faces(src, qm, qp, first, last, order, scales, par)
+    face_fluxes(src, qm, qp, F, vmax, off, n, kind, par, supply_cap)
+    combine_pass(dst, a, ca, src, cb, F, off, n, dtdx)
+    thresh, eps = VACUUM_FACE * par[RHO_JAM], par[EPS_VAC]
+    tiny = flush * par[RHO_JAM]
+    vtop = scales[1] / scales[0]
+    negative = False
+    pt = par_tuple(par)
+    for c in range(first, last + 1):
+        clean_cell(dst, c, thresh, tiny, vtop, eps)
+        if final:
+            bound_cell(dst, c, vtop, eps, pt)
+            if dst[0, c] < 0.0 or dst[2, c] < 0.0:
+                negative = True
+    return negative
