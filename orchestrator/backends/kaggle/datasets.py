@@ -126,6 +126,10 @@ class CodeDatasets:
         return f"{owner}/{slug}"
 
     # ---- listing and waiting -------------------------------------------------------------
+    def ready_files(self, slug: str) -> list[str] | None:
+        """File names of the owner's dataset ``slug`` once its version is ready; None: no dataset."""
+        return self._ready_files(self.connection.owner, slug)
+
     def _ready_files(self, owner: str, slug: str) -> list[str] | None:
         """File names of the dataset's current version once it is ready; None: no dataset."""
         try:
