@@ -144,3 +144,20 @@ def test_a_cache_upload_that_fails_is_a_warning_and_the_next_job_starts_cold(
     assert not harness.fake.pushes[1].get("datasetDataSources")  # no dataset: none attached
     assert second.startup["kernel_cache"] == "cold" and second.startup["kernels_compiled"] >= 1
     assert len(harness.fake.datasets.versions("tester", slug)) == 1  # its own archive, this time
+
+
+def test_a_cache_version_still_processing_is_not_attached_and_the_push_does_not_wait(
+    harness, caplog
+):
+    backend, slug = harness.backend(), "arz-kcache-project"
+    assert backend.kernel_cache.sources(slug) == []  # no dataset yet: nothing to attach
+    backend.datasets.publish(slug, "arz-kcache-0123456789abcdef.tar", lambda: b"tar", "notes")
+    (version,) = harness.fake.datasets.versions("tester", slug)
+    version.ready_at += 30.0  # a new version Kaggle is still processing
+    calls = len(harness.fake.calls)
+    with caplog.at_level("WARNING", logger="orchestrator.backends.kaggle.kcache"):
+        assert backend.kernel_cache.sources(slug) == []
+    assert len(harness.fake.calls) - calls <= 2  # one look, no polling
+    assert f"kernel cache dataset {slug} not attached" in caplog.text and "cold" in caplog.text
+    version.ready_at -= 30.0
+    assert backend.kernel_cache.sources(slug) == [f"tester/{slug}"]

@@ -81,12 +81,15 @@ class KernelCacheDataset:
         return cache_dataset_slug(root) if root else None
 
     def sources(self, slug: str | None) -> list[str]:
-        """``[owner/slug]`` to attach when the dataset exists and is ready; ``[]`` otherwise (also
-        when Kaggle could not tell: a warning, and this job starts cold)."""
+        """``[owner/slug]`` to attach when the dataset exists and is ready now; ``[]`` otherwise.
+
+        A version still processing, or a question Kaggle could not answer, is a warning and this
+        job starts cold: the push never waits for (nor fails on) the cache.
+        """
         if not slug:
             return []
         try:
-            files = self.datasets.ready_files(slug)
+            files = self.datasets.ready_files_now(slug)  # never waits for a version
         except Exception as err:  # noqa: BLE001 -- an optimisation must never stop a push
             log.warning("kernel cache dataset %s not attached (%s: %s); this job compiles cold",
                         slug, type(err).__name__, err)  # fmt: skip
