@@ -43,6 +43,7 @@ from orchestrator.backends.kaggle.outputs import OutputFetcher, salvaged_summary
 from orchestrator.backends.kaggle.state import (
     GpuQuota,
     KernelState,
+    check_push_quota,
     kaggle_status_name,
     map_kaggle_status,
 )
@@ -127,7 +128,7 @@ class KaggleBackend:
         owner = self.connection.owner
         deadline_s = float(request.extra.get("deadline_s") or self.config.default_deadline_s)
         if request.gpu:
-            self._check_quota(deadline_s)
+            check_push_quota(self.quota(), self.config.min_gpu_quota_h, deadline_s)
         wait_s = float(request.extra.get("gpu_slot_wait_s", self.config.gpu_slot_wait_s))
         cache = self.kernel_cache.slug_for(request.extra)  # None: no kernel-cache dataset
         save = self._save_request(owner, request, deadline_s, export_cache=cache is not None)
@@ -222,16 +223,6 @@ class KaggleBackend:
                     types.ApiGetAcceleratorQuotaStatisticsRequest())
 
         return GpuQuota.from_answer(retrying(fetch, self.config.policy))
-
-    def _check_quota(self, deadline_s: float) -> None:
-        quota = self.quota()
-        if quota is None:
-            log.warning("Kaggle reported no GPU quota; pushing anyway")
-            return
-        quota.check(self.config.min_gpu_quota_h)
-        if deadline_s / 3600 > quota.left_h:
-            log.warning("the job may run %.1f h but only %.1f h of GPU quota are left; Kaggle "
-                        "stops the session when the quota runs out", deadline_s / 3600, quota.left_h)
 
     # ---- status --------------------------------------------------------------------------
     @translated("report the kernel status")
