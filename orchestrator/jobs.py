@@ -129,7 +129,8 @@ def submit_job(
             dataset=plan.dataset if plan is not None else None,
             wheels=wheels.kernel_config() if wheels is not None else None,
         )
-        request.extra.update(code_plan=plan, wheelhouse=wheels)  # datasets the backend attaches
+        request.extra.update(code_plan=plan, wheelhouse=wheels,  # datasets the backend attaches
+                             repo_root=sync.repo_root if remote_kernel else None)
         clock.lap(Stage.BUILD)
         planned = KernelRef(backend.name, slug, "", None, "")
         record = JobRecord.new(planned, spec.name, sync.sha, sync.repo_root,

@@ -36,12 +36,14 @@ from orchestrator.backends.kaggle.errors import (
     translated,
 )
 from orchestrator.backends.kaggle.http import HTTP_ERRORS, HttpPolicy, http_status, retrying
+from orchestrator.backends.kaggle.kcache import STATE_KEY, KernelCacheDataset, with_cache_export
 from orchestrator.backends.kaggle.logformat import version_label
 from orchestrator.backends.kaggle.logs import LogFollower, salvage_live_log
 from orchestrator.backends.kaggle.outputs import OutputFetcher, salvaged_summary
 from orchestrator.backends.kaggle.state import (
     GpuQuota,
     KernelState,
+    check_push_quota,
     kaggle_status_name,
     map_kaggle_status,
 )
@@ -103,6 +105,7 @@ class KaggleBackend:
         self.connection = KaggleConnection(self.config.policy)
         self.outputs = OutputFetcher(self.connection, self.config.download_attempts)
         self.datasets = CodeDatasets(self.connection, self.config.policy, self.config.datasets, sleep)
+        self.kernel_cache = KernelCacheDataset(self.datasets)  # compiled kernels between jobs
         self._clock, self._sleep = clock, sleep
         self._lock = threading.RLock()  # the monitor polls status while a thread follows logs
 
@@ -113,7 +116,8 @@ class KaggleBackend:
 
         Args:
             request: slug, script and settings; ``extra`` may hold ``deadline_s`` (default 11.5 h),
-                ``gpu_slot_wait_s``, ``code_plan`` and ``wheelhouse`` (datasets it attaches).
+                ``gpu_slot_wait_s``, ``code_plan`` and ``wheelhouse`` (datasets it attaches) and
+                ``repo_root`` (names the kernel-cache dataset, :mod:`.kcache`; None: no cache).
 
         Raises:
             KaggleQuotaExhausted, KaggleConcurrencyCap, KagglePushError, KaggleCredentialsError.
@@ -124,22 +128,26 @@ class KaggleBackend:
         owner = self.connection.owner
         deadline_s = float(request.extra.get("deadline_s") or self.config.default_deadline_s)
         if request.gpu:
-            self._check_quota(deadline_s)
+            check_push_quota(self.quota(), self.config.min_gpu_quota_h, deadline_s)
         wait_s = float(request.extra.get("gpu_slot_wait_s", self.config.gpu_slot_wait_s))
-        save = self._save_request(owner, request, deadline_s)
+        cache = self.kernel_cache.slug_for(request.extra)  # None: no kernel-cache dataset
+        save = self._save_request(owner, request, deadline_s, export_cache=cache is not None)
         save.dataset_data_sources = self.datasets.attach(request.extra)  # uploads what is new
+        save.dataset_data_sources += self.kernel_cache.sources(cache)
         version = self._push_waiting_for_slot(save, wait_s)
         ref = KernelRef("kaggle", request.slug, owner, version, str(self._workdir(owner, request.slug)))
         now = self._clock()
-        KernelState(owner, request.slug, version, now, now + deadline_s, request.gpu).save(
-            Path(ref.workdir))
+        KernelState(owner, request.slug, version, now, now + deadline_s, request.gpu,
+                    extra={STATE_KEY: cache} if cache else {}).save(Path(ref.workdir))  # fmt: skip
         log.info("pushed %s/%s version %s", owner, request.slug, version)
         return ref
 
-    def _save_request(self, owner: str, request: PushRequest, deadline_s: float) -> Any:
+    def _save_request(self, owner: str, request: PushRequest, deadline_s: float,
+                      export_cache: bool = False) -> Any:  # fmt: skip
         save = self.connection.kernel_types().ApiSaveKernelRequest()
         save.slug, save.new_title = f"{owner}/{request.slug}", request.slug
-        save.text, save.language, save.kernel_type = request.script, "python", "script"
+        save.text = with_cache_export(request.script) if export_cache else request.script
+        save.language, save.kernel_type = "python", "script"
         save.is_private, save.enable_internet = request.private, request.internet
         save.enable_gpu, save.machine_shape = request.gpu, GPU_SHAPE if request.gpu else None
         timeout = min(KAGGLE_MAX_SESSION_S, deadline_s + self.config.deadline_margin_s)
@@ -215,16 +223,6 @@ class KaggleBackend:
                     types.ApiGetAcceleratorQuotaStatisticsRequest())
 
         return GpuQuota.from_answer(retrying(fetch, self.config.policy))
-
-    def _check_quota(self, deadline_s: float) -> None:
-        quota = self.quota()
-        if quota is None:
-            log.warning("Kaggle reported no GPU quota; pushing anyway")
-            return
-        quota.check(self.config.min_gpu_quota_h)
-        if deadline_s / 3600 > quota.left_h:
-            log.warning("the job may run %.1f h but only %.1f h of GPU quota are left; Kaggle "
-                        "stops the session when the quota runs out", deadline_s / 3600, quota.left_h)
 
     # ---- status --------------------------------------------------------------------------
     @translated("report the kernel status")
@@ -324,7 +322,9 @@ class KaggleBackend:
         if state.final:
             raise KaggleError(f"kernel {ref.owner}/{ref.slug} was deleted and no outputs were "
                               "saved before.", fix="nothing to pull; submit the job again")
-        return self.outputs.download(ref, dest, budget=budget)
+        files = self.outputs.download(ref, dest, budget=budget)
+        self.kernel_cache.keep(state.extra.get(STATE_KEY), dest)  # verified: reuse its kernels
+        return files
 
     @translated("read the kernel's summary")
     def fetch_summary(self, ref: KernelRef, dest: Path) -> Path | None:

@@ -126,6 +126,20 @@ class CodeDatasets:
         return f"{owner}/{slug}"
 
     # ---- listing and waiting -------------------------------------------------------------
+    def ready_files_now(self, slug: str) -> list[str] | None:
+        """File names of the owner's dataset ``slug`` if its version is ready now; None: no
+        dataset. One look, no waiting: a version still processing raises (HTTP 403/409 or
+        ``_Processing``), as does any failed call."""
+        owner = self.connection.owner
+        try:
+            names = self._list_files(owner, slug)
+        except requests.HTTPError as err:
+            if http_status(err) == 404:
+                return None
+            raise
+        self._check_ready(owner, slug)
+        return names
+
     def _ready_files(self, owner: str, slug: str) -> list[str] | None:
         """File names of the dataset's current version once it is ready; None: no dataset."""
         try:

@@ -9,6 +9,7 @@ or Ctrl-C — picks up exactly where the last one stopped.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
@@ -20,6 +21,7 @@ from typing import Any
 from orchestrator.backends.base import JobStatus, KernelRef, RemoteStatus
 from orchestrator.backends.kaggle.errors import KaggleQuotaExhausted
 
+log = logging.getLogger(__name__)
 STATE_FILE = "state.json"
 
 _KAGGLE_TO_JOB = {
@@ -170,3 +172,15 @@ class GpuQuota:
         if refresh is not None and refresh.tzinfo is None:
             refresh = refresh.replace(tzinfo=timezone.utc)
         return cls(*hours, refresh_at=refresh)
+
+
+def check_push_quota(quota: GpuQuota | None, min_left_h: float, deadline_s: float) -> None:
+    """Before a GPU push: refuse below ``min_left_h`` hours left (:meth:`GpuQuota.check`), warn
+    when the job's deadline exceeds what is left or Kaggle reported no quota."""
+    if quota is None:
+        log.warning("Kaggle reported no GPU quota; pushing anyway")
+        return
+    quota.check(min_left_h)
+    if deadline_s / 3600 > quota.left_h:
+        log.warning("the job may run %.1f h but only %.1f h of GPU quota are left; Kaggle "
+                    "stops the session when the quota runs out", deadline_s / 3600, quota.left_h)
