@@ -73,14 +73,17 @@ def kernel_key(root: Path = ROOT) -> str:
     """16 hex digits that change whenever a kernel source, numba or Python changes.
 
     sha256 over the numba version, the interpreter's cache tag and, for every file of
-    :func:`kernel_source_files`, its name and bytes.
+    :func:`kernel_source_files`, its name and bytes. A listed file this tree lacks (a project
+    that ships the solver without ``rl/``) counts as absent: it has no kernels to cache, and the
+    key still differs from a tree that has it.
     """
     import numba
 
     h = hashlib.sha256(f"numba {numba.__version__} {sys.implementation.cache_tag}\0".encode())
     for name in kernel_source_files(root):
         h.update(name.encode() + b"\0")
-        h.update((root / name).read_bytes())
+        path = root / name
+        h.update(path.read_bytes() if path.is_file() else b"\1absent")
         h.update(b"\0")
     return h.hexdigest()[:16]
 

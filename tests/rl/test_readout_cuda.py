@@ -80,7 +80,7 @@ def gpu_and_cpu(tmp_path_factory) -> tuple[dict, dict]:
     path = folder / "gpu.npz"
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, __file__, str(path)], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=900)  # fmt: skip
+                          text=True, timeout=3000)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
     with np.load(path) as data:
         gpu = dict(data)
@@ -92,6 +92,8 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).max(initial=0.0)) / max(float(np.abs(b).max(initial=0.0)), 1e-300)
 
 
+@pytest.mark.slow  # the simulator runs the vectorised passes' device calls in Python: > 10 min
+@pytest.mark.timeout(3600)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_device_observations_rewards_and_info_equal_the_cpu(dtype, gpu_and_cpu):
     gpu, cpu = gpu_and_cpu
