@@ -163,6 +163,11 @@ def requirement_name(requirement):
     return re.match(r"[A-Za-z0-9_.\-]+", requirement.strip()).group(0)
 
 
+def distribution_key(name):
+    """A distribution name as packaging compares it (``Stable_Baselines3`` -> ``stable-baselines3``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def is_installed(name):
     """Whether a distribution is installed in this interpreter."""
     try:
@@ -213,14 +218,11 @@ def install_wheels(wheels, missing, src):
         event(1, f"installing {len(wanted)} wheels from the wheelhouse (no index)")
         run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
              "--no-index", "--no-deps", "--target", str(site), *(str(folder / n) for n in wanted)])
-        sys.path.insert(0, str(site))
-        SITE.append(str(site))
-        import importlib
-
-        importlib.invalidate_caches()
+        SITE.append(str(site))  # the payload's PYTHONPATH (payload_env); this process never imports them
     print(f"installed {len(wanted)} wheels from the wheelhouse: {', '.join(wanted) or 'none'}",
           flush=True)
-    return [r for r in missing if not is_installed(requirement_name(r))]
+    provided = {distribution_key(n.split("-")[0]) for n in manifest["wheels"]}
+    return [r for r in missing if distribution_key(requirement_name(r)) not in provided]
 
 
 def summary_is_final(out_dir):

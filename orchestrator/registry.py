@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from orchestrator.backends.base import JobStatus, KernelRef
 from orchestrator.errors import RegistryError, UnknownJob
@@ -193,15 +194,15 @@ class Registry:
             fix=f"move it aside (mv {self.path} {self.path}.broken); arz then starts an empty "
             "registry and forgets the jobs recorded in the old one")
 
-    def add(self, record: JobRecord) -> None:
-        """Insert a new job."""
+    def _insert(self, table: str, columns: list[str], record: Any) -> None:
+        """Insert one record (a dataclass whose fields are ``columns``) into ``table``."""
         with self._connect() as db:
-            marks = ", ".join("?" for _ in _COLUMNS)
-            db.execute(f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({marks})",
+            marks = ", ".join("?" for _ in columns)
+            db.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
                        [_to_sql(v) for v in asdict(record).values()])  # fmt: skip
 
-    def update(self, record: JobRecord, **changes: object) -> JobRecord:
-        """Store changed fields (``status``, ``message``, ``result``, ``results_dir``, ref fields).
+    def _update(self, table: str, record: Any, changes: dict[str, object]) -> Any:
+        """Store ``changes`` of the row of ``record.id`` in ``table``; return the changed record.
 
         An enum member (``status=JobStatus.ERROR``) is stored, and kept in the returned record,
         as its value (``"error"``), the word existing registries hold.
@@ -210,9 +211,17 @@ class Registry:
         updated = replace(record, **changes)
         with self._connect() as db:
             sets = ", ".join(f"{key} = ?" for key in changes)
-            db.execute(f"UPDATE jobs SET {sets} WHERE id = ?",
+            db.execute(f"UPDATE {table} SET {sets} WHERE id = ?",
                        [*(_to_sql(v) for v in changes.values()), record.id])  # fmt: skip
         return updated
+
+    def add(self, record: JobRecord) -> None:
+        """Insert a new job."""
+        self._insert("jobs", _COLUMNS, record)
+
+    def update(self, record: JobRecord, **changes: object) -> JobRecord:
+        """Store changed fields (``status``, ``message``, ``result``, ``results_dir``, ref fields)."""
+        return self._update("jobs", record, changes)
 
     def get(self, job_id: str) -> JobRecord:
         """The job with this id, or the only one whose id starts with it.
@@ -254,19 +263,11 @@ class Registry:
     # ------------------------------------------------------------------------------- sweeps
     def add_sweep(self, record: SweepRecord) -> None:
         """Insert a new sweep (before any of its members is pushed)."""
-        with self._connect() as db:
-            marks = ", ".join("?" for _ in _SWEEP_COLUMNS)
-            db.execute(f"INSERT INTO sweeps ({', '.join(_SWEEP_COLUMNS)}) VALUES ({marks})",
-                       [_to_sql(v) for v in asdict(record).values()])  # fmt: skip
+        self._insert("sweeps", _SWEEP_COLUMNS, record)
 
     def update_sweep(self, record: SweepRecord, **changes: object) -> SweepRecord:
         """Store changed sweep fields (``status``, ``out_dir``)."""
-        updated = replace(record, **changes)
-        with self._connect() as db:
-            sets = ", ".join(f"{key} = ?" for key in changes)
-            db.execute(f"UPDATE sweeps SET {sets} WHERE id = ?",
-                       [*(_to_sql(v) for v in changes.values()), record.id])  # fmt: skip
-        return updated
+        return self._update("sweeps", record, changes)
 
     def get_sweep(self, sweep_id: str | None = None) -> SweepRecord:
         """The sweep with this id, the only one whose id starts with it, or (None) the latest.
