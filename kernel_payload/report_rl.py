@@ -16,6 +16,7 @@ from kernel_payload.schema import SuiteResult
 from kernel_payload.tables import read_csv
 
 DRAWS_CSV = "data/metrics/evaluation_draws.csv"
+SERVICE_CSV = "data/metrics/service.csv"
 STYLE = """
 .caveat{border:2px solid #bf8700;background:#fff8c5;padding:.6rem .9rem;border-radius:6px;
 font-weight:600;margin:.8rem 0}
@@ -49,6 +50,9 @@ def rl_section(suite: SuiteResult, out_dir: Path) -> str:
     for note in (rl_tables.ceiling_note(table), rl_tables.starvation_note(table)):
         if note:
             parts.append(f'<p class="note">{_e(note)}</p>')
+    service = _service_table(out_dir / suite.name / SERVICE_CSV)
+    if service:
+        parts.append(service)
     for reference in rl_tables.references(draws):
         diff = rl_tables.paired_differences(draws, reference)
         parts.append(f"<h3>Paired difference: controller − {_e(reference)} (same draws)</h3>")
@@ -77,6 +81,27 @@ def _table(table: dict[str, dict[str, rl_tables.Cell]], corner: str) -> str:
                 cells.append(f'<td class="{css}">{_e(cell.text())}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _service_table(path: Path) -> str:
+    """The per-approach table of ``service.csv`` (empty when the file is absent)."""
+    if not path.is_file():
+        return ""
+    header, rows = read_csv(path)
+    body = rl_tables.approach_rows(dict(zip(header, r, strict=False)) for r in rows)
+    head = "".join(f"<th>{_e(h)}</th>" for h in rl_tables.APPROACH_HEADERS)
+    lines = []
+    for row in body:
+        flag = ' class="num ceiling"' if row[4] and not str(row[4]).startswith("0/") else ' class="num"'
+        cells = [f"<th>{_e(row[0])}</th>", f"<td>{_e(row[1])}</td>",
+                 *(f'<td class="num">{_e(rl_tables.fmt(v))}</td>' for v in row[2:4]),
+                 f"<td{flag}>{_e(row[4] or '-')}</td>", f'<td class="num">{_e(rl_tables.fmt(row[5]))}</td>']
+        lines.append("<tr>" + "".join(cells) + "</tr>")
+    return ("<h3>Service per approach (means over the demand draws)</h3>"
+            f"<table><tr>{head}</tr>{''.join(lines)}</table>"
+            '<p class="note">p95 delay: 95th-percentile vehicle delay from the cumulative counts at the '
+            "approach (FIFO per class; vehicles still waiting at the end count with their delay so far). "
+            "Starved draws: the longest red wait passed twice the signal's longest Webster red.</p>")
 
 
 def _is_number(text: object) -> bool:

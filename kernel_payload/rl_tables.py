@@ -7,6 +7,8 @@ class, value``; ``rl/data/metrics/evaluation_draws.csv``). From it:
   95 % Student-t interval;
 - :func:`paired_differences` -- each controller minus a reference (PPO) on the same draws, mean +-
   95 % interval of the per-draw differences (pairing removes the demand's draw-to-draw spread);
+- :func:`approach_rows` -- per controller and approach (``service.csv``): 95th-percentile vehicle
+  delay, longest red wait, starved draws, vehicles served;
 - :func:`smoke_caveat` -- the warning shown when PPO was trained for fewer than
   :data:`SMOKE_TIMESTEPS` steps.
 
@@ -33,6 +35,7 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("mean_queue_m", "total", "mean queue (m)"),
     ("max_queue_m", "total", "max queue (m)"),
     ("longest_wait_s", "total", "longest red wait (s)"),
+    ("p95_delay_s", "total", "p95 delay, worst approach (s)"),
 )
 """(metric, class, column header) of the pivot, in order."""
 
@@ -148,6 +151,33 @@ def references(draws: list[dict]) -> list[str]:
     return [c for c in controllers_of(draws) if c.startswith("ppo")]
 
 
+APPROACH_HEADERS = ("controller", "approach", "p95 delay (s)", "longest red wait (s)", "starved draws",
+                    "served (veh)")
+"""Columns of :func:`approach_rows`."""
+
+
+def approach_rows(service: Iterable[dict]) -> list[list]:
+    """One row per controller and approach from ``service.csv``'s rows (dicts of strings): the
+    95th-percentile vehicle delay and the longest red wait (means over the draws, s), the draws
+    that starved the approach (``k/n``) and the vehicles served (mean). Columns
+    :data:`APPROACH_HEADERS`; a value the file lacks (written before a column existed) is None."""
+    out = []
+    for row in service:
+        starved, draws = row.get("starved_draws"), row.get("draws")
+        out.append([str(row.get("controller")), str(row.get("approach")), _float(row.get("p95_delay_mean_s")),
+                    _float(row.get("longest_wait_mean_s")),
+                    f"{starved}/{draws}" if starved is not None and draws is not None else None,
+                    _float(row.get("served_veh_mean"))])
+    return out
+
+
+def _float(text: object) -> float | None:
+    try:
+        return float(str(text))
+    except ValueError:
+        return None
+
+
 def smoke_caveat(timesteps: int | None, threshold: int = SMOKE_TIMESTEPS) -> str | None:
     """The warning for a smoke-sized PPO run, or None when ``timesteps`` reaches ``threshold``."""
     if timesteps is None or timesteps >= threshold:
@@ -174,6 +204,11 @@ def starvation_note(table: dict[str, dict[str, Cell]]) -> str | None:
     where = ", ".join(f"{c} ({cell.starved}/{cell.n} draws)" for c, cell in hits)
     return (f"⚠ starved: a queue waited at red longer than twice its signal's longest Webster red "
             f"for {where}; such a controller is not deployable as is.")
+
+
+def fmt(value: float | None) -> str:
+    """A number as the tables print it (3 significant digits, thousands separated); ``-`` for None."""
+    return "-" if value is None else _num(float(value))
 
 
 def _num(value: float) -> str:

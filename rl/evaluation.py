@@ -15,6 +15,7 @@ from gymnasium.utils import seeding
 
 from rl.config import resolve_config
 from rl.controllers import make_controller
+from rl.ncurves import ApproachCounts
 from rl.service import WaitTracker, approach_green, starvation_thresholds
 from rl.simulation import ControlledNetwork
 from rl.tuning import is_tunable, tune_controller, tuning_draws
@@ -93,13 +94,17 @@ def controller_from_spec(spec: str):
 class Trace:
     """What one batch of episodes recorded. Shapes: queue (T, B, A) m; density (T, n) veh/m of copy 0
     on the first traced link; densities: the same per traced link (link -> (T, n_link));
-    longest_wait: per copy and approach, the longest red wait of a queue, s ((B, A), :mod:`rl.service`)."""
+    longest_wait: per copy and approach, the longest red wait of a queue, s ((B, A), :mod:`rl.service`);
+    p95_delay: per copy and approach, the 95th-percentile vehicle delay, s ((B, A), :mod:`rl.ncurves`);
+    served: per copy and approach, vehicles over the stop line in the episode ((B, A))."""
 
     measures: dict
     queue: list = field(default_factory=list)
     density: list = field(default_factory=list)
     densities: dict = field(default_factory=dict)
     longest_wait: np.ndarray | None = None
+    p95_delay: np.ndarray | None = None
+    served: np.ndarray | None = None
 
 
 def run_episodes(controller, core: ControlledNetwork, seeds: list[int],
@@ -114,11 +119,14 @@ def run_episodes(controller, core: ControlledNetwork, seeds: list[int],
     trace = Trace(measures={}, densities={link: [] for link in links})
     obs = core.observe()
     waits = WaitTracker(core.B, len(core.net.approaches))
+    counts = ApproachCounts(core)  # N-curves per approach, sampled at every decision
+    counts.sample()
     for _ in range(core.cfg.n_decisions):
         green = approach_green(core)  # the lights at the start of the interval
         _, _, info = core.step(controller.act(obs, core))
         obs = core.observe()
         waits.update(info["queue"], green, core.cfg.decision_interval)
+        counts.sample()
         trace.queue.append(info["queue"])
         for link in links:
             trace.densities[link].append(core.sim.link_density(link)[0].sum(axis=0))
@@ -126,6 +134,8 @@ def run_episodes(controller, core: ControlledNetwork, seeds: list[int],
         trace.density = trace.densities[links[0]]
     trace.measures = {**core.sim.measures(), "entered": core.sim.ledger()["entered"]}
     trace.longest_wait = waits.longest
+    trace.p95_delay = counts.p95()
+    trace.served = counts.served()
     return trace
 
 
@@ -144,6 +154,8 @@ def episode_metrics(trace: Trace, episode_length: float, lengths: np.ndarray | N
     queue, spilling back upstream, is longer). ``longest_wait_s`` is the longest red wait of a
     queue over the approaches (:mod:`rl.service`); with the starvation ``thresholds`` (s, (A,)),
     ``starved`` is 1 for an episode in which some approach waited longer than its threshold.
+    ``p95_delay_s`` is the largest over the approaches of their 95th-percentile vehicle delay
+    (:mod:`rl.ncurves`).
     """
     m = trace.measures
     out = {}
@@ -161,6 +173,8 @@ def episode_metrics(trace: Trace, episode_length: float, lengths: np.ndarray | N
         out[("longest_wait_s", "total")] = trace.longest_wait.max(axis=1)
         if thresholds is not None:
             out[("starved", "total")] = (trace.longest_wait > np.asarray(thresholds)[None, :]).any(axis=1).astype(float)
+    if trace.p95_delay is not None:
+        out[("p95_delay_s", "total")] = trace.p95_delay.max(axis=1)
     return out
 
 
@@ -246,7 +260,7 @@ def evaluate(env_id: str, controllers: list[str], episodes: int, seeds: list[int
     links = [a.link for a in core.net.approaches]
     lengths = approach_lengths(core.net)
     thresholds = starvation_thresholds(core)
-    waits: dict[str, np.ndarray] = {}  # controller -> (draws, A) longest red waits
+    service: dict[str, dict[str, np.ndarray]] = {}  # controller -> per-approach arrays (draws, A)
     rows, traces, per_draw, total = [], {}, {}, len(controllers) * len(seeds)
     draw_ids = [EVAL_SEED_BASE + 1000 * seed + e for seed in seeds for e in range(episodes)]
     tuned = []
@@ -259,7 +273,7 @@ def evaluate(env_id: str, controllers: list[str], episodes: int, seeds: list[int
             draws = [EVAL_SEED_BASE + 1000 * seed + e for e in range(episodes)]
             trace = run_episodes(ctl, core, draws, links)
             per_seed.append(episode_metrics(trace, cfg.episode_length, lengths, thresholds))
-            waits[spec] = np.concatenate([waits[spec], trace.longest_wait]) if spec in waits else trace.longest_wait
+            _collect_service(service.setdefault(spec, {}), trace)
             traces.setdefault(spec, trace)
             if progress is not None:
                 progress("evaluate", i * len(seeds) + j + 1, total)
@@ -282,8 +296,15 @@ def evaluate(env_id: str, controllers: list[str], episodes: int, seeds: list[int
                             draws=draw_rows)
     if tuned:
         write_tuning_csv(out_dir / "tuning.csv", tuned)
-    write_service_csv(out_dir / "service.csv", waits, [a.link for a in core.net.approaches], thresholds)
+    write_service_csv(out_dir / "service.csv", service, [a.link for a in core.net.approaches], thresholds)
     return EvalResult(summary, figures, rows, paired, draw_rows, tuned)
+
+
+def _collect_service(into: dict[str, np.ndarray], trace: Trace) -> None:
+    """Append a batch's per-approach service arrays (each (B, A)) to ``into`` (draws along axis 0)."""
+    for key, value in (("longest_wait", trace.longest_wait), ("p95_delay", trace.p95_delay),
+                       ("served", trace.served)):
+        into[key] = value if key not in into else np.concatenate([into[key], value])
 
 
 def _tune(ctl, cfg, sc, seed: int, n_draws: int, progress):
@@ -293,19 +314,31 @@ def _tune(ctl, cfg, sc, seed: int, n_draws: int, progress):
     return tune_controller(ctl, core, tuning_draws(seed, n_draws), report)
 
 
-def write_service_csv(path: Path, waits: dict[str, np.ndarray], approaches: list[str],
+SERVICE_COLUMNS = ("controller", "approach", "longest_wait_mean_s", "longest_wait_max_s",
+                   "starvation_threshold_s", "starved_draws", "draws", "p95_delay_mean_s", "p95_delay_max_s",
+                   "served_veh_mean")
+"""service.csv's columns (one row per controller and approach; means and maxima over the draws)."""
+
+
+def write_service_csv(path: Path, service: dict[str, dict[str, np.ndarray]], approaches: list[str],
                       thresholds: np.ndarray) -> Path:
     """Per controller and approach: the longest red wait of a queue (mean and max over the draws,
-    s), the starvation threshold (s) and the draws in which it was exceeded.
-    Shapes: waits controller -> (draws, A); thresholds (A,)."""
+    s), the starvation threshold (s) and the draws in which it was exceeded, the 95th-percentile
+    vehicle delay (mean and max over the draws, s; :mod:`rl.ncurves`) and the vehicles served
+    (over the stop line, mean over the draws).
+
+    Shapes: service controller -> {``longest_wait``, ``p95_delay``, ``served``: (draws, A)};
+    thresholds (A,).
+    """
     with Path(path).open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["controller", "approach", "longest_wait_mean_s", "longest_wait_max_s",
-                         "starvation_threshold_s", "starved_draws", "draws"])
-        for spec, w in waits.items():
+        writer.writerow(SERVICE_COLUMNS)
+        for spec, arrays in service.items():
+            w, p95, served = arrays["longest_wait"], arrays["p95_delay"], arrays["served"]
             for a, link in enumerate(approaches):
                 writer.writerow([spec, link, float(w[:, a].mean()), float(w[:, a].max()), float(thresholds[a]),
-                                 int((w[:, a] > thresholds[a]).sum()), len(w)])
+                                 int((w[:, a] > thresholds[a]).sum()), len(w), float(p95[:, a].mean()),
+                                 float(p95[:, a].max()), float(served[:, a].mean())])
     return Path(path)
 
 

@@ -8,8 +8,9 @@ controller, demand draw, metric and class: the frame the report's pivot tables a
 ``figures/evaluation.png``), ``latex/evaluation.tex`` (controllers x metrics, mean +- 95 % CI),
 ``latex/evaluation_paired.tex`` (paired difference vs PPO), ``latex/evaluation_long.tex`` and, when
 a tuned classical controller was compared, ``data/metrics/tuning.csv`` (its candidates and scores);
-``data/metrics/service.csv`` holds each controller's longest red wait per approach and the draws in
-which it starved an approach (:mod:`rl.service`). Until
+``data/metrics/service.csv`` holds per controller and approach the longest red wait, the draws in
+which it starved the approach (:mod:`rl.service`), the 95th-percentile vehicle delay
+(:mod:`rl.ncurves`) and the vehicles served, also as ``latex/service.tex``. Until
 the first count of training and of evaluation, a heartbeat says what is happening (building envs,
 compiling kernels). When the ``rl`` package is not there yet the suite is skipped with that reason,
 which makes the job ``partial``.
@@ -52,7 +53,8 @@ def run(ctx: SuiteContext) -> None:
     plan, timesteps = _plan(settings, env_kwargs.pop("device", settings.device or ctx.job.device))
     env_kwargs["device"] = plan.device  # training's; the evaluation runs on CPU copies (float64), as the
     # acceptance of issue 16 asks, and a few copies are faster on CPU cores than on GPU threads
-    ctx.metrics.update({"rl_device": plan.device, "rl_preset": plan.preset, "rl_n_envs": plan.n_envs,
+    ctx.metrics.update({"rl_env": settings.env, "rl_device": plan.device, "rl_preset": plan.preset,
+                        "rl_n_envs": plan.n_envs,
                         "rl_ppo_device": plan.ppo_device, "rl_timesteps": timesteps})
     with tempfile.TemporaryDirectory(prefix="arz-rl-") as tmp:
         work = Path(tmp)
@@ -89,8 +91,9 @@ def run(ctx: SuiteContext) -> None:
         service = work / "eval" / "service.csv"  # per approach: longest red waits, starvation
         if service.is_file():
             header, body = read_csv(service)
-            write_csv(ctx.metrics_dir / "service.csv",
-                      [_relabel(dict(zip(header, r, strict=False)), models) for r in body], header)
+            per_approach = [_relabel(dict(zip(header, r, strict=False)), models) for r in body]
+            write_csv(ctx.metrics_dir / "service.csv", per_approach, header)
+            _write_service_table(ctx, per_approach)
     rows = [_relabel(row, models) for row in evaluation.rows]
     draws = [_relabel(row, models) for row in getattr(evaluation, "draws", [])]
     ctx.metrics["ppo_timesteps"] = int(timesteps)  # per seed; the report's smoke caveat
@@ -209,6 +212,18 @@ def _write_pivots(ctx: SuiteContext, draws: list[dict]) -> None:
                     f"mean and 95% CI. {caveat}".strip(),
             label="tab:rl-paired",
         )  # fmt: skip
+
+
+def _write_service_table(ctx: SuiteContext, service: list[dict]) -> None:
+    """``latex/service.tex``: per controller and approach, p95 vehicle delay, longest red wait,
+    starved draws and vehicles served (:func:`kernel_payload.rl_tables.approach_rows`)."""
+    latex.write_table(
+        ctx.latex_dir / "service.tex", list(rl_tables.APPROACH_HEADERS), rl_tables.approach_rows(service),
+        caption=f"Service per approach on {ctx.job.rl.env}: 95th-percentile vehicle delay and longest red "
+                "wait of a queue (means over the demand draws), draws in which the wait passed the "
+                "starvation threshold (twice the signal's longest Webster red), vehicles served (mean).",
+        label="tab:rl-service",
+    )  # fmt: skip
 
 
 def _headline(rows: list[dict]) -> tuple[str, str, list[dict]] | None:

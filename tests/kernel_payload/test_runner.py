@@ -127,12 +127,18 @@ def test_all_suites_against_the_library_contracts(run_payload):
                      "rl/data/models/ppo_seed3.zip", "rl/figures/learning_curve.png",
                      "rl/figures/queue_over_time.png",
                      "rl/data/metrics/evaluation.csv", "rl/latex/evaluation.tex",
+                     "rl/data/metrics/service.csv", "rl/latex/service.tex",
                      "bench/figures/bench_throughput.png", "bench/data/metrics/bench.csv",
                      "bench/latex/bench.tex", "report.html"]:  # fmt: skip
         assert expected in files
     assert "rl/figures/evaluation.png" not in files  # the evaluation drew its own comparison
     evaluation = (out / "rl/data/metrics/evaluation.csv").read_text()
     assert "ppo (seed 3)" in evaluation and "/tmp" not in evaluation
+    service = (out / "rl/data/metrics/service.csv").read_text()
+    assert "ppo (seed 3),N_in" in service and "/tmp" not in service  # relabelled like the evaluation
+    assert "ppo (seed 3) & N\\_in & 60" in (out / "rl/latex/service.tex").read_text()
+    assert "Service per approach" in (out / "report.html").read_text()
+    assert summary.suite("rl").metrics["rl_env"] == "ARZ-Intersection-v0"
     with zipfile.ZipFile(out / "rl/data/models/ppo_seed3.zip") as archive:
         assert "device" in archive.read("kwargs.txt").decode()
     assert summary.suite("verify").metrics["checks_passed"] == 2
@@ -188,6 +194,9 @@ def test_real_rl_suite_through_the_payload_at_smoke_size(run_payload):
     delay = {(r[col["controller"]], r[col["class"]]) for r in rows if r[col["metric"]] == "delay_per_vehicle_s"}
     assert {("ppo (seed 5)", "total"), ("fixed-time", "m"), ("fixed-time", "c")} <= delay
     assert any(r[col["metric"]] == "delay_rel_diff_vs_fixed-time" for r in rows)  # the paired comparison
+    assert {r[col["controller"]] for r in rows if r[col["metric"]] == "p95_delay_s"} == {"ppo (seed 5)", "fixed-time"}
+    header, rows = read_csv(out / "rl/data/metrics/service.csv")
+    assert "p95_delay_mean_s" in header and len(rows) == 2 * 4  # two controllers x four approaches
     assert (out / "rl/data/models/ppo_seed5.zip").is_file()
     assert_manifest_matches(out, summary)
 

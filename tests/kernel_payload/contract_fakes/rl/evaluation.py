@@ -70,6 +70,15 @@ def evaluate(env_id, controllers, episodes, seeds, out_dir, progress=None, tune_
         for i, name in enumerate(controllers) for d in (0, 1)
         for metric, value in (("delay_per_vehicle_s", 30.0 + i + d),
                               ("max_queue_m", 400.0 if i == len(controllers) - 1 and d else 100.0 + i),
-                              ("max_queue_full", float(i == len(controllers) - 1 and d)))
+                              ("max_queue_full", float(i == len(controllers) - 1 and d)),
+                              ("p95_delay_s", 70.0 + i + d))
     ]
+    with open(out_dir / "service.csv", "w", newline="") as handle:  # rl.evaluation.SERVICE_COLUMNS
+        writer = csv.writer(handle)
+        writer.writerow(["controller", "approach", "longest_wait_mean_s", "longest_wait_max_s",
+                         "starvation_threshold_s", "starved_draws", "draws", "p95_delay_mean_s",
+                         "p95_delay_max_s", "served_veh_mean"])
+        for i, name in enumerate(controllers):
+            for approach in ("N_in", "E_in"):
+                writer.writerow([name, approach, 40.0 + i, 50.0 + i, 120.0, 0, 2, 60.0 + i, 70.0 + i, 300.0])
     return EvalResult(summary, [figure], rows, paired, draws)

@@ -1,0 +1,143 @@
+"""Print the results table of docs/environment.md (markdown) from a results folder, never by hand.
+
+Usage: ``python -m scripts.results_table RESULTS [RESULTS ...]`` where RESULTS is a job's pulled
+results folder (``validation_output/results/<owner>_<slug>``, holding
+``rl/data/metrics/evaluation_draws.csv``) or a sweep folder (``validation_output/sweeps/<...>``,
+whose ``members/*`` are such folders: one table per member, e.g. one per environment).
+
+Per results folder: a heading with the environment, the recipe (PPO steps per seed and copies, from
+``session_summary.json``) and the number of demand draws, then one row per controller (every PPO
+seed on its own row) with, over the held-out draws, mean +- 95 % Student-t half-width of:
+
+* delay per vehicle (s);
+* the paired relative difference from the **best classical controller** (the classical one,
+  ``random`` left out, with the lowest mean delay per vehicle): per draw ``d / d_best - 1``, mean
+  and 95 % interval in %, the interval in brackets (entirely below 0: less delay with confidence);
+* the 95th-percentile vehicle delay of the worst approach (s, :mod:`rl.ncurves`);
+* the longest red wait of a queue (s) and the draws in which some approach starved (``k/n``);
+* throughput (vehicles that left the network).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from kernel_payload import rl_tables
+from kernel_payload.report_rl import DRAWS_CSV, draws_frame
+
+SUITE = "rl"
+NOT_A_BASELINE = ("random",)  # never the best classical controller: it is a floor, not a contender
+COLUMNS = ("controller", "delay/veh (s)", "vs best classical: {best} (paired, %)", "p95 delay, worst approach (s)",
+           "longest red wait (s)", "starved", "throughput (veh)")
+
+
+class ResultsError(Exception):
+    """A folder that holds no RL evaluation; the message names it and the fix."""
+
+
+def result_folders(path: Path) -> list[Path]:
+    """The job results folders under ``path``: itself, or a sweep folder's ``members/*``.
+
+    Raises:
+        ResultsError: neither holds an RL evaluation frame.
+    """
+    path = Path(path)
+    if (path / SUITE / DRAWS_CSV).is_file():
+        return [path]
+    members = sorted(p for p in (path / "members").glob("*") if (p / SUITE / DRAWS_CSV).is_file())
+    if members:
+        return members
+    raise ResultsError(f"{path}: no {SUITE}/{DRAWS_CSV} there (nor in members/*/); give a job's pulled "
+                       "results folder (validation_output/results/<owner>_<slug>) or a sweep folder")
+
+
+def best_classical(table: dict[str, dict[str, rl_tables.Cell]]) -> str | None:
+    """The classical controller (not PPO, not ``random``) with the lowest mean delay per vehicle."""
+    header = rl_tables.METRICS[0][2]
+    candidates = [(row[header].mean, c) for c, row in table.items()
+                  if header in row and not c.startswith("ppo") and c not in NOT_A_BASELINE]
+    return min(candidates)[1] if candidates else None
+
+
+def relative_paired(draws: list[dict], controller: str, baseline: str) -> rl_tables.Cell:
+    """Mean and 95 % half-width of ``d_controller / d_baseline - 1`` (delay per vehicle, all
+    vehicles) over the draws both ran, as a fraction."""
+    def series(c):
+        return {str(r["draw"]): float(r["value"]) for r in draws
+                if r["controller"] == c and r["metric"] == "delay_per_vehicle_s" and r["class"] == "total"}
+    mine, base = series(controller), series(baseline)
+    return rl_tables.summarize([mine[d] / max(base[d], 1e-12) - 1.0 for d in mine if d in base])
+
+
+def _recipe(folder: Path) -> tuple[str, str]:
+    """(environment, recipe text) from the folder's ``session_summary.json`` (``?`` when absent)."""
+    try:
+        summary = json.loads((folder / "session_summary.json").read_text())
+        metrics = next(s for s in summary.get("suites", []) if s.get("name") == SUITE).get("metrics", {})
+    except (OSError, ValueError, StopIteration):
+        metrics = {}
+    env = str(metrics.get("rl_env", "?"))
+    steps, n_envs = metrics.get("ppo_timesteps", metrics.get("rl_timesteps")), metrics.get("rl_n_envs")
+    recipe = (f"PPO {int(steps):,} steps per training seed on {n_envs} copies ({metrics.get('rl_preset', '?')} "
+              f"preset, {metrics.get('rl_device', '?')})") if steps is not None else "PPO recipe: ?"
+    return env, recipe
+
+
+def _pct(cell: rl_tables.Cell) -> str:
+    if math.isnan(cell.mean):
+        return "n/a"
+    if math.isnan(cell.ci95):
+        return f"{100 * cell.mean:+.1f} % [n/a]"
+    lo, hi = 100 * (cell.mean - cell.ci95), 100 * (cell.mean + cell.ci95)
+    return f"{100 * cell.mean:+.1f} % [{lo:+.1f}, {hi:+.1f}]"
+
+
+def _mean_ci(row: dict[str, rl_tables.Cell], header: str) -> str:
+    cell = row.get(header)
+    if cell is None:
+        return "-"
+    return f"{rl_tables.fmt(cell.mean)} ± {'n/a' if math.isnan(cell.ci95) else rl_tables.fmt(cell.ci95)}"
+
+
+def table_markdown(folder: Path) -> str:
+    """The markdown table (with its heading) of one results folder."""
+    draws = draws_frame(Path(folder) / SUITE / DRAWS_CSV)
+    table = rl_tables.pivot(draws)
+    best = best_classical(table)
+    env, recipe = _recipe(Path(folder))
+    n = max((c.n for row in table.values() for c in row.values()), default=0)
+    h = {metric: header for metric, klass, header in rl_tables.METRICS if klass == "total"}
+    lines = [f"#### {env}: {n} held-out demand draws; {recipe}", "",
+             "| " + " | ".join(c.format(best=best or "none") for c in COLUMNS) + " |",
+             "|" + "---|" * len(COLUMNS)]
+    for controller, row in table.items():
+        wait = row.get(h["longest_wait_s"])
+        paired = "-" if best is None or controller == best else _pct(relative_paired(draws, controller, best))
+        cells = [controller, _mean_ci(row, h["delay_per_vehicle_s"]), paired, _mean_ci(row, h["p95_delay_s"]),
+                 _mean_ci(row, h["longest_wait_s"]), f"{wait.starved}/{wait.n}" if wait else "-",
+                 _mean_ci(row, h["throughput_veh"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"_Source: `{Path(folder).name}`; generated by `python -m scripts.results_table`._"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print one table per results folder; exit 2 with one line when a folder holds none."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results", nargs="+", type=Path, help="a job's results folder or a sweep folder")
+    args = ap.parse_args(argv)
+    try:
+        folders = [f for path in args.results for f in result_folders(path)]
+    except ResultsError as err:
+        print(f"results_table: {err}", file=sys.stderr)
+        return 2
+    print("\n\n".join(table_markdown(f) for f in folders))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
