@@ -50,6 +50,10 @@ def rl_section(suite: SuiteResult, out_dir: Path) -> str:
     for note in (rl_tables.ceiling_note(table), rl_tables.starvation_note(table)):
         if note:
             parts.append(f'<p class="note">{_e(note)}</p>')
+    relative = rl_tables.relative_vs_baselines(draws)
+    if relative:
+        parts.append("<h3>Delay per vehicle relative to each classical controller (paired, %)</h3>")
+        parts.append(_relative_table(relative))
     service = _service_table(out_dir / suite.name / SERVICE_CSV)
     if service:
         parts.append(service)
@@ -81,6 +85,19 @@ def _table(table: dict[str, dict[str, rl_tables.Cell]], corner: str) -> str:
                 cells.append(f'<td class="{css}">{_e(cell.text())}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _relative_table(relative: dict[str, dict[str, rl_tables.Cell]]) -> str:
+    """PPO controllers x classical controllers, each cell ``mean % [95 % CI]`` of d / d_base - 1."""
+    baselines = list(next(iter(relative.values())))
+    head = "".join(f"<th>{_e(h)}</th>" for h in ["controller", *(f"vs {b}" for b in baselines)])
+    body = "".join("<tr><th>" + _e(c) + "</th>" + "".join(
+        f'<td class="num">{_e(rl_tables.percent(row[b]))}</td>' for b in baselines) + "</tr>"
+        for c, row in relative.items())
+    return (f"<table><tr>{head}</tr>{body}</table>"
+            '<p class="note">Per draw d / d_baseline − 1 (delay per vehicle, all vehicles), mean and 95 % '
+            "CI over the draws both ran: an interval entirely below 0 means less delay than that "
+            "baseline with confidence.</p>")
 
 
 def _service_table(path: Path) -> str:

@@ -7,6 +7,8 @@ class, value``; ``rl/data/metrics/evaluation_draws.csv``). From it:
   95 % Student-t interval;
 - :func:`paired_differences` -- each controller minus a reference (PPO) on the same draws, mean +-
   95 % interval of the per-draw differences (pairing removes the demand's draw-to-draw spread);
+- :func:`relative_vs_baselines` -- every PPO controller against **each** classical one, draw by
+  draw: mean and 95 % interval of ``d_ppo / d_baseline - 1`` (delay per vehicle, all vehicles);
 - :func:`approach_rows` -- per controller and approach (``service.csv``): 95th-percentile vehicle
   delay, longest red wait, starved draws, vehicles served;
 - :func:`smoke_caveat` -- the warning shown when PPO was trained for fewer than
@@ -144,6 +146,32 @@ def paired_differences(draws: list[dict], reference: str,
             row[header] = summarize([mine[d] - ref[d] for d in common])
         table[controller] = row
     return table
+
+
+def relative_difference(draws: list[dict], controller: str, baseline: str,
+                        metric: tuple[str, str] = ("delay_per_vehicle_s", "total")) -> Cell:
+    """Mean and 95 % half-width of ``value_controller / value_baseline - 1`` over the draws both
+    ran (a fraction: -0.1 is 10 % less than the baseline)."""
+    series = _series(draws)
+    mine, base = series.get((controller, *metric), {}), series.get((baseline, *metric), {})
+    return summarize([mine[d] / max(base[d], 1e-12) - 1.0 for d in mine if d in base])
+
+
+def relative_vs_baselines(draws: list[dict]) -> dict[str, dict[str, Cell]]:
+    """PPO controller -> classical controller -> :func:`relative_difference` of delay per vehicle."""
+    ppo = references(draws)
+    baselines = [c for c in controllers_of(draws) if c not in ppo]
+    return {p: {b: relative_difference(draws, p, b) for b in baselines} for p in ppo}
+
+
+def percent(cell: Cell) -> str:
+    """A relative difference as ``-12.3 % [-20.1, -4.5]`` (the 95 % interval in brackets)."""
+    if math.isnan(cell.mean):
+        return "n/a"
+    if math.isnan(cell.ci95):
+        return f"{100 * cell.mean:+.1f} % [n/a]"
+    lo, hi = 100 * (cell.mean - cell.ci95), 100 * (cell.mean + cell.ci95)
+    return f"{100 * cell.mean:+.1f} % [{lo:+.1f}, {hi:+.1f}]"
 
 
 def references(draws: list[dict]) -> list[str]:

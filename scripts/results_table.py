@@ -63,16 +63,6 @@ def best_classical(table: dict[str, dict[str, rl_tables.Cell]]) -> str | None:
     return min(candidates)[1] if candidates else None
 
 
-def relative_paired(draws: list[dict], controller: str, baseline: str) -> rl_tables.Cell:
-    """Mean and 95 % half-width of ``d_controller / d_baseline - 1`` (delay per vehicle, all
-    vehicles) over the draws both ran, as a fraction."""
-    def series(c):
-        return {str(r["draw"]): float(r["value"]) for r in draws
-                if r["controller"] == c and r["metric"] == "delay_per_vehicle_s" and r["class"] == "total"}
-    mine, base = series(controller), series(baseline)
-    return rl_tables.summarize([mine[d] / max(base[d], 1e-12) - 1.0 for d in mine if d in base])
-
-
 def _recipe(folder: Path) -> tuple[str, str]:
     """(environment, recipe text) from the folder's ``session_summary.json`` (``?`` when absent)."""
     try:
@@ -85,15 +75,6 @@ def _recipe(folder: Path) -> tuple[str, str]:
     recipe = (f"PPO {int(steps):,} steps per training seed on {n_envs} copies ({metrics.get('rl_preset', '?')} "
               f"preset, {metrics.get('rl_device', '?')})") if steps is not None else "PPO recipe: ?"
     return env, recipe
-
-
-def _pct(cell: rl_tables.Cell) -> str:
-    if math.isnan(cell.mean):
-        return "n/a"
-    if math.isnan(cell.ci95):
-        return f"{100 * cell.mean:+.1f} % [n/a]"
-    lo, hi = 100 * (cell.mean - cell.ci95), 100 * (cell.mean + cell.ci95)
-    return f"{100 * cell.mean:+.1f} % [{lo:+.1f}, {hi:+.1f}]"
 
 
 def _mean_ci(row: dict[str, rl_tables.Cell], header: str) -> str:
@@ -116,7 +97,7 @@ def table_markdown(folder: Path) -> str:
              "|" + "---|" * len(COLUMNS)]
     for controller, row in table.items():
         wait = row.get(h["longest_wait_s"])
-        paired = "-" if best is None or controller == best else _pct(relative_paired(draws, controller, best))
+        paired = "-" if best is None or controller == best else rl_tables.percent(rl_tables.relative_difference(draws, controller, best))
         cells = [controller, _mean_ci(row, h["delay_per_vehicle_s"]), paired, _mean_ci(row, h["p95_delay_s"]),
                  _mean_ci(row, h["longest_wait_s"]), f"{wait.starved}/{wait.n}" if wait else "-",
                  _mean_ci(row, h["throughput_veh"])]

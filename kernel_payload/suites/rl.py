@@ -6,7 +6,9 @@ and writes ``data/models/ppo_seed<N>.zip``, ``data/metrics/training_seed<N>.csv`
 controller, demand draw, metric and class: the frame the report's pivot tables are computed from),
 ``figures/learning_curve.png``, the evaluation's own figures (or, when it draws none,
 ``figures/evaluation.png``), ``latex/evaluation.tex`` (controllers x metrics, mean +- 95 % CI),
-``latex/evaluation_paired.tex`` (paired difference vs PPO), ``latex/evaluation_long.tex`` and, when
+``latex/evaluation_paired.tex`` (paired difference vs PPO), ``latex/evaluation_vs_baselines.tex``
+(each PPO model's delay relative to each classical controller, paired, in %),
+``latex/evaluation_long.tex`` and, when
 a tuned classical controller was compared, ``data/metrics/tuning.csv`` (its candidates and scores);
 ``data/metrics/service.csv`` holds per controller and approach the longest red wait, the draws in
 which it starved the approach (:mod:`rl.service`), the 95th-percentile vehicle delay
@@ -202,6 +204,17 @@ def _write_pivots(ctx: SuiteContext, draws: list[dict]) -> None:
                 f"{note} {caveat}".strip(),
         label="tab:rl-evaluation",
     )  # fmt: skip
+    relative = rl_tables.relative_vs_baselines(draws)
+    if relative:
+        baselines = list(next(iter(relative.values())))
+        latex.write_table(
+            ctx.latex_dir / "evaluation_vs_baselines.tex", ["controller", *(f"vs {b}" for b in baselines)],
+            [[c, *(rl_tables.percent(row[b]) for b in baselines)] for c, row in relative.items()],
+            caption=f"Delay per vehicle relative to each classical controller on the same demand draws: mean "
+                    f"of (d / d_baseline - 1) in % and its 95% CI in brackets (entirely below 0: less delay "
+                    f"with confidence). {caveat}".strip(),
+            label="tab:rl-vs-baselines",
+        )  # fmt: skip
     for reference in rl_tables.references(draws)[:1]:
         diff = rl_tables.paired_differences(draws, reference)
         latex.write_table(

@@ -87,3 +87,36 @@ def test_cells_read_as_plain_numbers():
     cell = rl_tables.Cell(-93.6, 999.7, 2)
     assert cell.text() == "-93.6 ± 1,000" and rl_tables.Cell(4330.2, 2634.4, 2).text() == "4,330 ± 2,634"
     assert latex.mean_ci(rl_tables.Cell(4330.2, 1398.4, 2)) == r"$4{,}330 \pm 1{,}398$"  # no 1.4e+03
+
+
+def test_ppo_relative_to_each_baseline_matches_a_hand_calculation():
+    rel = rl_tables.relative_vs_baselines(frame())
+    per_draw = [10 / 15 - 1, 12 / 13 - 1, 14 / 20 - 1]  # draw d: fixed-time only, not paired
+    mean = sum(per_draw) / 3
+    sd = math.sqrt(sum((r - mean) ** 2 for r in per_draw) / 2)
+    cell = rel[PPO][FIXED]
+    assert list(rel) == [PPO] and list(rel[PPO]) == [FIXED]
+    assert cell.n == 3 and cell.mean == pytest.approx(mean) and cell.ci95 == pytest.approx(T2 * sd / math.sqrt(3))
+    lo, hi = 100 * (mean - cell.ci95), 100 * (mean + cell.ci95)
+    assert rl_tables.percent(cell) == f"{100 * mean:+.1f} % [{lo:+.1f}, {hi:+.1f}]"
+
+
+def test_per_approach_rows_from_service_csv_old_and_new():
+    new = {"controller": PPO, "approach": "N_in", "longest_wait_mean_s": "40.5", "starved_draws": "1",
+           "draws": "20", "p95_delay_mean_s": "61.25", "served_veh_mean": "812.0"}
+    old = {k: v for k, v in new.items() if k not in ("p95_delay_mean_s", "served_veh_mean")}
+    assert rl_tables.approach_rows([new, old]) == [[PPO, "N_in", 61.25, 40.5, "1/20", 812.0],
+                                                   [PPO, "N_in", None, 40.5, "1/20", None]]
+
+
+def test_the_report_shows_ppo_against_each_baseline_and_the_approach_table(tmp_path):
+    write_csv(tmp_path / "rl" / "data" / "metrics" / "service.csv",
+              [{"controller": PPO, "approach": "E_in", "longest_wait_mean_s": 40.0, "longest_wait_max_s": 50.0,
+                "starvation_threshold_s": 120.0, "starved_draws": 2, "draws": 3, "p95_delay_mean_s": 77.7,
+                "p95_delay_max_s": 90.0, "served_veh_mean": 512.0}],
+              ["controller", "approach", "longest_wait_mean_s", "longest_wait_max_s", "starvation_threshold_s",
+               "starved_draws", "draws", "p95_delay_mean_s", "p95_delay_max_s", "served_veh_mean"])
+    page = rl_report(tmp_path, 1_000_000)
+    assert "relative to each classical controller" in page and "<th>vs fixed-time</th>" in page
+    assert rl_tables.percent(rl_tables.relative_vs_baselines(frame())[PPO][FIXED]) in page
+    assert "Service per approach" in page and "77.7" in page and 'class="num ceiling">2/3' in page

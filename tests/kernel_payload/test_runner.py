@@ -127,7 +127,7 @@ def test_all_suites_against_the_library_contracts(run_payload):
                      "rl/data/models/ppo_seed3.zip", "rl/figures/learning_curve.png",
                      "rl/figures/queue_over_time.png",
                      "rl/data/metrics/evaluation.csv", "rl/latex/evaluation.tex",
-                     "rl/data/metrics/service.csv", "rl/latex/service.tex",
+                     "rl/data/metrics/service.csv", "rl/latex/service.tex", "rl/latex/evaluation_vs_baselines.tex",
                      "bench/figures/bench_throughput.png", "bench/data/metrics/bench.csv",
                      "bench/latex/bench.tex", "report.html"]:  # fmt: skip
         assert expected in files

@@ -1,0 +1,81 @@
+"""scripts/results_table.py: the docs' results table from a results folder, numbers checked by hand."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from kernel_payload.schema import SessionSummary, SuiteResult
+from kernel_payload.tables import write_csv
+from scripts import results_table
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# delay per vehicle on three shared draws; random has the least delay but is never the baseline
+DELAYS = {"ppo (seed 0)": [40.0, 45.0, 50.0], "ppo (seed 1)": [90.0, 100.0, 110.0],
+          "actuated-gap": [50.0, 50.0, 50.0], "fixed-time": [100.0, 90.0, 95.0], "random": [10.0, 10.0, 10.0]}
+
+
+def results_folder(root: Path, env: str = "ARZ-Intersection-v0") -> Path:
+    """A pulled results folder as the rl suite writes it (frame + session summary)."""
+    rows = []
+    for controller, values in DELAYS.items():
+        for d, v in enumerate(values):
+            starved = float(controller == "fixed-time" and d == 0)
+            for metric, value in (("delay_per_vehicle_s", v), ("p95_delay_s", 2 * v), ("longest_wait_s", 3 * v),
+                                  ("starved", starved), ("throughput_veh", 1000.0 + d)):
+                rows.append({"controller": controller, "draw": 2_001_000 + d, "metric": metric, "class": "total",
+                             "value": value})
+    write_csv(root / "rl" / "data" / "metrics" / "evaluation_draws.csv", rows,
+              ["controller", "draw", "metric", "class", "value"])
+    suite = SuiteResult(name="rl", status="succeeded",
+                        metrics={"rl_env": env, "ppo_timesteps": 300_000, "rl_n_envs": 8, "rl_preset": "cpu",
+                                 "rl_device": "cpu"})
+    summary = SessionSummary(job_id="j", job_name="rl-validation", started_at=datetime.now(timezone.utc),
+                             suites=[suite])
+    (root / "session_summary.json").write_text(summary.model_dump_json())
+    return root
+
+
+def _row(text: str, controller: str) -> list[str]:
+    line = next(x for x in text.splitlines() if x.startswith(f"| {controller} |"))
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def test_the_table_compares_with_the_best_classical_controller_draw_by_draw(tmp_path):
+    text = results_table.table_markdown(results_folder(tmp_path / "job"))
+    assert "ARZ-Intersection-v0: 3 held-out demand draws; PPO 300,000 steps per training seed on 8 copies" in text
+    assert "vs best classical: actuated-gap (paired, %)" in text  # not random, not fixed-time
+    ppo = _row(text, "ppo (seed 0)")
+    # per draw 40/50-1, 45/50-1, 50/50-1 = -20 %, -10 %, 0 %: mean -10 %, sd 10 %, t(0.975, 2) = 4.303
+    half = 4.303 * 10.0 / 3 ** 0.5
+    assert ppo[2] == f"-10.0 % [{-10.0 - half:+.1f}, {-10.0 + half:+.1f}]"
+    assert ppo[1].startswith("45 ± ") and ppo[3].startswith("90 ± ") and ppo[4].startswith("135 ± ")
+    assert ppo[5] == "0/3" and ppo[6] == "1,001 ± 2.48"  # 1000, 1001, 1002: t(0.975, 2) sd / sqrt(3)
+    assert _row(text, "ppo (seed 1)")[2].startswith("+100.0 %")
+    assert _row(text, "actuated-gap")[2] == "-"
+    assert _row(text, "fixed-time")[5] == "1/3"
+
+
+def test_a_sweep_folder_gives_one_table_per_member(tmp_path, capsys):
+    for member, env in (("m01", "ARZ-Intersection-v0"), ("m02", "ARZ-Arterial-v0")):
+        results_folder(tmp_path / "sweep" / "members" / member, env)
+    assert results_table.main([str(tmp_path / "sweep")]) == 0
+    out = capsys.readouterr().out
+    assert out.index("#### ARZ-Intersection-v0") < out.index("#### ARZ-Arterial-v0")
+    assert out.count("| ppo (seed 0) |") == 2
+
+
+@pytest.mark.parametrize("make", [lambda p: p, lambda p: (p / "members" / "m01").mkdir(parents=True) or p])
+def test_a_folder_without_an_evaluation_is_one_line_and_exit_2(tmp_path, make):
+    folder = make(tmp_path / "empty")
+    folder.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([sys.executable, "-m", "scripts.results_table", str(folder)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "rl/data/metrics/evaluation_draws.csv" in proc.stderr and "results folder" in proc.stderr
