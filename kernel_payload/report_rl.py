@@ -47,7 +47,7 @@ def rl_section(suite: SuiteResult, out_dir: Path) -> str:
     n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
     parts.append(f"<h3>Controllers (mean ± 95 % CI over {n} demand draws)</h3>")
     parts.append(_table(table, "controller"))
-    for note in (rl_tables.ceiling_note(table), rl_tables.starvation_note(table)):
+    for note in (rl_tables.draws_note(table), rl_tables.ceiling_note(table), rl_tables.starvation_note(table)):
         if note:
             parts.append(f'<p class="note">{_e(note)}</p>')
     relative = rl_tables.relative_vs_baselines(draws)

@@ -41,6 +41,9 @@ METRICS: tuple[tuple[str, str, str], ...] = (
 )
 """(metric, class, column header) of the pivot, in order."""
 
+PUBLISHED_DRAWS = 20
+"""Held-out demand draws below which a comparison is a preview, not a published figure (issue 17)."""
+
 CEILING = ("max_queue_m", "total")
 FULL = ("max_queue_full", "total")
 WAIT = ("longest_wait_s", "total")
@@ -212,6 +215,15 @@ def smoke_caveat(timesteps: int | None, threshold: int = SMOKE_TIMESTEPS) -> str
         return None
     return (f"PPO trained for {timesteps:,} steps only — a smoke test, not a result "
             f"(a result needs at least {threshold:,} steps; compare the controllers only then).")  # fmt: skip
+
+
+def draws_note(table: dict[str, dict[str, Cell]], threshold: int = PUBLISHED_DRAWS) -> str | None:
+    """The note for a comparison on fewer than ``threshold`` demand draws, else None."""
+    n = min((c.n for row in table.values() for c in row.values()), default=0)
+    if n >= threshold:
+        return None
+    return (f"{n} held-out demand draw{'s' if n != 1 else ''} only: a preview, not a published figure "
+            f"(published comparisons use at least {threshold} draws per environment, jobs/rl_validation.yml).")
 
 
 def ceiling_note(table: dict[str, dict[str, Cell]]) -> str | None:

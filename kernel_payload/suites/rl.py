@@ -194,7 +194,8 @@ def _write_pivots(ctx: SuiteContext, draws: list[dict]) -> None:
     table = rl_tables.pivot(draws)
     headers = [h for _, _, h in rl_tables.METRICS if any(h in row for row in table.values())]
     caveat = rl_tables.smoke_caveat(ctx.job.rl.timesteps) or ""
-    note = " ".join(n for n in (rl_tables.ceiling_note(table), rl_tables.starvation_note(table)) if n)
+    note = " ".join(n for n in (rl_tables.ceiling_note(table), rl_tables.starvation_note(table),
+                                rl_tables.draws_note(table)) if n)
     latex.write_table(
         ctx.latex_dir / "evaluation.tex", ["controller", *headers],
         [[c, *(latex.Raw(latex.mean_ci(row[h]) if h in row else "--") for h in headers)]

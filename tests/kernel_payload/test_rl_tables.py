@@ -120,3 +120,15 @@ def test_the_report_shows_ppo_against_each_baseline_and_the_approach_table(tmp_p
     assert "relative to each classical controller" in page and "<th>vs fixed-time</th>" in page
     assert rl_tables.percent(rl_tables.relative_vs_baselines(frame())[PPO][FIXED]) in page
     assert "Service per approach" in page and "77.7" in page and 'class="num ceiling">2/3' in page
+
+
+def test_fewer_than_twenty_draws_is_a_preview(tmp_path):
+    assert "3 held-out demand draws only" in rl_tables.draws_note(rl_tables.pivot(frame()))
+    twenty = [{"controller": c, "draw": d, "metric": "delay_per_vehicle_s", "class": "total", "value": 1.0 + d}
+              for c in (PPO, FIXED) for d in range(rl_tables.PUBLISHED_DRAWS)]
+    assert rl_tables.draws_note(rl_tables.pivot(twenty)) is None
+    assert rl_tables.draws_note(rl_tables.pivot(twenty[:-1])) is not None  # fixed-time has 19
+    write_csv(tmp_path / "rl" / "data" / "metrics" / "evaluation_draws.csv", twenty[:-1])
+    suite = SuiteResult(name="rl", status="succeeded", metrics={"ppo_timesteps": 300_000})
+    summary = SessionSummary(job_id="j", job_name="v", started_at=datetime.now(timezone.utc), suites=[suite])
+    assert "a preview, not a published figure" in render_report(summary, tmp_path)
