@@ -25,7 +25,7 @@ linearly between samples, and is delayed by ``t_out - t_in - t_ff,k``, with ``t_
 free-flow travel time for its class (sum of dx / Vmax_k over its cells), clipped at 0 (numerical
 diffusion lets a few vehicles beat free flow). Vehicles still on the approach (or in its entry
 queue) at the episode end count with their **delay so far**, ``t_end - t_in - t_ff,k`` clipped at
-0. The 95th percentile is then taken over **all vehicles of both classes** pooled, each vehicle
+0 (a lower bound: it credits them the whole free-flow time, however far they still have to go). The 95th percentile is then taken over **all vehicles of both classes** pooled, each vehicle
 weighing the same (:func:`p95_delay`).
 """
 

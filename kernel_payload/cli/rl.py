@@ -98,8 +98,8 @@ def _count(n: int, noun: str) -> str:
 
 def _print_evaluation(result, env: str, episodes: int, n_seeds: int, controllers: list[str]) -> None:
     """Per-controller table (mean ± 95 % CI) and one line per paired comparison."""
-    table = Table("controller", "delay/veh (s)", "throughput (veh)", "mean queue (m)", "max queue (m)",
-                  title=f"{env}: {_count(episodes, 'episode')} x {_count(n_seeds, 'seed')}, mean ± 95 % CI")  # fmt: skip
+    table = Table("controller", "delay/veh (s)", "p95 delay (s)", "longest red wait (s)", "throughput (veh)",
+                  "mean queue (m)", "max queue (m)", title=f"{env}: {_count(episodes, 'episode')} x {_count(n_seeds, 'seed')}, mean ± 95 % CI")  # fmt: skip
     cell = {(r["controller"], r["metric"], r["class"]): r for r in result.rows}
 
     def fmt(ctl: str, metric: str, cls: str = "total") -> str:
@@ -107,8 +107,8 @@ def _print_evaluation(result, env: str, episodes: int, n_seeds: int, controllers
         return "-" if r is None else f"{r['mean']:.4g} ± {r['ci95']:.2g}"
 
     for ctl in controllers:
-        table.add_row(ctl, fmt(ctl, "delay_per_vehicle_s"), fmt(ctl, "throughput_veh"),
-                      fmt(ctl, "mean_queue_m"), fmt(ctl, "max_queue_m"))  # fmt: skip
+        table.add_row(ctl, fmt(ctl, "delay_per_vehicle_s"), fmt(ctl, "p95_delay_s"), fmt(ctl, "longest_wait_s"),
+                      fmt(ctl, "throughput_veh"), fmt(ctl, "mean_queue_m"), fmt(ctl, "max_queue_m"))  # fmt: skip
     console = table_console()
     console.print(table)
     for pc in result.paired:
