@@ -66,7 +66,8 @@ def cumulative_demand(t: np.ndarray, times: np.ndarray, values: np.ndarray, line
 
 
 class ApproachCounts:
-    """N-curves of every approach of B copies, sampled on demand (see the module docstring).
+    """N-curves of every approach of B copies over one episode: :meth:`sample` after the reset and
+    after every interval (see the module docstring).
 
     Args:
         core: a :class:`rl.simulation.ControlledNetwork` (any backend: reads ``sim.Q``, ``sim.QU``,
@@ -98,6 +99,7 @@ class ApproachCounts:
                                      axis=1))
         self.queued.append(np.asarray(sim.QU, float).copy())
         self.times.append(np.asarray(sim.T, float).copy())
+        self.dscale = np.asarray(sim.DSCALE, float).copy()  # the episode's demand multipliers
 
     def curves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sample times and the arrival and departure curves of every approach and class.
@@ -114,7 +116,7 @@ class ApproachCounts:
         t = np.stack(self.times, axis=-1)
         n = np.stack(self.on_link, axis=-1)  # (B, L, 2, T)
         qu = np.stack(self.queued, axis=-1)  # (B, E, 2, T)
-        topo, dscale = self.net.topo, np.asarray(self.core.sim.DSCALE, float)
+        topo, dscale = self.net.topo, self.dscale
         inflow, outflow, arrivals = np.zeros_like(n), np.zeros_like(n), np.zeros_like(n)
         for l in self.order:
             kind, src = self.feeders[l]
