@@ -49,10 +49,10 @@ def test_evaluate_compares_ppo_and_classical_controllers(trained, tmp_path):
     assert calls[-1] == ("evaluate", 6, 6)
     with result.summary_csv.open() as fh:
         rows = list(csv.DictReader(fh))
-    # 14 (metric, class) per controller: delay, throughput, time spent x 3 classes, mean and max
-    # queue, max_queue_full, longest_wait_s, starved; plus 2 x 3 paired rows
-    assert tuple(rows[0]) == SUMMARY_COLUMNS and len(rows) == len(result.rows) == 3 * 14 + 2 * 3
-    assert len(result.draws) == 3 * 14 * 4  # controllers x (metric, class) x draws: the pivot's frame
+    # 15 (metric, class) per controller: delay, throughput, time spent x 3 classes, mean and max
+    # queue, max_queue_full, longest_wait_s, starved, p95_delay_s; plus 2 x 3 paired rows
+    assert tuple(rows[0]) == SUMMARY_COLUMNS and len(rows) == len(result.rows) == 3 * 15 + 2 * 3
+    assert len(result.draws) == 3 * 15 * 4  # controllers x (metric, class) x draws: the pivot's frame
     assert {d["draw"] for d in result.draws} == {2_000_000 + e for e in (0, 1)} | {2_001_000 + e for e in (0, 1)}
     paired = {(r["metric"], r["class"]) for r in result.rows if r["metric"].startswith(PAIRED_PREFIX)}
     assert paired == {(PAIRED_PREFIX + b, k) for b in ("fixed-time", "max-pressure") for k in ("m", "c", "total")}
