@@ -61,6 +61,8 @@ def format_cell(value: Any) -> str:
         if value != 0 and (abs(value) < 1e-2 or abs(value) >= 1e5):
             mantissa, exponent = f"{value:.2e}".split("e")
             return f"${mantissa}\\times10^{{{int(exponent)}}}$"
+        if abs(value) >= 999.5:  # .3g would print 1.23e+03
+            return f"{value:,.0f}".replace(",", "{,}")
         return f"{value:.3g}"
     return escape(value)
 

@@ -19,7 +19,7 @@ def test_escape_special_characters():
 @pytest.mark.parametrize(
     ("value", "text"),
     [(1.5e-4, r"$1.50\times10^{-4}$"), (3.14159, "3.14"), (250000.0, r"$2.50\times10^{5}$"),
-     (12, "12"), (True, "yes"), (None, "--"), (float("nan"), "--"), ("weno5_sine", r"weno5\_sine")],
+     (1234.6, "1{,}235"), (12, "12"), (True, "yes"), (None, "--"), (float("nan"), "--"), ("weno5_sine", r"weno5\_sine")],
 )  # fmt: skip
 def test_cells(value, text):
     assert format_cell(value) == text
