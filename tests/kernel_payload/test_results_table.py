@@ -26,8 +26,9 @@ def results_folder(root: Path, env: str = "ARZ-Intersection-v0") -> Path:
     for controller, values in DELAYS.items():
         for d, v in enumerate(values):
             starved = float(controller == "fixed-time" and d == 0)
+            throughput = (1000.0 + d) * (0.98 if controller == "ppo (seed 1)" else 1.0)
             for metric, value in (("delay_per_vehicle_s", v), ("p95_delay_s", 2 * v), ("longest_wait_s", 3 * v),
-                                  ("starved", starved), ("throughput_veh", 1000.0 + d)):
+                                  ("starved", starved), ("throughput_veh", throughput)):
                 rows.append({"controller": controller, "draw": 2_001_000 + d, "metric": metric, "class": "total",
                              "value": value})
     write_csv(root / "rl" / "data" / "metrics" / "evaluation_draws.csv", rows,
@@ -56,7 +57,9 @@ def test_the_table_compares_with_the_best_classical_controller_draw_by_draw(tmp_
     assert ppo[2] == f"-10.0 % [{-10.0 - half:+.1f}, {-10.0 + half:+.1f}]"
     assert ppo[1].startswith("45 ± ") and ppo[3].startswith("90 ± ") and ppo[4].startswith("135 ± ")
     assert ppo[5] == "0/3" and ppo[6] == "1,001 ± 2.48"  # 1000, 1001, 1002: t(0.975, 2) sd / sqrt(3)
+    assert ppo[7] == "+0.0 % [+0.0, +0.0]"  # the same throughput on every draw
     assert _row(text, "ppo (seed 1)")[2].startswith("+100.0 %")
+    assert _row(text, "ppo (seed 1)")[7] == "-2.0 % [-2.0, -2.0]"  # 2 % fewer vehicles on every draw
     assert _row(text, "actuated-gap")[2] == "-"
     assert _row(text, "fixed-time")[5] == "1/3"
 
