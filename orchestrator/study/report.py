@@ -19,7 +19,7 @@ from orchestrator.study.members import MetricKey
 from orchestrator.study.stats import Estimate, number_text
 from orchestrator.study.tables import Cell, value_text
 
-HEADLINE_METRICS = ("delay_per_vehicle_s", "throughput_veh", "tts_veh_h", "mean_queue_m", "max_queue_m")
+HEADLINE_METRICS = ("delay_per_vehicle_s", "throughput_veh", "p95_delay_s", "tts_veh_h", "mean_queue_m", "max_queue_m")
 """The ``rl`` metrics (class ``total``) of the headline table, in order, when a sweep has them."""
 MAX_COLUMNS = 6
 _STYLE = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
