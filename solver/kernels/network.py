@@ -38,11 +38,11 @@ from solver.kernels.measures import (  # noqa: F401
     accumulate_measures,
 )
 from solver.kernels.signals import signal_dt_cap, signal_greens, signal_update
-from solver.kernels.sweep import stage_link
+from solver.kernels.sweep import copy_faces, copy_fluxes, update_link
 from solver.params import GAMMA_C, GAMMA_M, RELAX, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "9b2da749ebf7a196"
+KERNEL_SOURCES_DIGEST = "53409251034e0177"
 
 # the pointwise physics compiled once, in solver.kernels.common; the CUDA port rebinds these names
 _sending_receiving = PHYSICS.sending_receiving
@@ -208,8 +208,10 @@ def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc
     (:data:`solver.kernels.link.RK3`) of a whole network copy: links and entry queues together.
 
     Allocation-free (named work slots, loops instead of slice assignment), so numba-cuda compiles
-    this same function for the GPU. Each stage is :func:`solver.kernels.sweep.stage_link` per link
-    after the node fluxes; the relaxation is fused with saving the state (:func:`relax_and_save`).
+    this same function for the GPU. Each stage computes the faces and interior fluxes of every
+    link in passes over the whole copy (:func:`solver.kernels.sweep.copy_faces`,
+    :func:`solver.kernels.sweep.copy_fluxes`), then the node fluxes over the node faces, then
+    updates each link (:func:`solver.kernels.sweep.update_link`); the relaxation is fused with saving the state (:func:`relax_and_save`).
     Returns False (q and qu restored to their values on entry) when a density would go negative.
     ``acc[k, ARRIVED|EXITED]`` receives this step's arrivals and exits (veh), RK-weighted like
     the state.
@@ -228,6 +230,9 @@ def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc
         a, b, c, w = RK3[stage]
         ra, rb = par.dtype.type(a), par.dtype.type(b)
         src, usrc = work[Q0 + stage], qwork[QU0 + stage]
+        # interior faces of every link in passes over the whole copy, then the node faces over them
+        copy_faces(src, qm, qp, lk, num.order, num.scales, par)
+        copy_fluxes(src, qm, qp, F, vmax, lk, num.kind, par, num.supply_cap)
         s_am, s_ac, s_em, s_ec = entry_exit_fluxes(
             src, usrc, t + c * dt, dt, lk, vmax, topo.en_link, topo.dem_t, topo.dem_v, topo.dem_np,
             topo.dem_lin, dscale, topo.ex_link, par, F, dqu)
@@ -240,10 +245,10 @@ def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc
         for l in range(lk.shape[0]):
             dtdx = rdt / topo.lk_dx[l]
             if stage < 2:  # two call sites: a constant ``final`` keeps the pass specialised
-                stage_link(work[Q1 + stage], q0, ra, src, rb, F, qm, qp, vmax, lk[l, 0], lk[l, 1],
-                           dtdx, num.order, num.kind, num.scales, par, num.supply_cap, num.flush, False)
-            elif stage_link(q, q0, ra, src, rb, F, qm, qp, vmax, lk[l, 0], lk[l, 1], dtdx, num.order,
-                            num.kind, num.scales, par, num.supply_cap, num.flush, True):
+                update_link(work[Q1 + stage], q0, ra, src, rb, F, lk[l, 0], lk[l, 1], dtdx,
+                            num.scales, par, num.flush, False)
+            elif update_link(q, q0, ra, src, rb, F, lk[l, 0], lk[l, 1], dtdx, num.scales, par,
+                             num.flush, True):
                 negative = True  # markers bounded and negatives looked for in the same pass
         udst = qwork[QU1 + stage] if stage < 2 else qu
         for e in range(qu.shape[0]):
