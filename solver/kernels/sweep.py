@@ -30,12 +30,11 @@ from solver.kernels.common import (
     jit_simd,
     par_tuple,
 )
-from solver.kernels.faces import capped_cu_fluxes, limit_faces, limit_pass, weno5_pass
-from solver.kernels.link import clean_cell
+from solver.kernels.faces import capped_cu_fluxes, clean_pass, limit_faces, limit_pass, weno5_pass
 from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RHO_JAM
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "f25d4373b73fe776"
+KERNEL_SOURCES_DIGEST = "1a788bf5c1b4959b"
 
 _weno5_class_faces = PHYSICS.weno5_class_faces
 _numerical_flux = PHYSICS.numerical_flux
@@ -245,10 +244,10 @@ def update_link(dst, a, ca, src, cb, F, off, n, dtdx, scales, par, flush, final)
     tiny = flush * par[RHO_JAM]
     vtop = scales[1] / scales[0]
     negative = False
-    pt = par_tuple(par)
-    for c in range(first, last + 1):
-        clean_cell(dst, c, thresh, tiny, vtop, eps)
-        if final:
+    clean_pass(dst, first, n, thresh, tiny, vtop, eps)  # clean_cell of every cell, vectorised
+    if final:
+        pt = par_tuple(par)
+        for c in range(first, last + 1):
             bound_cell(dst, c, vtop, eps, pt)
             if dst[0, c] < 0.0 or dst[2, c] < 0.0:
                 negative = True

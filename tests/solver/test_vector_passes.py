@@ -18,7 +18,7 @@ import pytest
 
 from solver.kernels import faces, link, sweep
 from solver.kernels.common import FASTMATH, NG, PHYSICS
-from solver.params import TAU_C, TAU_M, PhysicsParams
+from solver.params import EPS_VAC, TAU_C, TAU_M, PhysicsParams
 
 PAR = PhysicsParams().packed()
 _relax_marker, _flux_and_speeds = PHYSICS.relax_marker, PHYSICS.flux_and_speeds
@@ -122,3 +122,26 @@ def test_road_passes_give_the_scalar_loops_numbers_bitwise():
     assert np.array_equal(relaxed, expected) and not np.array_equal(relaxed, q)
     scratch = np.zeros(n + 2 * NG)
     assert link.max_wave_speed_scratch(q, n, PAR, scratch) == _scalar_speed(q, n, PAR) > 0.0
+
+
+@numba.njit
+def _scalar_clean(q, c0, n, thresh, tiny, vtop, eps):
+    for c in range(c0, c0 + n):
+        link.clean_cell(q, c, thresh, tiny, vtop, eps)
+
+
+def test_clean_pass_gives_clean_cell_bitwise():
+    """The vectorised vacuum clean-up of a link's cells against clean_cell cell by cell, on states
+    with round-off negatives, deeper negatives, near-vacuum cells and runaway markers."""
+    rng = np.random.default_rng(3)
+    q = _states(80, 11)
+    for k in range(2):
+        q[2 * k, rng.random(80) < 0.1] = -1e-18  # round-off below zero: flushed
+        q[2 * k, rng.random(80) < 0.05] = -1e-3  # a real negative: left for the retry
+        q[2 * k + 1] *= np.where(rng.random(80) < 0.2, -50.0, 1.0)  # markers out of range
+    thresh, tiny, vtop, eps = 1e-3 * 0.25, 1e-15 * 0.25, 30.0, PAR[EPS_VAC]
+    expected, got = q.copy(), q.copy()
+    _scalar_clean(expected, 2, 76, thresh, tiny, vtop, eps)
+    faces.clean_pass(got, 2, 76, thresh, tiny, vtop, eps)
+    assert np.array_equal(expected, got)
+    assert not np.array_equal(expected, q)  # the cases above do change cells
