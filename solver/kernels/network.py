@@ -315,6 +315,24 @@ def advance_network(q, qu, t, t_end, max_steps, topo, dscale, sigs, obs, num, wo
     return t, steps, failures
 
 
+@jit
+def count_nonfinite(q, qu, lk):
+    """Number of non-finite interior values and entry queues of one copy (0 for a valid state)."""
+    bad = 0
+    for l in range(lk.shape[0]):
+        for v in range(4):
+            for c in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
+                x = q[v, c]
+                if not (x - x == 0.0):
+                    bad += 1
+    for e in range(qu.shape[0]):
+        for k in range(2):
+            x = qu[e, k]
+            if not (x - x == 0.0):
+                bad += 1
+    return bad
+
+
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def advance_network_range(lo, hi, Q, QU, T, duration, max_steps, topo, DSCALE, SP, SS, ST, SN, REQ,
                           sig_static, obs, num, W, QW, SCR, GREEN, ACC, AQ, AQMAX, STEPS, FAIL):
@@ -329,7 +347,8 @@ def advance_network_range(lo, hi, Q, QU, T, duration, max_steps, topo, DSCALE, S
     Shapes: Q (B, 4, Ncells); QU (B, E, 2) entry queues (veh); T (B,); DSCALE (B, E) demand
     multipliers; SP SS SN REQ (B, S) int64, ST (B, S) signal state; W (B, N_WORK, 4, Ncells),
     QW (B, N_QWORK, E, 2), SCR (B, 6, maxdeg), GREEN (B, A) scratch; ACC (B, 2, N_ACC), AQ AQMAX
-    (B, A) accumulated measures; STEPS FAIL (B,) int64 outputs.
+    (B, A) accumulated measures; STEPS FAIL (B,) int64 outputs (FAIL also counts non-finite
+    values left in the copy, :func:`count_nonfinite`).
     """
     sig_times, app_sig, app_pos, sig_green = sig_static
     for b in range(lo, hi):
@@ -339,4 +358,4 @@ def advance_network_range(lo, hi, Q, QU, T, duration, max_steps, topo, DSCALE, S
                                   AQMAX[b])
         T[b] = t
         STEPS[b] = s
-        FAIL[b] = f
+        FAIL[b] = f + count_nonfinite(Q[b], QU[b], topo.lk)
