@@ -170,13 +170,16 @@ def relax_and_save(q, q0, saved, lk, vmax, h, par):
     decay_c = math.exp(-h / par[TAU_C])
     pt = par_tuple(par)
     passes = par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]
+    if passes:  # the same numbers, vectorised over all the links at once (ghosts included:
+        # q0's are refilled by copy_faces, saved's never read): copies, then q0 relaxed in place
+        L = lk.shape[0]
+        c0, c1 = lk[0, 0] + NG, lk[L - 1, 0] + NG + lk[L - 1, 1]
+        copy_rows(saved, q, c0, c1 - c0)
+        copy_rows(q0, q, c0, c1 - c0)
+        if relaxing:
+            relax_pass(q0, c0, c1 - c0, vmax, c0, decay_m, decay_c, par)
+        return
     for l in range(lk.shape[0]):
-        if passes:  # the same numbers, vectorised: copies, then the relaxation of q0 in place
-            copy_rows(saved, q, lk[l, 0] + NG, lk[l, 1])
-            copy_rows(q0, q, lk[l, 0] + NG, lk[l, 1])
-            if relaxing:
-                relax_pass(q0, lk[l, 0] + NG, lk[l, 1], vmax, lk[l, 0] + NG, decay_m, decay_c, par)
-            continue
         for c in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
             r_m, y_m, r_c, y_c = q[0, c], q[1, c], q[2, c], q[3, c]
             saved[0, c], saved[1, c], saved[2, c], saved[3, c] = r_m, y_m, r_c, y_c
