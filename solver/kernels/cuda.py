@@ -40,7 +40,7 @@ from numba import cuda
 from numba.core.registry import CPUDispatcher
 
 from solver import physics
-from solver.kernels.link import NG, ROUNDOFF_VACUUM
+from solver.kernels.link import ROUNDOFF_VACUUM
 from solver.kernels.network import advance_network, count_nonfinite
 
 #: round-off below zero flushed to vacuum, as a fraction of rho_jam, per precision
