@@ -6,9 +6,12 @@ which is what outflow ghosts would hold. Interface j of the link (0..n) is ``F[:
 node faces j = 0 and j = n belong to the entry, exit and junction fluxes.
 
 An RK stage of a link (:func:`stage_link`) runs in passes over contiguous cells: WENO5 faces of
-one class at a time (:func:`solver.kernels.link.weno5_pass`, vectorised), their positivity limiter
-(:func:`solver.kernels.link.limit_pass`), the interior face fluxes (scalar: branches of the flux
-and the supply cap), the conservative update (vectorised) and the cleaning of each cell. The faces
+one class at a time (:func:`solver.kernels.faces.weno5_pass`, vectorised), their positivity
+limiter (:func:`solver.kernels.faces.limit_pass`), the interior face fluxes, the conservative
+update and the cleaning of each cell (:func:`update_link`). The network step runs the same passes
+over all the links of a copy at once (:func:`copy_faces`, :func:`copy_fluxes`, after
+:func:`fill_link_ghosts`), then :func:`update_link` per link; :func:`stage_link` stays as the
+per-link reference the tests compare with. The faces
 live in two work slots of the step (``QM``, ``QP`` of :mod:`solver.kernels.network`), so nothing
 is allocated and numba-cuda compiles these functions unchanged. :func:`link_sweep` is the fused
 one-pass form (faces in registers) used where no work slots exist (reported speeds).
