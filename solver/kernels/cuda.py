@@ -40,8 +40,8 @@ from numba import cuda
 from numba.core.registry import CPUDispatcher
 
 from solver import physics
-from solver.kernels.link import NG, ROUNDOFF_VACUUM
-from solver.kernels.network import advance_network
+from solver.kernels.link import ROUNDOFF_VACUUM
+from solver.kernels.network import advance_network, count_nonfinite
 
 #: round-off below zero flushed to vacuum, as a fraction of rho_jam, per precision
 VACUUM_FLUSH = {"float64": ROUNDOFF_VACUUM, "float32": 1e-10}
@@ -49,23 +49,6 @@ VACUUM_FLUSH = {"float64": ROUNDOFF_VACUUM, "float32": 1e-10}
 # blocks only leave SMs idle at moderate batches (4,096 copies in blocks of 128 would use 32 of an
 # H100's 132 SMs; in blocks of 32 they use all of them).
 THREADS_PER_BLOCK = 32
-
-
-def count_nonfinite(q, qu, lk):
-    """Number of non-finite interior values and entry queues of one copy (0 for a valid state)."""
-    bad = 0
-    for l in range(lk.shape[0]):
-        for v in range(4):
-            for c in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
-                x = q[v, c]
-                if not (x - x == 0.0):
-                    bad += 1
-    for e in range(qu.shape[0]):
-        for k in range(2):
-            x = qu[e, k]
-            if not (x - x == 0.0):
-                bad += 1
-    return bad
 
 
 def advance_kernel(duration, max_steps, Q, QU, T, DSCALE, SP, SS, ST, SN, REQ, W, QW, SCR, GREEN, ACC,
@@ -182,6 +165,6 @@ def compile_kernels(dtype: str = "float64") -> types.SimpleNamespace:
     if dtype not in VACUUM_FLUSH:
         raise ValueError(f"dtype {dtype!r} is not supported on the GPU: use float64 or float32")
     if dtype not in _COMPILED:
-        advance = compile_entry(advance_kernel, dtype, {"count_nonfinite": count_nonfinite})
+        advance = compile_entry(advance_kernel, dtype)
         _COMPILED[dtype] = types.SimpleNamespace(advance=advance, dtype=dtype)
     return _COMPILED[dtype]

@@ -157,6 +157,25 @@ def capped_cu_fluxes(q, qm, qp, F, vmax, cl, nf, fo, par, supply_cap):
 
 
 @jit_simd
+def clean_pass(q, c0, n, thresh, tiny, vtop, eps):
+    """:func:`solver.kernels.link.clean_cell` of cells ``c0 .. c0+n-1`` in place, vectorised (the
+    same numbers): per class, a density in ``(-tiny, 0)`` is round-off at a vacuum front and
+    becomes vacuum (marker too); below ``thresh`` the marker is bounded to ``[0, vtop]``.
+
+    Shapes: q (4, Ncells).
+    """
+    for k in range(2):
+        r, y = q[2 * k, c0:c0 + n], q[2 * k + 1, c0:c0 + n]
+        for i in range(n):
+            rho, yy = r[i], y[i]
+            flush = rho < 0.0 and rho > -tiny
+            small = 0.0 <= rho < thresh
+            w = min(max(_marker(rho, yy, eps), 0.0), vtop)
+            r[i] = 0.0 if flush else rho
+            y[i] = 0.0 if flush else (rho * w if small else yy)
+
+
+@jit_simd
 def copy_rows(dst, src, c0, n):
     """``dst = src`` on cells ``c0 .. c0+n-1`` of the four variables. Shapes: (4, Ncells)."""
     for v in range(4):

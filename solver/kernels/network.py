@@ -38,11 +38,11 @@ from solver.kernels.measures import (  # noqa: F401
     accumulate_measures,
 )
 from solver.kernels.signals import signal_dt_cap, signal_greens, signal_update
-from solver.kernels.sweep import stage_link
+from solver.kernels.sweep import copy_faces, copy_fluxes, update_link
 from solver.params import GAMMA_C, GAMMA_M, RELAX, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "9b2da749ebf7a196"
+KERNEL_SOURCES_DIGEST = "6e9bd72cb78e7417"
 
 # the pointwise physics compiled once, in solver.kernels.common; the CUDA port rebinds these names
 _sending_receiving = PHYSICS.sending_receiving
@@ -170,13 +170,16 @@ def relax_and_save(q, q0, saved, lk, vmax, h, par):
     decay_c = math.exp(-h / par[TAU_C])
     pt = par_tuple(par)
     passes = par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]
+    if passes:  # the same numbers, vectorised over all the links at once (ghosts included:
+        # q0's are refilled by copy_faces, saved's never read): copies, then q0 relaxed in place
+        L = lk.shape[0]
+        c0, c1 = lk[0, 0] + NG, lk[L - 1, 0] + NG + lk[L - 1, 1]
+        copy_rows(saved, q, c0, c1 - c0)
+        copy_rows(q0, q, c0, c1 - c0)
+        if relaxing:
+            relax_pass(q0, c0, c1 - c0, vmax, c0, decay_m, decay_c, par)
+        return
     for l in range(lk.shape[0]):
-        if passes:  # the same numbers, vectorised: copies, then the relaxation of q0 in place
-            copy_rows(saved, q, lk[l, 0] + NG, lk[l, 1])
-            copy_rows(q0, q, lk[l, 0] + NG, lk[l, 1])
-            if relaxing:
-                relax_pass(q0, lk[l, 0] + NG, lk[l, 1], vmax, lk[l, 0] + NG, decay_m, decay_c, par)
-            continue
         for c in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
             r_m, y_m, r_c, y_c = q[0, c], q[1, c], q[2, c], q[3, c]
             saved[0, c], saved[1, c], saved[2, c], saved[3, c] = r_m, y_m, r_c, y_c
@@ -208,8 +211,10 @@ def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc
     (:data:`solver.kernels.link.RK3`) of a whole network copy: links and entry queues together.
 
     Allocation-free (named work slots, loops instead of slice assignment), so numba-cuda compiles
-    this same function for the GPU. Each stage is :func:`solver.kernels.sweep.stage_link` per link
-    after the node fluxes; the relaxation is fused with saving the state (:func:`relax_and_save`).
+    this same function for the GPU. Each stage computes the faces and interior fluxes of every
+    link in passes over the whole copy (:func:`solver.kernels.sweep.copy_faces`,
+    :func:`solver.kernels.sweep.copy_fluxes`), then the node fluxes over the node faces, then
+    updates each link (:func:`solver.kernels.sweep.update_link`); the relaxation is fused with saving the state (:func:`relax_and_save`).
     Returns False (q and qu restored to their values on entry) when a density would go negative.
     ``acc[k, ARRIVED|EXITED]`` receives this step's arrivals and exits (veh), RK-weighted like
     the state.
@@ -228,6 +233,9 @@ def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc
         a, b, c, w = RK3[stage]
         ra, rb = par.dtype.type(a), par.dtype.type(b)
         src, usrc = work[Q0 + stage], qwork[QU0 + stage]
+        # interior faces of every link in passes over the whole copy, then the node faces over them
+        copy_faces(src, qm, qp, lk, num.order, num.scales, par)
+        copy_fluxes(src, qm, qp, F, vmax, lk, num.kind, par, num.supply_cap)
         s_am, s_ac, s_em, s_ec = entry_exit_fluxes(
             src, usrc, t + c * dt, dt, lk, vmax, topo.en_link, topo.dem_t, topo.dem_v, topo.dem_np,
             topo.dem_lin, dscale, topo.ex_link, par, F, dqu)
@@ -240,10 +248,10 @@ def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc
         for l in range(lk.shape[0]):
             dtdx = rdt / topo.lk_dx[l]
             if stage < 2:  # two call sites: a constant ``final`` keeps the pass specialised
-                stage_link(work[Q1 + stage], q0, ra, src, rb, F, qm, qp, vmax, lk[l, 0], lk[l, 1],
-                           dtdx, num.order, num.kind, num.scales, par, num.supply_cap, num.flush, False)
-            elif stage_link(q, q0, ra, src, rb, F, qm, qp, vmax, lk[l, 0], lk[l, 1], dtdx, num.order,
-                            num.kind, num.scales, par, num.supply_cap, num.flush, True):
+                update_link(work[Q1 + stage], q0, ra, src, rb, F, lk[l, 0], lk[l, 1], dtdx,
+                            num.scales, par, num.flush, False)
+            elif update_link(q, q0, ra, src, rb, F, lk[l, 0], lk[l, 1], dtdx, num.scales, par,
+                             num.flush, True):
                 negative = True  # markers bounded and negatives looked for in the same pass
         udst = qwork[QU1 + stage] if stage < 2 else qu
         for e in range(qu.shape[0]):
@@ -310,6 +318,24 @@ def advance_network(q, qu, t, t_end, max_steps, topo, dscale, sigs, obs, num, wo
     return t, steps, failures
 
 
+@jit
+def count_nonfinite(q, qu, lk):
+    """Number of non-finite interior values and entry queues of one copy (0 for a valid state)."""
+    bad = 0
+    for l in range(lk.shape[0]):
+        for v in range(4):
+            for c in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
+                x = q[v, c]
+                if not (x - x == 0.0):
+                    bad += 1
+    for e in range(qu.shape[0]):
+        for k in range(2):
+            x = qu[e, k]
+            if not (x - x == 0.0):
+                bad += 1
+    return bad
+
+
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def advance_network_range(lo, hi, Q, QU, T, duration, max_steps, topo, DSCALE, SP, SS, ST, SN, REQ,
                           sig_static, obs, num, W, QW, SCR, GREEN, ACC, AQ, AQMAX, STEPS, FAIL):
@@ -324,7 +350,8 @@ def advance_network_range(lo, hi, Q, QU, T, duration, max_steps, topo, DSCALE, S
     Shapes: Q (B, 4, Ncells); QU (B, E, 2) entry queues (veh); T (B,); DSCALE (B, E) demand
     multipliers; SP SS SN REQ (B, S) int64, ST (B, S) signal state; W (B, N_WORK, 4, Ncells),
     QW (B, N_QWORK, E, 2), SCR (B, 6, maxdeg), GREEN (B, A) scratch; ACC (B, 2, N_ACC), AQ AQMAX
-    (B, A) accumulated measures; STEPS FAIL (B,) int64 outputs.
+    (B, A) accumulated measures; STEPS FAIL (B,) int64 outputs (FAIL also counts non-finite
+    values left in the copy, :func:`count_nonfinite`).
     """
     sig_times, app_sig, app_pos, sig_green = sig_static
     for b in range(lo, hi):
@@ -334,4 +361,4 @@ def advance_network_range(lo, hi, Q, QU, T, duration, max_steps, topo, DSCALE, S
                                   AQMAX[b])
         T[b] = t
         STEPS[b] = s
-        FAIL[b] = f
+        FAIL[b] = f + count_nonfinite(Q[b], QU[b], topo.lk)

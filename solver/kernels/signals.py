@@ -14,7 +14,7 @@ import numba
 from solver.kernels.link import FASTMATH
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "8b0f840dba87078a"
+KERNEL_SOURCES_DIGEST = "7f5e0ac1c05b1d01"
 
 jit = numba.njit(cache=True, fastmath=FASTMATH)
 

@@ -6,9 +6,12 @@ which is what outflow ghosts would hold. Interface j of the link (0..n) is ``F[:
 node faces j = 0 and j = n belong to the entry, exit and junction fluxes.
 
 An RK stage of a link (:func:`stage_link`) runs in passes over contiguous cells: WENO5 faces of
-one class at a time (:func:`solver.kernels.link.weno5_pass`, vectorised), their positivity limiter
-(:func:`solver.kernels.link.limit_pass`), the interior face fluxes (scalar: branches of the flux
-and the supply cap), the conservative update (vectorised) and the cleaning of each cell. The faces
+one class at a time (:func:`solver.kernels.faces.weno5_pass`, vectorised), their positivity
+limiter (:func:`solver.kernels.faces.limit_pass`), the interior face fluxes, the conservative
+update and the cleaning of each cell (:func:`update_link`). The network step runs the same passes
+over all the links of a copy at once (:func:`copy_faces`, :func:`copy_fluxes`, after
+:func:`fill_link_ghosts`), then :func:`update_link` per link; :func:`stage_link` stays as the
+per-link reference the tests compare with. The faces
 live in two work slots of the step (``QM``, ``QP`` of :mod:`solver.kernels.network`), so nothing
 is allocated and numba-cuda compiles these functions unchanged. :func:`link_sweep` is the fused
 one-pass form (faces in registers) used where no work slots exist (reported speeds).
@@ -30,12 +33,11 @@ from solver.kernels.common import (
     jit_simd,
     par_tuple,
 )
-from solver.kernels.faces import capped_cu_fluxes, limit_faces, limit_pass, weno5_pass
-from solver.kernels.link import clean_cell
+from solver.kernels.faces import capped_cu_fluxes, clean_pass, limit_faces, limit_pass, weno5_pass
 from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RHO_JAM
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "f25d4373b73fe776"
+KERNEL_SOURCES_DIGEST = "1a788bf5c1b4959b"
 
 _weno5_class_faces = PHYSICS.weno5_class_faces
 _numerical_flux = PHYSICS.numerical_flux
@@ -215,29 +217,100 @@ def combine_pass(dst, a, ca, src, cb, F, off, n, dtdx):
 def stage_link(dst, a, ca, src, cb, F, qm, qp, vmax, off, n, dtdx, order, kind, scales, par,
                supply_cap, flush, final):
     """One RK stage of one link: faces (:func:`link_faces`), interior fluxes
-    (:func:`face_fluxes`), ``dst = ca a + cb (src - dt/dx (F_{j+1} - F_j))``
-    (:func:`combine_pass`), then each cell cleaned (:func:`solver.kernels.link.clean_cell`) and,
-    with ``final``, its markers bounded (:func:`bound_cell`).
+    (:func:`face_fluxes`), then the update (:func:`update_link`); the per-link form of what
+    :func:`solver.kernels.network.network_rk3` does for the whole copy at once
+    (:func:`copy_faces`, :func:`copy_fluxes`).
 
     The node faces ``F[:, off]`` and ``F[:, off + n]`` must hold the entry, exit and junction
     fluxes of this stage; the interior faces are written to F. ``qm``, ``qp`` are scratch (the
-    faces). ``dtdx`` = dt/dx (s/m), ``flush`` as in :class:`solver.network.Numerics`. Returns True
-    if ``final`` and an interior density is negative after cleaning (the step must then be
-    retried). Shapes: (4, Ncells).
+    faces). Returns what :func:`update_link` returns. Shapes: (4, Ncells).
     """
     first, last = off + NG, off + NG + n - 1
     link_faces(src, qm, qp, first, last, order, scales, par)
     face_fluxes(src, qm, qp, F, vmax, off, n, kind, par, supply_cap)
+    return update_link(dst, a, ca, src, cb, F, off, n, dtdx, scales, par, flush, final)
+
+
+@jit
+def update_link(dst, a, ca, src, cb, F, off, n, dtdx, scales, par, flush, final):
+    """``dst = ca a + cb (src - dt/dx (F_{j+1} - F_j))`` on the n cells of one link
+    (:func:`combine_pass`), then each cell cleaned (:func:`solver.kernels.link.clean_cell`) and,
+    with ``final``, its markers bounded (:func:`bound_cell`).
+
+    F must hold every face of the link (node faces included). ``dtdx`` = dt/dx (s/m), ``flush``
+    as in :class:`solver.network.Numerics`. Returns True if ``final`` and an interior density is
+    negative after cleaning (the step must then be retried). Shapes: (4, Ncells).
+    """
+    first, last = off + NG, off + NG + n - 1
     combine_pass(dst, a, ca, src, cb, F, off, n, dtdx)
     thresh, eps = VACUUM_FACE * par[RHO_JAM], par[EPS_VAC]
     tiny = flush * par[RHO_JAM]
     vtop = scales[1] / scales[0]
     negative = False
-    pt = par_tuple(par)
-    for c in range(first, last + 1):
-        clean_cell(dst, c, thresh, tiny, vtop, eps)
-        if final:
+    clean_pass(dst, first, n, thresh, tiny, vtop, eps)  # clean_cell of every cell, vectorised
+    if final:
+        pt = par_tuple(par)
+        for c in range(first, last + 1):
             bound_cell(dst, c, vtop, eps, pt)
             if dst[0, c] < 0.0 or dst[2, c] < 0.0:
                 negative = True
     return negative
+
+
+@jit
+def fill_link_ghosts(q, lk):
+    """Outflow ghost cells of every link, in place: its NG ghosts on each side hold copies of its
+    first and last interior cell (4 variables). A stencil that runs over a link's end then reads
+    exactly what the clamped indices of :func:`link_faces` read, so one pass over all the cells
+    of a copy gives every interior cell the faces of the per-link passes. Shapes: q (4, Ncells).
+    """
+    for l in range(lk.shape[0]):
+        first, last = lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1] - 1
+        for v in range(4):
+            lo, hi = q[v, first], q[v, last]
+            for g in range(1, NG + 1):
+                q[v, first - g] = lo
+                q[v, last + g] = hi
+
+
+@jit
+def copy_faces(q, qm, qp, lk, order, scales, par):
+    """Limited faces of every interior cell of a network copy into ``qm``/``qp``, bitwise those
+    of :func:`link_faces` link by link, in one WENO5 pass and one limiter pass per class over
+    all the links at once (vectorised even where a link is shorter than the vector loop's minimum
+    trip count: the 15-cell exits of ``intersection_4arm``).
+
+    Fills the ghost cells of ``q`` first (:func:`fill_link_ghosts`: ``q`` must be a work slot,
+    not the state); the faces of ghost cells are computed too and are never read by interior
+    fluxes. First order runs link by link. Links lie in order on the flat axis.
+    Shapes: q, qm, qp (4, Ncells); lk (L, 2).
+    """
+    L = lk.shape[0]
+    if order == FIRST_ORDER:
+        for l in range(L):
+            link_faces(q, qm, qp, lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1] - 1, order, scales, par)
+        return
+    fill_link_ghosts(q, lk)
+    c0, c1 = lk[0, 0] + NG, lk[L - 1, 0] + NG + lk[L - 1, 1]
+    z = order == WENO5  # WENO-Z weights; WENO5_JS for comparison
+    thresh, eps = VACUUM_FACE * par[RHO_JAM], par[EPS_VAC]
+    for k in range(2):
+        weno5_pass(q, k, c0, c1, scales[2 * k], scales[2 * k + 1], z, qm, qp)
+        limit_pass(q, k, c0, c1, c0 - 1, c1, thresh, eps, qm, qp)
+
+
+@jit
+def copy_fluxes(q, qm, qp, F, vmax, lk, kind, par, supply_cap):
+    """Interior face fluxes of every link of a copy (:func:`face_fluxes`) from the faces of
+    :func:`copy_faces`. The common case (central-upwind, the calibrated exponents) is one
+    vectorised pass over all the faces of the copy, which also writes the node faces and the
+    unused slots between links: the caller computes the node fluxes afterwards.
+    Shapes: q, qm, qp, F (4, Ncells) (``q`` with filled ghosts); vmax (2, Ncells).
+    """
+    L = lk.shape[0]
+    if kind == CENTRAL_UPWIND and par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]:
+        c0, c1 = lk[0, 0] + NG, lk[L - 1, 0] + NG + lk[L - 1, 1]
+        capped_cu_fluxes(q, qm, qp, F, vmax, c0, c1 - c0 - 1, c0 - NG + 1, par, supply_cap)
+        return
+    for l in range(L):
+        face_fluxes(q, qm, qp, F, vmax, lk[l, 0], lk[l, 1], kind, par, supply_cap)

@@ -33,7 +33,7 @@ from solver.network.compile import max_degree
 from solver.params import EPS_VAC
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "44014016ca4f6c6a"
+KERNEL_SOURCES_DIGEST = "be0181ea7f23847b"
 
 #: dt of the entry rule ``min(demand + queue/dt, supply)`` when reporting: a waiting queue enters at the supply
 REPORT_DT = 1e-9

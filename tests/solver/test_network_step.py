@@ -86,3 +86,17 @@ def test_stored_vehicles_are_the_per_link_sums():
     assert np.abs(by_link).min() > 1.0  # vehicles on the links
     np.testing.assert_allclose(sim.stored(), by_link, rtol=1e-13)
     assert np.abs(sim.ledger()["residual"]).max() < 1e-9
+
+
+def test_a_non_finite_state_names_its_copy():
+    """The step kernel counts non-finite values into FAIL (no numpy pass over Q per decision):
+    a NaN planted in one copy is reported for that copy only, as a NumericalError."""
+    from solver.errors import NumericalError
+
+    net = build_network(load_scenario(SCENARIOS / "intersection_4arm.yml"))
+    sim = BatchedNetwork(net, batch=3, threads=1)
+    sim.advance(5.0, np.zeros((3, 1), np.int64))
+    sim.Q[1, 2, int(net.lk[0, 0]) + 5] = np.nan
+    with pytest.raises(NumericalError, match=r"copies \[1\]"):
+        sim.advance(5.0)
+    assert sim.FAIL[0] == 0 and sim.FAIL[2] == 0 and sim.FAIL[1] > 0

@@ -18,7 +18,7 @@ import pytest
 
 from solver.kernels import faces, link, sweep
 from solver.kernels.common import FASTMATH, NG, PHYSICS
-from solver.params import TAU_C, TAU_M, PhysicsParams
+from solver.params import EPS_VAC, TAU_C, TAU_M, PhysicsParams
 
 PAR = PhysicsParams().packed()
 _relax_marker, _flux_and_speeds = PHYSICS.relax_marker, PHYSICS.flux_and_speeds
@@ -57,6 +57,35 @@ def test_stage_passes_give_the_fused_sweeps_fluxes_bitwise(order, kind, supply_c
         assert np.abs(passes).max() > 0.0
 
 
+
+@pytest.mark.parametrize("order", [link.FIRST_ORDER, link.WENO5, link.WENO5_JS])
+@pytest.mark.parametrize("kind", [link.CENTRAL_UPWIND, link.HLL])
+@pytest.mark.parametrize("supply_cap", [True, False])
+def test_whole_copy_passes_give_the_fused_sweeps_interior_fluxes_bitwise(order, kind, supply_cap):
+    """copy_faces/copy_fluxes run over all links at once (stencils crossing a link's end read its
+    filled ghosts; faces across link boundaries are garbage that nothing reads): every link's
+    interior fluxes must still be the fused sweep's, whatever the ghosts held before."""
+    lk = np.array([(0, 25), (31, 1), (38, 3), (47, 6)], np.int64)
+    n_cells = 59
+    vmax = np.vstack([np.full(n_cells, 19.4), np.full(n_cells, 16.7)])
+    for seed in range(3):
+        q = _states(n_cells, seed)
+        fused, passes = np.zeros((4, n_cells)), np.full((4, n_cells), np.nan)
+        qm, qp = np.zeros((4, n_cells)), np.zeros((4, n_cells))
+        for off, n in lk:
+            sweep.link_sweep(q, fused, vmax, off, n, order, kind, SCALES, PAR, supply_cap)
+        src = q.copy()
+        for off, n in lk:  # ghosts holding something else than the link's end cells
+            src[:, off:off + NG] = 7.0
+            src[:, off + NG + n:off + n + 2 * NG] = -3.0
+        sweep.copy_faces(src, qm, qp, lk, order, SCALES, PAR)
+        sweep.copy_fluxes(src, qm, qp, passes, vmax, lk, kind, PAR, supply_cap)
+        for off, n in lk:
+            inner = slice(off + 1, off + n)
+            assert np.array_equal(fused[:, inner], passes[:, inner]), (off, np.abs(fused - passes)[:, inner].max())
+        for off, n in lk:  # interior cells untouched
+            assert np.array_equal(src[:, off + NG:off + NG + n], q[:, off + NG:off + NG + n])
+
 @numba.njit(fastmath=FASTMATH)
 def _scalar_relax(q, n, vmax, h, par):
     decay_m, decay_c = math.exp(-h / par[TAU_M]), math.exp(-h / par[TAU_C])
@@ -93,3 +122,26 @@ def test_road_passes_give_the_scalar_loops_numbers_bitwise():
     assert np.array_equal(relaxed, expected) and not np.array_equal(relaxed, q)
     scratch = np.zeros(n + 2 * NG)
     assert link.max_wave_speed_scratch(q, n, PAR, scratch) == _scalar_speed(q, n, PAR) > 0.0
+
+
+@numba.njit
+def _scalar_clean(q, c0, n, thresh, tiny, vtop, eps):
+    for c in range(c0, c0 + n):
+        link.clean_cell(q, c, thresh, tiny, vtop, eps)
+
+
+def test_clean_pass_gives_clean_cell_bitwise():
+    """The vectorised vacuum clean-up of a link's cells against clean_cell cell by cell, on states
+    with round-off negatives, deeper negatives, near-vacuum cells and runaway markers."""
+    rng = np.random.default_rng(3)
+    q = _states(80, 11)
+    for k in range(2):
+        q[2 * k, rng.random(80) < 0.1] = -1e-18  # round-off below zero: flushed
+        q[2 * k, rng.random(80) < 0.05] = -1e-3  # a real negative: left for the retry
+        q[2 * k + 1] *= np.where(rng.random(80) < 0.2, -50.0, 1.0)  # markers out of range
+    thresh, tiny, vtop, eps = 1e-3 * 0.25, 1e-15 * 0.25, 30.0, PAR[EPS_VAC]
+    expected, got = q.copy(), q.copy()
+    _scalar_clean(expected, 2, 76, thresh, tiny, vtop, eps)
+    faces.clean_pass(got, 2, 76, thresh, tiny, vtop, eps)
+    assert np.array_equal(expected, got)
+    assert not np.array_equal(expected, q)  # the cases above do change cells
