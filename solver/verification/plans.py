@@ -8,9 +8,8 @@ the order in which they run changes nothing they compute.
 
 What: a family of cases (smooth, Riemann, ...) is a :class:`Plan`: its independent :class:`Unit`
 runs, each ``run(progress) -> value``, and ``combine(values) -> Part`` that turns them into checks,
-ladders and samples. :func:`run_plans` runs every unit of every plan on ``workers`` threads,
-costliest first (after the first unit, whose count is the job's first sign of progress), and
-forwards each unit's progress counts from the calling thread in plan order: the stream of
+ladders and samples. :func:`run_plans` runs every unit of every plan on ``workers`` threads (in the
+order of :func:`submission_order`) and forwards each unit's progress counts from the calling thread in plan order: the stream of
 ``(stage, done, total)`` is exactly the one that running the units in turn would give, and a
 count is passed on as soon as every unit before it has finished.
 """
@@ -88,11 +87,11 @@ def run_units(units: Sequence[Unit], progress: Progress, workers: int = 1) -> li
         finally:
             counts[index].put(_DONE)
 
-    rest = sorted(range(1, len(units)), key=lambda i: -units[i].cost)  # stable: ties keep plan order
-    pool = ThreadPoolExecutor(min(workers, len(units)), thread_name_prefix="arz-verify")
+    workers = min(workers, len(units))
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="arz-verify")
     futures: dict[int, Future] = {}
     try:
-        for index in [0, *rest]:
+        for index in submission_order([unit.cost for unit in units], workers):
             futures[index] = pool.submit(job, index)
         for index in range(len(units)):
             _forward(counts[index], progress)
@@ -100,6 +99,19 @@ def run_units(units: Sequence[Unit], progress: Progress, workers: int = 1) -> li
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return [futures[index].result() for index in range(len(units))]
+
+
+def submission_order(costs: Sequence[float], workers: int) -> list[int]:
+    """The first unit, then the ``workers - 1`` costliest others, then the rest in plan order.
+
+    The first unit's counts are the first sign of progress; the longest units start at once so
+    none of them is left running alone at the end; the rest go in plan order, so each one's counts
+    are forwarded soon after it ran (costliest-first throughout held the cheap first-order ladder,
+    second in plan order, back until every other unit had run).
+    """
+    rest = list(range(1, len(costs)))
+    early = sorted(sorted(rest, key=lambda i: -costs[i])[: max(0, workers - 1)])
+    return [0, *early, *(i for i in rest if i not in early)] if costs else []
 
 
 def _forward(counts: queue.SimpleQueue, progress: Progress) -> None:
