@@ -73,6 +73,8 @@ def run_verification(level="quick", progress=None):
     x = np.linspace(0.0, 1000.0, 101)
     exact = np.where(x < 500.0, 20.0, 120.0)
     samples = {"shock+contact": Sample(x, exact + 0.5, exact, "Riemann: shock and contact")}
+    if os.environ.get("FAKE_VERIFY_BAD_SAMPLE") == "1":  # a profile that cannot be drawn
+        samples["bad"] = Sample(x, exact[:-1], exact, "x and the profile differ in length")
     for i in range(3):
         if progress:
             progress("ladders", i + 1, 3)
