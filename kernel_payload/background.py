@@ -1,17 +1,23 @@
-"""A suite's last files made by a separate process while the next suite runs.
+"""A suite's last files made by a separate process once the next suite is under way.
 
 Why: the ``verify`` suite's eight figures took 3 s of matplotlib (6 s on two loaded cores:
 mostly text layout in Python) after its numbers were known, and the quickstart's PPO waited for
-them. They depend only on ``verification.json``, already written; a worker process draws them from
-it on another core (a thread would hold the GIL the ``rl`` suite's start-up needs).
+them. They depend only on ``verification.json``, already written, so a worker process can draw
+them from it later, on another core (a thread would hold the GIL that the next suite needs).
 
-Contract: :func:`start` launches ``python -m MODULE ARGS`` from the tree this payload runs from,
-at a slightly lower CPU priority (:data:`NICE`), its output kept out of the job's log until it
-ends. A worker writes each file under :func:`partial_name` and renames it into place, so one that
-is stopped leaves no truncated file (:func:`stop` removes the hidden partial ones). The runner calls :func:`finish` before a suite that must run alone (``bench`` times things)
-and before the summary is finalised, and :func:`stop` when the job is interrupted. A worker's
-result belongs to the suite that started it: the runner then lists the new files under that suite
-and, when the worker failed, fails the suite with the worker's output -- nothing is hidden.
+When: a suite :func:`submit` s the work; the runner :func:`release` s it when the next suite
+reports its first count (the next suite's start-up -- for the quickstart, the ``rl`` suite's
+imports, environments and first PPO steps -- comes first: drawn at once, the figures slowed that
+start-up by ~2.5 s on a loaded 2-core machine), and :func:`finish` es it -- launching it first if
+it is still waiting -- before a suite that must run alone (``bench`` times things) and before
+the summary is finalised; :func:`stop` ends it when the job is interrupted.
+
+Contract: a worker is ``python -m MODULE ARGS`` run from the tree this payload runs from, its
+output kept out of the job's log until it ends. It writes each file under :func:`partial_name`
+and renames it into place, so one that is stopped leaves no truncated file (:func:`stop` removes
+the hidden partial ones). Its result belongs to the suite that submitted it: the runner then lists
+the new files under that suite and, when the worker failed, fails the suite with the worker's
+output -- nothing is hidden.
 """
 
 from __future__ import annotations
@@ -25,22 +31,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-NICE = 5
-"""Niceness added to a worker: the next suite's start-up comes first, the worker still progresses
-on a machine others load (CFS weight 335 against 1024 at niceness 0)."""
 TAIL_CHARS = 3000
 PARTIAL = ".partial"
 
 
 @dataclass
 class Worker:
-    """One background process started by a suite, writing into ``folder``."""
+    """One piece of background work submitted by a suite, writing into ``folder``.
+
+    ``process`` is None until the worker is launched (:func:`release`).
+    """
 
     suite: str
     what: str
-    process: subprocess.Popen
-    output: Path
+    command: list[str]
     folder: Path
+    output: Path | None = None
+    process: subprocess.Popen | None = None
 
 
 @dataclass(frozen=True)
@@ -66,8 +73,8 @@ def partial_name(path: Path) -> Path:
     return path.with_name(f".{path.stem}{PARTIAL}{path.suffix}")
 
 
-def start(suite: str, what: str, module: str, args: list[str], folder: Path) -> Worker:
-    """Run ``python -m module *args`` in the background for ``suite``.
+def submit(suite: str, what: str, module: str, args: list[str], folder: Path) -> Worker:
+    """Queue ``python -m module *args`` for ``suite``; it runs from :func:`release` or :func:`finish` on.
 
     Args:
         suite: the suite the worker's files belong to.
@@ -76,55 +83,67 @@ def start(suite: str, what: str, module: str, args: list[str], folder: Path) -> 
         args: its command-line arguments.
         folder: where it writes (through :func:`partial_name`).
     """
-    handle, name = tempfile.mkstemp(prefix=f"arz-{suite}-", suffix=".log")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    with os.fdopen(handle, "w") as sink:
-        process = subprocess.Popen([sys.executable, "-m", module, *args], stdin=subprocess.DEVNULL,
-                                   stdout=sink, stderr=subprocess.STDOUT, env=env)  # fmt: skip
-    with contextlib.suppress(OSError):  # not allowed here: run at the same priority
-        os.setpriority(os.PRIO_PROCESS, process.pid, os.getpriority(os.PRIO_PROCESS, 0) + NICE)
-    worker = Worker(suite, what, process, Path(name), folder)
+    worker = Worker(suite, what, [sys.executable, "-m", module, *args], folder)
     _PENDING.append(worker)
     return worker
 
 
+def release() -> int:
+    """Launch every queued worker; return how many were launched."""
+    launched = 0
+    for worker in _PENDING:
+        if worker.process is None:
+            _launch(worker)
+            launched += 1
+    return launched
+
+
 def pending() -> list[Worker]:
-    """Workers not finished yet (in start order)."""
+    """Workers not finished yet (queued or running, in submission order)."""
     return list(_PENDING)
 
 
 def finish() -> list[Outcome]:
-    """Wait for every pending worker; return how each ended (in start order)."""
+    """Launch what is still queued, wait for every worker; return how each ended (in order)."""
+    release()
     outcomes = []
     while _PENDING:
-        worker = _PENDING[0]
-        worker.process.wait()
-        _PENDING.pop(0)
+        worker = _PENDING.pop(0)
+        worker.process.wait()  # type: ignore[union-attr]
         outcomes.append(_outcome(worker))
     return outcomes
 
 
 def stop() -> None:
-    """Terminate every pending worker (interrupted job), wait for it and remove its partial files;
-    :func:`finish` then reports how each ended."""
+    """End every worker (interrupted job): drop the queued ones, terminate the running ones, wait
+    for them and remove their partial files; :func:`finish` then reports how each running one ended."""
+    _PENDING[:] = [w for w in _PENDING if w.process is not None]
     for worker in _PENDING:
         with contextlib.suppress(OSError):
-            worker.process.terminate()
+            worker.process.terminate()  # type: ignore[union-attr]
     for worker in _PENDING:
         try:
-            worker.process.wait(timeout=5)
+            worker.process.wait(timeout=5)  # type: ignore[union-attr]
         except subprocess.TimeoutExpired:
-            worker.process.kill()
-            worker.process.wait()
+            worker.process.kill()  # type: ignore[union-attr]
+            worker.process.wait()  # type: ignore[union-attr]
         for leftover in worker.folder.glob(f".*{PARTIAL}.*"):
             leftover.unlink(missing_ok=True)
 
 
+def _launch(worker: Worker) -> None:
+    handle, name = tempfile.mkstemp(prefix=f"arz-{worker.suite}-", suffix=".log")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    with os.fdopen(handle, "w") as sink:
+        worker.process = subprocess.Popen(worker.command, stdin=subprocess.DEVNULL, stdout=sink,
+                                          stderr=subprocess.STDOUT, env=env)  # fmt: skip
+    worker.output = Path(name)
+
+
 def _outcome(worker: Worker) -> Outcome:
-    try:
-        text = worker.output.read_text(errors="replace")[-TAIL_CHARS:]
-    except OSError:
-        text = ""
-    with contextlib.suppress(OSError):
-        worker.output.unlink()
-    return Outcome(worker.suite, worker.what, worker.process.returncode, text.strip())
+    text = ""
+    if worker.output is not None:
+        with contextlib.suppress(OSError):
+            text = worker.output.read_text(errors="replace")[-TAIL_CHARS:]
+            worker.output.unlink()
+    return Outcome(worker.suite, worker.what, worker.process.returncode, text.strip())  # type: ignore[union-attr]

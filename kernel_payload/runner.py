@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from kernel_payload import background, cache_archive, prewarm, startup
 from kernel_payload.device import detect_device, package_versions
 from kernel_payload.errors import Interrupted, SuiteSkipped
-from kernel_payload.events import emit, job_plan, stage_reporter
+from kernel_payload.events import ProgressCallback, emit, job_plan, stage_reporter
 from kernel_payload.manifest import build_manifest, output_files
 from kernel_payload.schema import (
     DeviceInfo,
@@ -186,6 +186,18 @@ def _run_suites(spec: KernelSpec, summary: SessionSummary, out_dir: Path) -> Non
     _finish_background(summary, out_dir)
 
 
+def _releasing_background(progress: ProgressCallback) -> ProgressCallback:
+    """``progress`` that launches the queued background work at a suite's first count (so that
+    work waits for the suite's start-up; see :mod:`kernel_payload.background`)."""
+
+    def forward(stage: str, done: int, total: int) -> None:
+        if done and background.pending():
+            background.release()
+        progress(stage, done, total)
+
+    return forward
+
+
 def _finish_background(summary: SessionSummary, out_dir: Path) -> None:
     """Wait for the suites' background workers (:mod:`kernel_payload.background`), list their files
     under their suite and fail a suite whose worker failed (a stopped one is only noted)."""
@@ -218,7 +230,8 @@ def _run_suite(
     overlap: bool = False,
 ) -> None:
     name = result.name
-    ctx = SuiteContext(name, out_dir / name, spec.job, device, stage_reporter(name), background=overlap)
+    progress = _releasing_background(stage_reporter(name))
+    ctx = SuiteContext(name, out_dir / name, spec.job, device, progress, background=overlap)
     ctx.root.mkdir(parents=True, exist_ok=True)
     result.status, result.started_at = SuiteStatus.RUNNING, _now()
     summary.write(out_dir)

@@ -5,7 +5,7 @@ Calls :func:`solver.verification.runner.run_verification` and writes
 ``figures/profile_<case>.png`` per sample (numerical against exact density profile),
 ``data/metrics/{checks,ladders}.csv``, ``data/metrics/verification.json`` and
 ``latex/{checks,convergence}.tex``. Fails (after writing everything) when a check does not pass.
-In a job with a later suite the figures are drawn by a worker process while that suite starts
+In a job with a later suite the figures are drawn by a worker process once that suite is under way
 (:mod:`kernel_payload.suites.verify_figures`; the runner waits for it and lists its files here).
 """
 
@@ -108,10 +108,10 @@ def _write_tables(ctx: SuiteContext, checks: list[dict], ladder_rows: list[dict]
 
 
 def _write_figures(ctx: SuiteContext, data: Path, report: object) -> None:
-    """Draw the figures from ``data`` in a worker while the next suite starts, or here and now when
-    the suite runs alone (see :mod:`kernel_payload.background`); the files are the same."""
+    """Draw the figures from ``data`` in a worker once the next suite is under way, or here and now
+    when no suite follows (see :mod:`kernel_payload.background`); the files are the same."""
     if ctx.background:
         folder = ctx.figures_dir
-        background.start(ctx.name, "figures", "kernel_payload.suites.verify_figures", [str(data), str(folder)], folder)
+        background.submit(ctx.name, "figures", "kernel_payload.suites.verify_figures", [str(data), str(folder)], folder)
     else:
         verify_figures.draw(report.to_dict(), ctx.figures_dir)  # type: ignore[attr-defined]
