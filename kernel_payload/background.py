@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,7 @@ class Outcome:
 
 
 _PENDING: list[Worker] = []
+_STOPPED: list[Outcome] = []
 
 
 def partial_name(path: Path) -> Path:
@@ -106,7 +108,7 @@ def pending() -> list[Worker]:
 def finish() -> list[Outcome]:
     """Launch what is still queued, wait for every worker; return how each ended (in order)."""
     release()
-    outcomes = []
+    outcomes, _STOPPED[:] = list(_STOPPED), []
     while _PENDING:
         worker = _PENDING.pop(0)
         worker.process.wait()  # type: ignore[union-attr]
@@ -115,8 +117,12 @@ def finish() -> list[Outcome]:
 
 
 def stop() -> None:
-    """End every worker (interrupted job): drop the queued ones, terminate the running ones, wait
-    for them and remove their partial files; :func:`finish` then reports how each running one ended."""
+    """End every worker (interrupted job): terminate the running ones, wait for them and remove
+    their partial files; :func:`finish` then reports how each ended (a queued one that never ran
+    as killed by SIGTERM, with no output)."""
+    for worker in _PENDING:
+        if worker.process is None:
+            _STOPPED.append(Outcome(worker.suite, worker.what, -signal.SIGTERM, ""))
     _PENDING[:] = [w for w in _PENDING if w.process is not None]
     for worker in _PENDING:
         with contextlib.suppress(OSError):

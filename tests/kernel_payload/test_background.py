@@ -61,3 +61,11 @@ def test_stop_terminates_a_worker_and_removes_its_partial_file(tmp_path):
     assert outcome.returncode < 0 and not outcome.ok
     assert "partial file written" in outcome.output
     assert not partial.exists() and background.pending() == []
+
+
+def test_stop_reports_a_queued_worker_as_never_run(tmp_path):
+    background.submit("verify", "figures", "tests.kernel_payload.sleepy_worker", [str(tmp_path)], tmp_path)
+    background.stop()
+    (outcome,) = background.finish()
+    assert outcome.returncode < 0 and outcome.output == ""
+    assert not list(tmp_path.iterdir())  # it never started
