@@ -57,7 +57,7 @@ class VerificationReport:
         return "| check |\n|---|\n" + "\n".join(f"| {c.name} |" for c in self.checks)
 
 
-def run_verification(level="quick", progress=None):
+def run_verification(level="quick", progress=None, workers=None):
     cells = [50, 100, 200, 400]
     weno = [1e-3 / (n / 50) ** 5 for n in cells]
     first = [1e-2 / (n / 50) for n in cells]
