@@ -1,15 +1,16 @@
 """A suite's last files made by a separate process once the next suite is under way.
 
-Why: the ``verify`` suite's eight figures took 3 s of matplotlib (6 s on two loaded cores:
+Why: the ``verify`` suite's seven figures took 6.1-6.4 s of matplotlib (2 cores at load ~3.5;
 mostly text layout in Python) after its numbers were known, and the quickstart's PPO waited for
 them. They depend only on ``verification.json``, already written, so a worker process can draw
 them from it later, on another core (a thread would hold the GIL that the next suite needs).
 
-When: a suite :func:`submit` s the work; the runner :func:`release` s it when the next suite
+When: a suite submits the work (:func:`submit`); the runner launches it (:func:`release`) when the next suite
 reports its first count (the next suite's start-up -- for the quickstart, the ``rl`` suite's
-imports, environments and first PPO steps -- comes first: drawn at once, the figures slowed that
-start-up by ~2.5 s on a loaded 2-core machine), and :func:`finish` es it -- launching it first if
-it is still waiting -- before a suite that must run alone (``bench`` times things) and before
+imports, environments and first PPO steps -- comes first: drawn at once, the figures competed
+with it; rl suite start to first PPO count 10.0 and 10.6 s, against 9.0 and 7.1 s launched at the
+first count, 2 cores at load 9-11, so noisy), and waits for it (:func:`finish`, which launches
+it first if it is still queued) before a suite that must run alone (``bench`` times things) and before
 the summary is finalised; :func:`stop` ends it when the job is interrupted.
 
 Contract: a worker is ``python -m MODULE ARGS`` run from the tree this payload runs from, its
