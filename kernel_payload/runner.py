@@ -23,10 +23,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from kernel_payload import cache_archive, prewarm, startup
+from kernel_payload import background, cache_archive, prewarm, startup
 from kernel_payload.device import detect_device, package_versions
 from kernel_payload.errors import Interrupted, SuiteSkipped
-from kernel_payload.events import emit, job_plan, stage_reporter
+from kernel_payload.events import ProgressCallback, emit, job_plan, stage_reporter
 from kernel_payload.manifest import build_manifest, output_files
 from kernel_payload.schema import (
     DeviceInfo,
@@ -43,6 +43,8 @@ from kernel_payload.suites import SuiteContext, resolve_suite
 logger = logging.getLogger(__name__)
 
 TRACEBACK_LINES = 40
+RUNS_ALONE = frozenset({"bench"})
+"""Suites that time things: no background work of an earlier suite runs beside them."""
 _HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -78,6 +80,7 @@ def run_job(spec: KernelSpec, out_dir: Path) -> SessionSummary:
         with _signals_raise_interrupted():
             _run_suites(spec, summary, out_dir)
     except Interrupted as exc:
+        background.stop()  # finalize records that they did not finish
         _record_interruption(summary, exc)
         raise
     except Exception as exc:  # a job-level crash: record it, never lose the summary
@@ -116,6 +119,7 @@ def salvage(spec: KernelSpec, out_dir: Path, reason: str) -> SessionSummary:
 def finalize(summary: SessionSummary, out_dir: Path) -> None:
     """Close open suites, write ``report.html``, the manifest and the summary (signals ignored)."""
     with _signals_ignored():
+        _finish_background(summary, out_dir)
         for result in summary.suites:
             if result.status == SuiteStatus.RUNNING:
                 result.status = SuiteStatus.INTERRUPTED
@@ -170,11 +174,51 @@ def _run_suites(spec: KernelSpec, summary: SessionSummary, out_dir: Path) -> Non
     summary.packages = package_versions()
     summary.write(out_dir)
     prewarm.start(spec.job.suites)  # later suites' imports overlap the earlier suites' work
+    names = [result.name for result in summary.suites]
     for index, result in enumerate(summary.suites):
-        _run_suite(result, spec, summary.device, out_dir, summary)
+        if result.name in RUNS_ALONE:
+            _finish_background(summary, out_dir)
+        overlap = index + 1 < len(names) and names[index + 1] not in RUNS_ALONE
+        _run_suite(result, spec, summary.device, out_dir, summary, overlap)
         summary.startup = startup.times().as_dict()
         summary.write(out_dir)
         emit(ProgressEvent(stage=Stage.JOB, done=index + 1, total=len(summary.suites)))
+    _finish_background(summary, out_dir)
+
+
+def _releasing_background(progress: ProgressCallback) -> ProgressCallback:
+    """``progress`` that launches the queued background work at a suite's first count (so that
+    work waits for the suite's start-up; see :mod:`kernel_payload.background`)."""
+
+    def forward(stage: str, done: int, total: int) -> None:
+        if done and background.pending():
+            background.release()
+        progress(stage, done, total)
+
+    return forward
+
+
+def _finish_background(summary: SessionSummary, out_dir: Path) -> None:
+    """Wait for the suites' background workers (:mod:`kernel_payload.background`), list their files
+    under their suite and fail a suite whose worker failed (a stopped one is only noted)."""
+    for outcome in background.finish():
+        result = next(r for r in summary.suites if r.name == outcome.suite)
+        result.artifacts = [p.relative_to(out_dir).as_posix() for p in output_files(out_dir, outcome.suite)]
+        last = outcome.output.splitlines()[-1] if outcome.output else ""
+        if outcome.ok:
+            logger.info("%s: %s made in the background: %s", outcome.suite, outcome.what, last)
+            continue
+        if outcome.returncode < 0 and summary.error is not None and summary.error.type == "Interrupted":
+            result.reason = result.reason or f"{outcome.what} not finished: the job was interrupted"
+            continue
+        error = ErrorInfo(type="BackgroundWorkFailed", suite=outcome.suite, traceback_tail=outcome.output,
+                          message=f"{outcome.what} of suite {outcome.suite} failed (exit {outcome.returncode}): {last}")
+        logger.error("%s", error.message)
+        result.status, result.error = SuiteStatus.FAILED, result.error or error
+        result.reason = result.reason or error.message[:300]
+        summary.error = summary.error or error
+        emit(ProgressEvent(stage=outcome.suite, status=result.status.value, message=result.reason))
+    summary.write(out_dir)
 
 
 def _run_suite(
@@ -183,9 +227,11 @@ def _run_suite(
     device: DeviceInfo,
     out_dir: Path,
     summary: SessionSummary,
+    overlap: bool = False,
 ) -> None:
     name = result.name
-    ctx = SuiteContext(name, out_dir / name, spec.job, device, stage_reporter(name))
+    progress = _releasing_background(stage_reporter(name))
+    ctx = SuiteContext(name, out_dir / name, spec.job, device, progress, background=overlap)
     ctx.root.mkdir(parents=True, exist_ok=True)
     result.status, result.started_at = SuiteStatus.RUNNING, _now()
     summary.write(out_dir)

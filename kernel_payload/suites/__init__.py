@@ -42,6 +42,8 @@ class SuiteContext:
         device: the resolved device.
         progress: ``progress(stage, done, total)``, emitted as ``<suite>/<stage>`` events.
         metrics: headline numbers; kept in the summary even when the suite fails later.
+        background: the runner finishes work the suite starts with :mod:`kernel_payload.background`
+            (a later suite follows); False: the suite makes every file itself before it returns.
     """
 
     name: str
@@ -50,6 +52,7 @@ class SuiteContext:
     device: DeviceInfo
     progress: ProgressCallback
     metrics: dict[str, Any] = field(default_factory=dict)
+    background: bool = False
 
     @property
     def figures_dir(self) -> Path:

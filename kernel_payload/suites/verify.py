@@ -5,17 +5,19 @@ Calls :func:`solver.verification.runner.run_verification` and writes
 ``figures/profile_<case>.png`` per sample (numerical against exact density profile),
 ``data/metrics/{checks,ladders}.csv``, ``data/metrics/verification.json`` and
 ``latex/{checks,convergence}.tex``. Fails (after writing everything) when a check does not pass.
+In a job with a later suite the figures are drawn by a worker process once that suite is under way
+(:mod:`kernel_payload.suites.verify_figures`; the runner waits for it and lists its files here).
 """
 
 from __future__ import annotations
 
 import json
-import re
+from pathlib import Path
 
-from kernel_payload import figures, latex
+from kernel_payload import background, latex
 from kernel_payload.errors import VerificationFailed
 from kernel_payload.liveness import StartupWatch
-from kernel_payload.suites import SuiteContext
+from kernel_payload.suites import SuiteContext, verify_figures
 from kernel_payload.tables import write_csv
 
 ORDER_DEFINITION = "observed order between the two finest grids: log(L1_coarse/L1_fine)/log(N_fine/N_coarse)"
@@ -46,8 +48,9 @@ def run(ctx: SuiteContext) -> None:
     for name, order in finest.items():
         ctx.metrics[f"order_{name}"] = round(float(order), 3)
     _write_tables(ctx, checks, ladder_rows)
-    (ctx.metrics_dir / "verification.json").write_text(json.dumps(report.to_dict(), indent=2))
-    _write_figures(ctx, report)
+    data = ctx.metrics_dir / "verification.json"
+    data.write_text(json.dumps(report.to_dict(), indent=2))
+    _write_figures(ctx, data, report)
     failed = [c["check"] for c in checks if not c["passed"]]
     if failed:
         raise VerificationFailed(
@@ -104,15 +107,11 @@ def _write_tables(ctx: SuiteContext, checks: list[dict], ladder_rows: list[dict]
     )
 
 
-def _write_figures(ctx: SuiteContext, report: object) -> None:
-    ladders = [(lad.name, lad.cells, lad.l1) for lad in report.ladders]  # type: ignore[attr-defined]
-    if ladders:
-        figures.plot_convergence(
-            ladders, ctx.figures_dir / "convergence.png", "Observed convergence (L1 error)"
-        )
-    for key, sample in report.samples.items():  # type: ignore[attr-defined]
-        name = re.sub(r"[^A-Za-z0-9_-]+", "_", key).strip("_") or "sample"
-        figures.plot_profile(
-            sample.x, sample.numeric, sample.exact, sample.label,
-            ctx.figures_dir / f"profile_{name}.png",
-        )  # fmt: skip
+def _write_figures(ctx: SuiteContext, data: Path, report: object) -> None:
+    """Draw the figures from ``data`` in a worker once the next suite is under way, or here and now
+    when no suite follows (see :mod:`kernel_payload.background`); the files are the same."""
+    if ctx.background:
+        folder = ctx.figures_dir
+        background.submit(ctx.name, "figures", "kernel_payload.suites.verify_figures", [str(data), str(folder)], folder)
+    else:
+        verify_figures.draw(report.to_dict(), ctx.figures_dir)  # type: ignore[attr-defined]

@@ -7,8 +7,8 @@ NaN and a collapsing time step. Units: SI inside; densities in the profiles are 
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,15 +18,21 @@ from solver.initial import conserved, primitive_at
 from solver.kernels import link as K
 from solver.road.simulate import RoadProblem, build_road, road_ledger
 from solver.scenario.road import RoadScenario
+from solver.verification.plans import Part, Plan, Progress, Unit
 from solver.verification.report import Check, Ladder, Sample, make_check, observed_orders
 from solver.verification.riemann_exact import ARZParams1, exact_cell_averages, solve_riemann
 
-Progress = Callable[[str, int, int], None]
-Part = tuple[list[Check], list[Ladder], dict[str, Sample]]
 VKM = 1e-3  # veh/m per veh/km
 KMH = 1.0 / 3.6  # m/s per km/h
 BACKEND = "numba-cpu"
 PERIODIC = {"left": "periodic", "right": "periodic"}
+
+
+LADDER_CHUNKS = 10
+"""Chunks of a ladder run (see :func:`advance`). A chunk end cuts the step that would cross it:
+with 100 chunks (0.2 s on the 20 s sine) the coarse grids ran below their Courant schedule, which
+made them too accurate and lowered the observed orders (WENO5 on 60 +- 30 veh/km: 2.79, 4.38 at
+50 -> 200 against 4.78, 4.98 now); the dispatch of 100 chunks also cost ~1.3 s of the quick level."""
 
 
 def no_progress(stage: str, done: int, total: int) -> None:
@@ -143,7 +149,7 @@ def smooth_ladder(reconstruction: str, cells: tuple[int, ...], progress: Progres
     errors, name = [], name or f"{reconstruction}_sine"
     for i, n in enumerate(cells):
         cfl = cfl0 * (cells[0] / n) ** (2.0 / 3.0) if reconstruction == "weno5" else cfl0
-        run = advance(road(smooth_mapping(n, reconstruction, cfl, **shape)), SMOOTH_END)
+        run = advance(road(smooth_mapping(n, reconstruction, cfl, **shape)), SMOOTH_END, LADDER_CHUNKS)
         exact = translated_averages(run.prob, SMOOTH_SPEED * SMOOTH_END)
         errors.append(_l1(run, exact[0]))
         progress(name, i + 1, len(cells))
@@ -152,41 +158,58 @@ def smooth_ladder(reconstruction: str, cells: tuple[int, ...], progress: Progres
     return Ladder(name, list(cells), errors, observed_orders(list(cells), errors)), sample
 
 
-def smooth_cases(cells: tuple[int, ...], progress: Progress) -> Part:
+def smooth_plan(cells: tuple[int, ...]) -> Plan:
     """WENO5 (order >= 4.5) and first order (order ~ 1) on smooth periodic data."""
-    weno, weno_sample = smooth_ladder("weno5", cells, progress)
-    first, _ = smooth_ladder("first_order", cells, progress)
-    span = f"{cells[-2]} -> {cells[-1]} cells"
-    checks = [
-        make_check("weno5_smooth_order", f"WENO5 + SSP-RK3 observed order on a translated sine, {span}",
-                   _last(weno.orders), ">=", 4.5),
-        make_check("first_order_smooth_order", f"first-order observed order on the same sine, {span}",
-                   _last(first.orders), "within", (0.9, 1.1)),
-    ]  # fmt: skip
-    return checks, [weno, first], {"smooth_weno5": weno_sample}
+
+    def combine(values: list) -> Part:
+        (weno, weno_sample), (first, _) = values
+        span = f"{cells[-2]} -> {cells[-1]} cells"
+        checks = [
+            make_check("weno5_smooth_order", f"WENO5 + SSP-RK3 observed order on a translated sine, {span}",
+                       _last(weno.orders), ">=", 4.5),
+            make_check("first_order_smooth_order", f"first-order observed order on the same sine, {span}",
+                       _last(first.orders), "within", (0.9, 1.1)),
+        ]  # fmt: skip
+        return checks, [weno, first], {"smooth_weno5": weno_sample}
+
+    weno = Unit(functools.partial(smooth_ladder, "weno5", cells), ladder_cost(cells, SMOOTH_END, weno=True))
+    first = Unit(functools.partial(smooth_ladder, "first_order", cells), ladder_cost(cells, SMOOTH_END) / 3)
+    return Plan([weno, first], combine)
+
+
+def ladder_cost(cells: tuple[int, ...], end: float, weno: bool = False) -> float:
+    """Relative work of a ladder (cells x steps ~ N^2 end; WENO5's shrinking Courant number on
+    smooth data adds (N/N0)^(2/3)); for scheduling only."""
+    return sum(n * n * end * ((n / cells[0]) ** (2.0 / 3.0) if weno else 1.0) for n in cells)
 
 
 EXTREMUM_SINE = {"background": 125.0, "amplitude": 115.0}
 """A large-amplitude sine (10 .. 240 veh/km): smooth extrema, where WENO5-JS can lose order."""
 EXTREMUM_CFL = 0.2
-"""Courant number on the coarsest grid of the extremum ladder: at 0.4 on 100 cells the RK3 time
-error is as large as WENO5's spatial error (Z: order 2.96 at 100 -> 200, JS 3.51 on 100 +- 80 veh/km;
-at 0.1 both are 5.0), so the order would measure the time integrator, not the weights."""
+"""Courant number on the coarsest grid of the extremum ladder. Chosen when runs advanced in 100
+chunks, whose 0.2 s ends cut the coarse grids' steps (Z then gave order 2.96 at 100 -> 200 at 0.4,
+JS 3.51 on 100 +- 80 veh/km; at 0.1 both 5.0); with :data:`LADDER_CHUNKS` = 10 the same ladder at
+0.4 gives 5.01 for Z and JS (5.02 on 100 +- 80), so 0.2 is a margin, not a necessity."""
 
 
-def extremum_cases(cells: tuple[int, ...], progress: Progress) -> Part:
+def extremum_plan(cells: tuple[int, ...]) -> Plan:
     """WENO5-Z on the large-amplitude sine, its order checked at EVERY refinement (>= 4.5; the
     value is the smallest), and WENO5-JS on the same ladder for comparison (no check)."""
-    z, sample = smooth_ladder("weno5", cells, progress, "weno5_z_extremum_sine", EXTREMUM_CFL, weights="z",
-                              **EXTREMUM_SINE)
-    js, _ = smooth_ladder("weno5", cells, progress, "weno5_js_extremum_sine", EXTREMUM_CFL, weights="js",
-                          **EXTREMUM_SINE)
-    orders = z.orders[1:]
-    worst = math.nan if any(o is None for o in orders) else min(orders)
-    what = (f"WENO5-Z observed order on a translated sine {EXTREMUM_SINE['background']:g} +- "
-            f"{EXTREMUM_SINE['amplitude']:g} veh/km (smooth extrema), every refinement "
-            f"{cells[0]} -> {cells[-1]} cells (value: the smallest)")
-    return [make_check("weno5_extremum_order", what, worst, ">=", 4.5)], [z, js], {"extremum_weno5_z": sample}
+
+    def combine(values: list) -> Part:
+        (z, sample), (js, _) = values
+        orders = z.orders[1:]
+        worst = math.nan if any(o is None for o in orders) else min(orders)
+        what = (f"WENO5-Z observed order on a translated sine {EXTREMUM_SINE['background']:g} +- "
+                f"{EXTREMUM_SINE['amplitude']:g} veh/km (smooth extrema), every refinement "
+                f"{cells[0]} -> {cells[-1]} cells (value: the smallest)")
+        return [make_check("weno5_extremum_order", what, worst, ">=", 4.5)], [z, js], {"extremum_weno5_z": sample}
+
+    cost = ladder_cost(cells, SMOOTH_END, weno=True) * SMOOTH_CFL / EXTREMUM_CFL
+    units = [Unit(functools.partial(smooth_ladder, "weno5", cells, name=f"weno5_{w}_extremum_sine",
+                                    cfl0=EXTREMUM_CFL, weights=w, **EXTREMUM_SINE), cost)
+             for w in ("z", "js")]  # fmt: skip
+    return Plan(units, combine)
 
 
 def _last(orders: list[float | None]) -> float:
@@ -239,7 +262,7 @@ def riemann_ladder(case: RiemannCase, cells: tuple[int, ...], progress: Progress
     states = (rl * VKM, vl * KMH, rr * VKM, vr * KMH)
     errors = []
     for i, n in enumerate(cells):
-        run = advance(road(riemann_mapping(case, n)), case.end)
+        run = advance(road(riemann_mapping(case, n)), case.end, LADDER_CHUNKS)
         p = run.prob.params
         prm = ARZParams1(K=p.K_m, gamma=p.gamma_m, rho_jam=p.rho_jam)
         exact, _ = exact_cell_averages(*states, prm, run.prob.edges, case.end, case.split)
@@ -256,15 +279,16 @@ def riemann_ladder(case: RiemannCase, cells: tuple[int, ...], progress: Progress
     return Ladder(f"riemann_{case.name}", list(cells), errors, orders), sample, check
 
 
-def riemann_cases(cells: tuple[int, ...], progress: Progress) -> Part:
-    """Every case of :data:`RIEMANN_CASES`."""
-    checks, ladders, samples = [], [], {}
-    for case in RIEMANN_CASES:
-        ladder, sample, check = riemann_ladder(case, cells, progress)
-        checks.append(check)
-        ladders.append(ladder)
-        samples[case.name] = sample
-    return checks, ladders, samples
+def riemann_plan(cells: tuple[int, ...]) -> Plan:
+    """Every case of :data:`RIEMANN_CASES`, one unit each."""
+
+    def combine(values: list) -> Part:
+        names = [case.name for case in RIEMANN_CASES]
+        return ([check for _, _, check in values], [ladder for ladder, _, _ in values],
+                {name: sample for name, (_, sample, _) in zip(names, values, strict=True)})  # fmt: skip
+
+    units = [Unit(functools.partial(riemann_ladder, case, cells), ladder_cost(cells, case.end)) for case in RIEMANN_CASES]
+    return Plan(units, combine)
 
 
 # ------------------------------------------------------------------------------ conservation
@@ -282,17 +306,28 @@ RING = {
 """Two-class periodic ring (2 km, 200 cells, R2 then R3), relaxation on; = scenarios/ring_road.yml."""
 
 
-def conservation_case(end: float, progress: Progress) -> Part:
+def conservation_plan(end: float) -> Plan:
     """Relative drift of each class's mass on the ring after ``end`` s."""
-    run = advance(road(RING), end)
-    progress("ring_mass", 1, 1)
-    before, after = run.prob.q0[:, K.NG : K.NG + run.prob.setup.n], run.interior
-    checks = []
-    for name, r in (("motorcycles", 0), ("cars", 2)):
-        drift = abs(after[r].sum() - before[r].sum()) / before[r].sum() if run.completed else math.nan
-        what = f"relative mass drift of {name} on a periodic two-class ring with relaxation, {end / 60:g} min"
-        checks.append(make_check(f"mass_drift_{name[0]}", what, float(drift), "<=", 1e-12))
-    return checks, [], {}
+
+    def combine(values: list) -> Part:
+        (run,) = values
+        before, after = run.prob.q0[:, K.NG : K.NG + run.prob.setup.n], run.interior
+        checks = []
+        for name, r in (("motorcycles", 0), ("cars", 2)):
+            drift = abs(after[r].sum() - before[r].sum()) / before[r].sum() if run.completed else math.nan
+            what = f"relative mass drift of {name} on a periodic two-class ring with relaxation, {end / 60:g} min"
+            checks.append(make_check(f"mass_drift_{name[0]}", what, float(drift), "<=", 1e-12))
+        return checks, [], {}
+
+    cells = RING["road"]["cells"]
+    return Plan([Unit(functools.partial(_counted_run, RING, end, "ring_mass", 1, 1), cells * cells * end)], combine)
+
+
+def _counted_run(mapping: dict, end: float, stage: str, done: int, total: int, progress: Progress) -> Run:
+    """:func:`advance` one scenario mapping to ``end`` s, then count ``stage done/total``."""
+    run = advance(road(mapping), end)
+    progress(stage, done, total)
+    return run
 
 
 # ------------------------------------------------------------------------------ positivity
@@ -315,12 +350,15 @@ JAM_RELEASE = {
 """A standing platoon at 99 % of the jam density released into a near-empty road."""
 
 
-def positivity_case(end: float, progress: Progress) -> Part:
+def positivity_plan(end: float) -> Plan:
     """Min density, NaN count, failed steps and the red light's vehicle ledger."""
-    runs = []
-    for i, mapping in enumerate((RED_LIGHT, JAM_RELEASE)):
-        runs.append(advance(road(mapping), end))
-        progress("positivity", i + 1, 2)
+    mappings = (RED_LIGHT, JAM_RELEASE)
+    units = [Unit(functools.partial(_counted_run, mapping, end, "positivity", i + 1, len(mappings)),
+                  mapping["road"]["cells"] ** 2 * end) for i, mapping in enumerate(mappings)]  # fmt: skip
+    return Plan(units, functools.partial(_positivity_part, end))
+
+
+def _positivity_part(end: float, runs: list[Run]) -> Part:
     failed = sum(r.failures + (0 if r.completed else 1) for r in runs)
     red = runs[0]
     ledger = road_ledger(red.prob, red.q, red.bflux)

@@ -26,15 +26,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from solver.threads import default_threads
 from solver.verification.cases import (
-    Progress,
-    conservation_case,
-    extremum_cases,
+    conservation_plan,
+    extremum_plan,
     no_progress,
-    positivity_case,
-    riemann_cases,
-    smooth_cases,
+    positivity_plan,
+    riemann_plan,
+    smooth_plan,
 )
+from solver.verification.plans import Progress, run_plans
 from solver.verification.report import (
     Check,
     Ladder,
@@ -68,12 +69,17 @@ LEVELS: dict[str, Level] = {
 }
 
 
-def run_verification(level: str = "quick", progress: Progress | None = None) -> VerificationReport:
+def run_verification(level: str = "quick", progress: Progress | None = None,
+                     workers: int | None = None) -> VerificationReport:  # fmt: skip
     """Run every verification case of a level.
 
     Args:
         level: ``quick`` (default), ``full`` or ``smoke`` (tiny, for tests).
-        progress: called as ``progress(stage, done, total)`` after each run.
+        progress: called as ``progress(stage, done, total)`` after each run, on the calling
+            thread, in the same order whatever ``workers`` is.
+        workers: threads running independent cases side by side (default
+            :func:`solver.threads.default_threads`: ``$ARZ_THREADS`` or the usable cores); the
+            report is the same for any number (see :mod:`solver.verification.plans`).
 
     Returns:
         The report; ``report.passed`` is True when every check passed.
@@ -86,13 +92,14 @@ def run_verification(level: str = "quick", progress: Progress | None = None) -> 
     lv, tick = LEVELS[level], progress or no_progress
     report = VerificationReport(level=level)
     start = time.perf_counter()
-    parts = (
-        smooth_cases(lv.smooth_cells, tick),
-        extremum_cases(lv.extremum_cells, tick),
-        riemann_cases(lv.riemann_cells, tick),
-        conservation_case(lv.ring_end, tick),
-        positivity_case(lv.stress_end, tick),
+    plans = (
+        smooth_plan(lv.smooth_cells),
+        extremum_plan(lv.extremum_cells),
+        riemann_plan(lv.riemann_cells),
+        conservation_plan(lv.ring_end),
+        positivity_plan(lv.stress_end),
     )
+    parts = run_plans(plans, tick, default_threads() if workers is None else workers)
     for checks, ladders, samples in parts:
         report.checks += checks
         report.ladders += ladders

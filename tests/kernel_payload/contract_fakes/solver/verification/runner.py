@@ -57,7 +57,7 @@ class VerificationReport:
         return "| check |\n|---|\n" + "\n".join(f"| {c.name} |" for c in self.checks)
 
 
-def run_verification(level="quick", progress=None):
+def run_verification(level="quick", progress=None, workers=None):
     cells = [50, 100, 200, 400]
     weno = [1e-3 / (n / 50) ** 5 for n in cells]
     first = [1e-2 / (n / 50) for n in cells]
@@ -73,6 +73,8 @@ def run_verification(level="quick", progress=None):
     x = np.linspace(0.0, 1000.0, 101)
     exact = np.where(x < 500.0, 20.0, 120.0)
     samples = {"shock+contact": Sample(x, exact + 0.5, exact, "Riemann: shock and contact")}
+    if os.environ.get("FAKE_VERIFY_BAD_SAMPLE") == "1":  # a profile that cannot be drawn
+        samples["bad"] = Sample(x, exact[:-1], exact, "x and the profile differ in length")
     for i in range(3):
         if progress:
             progress("ladders", i + 1, 3)
