@@ -140,3 +140,20 @@ def test_weno_z_weights_stay_closer_to_the_linear_scheme_at_a_smooth_extremum():
     assert dev_z < 0.1 * dev_js, (dev_z, dev_js)
     exact_r = 0.1 + 0.1 * np.sin(edges[3:-2])
     assert np.abs(z_r - exact_r).max() < 1e-6
+
+
+@pytest.mark.parametrize("gammas", [(1.5, 2.0), (2.0, 1.5), (1.3, 2.7)])
+def test_array_pressures_are_the_scalar_pressures_bitwise(gammas):
+    """solver.initial.pressures (used for initial cell averages) gives the scalar function's bits,
+    including at zero and slightly negative densities (clipped to 0 like physics.power)."""
+    from solver.initial import pressures
+
+    params = PhysicsParams(gamma_m=gammas[0], gamma_c=gammas[1])
+    rng = np.random.default_rng(3)
+    rho_m, rho_c = rng.uniform(-0.01, 0.3, 400), rng.uniform(-0.01, 0.2, 400)
+    rho_m[:7], rho_c[3:9] = 0.0, 0.0
+    p_m, p_c = pressures(rho_m, rho_c, params)
+    par = params.packed()
+    for i in range(rho_m.size):
+        want = physics.pressures(float(rho_m[i]), float(rho_c[i]), par)
+        assert (p_m[i], p_c[i]) == want
