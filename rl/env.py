@@ -63,12 +63,14 @@ class TrafficSignalEnv(gym.Env):
 
     ## Observation Space
     ``Box(0, 1, (D,), float32)``, in this order (A approaches, E entries, S signals, P phases,
-    O observed cells, 3 bins per approach covering ~150 m before the stop line, bin 0 nearest):
+    O observed cells, 3 bins per approach covering ~150 m before the stop line, bin 0 nearest,
+    then U = ``upstream_bins`` bins per approach over the rest of its link; features are the
+    3A near bins, the UA upstream bins, the O cells):
 
     | block | count | value |
     |---|---|---|
-    | density per feature and class | 2 (3A + O) | mean density / rho_jam |
-    | speed per feature and class | 2 (3A + O) | density-weighted v_k / Vmax_k (1 when empty) |
+    | density per feature and class | 2 (3A + UA + O) | mean density / rho_jam |
+    | speed per feature and class | 2 (3A + UA + O) | density-weighted v_k / Vmax_k (1 when empty) |
     | entry queue per entry and class | 2E | q / (q + 50 veh) |
     | current phase one-hot per signal | sum P | 1 for the phase shown (or being left) |
     | clearance flag per signal | S | 1 during yellow or all-red |
