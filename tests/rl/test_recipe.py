@@ -46,6 +46,12 @@ def test_switch_action_per_signal_on_the_arterial():
     assert env.core.sim.SP[0].tolist() == [1, 0, 1] and env.core.sim.SS[0].tolist() == [0, 0, 0]
 
 
+def test_switch_and_upstream_bins_pass_the_sb3_env_checker():
+    from stable_baselines3.common.env_checker import check_env
+
+    check_env(rl.TrafficSignalEnv(scenario="arterial_3", action="switch", upstream_bins=2, **SHORT), warn=True)
+
+
 def test_upstream_bins_cover_each_approach_link_after_the_near_bins():
     near = rl.TrafficSignalEnv(upstream_bins=0, **SHORT)
     far = rl.TrafficSignalEnv(upstream_bins=2, **SHORT)
