@@ -10,6 +10,7 @@ from rl.errors import BackendUnavailableError, EnvConfigError
 #: scenarios/ sits at the repository root, next to the rl package
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 DEVICES = ("auto", "cpu", "gpu")
+ACTIONS = ("phase", "switch")  # what an agent's action means (rl.env.phase_requests)
 
 
 def scenario_path(scenario: str | Path) -> Path:
@@ -41,6 +42,10 @@ class EnvConfig:
         demand_scale: (lo, hi) range of the demand multiplier drawn per episode.
         device: the resolved device, ``cpu`` or ``gpu`` (``auto`` picks the GPU when numba-cuda
             finds one).
+        action: ``phase`` (the requested phase per signal) or ``switch`` (0 keep, 1 move to the
+            next phase), see :func:`rl.env.phase_requests`.
+        upstream_bins: observation bins per approach over its link upstream of the near-stop bins
+            (:func:`rl.observation.build_layout`).
     """
 
     scenario: Path
@@ -50,6 +55,8 @@ class EnvConfig:
     observed_cells: tuple[int, ...]
     demand_scale: tuple[float, float]
     device: str
+    action: str = "phase"
+    upstream_bins: int = 0
 
     @property
     def n_decisions(self) -> int:
@@ -58,7 +65,8 @@ class EnvConfig:
 
 
 def resolve_config(scenario, decision_interval=None, episode_length=None, reward="delay",
-                   observed_cells=None, demand_scale=(0.8, 1.2), device="auto") -> tuple[EnvConfig, object]:
+                   observed_cells=None, demand_scale=(0.8, 1.2), device="auto",
+                   action="phase", upstream_bins=0) -> tuple[EnvConfig, object]:
     """Validate keyword arguments and load the scenario.
 
     Returns:
@@ -76,6 +84,10 @@ def resolve_config(scenario, decision_interval=None, episode_length=None, reward
         raise EnvConfigError("scenario", str(scenario), "use a network scenario (links and nodes)")
     if device not in DEVICES:
         raise EnvConfigError("device", device, f"use one of {DEVICES}")
+    if action not in ACTIONS:
+        raise EnvConfigError("action", action, f"use one of {ACTIONS}")
+    if not isinstance(upstream_bins, int) or isinstance(upstream_bins, bool) or upstream_bins < 0:
+        raise EnvConfigError("upstream_bins", upstream_bins, "give a whole number >= 0")
     from solver.device import resolve_device
     from solver.errors import BackendError
 
@@ -91,7 +103,7 @@ def resolve_config(scenario, decision_interval=None, episode_length=None, reward
         raise EnvConfigError("episode_length", episode_length, f"give at least decision_interval ({di:g} s)")
     lo, hi = _scale_range(demand_scale)
     cells = observed_cells if observed_cells is not None else (sc.observe.cells if sc.observe else ())
-    cfg = EnvConfig(path, di, ep, str(reward), tuple(int(c) for c in cells), (lo, hi), resolved)
+    cfg = EnvConfig(path, di, ep, str(reward), tuple(int(c) for c in cells), (lo, hi), resolved, action, upstream_bins)
     return cfg, sc
 
 

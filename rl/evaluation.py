@@ -79,8 +79,10 @@ class PolicyController:
 
     def act(self, obs, core) -> np.ndarray:
         """Deterministic action of the policy. Shapes: obs (B, D); returns (B, S)."""
-        actions, _ = self.model.predict(obs, deterministic=True)
-        return np.asarray(actions, np.int64).reshape(core.B, -1)
+        from rl.env import phase_requests
+
+        actions, _ = self.model.predict(obs, deterministic=True)  # a model saved before arz_action: phases
+        return phase_requests(core, actions, getattr(self.model, "arz_action", "phase"))
 
 
 def controller_from_spec(spec: str):

@@ -74,25 +74,31 @@ class ObservationLayout:
                                  real(par[RHO_JAM]), real(par[EPS_VAC]))
 
 
-def build_layout(net, observed_cells=(), observe_link: str | None = None) -> ObservationLayout:
+def build_layout(net, observed_cells=(), observe_link: str | None = None, upstream_bins: int = 0) -> ObservationLayout:
     """Lay out the observation of a compiled network.
 
     Args:
         net: :class:`solver.network.compile.Network`.
         observed_cells: interior cell indices of ``observe_link`` observed one by one.
         observe_link: link of ``observed_cells`` (default: the first approach's link).
+        upstream_bins: bins per approach over the rest of its link, upstream of the near-stop
+            bins (after every approach's near bins, bin 0 nearest the junction): where queues
+            longer than ~150 m end and where arrivals come from.
     """
     idx, cols, feats = [], [], []
+    upstream = []
     for a in net.approaches:
         sl = net.link_slice(a.link)
         dx = float(net.lk_dx[net.links.index(a.link)])
         n_near = int(min(sl.stop - sl.start, max(N_BINS, round(NEAR_STOP_M / dx))))
         near = np.arange(sl.stop - 1, sl.stop - 1 - n_near, -1)  # stop line first
-        for i, cells in enumerate(np.array_split(near, N_BINS)):
-            feats.append(f"{a.link} bin {i}")
-            for c in cells:
-                idx.append(int(c))
-                cols.append((len(feats) - 1, 1.0 / len(cells)))
+        _add_bins(feats, idx, cols, [f"{a.link} bin {i}" for i in range(N_BINS)], np.array_split(near, N_BINS))
+        rest = np.arange(sl.stop - 1 - n_near, sl.start - 1, -1)
+        if upstream_bins and len(rest) >= upstream_bins:
+            upstream.append(([f"{a.link} upstream {i}" for i in range(upstream_bins)],
+                             np.array_split(rest, upstream_bins)))
+    for names, groups in upstream:
+        _add_bins(feats, idx, cols, names, groups)
     link = observe_link or net.approaches[0].link
     sl = net.link_slice(link)
     for c in observed_cells:
@@ -107,6 +113,15 @@ def build_layout(net, observed_cells=(), observe_link: str | None = None) -> Obs
     wt = np.array([w for _, w in cols], np.float64)
     return ObservationLayout(np.asarray(idx, np.int64), fptr, wt, tuple(net.n_phases),
                              _max_greens(net), _names(net, feats))
+
+
+def _add_bins(feats: list, idx: list, cols: list, names: list[str], groups: list[np.ndarray]) -> None:
+    """Append one feature per cell group (equal weights) to the layout being built."""
+    for name, cells in zip(names, groups, strict=True):
+        feats.append(name)
+        for c in cells:
+            idx.append(int(c))
+            cols.append((len(feats) - 1, 1.0 / len(cells)))
 
 
 def _max_greens(net) -> np.ndarray:

@@ -9,7 +9,7 @@ from gymnasium.utils import seeding
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
 from rl.config import resolve_config
-from rl.env import action_space_for, observation_space_for
+from rl.env import action_space_for, observation_space_for, phase_requests
 from rl.errors import EnvConfigError
 from rl.simulation import ControlledNetwork, info_row
 
@@ -34,7 +34,8 @@ class BatchedVecEnv(VecEnv):
         self.config, sc = resolve_config(**env_kwargs)
         self.core = ControlledNetwork(self.config, sc, batch=n_envs, dtype=dtype)
         self.render_mode = None
-        super().__init__(n_envs, observation_space_for(self.core.layout.size), action_space_for(self.core.nvec))
+        super().__init__(n_envs, observation_space_for(self.core.layout.size),
+                         action_space_for(self.core.nvec, self.config.action))
         self.feature_names = self.core.layout.names
         self._rngs = [seeding.np_random(None)[0] for _ in range(n_envs)]
         self._actions = np.zeros((n_envs, len(self.core.nvec)), np.int64)
@@ -80,7 +81,7 @@ class BatchedVecEnv(VecEnv):
             self._env_s += time.perf_counter() - start
 
     def _step_and_reset(self):
-        rewards, truncated, info = self.core.step(self._actions)
+        rewards, truncated, info = self.core.step(phase_requests(self.core, self._actions, self.config.action))
         obs = self.core.observe()
         self._returns += rewards
         self._lengths += 1

@@ -1,0 +1,119 @@
+"""The PPO recipe's mechanics: keep/switch actions, upstream observation bins, model selection."""
+
+import numpy as np
+import pytest
+
+import rl
+from rl.errors import EnvConfigError
+from rl.training import BestModel, TrainConfig, policy_delays, selection_score, train
+
+SHORT = {"episode_length": 60.0}
+
+
+def test_switch_action_walks_the_phase_sequence_through_clearance():
+    env = rl.TrafficSignalEnv(decision_interval=1.0, episode_length=40.0, action="switch")
+    assert env.action_space == rl.TrafficSignalEnv(action="phase", **SHORT).action_space  # Discrete(2)
+    env.reset(seed=0)
+    shown = []  # (phase, stage) after each decision
+    for a in [0] * 12 + [1] + [1] * 5 + [0] * 12:
+        env.step(a)
+        shown.append((int(env.core.sim.SP[0, 0]), int(env.core.sim.SS[0, 0])))
+    assert shown[:12] == [(0, 0)] * 12  # keep: phase 0 stays green past min green
+    assert shown[12:17] == [(0, 1)] * 3 + [(0, 2)] * 2  # switch: yellow 3 s, all-red 2 s
+    assert shown[17:] == [(1, 0)] * 13  # 1 during clearance continues, never reverses; then keep
+
+
+def test_switch_asked_during_min_green_waits_for_it():
+    env = rl.TrafficSignalEnv(decision_interval=1.0, episode_length=40.0, action="switch")
+    env.reset(seed=0)
+    stages = [int(env.core.sim.SS[0, 0])]
+    for _ in range(30):
+        env.step(1)  # always switch
+        stages.append(int(env.core.sim.SS[0, 0]))
+    change = np.flatnonzero(np.diff(stages)) + 1
+    runs = {(stages[a], b - a) for a, b in zip(change[:-1], change[1:], strict=True)}
+    assert runs == {(0, 10), (1, 3), (2, 2)}  # the signal's min green and clearance still hold
+
+
+def test_switch_action_per_signal_on_the_arterial():
+    env = rl.TrafficSignalEnv(scenario="arterial_3", decision_interval=5.0, episode_length=60.0, action="switch")
+    env.reset(seed=0)
+    env.step([0, 0, 0])
+    env.step([0, 0, 0])  # 10 s: min green done
+    env.step([1, 0, 1])
+    assert env.core.sim.SP[0].tolist() == [0, 0, 0] and env.core.sim.SS[0].tolist() == [2, 0, 2]
+    env.step([0, 0, 0])
+    assert env.core.sim.SP[0].tolist() == [1, 0, 1] and env.core.sim.SS[0].tolist() == [0, 0, 0]
+
+
+def test_switch_and_upstream_bins_pass_the_sb3_env_checker():
+    from stable_baselines3.common.env_checker import check_env
+
+    check_env(rl.TrafficSignalEnv(scenario="arterial_3", action="switch", upstream_bins=2, **SHORT), warn=True)
+
+
+def test_upstream_bins_cover_each_approach_link_after_the_near_bins():
+    near = rl.TrafficSignalEnv(upstream_bins=0, **SHORT)
+    far = rl.TrafficSignalEnv(upstream_bins=2, **SHORT)
+    lay0, lay = near.core.layout, far.core.layout
+    assert lay.n_feat == lay0.n_feat + 2 * 4
+    assert lay.names[:12] == lay0.names[:12]  # the near bins first: bin 0 of approach a is feature 3a
+    net = far.core.net
+    for a in net.approaches:
+        sl = net.link_slice(a.link)
+        cells = []
+        for name in (f"{a.link} {kind} {i}" for kind in ("bin", "upstream") for i in range(3)):
+            if f"density m {name}" in lay.names:
+                k = lay.names.index(f"density m {name}") // 2
+                cells += lay.idx[lay.fptr[k]:lay.fptr[k + 1]].tolist()
+        assert sorted(cells) == list(range(sl.start, sl.stop))  # 25 cells: 8 near, 17 upstream
+    far.reset(seed=0)
+    k = lay.names.index("density m E_in upstream 0") // 2
+    far.core.sim.Q[0, 0, lay.idx[lay.fptr[k]:lay.fptr[k + 1]]] = 0.1  # motorcycles queued there, veh/m
+    obs = far.core.observe()[0]
+    assert obs[lay.names.index("density m E_in upstream 0")] == pytest.approx(0.1 / 0.25)  # / rho_jam
+    assert obs[lay.names.index("density m E_in upstream 1")] < 0.01
+    with pytest.raises(EnvConfigError, match="upstream_bins"):
+        rl.TrafficSignalEnv(upstream_bins=-1, **SHORT)
+    with pytest.raises(EnvConfigError, match="action"):
+        rl.TrafficSignalEnv(action="extend", **SHORT)
+
+
+def test_best_model_keeps_the_lowest_score_and_the_earlier_of_ties(tmp_path):
+    best = BestModel(tmp_path / "best.zip")
+    kept = [best.offer(score, step, lambda p, step=step: p.write_text(str(step)))
+            for step, score in ((10, 5.0), (20, 3.0), (30, 4.0), (40, 3.0), (50, float("nan")))]
+    assert kept == [True, True, False, False, False]
+    assert (best.score, best.timesteps, best.path.read_text()) == (3.0, 20, "20")
+
+
+def test_selection_score_is_the_geometric_mean_delay_per_vehicle():
+    # 10 and 40 s per vehicle: geometric mean 20 (the pooled mean, 50 veh s / 2 veh... would be 25)
+    assert selection_score(np.array([100.0, 4000.0]), np.array([10.0, 100.0])) == pytest.approx(20.0)
+
+
+def test_validation_replays_the_same_draws(tmp_path):
+    from stable_baselines3 import PPO
+
+    venv = rl.make_vec_env("ARZ-Intersection-v0", 2, seed=5, **SHORT)
+    model = PPO("MlpPolicy", venv, n_steps=8, batch_size=16, seed=0)
+    first, second = policy_delays(model, venv, 5), policy_delays(model, venv, 5)
+    np.testing.assert_array_equal(first[0], second[0])
+    third = policy_delays(model, venv)  # without the seed: new demand draws
+    assert not np.array_equal(first[0], third[0])
+
+
+def test_train_delivers_the_selected_policy_and_the_last_one(tmp_path):
+    from stable_baselines3 import PPO
+
+    cfg = TrainConfig(n_steps=8, batch_size=16, n_epochs=1, eval_every=16, eval_envs=2, checkpoint_every=0,
+                      tensorboard=False)
+    result = train("ARZ-Intersection-v0", 48, 2, 0, tmp_path, train_config=cfg, action="switch", **SHORT)
+    assert result.selected_timesteps in (16, 32, 48)
+    assert result.model_path.read_bytes() == (tmp_path / "best_model.zip").read_bytes()
+    assert (tmp_path / "last_model.zip").is_file()
+    assert PPO.load(result.model_path).arz_action == "switch"  # evaluation maps its actions the same way
+    plain = train("ARZ-Intersection-v0", 32, 2, 0, tmp_path / "plain",
+                  train_config=TrainConfig(n_steps=8, batch_size=16, n_epochs=1, eval_every=0, checkpoint_every=0,
+                                           tensorboard=False), **SHORT)
+    assert plain.selected_timesteps == 32 and not (tmp_path / "plain" / "best_model.zip").exists()
