@@ -120,18 +120,24 @@ def test_a_red_approach_on_the_real_solver():
             assert expected > 0.9 * T - ff[a].max() - 5.0
 
 
-def test_what_crossed_the_junction_left_or_is_on_the_exits():
-    core = _core(batch=2, episode_length=300.0)
-    counts = ApproachCounts(core)
-    core.reset(np.arange(2), [seeding.np_random(s)[0] for s in (3, 4)])
-    ctl = make_controller("fixed-time")
-    ctl.reset(core, seed=3)
+def _episode(core, counts, controller: str, seeds: tuple[int, int]) -> None:
+    """One whole episode of two copies (draws ``seeds``) under ``controller``, sampling the curves
+    before the first decision and after each one."""
+    core.reset(np.arange(2), [seeding.np_random(s)[0] for s in seeds])
+    ctl = make_controller(controller)
+    ctl.reset(core, seed=seeds[0])
     counts.sample()
     obs = core.observe()
     for _ in range(core.cfg.n_decisions):
         core.step(ctl.act(obs, core))
         obs = core.observe()
         counts.sample()
+
+
+def test_what_crossed_the_junction_left_or_is_on_the_exits():
+    core = _core(batch=2, episode_length=300.0)
+    counts = ApproachCounts(core)
+    _episode(core, counts, "fixed-time", (3, 4))
     crossed = counts.served().sum(axis=1)
     outs = [core.net.links.index(x) for x in ("N_out", "S_out", "E_out", "W_out")]
     q = np.asarray(core.sim.Q)
@@ -151,15 +157,7 @@ def test_flows_chained_through_the_arterials_junctions_add_up_to_the_solvers_exi
     core = _core("ARZ-Arterial-v0", batch=2, episode_length=300.0)
     counts = ApproachCounts(core)
     assert any(counts.feeders[int(l)][0] == "junction" for l in counts.app_link)  # a chained approach
-    core.reset(np.arange(2), [seeding.np_random(s)[0] for s in (5, 6)])
-    ctl = make_controller("fixed-time")
-    ctl.reset(core, seed=5)
-    counts.sample()
-    obs = core.observe()
-    for _ in range(core.cfg.n_decisions):
-        core.step(ctl.act(obs, core))
-        obs = core.observe()
-        counts.sample()
+    _episode(core, counts, "fixed-time", (5, 6))
     _, _, outflow = counts.link_curves()
     exits = [int(l) for l in core.net.topo.ex_link]
     left = outflow[:, exits][..., -1].sum(axis=1)  # (B, 2)
@@ -175,15 +173,7 @@ def test_the_area_between_the_curves_is_the_solvers_delay_on_the_intersection():
     600 s: ratios 0.98 and 1.06 for these two draws (sampling every 5 s, clipping at 0)."""
     core = _core(batch=2, episode_length=600.0)
     counts = ApproachCounts(core)
-    core.reset(np.arange(2), [seeding.np_random(s)[0] for s in (1, 2)])
-    ctl = make_controller("actuated")
-    ctl.reset(core, seed=1)
-    counts.sample()
-    obs = core.observe()
-    for _ in range(core.cfg.n_decisions):
-        core.step(ctl.act(obs, core))
-        obs = core.observe()
-        counts.sample()
+    _episode(core, counts, "actuated", (1, 2))
     t, arr, dep = counts.curves()
     total = np.zeros(2)
     for b in range(2):
