@@ -103,8 +103,11 @@ def test_failed_job_exits_1_with_the_reason(project):
     assert "report.html" in result.output
 
 
-def test_ctrl_c_detaches_and_the_job_keeps_running(project):
-    env = {**os.environ, "ARZ_TEST_SLOW_S": "4", "PYTHONPATH": str(REPO)}
+def test_ctrl_c_detaches_and_the_job_keeps_running(project, monkeypatch):
+    # the job (not the watcher) must still be running when Ctrl-C comes: with the fixture's 0.5 s a
+    # loaded machine let it finish before the watcher attached, and Ctrl-C then hit an exited process
+    monkeypatch.setenv("ARZ_TEST_SLOW_S", "15")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     assert runner.invoke(app, ["submit", "jobs/two.yml", "--detach"]).exit_code == 0
     job_id = Registry().latest().id
     watcher = subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "watch", job_id],
