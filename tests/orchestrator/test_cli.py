@@ -103,6 +103,12 @@ def test_failed_job_exits_1_with_the_reason(project):
     assert "report.html" in result.output
 
 
+def _default_sigint() -> None:
+    """In the watcher's child process: Ctrl-C handled as usual even if the test process ignores it
+    (an ignored SIGINT is inherited across exec, and Python then installs no KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_detaches_and_the_job_keeps_running(project, monkeypatch):
     # the job (not the watcher) must still be running when Ctrl-C comes: with the fixture's 0.5 s a
     # loaded machine let it finish before the watcher attached, and Ctrl-C then hit an exited process
@@ -111,13 +117,18 @@ def test_ctrl_c_detaches_and_the_job_keeps_running(project, monkeypatch):
     assert runner.invoke(app, ["submit", "jobs/two.yml", "--detach"]).exit_code == 0
     job_id = Registry().latest().id
     watcher = subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "watch", job_id],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=_default_sigint)  # fmt: skip
+    seen = []
     for line in watcher.stdout:
+        seen.append(line)
         if re.search(r"\bslow\s.*\bsleep\b", line):  # a readable line of the slow suite's step
             break
+    else:
+        pytest.fail("the watcher ended without showing the slow suite's step:\n" + "".join(seen))
     watcher.send_signal(signal.SIGINT)
     output, _ = watcher.communicate(timeout=30)
-    assert watcher.returncode == 130
+    assert watcher.returncode == 130, "".join(seen) + output
     assert f"Reattach with: arz watch {job_id}" in output
     again = runner.invoke(app, ["watch", job_id])  # reattach: the job finished on its own
     assert again.exit_code == 0 and "status succeeded" in again.output
