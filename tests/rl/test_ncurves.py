@@ -17,6 +17,7 @@ from rl.ncurves import (
 )
 from rl.signal_plans import phase_greens
 from solver.kernels.network import demand_rate
+from tests.rl.test_service import _AlwaysPhase0
 from tests.rl.test_values import _core
 
 
@@ -77,16 +78,6 @@ def test_cumulative_demand_is_the_integral_of_the_solvers_rate(linear):
     expected = np.concatenate([[0.0], np.cumsum(fine * np.diff(grid))])
     got = cumulative_demand(grid[::1000], times[0, 0], values[0, 0], linear)
     assert np.allclose(got, expected[::1000], atol=0.5)
-
-
-class _AlwaysPhase0:
-    name = "always-0"
-
-    def reset(self, core, seed=None):
-        pass
-
-    def act(self, obs, core):
-        return np.zeros((core.B, len(core.nvec)), np.int64)
 
 
 def test_a_red_approach_on_the_real_solver():
