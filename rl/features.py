@@ -36,7 +36,7 @@ from solver.kernels.network import ARRIVED, DELAY, EXITED, TTS
 from solver.network.speeds import cell_transport_speed, face_fluxes
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "40e0e717d1bc4749"
+KERNEL_SOURCES_DIGEST = "a2fff953236dcb75"
 
 QUEUE_HALF_VEH = 50.0  # entry queue that maps to 0.5, veh
 VACUUM_WEIGHT = 1e-3  # free-speed prior weight in the bin speed average, fraction of rho_jam
@@ -157,16 +157,16 @@ def read_copy(state, topo, sig_static, num, oa, rw, scratch, obs, prev, cur, dt,
 
     Args: ``state = (q, qu, t, dscale, sp, ss, st, acc, aq, aqmax)`` the copy's views;
     ``topo``/``sig_static``/``num`` as in the step; ``oa`` an :class:`rl.observation.ObservationArrays`;
-    ``rw`` an :class:`rl.rewards.RewardWeights`; ``scratch = (F, scr, green, dqu)`` as in
+    ``rw`` an :class:`rl.rewards.RewardWeights`; ``scratch = (F, scr, green, dqu, work)`` as in
     :func:`solver.network.speeds.face_fluxes`.
 
     Returns the reward (float64).
     """
     q, qu, t, dscale, sp, ss, st, acc, aq, aqmax = state
-    F, scr, green, dqu = scratch
+    F, scr, green, dqu, work = scratch
     copy_measures(q, qu, t, acc, aq, aqmax, topo.lk, topo.lk_dx, cur)
     if observe:
-        face_fluxes(q, qu, t, topo, dscale, sp, ss, sig_static, num, F, scr, green, dqu)
+        face_fluxes(q, qu, t, topo, dscale, sp, ss, sig_static, num, F, scr, green, dqu, work)
         copy_observation(q, F, qu, sp, ss, st, topo.vmax, oa.idx, oa.fptr, oa.wt, oa.n_phases,
                          oa.max_green, oa.prior, oa.rho_jam, oa.eps, obs)
     reward = 0.0

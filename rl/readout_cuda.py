@@ -22,6 +22,7 @@ from rl.rewards import RewardWeights
 from solver.kernels.cuda import compile_entry
 from solver.network.batch_cuda import on_device
 from solver.network.compile import max_degree
+from solver.network.speeds import sweep_interior_fluxes
 
 
 def read_kernel(state, topo, sig_static, num, oa, rw, scratch, OBS, PREV, CUR, REW, dt, adopt, observe):
@@ -30,17 +31,30 @@ def read_kernel(state, topo, sig_static, num, oa, rw, scratch, OBS, PREV, CUR, R
 
     Shapes: ``state = (Q, QU, T, DSCALE, SP, SS, ST, ACC, AQ, AQMAX)`` as on the device
     (:mod:`solver.kernels.cuda`); ``scratch = (F (4, Ncells, B), SCR (6, maxdeg, B), GREEN (A, B),
-    DQU (E, 2, B))``; OBS (B, D) float32; PREV CUR (B, M) float64; REW (B,) float64.
+    DQU (E, 2, B), WORK (1, 1, 1))`` (:func:`scratch_shapes`); OBS (B, D) float32; PREV CUR (B, M) float64; REW (B,) float64.
     """
     b = cuda.grid(1)
     Q, QU, T, DSCALE, SP, SS, ST, ACC, AQ, AQMAX = state
     if b >= T.shape[0]:
         return
-    F, SCR, GREEN, DQU = scratch
+    F, SCR, GREEN, DQU, WORK = scratch
     one = (Q[:, :, b], QU[:, :, b], T[b], DSCALE[:, b], SP[:, b], SS[:, b], ST[:, b], ACC[:, :, b],
            AQ[:, b], AQMAX[:, b])
     REW[b] = read_copy(one, topo, sig_static, num, oa, rw, (F[:, :, b], SCR[:, :, b], GREEN[:, b],
-                       DQU[:, :, b]), OBS[b], PREV[b], CUR[b], dt, adopt, observe)
+                       DQU[:, :, b], WORK), OBS[b], PREV[b], CUR[b], dt, adopt, observe)
+
+
+def readout_kernel(dtype: str):
+    """:func:`read_kernel` compiled for the device in ``dtype`` (cached): the interior fluxes by the
+    fused sweep, faces in registers (:func:`solver.network.speeds.sweep_interior_fluxes`)."""
+    return compile_entry(read_kernel, dtype, extra={"interior_fluxes": sweep_interior_fluxes})
+
+
+def scratch_shapes(net, batch: int) -> tuple[tuple[int, ...], ...]:
+    """Shapes of the readout's device scratch ``(F, SCR, GREEN, DQU, WORK)``, batch axis last;
+    WORK is a placeholder (the fused sweep needs no face arrays)."""
+    return ((4, net.n_cells, batch), (6, max_degree(net.topo), batch), (len(net.approaches), batch),
+            (len(net.entries), 2, batch), (1, 1, 1))
 
 
 class CudaReadout:
@@ -55,14 +69,13 @@ class CudaReadout:
     def __init__(self, sim, layout: ObservationLayout, weights: RewardWeights | None = None):
         net, B = sim.net, sim.B
         self.sim, self.layout = sim, layout
-        self.kernel = compile_entry(read_kernel, sim.dtype)
+        self.kernel = readout_kernel(sim.dtype)
         to = cuda.to_device
         w = weights or default_weights(net)
         self.weights = on_device(w, to)
         self.oa = on_device(layout.arrays(net.par, sim.dtype), to)
         M, real = measure_size(len(net.approaches), len(net.links)), np.dtype(sim.dtype)
-        self.scratch = tuple(cuda.device_array(shape, real) for shape in (
-            (4, net.n_cells, B), (6, max_degree(net.topo), B), (len(net.approaches), B), (len(net.entries), 2, B)))
+        self.scratch = tuple(cuda.device_array(shape, real) for shape in scratch_shapes(net, B))
         self.obs = cuda.device_array((B, layout.size), np.float32)
         self.prev, self.cur, self.rew = to(np.zeros((B, M))), cuda.device_array((B, M)), cuda.device_array(B)
         self.scratch[0].copy_to_device(np.zeros((4, net.n_cells, B), real))  # faces no rule writes read 0

@@ -130,8 +130,9 @@ def compile_entry(entry, dtype: str = "float64", extra: dict | None = None):
 
     Args:
         entry: a plain Python function using ``cuda.grid``; dtype: ``"float64"`` or ``"float32"``.
-        extra: plain Python functions the entry calls by global name (not numba CPU functions),
-            compiled for the device here.
+        extra: plain Python functions that replace, by global name, what the entry or its callees
+            would call (a CPU function's device form), compiled for the device here with their
+            own callees ported.
 
     Raises:
         ValueError: an unsupported dtype.
@@ -141,7 +142,9 @@ def compile_entry(entry, dtype: str = "float64", extra: dict | None = None):
     key = (entry.__module__, entry.__qualname__, dtype)
     if key not in _ENTRIES:
         scope, device = _device_scope(dtype)
-        scope.update({name: device(fn) for name, fn in (extra or {}).items()})
+        for name, fn in (extra or {}).items():
+            _port_callees(fn, scope, device)
+            scope[name] = device(_rebound(fn, scope))
         _port_callees(entry, scope, device)
         _ENTRIES[key] = cuda.jit(_retyped(_rebound(entry, scope), dtype))
     return _ENTRIES[key]

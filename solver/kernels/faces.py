@@ -121,6 +121,15 @@ def limit_pass(q, k, lo, hi, first, last, thresh, eps, qm, qp):
                 rb[i], yb[i], rl[i], yl[i], rr[i], yr[i], q[r, b], q[y, b], q[r, d], q[y, d], thresh, eps)
 
 
+@numba.njit(cache=True, fastmath=FASTMATH)
+def called_flux(p0, p1, p2, p3, m0, m1, m2, m3, kind, par):
+    """:func:`solver.physics.numerical_flux` (any flux kind, any exponents; ``par`` a parameter tuple)
+    as a called function, for the face-by-face paths outside the vectorised common case: numba
+    inlines an ``inline="always"`` function into every call site before typing it, and each
+    inlined copy of the flux cost ~8 s of a cold compile. Returns (f0, f1, f2, f3, a_max)."""
+    return _numerical_flux(p0, p1, p2, p3, m0, m1, m2, m3, kind, par)
+
+
 @jit_simd
 def capped_cu_fluxes(q, qm, qp, F, vmax, cl, nf, fo, par, supply_cap):
     """Central-upwind fluxes of ``nf`` faces, when ``par`` holds the DEFAULT_GAMMAS exponents:
@@ -130,29 +139,25 @@ def capped_cu_fluxes(q, qm, qp, F, vmax, cl, nf, fo, par, supply_cap):
 
     With the flux kind and the exponents constants every branch of the flux is a select and the
     loop vectorises (3x faster than face by face, the same numbers).
-    Shapes: q, qm, qp, F (4, Ncells); vmax (2, Ncells) (read only with ``supply_cap``).
+    Shapes: q, qm, qp, F (4, Ncells); vmax (>= 2, Ncells) (read only with ``supply_cap``).
     """
     pt = default_gammas_tuple(par)
     p0, p1, p2, p3 = qp[0, cl:cl + nf], qp[1, cl:cl + nf], qp[2, cl:cl + nf], qp[3, cl:cl + nf]
     m0, m1, m2, m3 = qm[0, cl + 1:cl + nf + 1], qm[1, cl + 1:cl + nf + 1], qm[2, cl + 1:cl + nf + 1], qm[3, cl + 1:cl + nf + 1]
     F0, F1, F2, F3 = F[0, fo:fo + nf], F[1, fo:fo + nf], F[2, fo:fo + nf], F[3, fo:fo + nf]
-    if not supply_cap:
-        for i in range(nf):
-            F0[i], F1[i], F2[i], F3[i], _ = _numerical_flux(p0[i], p1[i], p2[i], p3[i], m0[i], m1[i],
-                                                           m2[i], m3[i], CENTRAL_UPWIND, pt)
-        return
     r_m, r_c = q[0, cl + 1:cl + nf + 1], q[2, cl + 1:cl + nf + 1]
     v_m, v_c = vmax[0, cl + 1:cl + nf + 1], vmax[1, cl + 1:cl + nf + 1]
-    for i in range(nf):
+    for i in range(nf):  # one copy of the flux in the loop: each inlined copy costs ~8 s of a cold compile
         f0, f1, f2, f3, _ = _numerical_flux(p0[i], p1[i], p2[i], p3[i], m0[i], m1[i], m2[i], m3[i],
                                             CENTRAL_UPWIND, pt)
-        s_m, s_c = _supplies(r_m[i], r_c[i], v_m[i], v_c[i], pt)
-        if f0 > s_m:
-            f1 *= s_m / f0
-            f0 = s_m
-        if f2 > s_c:
-            f3 *= s_c / f2
-            f2 = s_c
+        if supply_cap:  # loop-invariant: the compiler unswitches or selects, the loop still vectorises
+            s_m, s_c = _supplies(r_m[i], r_c[i], v_m[i], v_c[i], pt)
+            if f0 > s_m:
+                f1 *= s_m / f0
+                f0 = s_m
+            if f2 > s_c:
+                f3 *= s_c / f2
+                f2 = s_c
         F0[i], F1[i], F2[i], F3[i] = f0, f1, f2, f3
 
 

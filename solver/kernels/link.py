@@ -38,11 +38,11 @@ from solver.kernels.common import (  # noqa: F401 (re-exported: callers find the
     WENO5_JS,
     par_tuple,
 )
-from solver.kernels.faces import capped_cu_fluxes, cell_speeds, limit_pass, relax_pass, weno5_pass
+from solver.kernels.faces import called_flux, capped_cu_fluxes, cell_speeds, limit_pass, relax_pass, weno5_pass
 from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RELAX, RHO_JAM, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "ba00e52f327db313"
+KERNEL_SOURCES_DIGEST = "ca1a5014664086fd"
 
 _flux_and_speeds = PHYSICS.flux_and_speeds
 _numerical_flux = PHYSICS.numerical_flux
@@ -146,10 +146,8 @@ def interface_fluxes(qm, qp, n, kind, par, F):
     for j in range(n + 1):
         cl = NG - 1 + j
         cr = NG + j
-        f0, f1, f2, f3, a = _numerical_flux(
-            qp[0, cl], qp[1, cl], qp[2, cl], qp[3, cl],
-            qm[0, cr], qm[1, cr], qm[2, cr], qm[3, cr], kind, pt,
-        )
+        f0, f1, f2, f3, a = called_flux(qp[0, cl], qp[1, cl], qp[2, cl], qp[3, cl],
+                                        qm[0, cr], qm[1, cr], qm[2, cr], qm[3, cr], kind, pt)
         F[0, j], F[1, j], F[2, j], F[3, j] = f0, f1, f2, f3
         if a > a_max:
             a_max = a
@@ -194,7 +192,7 @@ def relax(q, n, vmax, h, par):
     decay_m = math.exp(-h / par[TAU_M])
     decay_c = math.exp(-h / par[TAU_C])
     if par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]:
-        relax_pass(q, NG, n, vmax, 0, decay_m, decay_c, par)  # vectorised, same numbers
+        relax_pass(q, np.int64(NG), n, vmax, np.int64(0), decay_m, decay_c, par)  # vectorised
         return
     pt = par_tuple(par)
     for i in range(n):
@@ -217,7 +215,7 @@ def stage_fluxes(q, n, bc, bstate, order, kind, scales, par, qm, qp, F):
             reflect_wall_ghosts(q, n, side, par)
     reconstruct(q, n, order, scales, par, qm, qp)
     if kind == CENTRAL_UPWIND and par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]:
-        capped_cu_fluxes(qm, qm, qp, F, qm, NG - 1, n + 1, 0, par, False)  # vectorised, same numbers
+        capped_cu_fluxes(qm, qm, qp, F, qm, NG - 1, n + 1, np.int64(0), par, np.bool_(False))  # vectorised
     else:
         interface_fluxes(qm, qp, n, kind, par, F)
     for v in range(4):

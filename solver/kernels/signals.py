@@ -14,7 +14,7 @@ import numba
 from solver.kernels.link import FASTMATH
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "7f5e0ac1c05b1d01"
+KERNEL_SOURCES_DIGEST = "345392a593194e76"
 
 jit = numba.njit(cache=True, fastmath=FASTMATH)
 

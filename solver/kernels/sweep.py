@@ -33,11 +33,11 @@ from solver.kernels.common import (
     jit_simd,
     par_tuple,
 )
-from solver.kernels.faces import capped_cu_fluxes, clean_pass, limit_faces, limit_pass, weno5_pass
+from solver.kernels.faces import called_flux, capped_cu_fluxes, clean_pass, limit_faces, limit_pass, weno5_pass
 from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RHO_JAM
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "1a788bf5c1b4959b"
+KERNEL_SOURCES_DIGEST = "24d27775b328c7f3"
 
 _weno5_class_faces = PHYSICS.weno5_class_faces
 _numerical_flux = PHYSICS.numerical_flux
@@ -80,6 +80,13 @@ def _capped_face_flux(q, c, p0, p1, p2, p3, m0, m1, m2, m3, vmax, kind, par, sup
     each class's mass flux capped by cell c's supply when ``supply_cap`` (the marker flux scaled
     with it). Returns (f0, f1, f2, f3)."""
     f0, f1, f2, f3, _ = _numerical_flux(p0, p1, p2, p3, m0, m1, m2, m3, kind, par)
+    return _supply_capped(q, c, f0, f1, f2, f3, vmax, par, supply_cap)
+
+
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+def _supply_capped(q, c, f0, f1, f2, f3, vmax, par, supply_cap):
+    """The face fluxes (f0, f1, f2, f3) into cell c, each class's mass flux capped by the cell's
+    supply when ``supply_cap`` (the marker flux scaled with it)."""
     if supply_cap:
         s_m, s_c = _supplies(q[0, c], q[2, c], vmax[0, c], vmax[1, c], par)
         if f0 > s_m:
@@ -193,10 +200,10 @@ def face_fluxes(q, qm, qp, F, vmax, off, n, kind, par, supply_cap):
     pt = par_tuple(par)
     for j in range(1, n):
         c = first + j
-        f0, f1, f2, f3 = _capped_face_flux(q, c, qp[0, c - 1], qp[1, c - 1], qp[2, c - 1], qp[3, c - 1],
-                                           qm[0, c], qm[1, c], qm[2, c], qm[3, c], vmax, kind, pt,
-                                           supply_cap)
-        F[0, off + j], F[1, off + j], F[2, off + j], F[3, off + j] = f0, f1, f2, f3
+        f0, f1, f2, f3, _ = called_flux(qp[0, c - 1], qp[1, c - 1], qp[2, c - 1], qp[3, c - 1],
+                                        qm[0, c], qm[1, c], qm[2, c], qm[3, c], kind, pt)
+        F[0, off + j], F[1, off + j], F[2, off + j], F[3, off + j] = _supply_capped(
+            q, c, f0, f1, f2, f3, vmax, pt, supply_cap)
 
 
 @jit_simd

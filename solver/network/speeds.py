@@ -27,37 +27,68 @@ import numba
 import numpy as np
 
 from solver.kernels.link import NG
-from solver.kernels.network import entry_exit_fluxes, junction_fluxes, signal_greens
-from solver.kernels.sweep import link_sweep
+from solver.kernels.network import copy_cells, entry_exit_fluxes, junction_fluxes, signal_greens
+from solver.kernels.sweep import copy_faces, copy_fluxes, link_sweep
 from solver.network.compile import max_degree
 from solver.params import EPS_VAC
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "be0181ea7f23847b"
+KERNEL_SOURCES_DIGEST = "8dcc9bfaf299f7f3"
 
 #: dt of the entry rule ``min(demand + queue/dt, supply)`` when reporting: a waiting queue enters at the supply
 REPORT_DT = 1e-9
 
 
+#: slots of the CPU scratch ``work`` (3, 4, Ncells) of :func:`interior_fluxes`: the copy with its
+#: ghosts filled, its left and right faces
+WQ, WQM, WQP = range(3)
+N_FACE_WORK = 3
+
+
 @numba.njit(cache=True)
-def face_fluxes(q, qu, t, topo, dscale, sp, ss, sig_static, num, F, scr, green, dqu):
+def interior_fluxes(q, F, vmax, lk, num, work):
+    """Interior face fluxes of every link of a copy into ``F``, by the network step's own passes
+    (:func:`solver.kernels.sweep.copy_faces` and :func:`~solver.kernels.sweep.copy_fluxes` on a
+    copy of ``q`` in ``work``: the state is only read). These are bitwise the fluxes of the fused
+    :func:`solver.kernels.sweep.link_sweep` (tests/solver/test_vector_passes.py), which the GPU
+    readout runs instead (:func:`sweep_interior_fluxes`); on the CPU the passes are the step's
+    compiled functions, so a process that steps a network compiles no second flux kernel for its
+    readout (the fused sweep alone took 34 s of a cold start). Node faces get scratch values that
+    the node rules then overwrite.
+
+    Shapes: q F (4, Ncells); vmax (2, Ncells); lk (L, 2); work (3, 4, Ncells) scratch.
+    """
+    copy_cells(work[WQ], q, lk)
+    copy_faces(work[WQ], work[WQM], work[WQP], lk, num.order, num.scales, num.par)
+    copy_fluxes(work[WQ], work[WQM], work[WQP], F, vmax, lk, num.kind, num.par, num.supply_cap)
+
+
+def sweep_interior_fluxes(q, F, vmax, lk, num, work):
+    """:func:`interior_fluxes` by the fused sweep, faces in registers (``work`` unused): what the GPU
+    readout compiles in its place (``rl.readout_cuda``), one thread per copy without face arrays."""
+    for l in range(lk.shape[0]):
+        link_sweep(q, F, vmax, lk[l, 0], lk[l, 1], num.order, num.kind, num.scales, num.par,
+                   num.supply_cap)
+
+
+@numba.njit(cache=True)
+def face_fluxes(q, qu, t, topo, dscale, sp, ss, sig_static, num, F, scr, green, dqu, work):
     """Mass and marker fluxes ``F[var, face]`` that one stage of the step would apply to one copy.
 
-    Interior faces from :func:`solver.kernels.network.link_sweep`, node faces from the entry, exit
-    and junction rules with the greens of the signal state ``sp``, ``ss``; a waiting entry queue
-    enters at the first cell's supply (:data:`REPORT_DT`). Allocation-free: the GPU readout of
-    the RL observations compiles it unchanged (``rl.readout_cuda``).
+    Interior faces from :func:`interior_fluxes`, node faces from the entry, exit and junction
+    rules with the greens of the signal state ``sp``, ``ss``; a waiting entry queue enters at the
+    first cell's supply (:data:`REPORT_DT`). Allocation-free: the GPU readout of the RL
+    observations compiles it unchanged (``rl.readout_cuda``, with :func:`sweep_interior_fluxes`).
 
     Shapes: q (4, Ncells); qu (E, 2); dscale (E,); sp ss (S,); F (4, Ncells) out; scratch scr
-    (6, maxdeg), green (A,), dqu (E, 2).
+    (6, maxdeg), green (A,), dqu (E, 2), work (3, 4, Ncells) (see :func:`interior_fluxes`).
     """
     (lk, lk_dx, vmax, en_link, dem_t, dem_v, dem_np, dem_lin, ex_link, jn_in_ptr, jn_in,
      jn_out_ptr, jn_out, jn_beta_ptr, beta) = topo
     sig_times, app_sig, app_pos, sig_green = sig_static
     par = num.par
     signal_greens(sp, ss, app_sig, app_pos, sig_green, green)
-    for l in range(lk.shape[0]):
-        link_sweep(q, F, vmax, lk[l, 0], lk[l, 1], num.order, num.kind, num.scales, par, num.supply_cap)
+    interior_fluxes(q, F, vmax, lk, num, work)
     entry_exit_fluxes(q, qu, t, REPORT_DT, lk, vmax, en_link, dem_t, dem_v, dem_np, dem_lin,
                       dscale, ex_link, par, F, dqu)
     junction_fluxes(q, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_ptr, beta, green,
@@ -95,10 +126,12 @@ def flux_speeds(Q, QU, T, topo, maxdeg, DSCALE, SP, SS, sig_static, num, out):
     scr = np.zeros((6, maxdeg))
     green = np.zeros(sig_static[1].shape[0])
     dqu = np.zeros((topo.en_link.shape[0], 2))
+    work = np.zeros((N_FACE_WORK, 4, Q.shape[2]))
     out[:, :, :] = 0.0
     for b in range(Q.shape[0]):
         q = Q[b]
-        face_fluxes(q, QU[b], T[b], topo, DSCALE[b], SP[b], SS[b], sig_static, num, F, scr, green, dqu)
+        face_fluxes(q, QU[b], T[b], topo, DSCALE[b], SP[b], SS[b], sig_static, num, F, scr, green, dqu,
+                    work)
         for l in range(lk.shape[0]):
             for c in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
                 for k in range(2):

@@ -123,11 +123,10 @@ def _compile_ptx(path: str) -> None:
 
     from rl.features import measure_size
     from rl.observation import build_layout
-    from rl.readout_cuda import read_kernel
+    from rl.readout_cuda import readout_kernel, scratch_shapes
     from rl.rewards import get_reward
-    from solver.kernels.cuda import compile_entry
     from solver.network import batch_cuda
-    from solver.network.compile import build_network, max_degree
+    from solver.network.compile import build_network
     from solver.scenario.loader import load_scenario
 
     # device functions ask the current device for its compute capability: answer without one
@@ -137,12 +136,11 @@ def _compile_ptx(path: str) -> None:
     for dtype in ("float64", "float32"):
         st, static = batch_cuda.state_arrays(net, B, dtype), batch_cuda.static_arguments(net, dtype)
         state = tuple(st[k] for k in ("Q", "QU", "T", "DSCALE", "SP", "SS", "ST", "ACC", "AQ", "AQMAX"))
-        scratch = tuple(np.zeros(shape, dtype) for shape in ((4, net.n_cells, B), (6, max_degree(net.topo), B),
-                                                              (len(net.approaches), B), (len(net.entries), 2, B)))
+        scratch = tuple(np.zeros(shape, dtype) for shape in scratch_shapes(net, B))
         args = (state, static[0], static[1], static[3], layout.arrays(net.par, dtype), get_reward("pressure")(net),
                 scratch, np.zeros((B, layout.size), np.float32), np.zeros((B, M)), np.zeros((B, M)), np.zeros(B),
                 5.0, True, True)  # fmt: skip
-        kernel = compile_entry(read_kernel, dtype)
+        kernel = readout_kernel(dtype)
         ptx, _ = cuda.compile_ptx(kernel.py_func, tuple(numba.typeof(a) for a in args), cc=(7, 5))
         ops = [ln.split()[0] for ln in ptx.splitlines()
                if ln.strip() and not ln.lstrip().startswith(("ld", "st", "mov", "cvt", "/", "."))]
