@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from kernel_payload import background, cache_archive, prewarm, startup
+from kernel_payload import background, cache_archive, precompile, prewarm, startup
 from kernel_payload.device import detect_device, package_versions
 from kernel_payload.errors import Interrupted, SuiteSkipped
 from kernel_payload.events import ProgressCallback, emit, job_plan, stage_reporter
@@ -87,6 +87,7 @@ def run_job(spec: KernelSpec, out_dir: Path) -> SessionSummary:
         logger.exception("job-level error")
         summary.error = summary.error or error_info(exc)
     finally:
+        precompile.stop()  # a job that ended before its rl suite waited for the worker
         finalize(summary, out_dir)
     return summary
 
@@ -156,7 +157,9 @@ def _export_kernel_cache(out_dir: Path) -> None:
         from kernel_payload.kernel_cache import ProjectCacheLocator
     except ImportError:  # no numba here: nothing was compiled
         return
-    line = cache_archive.export_from_env(ProjectCacheLocator.folder, startup.times().compiled, out_dir)
+    clock = startup.times()  # the rl kernels may have been compiled by kernel_payload.precompile
+    compiled = clock.compiled + int(clock.precompile.get("precompile_kernels", 0))
+    line = cache_archive.export_from_env(ProjectCacheLocator.folder, compiled, out_dir)
     if line:
         print(line, flush=True)
 
@@ -173,6 +176,7 @@ def _run_suites(spec: KernelSpec, summary: SessionSummary, out_dir: Path) -> Non
     summary.device = detect_device(spec.job.device)
     summary.packages = package_versions()
     summary.write(out_dir)
+    precompile.start(spec.job)  # the rl suite's kernels compile on another core meanwhile
     prewarm.start(spec.job.suites)  # later suites' imports overlap the earlier suites' work
     names = [result.name for result in summary.suites]
     for index, result in enumerate(summary.suites):

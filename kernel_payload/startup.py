@@ -39,6 +39,7 @@ class StartupTimes:
         self.compile_s = 0.0
         self.compiled = 0
         self.first: dict[str, float] = {}
+        self.precompile: dict[str, Any] = {}  # the rl kernels' worker (kernel_payload.precompile)
         self._depth = 0
         self._compile_t0 = 0.0
 
@@ -82,6 +83,7 @@ class StartupTimes:
             out["kernel_cache"] = self.kernel_cache
         out["compile_s"], out["kernels_compiled"] = self.compile_s, self.compiled
         out.update(self.first)
+        out.update(self.precompile)
         return {k: round(v, 1) if isinstance(v, float) else v for k, v in out.items()}
 
 

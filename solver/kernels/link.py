@@ -38,7 +38,14 @@ from solver.kernels.common import (  # noqa: F401 (re-exported: callers find the
     WENO5_JS,
     par_tuple,
 )
-from solver.kernels.faces import called_flux, capped_cu_fluxes, cell_speeds, limit_pass, relax_pass, weno5_pass
+from solver.kernels.faces import (
+    called_flux,
+    capped_cu_fluxes,
+    cell_speeds,
+    limit_pass,
+    relax_pass,
+    weno5_pass,
+)
 from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RELAX, RHO_JAM, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)

@@ -33,7 +33,14 @@ from solver.kernels.common import (
     jit_simd,
     par_tuple,
 )
-from solver.kernels.faces import called_flux, capped_cu_fluxes, clean_pass, limit_faces, limit_pass, weno5_pass
+from solver.kernels.faces import (
+    called_flux,
+    capped_cu_fluxes,
+    clean_pass,
+    limit_faces,
+    limit_pass,
+    weno5_pass,
+)
 from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RHO_JAM
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
