@@ -36,7 +36,7 @@ from solver.kernels.network import ARRIVED, DELAY, EXITED, TTS
 from solver.network.speeds import cell_transport_speed, face_fluxes
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "a2fff953236dcb75"
+KERNEL_SOURCES_DIGEST = "bf1eef834eb74ad5"
 
 QUEUE_HALF_VEH = 50.0  # entry queue that maps to 0.5, veh
 VACUUM_WEIGHT = 1e-3  # free-speed prior weight in the bin speed average, fraction of rho_jam
@@ -149,7 +149,7 @@ def interval_reward(before, after, dt, lin, cur, absw):
     return change / dt + absw * abs(level)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")  # one caller on the CPU: not compiled on its own
 def read_copy(state, topo, sig_static, num, oa, rw, scratch, obs, prev, cur, dt, adopt, observe):
     """Everything an env step reads from one copy: the measure vector into ``cur``, the observation
     into ``obs`` (when ``observe``), and the reward of the interval ``prev`` -> ``cur`` (when

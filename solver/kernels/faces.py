@@ -147,17 +147,20 @@ def capped_cu_fluxes(q, qm, qp, F, vmax, cl, nf, fo, par, supply_cap):
     F0, F1, F2, F3 = F[0, fo:fo + nf], F[1, fo:fo + nf], F[2, fo:fo + nf], F[3, fo:fo + nf]
     r_m, r_c = q[0, cl + 1:cl + nf + 1], q[2, cl + 1:cl + nf + 1]
     v_m, v_c = vmax[0, cl + 1:cl + nf + 1], vmax[1, cl + 1:cl + nf + 1]
-    for i in range(nf):  # one copy of the flux in the loop: each inlined copy costs ~8 s of a cold compile
-        f0, f1, f2, f3, _ = _numerical_flux(p0[i], p1[i], p2[i], p3[i], m0[i], m1[i], m2[i], m3[i],
-                                            CENTRAL_UPWIND, pt)
-        if supply_cap:  # loop-invariant: the compiler unswitches or selects, the loop still vectorises
-            s_m, s_c = _supplies(r_m[i], r_c[i], v_m[i], v_c[i], pt)
-            if f0 > s_m:
-                f1 *= s_m / f0
-                f0 = s_m
-            if f2 > s_c:
-                f3 *= s_c / f2
-                f2 = s_c
+    for i in range(nf):  # one inlined copy of the flux: each copy costs ~8 s of a cold compile
+        F0[i], F1[i], F2[i], F3[i], _ = _numerical_flux(p0[i], p1[i], p2[i], p3[i], m0[i], m1[i],
+                                                       m2[i], m3[i], CENTRAL_UPWIND, pt)
+    if not supply_cap:
+        return
+    for i in range(nf):  # the cap as a second pass (a branch in the flux loop stopped the vectoriser)
+        s_m, s_c = _supplies(r_m[i], r_c[i], v_m[i], v_c[i], pt)
+        f0, f1, f2, f3 = F0[i], F1[i], F2[i], F3[i]
+        if f0 > s_m:
+            f1 *= s_m / f0
+            f0 = s_m
+        if f2 > s_c:
+            f3 *= s_c / f2
+            f2 = s_c
         F0[i], F1[i], F2[i], F3[i] = f0, f1, f2, f3
 
 

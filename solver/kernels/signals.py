@@ -14,7 +14,7 @@ import numba
 from solver.kernels.link import FASTMATH
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "345392a593194e76"
+KERNEL_SOURCES_DIGEST = "cb81ea08878c1138"
 
 jit = numba.njit(cache=True, fastmath=FASTMATH)
 
