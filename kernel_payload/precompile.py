@@ -62,6 +62,19 @@ def env_options(job: Any) -> dict[str, Any]:
     return options
 
 
+def worker_command(env_id: str, kwargs_json: str) -> list[str]:
+    """The worker's command line (run from the payload's source tree)."""
+    return [
+        sys.executable,
+        "-m",
+        "kernel_payload.precompile",
+        "--env",
+        env_id,
+        "--kwargs",
+        kwargs_json,
+    ]
+
+
 def start(job: Any) -> bool:
     """Launch the worker for the environment of ``job``'s ``rl`` suite (see the module docstring).
 
@@ -76,8 +89,7 @@ def start(job: Any) -> bool:
     except (TypeError, ValueError):  # options that JSON cannot carry: let the suite compile
         return False
     log = tempfile.NamedTemporaryFile(prefix="arz-precompile-", suffix=".log", delete=False)
-    command = [sys.executable, "-m", "kernel_payload.precompile", "--env", env_id, "--kwargs", kwargs]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    process = subprocess.Popen(worker_command(env_id, kwargs), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     _WORKER.update(process=process, log=Path(log.name), started=time.perf_counter())
     log.close()
@@ -101,20 +113,23 @@ def wait(timeout: float = WAIT_S) -> dict[str, Any]:
     if not _WORKER:
         return {}
     process: subprocess.Popen = _WORKER["process"]
+    started, log = _WORKER["started"], _WORKER["log"]
     begin = time.perf_counter()
     try:
         process.wait(timeout)
         state = "ok" if process.returncode == 0 else "failed"
     except subprocess.TimeoutExpired:
-        stop()
         state = "timeout"
+        _end(process)
     waited = time.perf_counter() - begin
-    out: dict[str, Any] = {"precompile": state, "precompile_s": round(time.perf_counter() - _WORKER["started"], 1),
-                           "precompile_wait_s": round(waited, 1)}
-    log: Path = _WORKER["log"]
+    out: dict[str, Any] = {
+        "precompile": state,
+        "precompile_s": round(time.perf_counter() - started, 1),
+        "precompile_wait_s": round(waited, 1),
+    }
     lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
-    if lines and lines[-1].startswith(COMPILED_MARK) and lines[-1][len(COMPILED_MARK):].isdigit():
-        out["precompile_kernels"] = int(lines[-1][len(COMPILED_MARK):])
+    if lines and lines[-1].startswith(COMPILED_MARK) and lines[-1][len(COMPILED_MARK) :].isdigit():
+        out["precompile_kernels"] = int(lines[-1][len(COMPILED_MARK) :])
     _forget(log_tail=state != "ok")
     return out
 
@@ -122,13 +137,19 @@ def wait(timeout: float = WAIT_S) -> dict[str, Any]:
 def stop() -> None:
     """End the worker (interruption, or a wait that timed out); numba's cache writes are atomic."""
     process = _WORKER.get("process")
-    if process is not None and process.poll() is None:
+    if process is not None:
+        _end(process)
+    _forget(log_tail=False)
+
+
+def _end(process: subprocess.Popen) -> None:
+    if process.poll() is None:
         process.terminate()
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
-    _forget(log_tail=False)
+            process.wait()
 
 
 def _forget(log_tail: bool) -> None:
@@ -161,7 +182,9 @@ def compile_env(env_id: str, env_kwargs: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """The worker: use the job's kernel cache, compile the environment's kernels, exit 0."""
-    parser = argparse.ArgumentParser(prog="python -m kernel_payload.precompile", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m kernel_payload.precompile", description=__doc__
+    )
     parser.add_argument("--env", required=True, help="environment id, e.g. ARZ-Intersection-v0")
     parser.add_argument("--kwargs", default="{}", help="the environment's options as JSON")
     args = parser.parse_args(argv)

@@ -107,6 +107,10 @@ def startup_line(startup: dict) -> str:
             if key == "compile_s":
                 text += f" ({startup.get('kernels_compiled', 0)} kernels, cache {startup.get('kernel_cache') or 'off'})"
             parts.append(text)
+        if key == "compile_s" and isinstance(startup.get("precompile_s"), (int, float)):
+            parts.append(f"rl kernels compiled alongside {startup['precompile_s']:.1f} s "
+                         f"({startup.get('precompile_kernels', '?')} kernels, {startup.get('precompile')}; "
+                         f"rl waited {startup.get('precompile_wait_s', 0.0):.1f} s)")
     return " · ".join(parts) + " (times after the kernel started)" * ("first_count_s" in startup)
 
 

@@ -44,3 +44,11 @@ def test_the_report_line_names_each_step():
                          "compile_s": 41.0, "kernels_compiled": 7, "first_count_s": 47.3})  # fmt: skip
     assert line == ("clone 1.2 s · pip 0.0 s · interpreter + imports 2.5 s · numba compile 41.0 s "
                     "(7 kernels, cache cold) · first count at 47.3 s (times after the kernel started)")
+
+
+def test_the_report_line_shows_the_rl_kernels_compiled_alongside():
+    line = startup_line({"compile_s": 56.9, "kernels_compiled": 2, "kernel_cache": "cold", "precompile": "ok",
+                         "precompile_s": 90.1, "precompile_wait_s": 27.6, "precompile_kernels": 2,
+                         "first_ppo_s": 94.1})  # fmt: skip
+    assert line == ("numba compile 56.9 s (2 kernels, cache cold) · rl kernels compiled alongside 90.1 s "
+                    "(2 kernels, ok; rl waited 27.6 s) · first PPO count at 94.1 s")

@@ -1,0 +1,122 @@
+"""The rl suite's kernels compiled by a worker process while earlier suites run (kernel_payload/precompile.py):
+when it starts, what the suite learns from it, and that a failed or slow worker costs nothing but time."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+from kernel_payload import precompile, startup
+
+
+def job(suites=("verify", "rl", "bench"), env_kwargs=None, scenario=None):
+    """The parts of a JobSpec that precompile reads."""
+    return SimpleNamespace(
+        suites=list(suites),
+        scenario=scenario,
+        rl=SimpleNamespace(env="ARZ-Intersection-v0", env_kwargs=dict(env_kwargs or {})),
+    )
+
+
+@pytest.fixture
+def fake_worker(monkeypatch, tmp_path):
+    """Replace the worker by a short Python script; returns a setter for its source."""
+    monkeypatch.setattr(precompile, "_WORKER", {})
+    monkeypatch.setattr(startup.times(), "kernel_cache", "cold")
+    monkeypatch.setattr(precompile, "wanted", lambda suites, cores=None: "rl" in suites[1:])
+    args_file = tmp_path / "argv.json"
+
+    def use(source: str):
+        script = tmp_path / "worker.py"
+        script.write_text(
+            f"import json, sys\njson.dump(sys.argv[1:], open({str(args_file)!r}, 'w'))\n{source}\n"
+        )
+        monkeypatch.setattr(
+            precompile,
+            "worker_command",
+            lambda env_id, kw: [sys.executable, str(script), env_id, kw],
+        )
+        return args_file
+
+    yield use
+    precompile.stop()
+
+
+def test_wanted_only_for_a_later_rl_suite_on_two_cores_or_more():
+    assert precompile.wanted(["verify", "rl"], cores=2)
+    assert precompile.wanted(["verify", "bench", "rl"], cores=16)
+    assert not precompile.wanted(["rl", "verify"], cores=2)  # rl first: nothing to overlap with
+    assert not precompile.wanted(["verify", "rl"], cores=1)
+    assert not precompile.wanted(["verify", "bench"], cores=2)
+
+
+def test_no_worker_on_a_warm_cache(fake_worker, monkeypatch):
+    fake_worker("print('kernels compiled: 0')")
+    monkeypatch.setattr(startup.times(), "kernel_cache", "warm")
+    assert not precompile.start(job())
+    assert precompile.wait() == {}
+
+
+def test_the_worker_builds_the_suites_env_on_the_cpu_and_reports_its_compiles(fake_worker):
+    argv = fake_worker("print('building'); print('kernels compiled: 3')")
+    assert precompile.start(
+        job(env_kwargs={"device": "cuda", "reward": "pressure"}, scenario="scenarios/x.yml")
+    )
+    assert not precompile.start(job())  # one worker per job
+    out = precompile.wait(timeout=60)
+    assert out["precompile"] == "ok" and out["precompile_kernels"] == 3
+    assert out["precompile_s"] >= out["precompile_wait_s"] >= 0.0
+    env_id, kwargs = json.loads(argv.read_text())
+    assert env_id == "ARZ-Intersection-v0"
+    assert json.loads(kwargs) == {
+        "device": "cpu",
+        "reward": "pressure",
+        "scenario": "scenarios/x.yml",
+    }
+    assert precompile.wait() == {}  # forgotten once joined
+
+
+def test_a_failed_worker_is_logged_and_the_suite_goes_on(fake_worker, caplog):
+    fake_worker("print('numba exploded'); sys.exit(3)")
+    assert precompile.start(job())
+    with caplog.at_level(logging.WARNING, logger="kernel_payload.precompile"):
+        out = precompile.wait(timeout=60)
+    assert out["precompile"] == "failed" and "precompile_kernels" not in out
+    assert "numba exploded" in caplog.text and "compiles what is missing itself" in caplog.text
+
+
+def test_a_slow_worker_is_stopped_at_the_wait_limit(fake_worker):
+    fake_worker("import time; time.sleep(60)")
+    assert precompile.start(job())
+    process = precompile._WORKER["process"]
+    out = precompile.wait(timeout=0.5)
+    assert out["precompile"] == "timeout" and process.poll() is not None
+
+
+def test_the_env_options_are_the_suites(monkeypatch):
+    assert precompile.env_options(job(env_kwargs={"n_lanes": 2}, scenario="s.yml")) == {
+        "n_lanes": 2,
+        "scenario": "s.yml",
+    }
+    assert precompile.env_options(job(env_kwargs={"scenario": "mine.yml"}, scenario="s.yml")) == {
+        "scenario": "mine.yml"
+    }
+
+
+def test_the_real_worker_steps_the_environment(tmp_path):
+    """The worker as the runner starts it: builds ARZ-Intersection-v0 on the CPU, steps it, reports
+    how many kernels it compiled (0 when this test session compiled them already)."""
+    proc = subprocess.run(precompile.worker_command("ARZ-Intersection-v0", "{}"), cwd=precompile.ROOT,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert (
+        last.startswith(precompile.COMPILED_MARK)
+        and last[len(precompile.COMPILED_MARK) :].isdigit()
+    )
+    assert "kernels of ARZ-Intersection-v0 ready" in proc.stdout
