@@ -44,6 +44,11 @@ PHYSICS = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH)
 #: and keep the scalar loop).
 jit_simd = numba.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 
+#: a function with one caller of the same fast-math flags: inlined there (numba's IR) instead of
+#: compiled on its own -- each compiled function is optimised and turned into machine code again
+#: with everything it calls (~3 s of a cold compile per level)
+jit_inline = numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+
 
 assert N_PAR == 12 and (GAMMA_M, GAMMA_C) == (2, 3), "par_tuple lists every packed parameter"
 #: the calibrated pressure exponents (gamma_m, gamma_c), which :func:`default_gammas_tuple` makes

@@ -21,7 +21,7 @@ from solver.kernels.common import CENTRAL_UPWIND, FASTMATH, PHYSICS, default_gam
 from solver.params import EPS_VAC
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "fd0f4eccf150abb6"
+KERNEL_SOURCES_DIGEST = "9a905e0ca07f9b90"
 
 _flux_and_speeds = PHYSICS.flux_and_speeds
 _marker = PHYSICS.marker

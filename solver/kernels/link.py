@@ -36,6 +36,7 @@ from solver.kernels.common import (  # noqa: F401 (re-exported: callers find the
     VACUUM_FACE,
     WENO5,
     WENO5_JS,
+    jit_inline,
     par_tuple,
 )
 from solver.kernels.faces import (
@@ -49,18 +50,14 @@ from solver.kernels.faces import (
 from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RELAX, RHO_JAM, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "69e13fa48ba2bb93"
+KERNEL_SOURCES_DIGEST = "08f10748694322bf"
 
 _flux_and_speeds = PHYSICS.flux_and_speeds
-_numerical_flux = PHYSICS.numerical_flux
 _marker = PHYSICS.marker
 _pressures = PHYSICS.pressures
 _relax_marker = PHYSICS.relax_marker
 
 jit = numba.njit(cache=True, fastmath=FASTMATH)
-#: for a function with one caller of the same flags: inlined there (numba's IR) instead of compiled on
-#: its own, which saved its own optimisation and code generation of everything it calls (~3 s cold)
-jit_inline = numba.njit(cache=True, inline="always", fastmath=FASTMATH)
 
 
 def order_code(reconstruction: str, weno_weights: str = "z") -> int:

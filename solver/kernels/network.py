@@ -25,7 +25,7 @@ import math
 import numba
 import numpy as np
 
-from solver.kernels.common import DEFAULT_GAMMAS
+from solver.kernels.common import DEFAULT_GAMMAS, jit_inline
 from solver.kernels.faces import copy_rows, relax_pass
 from solver.kernels.link import FASTMATH, NG, PHYSICS, RK3, max_wave_speed, par_tuple
 from solver.kernels.measures import (  # noqa: F401
@@ -42,16 +42,13 @@ from solver.kernels.sweep import copy_faces, copy_fluxes, update_link
 from solver.params import GAMMA_C, GAMMA_M, RELAX, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "0678ea9871f90ac2"
+KERNEL_SOURCES_DIGEST = "5edaa8357b5defed"
 
 # the pointwise physics compiled once, in solver.kernels.common; the CUDA port rebinds these names
 _sending_receiving = PHYSICS.sending_receiving
 _relax_marker = PHYSICS.relax_marker
 
 jit = numba.njit(cache=True, fastmath=FASTMATH)
-#: for a function with one caller of the same flags: inlined there (numba's IR) instead of compiled on
-#: its own, which saved its own optimisation and code generation of everything it calls (~3 s cold)
-jit_inline = numba.njit(cache=True, inline="always", fastmath=FASTMATH)
 
 #: work slots per copy: W[k] for k = state at the RK start (relaxed), stage 1, stage 2, fluxes
 #: (node and interior faces), the state before the step (restored when the step is rejected), the

@@ -14,7 +14,7 @@ import numba
 from solver.kernels.link import FASTMATH
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "cb81ea08878c1138"
+KERNEL_SOURCES_DIGEST = "98b6e5cb9978ee84"
 
 jit = numba.njit(cache=True, fastmath=FASTMATH)
 
