@@ -7,10 +7,12 @@ kernels depend only on the job's environment, so a worker process can compile th
 core while ``verify`` runs; numba writes them to the kernel cache (:mod:`kernel_payload.kernel_cache`)
 and the ``rl`` suite then loads instead of compiling. On a warm cache there is nothing to gain
 (the worker's imports then only competed with verify: first PPO step 12.1 s against 9-10 s), so
-it starts only when the cache is cold or its state unknown.
+it starts only when the job's kernel cache (``$ARZ_KERNEL_CACHE_DIR``, which both backends' bootstraps
+set) is known to be cold: without one (numba's default cache, the in-process test runs) nothing
+is started.
 
 What: :func:`start` launches ``python -m kernel_payload.precompile --env ID --kwargs JSON`` when
-``rl`` comes after the first suite, the kernel cache is not warm and the machine has two cores or
+``rl`` comes after the first suite, the kernel cache is cold and the machine has two cores or
 more; the worker builds a CPU copy of the environment the suite will train on (the suite's
 ``env_kwargs``), resets and steps it once, and exits. :func:`wait` (the ``rl`` suite,
 before it builds its own environments) joins it: compiling the same kernels in both processes
@@ -81,7 +83,7 @@ def start(job: Any) -> bool:
     Returns:
         True when a worker was launched.
     """
-    if _WORKER or not wanted(list(job.suites)) or startup.times().kernel_cache == "warm":
+    if _WORKER or not wanted(list(job.suites)) or startup.times().kernel_cache != "cold":
         return False
     env_id = job.rl.env
     try:

@@ -55,9 +55,10 @@ def test_wanted_only_for_a_later_rl_suite_on_two_cores_or_more():
     assert not precompile.wanted(["verify", "bench"], cores=2)
 
 
-def test_no_worker_on_a_warm_cache(fake_worker, monkeypatch):
+@pytest.mark.parametrize("state", ["warm", "off", ""])
+def test_no_worker_unless_the_cache_is_known_cold(fake_worker, monkeypatch, state):
     fake_worker("print('kernels compiled: 0')")
-    monkeypatch.setattr(startup.times(), "kernel_cache", "warm")
+    monkeypatch.setattr(startup.times(), "kernel_cache", state)
     assert not precompile.start(job())
     assert precompile.wait() == {}
 

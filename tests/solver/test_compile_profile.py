@@ -1,0 +1,34 @@
+"""What a cold start compiles (scripts/compile_profile.py): each shared pass once, no fused sweep on the CPU.
+
+A constant ``0`` or ``False`` at one call site made numba compile a second copy of the vectorised
+flux pass (22 s of a cold start), and the CPU readout compiled the fused face-by-face sweep that
+nothing else on the CPU runs (34 s). Counts, not times: the times belong to the profile's output.
+Slow (~2 min: everything compiles into an empty cache), so opt-in: ``pytest -m slow``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_a_cold_start_compiles_each_shared_pass_once(tmp_path):
+    out = tmp_path / "profile.json"
+    proc = subprocess.run([sys.executable, "-m", "scripts.compile_profile", "--json", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=1200)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    compiles = {
+        row["function"]: row["compiles"] for row in json.loads(out.read_text())["functions"]
+    }
+    for shared in ("capped_cu_fluxes", "called_flux", "relax_pass", "weno5_pass", "limit_pass",
+                   "copy_faces", "copy_fluxes"):  # fmt: skip
+        assert compiles.get(shared) == 1, (shared, compiles.get(shared))
+    assert "link_sweep" not in compiles  # the GPU readout's fused sweep: not compiled for the CPU
+    assert compiles.get("read_copy") is None  # inlined into read_range, not compiled on its own
