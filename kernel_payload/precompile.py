@@ -1,8 +1,8 @@
 """Compile the ``rl`` suite's numba kernels in a separate process while the suites before it run.
 
 Why: on a cold kernel cache the quickstart compiled verify's road kernel, then the RL readout and
-the network step, one after the other in one process (numba compiles under one lock): 55 s + 66 s
-of a cold start on two cores before the first PPO step (``scripts/compile_profile.py``). The RL
+the network step, one after the other in one process (numba compiles under one lock): 50 s + 62 s
+before the first PPO step on a quiet 2-core machine (``python -m scripts.compile_profile``). The RL
 kernels depend only on the job's environment, so a worker process can compile them on another
 core while ``verify`` runs; numba writes them to the kernel cache (:mod:`kernel_payload.kernel_cache`)
 and the ``rl`` suite then loads instead of compiling. On a warm cache there is nothing to gain
