@@ -121,6 +121,20 @@ def limit_pass(q, k, lo, hi, first, last, thresh, eps, qm, qp):
                 rb[i], yb[i], rl[i], yl[i], rr[i], yr[i], q[r, b], q[y, b], q[r, d], q[y, d], thresh, eps)
 
 
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+def cap_by_supply(f0, f1, f2, f3, s_m, s_c):
+    """Face fluxes ``(rho_m, y_m, rho_c, y_c)`` with each class's mass flux capped by the receiving
+    cell's supply ``s_m``, ``s_c`` (veh/s) and its marker flux scaled alike (the vehicles carry
+    their marker, so mass stays conserved). Returns (f0, f1, f2, f3)."""
+    if f0 > s_m:
+        f1 *= s_m / f0
+        f0 = s_m
+    if f2 > s_c:
+        f3 *= s_c / f2
+        f2 = s_c
+    return f0, f1, f2, f3
+
+
 @numba.njit(cache=True, fastmath=FASTMATH)
 def called_flux(p0, p1, p2, p3, m0, m1, m2, m3, kind, par):
     """:func:`solver.physics.numerical_flux` (any flux kind, any exponents; ``par`` a parameter tuple)
@@ -145,23 +159,16 @@ def capped_cu_fluxes(q, qm, qp, F, vmax, cl, nf, fo, par, supply_cap):
     p0, p1, p2, p3 = qp[0, cl:cl + nf], qp[1, cl:cl + nf], qp[2, cl:cl + nf], qp[3, cl:cl + nf]
     m0, m1, m2, m3 = qm[0, cl + 1:cl + nf + 1], qm[1, cl + 1:cl + nf + 1], qm[2, cl + 1:cl + nf + 1], qm[3, cl + 1:cl + nf + 1]
     F0, F1, F2, F3 = F[0, fo:fo + nf], F[1, fo:fo + nf], F[2, fo:fo + nf], F[3, fo:fo + nf]
-    r_m, r_c = q[0, cl + 1:cl + nf + 1], q[2, cl + 1:cl + nf + 1]
-    v_m, v_c = vmax[0, cl + 1:cl + nf + 1], vmax[1, cl + 1:cl + nf + 1]
     for i in range(nf):  # one inlined copy of the flux: each copy costs ~8 s of a cold compile
         F0[i], F1[i], F2[i], F3[i], _ = _numerical_flux(p0[i], p1[i], p2[i], p3[i], m0[i], m1[i],
                                                        m2[i], m3[i], CENTRAL_UPWIND, pt)
     if not supply_cap:
         return
+    r_m, r_c = q[0, cl + 1:cl + nf + 1], q[2, cl + 1:cl + nf + 1]
+    v_m, v_c = vmax[0, cl + 1:cl + nf + 1], vmax[1, cl + 1:cl + nf + 1]
     for i in range(nf):  # the cap as a second pass (a branch in the flux loop stopped the vectoriser)
         s_m, s_c = _supplies(r_m[i], r_c[i], v_m[i], v_c[i], pt)
-        f0, f1, f2, f3 = F0[i], F1[i], F2[i], F3[i]
-        if f0 > s_m:
-            f1 *= s_m / f0
-            f0 = s_m
-        if f2 > s_c:
-            f3 *= s_c / f2
-            f2 = s_c
-        F0[i], F1[i], F2[i], F3[i] = f0, f1, f2, f3
+        F0[i], F1[i], F2[i], F3[i] = cap_by_supply(F0[i], F1[i], F2[i], F3[i], s_m, s_c)
 
 
 @jit_simd

@@ -50,7 +50,7 @@ from solver.kernels.faces import (
 from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RELAX, RHO_JAM, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "08f10748694322bf"
+KERNEL_SOURCES_DIGEST = "d615bc487f7ee4e7"
 
 _flux_and_speeds = PHYSICS.flux_and_speeds
 _marker = PHYSICS.marker

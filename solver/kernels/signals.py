@@ -14,7 +14,7 @@ import numba
 from solver.kernels.link import FASTMATH
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "98b6e5cb9978ee84"
+KERNEL_SOURCES_DIGEST = "c21aa259ecb75b13"
 
 jit = numba.njit(cache=True, fastmath=FASTMATH)
 

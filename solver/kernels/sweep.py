@@ -35,6 +35,7 @@ from solver.kernels.common import (
 )
 from solver.kernels.faces import (
     called_flux,
+    cap_by_supply,
     capped_cu_fluxes,
     clean_pass,
     limit_faces,
@@ -44,7 +45,7 @@ from solver.kernels.faces import (
 from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RHO_JAM
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "68df01f62887f34b"
+KERNEL_SOURCES_DIGEST = "c12c4c749eb4c7f7"
 
 _weno5_class_faces = PHYSICS.weno5_class_faces
 _numerical_flux = PHYSICS.numerical_flux
@@ -96,12 +97,7 @@ def _supply_capped(q, c, f0, f1, f2, f3, vmax, par, supply_cap):
     supply when ``supply_cap`` (the marker flux scaled with it)."""
     if supply_cap:
         s_m, s_c = _supplies(q[0, c], q[2, c], vmax[0, c], vmax[1, c], par)
-        if f0 > s_m:
-            f1 *= s_m / f0
-            f0 = s_m
-        if f2 > s_c:
-            f3 *= s_c / f2
-            f2 = s_c
+        return cap_by_supply(f0, f1, f2, f3, s_m, s_c)
     return f0, f1, f2, f3
 
 
