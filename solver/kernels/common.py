@@ -34,8 +34,16 @@ RK3 = ((0.0, 1.0, 0.0, 1.0 / 6.0), (0.75, 0.25, 1.0, 1.0 / 6.0), (1.0 - 2.0 / 3.
 # steps by 240 s), so a scenario's numbers changed between its first and second run.
 FASTMATH = {"arcp", "nsz", "afn"}
 
+#: pointwise functions (the physics, a face's limiter, a cell's clean-up): each compiled once per
+#: argument types and inlined by LLVM at every call site (``alwaysinline``), where the caller's
+#: constants fold into it and a loop over cells still vectorises. numba's own inlining
+#: (``inline="always"``) re-ran the frontend and deep-copied the callee's IR at every call site
+#: (numba#8989) and typed each copy again: half of a cold compile. numpy's error model, as in
+#: :data:`jit_simd`: a check for division by zero in the callee would stop the vectoriser.
+jit_point = numba.njit(cache=True, forceinline=True, fastmath=FASTMATH, error_model="numpy")
+
 #: the pointwise physics compiled once for the CPU (every kernel module uses these)
-PHYSICS = physics.compile_physics(numba.njit(inline="always", fastmath=FASTMATH))
+PHYSICS = physics.compile_physics(jit_point)
 
 #: the straight-line passes over contiguous cells that LLVM vectorises (AVX2: 4 cells per
 #: instruction): numpy's error model, because python's checks every division for zero and the
@@ -52,12 +60,12 @@ jit_inline = numba.njit(cache=True, inline="always", fastmath=FASTMATH)
 
 assert N_PAR == 12 and (GAMMA_M, GAMMA_C) == (2, 3), "par_tuple lists every packed parameter"
 #: the calibrated pressure exponents (gamma_m, gamma_c), which :func:`default_gammas_tuple` makes
-#: compile-time constants (it writes them as literals: numba folds literals, not globals' tuples)
+#: compile-time constants (it writes them as literals, which LLVM folds into the inlined physics)
 DEFAULT_GAMMAS = (PhysicsParams.gamma_m, PhysicsParams.gamma_c)
 assert DEFAULT_GAMMAS == (1.5, 2.0), "default_gammas_tuple writes the calibrated exponents"
 
 
-@numba.njit(inline="always")
+@jit_point
 def par_tuple(par):
     """The packed parameters ``par`` as a tuple of the same N_PAR numbers, for the physics inside
     loops over cells: the physics indexes it as it indexes the array, but its values stay in
@@ -67,7 +75,7 @@ def par_tuple(par):
             par[10], par[11])
 
 
-@numba.njit(inline="always")
+@jit_point
 def default_gammas_tuple(par):
     """:func:`par_tuple` with the pressure exponents written as the constants DEFAULT_GAMMAS, for
     a caller that has checked ``par`` holds those values (the numbers are the same): the

@@ -17,11 +17,18 @@ from __future__ import annotations
 
 import numba
 
-from solver.kernels.common import CENTRAL_UPWIND, FASTMATH, PHYSICS, default_gammas_tuple, jit_simd
+from solver.kernels.common import (
+    CENTRAL_UPWIND,
+    FASTMATH,
+    PHYSICS,
+    default_gammas_tuple,
+    jit_point,
+    jit_simd,
+)
 from solver.params import EPS_VAC
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "9a905e0ca07f9b90"
+KERNEL_SOURCES_DIGEST = "0f9e2b113dffd322"
 
 _flux_and_speeds = PHYSICS.flux_and_speeds
 _marker = PHYSICS.marker
@@ -32,7 +39,7 @@ _supplies = PHYSICS.supplies
 _weno5_class_faces = PHYSICS.weno5_class_faces
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@jit_point
 def scale_faces(rbar, ybar, rm, ym, rp, yp):
     """Zhang–Shu scaling of one class's faces ``(rm, ym)``, ``(rp, yp)`` in a cell of average
     ``(rbar, ybar)`` towards that average, so that the faces and the implied midpoint value are
@@ -48,7 +55,7 @@ def scale_faces(rbar, ybar, rm, ym, rp, yp):
     return rm, ym, rp, yp
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@jit_point
 def bound_face_markers(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, thresh, eps):
     """Near vacuum (a face density below ``thresh``) the faces' markers are bounded by those of
     the cell and its neighbours ``(r_lo, y_lo)``, ``(r_hi, y_hi)``; returns ``(rm, ym, rp, yp)``."""
@@ -64,7 +71,7 @@ def bound_face_markers(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, thres
     return rm, ym, rp, yp
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@jit_point
 def limit_faces(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, thresh, eps):
     """Zhang–Shu scaling of one class's faces in a cell and the marker bound near vacuum
     (:func:`scale_faces`, then :func:`bound_face_markers`).
@@ -121,7 +128,7 @@ def limit_pass(q, k, lo, hi, first, last, thresh, eps, qm, qp):
                 rb[i], yb[i], rl[i], yl[i], rr[i], yr[i], q[r, b], q[y, b], q[r, d], q[y, d], thresh, eps)
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@jit_point
 def cap_by_supply(f0, f1, f2, f3, s_m, s_c):
     """Face fluxes ``(rho_m, y_m, rho_c, y_c)`` with each class's mass flux capped by the receiving
     cell's supply ``s_m``, ``s_c`` (veh/s) and its marker flux scaled alike (the vehicles carry
@@ -138,9 +145,9 @@ def cap_by_supply(f0, f1, f2, f3, s_m, s_c):
 @numba.njit(cache=True, fastmath=FASTMATH)
 def called_flux(p0, p1, p2, p3, m0, m1, m2, m3, kind, par):
     """:func:`solver.physics.numerical_flux` (any flux kind, any exponents; ``par`` a parameter tuple)
-    as a called function, for the face-by-face paths outside the vectorised common case: numba
-    inlines an ``inline="always"`` function into every call site before typing it, and each
-    inlined copy of the flux cost ~8 s of a cold compile. Returns (f0, f1, f2, f3, a_max)."""
+    as a called function, for the face-by-face paths outside the vectorised common case: the
+    flux is inlined (by LLVM) into every call site, and each inlined copy is optimised and turned
+    into machine code again; these paths share one. Returns (f0, f1, f2, f3, a_max)."""
     return _numerical_flux(p0, p1, p2, p3, m0, m1, m2, m3, kind, par)
 
 
@@ -159,7 +166,7 @@ def capped_cu_fluxes(q, qm, qp, F, vmax, cl, nf, fo, par, supply_cap):
     p0, p1, p2, p3 = qp[0, cl:cl + nf], qp[1, cl:cl + nf], qp[2, cl:cl + nf], qp[3, cl:cl + nf]
     m0, m1, m2, m3 = qm[0, cl + 1:cl + nf + 1], qm[1, cl + 1:cl + nf + 1], qm[2, cl + 1:cl + nf + 1], qm[3, cl + 1:cl + nf + 1]
     F0, F1, F2, F3 = F[0, fo:fo + nf], F[1, fo:fo + nf], F[2, fo:fo + nf], F[3, fo:fo + nf]
-    for i in range(nf):  # one inlined copy of the flux: each copy costs ~8 s of a cold compile
+    for i in range(nf):  # the one inlined copy of the flux on the vectorised path
         F0[i], F1[i], F2[i], F3[i], _ = _numerical_flux(p0[i], p1[i], p2[i], p3[i], m0[i], m1[i],
                                                        m2[i], m3[i], CENTRAL_UPWIND, pt)
     if not supply_cap:

@@ -37,6 +37,7 @@ from solver.kernels.common import (  # noqa: F401 (re-exported: callers find the
     WENO5,
     WENO5_JS,
     jit_inline,
+    jit_point,
     par_tuple,
 )
 from solver.kernels.faces import (
@@ -50,7 +51,7 @@ from solver.kernels.faces import (
 from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RELAX, RHO_JAM, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "d615bc487f7ee4e7"
+KERNEL_SOURCES_DIGEST = "265be2cc3436fdd0"
 
 _flux_and_speeds = PHYSICS.flux_and_speeds
 _marker = PHYSICS.marker
@@ -263,7 +264,7 @@ def clean_vacuum(q, n, scales, par):
         clean_cell(q, c, thresh, tiny, vtop, eps)
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@jit_point
 def clean_cell(q, c, thresh, tiny, vtop, eps):
     """:func:`clean_vacuum` of cell c: ``thresh`` = VACUUM_FACE rho_jam, ``tiny`` = the flush
     bound (veh/m), ``vtop`` the marker bound (m/s), ``eps`` the marker's vacuum epsilon."""

@@ -16,7 +16,7 @@ from solver.kernels.faces import cell_measures, relax_pass
 from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RELAX, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "d615bc487f7ee4e7"
+KERNEL_SOURCES_DIGEST = "265be2cc3436fdd0"
 
 _flux_and_speeds = PHYSICS.flux_and_speeds
 _marker = PHYSICS.marker

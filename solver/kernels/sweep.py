@@ -30,6 +30,7 @@ from solver.kernels.common import (
     PHYSICS,
     VACUUM_FACE,
     WENO5,
+    jit_point,
     jit_simd,
     par_tuple,
 )
@@ -45,7 +46,7 @@ from solver.kernels.faces import (
 from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RHO_JAM
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "c12c4c749eb4c7f7"
+KERNEL_SOURCES_DIGEST = "1068dfe1b39271ff"
 
 _weno5_class_faces = PHYSICS.weno5_class_faces
 _numerical_flux = PHYSICS.numerical_flux
@@ -56,7 +57,7 @@ _pressures = PHYSICS.pressures
 jit = numba.njit(cache=True, fastmath=FASTMATH)
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@jit_point
 def _cell_faces(q, c, first, last, order, s0, s1, s2, s3, thresh, eps):
     """Limited face values of interior cell c of a link whose interior is ``first..last``.
 
@@ -82,7 +83,7 @@ def _cell_faces(q, c, first, last, order, s0, s1, s2, s3, thresh, eps):
     return l0, l1, l2, l3, r0, r1, r2, r3
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@jit_point
 def _capped_face_flux(q, c, p0, p1, p2, p3, m0, m1, m2, m3, vmax, kind, par, supply_cap):
     """The numerical flux of the face left of cell c from its left (p) and right (m) face states,
     each class's mass flux capped by cell c's supply when ``supply_cap`` (the marker flux scaled
@@ -91,7 +92,7 @@ def _capped_face_flux(q, c, p0, p1, p2, p3, m0, m1, m2, m3, vmax, kind, par, sup
     return _supply_capped(q, c, f0, f1, f2, f3, vmax, par, supply_cap)
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@jit_point
 def _supply_capped(q, c, f0, f1, f2, f3, vmax, par, supply_cap):
     """The face fluxes (f0, f1, f2, f3) into cell c, each class's mass flux capped by the cell's
     supply when ``supply_cap`` (the marker flux scaled with it)."""
@@ -130,7 +131,7 @@ def link_sweep(q, F, vmax, off, n, order, kind, scales, par, supply_cap):
         p0, p1, p2, p3 = r0, r1, r2, r3
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@jit_point
 def bound_cell(q, c, vtop, eps, par):
     """Keep markers in the ARZ invariant region, in place: ``w_k >= 0`` and ``v_k <= vtop``.
 

@@ -33,7 +33,7 @@ from solver.network.compile import max_degree
 from solver.params import EPS_VAC
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "23005d1763da2c26"
+KERNEL_SOURCES_DIGEST = "dd6087e0e06754d9"
 
 #: dt of the entry rule ``min(demand + queue/dt, supply)`` when reporting: a waiting queue enters at the supply
 REPORT_DT = 1e-9
