@@ -44,6 +44,7 @@ from solver.kernels.faces import (
     called_flux,
     capped_cu_fluxes,
     cell_speeds,
+    copy_rows,
     limit_pass,
     relax_pass,
     weno5_pass,
@@ -304,7 +305,8 @@ def ssprk3_transport(q, n, dt, dx, bc, bstate, order, kind, scales, par, work, b
     """
     q0, q1, q2, qm, qp, F = work[0], work[1], work[2], work[3], work[4], work[5]
     dtdx = dt / dx
-    q0[:, :] = q
+    N = np.int64(q.shape[1])  # whole-array copies by copy_rows: a slice assignment compiled
+    copy_rows(q0, q, np.int64(0), N)  # numba's shape-mismatch error message (6 s of a cold start)
     (a1, b1, _, w1), (a2, b2, _, w2), (a3, b3, _, w3) = RK3  # unrolled: the stages differ in arrays
     stage_fluxes(q, n, bc, bstate, order, kind, scales, par, qm, qp, F)
     accumulate_boundary(bstep, F, n, dt * w1)
@@ -319,7 +321,7 @@ def ssprk3_transport(q, n, dt, dx, bc, bstate, order, kind, scales, par, work, b
     combine(q, q0, a3, q2, b3, F, n, dtdx)
     clean_vacuum(q, n, scales, par)
     if _interior_min_density(q, n) < 0.0:
-        q[:, :] = q0
+        copy_rows(q, q0, np.int64(0), N)
         return False
     return True
 
@@ -332,13 +334,16 @@ def _transport_with_retry(q, n, dt, dx, bc, bstate, order, kind, scales, par, vm
     Returns (dt actually used, ok).
     """
     saved = work[6]
-    saved[:, :] = q
+    N = np.int64(q.shape[1])
+    copy_rows(saved, q, np.int64(0), N)
     for _attempt in range(12):
         relax(q, n, vmax, relax_first, par)
-        bstep[:, :] = 0.0
+        for s in range(2):
+            for v in range(4):
+                bstep[s, v] = 0.0
         if ssprk3_transport(q, n, dt, dx, bc, bstate, order, kind, scales, par, work[:6], bstep):
             return dt, True
-        q[:, :] = saved
+        copy_rows(q, saved, np.int64(0), N)
         relax_first -= 0.25 * dt  # the relaxation owed to this step shrinks with it
         dt *= 0.5
     return dt, False

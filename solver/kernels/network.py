@@ -42,7 +42,7 @@ from solver.kernels.sweep import copy_faces, copy_fluxes, update_link
 from solver.params import GAMMA_C, GAMMA_M, RELAX, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "d359454502101a37"
+KERNEL_SOURCES_DIGEST = "1254fb9d0e9168fb"
 
 # the pointwise physics compiled once, in solver.kernels.common; the CUDA port rebinds these names
 _sending_receiving = PHYSICS.sending_receiving
@@ -205,7 +205,7 @@ def copy_queues(dst, src):
         dst[e, 1] = src[e, 1]
 
 
-@jit
+@jit_inline  # one caller (advance_network): not compiled on its own
 def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc):
     """Relaxation over h s (Strang's first half), then one SSP-RK3 transport step
     (:data:`solver.kernels.link.RK3`) of a whole network copy: links and entry queues together.

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from solver.kernels.common import jit_inline
 from solver.kernels.link import NG
 from solver.kernels.network import copy_cells, entry_exit_fluxes, junction_fluxes, signal_greens
 from solver.kernels.sweep import copy_faces, copy_fluxes, link_sweep
@@ -33,7 +34,7 @@ from solver.network.compile import max_degree
 from solver.params import EPS_VAC
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "dd6087e0e06754d9"
+KERNEL_SOURCES_DIGEST = "52ed56b11946cc16"
 
 #: dt of the entry rule ``min(demand + queue/dt, supply)`` when reporting: a waiting queue enters at the supply
 REPORT_DT = 1e-9
@@ -45,7 +46,7 @@ WQ, WQM, WQP = range(3)
 N_FACE_WORK = 3
 
 
-@numba.njit(cache=True)
+@jit_inline  # one caller (face_fluxes): not compiled on its own
 def interior_fluxes(q, F, vmax, lk, num, work):
     """Interior face fluxes of every link of a copy into ``F``, by the network step's own passes
     (:func:`solver.kernels.sweep.copy_faces` and :func:`~solver.kernels.sweep.copy_fluxes` on a
