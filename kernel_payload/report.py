@@ -108,9 +108,12 @@ def startup_line(startup: dict) -> str:
                 text += f" ({startup.get('kernels_compiled', 0)} kernels, cache {startup.get('kernel_cache') or 'off'})"
             parts.append(text)
         if key == "compile_s" and isinstance(startup.get("precompile_s"), (int, float)):
-            parts.append(f"rl kernels compiled alongside {startup['precompile_s']:.1f} s "
-                         f"({startup.get('precompile_kernels', '?')} kernels, {startup.get('precompile')}; "
-                         f"rl waited {startup.get('precompile_wait_s', 0.0):.1f} s)")
+            local = startup.get("precompile_local_s")
+            parts.append(f"rl kernels ({startup.get('precompile_parts', 'all')}) compiled alongside "
+                         f"{startup['precompile_s']:.1f} s ({startup.get('precompile_kernels', '?')} kernels, "
+                         f"{startup.get('precompile')}"
+                         + (f"; the rest after the suites before rl, {local:.1f} s" if local else "")
+                         + f"; rl waited {startup.get('precompile_wait_s', 0.0):.1f} s)")  # fmt: skip
     return " · ".join(parts) + " (times after the kernel started)" * ("first_count_s" in startup)
 
 

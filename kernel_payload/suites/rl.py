@@ -62,7 +62,8 @@ def run(ctx: SuiteContext) -> None:
         curves: dict[str, tuple[list[float], list[float]]] = {}
         if precompile.running():
             emit(ProgressEvent(stage="rl/train", done=0, total=timesteps, unit="steps",
-                               message="waiting for the kernels compiled in the background…"))  # fmt: skip
+                               message="compiling the rl kernels (part of them in the background)…"))  # fmt: skip
+        precompile.compile_local()  # the parts no worker took, now that this core is free
         startup.times().precompile.update(precompile.wait())  # its kernels are cached: loaded, not compiled
         for seed in ctx.job.training_seeds:
             first = "building envs" if len(ctx.job.training_seeds) == 1 else f"seed {seed}: building envs"

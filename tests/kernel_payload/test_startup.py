@@ -50,5 +50,13 @@ def test_the_report_line_shows_the_rl_kernels_compiled_alongside():
     line = startup_line({"compile_s": 56.9, "kernels_compiled": 2, "kernel_cache": "cold", "precompile": "ok",
                          "precompile_s": 90.1, "precompile_wait_s": 27.6, "precompile_kernels": 2,
                          "first_ppo_s": 94.1})  # fmt: skip
-    assert line == ("numba compile 56.9 s (2 kernels, cache cold) · rl kernels compiled alongside 90.1 s "
+    assert line == ("numba compile 56.9 s (2 kernels, cache cold) · rl kernels (all) compiled alongside 90.1 s "
                     "(2 kernels, ok; rl waited 27.6 s) · first PPO count at 94.1 s")
+
+
+def test_the_report_line_shows_the_part_compiled_after_verify():
+    line = startup_line({"compile_s": 40.2, "kernels_compiled": 2, "kernel_cache": "cold", "precompile": "ok",
+                         "precompile_parts": "step", "precompile_s": 44.0, "precompile_wait_s": 1.5,
+                         "precompile_local_s": 17.3, "precompile_kernels": 1})  # fmt: skip
+    assert line == ("numba compile 40.2 s (2 kernels, cache cold) · rl kernels (step) compiled alongside 44.0 s "
+                    "(1 kernels, ok; the rest after the suites before rl, 17.3 s; rl waited 1.5 s)")
