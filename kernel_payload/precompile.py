@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 MIN_CORES = 2
 WAIT_S = 900.0
-"""Longest the ``rl`` suite waits for the worker (a cold compile takes ~70 s on two cores)."""
+"""Longest the ``rl`` suite waits for the workers (the step's cold compile takes ~45 s on two cores)."""
 
 COMPILED_MARK = "kernels compiled: "
 """The worker's last line: how many kernels it compiled (0 when all were loaded from the cache)."""
