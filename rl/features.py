@@ -36,7 +36,7 @@ from solver.kernels.network import ARRIVED, DELAY, EXITED, TTS
 from solver.network.speeds import cell_transport_speed, face_fluxes
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "14c58c5b037de81b"
+KERNEL_SOURCES_DIGEST = "f9b0d19a6a5bf356"
 
 QUEUE_HALF_VEH = 50.0  # entry queue that maps to 0.5, veh
 VACUUM_WEIGHT = 1e-3  # free-speed prior weight in the bin speed average, fraction of rho_jam
@@ -150,7 +150,8 @@ def interval_reward(before, after, dt, lin, cur, absw):
 
 
 @numba.njit(cache=True, inline="always")  # one caller on the CPU: not compiled on its own
-def read_copy(state, topo, sig_static, num, oa, rw, scratch, obs, prev, cur, dt, adopt, observe):
+def read_copy(state, topo, sig_static, num, oa, rw, scratch, obs, prev, cur, dt, adopt, observe,
+              generic=True):
     """Everything an env step reads from one copy: the measure vector into ``cur``, the observation
     into ``obs`` (when ``observe``), and the reward of the interval ``prev`` -> ``cur`` (when
     ``dt > 0``, else 0); with ``adopt``, ``prev`` becomes ``cur`` (the next interval's start).
@@ -166,7 +167,7 @@ def read_copy(state, topo, sig_static, num, oa, rw, scratch, obs, prev, cur, dt,
     F, scr, green, dqu, work = scratch
     copy_measures(q, qu, t, acc, aq, aqmax, topo.lk, topo.lk_dx, cur)
     if observe:
-        face_fluxes(q, qu, t, topo, dscale, sp, ss, sig_static, num, F, scr, green, dqu, work)
+        face_fluxes(q, qu, t, topo, dscale, sp, ss, sig_static, num, F, scr, green, dqu, work, generic)
         copy_observation(q, F, qu, sp, ss, st, topo.vmax, oa.idx, oa.fptr, oa.wt, oa.n_phases,
                          oa.max_green, oa.prior, oa.rho_jam, oa.eps, obs)
     reward = 0.0

@@ -21,11 +21,12 @@ import numpy as np
 from rl.features import measure_size, read_copy
 from rl.observation import ObservationLayout
 from rl.rewards import RewardWeights, delay_reward
+from solver.kernels.common import generic_paths
 from solver.network.compile import max_degree
 from solver.network.speeds import N_FACE_WORK
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "71bc26f841c17948"
+KERNEL_SOURCES_DIGEST = "07d4dbf940ca3edd"
 
 
 class Reading(NamedTuple):
@@ -38,18 +39,20 @@ class Reading(NamedTuple):
 
 
 @numba.njit(cache=True)
-def read_range(lo, hi, state, topo, sig_static, num, oa, rw, scratch, OBS, PREV, CUR, REW, dt, adopt, observe):
+def read_range(lo, hi, state, topo, sig_static, num, oa, rw, scratch, OBS, PREV, CUR, REW, dt, adopt, observe,
+               generic=True):
     """:func:`rl.features.read_copy` for copies ``lo .. hi-1`` (batch axis first).
 
     Shapes: ``state = (Q, QU, T, DSCALE, SP, SS, ST, ACC, AQ, AQMAX)`` as in
     :class:`solver.network.batch.BatchedNetwork`; ``scratch`` one copy's (see ``read_copy``);
-    OBS (B, D) float32; PREV CUR (B, M) float64; REW (B,) float64.
+    OBS (B, D) float32; PREV CUR (B, M) float64; REW (B,) float64; ``generic`` as in
+    :func:`solver.network.speeds.face_fluxes` (None: only the common case's paths compiled).
     """
     Q, QU, T, DSCALE, SP, SS, ST, ACC, AQ, AQMAX = state
     for b in range(lo, hi):
         one = (Q[b], QU[b], T[b], DSCALE[b], SP[b], SS[b], ST[b], ACC[b], AQ[b], AQMAX[b])
         REW[b] = read_copy(one, topo, sig_static, num, oa, rw, scratch, OBS[b], PREV[b], CUR[b], dt,
-                           adopt, observe)
+                           adopt, observe, generic)
 
 
 def default_weights(net) -> RewardWeights:
@@ -72,6 +75,7 @@ class Readout:
         self.weights = weights or default_weights(net)
         self.oa = layout.arrays(net.par)
         self.num = net.numerics()
+        self.generic = generic_paths(self.num.kind, self.num.par)
         B, M = sim.B, measure_size(len(net.approaches), len(net.links))
         self.prev, self.cur, self.rew = np.zeros((B, M)), np.zeros((B, M)), np.zeros(B)
         self.obs = np.zeros((B, layout.size), np.float32)
@@ -91,7 +95,7 @@ class Readout:
         s, n = self.sim, self.sim.net
         state = (s.Q, s.QU, s.T, s.DSCALE, s.SP, s.SS, s.ST, s.ACC, s.AQ, s.AQMAX)
         read_range(0, s.B, state, n.topo, n.sig_static, self.num, self.oa, self.weights, self.scratch,
-                   self.obs, self.prev, self.cur, self.rew, float(dt), bool(adopt), bool(observe))
+                   self.obs, self.prev, self.cur, self.rew, float(dt), bool(adopt), bool(observe), self.generic)
         return Reading(self.obs.copy() if observe else None, self.cur.copy(), self.rew.copy())
 
 

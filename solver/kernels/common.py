@@ -65,6 +65,21 @@ DEFAULT_GAMMAS = (PhysicsParams.gamma_m, PhysicsParams.gamma_c)
 assert DEFAULT_GAMMAS == (1.5, 2.0), "default_gammas_tuple writes the calibrated exponents"
 
 
+def generic_paths(kind, par):
+    """What the kernels' trailing ``generic`` argument gets from the host for a simulation of flux
+    kind ``kind`` and packed parameters ``par`` (N_PAR,): ``None`` in the common case the
+    vectorised passes handle (central-upwind and the calibrated pressure exponents), ``True``
+    otherwise.
+
+    numba drops a branch on ``generic is None`` when the argument's type is ``None`` (before typing:
+    a literal ``True``/``False`` is not pruned), so with ``None`` the face-by-face paths for other
+    flux kinds and exponents are not compiled at all (~7 s of a cold start); a kernel called without
+    it (the CUDA port) keeps both paths and picks one at run time, as before.
+    """
+    common = int(kind) == CENTRAL_UPWIND and (float(par[GAMMA_M]), float(par[GAMMA_C])) == DEFAULT_GAMMAS
+    return None if common else True
+
+
 @jit_point
 def par_tuple(par):
     """The packed parameters ``par`` as a tuple of the same N_PAR numbers, for the physics inside

@@ -28,7 +28,7 @@ from solver.kernels.common import (
 from solver.params import EPS_VAC
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "0f9e2b113dffd322"
+KERNEL_SOURCES_DIGEST = "0997e3d773616dbb"
 
 _flux_and_speeds = PHYSICS.flux_and_speeds
 _marker = PHYSICS.marker

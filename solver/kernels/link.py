@@ -36,6 +36,7 @@ from solver.kernels.common import (  # noqa: F401 (re-exported: callers find the
     VACUUM_FACE,
     WENO5,
     WENO5_JS,
+    generic_paths,
     jit_inline,
     jit_point,
     par_tuple,
@@ -52,7 +53,7 @@ from solver.kernels.faces import (
 from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RELAX, RHO_JAM, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "265be2cc3436fdd0"
+KERNEL_SOURCES_DIGEST = "8b39b85a1de8de7e"
 
 _flux_and_speeds = PHYSICS.flux_and_speeds
 _marker = PHYSICS.marker
@@ -177,22 +178,24 @@ def max_wave_speed(q, n, par):
 
 
 @jit
-def max_wave_speed_scratch(q, n, par, scr):
+def max_wave_speed_scratch(q, n, par, scr, generic=True):
     """:func:`max_wave_speed`, with the cells' speeds computed vectorised into the scratch row
-    ``scr`` (N,) when ``par`` holds the calibrated pressure exponents (the same number)."""
-    if par[GAMMA_M] != DEFAULT_GAMMAS[0] or par[GAMMA_C] != DEFAULT_GAMMAS[1]:
-        return max_wave_speed(q, n, par)
-    cell_speeds(q, NG, n, par, scr)
-    a_max = 0.0
-    for c in range(NG, NG + n):
-        if scr[c] > a_max:
-            a_max = scr[c]
-    return a_max
+    ``scr`` (N,) when ``par`` holds the calibrated pressure exponents (the same number).
+    ``generic`` None: the host checked that it does (:func:`solver.kernels.common.generic_paths`)."""
+    if generic is None or (par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]):
+        cell_speeds(q, NG, n, par, scr)
+        a_max = 0.0
+        for c in range(NG, NG + n):
+            if scr[c] > a_max:
+                a_max = scr[c]
+        return a_max
+    return max_wave_speed(q, n, par)
 
 
 @jit
-def relax(q, n, vmax, h, par):
-    """Exact relaxation over h seconds of every interior cell (no-op if relaxation is off).
+def relax(q, n, vmax, h, par, generic=True):
+    """Exact relaxation over h seconds of every interior cell (no-op if relaxation is off);
+    ``generic`` as in :func:`max_wave_speed_scratch`.
 
     Shapes: q (4, n + 2 NG); vmax (2, n) free speeds per class and cell, m/s.
     """
@@ -200,7 +203,7 @@ def relax(q, n, vmax, h, par):
         return
     decay_m = math.exp(-h / par[TAU_M])
     decay_c = math.exp(-h / par[TAU_C])
-    if par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]:
+    if generic is None or (par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]):
         relax_pass(q, np.int64(NG), n, vmax, np.int64(0), decay_m, decay_c, par)  # vectorised
         return
     pt = par_tuple(par)
@@ -213,8 +216,10 @@ def relax(q, n, vmax, h, par):
 
 
 @jit
-def stage_fluxes(q, n, bc, bstate, order, kind, scales, par, qm, qp, F):
-    """Ghosts, reconstruction and interface fluxes of one RK stage (walls get zero flux).
+def stage_fluxes(q, n, bc, bstate, order, kind, scales, par, qm, qp, F, generic=True):
+    """Ghosts, reconstruction and interface fluxes of one RK stage (walls get zero flux);
+    ``generic`` None: central-upwind with the calibrated exponents, checked by the host
+    (:func:`solver.kernels.common.generic_paths`): the face-by-face fluxes are not compiled.
 
     Shapes: q, qm, qp (4, n + 2 NG); F (4, >= n + 1); bc (2,) int; bstate (2, 4).
     """
@@ -223,7 +228,8 @@ def stage_fluxes(q, n, bc, bstate, order, kind, scales, par, qm, qp, F):
         if bc[side] == BC_WALL:
             reflect_wall_ghosts(q, n, side, par)
     reconstruct(q, n, order, scales, par, qm, qp)
-    if kind == CENTRAL_UPWIND and par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]:
+    if generic is None or (kind == CENTRAL_UPWIND and par[GAMMA_M] == DEFAULT_GAMMAS[0]
+                           and par[GAMMA_C] == DEFAULT_GAMMAS[1]):
         capped_cu_fluxes(qm, qm, qp, F, qm, NG - 1, n + 1, np.int64(0), par, np.bool_(False))  # vectorised
     else:
         interface_fluxes(qm, qp, n, kind, par, F)
@@ -297,7 +303,7 @@ def _interior_min_density(q, n):
 
 
 @jit_inline
-def ssprk3_transport(q, n, dt, dx, bc, bstate, order, kind, scales, par, work, bstep):
+def ssprk3_transport(q, n, dt, dx, bc, bstate, order, kind, scales, par, work, bstep, generic=True):
     """One SSP-RK3 transport step of one link; False (and q restored) if a density went < 0.
 
     Shapes: q (4, N); work (6, 4, N) scratch: q0, q1, q2, qm, qp, F; bstep (2, 4) receives
@@ -308,15 +314,15 @@ def ssprk3_transport(q, n, dt, dx, bc, bstate, order, kind, scales, par, work, b
     N = np.int64(q.shape[1])  # whole-array copies by copy_rows: a slice assignment compiled
     copy_rows(q0, q, np.int64(0), N)  # numba's shape-mismatch error message (6 s of a cold start)
     (a1, b1, _, w1), (a2, b2, _, w2), (a3, b3, _, w3) = RK3  # unrolled: the stages differ in arrays
-    stage_fluxes(q, n, bc, bstate, order, kind, scales, par, qm, qp, F)
+    stage_fluxes(q, n, bc, bstate, order, kind, scales, par, qm, qp, F, generic)
     accumulate_boundary(bstep, F, n, dt * w1)
     combine(q1, q, a1, q, b1, F, n, dtdx)
     clean_vacuum(q1, n, scales, par)
-    stage_fluxes(q1, n, bc, bstate, order, kind, scales, par, qm, qp, F)
+    stage_fluxes(q1, n, bc, bstate, order, kind, scales, par, qm, qp, F, generic)
     accumulate_boundary(bstep, F, n, dt * w2)
     combine(q2, q, a2, q1, b2, F, n, dtdx)
     clean_vacuum(q2, n, scales, par)
-    stage_fluxes(q2, n, bc, bstate, order, kind, scales, par, qm, qp, F)
+    stage_fluxes(q2, n, bc, bstate, order, kind, scales, par, qm, qp, F, generic)
     accumulate_boundary(bstep, F, n, dt * w3)
     combine(q, q0, a3, q2, b3, F, n, dtdx)
     clean_vacuum(q, n, scales, par)
@@ -328,7 +334,7 @@ def ssprk3_transport(q, n, dt, dx, bc, bstate, order, kind, scales, par, work, b
 
 @jit_inline
 def _transport_with_retry(q, n, dt, dx, bc, bstate, order, kind, scales, par, vmax, relax_first,
-                          work, bstep):
+                          work, bstep, generic=True):
     """R(relax_first) then T(dt); on a negative density restore and halve dt (up to 12 times).
 
     Returns (dt actually used, ok).
@@ -337,11 +343,11 @@ def _transport_with_retry(q, n, dt, dx, bc, bstate, order, kind, scales, par, vm
     N = np.int64(q.shape[1])
     copy_rows(saved, q, np.int64(0), N)
     for _attempt in range(12):
-        relax(q, n, vmax, relax_first, par)
+        relax(q, n, vmax, relax_first, par, generic)
         for s in range(2):
             for v in range(4):
                 bstep[s, v] = 0.0
-        if ssprk3_transport(q, n, dt, dx, bc, bstate, order, kind, scales, par, work[:6], bstep):
+        if ssprk3_transport(q, n, dt, dx, bc, bstate, order, kind, scales, par, work[:6], bstep, generic):
             return dt, True
         copy_rows(q, saved, np.int64(0), N)
         relax_first -= 0.25 * dt  # the relaxation owed to this step shrinks with it
@@ -351,7 +357,7 @@ def _transport_with_retry(q, n, dt, dx, bc, bstate, order, kind, scales, par, vm
 
 @jit
 def advance_link(q, n, t, t_end, max_steps, dx, cfl, bc, bstate, order, kind, scales, par, vmax,
-                 work, bflux):
+                 work, bflux, generic=True):
     """Advance one link from t to t_end (s) with Strang splitting R(dt/2) T(dt) R(dt/2).
 
     Consecutive half relaxations are merged (exact relaxation composes: R(a) R(b) = R(a + b)),
@@ -360,7 +366,8 @@ def advance_link(q, n, t, t_end, max_steps, dx, cfl, bc, bstate, order, kind, sc
     floors, mass is never created).
 
     Shapes: q (4, N = n + 2 NG); vmax (2, n); work (7, 4, N); bflux (2, 4) accumulated
-    boundary transfers (face 0 in, face n out).
+    boundary transfers (face 0 in, face n out). ``generic``: None when the host checked the common
+    case (:func:`solver.kernels.common.generic_paths`; only its paths are then compiled).
 
     Returns:
         (t reached, steps taken, failures): failures > 0 means positivity could not be kept.
@@ -370,12 +377,12 @@ def advance_link(q, n, t, t_end, max_steps, dx, cfl, bc, bstate, order, kind, sc
     owed = 0.0  # relaxation time owed from the previous step's second half
     bstep = np.zeros((2, 4))
     while t_end - t > 1e-12 * max(1.0, abs(t_end)) and steps < max_steps:
-        a = max_wave_speed_scratch(q, n, par, work[3, 0])  # work[3] (faces) is free here
+        a = max_wave_speed_scratch(q, n, par, work[3, 0], generic)  # work[3] (faces) is free here
         dt = t_end - t
         if a > 0.0:
             dt = min(dt, cfl * dx / a)
         dt, ok = _transport_with_retry(q, n, dt, dx, bc, bstate, order, kind, scales, par, vmax,
-                                       owed + 0.5 * dt, work, bstep)
+                                       owed + 0.5 * dt, work, bstep, generic)
         if not ok:
             failures += 1
         owed = 0.5 * dt
@@ -384,21 +391,22 @@ def advance_link(q, n, t, t_end, max_steps, dx, cfl, bc, bstate, order, kind, sc
                 bflux[s, v] += bstep[s, v]
         t += dt
         steps += 1
-    relax(q, n, vmax, owed, par)
+    relax(q, n, vmax, owed, par, generic)
     return t, steps, failures
 
 
 @numba.njit(cache=True, nogil=True)
 def advance_links_range(lo, hi, Q, T, t_end, max_steps, dx, cfl, bc, bstate, order, kind, scales,
-                        par, vmax, W, BF, STEPS, FAIL):
+                        par, vmax, W, BF, STEPS, FAIL, generic=True):
     """Advance copies ``lo .. hi-1`` of one link (GIL released; see :mod:`solver.threads`).
 
     Shapes: Q (B, 4, N); T (B,) current times (s), updated; W (B, 7, 4, N) scratch;
-    BF (B, 2, 4) boundary transfers, accumulated; STEPS, FAIL (B,) int64 outputs.
+    BF (B, 2, 4) boundary transfers, accumulated; STEPS, FAIL (B,) int64 outputs; ``generic``
+    as in :func:`advance_link`.
     """
     for b in range(lo, hi):
         t, s, f = advance_link(Q[b], Q.shape[2] - 2 * NG, T[b], t_end, max_steps, dx, cfl, bc,
-                               bstate, order, kind, scales, par, vmax, W[b], BF[b])
+                               bstate, order, kind, scales, par, vmax, W[b], BF[b], generic)
         T[b] = t
         STEPS[b] = s
         FAIL[b] = f
@@ -408,10 +416,12 @@ def advance_links_batch(Q, T, t_end, max_steps, dx, cfl, bc, bstate, order, kind
                         vmax, W, BF, STEPS, FAIL, threads=None):
     """Advance B independent copies of one link, one thread per core over the batch.
 
-    Same arguments as :func:`advance_links_range` without the range; ``threads`` defaults to
+    Same arguments as :func:`advance_links_range` without the range and ``generic`` (from
+    ``kind`` and ``par``: :func:`solver.kernels.common.generic_paths`); ``threads`` defaults to
     :func:`solver.threads.default_threads`.
     """
     from solver.threads import default_threads, run_batched
 
     run_batched(advance_links_range, Q.shape[0], threads or default_threads(), Q, T, t_end,
-                max_steps, dx, cfl, bc, bstate, order, kind, scales, par, vmax, W, BF, STEPS, FAIL)
+                max_steps, dx, cfl, bc, bstate, order, kind, scales, par, vmax, W, BF, STEPS, FAIL,
+                generic_paths(kind, par))

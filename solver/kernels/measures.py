@@ -16,7 +16,7 @@ from solver.kernels.faces import cell_measures, relax_pass
 from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RELAX, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "265be2cc3436fdd0"
+KERNEL_SOURCES_DIGEST = "8b39b85a1de8de7e"
 
 _flux_and_speeds = PHYSICS.flux_and_speeds
 _marker = PHYSICS.marker
@@ -31,7 +31,8 @@ N_ACC = 5
 
 
 @jit
-def accumulate_measures(q, qu, dt, h, lk, lk_dx, vmax, app_link, thresh, cfl, par, acc, aq, aqmax, scr):
+def accumulate_measures(q, qu, dt, h, lk, lk_dx, vmax, app_link, thresh, cfl, par, acc, aq, aqmax, scr,
+                        generic=True):
     """Relax every interior cell over h s (Strang's second half, in place), then add dt-weighted
     total time spent, delay, queued vehicle-seconds and approach queues of the relaxed state, and
     return its CFL time step (s; ``inf`` when nothing moves). One pass over the cells.
@@ -42,7 +43,8 @@ def accumulate_measures(q, qu, dt, h, lk, lk_dx, vmax, app_link, thresh, cfl, pa
     computed in the same pass over the cells (the next step starts from this state). With the
     calibrated pressure exponents the per-cell part runs vectorised
     (:func:`solver.kernels.faces.relax_pass`, :func:`solver.kernels.faces.cell_measures`, into the
-    scratch ``scr`` (>= 3, Ncells)) and only the sums loop cell by cell, in the same order.
+    scratch ``scr`` (>= 3, Ncells)) and only the sums loop cell by cell, in the same order;
+    ``generic`` as in :func:`solver.kernels.sweep.copy_fluxes`.
     """
     eps = par[EPS_VAC]
     relaxing = par[RELAX] != 0.0 and h > 0.0  # as solver.kernels.link.relax
@@ -56,7 +58,7 @@ def accumulate_measures(q, qu, dt, h, lk, lk_dx, vmax, app_link, thresh, cfl, pa
     for l in range(lk.shape[0]):
         off, n, dx = lk[l, 0], lk[l, 1], lk_dx[l]
         a_max = 0.0
-        if passes:
+        if generic is None or passes:
             if relaxing:
                 relax_pass(q, off + NG, n, vmax, off + NG, decay_m, decay_c, par)
             cell_measures(q, off + NG, n, vmax, par, scr)

@@ -42,7 +42,7 @@ from solver.kernels.sweep import copy_faces, copy_fluxes, update_link
 from solver.params import GAMMA_C, GAMMA_M, RELAX, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "1254fb9d0e9168fb"
+KERNEL_SOURCES_DIGEST = "73c10f0f8f4ae84f"
 
 # the pointwise physics compiled once, in solver.kernels.common; the CUDA port rebinds these names
 _sending_receiving = PHYSICS.sending_receiving
@@ -159,9 +159,10 @@ def junction_fluxes(q, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_p
 
 
 @jit
-def relax_and_save(q, q0, saved, lk, vmax, h, par):
+def relax_and_save(q, q0, saved, lk, vmax, h, par, generic=True):
     """``saved = q`` and ``q0 = R(h) q`` (exact relaxation over h s, :func:`solver.kernels.link.relax`;
-    a copy when relaxation is off) on the interior cells of every link, in one pass.
+    a copy when relaxation is off) on the interior cells of every link, in one pass; ``generic``
+    as in :func:`solver.kernels.sweep.copy_fluxes`.
 
     Shapes: (4, Ncells); vmax (2, Ncells) m/s.
     """
@@ -170,7 +171,7 @@ def relax_and_save(q, q0, saved, lk, vmax, h, par):
     decay_c = math.exp(-h / par[TAU_C])
     pt = par_tuple(par)
     passes = par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]
-    if passes:  # the same numbers, vectorised over all the links at once (ghosts included:
+    if generic is None or passes:  # the same numbers, vectorised over all the links (ghosts included:
         # q0's are refilled by copy_faces, saved's never read): copies, then q0 relaxed in place
         L = lk.shape[0]
         c0, c1 = lk[0, 0] + NG, lk[L - 1, 0] + NG + lk[L - 1, 1]
@@ -206,7 +207,7 @@ def copy_queues(dst, src):
 
 
 @jit_inline  # one caller (advance_network): not compiled on its own
-def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc):
+def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc, generic=True):
     """Relaxation over h s (Strang's first half), then one SSP-RK3 transport step
     (:data:`solver.kernels.link.RK3`) of a whole network copy: links and entry queues together.
 
@@ -224,7 +225,7 @@ def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc
     """
     lk, vmax, par = topo.lk, topo.vmax, num.par
     q0, F, dqu, qm, qp = work[Q0], work[FLUX], qwork[QRATE], work[QM], work[QP]
-    relax_and_save(q, q0, work[SAVED], lk, vmax, h, par)
+    relax_and_save(q, q0, work[SAVED], lk, vmax, h, par, generic)
     copy_queues(qwork[QU0], qu)
     rdt = par.dtype.type(dt)  # the state's precision
     arr_m, arr_c, ex_m, ex_c = float(0), float(0), float(0), float(0)
@@ -235,7 +236,7 @@ def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc
         src, usrc = work[Q0 + stage], qwork[QU0 + stage]
         # interior faces of every link in passes over the whole copy, then the node faces over them
         copy_faces(src, qm, qp, lk, num.order, num.scales, par)
-        copy_fluxes(src, qm, qp, F, vmax, lk, num.kind, par, num.supply_cap)
+        copy_fluxes(src, qm, qp, F, vmax, lk, num.kind, par, num.supply_cap, generic)
         s_am, s_ac, s_em, s_ec = entry_exit_fluxes(
             src, usrc, t + c * dt, dt, lk, vmax, topo.en_link, topo.dem_t, topo.dem_v, topo.dem_np,
             topo.dem_lin, dscale, topo.ex_link, par, F, dqu)
@@ -283,12 +284,14 @@ def cfl_time_step(q, lk, lk_dx, cfl, par):
 
 @jit_inline
 def advance_network(q, qu, t, t_end, max_steps, topo, dscale, sigs, obs, num, work, qwork, scr,
-                    green, acc, aq, aqmax):
+                    green, acc, aq, aqmax, generic=True):
     """Advance one network copy from t to t_end (s); Strang splitting around SSP-RK3.
 
     Allocation-free like :func:`network_rk3` (numba-cuda compiles it unchanged).
     ``sigs = (sp, ss, st, sn, req, sig_times, app_sig, app_pos, sig_green)``: the copy's signal
-    state and the static signal arrays; ``obs = (app_link, thresh)``.
+    state and the static signal arrays; ``obs = (app_link, thresh)``; ``generic`` None when the
+    host checked the common case (:func:`solver.kernels.common.generic_paths`: only its paths are
+    then compiled; the CUDA port leaves it out and keeps both).
 
     Returns (t reached, steps, failures).
     """
@@ -304,14 +307,14 @@ def advance_network(q, qu, t, t_end, max_steps, topo, dscale, sigs, obs, num, wo
         ok = False
         for _attempt in range(12):  # a rejected step leaves q and qu as they were
             ok = network_rk3(q, qu, t, dt, par.dtype.type(0.5 * dt), topo, dscale, num, green,
-                             work, qwork, scr, acc)
+                             work, qwork, scr, acc, generic)
             if ok:
                 break
             dt *= 0.5
         if not ok:
             failures += 1
         dt_cfl = accumulate_measures(q, qu, dt, par.dtype.type(0.5 * dt), lk, lk_dx, vmax, app_link,
-                                     thresh, num.cfl, par, acc, aq, aqmax, work[QM])
+                                     thresh, num.cfl, par, acc, aq, aqmax, work[QM], generic)
         signal_update(sp, ss, st, sn, req, sig_times, dt)
         t += dt
         steps += 1
@@ -338,7 +341,8 @@ def count_nonfinite(q, qu, lk):
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def advance_network_range(lo, hi, Q, QU, T, duration, max_steps, topo, DSCALE, SP, SS, ST, SN, REQ,
-                          sig_static, obs, num, W, QW, SCR, GREEN, ACC, AQ, AQMAX, STEPS, FAIL):
+                          sig_static, obs, num, W, QW, SCR, GREEN, ACC, AQ, AQMAX, STEPS, FAIL,
+                          generic=True):
     """Advance copies ``lo .. hi-1`` of one network by ``duration`` s each (from its own T[b]).
 
     Releases the GIL: :class:`solver.network.batch.BatchedNetwork` runs disjoint ranges on a thread per
@@ -351,14 +355,14 @@ def advance_network_range(lo, hi, Q, QU, T, duration, max_steps, topo, DSCALE, S
     multipliers; SP SS SN REQ (B, S) int64, ST (B, S) signal state; W (B, N_WORK, 4, Ncells),
     QW (B, N_QWORK, E, 2), SCR (B, 6, maxdeg), GREEN (B, A) scratch; ACC (B, 2, N_ACC), AQ AQMAX
     (B, A) accumulated measures; STEPS FAIL (B,) int64 outputs (FAIL also counts non-finite
-    values left in the copy, :func:`count_nonfinite`).
+    values left in the copy, :func:`count_nonfinite`); ``generic`` as in :func:`advance_network`.
     """
     sig_times, app_sig, app_pos, sig_green = sig_static
     for b in range(lo, hi):
         sigs = (SP[b], SS[b], ST[b], SN[b], REQ[b], sig_times, app_sig, app_pos, sig_green)
         t, s, f = advance_network(Q[b], QU[b], T[b], T[b] + duration, max_steps, topo, DSCALE[b],
                                   sigs, obs, num, W[b], QW[b], SCR[b], GREEN[b], ACC[b], AQ[b],
-                                  AQMAX[b])
+                                  AQMAX[b], generic)
         T[b] = t
         STEPS[b] = s
         FAIL[b] = f + count_nonfinite(Q[b], QU[b], topo.lk)

@@ -46,7 +46,7 @@ from solver.kernels.faces import (
 from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RHO_JAM
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "2ec6c0751891b662"
+KERNEL_SOURCES_DIGEST = "78f2dc58443ed7fb"
 
 _weno5_class_faces = PHYSICS.weno5_class_faces
 _numerical_flux = PHYSICS.numerical_flux
@@ -314,15 +314,18 @@ def copy_faces(q, qm, qp, lk, order, scales, par):
 
 
 @jit
-def copy_fluxes(q, qm, qp, F, vmax, lk, kind, par, supply_cap):
+def copy_fluxes(q, qm, qp, F, vmax, lk, kind, par, supply_cap, generic=True):
     """Interior face fluxes of every link of a copy (:func:`face_fluxes`) from the faces of
     :func:`copy_faces`. The common case (central-upwind, the calibrated exponents) is one
     vectorised pass over all the faces of the copy, which also writes the node faces and the
-    unused slots between links: the caller computes the node fluxes afterwards.
+    unused slots between links: the caller computes the node fluxes afterwards. ``generic`` None:
+    the host checked the common case (:func:`solver.kernels.common.generic_paths`) and the
+    face-by-face path is not compiled.
     Shapes: q, qm, qp, F (4, Ncells) (``q`` with filled ghosts); vmax (2, Ncells).
     """
     L = lk.shape[0]
-    if kind == CENTRAL_UPWIND and par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]:
+    if generic is None or (kind == CENTRAL_UPWIND and par[GAMMA_M] == DEFAULT_GAMMAS[0]
+                           and par[GAMMA_C] == DEFAULT_GAMMAS[1]):
         c0, c1 = lk[0, 0] + NG, lk[L - 1, 0] + NG + lk[L - 1, 1]
         capped_cu_fluxes(q, qm, qp, F, vmax, c0, c1 - c0 - 1, c0 - NG + 1, par, supply_cap)
         return

@@ -16,6 +16,7 @@ import numpy as np
 from solver.errors import NumericalError
 from solver.kernels import link as K
 from solver.kernels import network as KN
+from solver.kernels.common import generic_paths
 from solver.network.compile import Network, max_degree
 from solver.threads import default_threads, run_batched
 
@@ -140,6 +141,7 @@ class BatchedNetwork(NetworkReadout):
         self.B = int(batch)
         self.threads = max(1, int(threads or default_threads()))
         self.numerics = net.numerics()
+        self.generic = generic_paths(self.numerics.kind, self.numerics.par)  # None: common-case paths only
         self.reset()
 
     def reset(self, index=None, demand_scale=None) -> None:
@@ -178,7 +180,7 @@ class BatchedNetwork(NetworkReadout):
         run_batched(KN.advance_network_range, self.B, self.threads, self.Q, self.QU, self.T,
                     float(duration), max_steps, n.topo, self.DSCALE, self.SP, self.SS, self.ST, self.SN,
                     self.REQ, n.sig_static, n.obs, self.numerics, self.W, self.QW, self.SCR, self.GREEN,
-                    self.ACC, self.AQ, self.AQMAX, self.STEPS, self.FAIL)
+                    self.ACC, self.AQ, self.AQMAX, self.STEPS, self.FAIL, self.generic)
         if self.FAIL.any():
             t_end = float(self.T.max())
             raise invalid_state_error(t_end, (self.FAIL > 0) | ~np.isfinite(self.Q).all(axis=(1, 2)))

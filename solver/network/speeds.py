@@ -34,7 +34,7 @@ from solver.network.compile import max_degree
 from solver.params import EPS_VAC
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "52ed56b11946cc16"
+KERNEL_SOURCES_DIGEST = "b8d6220a400109ac"
 
 #: dt of the entry rule ``min(demand + queue/dt, supply)`` when reporting: a waiting queue enters at the supply
 REPORT_DT = 1e-9
@@ -47,7 +47,7 @@ N_FACE_WORK = 3
 
 
 @jit_inline  # one caller (face_fluxes): not compiled on its own
-def interior_fluxes(q, F, vmax, lk, num, work):
+def interior_fluxes(q, F, vmax, lk, num, work, generic=True):
     """Interior face fluxes of every link of a copy into ``F``, by the network step's own passes
     (:func:`solver.kernels.sweep.copy_faces` and :func:`~solver.kernels.sweep.copy_fluxes` on a
     copy of ``q`` in ``work``: the state is only read). These are bitwise the fluxes of the fused
@@ -61,11 +61,11 @@ def interior_fluxes(q, F, vmax, lk, num, work):
     """
     copy_cells(work[WQ], q, lk)
     copy_faces(work[WQ], work[WQM], work[WQP], lk, num.order, num.scales, num.par)
-    copy_fluxes(work[WQ], work[WQM], work[WQP], F, vmax, lk, num.kind, num.par, num.supply_cap)
+    copy_fluxes(work[WQ], work[WQM], work[WQP], F, vmax, lk, num.kind, num.par, num.supply_cap, generic)
 
 
-def sweep_interior_fluxes(q, F, vmax, lk, num, work):
-    """:func:`interior_fluxes` by the fused sweep, faces in registers (``work`` unused): what the GPU
+def sweep_interior_fluxes(q, F, vmax, lk, num, work, generic=True):
+    """:func:`interior_fluxes` by the fused sweep, faces in registers (``work``, ``generic`` unused): what the GPU
     readout compiles in its place (``rl.readout_cuda``), one thread per copy without face arrays."""
     for l in range(lk.shape[0]):
         link_sweep(q, F, vmax, lk[l, 0], lk[l, 1], num.order, num.kind, num.scales, num.par,
@@ -73,7 +73,7 @@ def sweep_interior_fluxes(q, F, vmax, lk, num, work):
 
 
 @numba.njit(cache=True)
-def face_fluxes(q, qu, t, topo, dscale, sp, ss, sig_static, num, F, scr, green, dqu, work):
+def face_fluxes(q, qu, t, topo, dscale, sp, ss, sig_static, num, F, scr, green, dqu, work, generic=True):
     """Mass and marker fluxes ``F[var, face]`` that one stage of the step would apply to one copy.
 
     Interior faces from :func:`interior_fluxes`, node faces from the entry, exit and junction
@@ -89,7 +89,7 @@ def face_fluxes(q, qu, t, topo, dscale, sp, ss, sig_static, num, F, scr, green, 
     sig_times, app_sig, app_pos, sig_green = sig_static
     par = num.par
     signal_greens(sp, ss, app_sig, app_pos, sig_green, green)
-    interior_fluxes(q, F, vmax, lk, num, work)
+    interior_fluxes(q, F, vmax, lk, num, work, generic)
     entry_exit_fluxes(q, qu, t, REPORT_DT, lk, vmax, en_link, dem_t, dem_v, dem_np, dem_lin,
                       dscale, ex_link, par, F, dqu)
     junction_fluxes(q, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_ptr, beta, green,

@@ -10,7 +10,8 @@ import pytest
 from solver import physics
 from solver.backends import get_backend
 from solver.kernels import link as K
-from solver.params import RELAX
+from solver.kernels.common import generic_paths
+from solver.params import GAMMA_C, GAMMA_M, RELAX
 from solver.road.simulate import build_road
 from solver.scenario.road import RoadScenario
 from solver.verification.cases import road
@@ -100,3 +101,31 @@ def test_the_oracle_does_not_import_the_physics_it_checks():
     names = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
     assert "solver.physics" not in imported and "physics" not in names
     assert not {"numerical_flux", "weno5_class_faces", "relax_marker", "flux_and_speeds"} & names
+
+
+@pytest.mark.parametrize("kind", [K.CENTRAL_UPWIND, K.HLL], ids=["cu", "hll"])
+def test_other_pressure_exponents_take_the_generic_paths_and_match_the_oracle(kind):
+    """Only central-upwind with the calibrated exponents may skip the face-by-face paths
+    (``generic_paths`` -> None); any other exponent keeps them, and the kernel still matches the
+    oracle."""
+    setup, q0 = _problem(seed=11 + kind, order=K.WENO5, kind=kind, bc=BOUNDARIES["outflow"])
+    par = setup.par.copy()
+    par[GAMMA_M], par[GAMMA_C] = 1.7, 2.3
+    setup = dataclasses.replace(setup, par=par)
+    assert generic_paths(kind, par) is True
+    ref = _advance("numpy", setup, q0, 4)
+    got = _advance("numba-cpu", setup, q0, 4)
+    assert got[3] == ref[3] == 4 and got[4] == ref[4] == 0
+    scale = np.abs(ref[0]).max(axis=1, keepdims=True)
+    assert np.abs(got[0] - ref[0]).max() <= 1e-12 * scale.max()
+
+
+def test_generic_paths_is_none_only_for_the_common_case():
+    par = road({"road": {"length": 100.0, "cells": 10}, "initial": {"type": "uniform", "state": {}}}).setup.par
+    assert generic_paths(K.CENTRAL_UPWIND, par) is None
+    assert generic_paths(np.int64(K.CENTRAL_UPWIND), par.astype(np.float32)) is None
+    assert generic_paths(K.HLL, par) is True
+    for slot in (GAMMA_M, GAMMA_C):
+        other = par.copy()
+        other[slot] += 0.25
+        assert generic_paths(K.CENTRAL_UPWIND, other) is True

@@ -1,8 +1,9 @@
 """What a cold start compiles (scripts/compile_profile.py): each shared pass once, no fused sweep on the CPU.
 
 A constant ``0`` or ``False`` at one call site made numba compile a second copy of the vectorised
-flux pass (22 s of a cold start), and the CPU readout compiled the fused face-by-face sweep that
-nothing else on the CPU runs (34 s). Counts, not times: the times belong to the profile's output.
+flux pass (22 s of a cold start), the CPU readout compiled the fused face-by-face sweep that
+nothing else on the CPU runs (34 s), and the face-by-face paths for other flux kinds and
+exponents were compiled as branches the common case never takes (~7 s). Counts, not times: the times belong to the profile's output.
 Slow (~2 min: everything compiles into an empty cache), so opt-in: ``pytest -m slow``.
 """
 
@@ -27,8 +28,11 @@ def test_a_cold_start_compiles_each_shared_pass_once(tmp_path):
     compiles = {
         row["function"]: row["compiles"] for row in json.loads(out.read_text())["functions"]
     }
-    for shared in ("capped_cu_fluxes", "called_flux", "relax_pass", "weno5_pass", "limit_pass",
-                   "copy_faces", "copy_fluxes"):  # fmt: skip
+    for shared in ("capped_cu_fluxes", "relax_pass", "weno5_pass", "limit_pass", "copy_faces",
+                   "copy_fluxes", "face_fluxes"):  # fmt: skip  (the readout's; the step's is pruned)
         assert compiles.get(shared) == 1, (shared, compiles.get(shared))
+    for generic in ("called_flux", "interface_fluxes", "link_faces"):  # HLL, other exponents, 1st order
+        assert generic not in compiles, generic  # the common case (generic_paths -> None) prunes them
     assert "link_sweep" not in compiles  # the GPU readout's fused sweep: not compiled for the CPU
-    assert compiles.get("read_copy") is None  # inlined into read_range, not compiled on its own
+    for inlined in ("read_copy", "network_rk3", "interior_fluxes"):  # into their one caller
+        assert inlined not in compiles, inlined
