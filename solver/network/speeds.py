@@ -34,7 +34,7 @@ from solver.network.compile import max_degree
 from solver.params import EPS_VAC
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "b8d6220a400109ac"
+KERNEL_SOURCES_DIGEST = "ce5fe01a469a457c"
 
 #: dt of the entry rule ``min(demand + queue/dt, supply)`` when reporting: a waiting queue enters at the supply
 REPORT_DT = 1e-9
@@ -91,9 +91,9 @@ def face_fluxes(q, qu, t, topo, dscale, sp, ss, sig_static, num, F, scr, green, 
     signal_greens(sp, ss, app_sig, app_pos, sig_green, green)
     interior_fluxes(q, F, vmax, lk, num, work, generic)
     entry_exit_fluxes(q, qu, t, REPORT_DT, lk, vmax, en_link, dem_t, dem_v, dem_np, dem_lin,
-                      dscale, ex_link, par, F, dqu)
+                      dscale, ex_link, par, F, dqu, generic)
     junction_fluxes(q, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_ptr, beta, green,
-                    par, F, scr)
+                    par, F, scr, generic)
 
 
 @numba.njit(cache=True)
