@@ -81,6 +81,14 @@ def generic_paths(kind, par):
 
 
 @jit_point
+def calibrated(par):
+    """True when the packed parameters ``par`` (N_PAR,) hold the calibrated pressure exponents
+    DEFAULT_GAMMAS: the case the vectorised passes and the constant-exponent rules handle. A kernel
+    writes ``generic is None or calibrated(par)``, so that numba can prune on ``generic``."""
+    return par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]
+
+
+@jit_point
 def par_tuple(par):
     """The packed parameters ``par`` as a tuple of the same N_PAR numbers, for the physics inside
     loops over cells: the physics indexes it as it indexes the array, but its values stay in

@@ -28,7 +28,7 @@ from solver.kernels.common import (
 from solver.params import EPS_VAC
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "0997e3d773616dbb"
+KERNEL_SOURCES_DIGEST = "1112c5067da4d8e3"
 
 _flux_and_speeds = PHYSICS.flux_and_speeds
 _marker = PHYSICS.marker

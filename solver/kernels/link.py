@@ -36,6 +36,7 @@ from solver.kernels.common import (  # noqa: F401 (re-exported: callers find the
     VACUUM_FACE,
     WENO5,
     WENO5_JS,
+    calibrated,
     generic_paths,
     jit_inline,
     jit_point,
@@ -50,10 +51,10 @@ from solver.kernels.faces import (
     relax_pass,
     weno5_pass,
 )
-from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RELAX, RHO_JAM, TAU_C, TAU_M
+from solver.params import EPS_VAC, RELAX, RHO_JAM, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "8b39b85a1de8de7e"
+KERNEL_SOURCES_DIGEST = "5e8fcb09b2618fc7"
 
 _flux_and_speeds = PHYSICS.flux_and_speeds
 _marker = PHYSICS.marker
@@ -182,7 +183,7 @@ def max_wave_speed_scratch(q, n, par, scr, generic=True):
     """:func:`max_wave_speed`, with the cells' speeds computed vectorised into the scratch row
     ``scr`` (N,) when ``par`` holds the calibrated pressure exponents (the same number).
     ``generic`` None: the host checked that it does (:func:`solver.kernels.common.generic_paths`)."""
-    if generic is None or (par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]):
+    if generic is None or calibrated(par):
         cell_speeds(q, NG, n, par, scr)
         a_max = 0.0
         for c in range(NG, NG + n):
@@ -203,7 +204,7 @@ def relax(q, n, vmax, h, par, generic=True):
         return
     decay_m = math.exp(-h / par[TAU_M])
     decay_c = math.exp(-h / par[TAU_C])
-    if generic is None or (par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]):
+    if generic is None or calibrated(par):
         relax_pass(q, np.int64(NG), n, vmax, np.int64(0), decay_m, decay_c, par)  # vectorised
         return
     pt = par_tuple(par)
@@ -228,8 +229,7 @@ def stage_fluxes(q, n, bc, bstate, order, kind, scales, par, qm, qp, F, generic=
         if bc[side] == BC_WALL:
             reflect_wall_ghosts(q, n, side, par)
     reconstruct(q, n, order, scales, par, qm, qp)
-    if generic is None or (kind == CENTRAL_UPWIND and par[GAMMA_M] == DEFAULT_GAMMAS[0]
-                           and par[GAMMA_C] == DEFAULT_GAMMAS[1]):
+    if generic is None or (kind == CENTRAL_UPWIND and calibrated(par)):
         capped_cu_fluxes(qm, qm, qp, F, qm, NG - 1, n + 1, np.int64(0), par, np.bool_(False))  # vectorised
     else:
         interface_fluxes(qm, qp, n, kind, par, F)

@@ -11,12 +11,12 @@ import math
 import numba
 import numpy as np
 
-from solver.kernels.common import DEFAULT_GAMMAS, FASTMATH, NG, PHYSICS, par_tuple
+from solver.kernels.common import FASTMATH, NG, PHYSICS, calibrated, par_tuple
 from solver.kernels.faces import cell_measures, relax_pass
-from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RELAX, TAU_C, TAU_M
+from solver.params import EPS_VAC, RELAX, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "8b39b85a1de8de7e"
+KERNEL_SOURCES_DIGEST = "5e8fcb09b2618fc7"
 
 _flux_and_speeds = PHYSICS.flux_and_speeds
 _marker = PHYSICS.marker
@@ -51,7 +51,7 @@ def accumulate_measures(q, qu, dt, h, lk, lk_dx, vmax, app_link, thresh, cfl, pa
     decay_m = math.exp(-h / par[TAU_M])
     decay_c = math.exp(-h / par[TAU_C])
     pt = par_tuple(par)
-    passes = par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]
+    passes = calibrated(par)
     dt_cfl = np.inf
     # veh m, summed in registers; float(0) stays float64 in the float32 CUDA port (0.0 would not)
     tts_m, tts_c, delay_m, delay_c = float(0), float(0), float(0), float(0)

@@ -25,7 +25,7 @@ import math
 import numba
 import numpy as np
 
-from solver.kernels.common import DEFAULT_GAMMAS, default_gammas_tuple, jit_inline, jit_point
+from solver.kernels.common import calibrated, default_gammas_tuple, jit_inline, jit_point
 from solver.kernels.faces import copy_rows, relax_pass
 from solver.kernels.link import FASTMATH, NG, PHYSICS, RK3, max_wave_speed, par_tuple
 from solver.kernels.measures import (  # noqa: F401
@@ -39,10 +39,10 @@ from solver.kernels.measures import (  # noqa: F401
 )
 from solver.kernels.signals import signal_dt_cap, signal_greens, signal_update
 from solver.kernels.sweep import copy_faces, copy_fluxes, update_link
-from solver.params import GAMMA_C, GAMMA_M, RELAX, TAU_C, TAU_M
+from solver.params import RELAX, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "73c10f0f8f4ae84f"
+KERNEL_SOURCES_DIGEST = "c2c483d8d1ba5b64"
 
 # the pointwise physics compiled once, in solver.kernels.common; the CUDA port rebinds these names
 _sending_receiving = PHYSICS.sending_receiving
@@ -91,7 +91,7 @@ def entry_exit_fluxes(q, qu, t, dt, lk, vmax, en_link, dem_t, dem_v, dem_np, dem
     :func:`solver.kernels.common.default_gammas_tuple`, whose constants LLVM folds into the
     inlined physics (~30 % faster, the same numbers).
     """
-    if generic is None or (par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]):
+    if generic is None or calibrated(par):
         return _entry_exit(q, qu, t, dt, lk, vmax, en_link, dem_t, dem_v, dem_np, dem_lin, dscale,
                            ex_link, default_gammas_tuple(par), F, dqu)
     return _entry_exit(q, qu, t, dt, lk, vmax, en_link, dem_t, dem_v, dem_np, dem_lin, dscale,
@@ -137,7 +137,7 @@ def junction_fluxes(q, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_p
 
     Shapes: scr (6, >= max degree) scratch.
     """
-    if generic is None or (par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]):
+    if generic is None or calibrated(par):
         _junction(q, lk, vmax, jn_in_ptr, jn_in, jn_out_ptr, jn_out, jn_beta_ptr, beta, green,
                   default_gammas_tuple(par), F, scr)
     else:
@@ -196,7 +196,7 @@ def relax_and_save(q, q0, saved, lk, vmax, h, par, generic=True):
     decay_m = math.exp(-h / par[TAU_M])
     decay_c = math.exp(-h / par[TAU_C])
     pt = par_tuple(par)
-    passes = par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]
+    passes = calibrated(par)
     if generic is None or passes:  # the same numbers, vectorised over all the links (ghosts included:
         # q0's are refilled by copy_faces, saved's never read): copies, then q0 relaxed in place
         L = lk.shape[0]

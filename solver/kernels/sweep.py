@@ -23,13 +23,13 @@ import numba
 
 from solver.kernels.common import (
     CENTRAL_UPWIND,
-    DEFAULT_GAMMAS,
     FASTMATH,
     FIRST_ORDER,
     NG,
     PHYSICS,
     VACUUM_FACE,
     WENO5,
+    calibrated,
     jit_point,
     jit_simd,
     par_tuple,
@@ -43,10 +43,10 @@ from solver.kernels.faces import (
     limit_pass,
     weno5_pass,
 )
-from solver.params import EPS_VAC, GAMMA_C, GAMMA_M, RHO_JAM
+from solver.params import EPS_VAC, RHO_JAM
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "78f2dc58443ed7fb"
+KERNEL_SOURCES_DIGEST = "ebb6744cdda80d5f"
 
 _weno5_class_faces = PHYSICS.weno5_class_faces
 _numerical_flux = PHYSICS.numerical_flux
@@ -197,7 +197,7 @@ def face_fluxes(q, qm, qp, F, vmax, off, n, kind, par, supply_cap):
     (:func:`solver.kernels.faces.capped_cu_fluxes`, the same numbers); any other face by face.
     Shapes: q, qm, qp, F (4, Ncells); vmax (2, Ncells).
     """
-    if kind == CENTRAL_UPWIND and par[GAMMA_M] == DEFAULT_GAMMAS[0] and par[GAMMA_C] == DEFAULT_GAMMAS[1]:
+    if kind == CENTRAL_UPWIND and calibrated(par):
         capped_cu_fluxes(q, qm, qp, F, vmax, off + NG, n - 1, off + 1, par, supply_cap)
         return
     first = off + NG
@@ -324,8 +324,7 @@ def copy_fluxes(q, qm, qp, F, vmax, lk, kind, par, supply_cap, generic=True):
     Shapes: q, qm, qp, F (4, Ncells) (``q`` with filled ghosts); vmax (2, Ncells).
     """
     L = lk.shape[0]
-    if generic is None or (kind == CENTRAL_UPWIND and par[GAMMA_M] == DEFAULT_GAMMAS[0]
-                           and par[GAMMA_C] == DEFAULT_GAMMAS[1]):
+    if generic is None or (kind == CENTRAL_UPWIND and calibrated(par)):
         c0, c1 = lk[0, 0] + NG, lk[L - 1, 0] + NG + lk[L - 1, 1]
         capped_cu_fluxes(q, qm, qp, F, vmax, c0, c1 - c0 - 1, c0 - NG + 1, par, supply_cap)
         return
