@@ -1,23 +1,30 @@
 """Run a GIL-free numba kernel over a batch on one thread per core.
 
-numba's ``parallel=True`` prange costs ~7-8 ms of fixed overhead per call on these machines
-(measured: a zero-step call of the batched link kernel), which dominates a 5 s decision interval.
-Kernels instead take a ``(lo, hi)`` range of copies, are compiled with ``nogil=True``, and are
-run by a persistent thread pool plus the calling thread, which take small chunks of copies from a
-shared counter (on these shared machines one core is often slowed down by the host; with one
-fixed chunk per thread the whole call waited for it: batch-8 medians 10-12k sim-s per wall-s
-static vs 12.7-14.6k dynamic on intersection_4arm, measured side by side).
+Kernels take a ``(lo, hi)`` range of copies, are compiled with ``nogil=True``, and are run by a
+persistent pool of threads (:class:`SpinPool`) plus the calling thread, which take small chunks of
+copies from a shared counter (on these shared machines one core is often slowed down by the host;
+with one fixed chunk per thread the whole call waited for it: batch-8 medians 10-12k sim-s per
+wall-s static vs 12.7-14.6k dynamic on intersection_4arm, measured side by side).
+
+Why not numba's ``parallel=True``: with OpenMP its launch costs ~2 us, but a ``prange`` over the
+copies compiles the step's body a second time, as a function of its own. Measured on 2 cores
+(2026-12-02): the network step's cold compile grew by 11-14 s and the quickstart's first PPO
+count from 36 s to 62 s, for a batch 8 per step only ~7 % faster than with this pool, and one
+copy on one thread ~4 % slower.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+import time
 
 import numpy as np
 
-_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS: dict[int, SpinPool] = {}
+#: how long a worker polls for the next call before it sleeps (s)
+SPIN_S = 0.002
 
 
 def default_threads() -> int:
@@ -37,7 +44,8 @@ def run_batched(kernel, batch: int, threads: int, *args, static: bool = False) -
     The copies are handed out in small chunks (about four per thread) from a shared counter, so a
     core that is slowed down (another process, a busy host) takes fewer copies instead of holding
     up the whole call; ``static=True`` gives each thread one contiguous chunk instead. Copies are
-    independent, so the results do not depend on the split. The calling thread works too.
+    independent, so the results do not depend on the split. The calling thread works too, on
+    :class:`SpinPool`'s workers.
     """
     threads = max(1, min(threads, batch))
     if threads == 1:
@@ -45,24 +53,78 @@ def run_batched(kernel, batch: int, threads: int, *args, static: bool = False) -
         return
     pool = _POOLS.get(threads)
     if pool is None:
-        pool = _POOLS[threads] = ThreadPoolExecutor(threads - 1, thread_name_prefix="arz-batch")
+        pool = _POOLS[threads] = SpinPool(threads - 1)
     if static:
         bounds = np.linspace(0, batch, threads + 1).round().astype(int)
         chunks = [(int(bounds[i]), int(bounds[i + 1])) for i in range(threads)]
     else:
         size = max(1, batch // (4 * threads))
         chunks = [(lo, min(batch, lo + size)) for lo in range(0, batch, size)]
-    counter = itertools.count()  # next() is atomic under the GIL
+    pool.run(kernel, chunks, args)
 
-    def work() -> None:
-        for i in iter(counter.__next__, None):
-            if i >= len(chunks):
-                return
-            kernel(chunks[i][0], chunks[i][1], *args)
 
-    futures = [pool.submit(work) for _ in range(threads - 1)]
-    try:
-        work()
-    finally:
-        for future in futures:
-            future.result()
+class _Call:
+    """One :meth:`SpinPool.run`: its chunks, the counter that hands them out, who finished."""
+
+    def __init__(self, kernel, chunks, args):
+        self.kernel, self.chunks, self.args = kernel, chunks, args
+        self.counter = itertools.count()  # next() is atomic under the GIL
+        self.finished: list[BaseException | None] = []  # list.append is atomic under the GIL
+
+    def work(self) -> None:
+        error = None
+        try:
+            for i in iter(self.counter.__next__, None):
+                if i >= len(self.chunks):
+                    break
+                self.kernel(self.chunks[i][0], self.chunks[i][1], *self.args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller of run()
+            error = exc
+        self.finished.append(error)
+
+
+class SpinPool:
+    """Worker threads that stay awake for :data:`SPIN_S` after each call, then sleep.
+
+    A batched network decision takes ~2 ms of kernel time on 2 cores; waking a sleeping thread
+    through a lock (a futex) and waking the caller again at the end cost ~80-110 us per call with
+    no work at all here (concurrent.futures), about one decision in twenty. A worker that has just
+    finished polls for the next call with ``time.sleep(0)`` (which gives up the GIL at once)
+    until :data:`SPIN_S` has passed, and the caller waits for the workers the same way; a worker
+    that found nothing for that long sleeps on a condition until the next call wakes it.
+    """
+
+    def __init__(self, workers: int):
+        self._cond = threading.Condition()
+        self._call: _Call | None = None
+        self._epoch = 0
+        self._workers = workers
+        for i in range(workers):
+            threading.Thread(target=self._loop, name=f"arz-batch-{i}", daemon=True).start()
+
+    def run(self, kernel, chunks, args) -> None:
+        """Run ``kernel(lo, hi, *args)`` for every ``(lo, hi)`` of ``chunks`` on the workers and
+        the calling thread; returns when all are done, raising the first error of any."""
+        call = _Call(kernel, chunks, args)
+        with self._cond:
+            self._call = call
+            self._epoch += 1
+            self._cond.notify_all()  # a no-op (no system call) when every worker is polling
+        call.work()
+        while len(call.finished) <= self._workers:
+            time.sleep(0)
+        errors = [e for e in call.finished if e is not None]
+        if errors:
+            raise errors[0]
+
+    def _loop(self) -> None:
+        seen = 0
+        while True:
+            deadline = time.perf_counter() + SPIN_S
+            while self._epoch == seen and time.perf_counter() < deadline:
+                time.sleep(0)
+            if self._epoch == seen:
+                with self._cond:
+                    self._cond.wait_for(lambda last=seen: self._epoch != last)
+            seen = self._epoch
+            self._call.work()

@@ -31,3 +31,27 @@ def test_kernel_errors_reach_the_caller():
 
     with pytest.raises(ValueError, match="copy 5"):
         run_batched(kernel, 8, 2)
+
+
+def test_calls_after_the_workers_went_to_sleep_and_back_to_back():
+    """Every copy once per call, whether the workers were polling (back to back) or asleep (a pause
+    longer than SPIN_S), and an error in one call does not break the next."""
+    import time
+
+    from solver import threads
+
+    lock = threading.Lock()
+    for k in range(60):
+        seen = []
+
+        def kernel(lo, hi, out):
+            with lock:
+                out.extend(range(lo, hi))
+
+        run_batched(kernel, 8, 2, seen)
+        assert sorted(seen) == list(range(8)), k
+        if k % 20 == 0:
+            time.sleep(3 * threads.SPIN_S)
+        if k == 30:
+            with pytest.raises(ValueError):
+                run_batched(lambda lo, hi: (_ for _ in ()).throw(ValueError("boom")), 8, 2)
