@@ -38,11 +38,11 @@ from solver.kernels.measures import (  # noqa: F401
     accumulate_measures,
 )
 from solver.kernels.signals import signal_dt_cap, signal_greens, signal_update
-from solver.kernels.sweep import copy_faces, copy_fluxes, update_link
+from solver.kernels.sweep import copy_faces, copy_fluxes, update_copy
 from solver.params import RELAX, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "c2c483d8d1ba5b64"
+KERNEL_SOURCES_DIGEST = "17e4d2e83c8e093c"
 
 # the pointwise physics compiled once, in solver.kernels.common; the CUDA port rebinds these names
 _sending_receiving = PHYSICS.sending_receiving
@@ -241,7 +241,7 @@ def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc
     this same function for the GPU. Each stage computes the faces and interior fluxes of every
     link in passes over the whole copy (:func:`solver.kernels.sweep.copy_faces`,
     :func:`solver.kernels.sweep.copy_fluxes`), then the node fluxes over the node faces, then
-    updates each link (:func:`solver.kernels.sweep.update_link`); the relaxation is fused with saving the state (:func:`relax_and_save`).
+    updates every link in one pass (:func:`solver.kernels.sweep.update_copy`); the relaxation is fused with saving the state (:func:`relax_and_save`).
     Returns False (q and qu restored to their values on entry) when a density would go negative.
     ``acc[k, ARRIVED|EXITED]`` receives this step's arrivals and exits (veh), RK-weighted like
     the state.
@@ -272,14 +272,13 @@ def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc
         arr_c += w * dt * s_ac
         ex_m += w * dt * s_em
         ex_c += w * dt * s_ec
-        for l in range(lk.shape[0]):
-            dtdx = rdt / topo.lk_dx[l]
-            if stage < 2:  # two call sites: a constant ``final`` keeps the pass specialised
-                update_link(work[Q1 + stage], q0, ra, src, rb, F, lk[l, 0], lk[l, 1], dtdx,
-                            num.scales, par, num.flush, False)
-            elif update_link(q, q0, ra, src, rb, F, lk[l, 0], lk[l, 1], dtdx, num.scales, par,
-                             num.flush, True):
-                negative = True  # markers bounded and negatives looked for in the same pass
+        # every link in one pass (QM's first row, read by copy_fluxes above, holds each cell's dt/dx)
+        if stage < 2:  # two call sites: a constant ``final`` keeps the pass specialised
+            update_copy(work[Q1 + stage], q0, ra, src, rb, F, lk, topo.lk_dx, rdt, qm[0], num.scales,
+                        par, num.flush, False)
+        elif update_copy(q, q0, ra, src, rb, F, lk, topo.lk_dx, rdt, qm[0], num.scales, par,
+                         num.flush, True):
+            negative = True  # markers bounded and negatives looked for in the same pass
         udst = qwork[QU1 + stage] if stage < 2 else qu
         for e in range(qu.shape[0]):
             for k in range(2):

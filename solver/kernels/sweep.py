@@ -268,6 +268,56 @@ def update_link(dst, a, ca, src, cb, F, off, n, dtdx, scales, par, flush, final)
     return negative
 
 
+@jit_simd
+def combine_copy(dst, a, ca, src, cb, F, c0, n, dtdx):
+    """:func:`combine_pass` over cells ``c0 .. c0+n-1`` of a whole copy, ghost cells between the
+    links included, with ``dtdx[c]`` the dt/dx of cell c (s/m; 0 on ghost cells, which are then
+    combined from their own values and never read as cells). Vectorised.
+
+    Shapes: dst, a, src, F (4, Ncells), cell c's faces at ``F[:, c - NG]`` and ``F[:, c - NG + 1]``;
+    dtdx (Ncells,).
+    """
+    for v in range(4):
+        d, av, sv, rr = dst[v, c0:c0 + n], a[v, c0:c0 + n], src[v, c0:c0 + n], dtdx[c0:c0 + n]
+        fl, fr = F[v, c0 - NG:c0 - NG + n], F[v, c0 - NG + 1:c0 - NG + n + 1]
+        for i in range(n):
+            d[i] = ca * av[i] + cb * (sv[i] - rr[i] * (fr[i] - fl[i]))
+
+
+@jit
+def update_copy(dst, a, ca, src, cb, F, lk, lk_dx, dt, row, scales, par, flush, final):
+    """:func:`update_link` of every link of a copy, in one combine and one clean-up pass over all
+    its cells (bitwise the same interior cells: each cell's dt/dx is ``dt / lk_dx[l]`` of its link,
+    put in the scratch ``row`` first; the ghost cells between links get a combination of their own
+    values). With ``final`` the markers are bounded (:func:`bound_cell`) link by link.
+
+    ``dt`` (s) in the state's precision. Returns True if ``final`` and an interior density is
+    negative after cleaning. Shapes: dst, a, src, F (4, Ncells); lk (L, 2); lk_dx (L,) m;
+    row (Ncells,) scratch.
+    """
+    L = lk.shape[0]
+    c0, c1 = lk[0, 0] + NG, lk[L - 1, 0] + NG + lk[L - 1, 1]
+    for l in range(L):
+        first, n = lk[l, 0] + NG, lk[l, 1]
+        dtdx = dt / lk_dx[l]
+        for c in range(first - NG, first + n + NG):
+            row[c] = dtdx if first <= c < first + n else 0.0
+    combine_copy(dst, a, ca, src, cb, F, c0, c1 - c0, row)
+    thresh, eps = VACUUM_FACE * par[RHO_JAM], par[EPS_VAC]
+    tiny = flush * par[RHO_JAM]
+    vtop = scales[1] / scales[0]
+    clean_pass(dst, c0, c1 - c0, thresh, tiny, vtop, eps)
+    negative = False
+    if final:
+        pt = par_tuple(par)
+        for l in range(L):
+            for c in range(lk[l, 0] + NG, lk[l, 0] + NG + lk[l, 1]):
+                bound_cell(dst, c, vtop, eps, pt)
+                if dst[0, c] < 0.0 or dst[2, c] < 0.0:
+                    negative = True
+    return negative
+
+
 @jit
 def fill_link_ghosts(q, lk):
     """Outflow ghost cells of every link, in place: its NG ghosts on each side hold copies of its

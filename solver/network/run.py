@@ -13,7 +13,7 @@ import numpy as np
 
 from solver.backends import make_batched_network
 from solver.fields import SimulationResult, output_times, primitive_fields
-from solver.network.batch import BatchedNetwork
+from solver.network.batch import BatchedNetwork, cell_lengths
 from solver.network.compile import Network, build_network
 from solver.network.speeds import transport_speeds
 from solver.scenario.network import NetworkScenario
@@ -91,7 +91,8 @@ def simulate_network(sc: NetworkScenario, progress: Callable[[float, float], Non
         "mean_delay_per_vehicle_s": (meas["delay"][0] / np.maximum(led["entered"][0], 1e-12)).tolist(),
         "queue_max_m": dict(zip([a.link for a in net.approaches], meas["queue_max_m"][0].tolist(), strict=True)),
         "entry_queue_veh": meas["entry_queue"][0].tolist(),
-        "max_density_veh_per_km": float(sim.Q[0][[0, 2]].sum(axis=0).max() * 1000),
+        # interior cells: the ghost cells hold what the step's passes left there
+        "max_density_veh_per_km": float(sim.Q[0][[0, 2]][:, cell_lengths(net) > 0].sum(axis=0).max() * 1000),
     }
     return SimulationResult(times, fields, ledger, steps, time.perf_counter() - start,
                             link_x={lk: net.centres[i] for i, lk in enumerate(net.links)}, measures=measures)

@@ -86,6 +86,35 @@ def test_whole_copy_passes_give_the_fused_sweeps_interior_fluxes_bitwise(order, 
         for off, n in lk:  # interior cells untouched
             assert np.array_equal(src[:, off + NG:off + NG + n], q[:, off + NG:off + NG + n])
 
+@pytest.mark.parametrize("final", [False, True])
+def test_whole_copy_update_gives_the_per_link_update_bitwise(final):
+    """update_copy (one combine and one clean-up pass over every link, ghost cells included) must
+    leave every interior cell exactly as update_link link by link, flag the same negatives, and
+    keep the ghost cells finite (they are combined from their own, finite, values)."""
+    lk = np.array([(0, 25), (31, 1), (38, 3), (47, 6)], np.int64)
+    lk_dx = np.array([20.0, 7.5, 12.0, 31.0])
+    n_cells = 59
+    rng = np.random.default_rng(4)
+    for seed in range(3):
+        q0, src = _states(n_cells, seed), _states(n_cells, seed + 10)
+        F = rng.uniform(-0.3, 0.3, (4, n_cells))
+        if seed == 2:
+            F[0, 40] = 40.0  # empties cell 41 (link 2) below zero: a negative to flag
+        per_link, whole = np.zeros((4, n_cells)), np.full((4, n_cells), 5.0)
+        neg_link = False
+        for l, (off, n) in enumerate(lk):
+            neg_link |= sweep.update_link(per_link, q0, 0.75, src, 0.25, F, off, n, 0.4 / lk_dx[l], SCALES, PAR,
+                                          1e-15, final)
+        row = np.full(n_cells, np.nan)
+        neg_copy = sweep.update_copy(whole, q0, 0.75, src, 0.25, F, lk, lk_dx, 0.4, row, SCALES, PAR, 1e-15, final)
+        for off, n in lk:
+            cells = slice(off + NG, off + NG + n)
+            assert np.array_equal(per_link[:, cells], whole[:, cells]), (seed, off)
+        assert neg_copy == neg_link
+        assert np.isfinite(whole[:, NG:lk[-1, 0] + NG + lk[-1, 1]]).all()
+    assert neg_link == final  # the last state had a negative, which only the final stage reports
+
+
 @numba.njit(fastmath=FASTMATH)
 def _scalar_relax(q, n, vmax, h, par):
     decay_m, decay_c = math.exp(-h / par[TAU_M]), math.exp(-h / par[TAU_C])
