@@ -41,7 +41,7 @@ def accumulate_measures(q, qu, dt, h, lk, lk_dx, vmax, app_link, thresh, cfl, pa
     vehicle in an entry queue is fully delayed. Approach queue = metres of the approach whose total
     density exceeds ``thresh`` (veh/m). The time step is :func:`cfl_time_step` of the same state,
     computed in the same pass over the cells (the next step starts from this state). With the
-    calibrated pressure exponents the per-cell part runs vectorised
+    calibrated pressure exponents the per-cell part runs vectorised over all the links at once
     (:func:`solver.kernels.faces.relax_pass`, :func:`solver.kernels.faces.cell_measures`, into the
     scratch ``scr`` (>= 3, Ncells)) and only the sums loop cell by cell, in the same order;
     ``generic`` as in :func:`solver.kernels.sweep.copy_fluxes`.
@@ -55,13 +55,17 @@ def accumulate_measures(q, qu, dt, h, lk, lk_dx, vmax, app_link, thresh, cfl, pa
     dt_cfl = np.inf
     # veh m, summed in registers; float(0) stays float64 in the float32 CUDA port (0.0 would not)
     tts_m, tts_c, delay_m, delay_c = float(0), float(0), float(0), float(0)
-    for l in range(lk.shape[0]):
-        off, n, dx = lk[l, 0], lk[l, 1], lk_dx[l]
-        a_max = 0.0
-        if generic is None or passes:
-            if relaxing:
-                relax_pass(q, off + NG, n, vmax, off + NG, decay_m, decay_c, par)
-            cell_measures(q, off + NG, n, vmax, par, scr)
+    L = lk.shape[0]
+    if generic is None or passes:
+        # the per-cell part in one pass over every link (the ghost cells between them included:
+        # finite leftovers, relaxed too and never read as cells), the sums link by link in cell order
+        c0, c1 = lk[0, 0] + NG, lk[L - 1, 0] + NG + lk[L - 1, 1]
+        if relaxing:
+            relax_pass(q, c0, c1 - c0, vmax, c0, decay_m, decay_c, par)
+        cell_measures(q, c0, c1 - c0, vmax, par, scr)
+        for l in range(L):
+            off, n, dx = lk[l, 0], lk[l, 1], lk_dx[l]
+            a_max = 0.0
             for c in range(off + NG, off + NG + n):
                 rho_m, rho_c = q[0, c], q[2, c]
                 tts_m += rho_m * dx
@@ -71,27 +75,30 @@ def accumulate_measures(q, qu, dt, h, lk, lk_dx, vmax, app_link, thresh, cfl, pa
                 a_max = max(a_max, scr[2, c])
             if a_max > 0.0:
                 dt_cfl = min(dt_cfl, cfl * dx / a_max)
-            continue
-        for c in range(off + NG, off + NG + n):
-            # each value read once into a register: reloaded after the relaxation's stores (which
-            # the compiler must assume may change any of them), the pressures, markers and par
-            # values were computed again
-            rho_m, y_m, rho_c, y_c = q[0, c], q[1, c], q[2, c], q[3, c]
-            if relaxing:
-                q[1, c], q[3, c] = _relax_marker(rho_m, y_m, rho_c, y_c, vmax[0, c], vmax[1, c],
-                                                 decay_m, decay_c, pt)
-                y_m, y_c = q[1, c], q[3, c]  # as stored (in the state's precision)
-            p_m, p_c = _pressures(rho_m, rho_c, pt)
-            lag_m = 1.0 - (_marker(rho_m, y_m, eps) - p_m) / vmax[0, c]
-            lag_c = 1.0 - (_marker(rho_c, y_c, eps) - p_c) / vmax[1, c]
-            tts_m += rho_m * dx
-            tts_c += rho_c * dx
-            delay_m += rho_m * dx * min(max(lag_m, 0.0), 1.0)
-            delay_c += rho_c * dx * min(max(lag_c, 0.0), 1.0)
-            _, _, _, _, lo, hi = _flux_and_speeds(rho_m, y_m, rho_c, y_c, pt)
-            a_max = max(a_max, abs(lo), abs(hi))
-        if a_max > 0.0:
-            dt_cfl = min(dt_cfl, cfl * dx / a_max)
+    else:
+        for l in range(L):
+            off, n, dx = lk[l, 0], lk[l, 1], lk_dx[l]
+            a_max = 0.0
+            for c in range(off + NG, off + NG + n):
+                # each value read once into a register: reloaded after the relaxation's stores (which
+                # the compiler must assume may change any of them), the pressures, markers and par
+                # values were computed again
+                rho_m, y_m, rho_c, y_c = q[0, c], q[1, c], q[2, c], q[3, c]
+                if relaxing:
+                    q[1, c], q[3, c] = _relax_marker(rho_m, y_m, rho_c, y_c, vmax[0, c], vmax[1, c],
+                                                     decay_m, decay_c, pt)
+                    y_m, y_c = q[1, c], q[3, c]  # as stored (in the state's precision)
+                p_m, p_c = _pressures(rho_m, rho_c, pt)
+                lag_m = 1.0 - (_marker(rho_m, y_m, eps) - p_m) / vmax[0, c]
+                lag_c = 1.0 - (_marker(rho_c, y_c, eps) - p_c) / vmax[1, c]
+                tts_m += rho_m * dx
+                tts_c += rho_c * dx
+                delay_m += rho_m * dx * min(max(lag_m, 0.0), 1.0)
+                delay_c += rho_c * dx * min(max(lag_c, 0.0), 1.0)
+                _, _, _, _, lo, hi = _flux_and_speeds(rho_m, y_m, rho_c, y_c, pt)
+                a_max = max(a_max, abs(lo), abs(hi))
+            if a_max > 0.0:
+                dt_cfl = min(dt_cfl, cfl * dx / a_max)
     acc[0, TTS] += dt * tts_m
     acc[1, TTS] += dt * tts_c
     acc[0, DELAY] += dt * delay_m
