@@ -1,16 +1,24 @@
 """Run a GIL-free numba kernel over a batch on one thread per core.
 
-Kernels take a ``(lo, hi)`` range of copies, are compiled with ``nogil=True``, and are run by a
-persistent pool of threads (:class:`SpinPool`) plus the calling thread, which take small chunks of
-copies from a shared counter (on these shared machines one core is often slowed down by the host;
-with one fixed chunk per thread the whole call waited for it: batch-8 medians 10-12k sim-s per
-wall-s static vs 12.7-14.6k dynamic on intersection_4arm, measured side by side).
+Kernels are compiled with ``nogil=True`` and run by a persistent pool of threads
+(:class:`SpinPool`) plus the calling thread. Two ways to share the copies out:
+
+* :func:`run_claimed` (the network step): every thread enters the kernel once and the kernel
+  takes its copies one at a time from a shared counter with an atomic add, without the GIL;
+* :func:`run_batched` (the link ladders): threads take small ``(lo, hi)`` chunks from a counter
+  in Python, one kernel call per chunk.
+
+Either way a core slowed down by the host (often, on these shared machines) takes fewer copies
+instead of holding up the whole call: with one fixed chunk per thread the call waited for it
+(batch-8 medians 10-12k sim-s per wall-s static vs 12.7-14.6k dynamic on intersection_4arm,
+measured side by side).
 
 Why not numba's ``parallel=True``: with OpenMP its launch costs ~2 us, but a ``prange`` over the
 copies compiles the step's body a second time, as a function of its own. Measured on 2 cores
 (2026-12-02): the network step's cold compile grew by 11-14 s and the quickstart's first PPO
-count from 36 s to 62 s, for a batch 8 per step only ~7 % faster than with this pool, and one
-copy on one thread ~4 % slower.
+count from 36 s to 62 s, for a batch 8 per step ~7 % faster than with the concurrent.futures
+pool used then (this pool with claimed copies gains more: :func:`run_claimed`), and one copy on
+one thread ~4 % slower.
 """
 
 from __future__ import annotations
@@ -22,9 +30,11 @@ import time
 
 import numba
 import numpy as np
-from numba import types
-from numba.core import cgutils
-from numba.extending import intrinsic
+
+from solver.kernels.atomics import load_acquire
+
+# digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
+KERNEL_SOURCES_DIGEST = "cbcdedbfb912e8d6"
 
 _POOLS: dict[int, SpinPool] = {}
 #: how long a worker polls for the next call before it sleeps (s)
@@ -67,6 +77,27 @@ def run_batched(kernel, batch: int, threads: int, *args, static: bool = False) -
     pool.run(kernel, chunks, args)
 
 
+def run_claimed(kernel, batch: int, threads: int, *args) -> None:
+    """Call ``kernel(claim, batch, *args)`` once on each of ``threads`` threads at once.
+
+    ``claim`` is a fresh int64 counter (1,) at 0, from which the kernel takes its copies itself
+    (an atomic add per copy, :func:`solver.kernels.atomics.fetch_add`), so each thread enters
+    compiled code once per call: handing copies out from Python took the GIL for every chunk,
+    and the two threads then waited for each other at every hand-over. Batch 8 of
+    intersection_4arm on 2 cores, six alternating pairs against chunks from Python: 0.94-1.24x
+    the simulated seconds per wall second, median 1.16x.
+    """
+    claim = np.zeros(1, np.int64)
+    threads = max(1, min(threads, batch))
+    if threads == 1:
+        kernel(claim, batch, *args)
+        return
+    pool = _POOLS.get(threads)
+    if pool is None:
+        pool = _POOLS[threads] = SpinPool(threads - 1)
+    pool.run(kernel, [(claim, batch)] * threads, args)
+
+
 class _Call:
     """One :meth:`SpinPool.run`: its chunks, the counter that hands them out, who finished."""
 
@@ -87,21 +118,6 @@ class _Call:
         self.finished.append(error)
 
 
-@intrinsic
-def _load_acquire(typingctx, arr, i):
-    """``arr[i]`` read with an atomic acquire load: a loop that polls it reads memory every time
-    (a plain load would be hoisted out of the loop). arr an int64 array."""
-    sig = types.int64(arr, i)
-
-    def codegen(context, builder, signature, args):
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
-        return builder.load_atomic(ptr, "acquire", 8)
-
-    return sig, codegen
-
-
 @numba.njit(cache=True, nogil=True)
 def _poll(flags, lo, hi, value, iterations):
     """Poll until ``flags[lo:hi]`` all equal ``value`` (True) or ``iterations`` rounds have
@@ -109,7 +125,7 @@ def _poll(flags, lo, hi, value, iterations):
     for _ in range(iterations):
         done = True
         for i in range(lo, hi):
-            if _load_acquire(flags, i) != value:
+            if load_acquire(flags, i) != value:
                 done = False
                 break
         if done:

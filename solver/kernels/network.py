@@ -25,6 +25,7 @@ import math
 import numba
 import numpy as np
 
+from solver.kernels.atomics import fetch_add
 from solver.kernels.common import calibrated, default_gammas_tuple, jit_inline, jit_point
 from solver.kernels.faces import copy_rows, relax_pass
 from solver.kernels.link import FASTMATH, NG, PHYSICS, RK3, max_wave_speed, par_tuple
@@ -42,7 +43,7 @@ from solver.kernels.sweep import copy_faces, copy_fluxes, update_copy
 from solver.params import RELAX, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "871be53045407ae6"
+KERNEL_SOURCES_DIGEST = "43eb63226827d102"
 
 # the pointwise physics compiled once, in solver.kernels.common; the CUDA port rebinds these names
 _sending_receiving = PHYSICS.sending_receiving
@@ -365,13 +366,15 @@ def count_nonfinite(q, qu, lk):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
-def advance_network_range(lo, hi, Q, QU, T, duration, max_steps, topo, DSCALE, SP, SS, ST, SN, REQ,
+def advance_network_range(claim, hi, Q, QU, T, duration, max_steps, topo, DSCALE, SP, SS, ST, SN, REQ,
                           sig_static, obs, num, W, QW, SCR, GREEN, ACC, AQ, AQMAX, STEPS, FAIL,
                           generic=True):
-    """Advance copies ``lo .. hi-1`` of one network by ``duration`` s each (from its own T[b]).
+    """Advance copies ``claim[0] .. hi-1`` of one network by ``duration`` s each (from its own T[b]).
 
-    Releases the GIL: :class:`solver.network.batch.BatchedNetwork` runs disjoint ranges on a thread per
-    core (a ``parallel=True`` prange version cost ~8 ms of fixed overhead per call here).
+    Releases the GIL. Every thread that runs this kernel at once takes its next copy from the
+    shared counter ``claim[0]`` (int64, an atomic add: :func:`solver.kernels.atomics.fetch_add`)
+    until ``hi``, so the copies are shared out one at a time without going back to Python
+    (:func:`solver.threads.run_claimed`); alone, a call advances them all in order.
 
     Args: topo a :class:`solver.network.compile.Topology`; sig_static ``(sig_times, app_sig, app_pos,
     sig_green)``; obs ``(app_link, thresh)``; num a :class:`solver.network.compile.Numerics`.
@@ -383,7 +386,10 @@ def advance_network_range(lo, hi, Q, QU, T, duration, max_steps, topo, DSCALE, S
     values left in the copy, :func:`count_nonfinite`); ``generic`` as in :func:`advance_network`.
     """
     sig_times, app_sig, app_pos, sig_green = sig_static
-    for b in range(lo, hi):
+    while True:
+        b = fetch_add(claim, 0, 1)
+        if b >= hi:
+            break
         sigs = (SP[b], SS[b], ST[b], SN[b], REQ[b], sig_times, app_sig, app_pos, sig_green)
         t, s, f = advance_network(Q[b], QU[b], T[b], T[b] + duration, max_steps, topo, DSCALE[b],
                                   sigs, obs, num, W[b], QW[b], SCR[b], GREEN[b], ACC[b], AQ[b],

@@ -18,7 +18,7 @@ from solver.kernels import link as K
 from solver.kernels import network as KN
 from solver.kernels.common import generic_paths
 from solver.network.compile import Network, max_degree
-from solver.threads import default_threads, run_batched
+from solver.threads import default_threads, run_claimed
 
 
 def state_layout(net: Network) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -177,7 +177,7 @@ class BatchedNetwork(NetworkReadout):
         if requested is not None:
             self.REQ[:] = checked_requests(self.net, self.B, requested)
         n = self.net  # the kernel counts non-finite values into FAIL: no numpy pass over Q here
-        run_batched(KN.advance_network_range, self.B, self.threads, self.Q, self.QU, self.T,
+        run_claimed(KN.advance_network_range, self.B, self.threads, self.Q, self.QU, self.T,
                     float(duration), max_steps, n.topo, self.DSCALE, self.SP, self.SS, self.ST, self.SN,
                     self.REQ, n.sig_static, n.obs, self.numerics, self.W, self.QW, self.SCR, self.GREEN,
                     self.ACC, self.AQ, self.AQMAX, self.STEPS, self.FAIL, self.generic)

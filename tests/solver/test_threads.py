@@ -1,9 +1,10 @@
-"""run_batched hands every copy to exactly one kernel call, whatever the split."""
+"""run_batched and run_claimed hand every copy to exactly one kernel call, whatever the split."""
 
 from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 
 from solver.threads import run_batched
@@ -55,3 +56,27 @@ def test_calls_after_the_workers_went_to_sleep_and_back_to_back():
         if k == 30:
             with pytest.raises(ValueError):
                 run_batched(lambda lo, hi: (_ for _ in ()).throw(ValueError("boom")), 8, 2)
+
+
+def test_run_claimed_kernels_take_every_copy_once():
+    """Threads running a kernel that claims its copies with an atomic add share them out: every
+    copy advanced exactly once per call, whatever the number of threads."""
+    import numba
+
+    from solver.kernels.atomics import fetch_add
+    from solver.threads import run_claimed
+
+    @numba.njit(nogil=True)
+    def kernel(claim, hi, count):
+        while True:
+            b = fetch_add(claim, 0, 1)
+            if b >= hi:
+                return
+            for _ in range(200):  # a little work, so the threads overlap
+                count[b] += 1
+
+    for batch, threads in [(1, 2), (8, 2), (37, 3), (64, 2)]:
+        count = np.zeros(batch, np.int64)
+        for _ in range(30):
+            run_claimed(kernel, batch, threads, count)
+        assert (count == 30 * 200).all(), (batch, threads)
