@@ -151,6 +151,7 @@ class SpinPool:
 
     def __init__(self, workers: int):
         self._cond = threading.Condition()
+        self._busy = threading.Lock()
         self._call: _Call | None = None
         self._epoch = 0
         self._workers = workers
@@ -168,14 +169,15 @@ class SpinPool:
         """Run ``kernel(lo, hi, *args)`` for every ``(lo, hi)`` of ``chunks`` on the workers and
         the calling thread; returns when all are done, raising the first error of any."""
         call = _Call(kernel, chunks, args)
-        with self._cond:
-            self._call = call
-            self._epoch += 1
-            self._flags[0] = self._epoch
-            self._cond.notify_all()  # no system call when every worker is polling
-        call.work()
-        while not _poll(self._flags, 1, 1 + self._workers, self._epoch, self._iterations):
-            pass
+        with self._busy:  # one call at a time: callers on other threads wait for this one
+            with self._cond:
+                self._call = call
+                self._epoch += 1
+                self._flags[0] = self._epoch
+                self._cond.notify_all()  # no system call when every worker is polling
+            call.work()
+            while not _poll(self._flags, 1, 1 + self._workers, self._epoch, self._iterations):
+                pass
         errors = [e for e in call.finished if e is not None]
         if errors:
             raise errors[0]

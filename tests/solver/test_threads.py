@@ -80,3 +80,32 @@ def test_run_claimed_kernels_take_every_copy_once():
         for _ in range(30):
             run_claimed(kernel, batch, threads, count)
         assert (count == 30 * 200).all(), (batch, threads)
+
+
+def test_two_python_threads_sharing_one_pool_each_get_every_copy():
+    """Callers on two Python threads use the same pool (one per thread count, its calls run one
+    after the other): each call still hands every one of its copies out exactly once, and
+    neither caller hangs."""
+    import numba
+
+    @numba.njit(nogil=True)
+    def kernel(lo, hi, count):
+        for b in range(lo, hi):
+            for _ in range(2000):  # work without the GIL, so the two callers overlap
+                count[b] += 1
+
+    counts = [np.zeros(8, np.int64) for _ in range(2)]
+    kernel(0, 8, np.zeros(8, np.int64))
+
+    def caller(count):
+        for _ in range(300):
+            run_batched(kernel, 8, 2, count)
+
+    callers = [threading.Thread(target=caller, args=(c,), daemon=True) for c in counts]
+    for c in callers:
+        c.start()
+    for c in callers:
+        c.join(timeout=60)
+    assert not any(c.is_alive() for c in callers), "a caller hung"
+    for count in counts:
+        assert (count == 300 * 2000).all()
