@@ -65,9 +65,7 @@ def run_batched(kernel, batch: int, threads: int, *args, static: bool = False) -
     if threads == 1:
         kernel(0, batch, *args)
         return
-    pool = _POOLS.get(threads)
-    if pool is None:
-        pool = _POOLS[threads] = SpinPool(threads - 1)
+    pool = _pool(threads)
     if static:
         bounds = np.linspace(0, batch, threads + 1).round().astype(int)
         chunks = [(int(bounds[i]), int(bounds[i + 1])) for i in range(threads)]
@@ -92,10 +90,15 @@ def run_claimed(kernel, batch: int, threads: int, *args) -> None:
     if threads == 1:
         kernel(claim, batch, *args)
         return
+    _pool(threads).run(kernel, [(claim, batch)] * threads, args)
+
+
+def _pool(threads: int) -> SpinPool:
+    """The pool of ``threads - 1`` workers (the caller is the last thread), made on first use."""
     pool = _POOLS.get(threads)
     if pool is None:
         pool = _POOLS[threads] = SpinPool(threads - 1)
-    pool.run(kernel, [(claim, batch)] * threads, args)
+    return pool
 
 
 class _Call:
@@ -144,9 +147,9 @@ class SpinPool:
     until the next call wakes it; the caller waits for the workers' ``flags[1 + w]`` the same way.
     Polling with the GIL (``time.sleep(0)`` in a loop) took it from the caller at every release,
     and torch releases it at every call: the quickstart's PPO trained at 640 steps/s against 772
-    and 806 with concurrent.futures. Polled without it: 1005-1323 against 1022-1237 (three
-    alternating pairs, 4 copies); batch 8 of intersection_4arm ~9 % faster per step (median of
-    six alternating pairs, 0.96-1.30).
+    and 806 with concurrent.futures. Polled without it, batch 8 of intersection_4arm ran ~9 %
+    faster per step (median of six alternating pairs, 0.96-1.30); with :func:`run_claimed` as
+    well, PPO on 4 copies trained at 1043-1217 steps/s against 866-995 (three alternating pairs).
     """
 
     def __init__(self, workers: int):

@@ -63,9 +63,10 @@ def accumulate_measures(q, qu, dt, h, lk, lk_dx, vmax, app_link, thresh, cfl, pa
         if relaxing:
             relax_pass(q, c0, c1 - c0, vmax, c0, decay_m, decay_c, par)
         cell_measures(q, c0, c1 - c0, vmax, par, scr)
-        for l in range(L):
-            off, n, dx = lk[l, 0], lk[l, 1], lk_dx[l]
-            a_max = 0.0
+    for l in range(L):
+        off, n, dx = lk[l, 0], lk[l, 1], lk_dx[l]
+        a_max = 0.0
+        if generic is None or passes:
             for c in range(off + NG, off + NG + n):
                 rho_m, rho_c = q[0, c], q[2, c]
                 tts_m += rho_m * dx
@@ -73,12 +74,7 @@ def accumulate_measures(q, qu, dt, h, lk, lk_dx, vmax, app_link, thresh, cfl, pa
                 delay_m += rho_m * dx * scr[0, c]
                 delay_c += rho_c * dx * scr[1, c]
                 a_max = max(a_max, scr[2, c])
-            if a_max > 0.0:
-                dt_cfl = min(dt_cfl, cfl * dx / a_max)
-    else:
-        for l in range(L):
-            off, n, dx = lk[l, 0], lk[l, 1], lk_dx[l]
-            a_max = 0.0
+        else:
             for c in range(off + NG, off + NG + n):
                 # each value read once into a register: reloaded after the relaxation's stores (which
                 # the compiler must assume may change any of them), the pressures, markers and par
@@ -97,8 +93,8 @@ def accumulate_measures(q, qu, dt, h, lk, lk_dx, vmax, app_link, thresh, cfl, pa
                 delay_c += rho_c * dx * min(max(lag_c, 0.0), 1.0)
                 _, _, _, _, lo, hi = _flux_and_speeds(rho_m, y_m, rho_c, y_c, pt)
                 a_max = max(a_max, abs(lo), abs(hi))
-            if a_max > 0.0:
-                dt_cfl = min(dt_cfl, cfl * dx / a_max)
+        if a_max > 0.0:
+            dt_cfl = min(dt_cfl, cfl * dx / a_max)
     acc[0, TTS] += dt * tts_m
     acc[1, TTS] += dt * tts_c
     acc[0, DELAY] += dt * delay_m
