@@ -118,7 +118,8 @@ def _service_table(path: Path) -> str:
             f"<table><tr>{head}</tr>{''.join(lines)}</table>"
             '<p class="note">p95 delay: 95th-percentile vehicle delay from the cumulative counts at the '
             "approach (FIFO per class; vehicles still waiting at the end count with their delay so far). "
-            "Starved draws: the longest red wait passed twice the signal's longest Webster red.</p>")
+            "Starved draws: the longest red wait passed the larger of twice the signal's longest Webster "
+            "red and one max-green cycle (every other phase at max green, docs/environment.md).</p>")
 
 
 def _is_number(text: object) -> bool:

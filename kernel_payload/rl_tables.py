@@ -242,8 +242,8 @@ def starvation_note(table: dict[str, dict[str, Cell]]) -> str | None:
     if not hits:
         return None
     where = ", ".join(f"{c} ({cell.starved}/{cell.n} draws)" for c, cell in hits)
-    return (f"⚠ starved: a queue waited at red longer than twice its signal's longest Webster red "
-            f"for {where}; such a controller is not deployable as is.")
+    return (f"⚠ starved: a queue waited at red longer than twice its signal's longest Webster red and "
+            f"than one max-green cycle for {where}; such a controller is not deployable as is.")
 
 
 def fmt(value: float | None) -> str:

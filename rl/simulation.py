@@ -107,7 +107,8 @@ class ControlledNetwork:
             raise RLError(f"copies are out of step in time (clocks {clocks.min():g} .. {clocks.max():g} s): "
                           "episodes have one length, so reset all copies together")
         dt = self.cfg.decision_interval
-        self.sim.advance(dt, np.asarray(actions, np.int64).reshape(self.B, -1))
+        requests = max_green_guard(*self._green_state(), np.asarray(actions, np.int64).reshape(self.B, -1), self.nvec)
+        self.sim.advance(dt, requests)
         reading = self.readout.read(dt, observe=self.on_device)
         self._obs = reading.obs
         info = interval_info(self._before, reading.measures, self.sim.Q0MASS, dt, len(self.net.approaches))
@@ -115,6 +116,43 @@ class ControlledNetwork:
         self.decisions += 1
         truncated = self.decisions >= self.cfg.n_decisions
         return reading.reward, truncated, info
+
+    def _green_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """Phase shown and "green for at least max green" per copy and signal, (B, S) each: from
+        the host state on the CPU, from the last observation on the GPU (its phase one-hot,
+        clearance flag and ``min(t / max_green, 1)`` blocks, :mod:`rl.features`: no extra copy)."""
+        if not self.on_device:
+            sim = self.sim
+            return np.asarray(sim.SP), (np.asarray(sim.SS) == 0) & (np.asarray(sim.ST) >= self.layout.max_green - 1e-9)
+        return green_state_from_obs(self.observe(), self.nvec)
+
+
+def green_state_from_obs(obs: np.ndarray, nvec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Phase shown and "in green for at least max green" per copy and signal, from an
+    observation's last blocks (phase one-hot, clearance flag, ``min(t / max_green, 1)``).
+    Shapes: obs (B, D); nvec (S,). Returns (B, S) int64 and (B, S) bool."""
+    S = len(nvec)
+    starts = obs.shape[1] - 2 * S - int(np.sum(nvec)) + np.concatenate([[0], np.cumsum(nvec)[:-1]]).astype(int)
+    shown = np.stack([obs[:, a:a + n].argmax(axis=1) for a, n in zip(starts, nvec, strict=True)], axis=1)
+    clear, stage = obs[:, obs.shape[1] - 2 * S:obs.shape[1] - S], obs[:, obs.shape[1] - S:]
+    return shown.astype(np.int64), (clear < 0.5) & (stage >= 1.0 - 1e-6)
+
+
+def max_green_guard(shown: np.ndarray, at_max: np.ndarray, requests: np.ndarray, nvec: np.ndarray) -> np.ndarray:
+    """End greens that have lasted their signal's max green: the scenario's ``max_green`` binds
+    every controller, PPO included (the signal kernel enforces min green and clearance itself).
+
+    Where ``at_max`` (a signal in green, not clearance, for at least ``max_green``) and the
+    request keeps the phase shown, the next phase in the scenario's order is asked instead; a
+    request for another phase stands. Decisions come every ``decision_interval`` s, so a green
+    lasts at most ``max_green`` rounded up to the next decision.
+
+    Shapes: shown, at_max, requests (B, S) (int, bool, int); nvec (S,) phases per signal.
+    Returns (B, S) int64.
+    """
+    out = np.array(requests, np.int64, copy=True)
+    keep = np.asarray(at_max, bool) & (out == shown)
+    return np.where(keep, (np.asarray(shown, np.int64) + 1) % np.asarray(nvec)[None, :], out)
 
 
 def interval_info(before: np.ndarray, after: np.ndarray, q0mass: np.ndarray, dt: float,

@@ -115,7 +115,7 @@ def _plan(settings: Any, device: str) -> tuple[Any, int]:
     gpu = settings.preset == "gpu" or (settings.preset == "auto" and plan_training(device, "cpu", 1).device == "gpu")
     n_envs = (settings.gpu.n_envs if gpu else settings.n_envs)
     timesteps = (settings.gpu.timesteps or settings.timesteps) if gpu else settings.timesteps
-    return plan_training(device, settings.preset, n_envs), int(timesteps)
+    return plan_training(device, settings.preset, n_envs, settings.warm_start), int(timesteps)
 
 
 def _rate_metric(result: Any, seed: int) -> dict[str, float]:
@@ -238,7 +238,8 @@ def _write_service_table(ctx: SuiteContext, service: list[dict]) -> None:
         ctx.latex_dir / "service.tex", list(rl_tables.APPROACH_HEADERS), rl_tables.approach_rows(service),
         caption=f"Service per approach on {ctx.job.rl.env}: 95th-percentile vehicle delay and longest red "
                 "wait of a queue (means over the demand draws), draws in which the wait passed the "
-                "starvation threshold (twice the signal's longest Webster red), vehicles served (mean).",
+                "starvation threshold (the larger of twice the signal's longest Webster red and one "
+                "max-green cycle), vehicles served (mean).",
         label="tab:rl-service",
     )  # fmt: skip
 

@@ -80,10 +80,12 @@ def test_cumulative_demand_is_the_integral_of_the_solvers_rate(linear):
     assert np.allclose(got, expected[::1000], atol=0.5)
 
 
-def test_a_red_approach_on_the_real_solver():
+def test_a_red_approach_on_the_real_solver(monkeypatch):
     """Phase 0 for 300 s: east and west never get green. Nothing leaves them, and their p95 is the
     delay so far of the earliest 5 % of the vehicles that arrived; what crossed the junction equals
-    what left the network plus what is on the exits (the solver's own exit counter)."""
+    what left the network plus what is on the exits (the solver's own exit counter). The max-green
+    guard is lifted (it would switch at 90 s): this is a red that never ends."""
+    monkeypatch.setattr("rl.simulation.max_green_guard", lambda shown, at_max, requests, nvec: requests)
     T = 300.0
     core = _core(batch=2, episode_length=T)
     trace = run_episodes(_AlwaysPhase0(), core, [11, 12])

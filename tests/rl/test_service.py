@@ -13,6 +13,7 @@ from rl.service import (
     STARVE_FACTOR,
     WaitTracker,
     approach_green,
+    max_green_red,
     starvation_thresholds,
 )
 from rl.signal_plans import approach_flows, phase_greens, saturation_flows, webster_plan
@@ -47,7 +48,7 @@ def test_approach_green_follows_phase_and_clearance():
         assert got[b].tolist() == expected
 
 
-def test_thresholds_are_twice_the_webster_red():
+def test_thresholds_are_the_larger_of_twice_the_webster_red_and_a_max_green_cycle():
     core = _core(batch=1, episode_length=3600.0)
     net = core.net
     flows = approach_flows(net, 3600.0, float(np.mean(core.cfg.demand_scale)))
@@ -56,7 +57,11 @@ def test_thresholds_are_twice_the_webster_red():
     thr = starvation_thresholds(core)
     for a in net.approaches:
         served = next(p for p, g in enumerate(greens) if a.index in g)
-        assert thr[a.index] == pytest.approx(STARVE_FACTOR * (plan.cycle - plan.greens[served]))
+        webster = STARVE_FACTOR * (plan.cycle - plan.greens[served])
+        # by hand: the other phase's 90 s max green + a 5 s decision + 5 s clearance, own clearance, a decision
+        assert max_green_red(core, a.index) == pytest.approx((90 + 5 + 5) + 5 + 5)
+        assert thr[a.index] == pytest.approx(max(webster, 110.0))
+    assert (thr == 110.0).all()  # Webster's mean-demand plan is a short cycle here (2 x its red < 110 s)
 
 
 class _AlwaysPhase0:
@@ -69,7 +74,21 @@ class _AlwaysPhase0:
         return np.zeros((core.B, len(core.nvec)), np.int64)
 
 
-def test_a_controller_that_never_serves_a_phase_is_starving_and_webster_is_not():
+def test_max_green_binds_a_controller_that_never_asks_to_switch():
+    core = _core(batch=2, episode_length=400.0)
+    thr = starvation_thresholds(core)
+    trace = run_episodes(_AlwaysPhase0(), core, [11, 12])
+    phase1 = phase_greens(core.net)[0][1]
+    # E and W got green after 90 s of north-south green; their wait stays within one max-green cycle
+    assert (trace.longest_wait[:, phase1] > 80).all() and (trace.longest_wait <= thr).all()
+    m = episode_metrics(trace, 400.0, approach_lengths(core.net), thr)
+    assert m[("starved", "total")].tolist() == [0.0, 0.0]
+
+
+def test_a_controller_that_never_serves_a_phase_is_starving_and_webster_is_not(monkeypatch):
+    # without the guard (as on a signal whose max green a controller could ignore), never
+    # switching starves E and W: the flag must see it
+    monkeypatch.setattr("rl.simulation.max_green_guard", lambda shown, at_max, requests, nvec: requests)
     core = _core(batch=2, episode_length=300.0)
     thr = starvation_thresholds(core)
     lengths = approach_lengths(core.net)

@@ -1,0 +1,34 @@
+"""The scenario's max green binds every controller (rl.simulation.max_green_guard)."""
+
+import numpy as np
+
+from rl.simulation import green_state_from_obs, max_green_guard
+from tests.rl.test_values import _core
+
+
+def test_the_guard_by_hand():
+    shown = np.array([[0, 1], [1, 0], [0, 2]])
+    at_max = np.array([[True, False], [True, True], [False, True]])
+    asked = np.array([[0, 1], [0, 0], [1, 2]])
+    nvec = np.array([2, 3])
+    # kept phases at max green move to the next phase; a request for another phase stands
+    assert max_green_guard(shown, at_max, asked, nvec).tolist() == [[1, 1], [0, 1], [1, 0]]
+
+
+def test_a_green_never_outlasts_max_green_and_the_gpu_reading_agrees():
+    core = _core(batch=2, episode_length=600.0)
+    core.reset(np.arange(2), [np.random.default_rng(s) for s in (1, 2)])
+    max_green = float(core.layout.max_green[0])
+    dt = core.cfg.decision_interval
+    greens, run = [], np.zeros(2)
+    for _ in range(core.cfg.n_decisions):
+        host = (np.asarray(core.sim.SP).copy(), (np.asarray(core.sim.SS) == 0)
+                & (np.asarray(core.sim.ST) >= max_green - 1e-9))
+        from_obs = green_state_from_obs(core.observe(), core.nvec)  # what the GPU batch reads
+        assert (from_obs[0] == host[0]).all() and (from_obs[1] == host[1]).all()
+        core.step(np.zeros((2, 1), np.int64))  # always ask for north-south
+        in_green = (np.asarray(core.sim.SS)[:, 0] == 0) & (np.asarray(core.sim.SP)[:, 0] == 0)
+        run = np.where(in_green, run + dt, 0.0)
+        greens.append(run.copy())
+    longest = np.max(greens)
+    assert max_green - dt <= longest <= max_green + dt  # it was reached, and it was ended
