@@ -35,7 +35,7 @@ rollout: one minibatch per epoch; ``rl.training.train`` caps the minibatch at th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rl.config import DEVICES
 from rl.errors import EnvConfigError
@@ -77,16 +77,27 @@ def ppo_device(env_device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None = None) -> TrainingPlan:
+def warm_start_teachers() -> list[str]:
+    """Controllers a policy can be warm-started from (every classical one but ``random``)."""
+    from rl.controllers import CONTROLLERS
+
+    return [name for name in CONTROLLERS if name != "random"]
+
+
+def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None = None,
+                  warm_start: str | None = None) -> TrainingPlan:
     """Resolve the device and the preset (``auto`` picks the one of the device).
 
     Args:
         device: ``auto``, ``cpu`` or ``gpu`` (the env's device).
         preset: ``auto``, ``cpu`` or ``gpu``.
         n_envs: copies (None: the preset's).
+        warm_start: the teacher cloned before PPO (:mod:`rl.imitation`): a controller name,
+            ``auto`` (the best classical one on the warm start's draws) or ``none`` (a random
+            start); None keeps the preset's.
 
     Raises:
-        EnvConfigError: an unknown device or preset, or n_envs < 1.
+        EnvConfigError: an unknown device, preset or teacher, or n_envs < 1.
         BackendUnavailableError: ``device="gpu"`` without a usable GPU.
     """
     if device not in DEVICES:
@@ -95,6 +106,8 @@ def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None
         raise EnvConfigError("preset", preset, f"use one of {PRESETS}")
     if n_envs is not None and n_envs < 1:
         raise EnvConfigError("n_envs", n_envs, "give at least 1")
+    if warm_start is not None and warm_start not in ("none", "auto") and warm_start not in warm_start_teachers():
+        raise EnvConfigError("warm_start", warm_start, f"use 'auto', one of {warm_start_teachers()} or 'none'")
     from rl.errors import BackendUnavailableError
     from solver.device import resolve_device
     from solver.errors import BackendError
@@ -104,4 +117,7 @@ def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None
     except BackendError as err:
         raise BackendUnavailableError(f"device={device!r}: {err}") from None
     name = resolved if preset == "auto" else preset
-    return TrainingPlan(resolved, name, int(n_envs or N_ENVS[name]), CONFIGS[name], ppo_device(resolved))
+    config = CONFIGS[name]
+    if warm_start is not None:
+        config = replace(config, warm_start=None if warm_start == "none" else warm_start)
+    return TrainingPlan(resolved, name, int(n_envs or N_ENVS[name]), config, ppo_device(resolved))

@@ -65,6 +65,9 @@ class TrainConfig:
         select_best: ``model.zip`` is the policy with the lowest validation delay among the
             evaluations (every ``eval_every`` steps and once at the end), ``last_model.zip`` the
             final one; False: ``model.zip`` is the final policy (the earlier behaviour).
+        warm_start: a classical controller name: before PPO, clone it into the policy and fit the
+            critic to its returns (:mod:`rl.imitation`); the clone is validated at step 0 and is a
+            candidate of model selection. None: PPO starts from a random policy.
 
     The GPU preset (thousands of copies) is :data:`rl.presets.GPU_CONFIG`.
     """
@@ -84,6 +87,7 @@ class TrainConfig:
     lr_final_fraction: float = 1.0
     ent_coef: float = 0.0
     select_best: bool = True
+    warm_start: str | None = None
 
     def learning_rate_schedule(self):
         """SB3's learning rate: a float, or a function of the remaining progress (1 -> 0)."""
@@ -124,6 +128,7 @@ class TrainResult:
     ppo_device: str = "cpu"
     split: dict | None = None
     selected_timesteps: int | None = None
+    warm_start: dict | None = None
 
 
 def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
@@ -172,6 +177,8 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
     torch.set_num_threads(cfg.torch_threads)
     try:
         start = time.perf_counter()
+        warm = _warm_start(model, env_id, seed, env_kwargs, cfg, venv if cfg.normalize_reward else None,
+                           recorder, progress)
         model.learn(total_timesteps=int(timesteps), callback=recorder, progress_bar=False)
         wall = time.perf_counter() - start
         recorder.finish()
@@ -180,9 +187,28 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
     model_path = out_dir / "model.zip"
     selected = _save_models(model, recorder, cfg, model_path)
     recorder.write_csv()
-    warm = recorder.warm_rate(model.num_timesteps)
-    return TrainResult(model_path, recorder.csv_path, model.num_timesteps / wall, int(model.num_timesteps), warm,
-                       base.config.device, str(model.device.type), recorder.split(model.num_timesteps), selected)
+    rate = recorder.warm_rate(model.num_timesteps)
+    return TrainResult(model_path, recorder.csv_path, model.num_timesteps / wall, int(model.num_timesteps), rate,
+                       base.config.device, str(model.device.type), recorder.split(model.num_timesteps), selected,
+                       warm)
+
+
+def _warm_start(model, env_id, seed, env_kwargs, cfg: TrainConfig, normalizer, recorder, progress) -> dict | None:
+    """Clone ``cfg.warm_start`` into the policy (:func:`rl.imitation.warm_start`), saved as
+    ``clone_model.zip``; with validation, the clone is validated first (a ``timesteps = 0`` row) and offered to model selection."""
+    if not cfg.warm_start:
+        return None
+    from rl.imitation import WarmStartConfig, warm_start
+
+    stats = warm_start(model, env_id, seed, env_kwargs, WarmStartConfig(teacher=cfg.warm_start), normalizer, progress)
+    model.save(recorder.csv_path.parent / "clone_model.zip")
+    if recorder.eval_venv is not None:
+        delay, served = policy_delays(model, recorder.eval_venv, recorder.eval_seed)
+        recorder.best.offer(selection_score(delay, served), 0, model.save)
+        stats["validation_delay"] = float(delay.sum() / max(served.sum(), 1e-9))
+        recorder.rows.append({"timesteps": 0, "wall_s": round(time.perf_counter() - recorder.t0, 3),
+                              "ep_rew_mean": "", "eval_mean_delay": stats["validation_delay"]})
+    return stats
 
 
 def _save_models(model, recorder, cfg: TrainConfig, model_path: Path) -> int:
@@ -281,6 +307,7 @@ def _make_recorder(out_dir, cfg, eval_venv, eval_seed, total, progress, base):
         def __init__(self):
             super().__init__()
             self.rows, self.best = [], BestModel(out_dir / "best_model.zip")
+            self.eval_venv, self.eval_seed = eval_venv, eval_seed
             self.csv_path = out_dir / "train_metrics.csv"
             self.next_eval, self.next_ckpt = cfg.eval_every, cfg.checkpoint_every
             self.t0 = self.last_count = time.perf_counter()

@@ -50,6 +50,12 @@ LEVERS: dict[str, tuple[dict, dict]] = {
     "nosel": ({"select_best": False}, {}),
     "up2": ({}, {"upstream_bins": 2}),
     "up0": ({}, {"upstream_bins": 0}),
+    "bc": ({"warm_start": "actuated"}, {}),
+    "bcgap": ({"warm_start": "actuated-gap"}, {}),
+    "bcmp": ({"warm_start": "max-pressure"}, {}),
+    "bcauto": ({"warm_start": "auto"}, {}),
+    "lr1": ({"learning_rate": 1e-4}, {}),
+    "lr05": ({"learning_rate": 5e-5}, {}),
 }
 
 

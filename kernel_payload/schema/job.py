@@ -25,6 +25,8 @@ RL_CONTROLLERS = ("ppo", "fixed-time", "fixed-time-peak", "actuated", "actuated-
                   "max-pressure-advanced", "random")
 """``ppo`` (every model the job trains) and the names of ``rl.controllers.CONTROLLERS`` (mirrored,
 with a test); ``ppo:PATH`` names a saved model."""
+RL_TEACHERS = tuple(c for c in RL_CONTROLLERS if c not in ("ppo", "random"))
+"""Controllers a policy can be warm-started from (``rl.presets.warm_start_teachers``, mirrored)."""
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|min|m|h)?\s*$")
 _SECONDS_PER_UNIT = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
@@ -67,6 +69,9 @@ class RLSettings(_Model):
             ``gpu``; None means the job's top-level ``device``.
         preset: PPO preset, ``auto`` (the device's), ``cpu`` or ``gpu`` (``rl.presets``).
         gpu: ``timesteps`` and ``n_envs`` used instead of the ones above with the GPU preset.
+        warm_start: the classical controller cloned into the policy before PPO, ``auto`` (the
+            best classical one on training-side draws) or ``none`` (a random start); unset keeps
+            the preset's (``rl.presets``).
     """
 
     env: str = "ARZ-Intersection-v0"
@@ -82,6 +87,7 @@ class RLSettings(_Model):
     device: Literal["auto", "cpu", "gpu"] | None = None
     preset: Literal["auto", "cpu", "gpu"] = "auto"
     gpu: RLGpuSettings = Field(default_factory=RLGpuSettings)
+    warm_start: str | None = None
 
     @field_validator("env")
     @classmethod
@@ -89,6 +95,13 @@ class RLSettings(_Model):
         if env not in RL_ENV_IDS:
             raise unknown_choice("environment", env, RL_ENV_IDS)
         return env
+
+    @field_validator("warm_start")
+    @classmethod
+    def _known_teacher(cls, name: str | None) -> str | None:
+        if name is not None and name not in ("auto", *RL_TEACHERS, "none"):
+            raise unknown_choice("warm-start teacher", name, ("auto", *RL_TEACHERS, "none"))
+        return name
 
     @field_validator("controllers")
     @classmethod

@@ -1,6 +1,6 @@
 """The job schema mirrors rl's names (the orchestrator cannot import rl): both lists must agree."""
 
-from kernel_payload.schema.job import RL_CONTROLLERS, RL_ENV_IDS
+from kernel_payload.schema.job import RL_CONTROLLERS, RL_ENV_IDS, RL_TEACHERS
 
 
 def test_env_ids_mirror_rl():
@@ -25,3 +25,15 @@ def test_rl_presets_and_devices_mirror_rl():
     assert get_args(RLSettings.model_fields["preset"].annotation) == PRESETS
     device = [a for a in get_args(RLSettings.model_fields["device"].annotation) if a is not type(None)]
     assert get_args(device[0]) == DEVICES
+
+
+def test_warm_start_teachers_mirror_rl():
+    import pytest
+
+    from kernel_payload.schema.job import RLSettings
+    from rl.presets import warm_start_teachers
+
+    assert list(RL_TEACHERS) == warm_start_teachers()
+    assert RLSettings(warm_start="none").warm_start == "none"
+    with pytest.raises(ValueError, match="warm-start teacher 'actuatd' \\(did you mean 'actuated'"):
+        RLSettings(warm_start="actuatd")

@@ -114,5 +114,9 @@ def test_presets_resolve_device_preset_and_learning_rate():
     assert TrainConfig().learning_rate_schedule() == 3e-4
     with pytest.raises(EnvConfigError, match="preset"):
         plan_training("cpu", "tpu")
+    assert plan_training("cpu", warm_start="max-pressure").config.warm_start == "max-pressure"
+    assert plan_training("cpu", warm_start="none").config.warm_start is None
+    with pytest.raises(EnvConfigError, match="warm_start"):
+        plan_training("cpu", warm_start="random")  # not a teacher
     with pytest.raises(EnvConfigError, match="lr_schedule"):
         TrainConfig(lr_schedule="cosine").learning_rate_schedule()

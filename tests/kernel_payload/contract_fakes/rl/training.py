@@ -17,6 +17,7 @@ class TrainResult:
     ppo_device: str = "cpu"
     split: dict | None = None
     selected_timesteps: int | None = None
+    warm_start: dict | None = None
 
 
 def train(env_id, timesteps, n_envs, seed, out_dir, progress=None, *, train_config=None, ppo_device=None,

@@ -1,0 +1,118 @@
+"""Warm start (rl.imitation): the returns by hand, the labels, the draws, and a clone that acts
+like its teacher."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from rl.controllers import make_controller
+from rl.evaluation import EVAL_SEED_BASE
+from rl.imitation import (
+    IMITATION_SEED_BASE,
+    WarmStartConfig,
+    discounted_running,
+    imitation_draws,
+    returns_to_go,
+    rollout,
+    teacher_labels,
+    warm_start,
+)
+from rl.training import EVAL_SEED_OFFSET, TrainConfig, train
+from rl.tuning import tuning_draws
+from rl.vec_env import make_vec_env
+
+SHORT = {"episode_length": 150.0}  # 30 decisions: a few phase changes of actuated
+
+
+def test_returns_by_hand():
+    r = np.array([[1.0, 0.0], [2.0, 1.0], [4.0, 0.0]])  # (T=3, B=2)
+    assert discounted_running(r, 0.5)[:, 0].tolist() == [1.0, 2.5, 5.25]  # R_t = 0.5 R_{t-1} + r_t
+    assert returns_to_go(r, 0.5)[:, 0].tolist() == [3.0, 4.0, 4.0]  # G_t = r_t + 0.5 G_{t+1}
+    assert returns_to_go(r, 0.5)[:, 1].tolist() == [0.5, 1.0, 0.0]
+
+
+def test_switch_labels_mark_a_change_of_phase():
+    venv = make_vec_env("ARZ-Intersection-v0", 2, seed=0, **SHORT)
+    venv.reset()
+    venv.core.sim.SP[:, 0] = [0, 1]
+    asked = np.array([[1], [1]])
+    assert teacher_labels(venv.core, asked, "phase").tolist() == [[1], [1]]
+    assert teacher_labels(venv.core, asked, "switch").tolist() == [[1], [0]]
+
+
+def test_imitation_draws_are_disjoint_from_every_other_range():
+    mine = set(imitation_draws(0, 64)) | set(imitation_draws(99_999, 64))
+    others = set(range(10_000)) | {EVAL_SEED_OFFSET + s + i for s in (0, 99_999) for i in range(100)}
+    others |= {EVAL_SEED_BASE + 1000 * s + e for s in (0, 1000, 99_999) for e in range(100)}
+    others |= set(tuning_draws(0, 50)) | set(tuning_draws(99_999, 50)) | {10**12 + 10**9 + i for i in range(100)}
+    assert not mine & others and min(mine) >= IMITATION_SEED_BASE
+    assert len(mine) == 128
+
+
+def _agreement(model, teacher_name: str, seed: int) -> float:
+    """Share of a fresh teacher-driven episode's green decisions where the policy's most likely
+    action is the teacher's."""
+    venv = make_vec_env("ARZ-Intersection-v0", 4, **SHORT, device="cpu")
+    data = rollout(venv, make_controller(teacher_name), [seed])
+    actions, _ = model.predict(data["obs"], deterministic=True)
+    hits = np.asarray(actions).reshape(data["labels"].shape) == data["labels"]
+    return float(hits[data["mask"]].mean())
+
+
+@pytest.fixture(scope="module")
+def cloned(tmp_path_factory):
+    out = tmp_path_factory.mktemp("warm")
+    cfg = TrainConfig(n_steps=16, batch_size=32, n_epochs=1, eval_every=32, eval_envs=2, checkpoint_every=0,
+                      tensorboard=False, warm_start="max-pressure")
+    return train("ARZ-Intersection-v0", 32, 2, 0, out, train_config=cfg, **SHORT)
+
+
+def test_the_clone_acts_like_its_teacher_on_new_draws(cloned):
+    from stable_baselines3 import PPO
+
+    stats = cloned.warm_start
+    assert stats["teacher"] == "max-pressure" and stats["samples"] == 3 * 8 * 30
+    clone = PPO.load(cloned.model_path.parent / "clone_model.zip", device="cpu")
+    mine = _agreement(clone, "max-pressure", 5_000)
+    # max-pressure and actuated disagree on some states: the clone follows its own teacher there
+    other = _agreement(clone, "actuated", 5_000)
+    assert mine >= 0.9 and mine > other
+
+
+def test_the_clone_is_validated_first_and_is_a_selection_candidate(cloned):
+    with cloned.metrics_csv.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[0]["timesteps"] == "0" and float(rows[0]["eval_mean_delay"]) > 0
+    assert float(rows[0]["eval_mean_delay"]) == pytest.approx(cloned.warm_start["validation_delay"])
+    assert cloned.selected_timesteps in {0, 32}
+
+
+def test_warm_start_primes_the_reward_normaliser_and_fits_the_critic(tmp_path):
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    venv = VecNormalize(make_vec_env("ARZ-Intersection-v0", 2, seed=0, **SHORT), norm_obs=False)
+    model = PPO("MlpPolicy", venv, n_steps=16, batch_size=32, seed=0, device="cpu")
+    before = float(venv.ret_rms.count)
+    stats = warm_start(model, "ARZ-Intersection-v0", 0, SHORT, WarmStartConfig(teacher="actuated", rounds=1,
+                       copies=4), normalizer=venv)
+    assert venv.ret_rms.count == pytest.approx(before + 4 * 30)
+    assert stats["reward_scale"] == pytest.approx(np.sqrt(venv.ret_rms.var + venv.epsilon))
+    assert stats["value_explained"] > 0.5  # the critic learned the clone's returns, not noise
+    assert stats["teacher_reward"] < 0  # delay reward
+
+
+def test_auto_picks_the_teacher_with_the_best_return(tmp_path):
+    from stable_baselines3 import PPO
+
+    from rl.imitation import AUTO_TEACHERS
+
+    venv = make_vec_env("ARZ-Intersection-v0", 2, seed=0, **SHORT)
+    model = PPO("MlpPolicy", venv, n_steps=16, batch_size=32, seed=0, device="cpu")
+    stats = warm_start(model, "ARZ-Intersection-v0", 0, SHORT, WarmStartConfig(teacher="auto", rounds=1, copies=2,
+                       steps=10, value_steps=10))
+    returns = stats["teacher_returns"]
+    assert set(returns) == set(AUTO_TEACHERS) and len(set(returns.values())) > 1  # they differ
+    assert stats["teacher"] == max(returns, key=returns.get)
+    assert stats["teacher_reward"] == pytest.approx(returns[stats["teacher"]])
