@@ -11,9 +11,11 @@ the clone when fine-tuning does not beat it.
 ``seed + 1_000_000 + i``, the tuning draws ``10**12 + 1000 seed + i``, the screening draws
 ``10**12 + 10**9 + i`` and the evaluation draws ``2_000_000 + 1000 seed + e``):
 
-0. With ``teacher="auto"`` every controller of :data:`AUTO_TEACHERS` drives round 0's copies
-   and the one with the highest mean return of the training reward (for ``delay``: the least
-   delay) becomes the teacher; its round 0 is kept.
+0. A tunable teacher (``actuated-gap``, ``max-pressure-advanced``) is first tuned on round 0's
+   draws (:func:`rl.tuning.tune_controller`; ``tune=False``: default parameters). With
+   ``teacher="auto"`` every controller of :data:`AUTO_TEACHERS` (tuned so) drives round 0's
+   copies and the one with the highest mean return of the training reward (for ``delay``: the
+   least delay) becomes the teacher; its round 0 is kept.
 1. ``rounds`` DAgger rounds of ``copies`` whole episodes each. Round 0 is driven by the teacher;
    later rounds by the student sampling its own (stochastic) actions, the teacher labelling every
    state it visits with the action it would take (the teacher reads the state the student made).
@@ -43,9 +45,9 @@ class WarmStartConfig:
     """How the clone is made.
 
     Attributes:
-        teacher: a classical controller name (:data:`rl.controllers.CONTROLLERS`; tunable ones
-            run with their default parameters), or ``auto``: the best of :data:`AUTO_TEACHERS`
-            on round 0's draws by the training reward.
+        teacher: a classical controller name (:data:`rl.controllers.CONTROLLERS`), or
+            ``auto``: the best of :data:`AUTO_TEACHERS` on round 0's draws by the training reward.
+        tune: tune a tunable teacher on round 0's draws first (else its default parameters).
         rounds: DAgger rounds (round 0 teacher-driven), each ``copies`` whole episodes.
         steps: minibatches of the policy fit over all labels so far, after each round.
         lr: Adam step of the fits.
@@ -54,6 +56,7 @@ class WarmStartConfig:
     """
 
     teacher: str = "actuated"
+    tune: bool = True
     rounds: int = 3
     copies: int = 8
     steps: int = 1000
@@ -197,7 +200,8 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
         progress: ``progress(stage, done, total)`` per round.
 
     Returns:
-        ``teacher`` (the one cloned), ``teacher_returns`` (mean episode return of round 0 per
+        ``teacher`` (the one cloned), ``teacher_params`` (its tuned parameters, {} if none),
+        ``teacher_returns`` (mean episode return of round 0 per
         candidate), ``samples`` (labelled decisions), ``agreement`` (share of the last round's
         decisions where the clone's most likely action is the teacher's), ``value_explained``
         (explained variance of the critic fit), ``teacher_reward`` (mean episode return of round 0).
@@ -205,15 +209,21 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
     import torch
 
     from rl.controllers import make_controller
+    from rl.tuning import is_tunable, tune_controller
     from rl.vec_env import make_vec_env
 
     venv = make_vec_env(env_id, ws.copies, **{**env_kwargs, "device": "cpu"})
     draws = imitation_draws(seed, ws.rounds * ws.copies)
     names = AUTO_TEACHERS if ws.teacher == "auto" else (ws.teacher,)
-    first = {name: rollout(venv, make_controller(name), draws[:ws.copies]) for name in names}
+    candidates = {name: make_controller(name) for name in names}
+    params = {}
+    for name, ctl in candidates.items():
+        if ws.tune and is_tunable(ctl):
+            params[name] = tune_controller(ctl, venv.core, draws[:ws.copies]).best
+    first = {name: rollout(venv, ctl, draws[:ws.copies]) for name, ctl in candidates.items()}
     returns = {name: float(d["rewards"].sum(axis=0).mean()) for name, d in first.items()}
     name = max(returns, key=returns.get)
-    teacher = make_controller(name)
+    teacher = candidates[name]
     rng = np.random.default_rng(seed)
     gamma = float(model.gamma)
 
@@ -247,6 +257,6 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
     targets = returns_to_go(normed, gamma).reshape(-1)
     explained = fit_value(model.policy, data[0]["obs"], targets, ws.value_steps, ws.lr, rng)
     model.policy.set_training_mode(False)
-    return {"teacher": name, "teacher_returns": returns, "samples": int(sum(len(d["obs"]) for d in data)), "agreement": agreement,
+    return {"teacher": name, "teacher_params": params.get(name, {}), "teacher_returns": returns, "samples": int(sum(len(d["obs"]) for d in data)), "agreement": agreement,
             "value_explained": explained, "teacher_reward": float(rewards.sum(axis=0).mean()),
             "reward_scale": scale}

@@ -104,7 +104,7 @@ def test_presets_resolve_device_preset_and_learning_rate():
 
     plan = plan_training("cpu")
     assert (plan.device, plan.preset, plan.n_envs, plan.ppo_device) == ("cpu", "cpu", 8, "cpu")
-    assert plan.config == TrainConfig()  # the CPU preset is the default, unchanged
+    assert plan.config == TrainConfig(warm_start="auto")  # the CPU preset: the defaults and a warm start
     recipe = plan_training("cpu", "gpu", n_envs=64)  # the GPU recipe on CPU copies
     assert (recipe.device, recipe.preset, recipe.n_envs, recipe.config) == ("cpu", "gpu", 64, GPU_CONFIG)
     if not gpu_available():
