@@ -42,6 +42,7 @@ class StartupWatch:
         self.started = threading.Event()
         self.compiling: str | None = None
         self.compiled = 0
+        self.doing: str | None = None  # the latest count of another stage (the warm start before PPO)
         self._t0 = time.monotonic()
         self._thread: threading.Thread | None = None
         self._listener: Any = None
@@ -51,6 +52,8 @@ class StartupWatch:
         seconds = int(time.monotonic() - self._t0)
         if self.compiling is not None:
             return f"compiling kernels (first run only): {self.compiling}… {seconds} s"
+        if self.doing is not None:
+            return f"{self.doing}… {seconds} s"
         if self.compiled:
             return f"{self.first} ({self.compiled} kernels compiled)… {seconds} s"
         return f"{self.first}… {seconds} s"
@@ -62,6 +65,8 @@ class StartupWatch:
         def forward(stage: str, done: int, total: int) -> None:
             if not step or stage in (step, self.stage):  # a suite-wide watch: any count will do
                 self.started.set()
+            else:  # work before the stage's own counts (a warm start): the heartbeat names it
+                self.doing = f"{stage} {done:,}/{total:,}"
             progress(stage, done, total)
 
         return forward

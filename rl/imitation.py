@@ -11,8 +11,9 @@ the clone when fine-tuning does not beat it.
 ``seed + 1_000_000 + i``, the tuning draws ``10**12 + 1000 seed + i``, the screening draws
 ``10**12 + 10**9 + i`` and the evaluation draws ``2_000_000 + 1000 seed + e``):
 
-0. A tunable teacher (``actuated-gap``, ``max-pressure-advanced``) is first tuned on round 0's
-   draws (:func:`rl.tuning.tune_controller`; ``tune=False``: default parameters). With
+0. A tunable teacher (``actuated-gap``, ``max-pressure-advanced``) is first tuned on the first
+   ``tune_copies`` of round 0's draws (:func:`rl.tuning.tune_controller`; ``tune=False``: default
+   parameters). With
    ``teacher="auto"`` every controller of :data:`AUTO_TEACHERS` (tuned so) drives round 0's
    copies and the one with the highest mean return of the training reward (for ``delay``: the
    least delay) becomes the teacher; its round 0 is kept.
@@ -36,7 +37,10 @@ from dataclasses import dataclass
 import numpy as np
 
 IMITATION_SEED_BASE = 10**13  # far above every other draw range (module docstring)
-AUTO_TEACHERS = ("actuated", "actuated-gap", "max-pressure", "max-pressure-advanced", "fixed-time")
+#: the candidates of ``teacher="auto"``: the three adaptive rules, each of which was the best classical
+#: controller somewhere (actuated on the intersection, tuned actuated-gap on the arterial, max-pressure
+#: in the literature); Advanced-MP and fixed-time never were, and each candidate costs episodes
+AUTO_TEACHERS = ("actuated", "actuated-gap", "max-pressure")
 BATCH = 256  # minibatch of the fits
 
 
@@ -47,7 +51,8 @@ class WarmStartConfig:
     Attributes:
         teacher: a classical controller name (:data:`rl.controllers.CONTROLLERS`), or
             ``auto``: the best of :data:`AUTO_TEACHERS` on round 0's draws by the training reward.
-        tune: tune a tunable teacher on round 0's draws first (else its default parameters).
+        tune: tune a tunable teacher first (else its default parameters), on ``tune_copies``
+            of round 0's draws (each grid point is a batch of whole episodes).
         rounds: DAgger rounds (round 0 teacher-driven), each ``copies`` whole episodes.
         steps: minibatches of the policy fit over all labels so far, after each round.
         lr: Adam step of the fits.
@@ -57,6 +62,7 @@ class WarmStartConfig:
 
     teacher: str = "actuated"
     tune: bool = True
+    tune_copies: int = 4
     rounds: int = 3
     copies: int = 8
     steps: int = 1000
@@ -188,6 +194,10 @@ def fit_value(policy, obs: np.ndarray, targets: np.ndarray, steps: int, lr: floa
     return float(1.0 - resid.var() / g.var().clamp(min=1e-12))
 
 
+def _grid_size(controller) -> int:
+    return int(np.prod([len(v) for v in controller.GRID.values()]))
+
+
 def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartConfig, normalizer=None,
                progress=None) -> dict:
     """Clone ``ws.teacher`` into ``model.policy`` and fit its critic (module docstring).
@@ -197,7 +207,8 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
         env_id, env_kwargs: the training environment (run here on CPU copies).
         seed: the training seed (chooses :func:`imitation_draws`).
         normalizer: the training's ``VecNormalize`` (its return statistics are primed), or None.
-        progress: ``progress(stage, done, total)`` per round.
+        progress: ``progress("warm-start", done, total)`` after every episode batch (tuning
+            candidates, each candidate's round 0, DAgger rounds).
 
     Returns:
         ``teacher`` (the one cloned), ``teacher_params`` (its tuned parameters, {} if none),
@@ -216,11 +227,27 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
     draws = imitation_draws(seed, ws.rounds * ws.copies)
     names = AUTO_TEACHERS if ws.teacher == "auto" else (ws.teacher,)
     candidates = {name: make_controller(name) for name in names}
+    tuned = [name for name, ctl in candidates.items() if ws.tune and is_tunable(ctl)]
+    # progress counts whole episodes of the batch: tuning candidates, round 0 per candidate, DAgger rounds
+    total = sum(_grid_size(candidates[n]) for n in tuned) + len(names) + ws.rounds - 1
+    done = 0
+
+    def tick(n: int = 1) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress("warm-start", done, total)
+
     params = {}
+    if tuned:
+        tuning = make_vec_env(env_id, min(ws.tune_copies, ws.copies), **{**env_kwargs, "device": "cpu"})
+        for name in tuned:
+            params[name] = tune_controller(candidates[name], tuning.core, draws[:tuning.num_envs],
+                                           lambda i, n: tick()).best
+    first = {}
     for name, ctl in candidates.items():
-        if ws.tune and is_tunable(ctl):
-            params[name] = tune_controller(ctl, venv.core, draws[:ws.copies]).best
-    first = {name: rollout(venv, ctl, draws[:ws.copies]) for name, ctl in candidates.items()}
+        first[name] = rollout(venv, ctl, draws[:ws.copies])
+        tick()
     returns = {name: float(d["rewards"].sum(axis=0).mean()) for name, d in first.items()}
     name = max(returns, key=returns.get)
     teacher = candidates[name]
@@ -234,7 +261,11 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
 
     data, agreement = [], 0.0
     for r in range(ws.rounds):
-        data.append(first[name] if r == 0 else rollout(venv, teacher, draws[r * ws.copies:(r + 1) * ws.copies], student))
+        if r > 0:
+            data.append(rollout(venv, teacher, draws[r * ws.copies:(r + 1) * ws.copies], student))
+            tick()
+        else:
+            data.append(first[name])
         if r > 0:  # how well the clone so far matched the teacher on the states it led to itself
             d = data[-1]
             with torch.no_grad():
@@ -243,8 +274,6 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
             agreement = float(hits[d["mask"]].mean()) if d["mask"].any() else 1.0
         fit_policy(model.policy, *(np.concatenate([d[k] for d in data]) for k in ("obs", "labels", "mask")),
                    ws.steps, ws.lr, ws.smoothing, rng)
-        if progress is not None:
-            progress("warm start", r + 1, ws.rounds)
     rewards = data[0]["rewards"]
     scale = 1.0
     if normalizer is not None:  # prime the running return statistics as VecNormalize would

@@ -53,7 +53,8 @@ def train(
     summary = {"env": env, "timesteps": result.timesteps, "device": plan.device, "ppo_device": result.ppo_device,
                "preset": plan.preset, "n_envs": plan.n_envs, "steps_per_s_excl_compile": rate,
                "steps_per_s_incl_compile": result.steps_per_s, "wall_s": wall, "split": result.split,
-               "model": str(result.model_path), "metrics_csv": str(result.metrics_csv)}  # fmt: skip
+               "model": str(result.model_path), "metrics_csv": str(result.metrics_csv),
+               "selected_timesteps": result.selected_timesteps, "warm_start": result.warm_start}  # fmt: skip
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
@@ -62,6 +63,12 @@ def train(
     Console().print(f"[bold]{env}[/] ({plan.preset} preset, {plan.n_envs:,} envs on {plan.device}, "
                     f"policy on {result.ppo_device}): {result.timesteps:,} steps at {shown} "
                     f"({wall:.0f} s) -> {result.model_path} (learning curve: {result.metrics_csv})")  # fmt: skip
+    warm = result.warm_start
+    if warm:
+        clone = f", clone validated at {warm['validation_delay']:.1f} s/veh" if "validation_delay" in warm else ""
+        Console().print(f"warm start: cloned {warm['teacher']} ({warm['agreement']:.0%} agreement on its own "
+                        f"states{clone}); model.zip is the policy validated best, at step "
+                        f"{result.selected_timesteps:,} (0: the clone itself)")  # fmt: skip
 
 
 def evaluate(

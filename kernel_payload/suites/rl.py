@@ -81,6 +81,7 @@ def run(ctx: SuiteContext) -> None:
             models[f"ppo (seed {seed})"] = model
             curves[f"seed {seed}"] = _learning_curve(Path(curve_csv))
             ctx.metrics.update(_rate_metric(result, seed))
+            ctx.metrics.update(_selection_metrics(result, seed))
         controllers = _controllers(settings.controllers, models)
         runs = len(controllers) * len(settings.eval_seeds)
         with StartupWatch("rl/evaluate", runs, "loading the models, running the first controller") as live:
@@ -125,6 +126,21 @@ def _rate_metric(result: Any, seed: int) -> dict[str, float]:
     if warm is not None:
         return {f"train_steps_per_s_excl_compile_seed{seed}": round(float(warm), 1)}
     return {f"train_steps_per_s_incl_compile_seed{seed}": round(float(result.steps_per_s), 1)}
+
+
+def _selection_metrics(result: Any, seed: int) -> dict[str, Any]:
+    """Where the delivered policy came from: the timesteps of the selected policy (0: the
+    warm-start clone itself) and, with a warm start, its teacher and the clone's validation delay."""
+    out: dict[str, Any] = {}
+    selected = getattr(result, "selected_timesteps", None)
+    if selected is not None:
+        out[f"rl_selected_timesteps_seed{seed}"] = int(selected)
+    warm = getattr(result, "warm_start", None) or {}
+    if warm:
+        out[f"rl_warm_start_teacher_seed{seed}"] = str(warm["teacher"])
+        if "validation_delay" in warm:
+            out[f"rl_warm_start_clone_delay_s_seed{seed}"] = round(float(warm["validation_delay"]), 2)
+    return out
 
 
 def _controllers(requested: list[str], models: dict[str, Path]) -> list[str]:

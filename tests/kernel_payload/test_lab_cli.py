@@ -141,7 +141,8 @@ def test_simulate_network_with_time_space_plot(tmp_path):
 def test_train_then_evaluate_through_the_cli(tmp_path):
     """A tiny PPO run and a comparison with fixed-time through `arz train` / `arz evaluate`."""
     out = tmp_path / "ppo"
-    result = runner.invoke(app, ["train", "--timesteps", "512", "--n-envs", "2", "--out", str(out), "--json"])
+    result = runner.invoke(app, ["train", "--timesteps", "512", "--n-envs", "2", "--warm-start", "none", "--out", str(out),
+                                  "--json"])
     assert result.exit_code == 0, result.output
     trained = json.loads(result.stdout)
     assert Path(trained["model"]).is_file() and trained["timesteps"] >= 512

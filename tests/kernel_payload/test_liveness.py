@@ -30,12 +30,14 @@ def test_heartbeats_name_the_compile_and_stop_at_the_first_count():
         assert tiny_kernel(1) == 2  # a real compile: numba's event reaches the watch
         assert watch.compiled >= 1 and "kernels compiled" in watch.message()
         progress = watch.wrap(lambda stage, done, total: forwarded.append((stage, done, total)))
+        progress("warm-start", 2, 7)  # work before the stage's counts: named, the heartbeat goes on
+        assert not watch.started.is_set() and watch.message().startswith("warm-start 2/7… ")
         progress("train", 1024, 8192)
         assert watch.started.is_set()
         count = len(sent)
     assert all(e.stage == "rl/train" and (e.done, e.total, e.unit) == (0, 8192, "steps") for e in sent)
     assert sent[0].message.startswith("building envs… ") and len(sent) <= count + 1
-    assert forwarded == [("train", 1024, 8192)]
+    assert forwarded == [("warm-start", 2, 7), ("train", 1024, 8192)]
 
 
 def test_the_plan_weighs_training_by_its_timesteps():

@@ -110,9 +110,14 @@ def test_auto_picks_the_teacher_with_the_best_return(tmp_path):
 
     venv = make_vec_env("ARZ-Intersection-v0", 2, seed=0, **SHORT)
     model = PPO("MlpPolicy", venv, n_steps=16, batch_size=32, seed=0, device="cpu")
+    calls = []
     stats = warm_start(model, "ARZ-Intersection-v0", 0, SHORT, WarmStartConfig(teacher="auto", rounds=1, copies=2,
-                       steps=10, value_steps=10))
+                       steps=10, value_steps=10), progress=lambda *a: calls.append(a))
+    # 12 tuning candidates of actuated-gap, then round 0 of the 3 candidates
+    assert [c[1] for c in calls] == list(range(1, 16)) and {c[2] for c in calls} == {15}
+    assert {c[0] for c in calls} == {"warm-start"}
     returns = stats["teacher_returns"]
     assert set(returns) == set(AUTO_TEACHERS) and len(set(returns.values())) > 1  # they differ
     assert stats["teacher"] == max(returns, key=returns.get)
     assert stats["teacher_reward"] == pytest.approx(returns[stats["teacher"]])
+    assert bool(stats["teacher_params"]) == (stats["teacher"] == "actuated-gap")
