@@ -13,10 +13,9 @@ import numpy as np
 
 from rl.controllers_tuned import AdvancedMaxPressure, GapActuated
 from rl.errors import UnknownNameError
+from rl.observation import OCCUPIED, detector_occupied  # noqa: F401  (OCCUPIED: the documented threshold)
 from rl.rewards import link_vehicles
 from rl.signal_plans import approach_flows, phase_greens, saturation_flows, webster_plan
-
-OCCUPIED = 0.1  # detector zone (bin nearest the stop line) occupied above this density / rho_jam
 
 
 class Controller(Protocol):
@@ -71,11 +70,8 @@ class Actuated:
         self.max_green = np.array([nodes[s].max_green for s in core.net.signals])
 
     def act(self, obs, core) -> np.ndarray:
-        sim, layout = core.sim, core.layout
-        n_feat = layout.n_feat
-        near = obs[:, 0:2 * n_feat:2][:, 0:3 * len(core.net.approaches):3] + \
-            obs[:, 1:2 * n_feat:2][:, 0:3 * len(core.net.approaches):3]  # (B, A) m + c, bin 0
-        occupied = near > OCCUPIED
+        sim = core.sim
+        occupied = detector_occupied(obs, len(core.net.approaches))  # (B, A)
         out = sim.SP.copy()
         for s, greens in enumerate(self.greens):
             demand = np.stack([occupied[:, g].any(axis=1) for g in greens], axis=1)  # (B, P)

@@ -18,6 +18,14 @@ from solver.params import EPS_VAC, RHO_JAM
 
 N_BINS = 3  # bins near the stop line per approach
 NEAR_STOP_M = 150.0  # length covered by the bins, m
+OCCUPIED = 0.1  # detector zone (bin 0, nearest the stop line) occupied above this density / rho_jam
+
+
+def detector_occupied(obs: np.ndarray, n_approaches: int) -> np.ndarray:
+    """Whether each approach's detector zone (its bin 0) holds more than :data:`OCCUPIED` x
+    rho_jam (both classes): the call of an actuated controller. Shapes: obs (B, D) -> (B, A) bool."""
+    near = obs[:, 0:2 * N_BINS * n_approaches:2 * N_BINS] + obs[:, 1:2 * N_BINS * n_approaches:2 * N_BINS]
+    return near > OCCUPIED
 
 
 class ObservationArrays(NamedTuple):

@@ -22,7 +22,8 @@ mean demand Webster's plan is a 60 s cycle, so the threshold was 68 s, and plain
 best classical controller there, holding a congested approach's green up to the scenario's
 90 s max green, made the other approaches wait 105 s and was flagged as starving in 6 of 8
 draws. A flag raised on every controller that honours the scenario's own max green says nothing.
-With two phases the guard makes starvation impossible; it stays detectable on signals with more.
+With two phases the guard ends any green that a call waits for; a queue too short to place a call
+(bin 0 below 0.1 rho_jam) or a signal with more phases (by skipping one) can still starve.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import numpy as np
 from rl.config import EnvConfig
 from rl.errors import RLError
 from rl.features import M_APPROACH, M_DELAY, M_ENTERED, M_QUEUED, M_STORED, M_THROUGHPUT, M_TIME
-from rl.observation import build_layout
+from rl.observation import build_layout, detector_occupied
 from rl.readout import make_readout
 from rl.rewards import get_reward
 
@@ -55,6 +55,9 @@ class ControlledNetwork:
         self.readout = make_readout(self.sim, self.layout, get_reward(cfg.reward)(self.net))
         self.on_device = not isinstance(self.sim, BatchedNetwork)  # the GPU batch: keep the read observation
         self.nvec = np.array(self.net.n_phases, np.int64)
+        from rl.signal_plans import phase_greens
+
+        self._phase_approaches = phase_greens(self.net)  # per signal, per phase: approach indices
         self.demand_scale = np.ones(batch)
         self.decisions = np.zeros(batch, np.int64)  # decisions taken in the current episode, per copy
         self._before = self.readout.read(observe=False).measures  # measure vectors (B, M) at the interval start
@@ -118,13 +121,30 @@ class ControlledNetwork:
         return reading.reward, truncated, info
 
     def _green_state(self) -> tuple[np.ndarray, np.ndarray]:
-        """Phase shown and "green for at least max green" per copy and signal, (B, S) each: from
-        the host state on the CPU, from the last observation on the GPU (its phase one-hot,
-        clearance flag and ``min(t / max_green, 1)`` blocks, :mod:`rl.features`: no extra copy)."""
-        if not self.on_device:
-            sim = self.sim
-            return np.asarray(sim.SP), (np.asarray(sim.SS) == 0) & (np.asarray(sim.ST) >= self.layout.max_green - 1e-9)
-        return green_state_from_obs(self.observe(), self.nvec)
+        """Phase shown and "must end" per copy and signal, (B, S) each: in green (not clearance)
+        for at least max green while another phase has a call (:func:`conflicting_calls`; as in
+        an actuated controller, max green only ends a green that someone else is waiting for).
+        Read off the observation (on the GPU the one read with the last step: no extra copy)."""
+        obs = self.observe()
+        shown, at_max = green_state_from_obs(obs, self.nvec)
+        return shown, at_max & conflicting_calls(obs, shown, self._phase_approaches, len(self.net.approaches))
+
+
+def conflicting_calls(obs: np.ndarray, shown: np.ndarray, phase_approaches, n_approaches: int) -> np.ndarray:
+    """Whether another phase has a call: an approach it serves, and the phase shown does not, with
+    its detector zone occupied (:func:`rl.observation.detector_occupied`, as actuated detects it).
+
+    Shapes: obs (B, D); shown (B, S) int; phase_approaches: per signal, per phase, the indices of
+    the approaches it serves (:func:`rl.signal_plans.phase_greens`). Returns (B, S) bool.
+    """
+    occupied = detector_occupied(obs, n_approaches)
+    out = np.zeros(np.shape(shown), bool)
+    for s, phases in enumerate(phase_approaches):
+        for p, own in enumerate(phases):
+            waiting = sorted({a for q, served in enumerate(phases) if q != p for a in served} - set(own))
+            if waiting:
+                out[:, s] |= (shown[:, s] == p) & occupied[:, waiting].any(axis=1)
+    return out
 
 
 def green_state_from_obs(obs: np.ndarray, nvec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -142,9 +162,9 @@ def max_green_guard(shown: np.ndarray, at_max: np.ndarray, requests: np.ndarray,
     """End greens that have lasted their signal's max green: the scenario's ``max_green`` binds
     every controller, PPO included (the signal kernel enforces min green and clearance itself).
 
-    Where ``at_max`` (a signal in green, not clearance, for at least ``max_green``) and the
-    request keeps the phase shown, the next phase in the scenario's order is asked instead; a
-    request for another phase stands. Decisions come every ``decision_interval`` s, so a green
+    Where ``at_max`` (a signal in green, not clearance, for at least ``max_green``, with a call
+    on another phase) and the request keeps the phase shown, the next phase in the scenario's
+    order is asked instead; a request for another phase stands. Decisions come every ``decision_interval`` s, so a green
     lasts at most ``max_green`` rounded up to the next decision.
 
     Shapes: shown, at_max, requests (B, S) (int, bool, int); nvec (S,) phases per signal.

@@ -47,7 +47,9 @@ class TrainConfig:
     -1065 / -938 for the default). 100k steps is a third of the laptop budget; none of these
     is a verdict at 300k. At 300k the default still loses to actuated on these draws: seed 1
     selected 109.2 (at 75,776 steps; final 108.8), seed 2 selected 99.1 (at 26,624; final
-    108.1): selection alone does not make PPO win for every seed (issue 17 item 3 open).
+    108.1): selection alone does not make PPO win for every seed (issue 17 item 3 open). The presets
+    therefore add a warm start (``warm_start``, :mod:`rl.imitation`): seeds 0 and 1 then selected
+    69.1 and 64.3 s/veh on the same draws (docs/environment.md, "Warm start").
 
     Attributes:
         n_steps: rollout length per copy; batch_size, n_epochs, learning_rate, gamma: PPO's.
