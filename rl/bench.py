@@ -42,8 +42,8 @@ def measure_training(preset: str = "cpu", device: str = "cpu", n_envs: int | Non
     from rl.training import train
 
     plan = plan_training(device, preset, n_envs)
-    cfg = dataclasses.replace(plan.config, eval_every=0, checkpoint_every=0, tensorboard=False,
-                              n_steps=n_steps or plan.config.n_steps)
+    cfg = dataclasses.replace(plan.config, eval_every=0, checkpoint_every=0, tensorboard=False, warm_start=None,
+                              n_steps=n_steps or plan.config.n_steps)  # throughput of PPO itself: no warm start
     cfg = dataclasses.replace(cfg, batch_size=min(cfg.batch_size, cfg.n_steps * plan.n_envs))
     steps = (rollouts + 1) * plan.n_envs * cfg.n_steps
     start = time.perf_counter()

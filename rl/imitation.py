@@ -135,7 +135,7 @@ def _categoricals(policy, obs):
     return dist if isinstance(dist, list) else [dist]
 
 
-def _minibatches(n: int, steps: int, rng: np.random.Generator):
+def _minibatches(n: int, steps: int, rng: np.random.Generator, device=None):
     """``steps`` index minibatches of BATCH (fewer rows when n is smaller), whole shuffled passes."""
     import torch
 
@@ -146,7 +146,7 @@ def _minibatches(n: int, steps: int, rng: np.random.Generator):
             if done == steps:
                 return
             done += 1
-            yield torch.as_tensor(order[k:k + BATCH])
+            yield torch.as_tensor(order[k:k + BATCH], device=device)
 
 
 def fit_policy(policy, obs: np.ndarray, labels: np.ndarray, mask: np.ndarray, steps: int, lr: float,
@@ -158,10 +158,11 @@ def fit_policy(policy, obs: np.ndarray, labels: np.ndarray, mask: np.ndarray, st
 
     params = [p for n, p in policy.named_parameters() if "value" not in n]
     opt = torch.optim.Adam(params, lr=lr)
-    o = torch.as_tensor(obs, dtype=torch.float32)
-    y = torch.as_tensor(labels, dtype=torch.long)
-    m = torch.as_tensor(mask, dtype=torch.float32)
-    for idx in _minibatches(len(obs), steps, rng):
+    dev = policy.device  # cuda with the GPU preset: every tensor goes there
+    o = torch.as_tensor(obs, dtype=torch.float32, device=dev)
+    y = torch.as_tensor(labels, dtype=torch.long, device=dev)
+    m = torch.as_tensor(mask, dtype=torch.float32, device=dev)
+    for idx in _minibatches(len(obs), steps, rng, dev):
         loss = 0.0
         for s, cat in enumerate(_categoricals(policy, o[idx])):
             logp = torch.log_softmax(cat.logits, dim=-1)
@@ -182,9 +183,9 @@ def fit_value(policy, obs: np.ndarray, targets: np.ndarray, steps: int, lr: floa
 
     params = [p for n, p in policy.named_parameters() if "value" in n]
     opt = torch.optim.Adam(params, lr=lr)
-    o = torch.as_tensor(obs, dtype=torch.float32)
-    g = torch.as_tensor(targets, dtype=torch.float32)
-    for idx in _minibatches(len(obs), steps, rng):
+    o = torch.as_tensor(obs, dtype=torch.float32, device=policy.device)
+    g = torch.as_tensor(targets, dtype=torch.float32, device=policy.device)
+    for idx in _minibatches(len(obs), steps, rng, policy.device):
         loss = ((policy.predict_values(o[idx])[:, 0] - g[idx]) ** 2).mean()
         opt.zero_grad()
         loss.backward()
@@ -232,9 +233,9 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
     total = sum(_grid_size(candidates[n]) for n in tuned) + len(names) + ws.rounds - 1
     done = 0
 
-    def tick(n: int = 1) -> None:
+    def tick() -> None:
         nonlocal done
-        done += n
+        done += 1
         if progress is not None:
             progress("warm-start", done, total)
 
@@ -256,8 +257,9 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
 
     def student(obs):
         with torch.no_grad():
-            actions, _, _ = model.policy(torch.as_tensor(obs, dtype=torch.float32), deterministic=False)
-        return actions.numpy()
+            actions, _, _ = model.policy(torch.as_tensor(obs, dtype=torch.float32, device=model.policy.device),
+                                         deterministic=False)
+        return actions.cpu().numpy()
 
     data, agreement = [], 0.0
     for r in range(ws.rounds):
@@ -269,8 +271,9 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
         if r > 0:  # how well the clone so far matched the teacher on the states it led to itself
             d = data[-1]
             with torch.no_grad():
-                cats = _categoricals(model.policy, torch.as_tensor(d["obs"], dtype=torch.float32))
-                hits = np.stack([c.logits.argmax(-1).numpy() for c in cats], 1) == d["labels"]
+                cats = _categoricals(model.policy, torch.as_tensor(d["obs"], dtype=torch.float32,
+                                                                   device=model.policy.device))
+                hits = np.stack([c.logits.argmax(-1).cpu().numpy() for c in cats], 1) == d["labels"]
             agreement = float(hits[d["mask"]].mean()) if d["mask"].any() else 1.0
         fit_policy(model.policy, *(np.concatenate([d[k] for d in data]) for k in ("obs", "labels", "mask")),
                    ws.steps, ws.lr, ws.smoothing, rng)
