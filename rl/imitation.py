@@ -149,11 +149,21 @@ def _minibatches(n: int, steps: int, rng: np.random.Generator, device=None):
             yield torch.as_tensor(order[k:k + BATCH], device=device)
 
 
+def _agreement(policy, data: dict) -> float:
+    """Share of the unmasked decisions of ``data`` (a :func:`rollout`) where the policy's most
+    likely action is the label (1 when none is unmasked)."""
+    import torch
+
+    with torch.no_grad():
+        cats = _categoricals(policy, torch.as_tensor(data["obs"], dtype=torch.float32, device=policy.device))
+        hits = np.stack([c.logits.argmax(-1).cpu().numpy() for c in cats], 1) == data["labels"]
+    return float(hits[data["mask"]].mean()) if data["mask"].any() else 1.0
+
+
 def fit_policy(policy, obs: np.ndarray, labels: np.ndarray, mask: np.ndarray, steps: int, lr: float,
-               smoothing: float, rng: np.random.Generator) -> float:
+               smoothing: float, rng: np.random.Generator) -> None:
     """Cross-entropy (label-smoothed) of the policy's action distribution to the labels, per
-    signal where ``mask``; returns the share of unmasked decisions whose most likely action is
-    the label. Shapes: obs (N, D), labels (N, S), mask (N, S)."""
+    signal where ``mask``. Shapes: obs (N, D), labels (N, S), mask (N, S)."""
     import torch
 
     params = [p for n, p in policy.named_parameters() if "value" not in n]
@@ -171,9 +181,6 @@ def fit_policy(policy, obs: np.ndarray, labels: np.ndarray, mask: np.ndarray, st
         opt.zero_grad()
         loss.backward()
         opt.step()
-    with torch.no_grad():
-        hits = torch.stack([cat.logits.argmax(-1) for cat in _categoricals(policy, o)], 1) == y
-    return float((hits.float() * m).sum() / m.sum().clamp(min=1.0))
 
 
 def fit_value(policy, obs: np.ndarray, targets: np.ndarray, steps: int, lr: float, rng: np.random.Generator) -> float:
@@ -193,10 +200,6 @@ def fit_value(policy, obs: np.ndarray, targets: np.ndarray, steps: int, lr: floa
     with torch.no_grad():
         resid = g - policy.predict_values(o)[:, 0]
     return float(1.0 - resid.var() / g.var().clamp(min=1e-12))
-
-
-def _grid_size(controller) -> int:
-    return int(np.prod([len(v) for v in controller.GRID.values()]))
 
 
 def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartConfig, normalizer=None,
@@ -221,7 +224,7 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
     import torch
 
     from rl.controllers import make_controller
-    from rl.tuning import is_tunable, tune_controller
+    from rl.tuning import grid_candidates, is_tunable, tune_controller
     from rl.vec_env import make_vec_env
 
     venv = make_vec_env(env_id, ws.copies, **{**env_kwargs, "device": "cpu"})
@@ -230,7 +233,7 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
     candidates = {name: make_controller(name) for name in names}
     tuned = [name for name, ctl in candidates.items() if ws.tune and is_tunable(ctl)]
     # progress counts whole episodes of the batch: tuning candidates, round 0 per candidate, DAgger rounds
-    total = sum(_grid_size(candidates[n]) for n in tuned) + len(names) + ws.rounds - 1
+    total = sum(len(grid_candidates(candidates[n])) for n in tuned) + len(names) + ws.rounds - 1
     done = 0
 
     def tick() -> None:
@@ -261,20 +264,13 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
                                          deterministic=False)
         return actions.cpu().numpy()
 
-    data, agreement = [], 0.0
+    data, agreement = [first[name]], 0.0
     for r in range(ws.rounds):
-        if r > 0:
-            data.append(rollout(venv, teacher, draws[r * ws.copies:(r + 1) * ws.copies], student))
+        if r > 0:  # DAgger: the clone so far drives, the teacher labels; agreement on those states
+            d = rollout(venv, teacher, draws[r * ws.copies:(r + 1) * ws.copies], student)
             tick()
-        else:
-            data.append(first[name])
-        if r > 0:  # how well the clone so far matched the teacher on the states it led to itself
-            d = data[-1]
-            with torch.no_grad():
-                cats = _categoricals(model.policy, torch.as_tensor(d["obs"], dtype=torch.float32,
-                                                                   device=model.policy.device))
-                hits = np.stack([c.logits.argmax(-1).cpu().numpy() for c in cats], 1) == d["labels"]
-            agreement = float(hits[d["mask"]].mean()) if d["mask"].any() else 1.0
+            agreement = _agreement(model.policy, d)
+            data.append(d)
         fit_policy(model.policy, *(np.concatenate([d[k] for d in data]) for k in ("obs", "labels", "mask")),
                    ws.steps, ws.lr, ws.smoothing, rng)
     rewards = data[0]["rewards"]
@@ -289,6 +285,6 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
     targets = returns_to_go(normed, gamma).reshape(-1)
     explained = fit_value(model.policy, data[0]["obs"], targets, ws.value_steps, ws.lr, rng)
     model.policy.set_training_mode(False)
-    return {"teacher": name, "teacher_params": params.get(name, {}), "teacher_returns": returns, "samples": int(sum(len(d["obs"]) for d in data)), "agreement": agreement,
-            "value_explained": explained, "teacher_reward": float(rewards.sum(axis=0).mean()),
+    return {"teacher": name, "teacher_params": params.get(name, {}), "teacher_returns": returns,
+            "samples": int(sum(len(d["obs"]) for d in data)), "agreement": agreement, "value_explained": explained, "teacher_reward": float(rewards.sum(axis=0).mean()),
             "reward_scale": scale}

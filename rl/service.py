@@ -12,8 +12,8 @@ An episode *starves* an approach when its longest wait exceeds its threshold
 * :data:`STARVE_FACTOR` times the longest red of the approach's signal under Webster's plan: a
   fixed-time controller designed for the same demand never makes a queue wait that long; and
 * one *max-green cycle*: every other phase of the signal green for its max green plus one
-  decision interval (the guard acts at decisions), each with its clearance, plus the approach's own clearance and one decision
-  interval of measurement resolution. Every controller here runs under the scenario's max green
+  decision interval (the guard acts at decisions), each with its clearance, plus the approach's
+  own clearance and one decision interval of measurement resolution. Every controller here runs under the scenario's max green
   (:func:`rl.simulation.max_green_guard`), and one that serves the phases in turn never makes a
   queue wait longer; only one that skips a phase can.
 

@@ -124,10 +124,20 @@ class ControlledNetwork:
         """Phase shown and "must end" per copy and signal, (B, S) each: in green (not clearance)
         for at least max green while another phase has a call (:func:`conflicting_calls`; as in
         an actuated controller, max green only ends a green that someone else is waiting for).
-        Read off the observation (on the GPU the one read with the last step: no extra copy)."""
-        obs = self.observe()
-        shown, at_max = green_state_from_obs(obs, self.nvec)
-        return shown, at_max & conflicting_calls(obs, shown, self._phase_approaches, len(self.net.approaches))
+        On the CPU from the host state, the observation read only when some green reached max
+        green (a fresh read cost 10 % of a step); on the GPU from the observation read with the
+        last step (no extra copy)."""
+        if self.on_device:
+            obs = self.observe()
+            shown, at_max = green_state_from_obs(obs, self.nvec)
+        else:
+            sim, obs = self.sim, None
+            shown = np.asarray(sim.SP)
+            at_max = (np.asarray(sim.SS) == 0) & (np.asarray(sim.ST) >= self.layout.max_green - 1e-9)
+        if at_max.any():
+            obs = self.observe() if obs is None else obs
+            at_max &= conflicting_calls(obs, shown, self._phase_approaches, len(self.net.approaches))
+        return shown, at_max
 
 
 def conflicting_calls(obs: np.ndarray, shown: np.ndarray, phase_approaches, n_approaches: int) -> np.ndarray:
@@ -164,8 +174,8 @@ def max_green_guard(shown: np.ndarray, at_max: np.ndarray, requests: np.ndarray,
 
     Where ``at_max`` (a signal in green, not clearance, for at least ``max_green``, with a call
     on another phase) and the request keeps the phase shown, the next phase in the scenario's
-    order is asked instead; a request for another phase stands. Decisions come every ``decision_interval`` s, so a green
-    lasts at most ``max_green`` rounded up to the next decision.
+    order is asked instead; a request for another phase stands. Decisions come every
+    ``decision_interval`` s, so a green lasts at most ``max_green`` rounded up to the next decision.
 
     Shapes: shown, at_max, requests (B, S) (int, bool, int); nvec (S,) phases per signal.
     Returns (B, S) int64.

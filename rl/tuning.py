@@ -47,6 +47,13 @@ def is_tunable(controller) -> bool:
     return bool(getattr(controller, "GRID", None))
 
 
+def grid_candidates(controller) -> list[dict]:
+    """Every parameter combination of ``controller.GRID``, in grid order."""
+    keys = list(controller.GRID)
+    return [dict(zip(keys, values, strict=True))
+            for values in itertools.product(*(controller.GRID[k] for k in keys))]
+
+
 def tune_controller(controller, core, draws: list[int],
                     progress: Callable[[int, int], None] | None = None) -> TuningResult:
     """Choose ``controller``'s parameters on ``draws`` and set them on it.
@@ -65,8 +72,7 @@ def tune_controller(controller, core, draws: list[int],
     if core.B != len(draws):
         raise ValueError(f"tuning needs one copy per draw: {core.B} copies for {len(draws)} draws")
     keys = list(controller.GRID)
-    candidates = [dict(zip(keys, values, strict=True))
-                  for values in itertools.product(*(controller.GRID[k] for k in keys))]
+    candidates = grid_candidates(controller)
     table, best, best_delay = [], None, np.inf
     for i, params in enumerate(candidates):
         trial = type(controller)(**params)
