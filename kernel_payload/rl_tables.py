@@ -160,6 +160,22 @@ def relative_difference(draws: list[dict], controller: str, baseline: str,
     return summarize([mine[d] / max(base[d], 1e-12) - 1.0 for d in mine if d in base])
 
 
+def per_draw_best(draws: list[dict], controllers: Sequence[str], baseline: str,
+                  metric: tuple[str, str] = ("delay_per_vehicle_s", "total")) -> Cell:
+    """Headroom: the per-draw least ``metric`` among ``controllers`` relative to ``baseline``.
+
+    An oracle that picks, draw by draw, whichever of ``controllers`` did best (it knows the draw:
+    not a policy anyone can run). Its paired difference ``min_c value_c / value_baseline - 1``
+    (mean and 95 % half-width, a fraction) bounds what choosing among those controllers can gain
+    on these draws. Draws where a controller did not run are left out.
+    """
+    series = _series(draws)
+    base = series.get((baseline, *metric), {})
+    runs = [series.get((c, *metric), {}) for c in controllers]
+    common = [d for d in base if all(d in r for r in runs)] if runs else []
+    return summarize([min(r[d] for r in runs) / max(base[d], 1e-12) - 1.0 for d in common])
+
+
 def relative_vs_baselines(draws: list[dict]) -> dict[str, dict[str, Cell]]:
     """PPO controller -> classical controller -> :func:`relative_difference` of delay per vehicle."""
     ppo = references(draws)

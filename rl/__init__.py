@@ -5,7 +5,7 @@ Importing this package registers the Gymnasium environments (and does nothing el
 | id | scenario | decisions |
 |---|---|---|
 | ``ARZ-Intersection-v0`` | ``scenarios/intersection_4arm.yml`` | 5 s, ``Discrete(2)`` |
-| ``ARZ-Arterial-v0`` | ``scenarios/arterial_3.yml`` | 5 s, ``MultiDiscrete([2, 2, 2])`` |
+| ``ARZ-Arterial-v0`` | ``scenarios/arterial_3.yml`` | 5 s, ``MultiDiscrete([2, 2, 2])``, 2 upstream bins per approach |
 | ``ARZ-SeedCorridor-v0`` | ``scenarios/seed_corridor.yml`` | 60 s, cells 10 50 100 150 190 |
 
 ``rl.TrafficSignalEnv`` and ``rl.make_vec_env`` are imported on first use.
@@ -17,7 +17,7 @@ import gymnasium
 
 ENV_IDS = {
     "ARZ-Intersection-v0": {"scenario": "intersection_4arm", "decision_interval": 5.0},
-    "ARZ-Arterial-v0": {"scenario": "arterial_3", "decision_interval": 5.0},
+    "ARZ-Arterial-v0": {"scenario": "arterial_3", "decision_interval": 5.0, "upstream_bins": 2},
     "ARZ-SeedCorridor-v0": {"scenario": "seed_corridor", "decision_interval": 60.0,
                             "observed_cells": (10, 50, 100, 150, 190)},
 }

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from rl.errors import BackendUnavailableError, EnvConfigError
 
 #: scenarios/ sits at the repository root, next to the rl package
@@ -105,6 +107,15 @@ def resolve_config(scenario, decision_interval=None, episode_length=None, reward
     cells = observed_cells if observed_cells is not None else (sc.observe.cells if sc.observe else ())
     cfg = EnvConfig(path, di, ep, str(reward), tuple(int(c) for c in cells), (lo, hi), resolved, action, upstream_bins)
     return cfg, sc
+
+
+def stratified_scales(demand_scale: tuple[float, float], n: int) -> np.ndarray:
+    """The midpoints of ``n`` equal strata of the demand multiplier range ``(lo, hi)``: one fixed
+    multiplier per validation copy, so that every validation sees the whole range (the light
+    draws and the heavy ones, where a policy can break down) instead of ``n`` random draws.
+    Shapes: (n,)."""
+    lo, hi = demand_scale
+    return lo + (np.arange(n) + 0.5) * (hi - lo) / n
 
 
 def _scale_range(demand_scale) -> tuple[float, float]:

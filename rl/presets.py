@@ -8,7 +8,12 @@ is ``cuda`` when the environment runs on the GPU and torch sees CUDA, else ``cpu
 **CPU preset** (:data:`CPU_CONFIG`, 8 copies): ``TrainConfig()`` with a warm start
 (``warm_start="auto"``, :mod:`rl.imitation`): PPO starts from a clone of the best classical
 controller on training-side draws instead of a random policy (issue 17: from a random start one
-training seed in three stayed at 100-110 s/veh on the intersection, worse than actuated's 73).
+training seed in three stayed at 100-110 s/veh on the intersection, worse than actuated's 73),
+and a learning rate of 1e-4 instead of 3e-4: PPO fine-tunes a policy that is already good, and
+the larger step undid the clone (arterial, seed 1: the clone's validation delay of 28 s/veh rose
+to 134 after 26k steps at 3e-4 and stayed within 26-36 up to 176k steps at 1e-4; on the
+intersection the two rates gave 69.6 / 63.4 against 69.1 / 64.3 s/veh for seeds 0 / 1 on the
+screening draws).
 
 **GPU preset** (:data:`GPU_CONFIG`, 4,096 copies). One thread per copy makes small batches slow
 on a GPU (38 decisions/s for one copy on the H200, docs/gpu.md): throughput comes from thousands
@@ -50,7 +55,7 @@ GPU_N_ENVS = 4096
 GPU_CONFIG = TrainConfig(n_steps=32, batch_size=4096, n_epochs=5, learning_rate=1e-3, lr_schedule="linear",
                          lr_final_fraction=0.1, eval_every=2_000_000, eval_envs=8, checkpoint_every=5_000_000,
                          warm_start="auto")  # the clone is made on CPU copies either way
-CPU_CONFIG = TrainConfig(warm_start="auto")
+CPU_CONFIG = TrainConfig(learning_rate=1e-4, warm_start="auto")
 CONFIGS = {"cpu": CPU_CONFIG, "gpu": GPU_CONFIG}
 N_ENVS = {"cpu": CPU_N_ENVS, "gpu": GPU_N_ENVS}
 

@@ -59,6 +59,7 @@ class ControlledNetwork:
 
         self._phase_approaches = phase_greens(self.net)  # per signal, per phase: approach indices
         self.demand_scale = np.ones(batch)
+        self.fixed_scale: np.ndarray | None = None  # (B,): per-copy multipliers that replace the draws
         self.decisions = np.zeros(batch, np.int64)  # decisions taken in the current episode, per copy
         self._before = self.readout.read(observe=False).measures  # measure vectors (B, M) at the interval start
         self._obs: np.ndarray | None = None  # the GPU's observation read with the last step or reset
@@ -69,12 +70,17 @@ class ControlledNetwork:
         return self.sim.B
 
     def reset(self, index: np.ndarray, rngs: list[np.random.Generator]) -> None:
-        """Reset copies ``index``, each drawing its demand multiplier from its own generator.
+        """Reset copies ``index``, each drawing its demand multiplier from its own generator (or
+        taking ``fixed_scale[index]`` when :attr:`fixed_scale` is set, e.g. the stratified
+        validation copies of :func:`rl.config.stratified_scales`).
 
         Shapes: index (n,); rngs: n generators in the same order.
         """
         lo, hi = self.cfg.demand_scale
-        scale = np.array([lo if lo == hi else rng.uniform(lo, hi) for rng in rngs])
+        if self.fixed_scale is not None:
+            scale = np.asarray(self.fixed_scale, float)[np.asarray(index)]
+        else:
+            scale = np.array([lo if lo == hi else rng.uniform(lo, hi) for rng in rngs])
         self.sim.reset(index=index, demand_scale=scale[:, None])
         self.demand_scale[index] = scale
         self.decisions[index] = 0

@@ -117,3 +117,49 @@ def test_train_delivers_the_selected_policy_and_the_last_one(tmp_path):
                   train_config=TrainConfig(n_steps=8, batch_size=16, n_epochs=1, eval_every=0, checkpoint_every=0,
                                            tensorboard=False), **SHORT)
     assert plain.selected_timesteps == 32 and not (tmp_path / "plain" / "best_model.zip").exists()
+
+
+def test_stratified_scales_are_the_strata_midpoints_by_hand():
+    from rl.config import stratified_scales
+
+    np.testing.assert_allclose(stratified_scales((0.8, 1.2), 4), [0.85, 0.95, 1.05, 1.15])
+    np.testing.assert_allclose(stratified_scales((1.0, 1.0), 3), [1.0, 1.0, 1.0])
+
+
+def test_fixed_scale_replaces_the_draws_of_the_reset_copies():
+    venv = rl.make_vec_env("ARZ-Intersection-v0", 3, seed=5, **SHORT)
+    venv.reset()
+    drawn = venv.core.demand_scale.copy()
+    assert len(set(np.round(drawn, 6))) == 3 and np.all((drawn >= 0.8) & (drawn <= 1.2))
+    venv.core.fixed_scale = np.array([0.9, 1.0, 1.1])
+    venv.reset()
+    np.testing.assert_allclose(venv.core.demand_scale, [0.9, 1.0, 1.1])
+    assert [i["demand_scale"] for i in venv.reset_infos] == pytest.approx([0.9, 1.0, 1.1])
+
+
+@pytest.mark.parametrize("validation", ["stratified", "random"])
+def test_train_validates_at_the_strata_midpoints_or_at_drawn_multipliers(tmp_path, monkeypatch, validation):
+    import rl.training
+
+    seen = []
+    real = rl.training.policy_delays
+
+    def spy(model, venv, seed=None):
+        out = real(model, venv, seed)
+        seen.append(venv.core.demand_scale.copy())
+        return out
+
+    monkeypatch.setattr(rl.training, "policy_delays", spy)
+    cfg = TrainConfig(n_steps=8, batch_size=16, n_epochs=1, eval_every=16, eval_envs=4, checkpoint_every=0,
+                      tensorboard=False, validation=validation)
+    train("ARZ-Intersection-v0", 32, 2, 0, tmp_path, train_config=cfg, **SHORT)
+    assert len(seen) >= 2 and all(np.array_equal(s, seen[0]) for s in seen)  # the same copies every time
+    if validation == "stratified":
+        np.testing.assert_allclose(seen[0], [0.85, 0.95, 1.05, 1.15])
+    else:
+        assert not np.allclose(np.sort(seen[0]), [0.85, 0.95, 1.05, 1.15])
+
+
+def test_train_rejects_an_unknown_validation(tmp_path):
+    with pytest.raises(EnvConfigError, match="validation"):
+        train("ARZ-Intersection-v0", 16, 2, 0, tmp_path, train_config=TrainConfig(validation="grid"), **SHORT)

@@ -104,7 +104,8 @@ def test_presets_resolve_device_preset_and_learning_rate():
 
     plan = plan_training("cpu")
     assert (plan.device, plan.preset, plan.n_envs, plan.ppo_device) == ("cpu", "cpu", 8, "cpu")
-    assert plan.config == TrainConfig(warm_start="auto")  # the CPU preset: the defaults and a warm start
+    # the CPU preset: the defaults, a warm start and the smaller step that keeps the clone
+    assert plan.config == TrainConfig(learning_rate=1e-4, warm_start="auto")
     recipe = plan_training("cpu", "gpu", n_envs=64)  # the GPU recipe on CPU copies
     assert (recipe.device, recipe.preset, recipe.n_envs, recipe.config) == ("cpu", "gpu", 64, GPU_CONFIG)
     if not gpu_available():

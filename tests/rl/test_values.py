@@ -64,10 +64,14 @@ def _expected_feature(core, b: int, name: str) -> float:
     if words[0] in ("density", "speed"):
         k, link = {"m": 0, "c": 1}[words[1]], words[2]
         sl = net.link_slice(link)
+        dx = net.lk_dx[net.links.index(link)]
+        n_near = int(min(sl.stop - sl.start, max(3, round(150.0 / dx))))
         if words[3] == "bin":  # 150 m before the stop line (at least 3 cells), three bins, stop line first
-            dx = net.lk_dx[net.links.index(link)]
-            n_near = int(min(sl.stop - sl.start, max(3, round(150.0 / dx))))
             cells = np.array_split(np.arange(sl.stop - 1, sl.stop - 1 - n_near, -1), 3)[int(words[4])]
+        elif words[3] == "upstream":  # the rest of the link in equal bins, nearest the near bins first
+            bins = sum(1 for n in core.layout.names if n.startswith(f"density m {link} upstream "))
+            rest = np.arange(sl.stop - 1 - n_near, sl.start - 1, -1)
+            cells = np.array_split(rest, bins)[int(words[4])]
         else:
             cells = np.array([sl.start + int(words[4])])
         rho = sim.Q[b, 2 * k, cells]
