@@ -62,6 +62,11 @@ def test_the_table_compares_with_the_best_classical_controller_draw_by_draw(tmp_
     assert _row(text, "ppo (seed 1)")[7] == "-2.0 % [-2.0, -2.0]"  # 2 % fewer vehicles on every draw
     assert _row(text, "actuated-gap")[2] == "-"
     assert _row(text, "fixed-time")[5] == "1/3"
+    # headroom: per draw the least delay; classical only: actuated-gap's 50 every draw (0 %); every
+    # controller but random: ppo seed 0's 40, 45, 50 (-20, -10, 0 %: seed 0's own figure)
+    headroom = next(line for line in text.splitlines() if line.startswith("Headroom"))
+    assert "per-draw best classical controller +0.0 % [+0.0, +0.0]" in headroom
+    assert f"PPO seeds included, -10.0 % [{-10.0 - half:+.1f}, {-10.0 + half:+.1f}]" in headroom
 
 
 def test_a_sweep_folder_gives_one_table_per_member(tmp_path, capsys):
