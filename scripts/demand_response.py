@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from scripts.results_table import is_classical, suite_metrics
 
 CLASSICAL = ("fixed-time", "actuated", "actuated-gap", "max-pressure", "max-pressure-advanced")
 
@@ -35,13 +36,11 @@ class ResponseError(Exception):
 
 
 def _env_of(folder: Path) -> str:
-    try:
-        summary = json.loads((folder / "session_summary.json").read_text())
-        metrics = next(s for s in summary.get("suites", []) if s.get("name") == "rl")["metrics"]
-        return str(metrics["rl_env"])
-    except (OSError, ValueError, StopIteration, KeyError):
+    env = suite_metrics(folder).get("rl_env")
+    if env is None:
         raise ResponseError(f"{folder}: no rl suite with rl_env in session_summary.json; give a job's pulled "
-                            "results folder that ran the rl suite") from None
+                            "results folder that ran the rl suite")
+    return str(env)
 
 
 def tuned_params(folder: Path) -> dict[str, dict[str, float]]:
@@ -84,10 +83,10 @@ def response(env_id: str, ctls: dict[str, object], points: int) -> tuple[np.ndar
 
     cfg, sc = resolve_config(**{**ENV_IDS[env_id], "device": "cpu"})
     scales = stratified_scales(cfg.demand_scale, points)
+    core = ControlledNetwork(cfg, sc, batch=points)  # run_episodes resets every copy for each controller
+    core.fixed_scale = scales
     out = {}
     for label, ctl in ctls.items():
-        core = ControlledNetwork(cfg, sc, batch=points)
-        core.fixed_scale = scales
         trace = run_episodes(ctl, core, list(range(points)))
         out[label] = np.asarray(episode_metrics(trace, cfg.episode_length)[("delay_per_vehicle_s", "total")], float)
         print(f"  {label}: done", file=sys.stderr, flush=True)
@@ -96,7 +95,7 @@ def response(env_id: str, ctls: dict[str, object], points: int) -> tuple[np.ndar
 
 def summary_lines(scales: np.ndarray, delays: dict[str, np.ndarray]) -> list[str]:
     """The markdown table and the paired means against the best classical controller."""
-    classical = [c for c in delays if not c.startswith("ppo")]
+    classical = [c for c in delays if is_classical(c)]
     best = min(classical, key=lambda c: float(delays[c].mean()))
     base = np.maximum(delays[best], 1e-12)
     lines = ["| controller | " + " | ".join(f"x{s:.3f}" for s in scales) + f" | vs {best} (mean of d/d_best - 1) |",

@@ -61,21 +61,30 @@ def result_folders(path: Path) -> list[Path]:
                        "results folder (validation_output/results/<owner>_<slug>) or a sweep folder")
 
 
+def is_classical(controller: str) -> bool:
+    """A classical contender for "best classical": not a PPO seed, not ``random``."""
+    return not controller.startswith("ppo") and controller not in NOT_A_BASELINE
+
+
 def best_classical(table: dict[str, dict[str, rl_tables.Cell]]) -> str | None:
     """The classical controller (not PPO, not ``random``) with the lowest mean delay per vehicle."""
     header = rl_tables.METRICS[0][2]
-    candidates = [(row[header].mean, c) for c, row in table.items()
-                  if header in row and not c.startswith("ppo") and c not in NOT_A_BASELINE]
+    candidates = [(row[header].mean, c) for c, row in table.items() if header in row and is_classical(c)]
     return min(candidates)[1] if candidates else None
+
+
+def suite_metrics(folder: Path) -> dict:
+    """The rl suite's metrics from the folder's ``session_summary.json`` (empty when absent)."""
+    try:
+        summary = json.loads((Path(folder) / "session_summary.json").read_text())
+        return next(s for s in summary.get("suites", []) if s.get("name") == SUITE).get("metrics", {})
+    except (OSError, ValueError, StopIteration):
+        return {}
 
 
 def _recipe(folder: Path) -> tuple[str, str]:
     """(environment, recipe text) from the folder's ``session_summary.json`` (``?`` when absent)."""
-    try:
-        summary = json.loads((folder / "session_summary.json").read_text())
-        metrics = next(s for s in summary.get("suites", []) if s.get("name") == SUITE).get("metrics", {})
-    except (OSError, ValueError, StopIteration):
-        metrics = {}
+    metrics = suite_metrics(folder)
     env = str(metrics.get("rl_env", "?"))
     steps, n_envs = metrics.get("ppo_timesteps", metrics.get("rl_timesteps")), metrics.get("rl_n_envs")
     recipe = (f"PPO {int(steps):,} steps per training seed on {n_envs} copies ({metrics.get('rl_preset', '?')} "
@@ -126,7 +135,7 @@ def headroom_line(draws: list[dict], controllers: list[str], best: str | None) -
     controller listed (PPO seeds included), paired against ``best``. None without a best."""
     if best is None:
         return None
-    classical = [c for c in controllers if not c.startswith("ppo") and c not in NOT_A_BASELINE]
+    classical = [c for c in controllers if is_classical(c)]
     contenders = [c for c in controllers if c not in NOT_A_BASELINE]
     metric = ("delay_per_vehicle_s", "total")
     return ("Headroom, delay per vehicle vs " + best + " (an oracle that picks the best controller draw by "
