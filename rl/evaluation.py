@@ -75,7 +75,16 @@ class PolicyController:
         self.model = PPO.load(self.path, device="cpu")
 
     def reset(self, core, seed=None) -> None:
-        """Policies keep no state between episodes."""
+        """Policies keep no state between episodes; checks that the policy reads this
+        environment's observation (raises :class:`rl.errors.RLError` naming both sizes)."""
+        expected = self.model.observation_space.shape
+        if expected != (core.layout.size,):
+            from rl.errors import RLError
+
+            raise RLError(f"{self.path}: the policy reads observations of shape {expected}, the environment gives "
+                          f"({core.layout.size},): it was trained on another observation of this environment "
+                          "(e.g. ARZ-Arterial-v0 before its upstream bins, 1104da4) or on another environment; "
+                          "train it again, or evaluate it with the env options it was trained with")
 
     def act(self, obs, core) -> np.ndarray:
         """Deterministic action of the policy. Shapes: obs (B, D); returns (B, S)."""

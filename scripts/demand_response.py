@@ -85,6 +85,8 @@ def response(env_id: str, ctls: dict[str, object], points: int) -> tuple[np.ndar
     scales = stratified_scales(cfg.demand_scale, points)
     core = ControlledNetwork(cfg, sc, batch=points)  # run_episodes resets every copy for each controller
     core.fixed_scale = scales
+    for ctl in ctls.values():  # a policy trained on another observation fails here, before any run
+        ctl.reset(core)
     out = {}
     for label, ctl in ctls.items():
         trace = run_episodes(ctl, core, list(range(points)))
@@ -149,7 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     except ResponseError as err:
         print(f"demand_response: {err}", file=sys.stderr)
         return 2
-    scales, delays = response(env_id, controllers(args.results), args.points)
+    from rl.errors import RLError
+
+    try:
+        scales, delays = response(env_id, controllers(args.results), args.points)
+    except RLError as err:
+        print(f"demand_response: {err}", file=sys.stderr)
+        return 2
     print(f"#### {env_id}: delay per vehicle (s) at {args.points} demand multipliers "
           f"(`{args.results.name}`)\n")
     print("\n".join(summary_lines(scales, delays)))

@@ -163,3 +163,17 @@ def test_train_validates_at_the_strata_midpoints_or_at_drawn_multipliers(tmp_pat
 def test_train_rejects_an_unknown_validation(tmp_path):
     with pytest.raises(EnvConfigError, match="validation"):
         train("ARZ-Intersection-v0", 16, 2, 0, tmp_path, train_config=TrainConfig(validation="grid"), **SHORT)
+
+
+def test_a_policy_of_another_observation_is_a_clear_error(tmp_path):
+    from stable_baselines3 import PPO
+
+    from rl.config import resolve_config
+    from rl.errors import RLError
+    from rl.evaluation import PolicyController
+    from rl.simulation import ControlledNetwork
+
+    PPO("MlpPolicy", rl.make_vec_env("ARZ-Intersection-v0", 1, **SHORT), n_steps=8, batch_size=8).save(tmp_path / "m")
+    cfg, sc = resolve_config(**{**rl.ENV_IDS["ARZ-Arterial-v0"], **SHORT})
+    with pytest.raises(RLError, match=r"shape \(60,\), the environment gives \(140,\)"):
+        PolicyController(tmp_path / "m.zip").reset(ControlledNetwork(cfg, sc, batch=1))
