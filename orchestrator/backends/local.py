@@ -35,7 +35,7 @@ from typing import ClassVar
 
 from kernel_payload.schema import DEFAULT_MAX_RESULT_BYTES, SUMMARY_FILE
 from orchestrator.backends.base import JobStatus, KernelRef, PushRequest, RemoteStatus
-from orchestrator.backends.local_runner import group_alive, stop_job
+from orchestrator.backends.local_runner import group_alive, pid_alive, stop_job
 from orchestrator.errors import BackendError, OutputRefused
 from orchestrator.home import arz_home
 from orchestrator.output_guard import ByteBudget, copy_file_safely, copy_tree_safely
@@ -203,6 +203,12 @@ class LocalBackend:
     def clean_stale_runs(self) -> list[str]:
         """Stop the leftovers and remove the temporary folder of runs whose supervisor is gone.
 
+        A run is stale when its supervisor (the leader of its process group, ``WORKDIR/pid``) is
+        dead or a zombie while its temporary folder is still there: the supervisor removes that
+        folder on every way out but SIGKILL. Kernel processes it left behind, still dying or
+        running on unsupervised, are stopped here (judging by the whole group instead would skip a
+        run whose kernel was killed with it but has not finished exiting).
+
         Returns:
             The slugs that were cleaned.
         """
@@ -213,8 +219,11 @@ class LocalBackend:
             tmpdir = _read(workdir / "tmpdir")
             if not tmpdir or not os.path.lexists(tmpdir):
                 continue
-            ref = KernelRef(self.name, workdir.name, "local", None, str(workdir))
-            if self._alive(ref):
+            child = self._children.get(workdir.name)
+            if child is not None and child.poll() is None:
+                continue
+            pid = _read(workdir / "pid")
+            if pid.isdigit() and pid_alive(int(pid)):
                 continue
             stop_job(workdir.name, 0.0)
             self._remove_tmpdir(workdir)

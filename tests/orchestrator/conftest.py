@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -52,9 +53,16 @@ def make_project(path: Path) -> Path:
 
 @pytest.fixture
 def arz_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private ``ARZ_HOME`` (registry and local runs)."""
+    """A private ``ARZ_HOME`` (registry and local runs) and temporary folder.
+
+    Local runs keep their clone in ``<tempdir>/arz-job-<slug>``; with the machine's ``/tmp`` two
+    test sessions at once (a CI clone beside a working copy) would share those folders by slug.
+    """
     home = tmp_path / "arz-home"
     monkeypatch.setenv("ARZ_HOME", str(home))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     return home
 
 
