@@ -82,6 +82,10 @@ class TrainConfig:
             earlier behaviour).
         target_kl: stop a PPO update's epochs early once the approximate KL divergence from the
             rollout's policy exceeds 1.5 x this (SB3's ``target_kl``); None: all epochs.
+        train_demand_scale: (lo, hi) demand multiplier range of the training copies (and of the
+            warm start's episodes), where validation stays on the environment's range (its
+            ``demand_scale``): a demand curriculum that shows training more of the heavy demand where
+            policies broke down. None: the environment's range.
         warm_start: a classical controller name: before PPO, clone it into the policy and fit the
             critic to its returns (:mod:`rl.imitation`); the clone is validated at step 0 and is a
             candidate of model selection. None: PPO starts from a random policy.
@@ -107,6 +111,7 @@ class TrainConfig:
     warm_start: str | None = None
     validation: str = "stratified"
     target_kl: float | None = None
+    train_demand_scale: tuple[float, float] | None = None
 
     def learning_rate_schedule(self):
         """SB3's learning rate: a float, or a function of the remaining progress (1 -> 0)."""
@@ -175,7 +180,9 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
         raise EnvConfigError("validation", cfg.validation, f"use one of {VALIDATIONS}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    venv = base = make_vec_env(env_id, n_envs, seed=seed, **env_kwargs)
+    train_kwargs = env_kwargs if cfg.train_demand_scale is None else \
+        {**env_kwargs, "demand_scale": tuple(cfg.train_demand_scale)}
+    venv = base = make_vec_env(env_id, n_envs, seed=seed, **train_kwargs)
     # the policy is evaluated on CPU copies (float64), wherever it trains
     eval_venv = make_vec_env(env_id, cfg.eval_envs, seed=seed + EVAL_SEED_OFFSET, **{**env_kwargs, "device": "cpu"}) \
         if cfg.eval_every else None
@@ -199,7 +206,7 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
     torch.set_num_threads(cfg.torch_threads)
     try:
         start = time.perf_counter()
-        warm = _warm_start(model, env_id, seed, env_kwargs, cfg, venv if cfg.normalize_reward else None,
+        warm = _warm_start(model, env_id, seed, train_kwargs, cfg, venv if cfg.normalize_reward else None,
                            recorder, progress)
         model.learn(total_timesteps=int(timesteps), callback=recorder, progress_bar=False)
         wall = time.perf_counter() - start

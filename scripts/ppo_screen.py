@@ -52,6 +52,8 @@ LEVERS: dict[str, tuple[dict, dict]] = {
     "up0": ({}, {"upstream_bins": 0}),
     "up1": ({}, {"upstream_bins": 1}),
     "heavy": ({}, {"demand_scale": (0.9, 1.25)}),
+    "wide": ({"train_demand_scale": (0.8, 1.3)}, {}),
+    "heavyt": ({"train_demand_scale": (0.9, 1.25)}, {}),
     "rand": ({"validation": "random"}, {}),
     "kl": ({"target_kl": 0.02}, {}),
     "kl01": ({"target_kl": 0.01}, {}),
@@ -80,16 +82,22 @@ def screen_draws(n: int) -> list[int]:
     return [SCREEN_SEED_BASE + i for i in range(n)]
 
 
-def run_controller(ctl, env_id: str, draws: list[int], env_kwargs: dict) -> dict:
-    """Per-draw delay per vehicle (s), throughput (veh) and starvation (0/1) of one controller."""
+def run_controller(ctl, env_id: str, draws: list[int], env_kwargs: dict, stratified: bool = False) -> dict:
+    """Per-draw delay per vehicle (s), throughput (veh) and starvation (0/1) of one controller.
+
+    ``stratified``: draw i runs at the fixed demand multiplier of the midpoint of stratum i of the
+    environment's range (:func:`rl.config.stratified_scales`) instead of the one it draws.
+    """
     from rl import ENV_IDS
-    from rl.config import resolve_config
+    from rl.config import resolve_config, stratified_scales
     from rl.evaluation import episode_metrics, run_episodes
     from rl.service import starvation_thresholds
     from rl.simulation import ControlledNetwork
 
     cfg, sc = resolve_config(**{**ENV_IDS[env_id], **env_kwargs, "device": "cpu"})
     core = ControlledNetwork(cfg, sc, batch=len(draws))
+    if stratified:
+        core.fixed_scale = stratified_scales(cfg.demand_scale, len(draws))
     trace = run_episodes(ctl, core, draws)
     m = episode_metrics(trace, cfg.episode_length, thresholds=starvation_thresholds(core))
     return {"delay": m[("delay_per_vehicle_s", "total")].tolist(),
@@ -97,9 +105,9 @@ def run_controller(ctl, env_id: str, draws: list[int], env_kwargs: dict) -> dict
             "starved": m[("starved", "total")].tolist()}
 
 
-def baselines(env_id: str, draws: list[int], out: Path) -> dict:
+def baselines(env_id: str, draws: list[int], out: Path, stratified: bool = False) -> dict:
     """Every classical baseline on ``draws`` (tuned ones tuned first), cached in ``out``."""
-    cache = out / f"baselines_{env_id}_{len(draws)}.json"
+    cache = out / f"baselines_{env_id}_{len(draws)}{'_strat' if stratified else ''}.json"
     if cache.is_file():
         return json.loads(cache.read_text())
     from rl import ENV_IDS
@@ -115,7 +123,7 @@ def baselines(env_id: str, draws: list[int], out: Path) -> dict:
         params = {}
         if is_tunable(ctl):
             params = _tune(ctl, cfg, sc, 0, 8, None).best
-        result[name] = {**run_controller(ctl, env_id, draws, {}), "params": params}
+        result[name] = {**run_controller(ctl, env_id, draws, {}, stratified), "params": params}
     out.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(result, indent=1))
     return result
@@ -145,13 +153,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/screen"))
     parser.add_argument("--header", action="store_true")
     parser.add_argument("--baselines-only", action="store_true")
+    parser.add_argument("--stratified", action="store_true",
+                        help="run the screening draws at the stratified multipliers of the env's range")
     args = parser.parse_args(argv)
     cfg_over, env_kwargs = variant_settings(args.variant)
     draws = screen_draws(args.draws)
     if args.header:
         print(",".join(COLUMNS), flush=True)
     if args.baselines_only:
-        base = baselines(args.env, draws, args.out)
+        base = baselines(args.env, draws, args.out, args.stratified)
         for name, res in base.items():
             print(f"# {name}: {np.mean(res['delay']):.1f} s/veh {res['params']}", flush=True)
         return 0
@@ -163,10 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     result = train(args.env, args.timesteps, args.n_envs, args.seed, run_dir,
                    train_config=replace(TrainConfig(tensorboard=False), **cfg_over), **env_kwargs)
     wall = time.perf_counter() - start
-    base = baselines(args.env, draws, args.out)  # after training: a parallel run may have cached them
+    base = baselines(args.env, draws, args.out, args.stratified)  # after training: a parallel run may have cached them
     for label, path, step in (("selected", result.model_path, result.selected_timesteps),
                               ("last", run_dir / "last_model.zip", result.timesteps)):
-        ppo = run_controller(PolicyController(path), args.env, draws, env_kwargs)
+        ppo = run_controller(PolicyController(path), args.env, draws, env_kwargs, args.stratified)
+        (run_dir / f"screen_{label}.json").write_text(json.dumps({"draws": draws, "ppo": ppo}))
         row = {"env": args.env, "variant": args.variant, "seed": args.seed, "timesteps": args.timesteps,
                "policy": label, "at_step": step, "ppo_delay": float(np.mean(ppo["delay"])),
                **compare(ppo, base), "train_wall_s": round(wall)}

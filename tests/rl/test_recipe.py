@@ -160,6 +160,28 @@ def test_train_validates_at_the_strata_midpoints_or_at_drawn_multipliers(tmp_pat
         assert not np.allclose(np.sort(seen[0]), [0.85, 0.95, 1.05, 1.15])
 
 
+def test_a_training_demand_range_moves_training_and_not_validation(tmp_path, monkeypatch):
+    import rl.training
+
+    made, validated = [], []
+    real_make, real_delays = rl.training.make_vec_env, rl.training.policy_delays
+    monkeypatch.setattr(rl.training, "make_vec_env", lambda *a, **k: made.append(real_make(*a, **k)) or made[-1])
+
+    def spy(model, venv, seed=None):
+        out = real_delays(model, venv, seed)
+        validated.append(venv.core.demand_scale.copy())
+        return out
+
+    monkeypatch.setattr(rl.training, "policy_delays", spy)
+    cfg = TrainConfig(n_steps=8, batch_size=16, n_epochs=1, eval_every=16, eval_envs=4, checkpoint_every=0,
+                      tensorboard=False, train_demand_scale=(1.3, 1.4))
+    train("ARZ-Intersection-v0", 32, 2, 0, tmp_path, train_config=cfg, **SHORT)
+    training = made[0]
+    assert training.config.demand_scale == (1.3, 1.4)
+    assert np.all((training.core.demand_scale >= 1.3) & (training.core.demand_scale <= 1.4))
+    np.testing.assert_allclose(validated[0], [0.85, 0.95, 1.05, 1.15])  # the environment's range
+
+
 def test_train_rejects_an_unknown_validation(tmp_path):
     with pytest.raises(EnvConfigError, match="validation"):
         train("ARZ-Intersection-v0", 16, 2, 0, tmp_path, train_config=TrainConfig(validation="grid"), **SHORT)
