@@ -41,6 +41,9 @@ IMITATION_SEED_BASE = 10**13  # far above every other draw range (module docstri
 #: controller somewhere (actuated on the intersection, tuned actuated-gap on the arterial, max-pressure
 #: in the literature); Advanced-MP and fixed-time never were, and each candidate costs episodes
 AUTO_TEACHERS = ("actuated", "actuated-gap", "max-pressure")
+#: the clairvoyant look-ahead teacher (:mod:`rl.rollout`) over tuned actuated-gap; a student
+#: cloning it sees only its observation
+ROLLOUT_TEACHER = "rollout"
 BATCH = 256  # minibatch of the fits
 
 
@@ -49,8 +52,10 @@ class WarmStartConfig:
     """How the clone is made.
 
     Attributes:
-        teacher: a classical controller name (:data:`rl.controllers.CONTROLLERS`), or
-            ``auto``: the best of :data:`AUTO_TEACHERS` on round 0's draws by the training reward.
+        teacher: a classical controller name (:data:`rl.controllers.CONTROLLERS`),
+            ``auto``: the best of :data:`AUTO_TEACHERS` on round 0's draws by the training reward,
+            or ``rollout``: :class:`rl.rollout.RolloutController` over actuated-gap (the base is
+            what gets tuned).
         tune: tune a tunable teacher first (else its default parameters), on ``tune_copies``
             of round 0's draws (each grid point is a batch of whole episodes).
         rounds: DAgger rounds (round 0 teacher-driven), each ``copies`` whole episodes.
@@ -74,6 +79,27 @@ class WarmStartConfig:
 def imitation_draws(seed: int, n: int) -> list[int]:
     """Demand draws of the warm start of training seed ``seed`` (seeds below 10**5)."""
     return [IMITATION_SEED_BASE + 1000 * int(seed) + i for i in range(n)]
+
+
+def make_teacher(name: str):
+    """The teacher called ``name``: a classical controller or :data:`ROLLOUT_TEACHER`."""
+    from rl.controllers import CONTROLLERS, make_controller
+    from rl.errors import UnknownNameError
+
+    if name == ROLLOUT_TEACHER:
+        from rl.rollout import RolloutController
+
+        return RolloutController(make_controller("actuated-gap"))
+    if name not in CONTROLLERS:
+        raise UnknownNameError("teacher", name, [*CONTROLLERS, "auto", ROLLOUT_TEACHER])
+    return make_controller(name)
+
+
+def tuned_part(teacher):
+    """What tuning adjusts: the controller itself, or a rollout teacher's base controller."""
+    from rl.rollout import RolloutController
+
+    return teacher.base if isinstance(teacher, RolloutController) else teacher
 
 
 def teacher_labels(core, phases: np.ndarray, action: str) -> np.ndarray:
@@ -223,17 +249,16 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
     """
     import torch
 
-    from rl.controllers import make_controller
     from rl.tuning import grid_candidates, is_tunable, tune_controller
     from rl.vec_env import make_vec_env
 
     venv = make_vec_env(env_id, ws.copies, **{**env_kwargs, "device": "cpu"})
     draws = imitation_draws(seed, ws.rounds * ws.copies)
     names = AUTO_TEACHERS if ws.teacher == "auto" else (ws.teacher,)
-    candidates = {name: make_controller(name) for name in names}
-    tuned = [name for name, ctl in candidates.items() if ws.tune and is_tunable(ctl)]
+    candidates = {name: make_teacher(name) for name in names}
+    tuned = [name for name, ctl in candidates.items() if ws.tune and is_tunable(tuned_part(ctl))]
     # progress counts whole episodes of the batch: tuning candidates, round 0 per candidate, DAgger rounds
-    total = sum(len(grid_candidates(candidates[n])) for n in tuned) + len(names) + ws.rounds - 1
+    total = sum(len(grid_candidates(tuned_part(candidates[n]))) for n in tuned) + len(names) + ws.rounds - 1
     done = 0
 
     def tick() -> None:
@@ -246,7 +271,7 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
     if tuned:
         tuning = make_vec_env(env_id, min(ws.tune_copies, ws.copies), **{**env_kwargs, "device": "cpu"})
         for name in tuned:
-            params[name] = tune_controller(candidates[name], tuning.core, draws[:tuning.num_envs],
+            params[name] = tune_controller(tuned_part(candidates[name]), tuning.core, draws[:tuning.num_envs],
                                            lambda i, n: tick()).best
     first = {}
     for name, ctl in candidates.items():

@@ -61,6 +61,7 @@ LEVERS: dict[str, tuple[dict, dict]] = {
     "bcgap": ({"warm_start": "actuated-gap"}, {}),
     "bcmp": ({"warm_start": "max-pressure"}, {}),
     "bcauto": ({"warm_start": "auto"}, {}),
+    "bcroll": ({"warm_start": "rollout"}, {}),
     "lr1": ({"learning_rate": 1e-4}, {}),
     "lr05": ({"learning_rate": 5e-5}, {}),
 }

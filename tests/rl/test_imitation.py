@@ -121,3 +121,22 @@ def test_auto_picks_the_teacher_with_the_best_return(tmp_path):
     assert stats["teacher"] == max(returns, key=returns.get)
     assert stats["teacher_reward"] == pytest.approx(returns[stats["teacher"]])
     assert bool(stats["teacher_params"]) == (stats["teacher"] == "actuated-gap")
+
+
+def test_the_rollout_teacher_tunes_its_base_and_labels_with_its_lookahead(tmp_path):
+    from stable_baselines3 import PPO
+
+    from rl.errors import UnknownNameError
+    from rl.imitation import make_teacher, tuned_part
+    from rl.rollout import RolloutController
+
+    teacher = make_teacher("rollout")
+    assert isinstance(teacher, RolloutController) and tuned_part(teacher) is teacher.base
+    with pytest.raises(UnknownNameError, match="rollout"):
+        make_teacher("oracle")
+    venv = make_vec_env("ARZ-Intersection-v0", 2, seed=0, **SHORT)
+    model = PPO("MlpPolicy", venv, n_steps=16, batch_size=32, seed=0, device="cpu")
+    stats = warm_start(model, "ARZ-Intersection-v0", 0, SHORT, WarmStartConfig(teacher="rollout", rounds=1,
+                       copies=2, steps=10, value_steps=10))
+    assert stats["teacher"] == "rollout" and set(stats["teacher_params"]) >= {"gap_s", "max_out"}
+    assert stats["samples"] == 2 * 30

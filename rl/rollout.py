@@ -1,0 +1,101 @@
+"""A clairvoyant rollout controller: the headroom of a draw, and a teacher for the warm start.
+
+At every decision :class:`RolloutController` copies each network copy's exact state (densities,
+entry queues, signal timers, the demand multiplier: the whole future of the draw) into one
+look-ahead copy per candidate phase combination (every product of the signals' phases), holds the
+candidate for one decision interval, lets a base controller (default: actuated with gap-out, tuned
+or not) drive the rest of ``horizon_s``, and takes the candidate whose look-ahead accumulated the
+least delay (both classes, entry queues included). Ties keep the lower candidate index.
+
+It reads the future demand, which no deployable controller knows: it is **not** a classical
+controller and never one of the comparison's baselines. Two uses:
+
+* **headroom**: how far below the best classical controller control can go on a draw (issue 17:
+  on ARZ-Intersection-v0 with the tuned gap-out base and a 120 s horizon, -18.6 % [-30.4, -6.8]
+  over 10 stratified multipliers, 0 % at the light ones where every controller sits at the floor);
+* **teacher** of the warm start (:mod:`rl.imitation`, ``warm_start="rollout"``): the student
+  clones its decisions from its own observation only.
+
+A horizon that is too short makes it worse than its base (30 s: +31 % at x1.1 on the
+intersection; a switch pays its clearance inside the horizon and its benefit after it).
+Cost: ``horizon_s / decision_interval`` look-ahead steps of ``B x K`` copies per decision
+(K = number of candidates: 2 on the intersection, 8 on the arterial).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from rl.errors import RLError
+from rl.features import M_DELAY
+
+DEFAULT_HORIZON_S = 120.0
+
+
+class RolloutController:
+    """Look ahead ``horizon_s`` from every candidate under ``base``; take the least-delay one.
+
+    Args:
+        base: the controller of the look-ahead after the first interval (default: actuated with
+            gap-out at its default parameters; :mod:`rl.imitation` tunes it first).
+        horizon_s: look-ahead length, s (rounded to whole decision intervals, at least one).
+    """
+
+    name = "rollout"
+
+    def __init__(self, base=None, horizon_s: float = DEFAULT_HORIZON_S):
+        if base is None:
+            from rl.controllers_tuned import GapActuated
+
+            base = GapActuated()
+        if not horizon_s > 0:
+            raise RLError(f"rollout horizon_s = {horizon_s!r}: give a positive number of seconds")
+        self.base, self.horizon_s = base, float(horizon_s)
+
+    def params(self) -> dict:
+        """The horizon and the base controller's parameters."""
+        base = self.base.params() if hasattr(self.base, "params") else {}
+        return {"horizon_s": self.horizon_s, "base": getattr(self.base, "name", type(self.base).__name__), **base}
+
+    def reset(self, core, seed=None) -> None:
+        """Build the look-ahead copies (B x K) of ``core`` (a CPU :class:`rl.simulation.ControlledNetwork`)."""
+        from rl.simulation import ControlledNetwork
+        from solver.network.batch import BatchedNetwork, state_layout
+
+        if not isinstance(core.sim, BatchedNetwork):
+            raise RLError("the rollout controller copies host state: run it on CPU copies (device: cpu)")
+        self.candidates = np.array(list(itertools.product(*[range(int(p)) for p in core.nvec])), np.int64)
+        self.K = len(self.candidates)
+        self.ahead = ControlledNetwork(core.cfg, core.net.scenario, batch=core.B * self.K)
+        self.base.reset(self.ahead, seed)
+        self._names = [*state_layout(core.net), "Q0MASS"]
+        self.steps = max(1, int(round(self.horizon_s / core.cfg.decision_interval)))
+
+    def _copy_state(self, core) -> None:
+        """Copy b of ``core`` into look-ahead copies b*K .. b*K + K-1."""
+        ahead, K = self.ahead, self.K
+        for name in self._names:
+            getattr(ahead.sim, name)[:] = np.repeat(getattr(core.sim, name), K, axis=0)
+        ahead.readout.prev[:] = np.repeat(core.readout.prev, K, axis=0)
+        ahead.readout.cur[:] = np.repeat(core.readout.cur, K, axis=0)
+        ahead._before[:] = np.repeat(core._before, K, axis=0)
+        ahead.demand_scale[:] = np.repeat(core.demand_scale, K)
+        ahead.decisions[:] = 0  # the look-ahead never ends an episode
+
+    def lookahead_delays(self, core) -> np.ndarray:
+        """Delay (veh s, both classes) each candidate accumulates over the horizon. Shapes: (B, K)."""
+        if core.B * self.K != self.ahead.B:
+            raise RLError(f"rollout controller reset for {self.ahead.B // self.K} copies, called with {core.B}")
+        self._copy_state(core)
+        ahead = self.ahead
+        start = ahead._before[:, M_DELAY:M_DELAY + 2].sum(axis=1).copy()
+        ahead.step(np.tile(self.candidates, (core.B, 1)))
+        for _ in range(self.steps - 1):
+            ahead.step(self.base.act(ahead.observe(), ahead))
+        return (ahead._before[:, M_DELAY:M_DELAY + 2].sum(axis=1) - start).reshape(core.B, self.K)
+
+    def act(self, obs, core) -> np.ndarray:
+        """Requested phase per copy and signal, (B, S) int."""
+        return self.candidates[np.argmin(self.lookahead_delays(core), axis=1)]
