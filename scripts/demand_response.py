@@ -15,6 +15,10 @@ mean over the points of ``d / d_best - 1`` against the best classical controller
 (a midpoint-rule estimate of the paired difference expected over the uniform multiplier range;
 the held-out draws of the job give the same estimate with their own sampling error), and the same
 for the per-point best of every controller (the headroom). ``--plot``: the curves as a PNG.
+
+``--rollout H``: also the clairvoyant rollout controller (:mod:`rl.rollout`: look-ahead of ``H`` s
+from exact copies of the state, over the folder's tuned actuated-gap), labelled ``rollout bound``:
+a bound on what control can reach at each point, never a baseline.
 """
 
 from __future__ import annotations
@@ -56,8 +60,9 @@ def tuned_params(folder: Path) -> dict[str, dict[str, float]]:
     return out
 
 
-def controllers(folder: Path) -> dict[str, object]:
-    """Label -> controller: the classical ones (tuned where the job tuned them), then each PPO seed."""
+def controllers(folder: Path, rollout_s: float | None = None) -> dict[str, object]:
+    """Label -> controller: the classical ones (tuned where the job tuned them), each PPO seed,
+    then with ``rollout_s`` the rollout bound over the tuned actuated-gap."""
     from rl.controllers import make_controller
     from rl.evaluation import PolicyController
 
@@ -68,6 +73,11 @@ def controllers(folder: Path) -> dict[str, object]:
         out[name] = type(ctl)(**tuned[name]) if name in tuned else ctl
     for model in sorted((folder / "rl" / "data" / "models").glob("ppo_seed*.zip")):
         out[f"ppo (seed {model.stem.removeprefix('ppo_seed')})"] = PolicyController(str(model))
+    if rollout_s is not None:
+        from rl.rollout import RolloutController
+
+        gap = out["actuated-gap"]
+        out[f"rollout bound ({rollout_s:g} s)"] = RolloutController(type(gap)(**gap.params()), rollout_s)
     return out
 
 
@@ -122,7 +132,8 @@ def plot(path: Path, env_id: str, scales: np.ndarray, delays: dict[str, np.ndarr
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for label, d in delays.items():
-        ax.plot(scales, d, "--o" if label.startswith("ppo") else "-s", ms=3, lw=1.2, label=label)
+        style = "--o" if label.startswith("ppo") else ":k^" if label.startswith("rollout") else "-s"
+        ax.plot(scales, d, style, ms=3, lw=1.2, label=label)
     ax.set_xlabel("demand multiplier (x scenario demand)")
     ax.set_ylabel("delay per vehicle (s)")
     ax.set_yscale("log")
@@ -142,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("results", type=Path, help="a job's pulled results folder (rl suite with PPO)")
     ap.add_argument("--points", type=int, default=9, help="demand multipliers (strata midpoints; default 9)")
     ap.add_argument("--plot", type=Path, help="also write the curves to this PNG")
+    ap.add_argument("--rollout", type=float, metavar="H", help="also the clairvoyant rollout bound with a "
+                    "look-ahead of H s (e.g. 120; slow: 2 to 8 look-ahead copies per copy)")
     args = ap.parse_args(argv)
     if args.points < 2:
         print(f"demand_response: --points {args.points}: give at least 2", file=sys.stderr)
@@ -154,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     from rl.errors import RLError
 
     try:
-        scales, delays = response(env_id, controllers(args.results), args.points)
+        scales, delays = response(env_id, controllers(args.results, args.rollout), args.points)
     except RLError as err:
         print(f"demand_response: {err}", file=sys.stderr)
         return 2

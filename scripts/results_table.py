@@ -62,8 +62,9 @@ def result_folders(path: Path) -> list[Path]:
 
 
 def is_classical(controller: str) -> bool:
-    """A classical contender for "best classical": not a PPO seed, not ``random``."""
-    return not controller.startswith("ppo") and controller not in NOT_A_BASELINE
+    """A classical contender for "best classical": not a PPO seed, not ``random``, not the
+    clairvoyant rollout bound (:mod:`rl.rollout`, labels starting ``rollout``)."""
+    return not controller.startswith(("ppo", "rollout")) and controller not in NOT_A_BASELINE
 
 
 def best_classical(table: dict[str, dict[str, rl_tables.Cell]]) -> str | None:

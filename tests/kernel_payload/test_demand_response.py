@@ -53,3 +53,17 @@ def test_stratified_response_runs_every_controller_at_the_strata_midpoints(monke
     np.testing.assert_allclose(scales, [0.85, 0.95, 1.05, 1.15])
     assert delays["fixed-time"].shape == (4,) and np.all(delays["fixed-time"] > 0)
     assert np.all(np.diff(delays["fixed-time"]) > 0)  # each copy ran at its own multiplier: more demand, more delay
+
+
+def test_the_rollout_bound_is_listed_and_never_the_best_classical(tmp_path):
+    from rl.rollout import RolloutController
+    from scripts.results_table import is_classical
+
+    ctls = demand_response.controllers(tmp_path, rollout_s=90.0)
+    bound = ctls["rollout bound (90 s)"]
+    assert isinstance(bound, RolloutController) and bound.horizon_s == 90.0
+    assert bound.base is not ctls["actuated-gap"] and bound.base.params() == ctls["actuated-gap"].params()
+    assert not is_classical("rollout bound (90 s)") and is_classical("actuated-gap")
+    lines = demand_response.summary_lines(np.array([1.0]), {"actuated": np.array([20.0]),
+                                                            "rollout bound (90 s)": np.array([5.0])})
+    assert lines[0].endswith("| vs actuated (mean of d/d_best - 1) |") and "| -75.0 % |" in lines[3]
