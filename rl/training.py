@@ -82,10 +82,11 @@ class TrainConfig:
             earlier behaviour).
         target_kl: stop a PPO update's epochs early once the approximate KL divergence from the
             rollout's policy exceeds 1.5 x this (SB3's ``target_kl``); None: all epochs.
-        train_demand_scale: (lo, hi) demand multiplier range of the training copies (and of the
-            warm start's episodes), where validation stays on the environment's range (its
-            ``demand_scale``): a demand curriculum that shows training more of the heavy demand where
-            policies broke down. None: the environment's range.
+        train_demand_stretch: a demand curriculum: the training copies (and the warm start's
+            episodes) draw their multiplier from ``(lo, hi + stretch * (hi - lo))`` of the
+            environment's range ``(lo, hi)`` (its ``demand_scale``), while validation stays on
+            ``(lo, hi)``: training sees more of the heavy demand where policies broke down (0.25 on
+            the default 0.8-1.2: 0.8-1.3). 0: the environment's range.
         warm_start: a classical controller name: before PPO, clone it into the policy and fit the
             critic to its returns (:mod:`rl.imitation`); the clone is validated at step 0 and is a
             candidate of model selection. None: PPO starts from a random policy.
@@ -111,7 +112,7 @@ class TrainConfig:
     warm_start: str | None = None
     validation: str = "stratified"
     target_kl: float | None = None
-    train_demand_scale: tuple[float, float] | None = None
+    train_demand_stretch: float = 0.0
 
     def learning_rate_schedule(self):
         """SB3's learning rate: a float, or a function of the remaining progress (1 -> 0)."""
@@ -180,8 +181,7 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
         raise EnvConfigError("validation", cfg.validation, f"use one of {VALIDATIONS}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    train_kwargs = env_kwargs if cfg.train_demand_scale is None else \
-        {**env_kwargs, "demand_scale": tuple(cfg.train_demand_scale)}
+    train_kwargs = _curriculum_kwargs(env_id, env_kwargs, cfg.train_demand_stretch)
     venv = base = make_vec_env(env_id, n_envs, seed=seed, **train_kwargs)
     # the policy is evaluated on CPU copies (float64), wherever it trains
     eval_venv = make_vec_env(env_id, cfg.eval_envs, seed=seed + EVAL_SEED_OFFSET, **{**env_kwargs, "device": "cpu"}) \
@@ -220,6 +220,20 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
     return TrainResult(model_path, recorder.csv_path, model.num_timesteps / wall, int(model.num_timesteps), rate,
                        base.config.device, str(model.device.type), recorder.split(model.num_timesteps), selected,
                        warm)
+
+
+def _curriculum_kwargs(env_id: str, env_kwargs: dict, stretch: float) -> dict:
+    """The training copies' environment arguments: ``env_kwargs`` with the demand range stretched
+    upwards by ``stretch`` times its width (``TrainConfig.train_demand_stretch``)."""
+    if not (isinstance(stretch, (int, float)) and stretch >= 0):
+        raise EnvConfigError("train_demand_stretch", stretch, "give a number >= 0 (0: the environment's range)")
+    if stretch == 0:
+        return env_kwargs
+    from rl import ENV_IDS
+    from rl.config import resolve_config
+
+    lo, hi = resolve_config(**{**ENV_IDS.get(env_id, {}), **env_kwargs, "device": "cpu"})[0].demand_scale
+    return {**env_kwargs, "demand_scale": (lo, hi + stretch * (hi - lo))}
 
 
 def _warm_start(model, env_id, seed, env_kwargs, cfg: TrainConfig, normalizer, recorder, progress) -> dict | None:

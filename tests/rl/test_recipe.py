@@ -174,12 +174,17 @@ def test_a_training_demand_range_moves_training_and_not_validation(tmp_path, mon
 
     monkeypatch.setattr(rl.training, "policy_delays", spy)
     cfg = TrainConfig(n_steps=8, batch_size=16, n_epochs=1, eval_every=16, eval_envs=4, checkpoint_every=0,
-                      tensorboard=False, train_demand_scale=(1.3, 1.4))
+                      tensorboard=False, train_demand_stretch=0.5)
     train("ARZ-Intersection-v0", 32, 2, 0, tmp_path, train_config=cfg, **SHORT)
     training = made[0]
-    assert training.config.demand_scale == (1.3, 1.4)
-    assert np.all((training.core.demand_scale >= 1.3) & (training.core.demand_scale <= 1.4))
+    assert training.config.demand_scale == pytest.approx((0.8, 1.4))  # 1.2 + 0.5 x 0.4
+    assert np.all((training.core.demand_scale >= 0.8) & (training.core.demand_scale <= 1.4))
     np.testing.assert_allclose(validated[0], [0.85, 0.95, 1.05, 1.15])  # the environment's range
+
+
+def test_a_negative_stretch_is_a_clear_error(tmp_path):
+    with pytest.raises(EnvConfigError, match="train_demand_stretch"):
+        train("ARZ-Intersection-v0", 16, 2, 0, tmp_path, train_config=TrainConfig(train_demand_stretch=-0.1), **SHORT)
 
 
 def test_train_rejects_an_unknown_validation(tmp_path):
