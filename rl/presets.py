@@ -88,10 +88,12 @@ def ppo_device(env_device: str) -> str:
 
 
 def warm_start_teachers() -> list[str]:
-    """Controllers a policy can be warm-started from (every classical one but ``random``)."""
+    """Teachers a policy can be warm-started from: every classical controller but ``random``,
+    then ``rollout`` (:mod:`rl.rollout`, the clairvoyant look-ahead over tuned actuated-gap)."""
     from rl.controllers import CONTROLLERS
+    from rl.imitation import ROLLOUT_TEACHER
 
-    return [name for name in CONTROLLERS if name != "random"]
+    return [*(name for name in CONTROLLERS if name != "random"), ROLLOUT_TEACHER]
 
 
 def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None = None,

@@ -27,7 +27,7 @@ def train(
     device: str = typer.Option("auto", "--device", help="auto (the GPU when numba-cuda can use one), cpu or gpu."),
     preset: str = typer.Option("auto", "--preset", help="PPO preset: auto (the device's), cpu or gpu (rl/presets.py)."),
     seed: int = typer.Option(0, "--seed", help="Seeds the policy and the training demand draws."),
-    warm_start: str = typer.Option(None, "--warm-start", help="Clone a classical controller into the policy before PPO: auto (the best one on training-side draws), a name (actuated, max-pressure, ...) or none (a random start); default: the preset's (rl/presets.py)."),
+    warm_start: str = typer.Option(None, "--warm-start", help="Clone a teacher into the policy before PPO: auto (the best classical one on training-side draws), a classical controller (actuated, max-pressure, ...), rollout (a clairvoyant 120 s look-ahead over tuned actuated-gap: a stronger teacher, slower to label) or none (a random start); default: the preset's (rl/presets.py)."),
     out: Path = typer.Option(Path("runs/ppo"), "--out", help="Output folder (model.zip, train_metrics.csv, tb/)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:

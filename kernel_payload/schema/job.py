@@ -25,8 +25,9 @@ RL_CONTROLLERS = ("ppo", "fixed-time", "fixed-time-peak", "actuated", "actuated-
                   "max-pressure-advanced", "random")
 """``ppo`` (every model the job trains) and the names of ``rl.controllers.CONTROLLERS`` (mirrored,
 with a test); ``ppo:PATH`` names a saved model."""
-RL_TEACHERS = tuple(c for c in RL_CONTROLLERS if c not in ("ppo", "random"))
-"""Controllers a policy can be warm-started from (``rl.presets.warm_start_teachers``, mirrored)."""
+RL_TEACHERS = (*(c for c in RL_CONTROLLERS if c not in ("ppo", "random")), "rollout")
+"""Teachers a policy can be warm-started from (``rl.presets.warm_start_teachers``, mirrored): the
+classical controllers and ``rollout``, the clairvoyant look-ahead of ``rl.rollout``."""
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|min|m|h)?\s*$")
 _SECONDS_PER_UNIT = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
