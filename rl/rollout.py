@@ -5,7 +5,10 @@ entry queues, signal timers, the demand multiplier: the whole future of the draw
 look-ahead copy per candidate phase combination (every product of the signals' phases), holds the
 candidate for one decision interval, lets a base controller (default: actuated with gap-out, tuned
 or not) drive the rest of ``horizon_s``, and takes the candidate whose look-ahead accumulated the
-least delay (both classes, entry queues included). Ties keep the lower candidate index.
+least delay (both classes, entry queues included). Ties go to the base controller's own request:
+candidates often tie (a request during clearance or early in a minimum green is overridden by the
+base's next one before it acts), and a tie broken by index would label those decisions "phase 0"
+for a student to copy; the lowest index breaks the remaining ties.
 
 It reads the future demand, which no deployable controller knows: it is **not** a classical
 controller and never one of the comparison's baselines. Two uses:
@@ -24,6 +27,7 @@ Cost: ``horizon_s / decision_interval`` look-ahead steps of ``B x K`` copies per
 
 from __future__ import annotations
 
+import copy
 import itertools
 
 import numpy as np
@@ -32,6 +36,7 @@ from rl.errors import RLError
 from rl.features import M_DELAY
 
 DEFAULT_HORIZON_S = 120.0
+TIE_VEH_S = 1e-6  # look-ahead delays closer than this (veh s) are a tie
 
 
 class RolloutController:
@@ -70,6 +75,8 @@ class RolloutController:
         self.K = len(self.candidates)
         self.ahead = ControlledNetwork(core.cfg, core.net.scenario, batch=core.B * self.K)
         self.base.reset(self.ahead, seed)
+        self.own = copy.deepcopy(self.base)  # the base's request from the real copies (tie-break)
+        self.own.reset(core, seed)
         self._names = [*state_layout(core.net), "Q0MASS"]
         self.steps = max(1, int(round(self.horizon_s / core.cfg.decision_interval)))
 
@@ -98,4 +105,10 @@ class RolloutController:
 
     def act(self, obs, core) -> np.ndarray:
         """Requested phase per copy and signal, (B, S) int."""
-        return self.candidates[np.argmin(self.lookahead_delays(core), axis=1)]
+        delays = self.lookahead_delays(core)
+        best = delays.min(axis=1, keepdims=True)
+        tied = delays <= best + TIE_VEH_S + 1e-9 * np.abs(best)  # (B, K)
+        own = self.own.act(obs, core)  # (B, S): the base's request from the real state
+        is_own = (self.candidates[None, :, :] == np.asarray(own, np.int64)[:, None, :]).all(axis=2)
+        pick = np.where((tied & is_own).any(axis=1), np.argmax(tied & is_own, axis=1), np.argmax(tied, axis=1))
+        return self.candidates[pick]
