@@ -97,7 +97,7 @@ def warm_start_teachers() -> list[str]:
 
 
 def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None = None,
-                  warm_start: str | None = None) -> TrainingPlan:
+                  warm_start: str | None = None, demand_stretch: float | None = None) -> TrainingPlan:
     """Resolve the device and the preset (``auto`` picks the one of the device).
 
     Args:
@@ -107,6 +107,8 @@ def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None
         warm_start: the teacher cloned before PPO (:mod:`rl.imitation`): a controller name,
             ``auto`` (the best classical one on the warm start's draws) or ``none`` (a random
             start); None keeps the preset's.
+        demand_stretch: the demand curriculum (``TrainConfig.train_demand_stretch``: training
+            multipliers up to ``hi + stretch * (hi - lo)``); None keeps the preset's (0).
 
     Raises:
         EnvConfigError: an unknown device, preset or teacher, or n_envs < 1.
@@ -132,4 +134,8 @@ def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None
     config = CONFIGS[name]
     if warm_start is not None:
         config = replace(config, warm_start=None if warm_start == "none" else warm_start)
+    if demand_stretch is not None:
+        if not demand_stretch >= 0:
+            raise EnvConfigError("demand_stretch", demand_stretch, "give a number >= 0 (0: the environment's range)")
+        config = replace(config, train_demand_stretch=float(demand_stretch))
     return TrainingPlan(resolved, name, int(n_envs or N_ENVS[name]), config, ppo_device(resolved))

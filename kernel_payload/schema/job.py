@@ -6,7 +6,7 @@ import os
 import re
 from typing import Any, Literal
 
-from pydantic import Field, PositiveInt, field_validator, model_validator
+from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator, model_validator
 
 from kernel_payload.schema._base import _Model
 from kernel_payload.schema.errors import unknown_choice
@@ -70,9 +70,13 @@ class RLSettings(_Model):
             ``gpu``; None means the job's top-level ``device``.
         preset: PPO preset, ``auto`` (the device's), ``cpu`` or ``gpu`` (``rl.presets``).
         gpu: ``timesteps`` and ``n_envs`` used instead of the ones above with the GPU preset.
-        warm_start: the classical controller cloned into the policy before PPO, ``auto`` (the
-            best classical one on training-side draws) or ``none`` (a random start); unset keeps
-            the preset's (``rl.presets``).
+        warm_start: the teacher cloned into the policy before PPO: a classical controller,
+            ``auto`` (the best classical one on training-side draws), ``rollout`` (the clairvoyant
+            look-ahead of ``rl.rollout``) or ``none`` (a random start); unset keeps the preset's
+            (``rl.presets``).
+        demand_stretch: demand curriculum, training multipliers up to ``hi + stretch * (hi -
+            lo)`` of the environment's range while validation and evaluation stay on it; unset
+            keeps the preset's (0).
     """
 
     env: str = "ARZ-Intersection-v0"
@@ -89,6 +93,7 @@ class RLSettings(_Model):
     preset: Literal["auto", "cpu", "gpu"] = "auto"
     gpu: RLGpuSettings = Field(default_factory=RLGpuSettings)
     warm_start: str | None = None
+    demand_stretch: NonNegativeFloat | None = None
 
     @field_validator("env")
     @classmethod

@@ -116,7 +116,8 @@ def _plan(settings: Any, device: str) -> tuple[Any, int]:
     gpu = settings.preset == "gpu" or (settings.preset == "auto" and plan_training(device, "cpu", 1).device == "gpu")
     n_envs = (settings.gpu.n_envs if gpu else settings.n_envs)
     timesteps = (settings.gpu.timesteps or settings.timesteps) if gpu else settings.timesteps
-    return plan_training(device, settings.preset, n_envs, settings.warm_start), int(timesteps)
+    return plan_training(device, settings.preset, n_envs, settings.warm_start,
+                         settings.demand_stretch), int(timesteps)
 
 
 def _rate_metric(result: Any, seed: int) -> dict[str, float]:

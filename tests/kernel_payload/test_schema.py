@@ -46,6 +46,7 @@ def test_minimal_job_gets_defaults():
         ({"name": "bad name!", "suites": ["verify"]}, ("name",)),
         ({"name": "x", "suites": ["verify"], "device": "tpu"}, ("device",)),
         ({"name": "x", "suites": []}, ("suites",)),
+        ({"name": "x", "suites": ["rl"], "rl": {"demand_stretch": -0.5}}, ("rl", "demand_stretch")),
     ],
 )
 def test_invalid_jobs_name_the_key(data, key):
@@ -151,3 +152,10 @@ def test_stage_is_its_word_everywhere():
     assert {"job": 1}[Stage.JOB] == 1 and {Stage.BOOTSTRAP: 2}["bootstrap"] == 2  # hashed as the word
     event = ProgressEvent.from_line(ProgressEvent(stage=Stage.JOB, done=1).to_line())
     assert event is not None and event.stage == "job" and type(event.stage) is str
+
+
+def test_rl_accepts_the_rollout_teacher_and_a_demand_stretch():
+    job = JobSpec.model_validate({"name": "x", "suites": ["rl"],
+                                  "rl": {"warm_start": "rollout", "demand_stretch": 0.25}})
+    assert (job.rl.warm_start, job.rl.demand_stretch) == ("rollout", 0.25)
+    assert JobSpec.model_validate({"name": "x", "suites": ["rl"]}).rl.demand_stretch is None

@@ -119,5 +119,10 @@ def test_presets_resolve_device_preset_and_learning_rate():
     assert plan_training("cpu", warm_start="none").config.warm_start is None
     with pytest.raises(EnvConfigError, match="warm_start"):
         plan_training("cpu", warm_start="random")  # not a teacher
+    assert plan_training("cpu", warm_start="rollout").config.warm_start == "rollout"
+    assert plan_training("cpu", demand_stretch=0.25).config.train_demand_stretch == 0.25
+    assert plan_training("cpu").config.train_demand_stretch == 0.0
+    with pytest.raises(EnvConfigError, match="demand_stretch"):
+        plan_training("cpu", demand_stretch=-1.0)
     with pytest.raises(EnvConfigError, match="lr_schedule"):
         TrainConfig(lr_schedule="cosine").learning_rate_schedule()
