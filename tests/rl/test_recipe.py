@@ -137,12 +137,11 @@ def test_fixed_scale_replaces_the_draws_of_the_reset_copies():
     assert [i["demand_scale"] for i in venv.reset_infos] == pytest.approx([0.9, 1.0, 1.1])
 
 
-@pytest.mark.parametrize("validation", ["stratified", "random"])
-def test_train_validates_at_the_strata_midpoints_or_at_drawn_multipliers(tmp_path, monkeypatch, validation):
+def spy_validation(monkeypatch) -> list[np.ndarray]:
+    """The demand multipliers of the validation copies at every validation of a train() call."""
     import rl.training
 
-    seen = []
-    real = rl.training.policy_delays
+    seen, real = [], rl.training.policy_delays
 
     def spy(model, venv, seed=None):
         out = real(model, venv, seed)
@@ -150,6 +149,12 @@ def test_train_validates_at_the_strata_midpoints_or_at_drawn_multipliers(tmp_pat
         return out
 
     monkeypatch.setattr(rl.training, "policy_delays", spy)
+    return seen
+
+
+@pytest.mark.parametrize("validation", ["stratified", "random"])
+def test_train_validates_at_the_strata_midpoints_or_at_drawn_multipliers(tmp_path, monkeypatch, validation):
+    seen = spy_validation(monkeypatch)
     cfg = TrainConfig(n_steps=8, batch_size=16, n_epochs=1, eval_every=16, eval_envs=4, checkpoint_every=0,
                       tensorboard=False, validation=validation)
     train("ARZ-Intersection-v0", 32, 2, 0, tmp_path, train_config=cfg, **SHORT)
@@ -163,16 +168,9 @@ def test_train_validates_at_the_strata_midpoints_or_at_drawn_multipliers(tmp_pat
 def test_a_training_demand_range_moves_training_and_not_validation(tmp_path, monkeypatch):
     import rl.training
 
-    made, validated = [], []
-    real_make, real_delays = rl.training.make_vec_env, rl.training.policy_delays
+    made, validated = [], spy_validation(monkeypatch)
+    real_make = rl.training.make_vec_env
     monkeypatch.setattr(rl.training, "make_vec_env", lambda *a, **k: made.append(real_make(*a, **k)) or made[-1])
-
-    def spy(model, venv, seed=None):
-        out = real_delays(model, venv, seed)
-        validated.append(venv.core.demand_scale.copy())
-        return out
-
-    monkeypatch.setattr(rl.training, "policy_delays", spy)
     cfg = TrainConfig(n_steps=8, batch_size=16, n_epochs=1, eval_every=16, eval_envs=4, checkpoint_every=0,
                       tensorboard=False, train_demand_stretch=0.5)
     train("ARZ-Intersection-v0", 32, 2, 0, tmp_path, train_config=cfg, **SHORT)
