@@ -47,7 +47,7 @@ from dataclasses import dataclass, replace
 
 from rl.config import DEVICES
 from rl.errors import EnvConfigError
-from rl.training import TrainConfig
+from rl.training import TrainConfig, check_demand_stretch
 
 PRESETS = ("auto", "cpu", "gpu")
 CPU_N_ENVS = 8
@@ -135,7 +135,5 @@ def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None
     if warm_start is not None:
         config = replace(config, warm_start=None if warm_start == "none" else warm_start)
     if demand_stretch is not None:
-        if not demand_stretch >= 0:
-            raise EnvConfigError("demand_stretch", demand_stretch, "give a number >= 0 (0: the environment's range)")
-        config = replace(config, train_demand_stretch=float(demand_stretch))
+        config = replace(config, train_demand_stretch=check_demand_stretch(demand_stretch, "demand_stretch"))
     return TrainingPlan(resolved, name, int(n_envs or N_ENVS[name]), config, ppo_device(resolved))

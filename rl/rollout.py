@@ -67,7 +67,7 @@ class RolloutController:
     def reset(self, core, seed=None) -> None:
         """Build the look-ahead copies (B x K) of ``core`` (a CPU :class:`rl.simulation.ControlledNetwork`)."""
         from rl.simulation import ControlledNetwork
-        from solver.network.batch import BatchedNetwork, state_layout
+        from solver.network.batch import BatchedNetwork
 
         if not isinstance(core.sim, BatchedNetwork):
             raise RLError("the rollout controller copies host state: run it on CPU copies (device: cpu)")
@@ -77,26 +77,16 @@ class RolloutController:
         self.base.reset(self.ahead, seed)
         self.own = copy.deepcopy(self.base)  # the base's request from the real copies (tie-break)
         self.own.reset(core, seed)
-        self._names = [*state_layout(core.net), "Q0MASS"]
+        self._rows = np.repeat(np.arange(core.B), self.K)  # look-ahead copy b*K + k starts from copy b
         self.steps = max(1, int(round(self.horizon_s / core.cfg.decision_interval)))
-
-    def _copy_state(self, core) -> None:
-        """Copy b of ``core`` into look-ahead copies b*K .. b*K + K-1."""
-        ahead, K = self.ahead, self.K
-        for name in self._names:
-            getattr(ahead.sim, name)[:] = np.repeat(getattr(core.sim, name), K, axis=0)
-        ahead.readout.prev[:] = np.repeat(core.readout.prev, K, axis=0)
-        ahead.readout.cur[:] = np.repeat(core.readout.cur, K, axis=0)
-        ahead._before[:] = np.repeat(core._before, K, axis=0)
-        ahead.demand_scale[:] = np.repeat(core.demand_scale, K)
-        ahead.decisions[:] = 0  # the look-ahead never ends an episode
 
     def lookahead_delays(self, core) -> np.ndarray:
         """Delay (veh s, both classes) each candidate accumulates over the horizon. Shapes: (B, K)."""
         if core.B * self.K != self.ahead.B:
             raise RLError(f"rollout controller reset for {self.ahead.B // self.K} copies, called with {core.B}")
-        self._copy_state(core)
         ahead = self.ahead
+        ahead.load_copies(core, self._rows)
+        ahead.decisions[:] = 0  # the look-ahead never ends an episode
         start = ahead._before[:, M_DELAY:M_DELAY + 2].sum(axis=1).copy()
         ahead.step(np.tile(self.candidates, (core.B, 1)))
         for _ in range(self.steps - 1):

@@ -89,6 +89,21 @@ class ControlledNetwork:
         self._obs = reading.obs
         self._before[index] = reading.measures[index]
 
+    def load_copies(self, src: ControlledNetwork, rows: np.ndarray) -> None:
+        """Make copy i an exact copy of ``src``'s copy ``rows[i]`` (state, signals, demand, the
+        interval start and the decision count): what a look-ahead (:mod:`rl.rollout`) starts from.
+        Both on the CPU. Shapes: rows (B,) int into ``src``'s copies."""
+        from solver.network.batch import state_layout
+
+        rows = np.asarray(rows, np.int64)
+        for name in (*state_layout(self.net), "Q0MASS"):
+            getattr(self.sim, name)[:] = getattr(src.sim, name)[rows]
+        self.readout.prev[:] = src.readout.prev[rows]
+        self.readout.cur[:] = src.readout.cur[rows]
+        self._before[:] = src._before[rows]
+        self.demand_scale[:] = src.demand_scale[rows]
+        self.decisions[:] = src.decisions[rows]
+
     def observe(self) -> np.ndarray:
         """Observation of every copy. Shapes: (B, D) float32.
 

@@ -222,12 +222,17 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
                        warm)
 
 
+def check_demand_stretch(stretch, key: str = "train_demand_stretch") -> float:
+    """``stretch`` as a float >= 0, else :class:`EnvConfigError` naming ``key``."""
+    if not (isinstance(stretch, (int, float)) and stretch >= 0):
+        raise EnvConfigError(key, stretch, "give a number >= 0 (0: the environment's range)")
+    return float(stretch)
+
+
 def _curriculum_kwargs(env_id: str, env_kwargs: dict, stretch: float) -> dict:
     """The training copies' environment arguments: ``env_kwargs`` with the demand range stretched
     upwards by ``stretch`` times its width (``TrainConfig.train_demand_stretch``)."""
-    if not (isinstance(stretch, (int, float)) and stretch >= 0):
-        raise EnvConfigError("train_demand_stretch", stretch, "give a number >= 0 (0: the environment's range)")
-    if stretch == 0:
+    if check_demand_stretch(stretch) == 0:
         return env_kwargs
     from rl import ENV_IDS
     from rl.config import resolve_config

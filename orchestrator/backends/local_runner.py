@@ -54,10 +54,15 @@ def job_processes(job_id: str) -> list[int]:
     return found
 
 
+def _stat(pid: int | str) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name: state, ppid, pgrp, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def pid_alive(pid: int) -> bool:
     """Whether process ``pid`` exists and is not a zombie waiting for a reaper."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        state = _stat(pid)[0]
     except FileNotFoundError:
         return False
     except (OSError, IndexError):  # no /proc: ask the kernel (a zombie then counts as alive)
@@ -85,7 +90,7 @@ def group_alive(pgid: int) -> bool:
         return True
     for name in names:
         try:
-            state, _ppid, pgrp = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[:3]
+            state, _ppid, pgrp = _stat(name)[:3]
         except (OSError, ValueError):
             continue
         if int(pgrp) == pgid and state != "Z":
