@@ -20,8 +20,11 @@ from rl.vec_env import make_vec_env
 
 Progress = Callable[[str, int, int], None]
 VALIDATIONS = ("stratified", "random")  # how the validation copies draw their demand (TrainConfig.validation)
+SELECTIONS = ("ratio", "geomean")  # how model selection scores a validated policy (TrainConfig.selection)
 EVAL_SEED_OFFSET = 1_000_000  # evaluation draws during training never reuse training seeds
 METRICS_COLUMNS = ("timesteps", "wall_s", "ep_rew_mean", "eval_mean_delay")
+#: validation.csv: one row per validation and copy (``reference_s``: what ``ratio`` selection divides by)
+VALIDATION_COLUMNS = ("timesteps", "copy", "demand_scale", "delay_per_vehicle_s", "reference_s", "score")
 PROGRESS_EVERY_S = 2.0  # counts inside a rollout: the first env steps at once, then this often
 
 
@@ -90,6 +93,13 @@ class TrainConfig:
         warm_start: a classical controller name: before PPO, clone it into the policy and fit the
             critic to its returns (:mod:`rl.imitation`); the clone is validated at step 0 and is a
             candidate of model selection. None: PPO starts from a random policy.
+        selection: how model selection scores a validated policy (:func:`selection_score`):
+            ``ratio``: the mean over the validation copies of its delay per vehicle divided by the
+            warm-start teacher's on the same copy (the teacher's classical part with its tuned
+            parameters: a rollout teacher's base), the statistic the acceptance compares
+            controllers by, which counts a breakdown at one copy (x2.5 the teacher's delay) at
+            its full weight; ``geomean``: the geometric mean delay per vehicle (the earlier rule,
+            and what ``ratio`` falls back to without a warm start).
 
     The GPU preset (thousands of copies) is :data:`rl.presets.GPU_CONFIG`.
     """
@@ -113,6 +123,7 @@ class TrainConfig:
     validation: str = "stratified"
     target_kl: float | None = None
     train_demand_stretch: float = 0.0
+    selection: str = "geomean"
 
     def learning_rate_schedule(self):
         """SB3's learning rate: a float, or a function of the remaining progress (1 -> 0)."""
@@ -161,7 +172,9 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
 
     Writes ``out_dir/model.zip`` (the selected policy, see ``TrainConfig.select_best``),
     ``last_model.zip`` (final), ``best_model.zip`` (lowest validation score), ``checkpoints/``, ``tb/`` and ``train_metrics.csv`` (columns ``timesteps, wall_s,
-    ep_rew_mean, eval_mean_delay``; one row per rollout, the delay only where evaluated).
+    ep_rew_mean, eval_mean_delay``; one row per rollout, the delay only where evaluated) and, when
+    validation ran, ``validation.csv`` (:data:`VALIDATION_COLUMNS`: every validated policy's delay
+    per vehicle per copy, the selection reference and score).
 
     Args:
         env_id: a registered ``ARZ-*`` id; timesteps: environment steps in total (all copies).
@@ -179,6 +192,8 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
     cfg = train_config or TrainConfig()
     if cfg.validation not in VALIDATIONS:
         raise EnvConfigError("validation", cfg.validation, f"use one of {VALIDATIONS}")
+    if cfg.selection not in SELECTIONS:
+        raise EnvConfigError("selection", cfg.selection, f"use one of {SELECTIONS}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     train_kwargs = _curriculum_kwargs(env_id, env_kwargs, cfg.train_demand_stretch)
@@ -243,7 +258,9 @@ def _curriculum_kwargs(env_id: str, env_kwargs: dict, stretch: float) -> dict:
 
 def _warm_start(model, env_id, seed, env_kwargs, cfg: TrainConfig, normalizer, recorder, progress) -> dict | None:
     """Clone ``cfg.warm_start`` into the policy (:func:`rl.imitation.warm_start`), saved as
-    ``clone_model.zip``; with validation, the clone is validated first (a ``timesteps = 0`` row) and offered to model selection."""
+    ``clone_model.zip``; with validation, the clone is validated first (a ``timesteps = 0`` row) and
+    offered to model selection, after the teacher's classical part has been run on the validation
+    copies when ``cfg.selection == "ratio"`` (the reference of :func:`selection_score`)."""
     if not cfg.warm_start:
         return None
     from rl.imitation import WarmStartConfig, warm_start
@@ -251,12 +268,26 @@ def _warm_start(model, env_id, seed, env_kwargs, cfg: TrainConfig, normalizer, r
     stats = warm_start(model, env_id, seed, env_kwargs, WarmStartConfig(teacher=cfg.warm_start), normalizer, progress)
     model.save(recorder.csv_path.parent / "clone_model.zip")
     if recorder.eval_venv is not None:
-        delay, served = policy_delays(model, recorder.eval_venv, recorder.eval_seed)
-        recorder.best.offer(selection_score(delay, served), 0, model.save)
-        stats["validation_delay"] = float(delay.sum() / max(served.sum(), 1e-9))
-        recorder.rows.append({"timesteps": 0, "wall_s": round(time.perf_counter() - recorder.t0, 3),
-                              "ep_rew_mean": "", "eval_mean_delay": stats["validation_delay"]})
+        if cfg.selection == "ratio":
+            ref = reference_controller(stats["teacher"], stats.get("teacher_params") or {})
+            delay, served = controller_delays(ref, recorder.eval_venv, recorder.eval_seed)
+            recorder.reference = per_vehicle(delay, served)
+            stats["reference"] = getattr(ref, "name", type(ref).__name__)
+            stats["reference_validation_delay"] = float(delay.sum() / max(served.sum(), 1e-9))
+        recorder.validate(0, model)
+        stats["validation_delay"] = recorder.rows[-1]["eval_mean_delay"]
     return stats
+
+
+def reference_controller(teacher: str, params: dict):
+    """The classical controller that ``ratio`` selection divides by: the warm-start teacher
+    ``teacher`` (a rollout teacher: its base) with its tuned ``params`` set."""
+    from rl.imitation import make_teacher, tuned_part
+
+    ctl = tuned_part(make_teacher(teacher))
+    for k, v in params.items():
+        setattr(ctl, k, v)
+    return ctl
 
 
 def _save_models(model, recorder, cfg: TrainConfig, model_path: Path) -> int:
@@ -293,13 +324,32 @@ def policy_delays(model, venv, seed: int | None = None) -> tuple[np.ndarray, np.
     draws (a VecEnv forgets its seeds after one reset and would draw new ones).
     Shapes: both (n_envs,).
     """
+    return _episode_delays(venv, seed, lambda obs: model.predict(obs, deterministic=True)[0])
+
+
+def controller_delays(controller, venv, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`policy_delays` of a classical controller on ``venv``'s copies (its requests turned
+    into the environment's actions), so that a policy and a controller are measured alike.
+    Shapes: both (n_envs,)."""
+    from rl.imitation import teacher_labels
+
+    def act(obs):
+        if first[0]:
+            controller.reset(venv.core, seed=seed)
+            first[0] = False
+        return teacher_labels(venv.core, controller.act(obs, venv.core), venv.config.action)
+
+    first = [True]
+    return _episode_delays(venv, seed, act)
+
+
+def _episode_delays(venv, seed: int | None, act) -> tuple[np.ndarray, np.ndarray]:
     if seed is not None:
         venv.seed(seed)
     obs = venv.reset()
     delay, served = np.zeros(venv.num_envs), np.zeros(venv.num_envs)
     for _ in range(venv.config.n_decisions):
-        actions, _ = model.predict(obs, deterministic=True)
-        obs, _, _, infos = venv.step(actions)
+        obs, _, _, infos = venv.step(act(obs))
         delay += [float(i["delay"].sum()) for i in infos]
         served += [float(i["arrived"].sum()) for i in infos]
     return delay, served
@@ -312,16 +362,27 @@ def policy_mean_delay(model, venv, seed: int | None = None) -> float:
     return float(delay.sum() / max(served.sum(), 1e-9))
 
 
-def selection_score(delay: np.ndarray, served: np.ndarray) -> float:
-    """Geometric mean over the draws of the delay per vehicle (s): what model selection minimises.
+def per_vehicle(delay: np.ndarray, served: np.ndarray) -> np.ndarray:
+    """Delay per vehicle (s) of each copy, from total delay (veh s) and vehicles. Shapes: (n,)."""
+    return np.maximum(np.asarray(delay, float), 1e-9) / np.maximum(np.asarray(served, float), 1e-9)
 
-    The acceptance compares controllers by the mean over draws of ``d_ppo / d_baseline - 1``; a
-    lower mean log-delay lowers that mean for any baseline to first order, and weighs a light
-    draw (10 s per vehicle) as much as a heavy one (300 s), where the pooled mean would be decided by
-    the heaviest draws alone. Shapes: delay, served (n,).
+
+def selection_score(delay: np.ndarray, served: np.ndarray, reference: np.ndarray | None = None) -> float:
+    """What model selection minimises (lower is better).
+
+    Without ``reference``: the geometric mean over the draws of the delay per vehicle (s). It weighs
+    a light draw (10 s per vehicle) as much as a heavy one (300 s), where the pooled mean would be
+    decided by the heaviest draws alone, but it forgives a breakdown at one draw: seven copies at 0.9
+    of a reference's delay and one at 2.5 have a geometric mean ratio of 1.02 and a mean of 1.10.
+
+    With ``reference`` (a controller's delay per vehicle on the same draws, s): the mean over the
+    draws of ``d / d_reference``, the statistic the acceptance compares controllers by (plus one).
+    Shapes: delay, served, reference (n,).
     """
-    per_vehicle = np.maximum(np.asarray(delay, float), 1e-9) / np.maximum(np.asarray(served, float), 1e-9)
-    return float(np.exp(np.log(per_vehicle).mean()))
+    d = per_vehicle(delay, served)
+    if reference is None:
+        return float(np.exp(np.log(d).mean()))
+    return float((d / np.maximum(np.asarray(reference, float), 1e-9)).mean())
 
 
 class BestModel:
@@ -356,6 +417,8 @@ def _make_recorder(out_dir, cfg, eval_venv, eval_seed, total, progress, base):
             super().__init__()
             self.rows, self.best = [], BestModel(out_dir / "best_model.zip")
             self.eval_venv, self.eval_seed = eval_venv, eval_seed
+            self.reference = None  # per-copy delay per vehicle that ``ratio`` selection divides by
+            self.validations = []  # one row per validation and copy (validation.csv)
             self.csv_path = out_dir / "train_metrics.csv"
             self.next_eval, self.next_ckpt = cfg.eval_every, cfg.checkpoint_every
             self.t0 = self.last_count = time.perf_counter()
@@ -424,13 +487,28 @@ def _make_recorder(out_dir, cfg, eval_venv, eval_seed, total, progress, base):
                 progress("train", min(n, total), total)
             self.mark["end"] = time.perf_counter()  # evaluation and checkpoints count in neither part
 
-        def validate(self, n: int) -> float:
-            """Run the policy on the validation draws (the same ones every time), offer it to the
-            best model; returns the pooled delay per vehicle (s)."""
-            delay, served = policy_delays(self.model, eval_venv, eval_seed)
-            self.best.offer(selection_score(delay, served), n, self.model.save)
+        def validate(self, n: int, model=None) -> float:
+            """Run the policy (``model``, default the one training) on the validation draws (the same
+            ones every time), offer it to the best model; returns the pooled delay per vehicle (s).
+            Step 0 (the warm-start clone, validated before training starts) adds its own metrics row."""
+            model = model if model is not None else self.model
+            delay, served = policy_delays(model, eval_venv, eval_seed)
+            score = selection_score(delay, served, self.reference)
+            self.best.offer(score, n, model.save)
             pooled = float(delay.sum() / max(served.sum(), 1e-9))
-            self.logger.record("eval/mean_delay_s", pooled)
+            scales = getattr(eval_venv.core, "fixed_scale", None)
+            for i, d in enumerate(per_vehicle(delay, served)):
+                self.validations.append({
+                    "timesteps": n, "copy": i,
+                    "demand_scale": "" if scales is None else float(np.asarray(scales)[i]),
+                    "delay_per_vehicle_s": float(d),
+                    "reference_s": "" if self.reference is None else float(self.reference[i]),
+                    "score": score})
+            if n == 0:
+                self.rows.append({"timesteps": 0, "wall_s": round(time.perf_counter() - self.t0, 3),
+                                  "ep_rew_mean": "", "eval_mean_delay": pooled})
+            else:
+                self.logger.record("eval/mean_delay_s", pooled)
             return pooled
 
         def write_csv(self) -> None:
@@ -438,5 +516,10 @@ def _make_recorder(out_dir, cfg, eval_venv, eval_seed, total, progress, base):
                 writer = csv.DictWriter(fh, fieldnames=METRICS_COLUMNS)
                 writer.writeheader()
                 writer.writerows(self.rows)
+            if self.validations:
+                with (self.csv_path.parent / "validation.csv").open("w", newline="") as fh:
+                    writer = csv.DictWriter(fh, fieldnames=VALIDATION_COLUMNS)
+                    writer.writeheader()
+                    writer.writerows(self.validations)
 
     return MetricsRecorder()

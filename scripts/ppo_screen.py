@@ -64,6 +64,8 @@ LEVERS: dict[str, tuple[dict, dict]] = {
     "bcroll": ({"warm_start": "rollout"}, {}),
     "lr1": ({"learning_rate": 1e-4}, {}),
     "lr05": ({"learning_rate": 5e-5}, {}),
+    "ratio": ({"selection": "ratio"}, {}),
+    "ck25": ({"checkpoint_every": 25_000}, {}),
 }
 
 

@@ -64,7 +64,7 @@ def _agreement(model, teacher_name: str, seed: int) -> float:
 def cloned(tmp_path_factory):
     out = tmp_path_factory.mktemp("warm")
     cfg = TrainConfig(n_steps=16, batch_size=32, n_epochs=1, eval_every=32, eval_envs=2, checkpoint_every=0,
-                      tensorboard=False, warm_start="max-pressure")
+                      tensorboard=False, warm_start="max-pressure", selection="ratio")
     return train("ARZ-Intersection-v0", 32, 2, 0, out, train_config=cfg, **SHORT)
 
 
@@ -86,6 +86,26 @@ def test_the_clone_is_validated_first_and_is_a_selection_candidate(cloned):
     assert rows[0]["timesteps"] == "0" and float(rows[0]["eval_mean_delay"]) > 0
     assert float(rows[0]["eval_mean_delay"]) == pytest.approx(cloned.warm_start["validation_delay"])
     assert cloned.selected_timesteps in {0, 32}
+
+
+def test_ratio_selection_divides_by_the_teacher_on_the_validation_copies(cloned):
+    from rl.training import controller_delays
+
+    with (cloned.model_path.parent / "validation.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert cloned.warm_start["reference"] == "max-pressure"
+    from rl.config import stratified_scales
+
+    venv = make_vec_env("ARZ-Intersection-v0", 2, **SHORT, device="cpu")  # the validation copies of seed 0
+    venv.core.fixed_scale = stratified_scales(venv.config.demand_scale, 2)
+    delay, served = controller_delays(make_controller("max-pressure"), venv, 0 + EVAL_SEED_OFFSET)
+    for step in {r["timesteps"] for r in rows}:
+        mine = [r for r in rows if r["timesteps"] == step]
+        assert [int(r["copy"]) for r in mine[:2]] == [0, 1]
+        ratios = [float(r["delay_per_vehicle_s"]) / float(r["reference_s"]) for r in mine[:2]]
+        assert float(mine[0]["score"]) == pytest.approx(np.mean(ratios))
+        np.testing.assert_allclose([float(r["reference_s"]) for r in mine[:2]], delay / served, rtol=1e-9)
+    assert cloned.warm_start["reference_validation_delay"] == pytest.approx(delay.sum() / served.sum())
 
 
 def test_warm_start_primes_the_reward_normaliser_and_fits_the_critic(tmp_path):

@@ -5,7 +5,14 @@ import pytest
 
 import rl
 from rl.errors import EnvConfigError
-from rl.training import BestModel, TrainConfig, policy_delays, selection_score, train
+from rl.training import (
+    BestModel,
+    TrainConfig,
+    controller_delays,
+    policy_delays,
+    selection_score,
+    train,
+)
 
 SHORT = {"episode_length": 60.0}
 
@@ -90,6 +97,31 @@ def test_best_model_keeps_the_lowest_score_and_the_earlier_of_ties(tmp_path):
 def test_selection_score_is_the_geometric_mean_delay_per_vehicle():
     # 10 and 40 s per vehicle: geometric mean 20 (the pooled mean, 50 veh s / 2 veh... would be 25)
     assert selection_score(np.array([100.0, 4000.0]), np.array([10.0, 100.0])) == pytest.approx(20.0)
+
+
+def test_ratio_selection_is_the_mean_of_ratios_and_weighs_a_breakdown_fully():
+    # 10 and 40 s per vehicle against a reference of 20 and 20: ratios 0.5 and 2, mean 1.25
+    assert selection_score(np.array([100.0, 4000.0]), np.array([10.0, 100.0]), np.array([20.0, 20.0])) \
+        == pytest.approx(1.25)
+    ref = np.full(8, 30.0)
+    steady = np.full(8, 30.0)  # as good as the reference everywhere
+    breakdown = np.r_[np.full(7, 0.9 * 30.0), 2.0 * 30.0]  # 10 % better on 7 copies, x2 on the eighth
+    # geometric mean ratio (0.9**7 * 2)**(1/8) = 0.994, mean (7 * 0.9 + 2) / 8 = 1.04
+    ones = np.ones(8)
+    # the geometric mean prefers the policy that breaks down; the mean of ratios does not
+    assert selection_score(breakdown, ones) < selection_score(steady, ones)
+    assert selection_score(breakdown, ones, ref) > selection_score(steady, ones, ref)
+
+
+def test_controller_delays_measure_a_controller_as_run_episodes_does():
+    from rl.controllers import make_controller
+    from rl.evaluation import run_episodes
+
+    venv = rl.make_vec_env("ARZ-Intersection-v0", 2, seed=5, **SHORT)
+    delay, served = controller_delays(make_controller("actuated"), venv, 7)
+    trace = run_episodes(make_controller("actuated"), venv.core, [7, 8])
+    np.testing.assert_allclose(delay, trace.measures["delay"].sum(axis=1), rtol=1e-9)
+    assert np.all(served > 0)
 
 
 def test_validation_replays_the_same_draws(tmp_path):
