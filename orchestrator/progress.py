@@ -126,6 +126,10 @@ class JobProgress:
         step = self.steps.get(event.stage)
         if step is None:
             step = self.steps[event.stage] = Step(event.stage, first=now)
+        top = event.stage.split("/", 1)[0]
+        suite = self.rows.get(top)
+        if step.ended is not None and event.status is None and (suite is None or suite.status is None):
+            step.ended = None  # it resumed: rl/train after each seed's rl/warm-start (its suite still runs)
         step.last = now
         step.unit = event.unit or step.unit
         if event.total is not None:

@@ -112,6 +112,25 @@ def test_the_pace_measured_on_finished_stages_rescales_the_plan():
     assert progress.steps["b"].eta(41.0) == 80.0 and progress.job_eta(51.0) == 70.0
 
 
+def test_a_step_that_resumes_after_another_step_of_its_suite_keeps_its_eta():
+    # the rl suite: each seed's warm start (rl/warm-start) runs inside training (rl/train)
+    progress = JobProgress()
+    progress.apply(ProgressEvent(stage="job", done=0, total=1, plan={"rl/train": 100.0, "rl/evaluate": 10.0},
+                                 time=0.0))
+    progress.apply(ProgressEvent(stage="rl/train", done=0, total=1000, unit="steps", time=1.0))
+    progress.apply(ProgressEvent(stage="rl/warm-start", done=1, total=3, time=2.0))
+    progress.apply(ProgressEvent(stage="rl/warm-start", done=3, total=3, time=10.0))
+    assert progress.steps["rl/train"].ended == 2.0  # while the warm start runs, its row shows that
+    progress.apply(ProgressEvent(stage="rl/train", done=100, total=1000, unit="steps", time=20.0))
+    progress.apply(ProgressEvent(stage="rl/train", done=200, total=1000, unit="steps", time=30.0))
+    assert progress.steps["rl/train"].ended is None
+    assert progress.steps["rl/train"].eta(30.0) == 80.0  # 800 steps at 10 steps/s, not 0
+    assert progress.stage_eta("rl/train", 30.0) == 80.0 + 10.0
+    progress.apply(ProgressEvent(stage="rl", status="succeeded", time=40.0))
+    progress.apply(ProgressEvent(stage="rl/train", done=1000, total=1000, time=41.0))  # late: stays ended
+    assert progress.steps["rl/train"].ended == 40.0
+
+
 def test_bootstrap_advances_and_closes_when_the_payload_starts():
     view = JobView("j", "local", SUBMITTED, clock=lambda: T0 + 5)
     for line in recorded_stream()[:6]:
