@@ -98,8 +98,10 @@ class TrainConfig:
             warm-start teacher's on the same copy (the teacher's classical part with its tuned
             parameters: a rollout teacher's base), the statistic the acceptance compares
             controllers by, which counts a breakdown at one copy (x2.5 the teacher's delay) at
-            its full weight; ``geomean``: the geometric mean delay per vehicle (the earlier rule,
-            and what ``ratio`` falls back to without a warm start).
+            its full weight; ``geomean``: the geometric mean delay per vehicle (the default, and
+            what ``ratio`` falls back to without a warm start). Screened on the arterial (seed 4,
+            docs/environment.md): both rules picked the same policy, whose breakdown at the top
+            of the range depends on the draw, so the default stayed.
 
     The GPU preset (thousands of copies) is :data:`rl.presets.GPU_CONFIG`.
     """
