@@ -15,6 +15,14 @@ to 134 after 26k steps at 3e-4 and stayed within 26-36 up to 176k steps at 1e-4;
 intersection the two rates gave 69.6 / 63.4 against 69.1 / 64.3 s/veh for seeds 0 / 1 on the
 screening draws).
 
+**Teacher per environment** (:data:`ENV_TEACHERS`): where a preset says ``auto``, the intersection
+is warm-started from the clairvoyant rollout teacher instead (``warm_start="rollout"``,
+:mod:`rl.rollout`). On its training-side screening draws the rollout teacher gave PPO -7.0 and
+-11.4 % against tuned gap-out for seeds 0 and 1 where ``auto`` gave -2.5 and -3.7 %, and on the 20
+held-out draws -10.1, -0.4, -9.2, +3.2 and -4.8 % for seeds 0-4 (docs/environment.md). It costs
+about 8 minutes of labelling per seed on 2 cores (``auto``: about 2). The arterial keeps ``auto``:
+a decision there has 8 candidates to look ahead from, about 55 minutes of labelling per seed.
+
 **GPU preset** (:data:`GPU_CONFIG`, 4,096 copies). One thread per copy makes small batches slow
 on a GPU (38 decisions/s for one copy on the H200, docs/gpu.md): throughput comes from thousands
 of copies, so the recipe is sized from the batch down:
@@ -57,6 +65,8 @@ GPU_CONFIG = TrainConfig(n_steps=32, batch_size=4096, n_epochs=5, learning_rate=
                          warm_start="auto")  # the clone is made on CPU copies either way
 CPU_CONFIG = TrainConfig(learning_rate=1e-4, warm_start="auto")
 CONFIGS = {"cpu": CPU_CONFIG, "gpu": GPU_CONFIG}
+#: the teacher that replaces a preset's ``auto`` on an environment (module docstring)
+ENV_TEACHERS = {"ARZ-Intersection-v0": "rollout"}
 N_ENVS = {"cpu": CPU_N_ENVS, "gpu": GPU_N_ENVS}
 
 
@@ -97,7 +107,8 @@ def warm_start_teachers() -> list[str]:
 
 
 def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None = None,
-                  warm_start: str | None = None, demand_stretch: float | None = None) -> TrainingPlan:
+                  warm_start: str | None = None, demand_stretch: float | None = None,
+                  env_id: str | None = None) -> TrainingPlan:
     """Resolve the device and the preset (``auto`` picks the one of the device).
 
     Args:
@@ -106,9 +117,11 @@ def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None
         n_envs: copies (None: the preset's).
         warm_start: the teacher cloned before PPO (:mod:`rl.imitation`): a controller name,
             ``auto`` (the best classical one on the warm start's draws) or ``none`` (a random
-            start); None keeps the preset's.
+            start); None keeps the preset's (on ``env_id``: :data:`ENV_TEACHERS`' in place of ``auto``).
         demand_stretch: the demand curriculum (``TrainConfig.train_demand_stretch``: training
             multipliers up to ``hi + stretch * (hi - lo)``); None keeps the preset's (0).
+        env_id: the environment trained on (chooses the preset's teacher, :data:`ENV_TEACHERS`);
+            None: the preset's as it is.
 
     Raises:
         EnvConfigError: an unknown device, preset or teacher, or n_envs < 1.
@@ -134,6 +147,8 @@ def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None
     config = CONFIGS[name]
     if warm_start is not None:
         config = replace(config, warm_start=None if warm_start == "none" else warm_start)
+    elif config.warm_start == "auto" and env_id in ENV_TEACHERS:
+        config = replace(config, warm_start=ENV_TEACHERS[env_id])
     if demand_stretch is not None:
         config = replace(config, train_demand_stretch=check_demand_stretch(demand_stretch, "demand_stretch"))
     return TrainingPlan(resolved, name, int(n_envs or N_ENVS[name]), config, ppo_device(resolved))

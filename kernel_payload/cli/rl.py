@@ -27,7 +27,7 @@ def train(
     device: str = typer.Option("auto", "--device", help="auto (the GPU when numba-cuda can use one), cpu or gpu."),
     preset: str = typer.Option("auto", "--preset", help="PPO preset: auto (the device's), cpu or gpu (rl/presets.py)."),
     seed: int = typer.Option(0, "--seed", help="Seeds the policy and the training demand draws."),
-    warm_start: str = typer.Option(None, "--warm-start", help="Clone a teacher into the policy before PPO: auto (the best classical one on training-side draws), a classical controller (actuated, max-pressure, ...), rollout (a clairvoyant 120 s look-ahead over tuned actuated-gap: a stronger teacher, slower to label) or none (a random start); default: the preset's (rl/presets.py)."),
+    warm_start: str = typer.Option(None, "--warm-start", help="Clone a teacher into the policy before PPO: auto (the best classical one on training-side draws), a classical controller (actuated, max-pressure, ...), rollout (a clairvoyant 120 s look-ahead over tuned actuated-gap: a stronger teacher, slower to label) or none (a random start); default: the preset's (rl/presets.py: rollout on ARZ-Intersection-v0, auto elsewhere)."),
     demand_stretch: float = typer.Option(None, "--demand-stretch", min=0.0, help="Demand curriculum: training copies draw multipliers up to hi + STRETCH x (hi - lo) of the environment's range (0.25: 0.8-1.2 becomes 0.8-1.3); validation stays on the range; default: the preset's (0)."),
     out: Path = typer.Option(Path("runs/ppo"), "--out", help="Output folder (model.zip, train_metrics.csv, tb/)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -38,7 +38,7 @@ def train(
         inputs.check_seed(seed)
         from rl.presets import plan_training
 
-        plan = plan_training(device, preset, n_envs, warm_start, demand_stretch)
+        plan = plan_training(device, preset, n_envs, warm_start, demand_stretch, env_id=env)
         inputs.check_output_folder(out)
         from rl.training import train as run_train
 
