@@ -335,20 +335,18 @@ def controller_delays(controller, venv, seed: int | None = None) -> tuple[np.nda
     Shapes: both (n_envs,)."""
     from rl.imitation import teacher_labels
 
-    def act(obs):
-        if first[0]:
-            controller.reset(venv.core, seed=seed)
-            first[0] = False
-        return teacher_labels(venv.core, controller.act(obs, venv.core), venv.config.action)
-
-    first = [True]
-    return _episode_delays(venv, seed, act)
+    return _episode_delays(venv, seed, lambda obs: teacher_labels(venv.core, controller.act(obs, venv.core),
+                                                                  venv.config.action),
+                           start=lambda: controller.reset(venv.core, seed=seed))
 
 
-def _episode_delays(venv, seed: int | None, act) -> tuple[np.ndarray, np.ndarray]:
+def _episode_delays(venv, seed: int | None, act, start=None) -> tuple[np.ndarray, np.ndarray]:
+    """One episode per copy under ``act(obs) -> actions`` (``start()`` after the reset)."""
     if seed is not None:
         venv.seed(seed)
     obs = venv.reset()
+    if start is not None:
+        start()
     delay, served = np.zeros(venv.num_envs), np.zeros(venv.num_envs)
     for _ in range(venv.config.n_decisions):
         obs, _, _, infos = venv.step(act(obs))
