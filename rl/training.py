@@ -93,6 +93,9 @@ class TrainConfig:
         warm_start: a classical controller name: before PPO, clone it into the policy and fit the
             critic to its returns (:mod:`rl.imitation`); the clone is validated at step 0 and is a
             candidate of model selection. None: PPO starts from a random policy.
+        warm_start_rounds: DAgger rounds of the warm start (each 8 whole episodes on CPU copies,
+            every decision labelled by the teacher); None: the teacher's default
+            (:func:`rl.imitation.default_rounds`: 6 for ``rollout``, 3 otherwise).
         selection: how model selection scores a validated policy (:func:`selection_score`):
             ``ratio``: the mean over the validation copies of its delay per vehicle divided by the
             warm-start teacher's on the same copy (the teacher's classical part with its tuned
@@ -122,6 +125,7 @@ class TrainConfig:
     ent_coef: float = 0.0
     select_best: bool = True
     warm_start: str | None = None
+    warm_start_rounds: int | None = None
     validation: str = "stratified"
     target_kl: float | None = None
     train_demand_stretch: float = 0.0
@@ -196,6 +200,8 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
         raise EnvConfigError("validation", cfg.validation, f"use one of {VALIDATIONS}")
     if cfg.selection not in SELECTIONS:
         raise EnvConfigError("selection", cfg.selection, f"use one of {SELECTIONS}")
+    if cfg.warm_start_rounds is not None and cfg.warm_start_rounds < 1:
+        raise EnvConfigError("warm_start_rounds", cfg.warm_start_rounds, "give at least 1 (round 0 is the teacher's)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     train_kwargs = _curriculum_kwargs(env_id, env_kwargs, cfg.train_demand_stretch)
@@ -265,9 +271,11 @@ def _warm_start(model, env_id, seed, env_kwargs, cfg: TrainConfig, normalizer, r
     copies when ``cfg.selection == "ratio"`` (the reference of :func:`selection_score`)."""
     if not cfg.warm_start:
         return None
-    from rl.imitation import WarmStartConfig, warm_start
+    from rl.imitation import WarmStartConfig, default_rounds, warm_start
 
-    stats = warm_start(model, env_id, seed, env_kwargs, WarmStartConfig(teacher=cfg.warm_start), normalizer, progress)
+    rounds = cfg.warm_start_rounds or default_rounds(cfg.warm_start)
+    stats = warm_start(model, env_id, seed, env_kwargs, WarmStartConfig(teacher=cfg.warm_start, rounds=rounds),
+                       normalizer, progress)
     model.save(recorder.csv_path.parent / "clone_model.zip")
     if recorder.eval_venv is not None:
         if cfg.selection == "ratio":

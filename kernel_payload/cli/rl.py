@@ -6,6 +6,7 @@ the lab app by :mod:`kernel_payload.cli.app`. Progress bars go to stderr, result
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ def train(
     preset: str = typer.Option("auto", "--preset", help="PPO preset: auto (the device's), cpu or gpu (rl/presets.py)."),
     seed: int = typer.Option(0, "--seed", help="Seeds the policy and the training demand draws."),
     warm_start: str = typer.Option(None, "--warm-start", help="Clone a teacher into the policy before PPO: auto (the best classical one on training-side draws), a classical controller (actuated, max-pressure, ...), rollout (a clairvoyant 120 s look-ahead over tuned actuated-gap: a stronger teacher, slower to label) or none (a random start); default: the preset's (rl/presets.py: rollout on ARZ-Intersection-v0, auto elsewhere)."),
+    warm_start_rounds: int = typer.Option(None, "--warm-start-rounds", min=1, help="DAgger rounds of the warm start, 8 labelled episodes each (round 0 driven by the teacher, the others by the clone); default: the teacher's (6 for rollout, 3 otherwise; rl/imitation.py)."),
     demand_stretch: float = typer.Option(None, "--demand-stretch", min=0.0, help="Demand curriculum: training copies draw multipliers up to hi + STRETCH x (hi - lo) of the environment's range (0.25: 0.8-1.2 becomes 0.8-1.3); validation stays on the range; default: the preset's (0)."),
     out: Path = typer.Option(Path("runs/ppo"), "--out", help="Output folder (model.zip, train_metrics.csv, tb/)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -39,6 +41,8 @@ def train(
         from rl.presets import plan_training
 
         plan = plan_training(device, preset, n_envs, warm_start, demand_stretch, env_id=env)
+        if warm_start_rounds is not None:
+            plan = dataclasses.replace(plan, config=dataclasses.replace(plan.config, warm_start_rounds=warm_start_rounds))
         inputs.check_output_folder(out)
         from rl.training import train as run_train
 
@@ -67,7 +71,7 @@ def train(
     warm = result.warm_start
     if warm:
         clone = f", clone validated at {warm['validation_delay']:.1f} s/veh" if "validation_delay" in warm else ""
-        Console().print(f"warm start: cloned {warm['teacher']} ({warm['agreement']:.0%} agreement on its own "
+        Console().print(f"warm start: cloned {warm['teacher']} in {warm['rounds']} rounds ({warm['agreement']:.0%} agreement on its own "
                         f"states{clone}); model.zip is the policy validated best, at step "
                         f"{result.selected_timesteps:,} (0: the clone itself)")  # fmt: skip
 

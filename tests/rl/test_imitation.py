@@ -72,12 +72,38 @@ def test_the_clone_acts_like_its_teacher_on_new_draws(cloned):
     from stable_baselines3 import PPO
 
     stats = cloned.warm_start
-    assert stats["teacher"] == "max-pressure" and stats["samples"] == 3 * 8 * 30
+    assert stats["teacher"] == "max-pressure" and stats["samples"] == 3 * 8 * 30 and stats["rounds"] == 3
     clone = PPO.load(cloned.model_path.parent / "clone_model.zip", device="cpu")
     mine = _agreement(clone, "max-pressure", 5_000)
     # max-pressure and actuated disagree on some states: the clone follows its own teacher there
     other = _agreement(clone, "actuated", 5_000)
     assert mine >= 0.9 and mine > other
+
+
+def test_rounds_default_per_teacher_and_the_train_config_overrides_them(tmp_path, monkeypatch):
+    import rl.imitation
+    from rl.errors import EnvConfigError
+    from rl.imitation import default_rounds
+
+    assert default_rounds("rollout") == 6 and default_rounds("max-pressure") == WarmStartConfig.rounds == 3
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake(model, env_id, seed, env_kwargs, ws, normalizer=None, progress=None):
+        seen.append(ws.rounds)
+        raise Stop
+
+    monkeypatch.setattr(rl.imitation, "warm_start", fake)
+    base = TrainConfig(n_steps=16, batch_size=32, eval_every=0, checkpoint_every=0, tensorboard=False)
+    for teacher, rounds in (("rollout", None), ("actuated", None), ("rollout", 2)):
+        with pytest.raises(Stop):
+            train("ARZ-Intersection-v0", 16, 1, 0, tmp_path, train_config=TrainConfig(
+                **{**base.__dict__, "warm_start": teacher, "warm_start_rounds": rounds}), **SHORT)
+    assert seen == [6, 3, 2]
+    with pytest.raises(EnvConfigError, match="warm_start_rounds"):
+        train("ARZ-Intersection-v0", 16, 1, 0, tmp_path, train_config=TrainConfig(warm_start_rounds=0), **SHORT)
 
 
 def test_the_clone_is_validated_first_and_is_a_selection_candidate(cloned):
