@@ -2,7 +2,8 @@
 
 One run trains variant ``--variant`` (levers joined by ``+``, see :data:`LEVERS`) for one training
 seed and ``--timesteps`` steps, then runs the selected policy (``model.zip``), the final one
-(``last_model.zip``) and the classical baselines on the same ``--draws`` demand draws seeded
+(``last_model.zip``), the warm start's clone (``clone_model.zip``, with a warm start) and the
+classical baselines on the same ``--draws`` demand draws seeded
 :data:`SCREEN_SEED_BASE` ``+ i`` and prints one CSV row per policy (header with ``--header``).
 
 The screening draws are training-side: disjoint from the training episodes (``seed + i``), from
@@ -66,6 +67,8 @@ LEVERS: dict[str, tuple[dict, dict]] = {
     "lr05": ({"learning_rate": 5e-5}, {}),
     "ratio": ({"selection": "ratio"}, {}),
     "ck25": ({"checkpoint_every": 25_000}, {}),
+    "r6": ({"warm_start_rounds": 6}, {}),
+    "r10": ({"warm_start_rounds": 10}, {}),
 }
 
 
@@ -177,8 +180,11 @@ def main(argv: list[str] | None = None) -> int:
                    train_config=replace(TrainConfig(tensorboard=False), **cfg_over), **env_kwargs)
     wall = time.perf_counter() - start
     base = baselines(args.env, draws, args.out, args.stratified)  # after training: a parallel run may have cached them
-    for label, path, step in (("selected", result.model_path, result.selected_timesteps),
-                              ("last", run_dir / "last_model.zip", result.timesteps)):
+    policies = [("selected", result.model_path, result.selected_timesteps),
+                ("last", run_dir / "last_model.zip", result.timesteps)]
+    if (run_dir / "clone_model.zip").exists():  # the warm start's clone, before PPO
+        policies.append(("clone", run_dir / "clone_model.zip", 0))
+    for label, path, step in policies:
         ppo = run_controller(PolicyController(path), args.env, draws, env_kwargs, args.stratified)
         (run_dir / f"screen_{label}.json").write_text(json.dumps({"draws": draws, "ppo": ppo}))
         row = {"env": args.env, "variant": args.variant, "seed": args.seed, "timesteps": args.timesteps,
