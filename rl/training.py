@@ -283,7 +283,7 @@ def _warm_start(model, env_id, seed, env_kwargs, cfg: TrainConfig, normalizer, r
             delay, served = controller_delays(ref, recorder.eval_venv, recorder.eval_seed)
             recorder.reference = per_vehicle(delay, served)
             stats["reference"] = getattr(ref, "name", type(ref).__name__)
-            stats["reference_validation_delay"] = float(delay.sum() / max(served.sum(), 1e-9))
+            stats["reference_validation_delay"] = pooled_delay(delay, served)
         recorder.validate(0, model)
         stats["validation_delay"] = recorder.rows[-1]["eval_mean_delay"]
     return stats
@@ -363,11 +363,16 @@ def _episode_delays(venv, seed: int | None, act, start=None) -> tuple[np.ndarray
     return delay, served
 
 
+def pooled_delay(delay: np.ndarray, served: np.ndarray) -> float:
+    """Delay per arrived vehicle (s) over all copies pooled: total delay (veh s, shape (B,)) over
+    total arrivals (veh, shape (B,)); 0 arrivals count as 1e-9."""
+    return float(delay.sum() / max(served.sum(), 1e-9))
+
+
 def policy_mean_delay(model, venv, seed: int | None = None) -> float:
     """Mean delay per arrived vehicle (s) of the deterministic policy, one episode per copy
     (all copies pooled; ``seed`` as in :func:`policy_delays`)."""
-    delay, served = policy_delays(model, venv, seed)
-    return float(delay.sum() / max(served.sum(), 1e-9))
+    return pooled_delay(*policy_delays(model, venv, seed))
 
 
 def per_vehicle(delay: np.ndarray, served: np.ndarray) -> np.ndarray:
@@ -503,7 +508,7 @@ def _make_recorder(out_dir, cfg, eval_venv, eval_seed, total, progress, base):
             delay, served = policy_delays(model, eval_venv, eval_seed)
             score = selection_score(delay, served, self.reference)
             self.best.offer(score, n, model.save)
-            pooled = float(delay.sum() / max(served.sum(), 1e-9))
+            pooled = pooled_delay(delay, served)
             scales = getattr(eval_venv.core, "fixed_scale", None)
             for i, d in enumerate(per_vehicle(delay, served)):
                 self.validations.append({
