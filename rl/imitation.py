@@ -44,6 +44,10 @@ AUTO_TEACHERS = ("actuated", "actuated-gap", "max-pressure")
 #: the clairvoyant look-ahead teacher (:mod:`rl.rollout`) over tuned actuated-gap; a student
 #: cloning it sees only its observation
 ROLLOUT_TEACHER = "rollout"
+#: the rollout teacher's candidate set (:class:`rl.rollout.RolloutController`): the base's request
+#: and its one-signal deviations, the same 2 candidates as ``all`` on one signal (so the same
+#: labels on the intersection) and 4 instead of 8 on the 3-signal arterial (half the labelling)
+ROLLOUT_CANDIDATES = "single"
 #: DAgger rounds per teacher where the default (3) is not enough: the rollout teacher's clone of the
 #: intersection, cloned alone (no PPO) on training-side screening draws, went from +19.3 to -14.9 %
 #: (seed 1) and from +2.7 to -7.1 % (seed 3) against tuned gap-out with 6 rounds instead of 3
@@ -100,7 +104,7 @@ def make_teacher(name: str):
     if name == ROLLOUT_TEACHER:
         from rl.rollout import RolloutController
 
-        return RolloutController(make_controller("actuated-gap"))
+        return RolloutController(make_controller("actuated-gap"), candidates=ROLLOUT_CANDIDATES)
     if name not in CONTROLLERS:
         raise UnknownNameError("teacher", name, [*CONTROLLERS, "auto", ROLLOUT_TEACHER])
     return make_controller(name)

@@ -21,7 +21,8 @@ is warm-started from the clairvoyant rollout teacher instead (``warm_start="roll
 -11.4 % against tuned gap-out for seeds 0 and 1 where ``auto`` gave -2.5 and -3.7 %, and on the 20
 held-out draws -10.1, -0.4, -9.2, +3.2 and -4.8 % for seeds 0-4 (docs/environment.md). It costs
 about 8 minutes of labelling per seed on 2 cores (``auto``: about 2). The arterial keeps ``auto``:
-a decision there has 8 candidates to look ahead from, about 55 minutes of labelling per seed.
+with 8 candidates per decision the rollout teacher took about 55 minutes of labelling per seed
+there; it now looks ahead from 4 (``rl.imitation.ROLLOUT_CANDIDATES``), not yet screened.
 
 **GPU preset** (:data:`GPU_CONFIG`, 4,096 copies). One thread per copy makes small batches slow
 on a GPU (38 decisions/s for one copy on the H200, docs/gpu.md): throughput comes from thousands

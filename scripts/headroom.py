@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--env", default="ARZ-Intersection-v0", help="a registered ARZ-* environment id")
     ap.add_argument("--points", type=int, default=10, help="stratified demand multipliers (default 10)")
     ap.add_argument("--horizon", type=float, default=120.0, help="look-ahead, s (default 120)")
+    ap.add_argument("--candidates", choices=("all", "single"), default="all",
+                    help="look-ahead candidates: every phase combination (all, the bound) or the base's "
+                         "request and its one-signal deviations (single: cheaper with several signals)")
     args = ap.parse_args(argv)
     from rl import ENV_IDS
 
@@ -47,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     draws = screen_draws(args.points)
     start = time.perf_counter()
     gap = run_controller(GapActuated(**params), args.env, draws, {}, stratified=True)
-    bound = run_controller(RolloutController(GapActuated(**params), args.horizon), args.env, draws, {},
+    bound = run_controller(RolloutController(GapActuated(**params), args.horizon, args.candidates), args.env, draws, {},
                            stratified=True)
     wall = time.perf_counter() - start
     g, r = np.asarray(gap["delay"]), np.asarray(bound["delay"])

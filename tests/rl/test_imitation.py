@@ -178,6 +178,7 @@ def test_the_rollout_teacher_tunes_its_base_and_labels_with_its_lookahead(tmp_pa
 
     teacher = make_teacher("rollout")
     assert isinstance(teacher, RolloutController) and tuned_part(teacher) is teacher.base
+    assert teacher.mode == "single"  # the base's request and its one-signal deviations
     with pytest.raises(UnknownNameError, match="rollout"):
         make_teacher("oracle")
     venv = make_vec_env("ARZ-Intersection-v0", 2, seed=0, **SHORT)

@@ -64,6 +64,35 @@ def test_it_takes_the_least_delay_candidate_of_every_signal_combination():
         np.testing.assert_array_equal(chosen, ctl.candidates[best[0]])
 
 
+def test_single_candidates_are_the_base_request_and_its_one_signal_deviations():
+    core, _ = core_after("ARZ-Arterial-v0", [1.0, 1.1], steps=20)
+    full = RolloutController(horizon_s=10.0)
+    full.reset(core)
+    ctl = RolloutController(horizon_s=10.0, candidates="single")
+    ctl.reset(core)
+    assert ctl.K == 4 and ctl.params()["candidates"] == "single"
+    own = ctl.own.act(core.observe(), core)
+    cands = ctl.candidate_phases(own)  # (B, K, S)
+    assert cands.shape == (2, 4, 3)
+    np.testing.assert_array_equal(cands[:, 0], own)
+    np.testing.assert_array_equal((cands[:, 1:] != own[:, None, :]).sum(axis=2), 1)  # one signal each
+    assert len({tuple(c) for c in cands[0]}) == 4
+    # each candidate's look-ahead is the one the exhaustive controller computes for that combination
+    single, every = ctl.lookahead_delays(core, cands), full.lookahead_delays(core)
+    for b in range(core.B):
+        for k in range(ctl.K):
+            j = int(np.flatnonzero((full.candidates == cands[b, k]).all(axis=1))[0])
+            assert single[b, k] == pytest.approx(every[b, j], rel=1e-12, abs=1e-9)
+    chosen = ctl.act(core.observe(), core)  # a fresh base request on the same state: the same one
+    for b in range(core.B):
+        best = single[b].min()
+        assert any((chosen[b] == cands[b, k]).all() for k in np.flatnonzero(single[b] <= best + 1e-6))
+    with pytest.raises(RLError, match="candidates"):
+        RolloutController(candidates="some")
+    with pytest.raises(RLError, match="pass them"):
+        ctl.lookahead_delays(core)
+
+
 def test_ties_go_to_the_base_controllers_request(monkeypatch):
     core, _ = core_after("ARZ-Intersection-v0", [1.0, 1.0, 1.0], steps=5)
     ctl = RolloutController(horizon_s=10.0)
@@ -74,7 +103,7 @@ def test_ties_go_to_the_base_controllers_request(monkeypatch):
     delays = np.zeros((3, 2))
     delays[1, other[1]], delays[1, own[1]] = 5.0, 6.0
     delays[2, other[2]], delays[2, own[2]] = 6.0, 5.0
-    monkeypatch.setattr(ctl, "lookahead_delays", lambda c: delays)
+    monkeypatch.setattr(ctl, "lookahead_delays", lambda c, cands=None: delays)
     np.testing.assert_array_equal(ctl.act(core.observe(), core)[:, 0], [own[0], other[1], own[2]])
 
 
