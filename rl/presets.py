@@ -109,7 +109,7 @@ def warm_start_teachers() -> list[str]:
 
 def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None = None,
                   warm_start: str | None = None, demand_stretch: float | None = None,
-                  env_id: str | None = None) -> TrainingPlan:
+                  env_id: str | None = None, warm_start_rounds: int | None = None) -> TrainingPlan:
     """Resolve the device and the preset (``auto`` picks the one of the device).
 
     Args:
@@ -123,9 +123,11 @@ def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None
             multipliers up to ``hi + stretch * (hi - lo)``); None keeps the preset's (0).
         env_id: the environment trained on (chooses the preset's teacher, :data:`ENV_TEACHERS`);
             None: the preset's as it is.
+        warm_start_rounds: DAgger rounds of the warm start (``TrainConfig.warm_start_rounds``);
+            None: the teacher's default (:func:`rl.imitation.default_rounds`).
 
     Raises:
-        EnvConfigError: an unknown device, preset or teacher, or n_envs < 1.
+        EnvConfigError: an unknown device, preset or teacher, n_envs < 1 or warm_start_rounds < 1.
         BackendUnavailableError: ``device="gpu"`` without a usable GPU.
     """
     if device not in DEVICES:
@@ -134,6 +136,8 @@ def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None
         raise EnvConfigError("preset", preset, f"use one of {PRESETS}")
     if n_envs is not None and n_envs < 1:
         raise EnvConfigError("n_envs", n_envs, "give at least 1")
+    if warm_start_rounds is not None and warm_start_rounds < 1:
+        raise EnvConfigError("warm_start_rounds", warm_start_rounds, "give at least 1 (round 0 is the teacher's)")
     if warm_start is not None and warm_start not in ("none", "auto") and warm_start not in warm_start_teachers():
         raise EnvConfigError("warm_start", warm_start, f"use 'auto', one of {warm_start_teachers()} or 'none'")
     from rl.errors import BackendUnavailableError
@@ -150,6 +154,8 @@ def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None
         config = replace(config, warm_start=None if warm_start == "none" else warm_start)
     elif config.warm_start == "auto" and env_id in ENV_TEACHERS:
         config = replace(config, warm_start=ENV_TEACHERS[env_id])
+    if warm_start_rounds is not None:
+        config = replace(config, warm_start_rounds=int(warm_start_rounds))
     if demand_stretch is not None:
         config = replace(config, train_demand_stretch=check_demand_stretch(demand_stretch, "demand_stretch"))
     return TrainingPlan(resolved, name, int(n_envs or N_ENVS[name]), config, ppo_device(resolved))

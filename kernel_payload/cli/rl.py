@@ -6,7 +6,6 @@ the lab app by :mod:`kernel_payload.cli.app`. Progress bars go to stderr, result
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -40,9 +39,8 @@ def train(
         inputs.check_seed(seed)
         from rl.presets import plan_training
 
-        plan = plan_training(device, preset, n_envs, warm_start, demand_stretch, env_id=env)
-        if warm_start_rounds is not None:
-            plan = dataclasses.replace(plan, config=dataclasses.replace(plan.config, warm_start_rounds=warm_start_rounds))
+        plan = plan_training(device, preset, n_envs, warm_start, demand_stretch, env_id=env,
+                             warm_start_rounds=warm_start_rounds)
         inputs.check_output_folder(out)
         from rl.training import train as run_train
 

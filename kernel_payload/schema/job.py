@@ -74,6 +74,8 @@ class RLSettings(_Model):
             ``auto`` (the best classical one on training-side draws), ``rollout`` (the clairvoyant
             look-ahead of ``rl.rollout``) or ``none`` (a random start); unset keeps the preset's
             (``rl.presets``).
+        warm_start_rounds: DAgger rounds of the warm start (8 labelled episodes each); unset: the
+            teacher's default (6 for ``rollout``, 3 otherwise; ``rl.imitation``).
         demand_stretch: demand curriculum, training multipliers up to ``hi + stretch * (hi -
             lo)`` of the environment's range while validation and evaluation stay on it; unset
             keeps the preset's (0).
@@ -93,6 +95,7 @@ class RLSettings(_Model):
     preset: Literal["auto", "cpu", "gpu"] = "auto"
     gpu: RLGpuSettings = Field(default_factory=RLGpuSettings)
     warm_start: str | None = None
+    warm_start_rounds: PositiveInt | None = None
     demand_stretch: NonNegativeFloat | None = None
 
     @field_validator("env")

@@ -117,7 +117,8 @@ def _plan(settings: Any, device: str) -> tuple[Any, int]:
     n_envs = (settings.gpu.n_envs if gpu else settings.n_envs)
     timesteps = (settings.gpu.timesteps or settings.timesteps) if gpu else settings.timesteps
     return plan_training(device, settings.preset, n_envs, settings.warm_start,
-                         settings.demand_stretch, env_id=settings.env), int(timesteps)
+                         settings.demand_stretch, env_id=settings.env,
+                         warm_start_rounds=settings.warm_start_rounds), int(timesteps)
 
 
 def _rate_metric(result: Any, seed: int) -> dict[str, float]:

@@ -47,6 +47,7 @@ def test_minimal_job_gets_defaults():
         ({"name": "x", "suites": ["verify"], "device": "tpu"}, ("device",)),
         ({"name": "x", "suites": []}, ("suites",)),
         ({"name": "x", "suites": ["rl"], "rl": {"demand_stretch": -0.5}}, ("rl", "demand_stretch")),
+        ({"name": "x", "suites": ["rl"], "rl": {"warm_start_rounds": 0}}, ("rl", "warm_start_rounds")),
     ],
 )
 def test_invalid_jobs_name_the_key(data, key):
@@ -156,6 +157,6 @@ def test_stage_is_its_word_everywhere():
 
 def test_rl_accepts_the_rollout_teacher_and_a_demand_stretch():
     job = JobSpec.model_validate({"name": "x", "suites": ["rl"],
-                                  "rl": {"warm_start": "rollout", "demand_stretch": 0.25}})
-    assert (job.rl.warm_start, job.rl.demand_stretch) == ("rollout", 0.25)
+                                  "rl": {"warm_start": "rollout", "demand_stretch": 0.25, "warm_start_rounds": 4}})
+    assert (job.rl.warm_start, job.rl.demand_stretch, job.rl.warm_start_rounds) == ("rollout", 0.25, 4)
     assert JobSpec.model_validate({"name": "x", "suites": ["rl"]}).rl.demand_stretch is None

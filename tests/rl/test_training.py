@@ -128,6 +128,10 @@ def test_presets_resolve_device_preset_and_learning_rate():
     assert plan_training("cpu", warm_start="none", env_id="ARZ-Intersection-v0").config.warm_start is None
     assert plan_training("cpu", demand_stretch=0.25).config.train_demand_stretch == 0.25
     assert plan_training("cpu").config.train_demand_stretch == 0.0
+    assert plan_training("cpu").config.warm_start_rounds is None  # the teacher's default
+    assert plan_training("cpu", warm_start_rounds=4).config.warm_start_rounds == 4
+    with pytest.raises(EnvConfigError, match="warm_start_rounds"):
+        plan_training("cpu", warm_start_rounds=0)
     with pytest.raises(EnvConfigError, match="demand_stretch"):
         plan_training("cpu", demand_stretch=-1.0)
     with pytest.raises(EnvConfigError, match="lr_schedule"):
