@@ -67,6 +67,7 @@ LEVERS: dict[str, tuple[dict, dict]] = {
     "lr05": ({"learning_rate": 5e-5}, {}),
     "ratio": ({"selection": "ratio"}, {}),
     "ck25": ({"checkpoint_every": 25_000}, {}),
+    "r3": ({"warm_start_rounds": 3}, {}),
     "r6": ({"warm_start_rounds": 6}, {}),
     "r10": ({"warm_start_rounds": 10}, {}),
 }
