@@ -57,7 +57,7 @@ from dataclasses import dataclass, replace
 
 from rl.config import DEVICES
 from rl.errors import EnvConfigError
-from rl.training import TrainConfig, check_demand_stretch
+from rl.training import TrainConfig, check_demand_stretch, check_warm_start_rounds
 
 PRESETS = ("auto", "cpu", "gpu")
 CPU_N_ENVS = 8
@@ -137,8 +137,7 @@ def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None
         raise EnvConfigError("preset", preset, f"use one of {PRESETS}")
     if n_envs is not None and n_envs < 1:
         raise EnvConfigError("n_envs", n_envs, "give at least 1")
-    if warm_start_rounds is not None and warm_start_rounds < 1:
-        raise EnvConfigError("warm_start_rounds", warm_start_rounds, "give at least 1 (round 0 is the teacher's)")
+    check_warm_start_rounds(warm_start_rounds)
     if warm_start is not None and warm_start not in ("none", "auto") and warm_start not in warm_start_teachers():
         raise EnvConfigError("warm_start", warm_start, f"use 'auto', one of {warm_start_teachers()} or 'none'")
     from rl.errors import BackendUnavailableError
@@ -156,7 +155,7 @@ def plan_training(device: str = "auto", preset: str = "auto", n_envs: int | None
     elif config.warm_start == "auto" and env_id in ENV_TEACHERS:
         config = replace(config, warm_start=ENV_TEACHERS[env_id])
     if warm_start_rounds is not None:
-        config = replace(config, warm_start_rounds=int(warm_start_rounds))
+        config = replace(config, warm_start_rounds=warm_start_rounds)
     if demand_stretch is not None:
         config = replace(config, train_demand_stretch=check_demand_stretch(demand_stretch, "demand_stretch"))
     return TrainingPlan(resolved, name, int(n_envs or N_ENVS[name]), config, ppo_device(resolved))

@@ -200,8 +200,7 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
         raise EnvConfigError("validation", cfg.validation, f"use one of {VALIDATIONS}")
     if cfg.selection not in SELECTIONS:
         raise EnvConfigError("selection", cfg.selection, f"use one of {SELECTIONS}")
-    if cfg.warm_start_rounds is not None and cfg.warm_start_rounds < 1:
-        raise EnvConfigError("warm_start_rounds", cfg.warm_start_rounds, "give at least 1 (round 0 is the teacher's)")
+    check_warm_start_rounds(cfg.warm_start_rounds)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     train_kwargs = _curriculum_kwargs(env_id, env_kwargs, cfg.train_demand_stretch)
@@ -250,6 +249,15 @@ def check_demand_stretch(stretch, key: str = "train_demand_stretch") -> float:
     if not (isinstance(stretch, (int, float)) and stretch >= 0):
         raise EnvConfigError(key, stretch, "give a number >= 0 (0: the environment's range)")
     return float(stretch)
+
+
+def check_warm_start_rounds(rounds) -> int | None:
+    """``rounds`` (None: the teacher's default) as an int >= 1, else :class:`EnvConfigError`."""
+    if rounds is None:
+        return None
+    if not (isinstance(rounds, int) and rounds >= 1):
+        raise EnvConfigError("warm_start_rounds", rounds, "give at least 1 (round 0 is the teacher's)")
+    return int(rounds)
 
 
 def _curriculum_kwargs(env_id: str, env_kwargs: dict, stretch: float) -> dict:
