@@ -63,7 +63,7 @@ PRESETS = ("auto", "cpu", "gpu")
 CPU_N_ENVS = 8
 GPU_N_ENVS = 4096
 GPU_CONFIG = TrainConfig(n_steps=32, batch_size=4096, n_epochs=5, learning_rate=1e-3, lr_schedule="linear",
-                         lr_final_fraction=0.1, eval_every=2_000_000, eval_envs=8, checkpoint_every=5_000_000,
+                         lr_final_fraction=0.1, eval_every=2_000_000, eval_envs=32, checkpoint_every=5_000_000,
                          warm_start="auto")  # the clone is made on CPU copies either way
 CPU_CONFIG = TrainConfig(learning_rate=1e-4, warm_start="auto")
 CONFIGS = {"cpu": CPU_CONFIG, "gpu": GPU_CONFIG}

@@ -40,7 +40,7 @@ class TrainConfig:
     Model selection (issue 17, seed robustness): the policy keeps moving between evaluations (the
     validation delay of one run jumped between 34 and 141 s/veh from 50k steps on), so the final
     policy is a draw from that spread and one training seed in three lost to actuated. The run
-    therefore delivers the best validated policy: ``eval_envs`` 8 training-side draws (``seed +
+    therefore delivers the best validated policy: ``eval_envs`` training-side draws (``seed +
     EVAL_SEED_OFFSET + i``, replayed identically at every evaluation so that candidates are
     compared on the same demand), scored by the geometric mean delay per vehicle
     (:func:`selection_score`), every ``eval_every`` steps and at the end. The validation copies run
@@ -49,7 +49,11 @@ class TrainConfig:
     delay jumps within the top tenth of the range (one policy: 27 s/veh at x1.1, 126 at x1.15, 84 at
     x1.2), so 8 random draws, of which some runs had three in that tenth and others none, picked
     policies by luck (a seed-1 run chose one that was 2 % worse than tuned gap-out over the range;
-    stratified validation chose 12 % better, same training run).
+    stratified validation chose 12 % better, same training run). 32 copies, not 8: of the ten clone
+    candidates of one intersection warm start (rollout teacher, seed 3), 8 copies scored best one
+    that was 9 % worse than tuned gap-out on 20 screening draws; 32 copies scored best the one that
+    was 12 % better, and ranked the ten nearly as the screening draws did, for about 15 s more per
+    validation on one core (docs/environment.md, "Choosing the clone").
     Screened with ``scripts/ppo_screen.py`` (ARZ-Intersection-v0, 100k steps, 8 training-side
     draws ``10**12 + 10**9 + i``; actuated, the best classical there, 73.4 s/veh): the selected
     policy against the final one, 74.5 vs 80.7 s (seed 0) and 109.2 vs 126.7 s (seed 1).
@@ -115,7 +119,7 @@ class TrainConfig:
     learning_rate: float = 3e-4
     gamma: float = 0.99
     eval_every: int = 25_000
-    eval_envs: int = 8
+    eval_envs: int = 32
     checkpoint_every: int = 100_000
     tensorboard: bool = True
     torch_threads: int = 1
@@ -274,24 +278,36 @@ def _curriculum_kwargs(env_id: str, env_kwargs: dict, stretch: float) -> dict:
 
 def _warm_start(model, env_id, seed, env_kwargs, cfg: TrainConfig, normalizer, recorder, progress) -> dict | None:
     """Clone ``cfg.warm_start`` into the policy (:func:`rl.imitation.warm_start`), saved as
-    ``clone_model.zip``; with validation, the clone is validated first (a ``timesteps = 0`` row) and
-    offered to model selection, after the teacher's classical part has been run on the validation
-    copies when ``cfg.selection == "ratio"`` (the reference of :func:`selection_score`)."""
+    ``clone_model.zip``; with validation, the clone is chosen among its candidates by the validation
+    score (the score model selection uses, on the same copies), then validated (a ``timesteps = 0``
+    row) and offered to model selection; when ``cfg.selection == "ratio"`` the teacher's classical
+    part is first run on the validation copies (the reference of :func:`selection_score`)."""
     if not cfg.warm_start:
         return None
     from rl.imitation import WarmStartConfig, default_rounds, warm_start
 
     rounds = cfg.warm_start_rounds or default_rounds(cfg.warm_start)
-    stats = warm_start(model, env_id, seed, env_kwargs, WarmStartConfig(teacher=cfg.warm_start, rounds=rounds),
-                       normalizer, progress)
-    model.save(recorder.csv_path.parent / "clone_model.zip")
-    if recorder.eval_venv is not None:
-        if cfg.selection == "ratio":
-            ref = reference_controller(stats["teacher"], stats.get("teacher_params") or {})
-            delay, served = controller_delays(ref, recorder.eval_venv, recorder.eval_seed)
+    venv = recorder.eval_venv
+    reference = {}
+
+    def set_reference(teacher: str, params: dict) -> None:  # ratio selection's divisor, run once
+        if cfg.selection == "ratio" and not reference:
+            ref = reference_controller(teacher, params)
+            delay, served = controller_delays(ref, venv, recorder.eval_seed)
             recorder.reference = per_vehicle(delay, served)
-            stats["reference"] = getattr(ref, "name", type(ref).__name__)
-            stats["reference_validation_delay"] = pooled_delay(delay, served)
+            reference.update(reference=getattr(ref, "name", type(ref).__name__),
+                             reference_validation_delay=pooled_delay(delay, served))
+
+    def select(candidate, teacher: str, params: dict) -> float:  # the validation score of a clone
+        set_reference(teacher, params)
+        return selection_score(*policy_delays(candidate, venv, recorder.eval_seed), recorder.reference)
+
+    stats = warm_start(model, env_id, seed, env_kwargs, WarmStartConfig(teacher=cfg.warm_start, rounds=rounds),
+                       normalizer, progress, select if venv is not None else None)
+    model.save(recorder.csv_path.parent / "clone_model.zip")
+    if venv is not None:
+        set_reference(stats["teacher"], stats.get("teacher_params") or {})
+        stats.update(reference)
         recorder.validate(0, model)
         stats["validation_delay"] = recorder.rows[-1]["eval_mean_delay"]
     return stats

@@ -91,7 +91,7 @@ def test_rounds_default_per_teacher_and_the_train_config_overrides_them(tmp_path
     class Stop(Exception):
         pass
 
-    def fake(model, env_id, seed, env_kwargs, ws, normalizer=None, progress=None):
+    def fake(model, env_id, seed, env_kwargs, ws, normalizer=None, progress=None, select=None):
         seen.append(ws.rounds)
         raise Stop
 
@@ -112,6 +112,39 @@ def test_the_clone_is_validated_first_and_is_a_selection_candidate(cloned):
     assert rows[0]["timesteps"] == "0" and float(rows[0]["eval_mean_delay"]) > 0
     assert float(rows[0]["eval_mean_delay"]) == pytest.approx(cloned.warm_start["validation_delay"])
     assert cloned.selected_timesteps in {0, 32}
+
+
+def test_the_clone_is_the_candidate_with_the_best_validation_score(cloned):
+    stats = cloned.warm_start
+    scores = stats["clone_scores"]
+    assert set(scores) == {"round0", "round1", "round2", "refit0", "refit1", "refit2", "refit3"}
+    assert stats["clone_chosen"] == min(scores, key=scores.get)
+    with (cloned.model_path.parent / "validation.csv").open() as fh:
+        first = [r for r in csv.DictReader(fh) if r["timesteps"] == "0"]
+    # the kept clone is the one scored: its validation row repeats its candidate score
+    assert float(first[0]["score"]) == pytest.approx(scores[stats["clone_chosen"]], rel=1e-9)
+
+
+def test_warm_start_keeps_the_candidate_that_select_scores_lowest(tmp_path):
+    from stable_baselines3 import PPO
+
+    model = PPO("MlpPolicy", make_vec_env("ARZ-Intersection-v0", 2, seed=0, **SHORT), n_steps=16, batch_size=32,
+                seed=0, device="cpu")
+    seen = []
+
+    def select(m, teacher, params):  # any function of the policy: here its action head's mean weight
+        seen.append((teacher, dict(params)))
+        return float(m.policy.action_net.weight.detach().mean())
+
+    ws = WarmStartConfig(teacher="actuated-gap", rounds=2, copies=2, steps=50, refits=3, tune_copies=2)
+    stats = warm_start(model, "ARZ-Intersection-v0", 0, SHORT, ws, select=select)
+    scores = stats["clone_scores"]
+    assert list(scores) == ["round0", "round1", "refit0", "refit1", "refit2"] and len(set(scores.values())) == 5
+    assert stats["clone_chosen"] == min(scores, key=scores.get)
+    assert float(model.policy.action_net.weight.detach().mean()) == pytest.approx(scores[stats["clone_chosen"]])
+    assert seen == [("actuated-gap", stats["teacher_params"])] * 5 and stats["teacher_params"]
+    no_select = warm_start(model, "ARZ-Intersection-v0", 0, SHORT, ws)
+    assert "clone_scores" not in no_select
 
 
 def test_ratio_selection_divides_by_the_teacher_on_the_validation_copies(cloned):
