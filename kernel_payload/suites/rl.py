@@ -132,7 +132,8 @@ def _rate_metric(result: Any, seed: int) -> dict[str, float]:
 
 def _selection_metrics(result: Any, seed: int) -> dict[str, Any]:
     """Where the delivered policy came from: the timesteps of the selected policy (0: the
-    warm-start clone itself) and, with a warm start, its teacher and the clone's validation delay."""
+    warm-start clone itself) and, with a warm start, its teacher, the clone's validation delay and
+    which of the candidate fits became the clone (``round<r>``/``refit<k>``, when they were scored)."""
     out: dict[str, Any] = {}
     selected = getattr(result, "selected_timesteps", None)
     if selected is not None:
@@ -142,6 +143,8 @@ def _selection_metrics(result: Any, seed: int) -> dict[str, Any]:
         out[f"rl_warm_start_teacher_seed{seed}"] = str(warm["teacher"])
         if "validation_delay" in warm:
             out[f"rl_warm_start_clone_delay_s_seed{seed}"] = round(float(warm["validation_delay"]), 2)
+        if "clone_chosen" in warm:
+            out[f"rl_warm_start_clone_chosen_seed{seed}"] = str(warm["clone_chosen"])
     return out
 
 

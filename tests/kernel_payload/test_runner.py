@@ -203,6 +203,8 @@ def test_real_rl_suite_through_the_payload_at_smoke_size(run_payload):
     # named, and the clone validated
     assert metrics["rl_warm_start_teacher_seed5"] == "rollout"
     assert metrics["rl_warm_start_clone_delay_s_seed5"] >= 0 and metrics["rl_selected_timesteps_seed5"] in {0, 64}
+    # the clone is the best scored of the 6 round fits and 4 refits (rl.imitation.warm_start)
+    assert metrics["rl_warm_start_clone_chosen_seed5"] in {f"round{r}" for r in range(6)} | {f"refit{k}" for k in range(4)}
     assert_manifest_matches(out, summary)
 
 
