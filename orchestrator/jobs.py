@@ -116,21 +116,7 @@ def submit_job(
                 raise BadInput(f"{plan.reason}, so it must push.", fix="drop --no-push")
             refuse_embedded_credentials(sync.repo_root)
         slug = make_slug(spec.name, sync.sha)
-        repo_url = clone_url(sync, remote=plan is not None and plan.needs_push)
-        if plan is not None and not plan.needs_push:  # inline/dataset: the summary names the remote
-            repo_url = strip_credentials(sync.remote_url or "")
-        kspec = KernelSpec(job_id=slug, slug=slug, commit_sha=sync.sha, repo_url=repo_url, job=spec)
-        request = _push_request(spec, slug, "")
-        extras = ("gpu",) if remote_kernel and request.gpu else ()  # a remote GPU kernel needs numba-cuda
-        requirements = kernel_requirements(sync.repo_root, extras)
-        wheels = wheelhouse_for(spec.kaggle, requirements) if remote_kernel else None
-        request.script = build_kernel_script(
-            kspec, repo_url, requirements, archive=plan.archive if plan is not None else None,
-            dataset=plan.dataset if plan is not None else None,
-            wheels=wheels.kernel_config() if wheels is not None else None,
-        )
-        request.extra.update(code_plan=plan, wheelhouse=wheels,  # datasets the backend attaches
-                             repo_root=sync.repo_root if remote_kernel else None)
+        request, kspec = prepare_push(spec, slug, sync, plan)
         clock.lap(Stage.BUILD)
         planned = KernelRef(backend.name, slug, "", None, "")
         record = JobRecord.new(planned, spec.name, sync.sha, sync.repo_root,
@@ -172,6 +158,41 @@ def code_plan(code: str, sync: SyncResult) -> TransportPlan:
     with SecretGuard(sync.repo_root) as guard:
         archive = build_archive(sync.repo_root, sync.sha, guard)
     return plan_transport(code, archive, sync.remote_url, root=sync.repo_root)
+
+
+def prepare_push(job: JobSpec, slug: str, sync: SyncResult,
+                 plan: TransportPlan | None) -> tuple[PushRequest, KernelSpec]:  # fmt: skip
+    """The push of ``job`` pinned to ``sync.sha``: the request (kernel script, settings, the
+    datasets a remote backend attaches) and the kernel spec it embeds. The one mapping from a job
+    to a push, for ``arz submit`` and for every member of a sweep.
+
+    Args:
+        job: the validated job.
+        slug: the kernel's slug (:func:`make_slug`).
+        sync: the pinned commit and its repository (``remote_url`` may carry credentials: they
+            never reach the script or the spec).
+        plan: how the code reaches a remote kernel (:func:`code_plan`); None for a backend that
+            runs on this machine (the kernel clones the repository folder).
+
+    Raises:
+        NoRemote: the transport clones the remote and the repository has none.
+    """
+    repo_url = clone_url(sync, remote=plan is not None and plan.needs_push)
+    if plan is not None and not plan.needs_push:  # inline/dataset: the summary names the remote
+        repo_url = strip_credentials(sync.remote_url or "")
+    kspec = KernelSpec(job_id=slug, slug=slug, commit_sha=sync.sha, repo_url=repo_url, job=job)
+    request = _push_request(job, slug, "")
+    extras = ("gpu",) if plan is not None and request.gpu else ()  # a remote GPU kernel needs numba-cuda
+    requirements = kernel_requirements(sync.repo_root, extras)
+    wheels = wheelhouse_for(job.kaggle, requirements) if plan is not None else None
+    request.script = build_kernel_script(
+        kspec, repo_url, requirements, archive=plan.archive if plan is not None else None,
+        dataset=plan.dataset if plan is not None else None,
+        wheels=wheels.kernel_config() if wheels is not None else None,
+    )
+    request.extra.update(code_plan=plan, wheelhouse=wheels,  # datasets the backend attaches
+                         repo_root=sync.repo_root if plan is not None else None)
+    return request, kspec
 
 
 def clone_url(sync: SyncResult, remote: bool) -> str:

@@ -121,6 +121,14 @@ class ExecutionBackend(Protocol):
     def push(self, request: PushRequest) -> KernelRef:
         """Start the kernel; return a reference pinned to this exact run."""
 
+    def find(self, slug: str, gpu: bool = False, deadline_s: float | None = None) -> KernelRef | None:
+        """The run of ``slug`` if a push of it landed, else None (then it is safe to push it).
+
+        For a push whose answer was lost (the process died after recording the job and before
+        storing the reference): the reference, and the run's local state, as ``push`` would have
+        made them. ``gpu`` and ``deadline_s`` (None: the backend's default) are the job's, kept
+        in that state."""
+
     def status(self, ref: KernelRef) -> RemoteStatus:
         """Current status of the pinned run."""
 

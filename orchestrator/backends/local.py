@@ -98,6 +98,14 @@ class LocalBackend:
         self._children[request.slug] = child
         return KernelRef(backend=self.name, slug=request.slug, owner="local", workdir=str(workdir))
 
+    def find(self, slug: str, gpu: bool = False, deadline_s: float | None = None) -> KernelRef | None:
+        """The run of ``slug`` if it was started (its folder has the ``pid`` the launcher writes
+        right after starting it), else None. ``gpu`` and ``deadline_s`` are not used here."""
+        workdir = self.root / slug
+        if not (workdir / "pid").is_file():
+            return None
+        return KernelRef(backend="local", slug=slug, owner="local", workdir=str(workdir))
+
     def status(self, ref: KernelRef) -> RemoteStatus:
         """The kernel's lifecycle from the process state, the exit code and the marker files."""
         workdir = self._workdir(ref)

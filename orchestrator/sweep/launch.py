@@ -24,8 +24,8 @@ from orchestrator.backends import get_backend
 from orchestrator.backends.base import ExecutionBackend, JobStatus, KernelRef
 from orchestrator.errors import BackendError, BadInput
 from orchestrator.gitsync import SyncResult, refuse_embedded_credentials, sync_repository
-from orchestrator.jobs import UNKNOWN_RESULT, clone_url, code_plan
-from orchestrator.kernel_builder import build_kernel_script, kernel_requirements, make_slug
+from orchestrator.jobs import UNKNOWN_RESULT, code_plan, prepare_push
+from orchestrator.kernel_builder import make_slug
 from orchestrator.registry import JobRecord, Registry, SweepRecord
 from orchestrator.sweep.spec import Sweep, load_sweep, slugify
 
@@ -166,7 +166,6 @@ class MemberLauncher:
         remote = json.loads(record.plan_json).get("remote_url") or None
         self.sync = SyncResult(Path(record.repo_root), record.commit_sha, None, False, False, remote)
         self._plans: dict[str, Any] = dict(plans or {})
-        self._requirements: dict[bool, list[str]] = {}
 
     def launch(self, member_id: str, job: JobSpec) -> JobRecord:
         """Record the member (``submitting``), then push it; return its record.
@@ -202,31 +201,17 @@ class MemberLauncher:
     def adopt(self, record: JobRecord) -> JobRecord | None:
         """A member recorded as ``submitting`` by an earlier process: if its kernel exists on
         the backend, record it as pushed and return the record; None when it never landed."""
-        from orchestrator.sweep.adopt import find_run
-
         job = KernelSpec.model_validate_json(record.spec_json).job
-        ref = find_run(self.backend, record.slug, gpu=is_gpu(job), deadline_s=job.deadline)
+        ref = self.backend.find(record.slug, gpu=is_gpu(job), deadline_s=job.deadline)
         if ref is None:
             return None
         return self.registry.update(record, owner=ref.owner, version=ref.version,
                                     workdir=ref.workdir, status=JobStatus.QUEUED, message="")  # fmt: skip
 
     def _request(self, job: JobSpec, slug: str) -> tuple[Any, str]:
-        from orchestrator.jobs import _push_request  # the one place that maps a job to a push
-
         remote = bool(getattr(self.backend, "requires_push", False))
         plan = self._plan(job.kaggle.code) if remote else None
-        repo_url = clone_url(self.sync, remote=plan is not None and plan.needs_push)
-        if plan is not None and not plan.needs_push:
-            repo_url = self.sync.remote_url or ""
-        kspec = KernelSpec(job_id=slug, slug=slug, commit_sha=self.record.commit_sha,
-                           repo_url=repo_url, job=job)  # fmt: skip
-        request = _push_request(job, slug, "")
-        gpu = remote and request.gpu
-        if gpu not in self._requirements:
-            self._requirements[gpu] = kernel_requirements(self.sync.repo_root, ("gpu",) if gpu else ())
-        request.script = build_kernel_script(kspec, repo_url, self._requirements[gpu],
-                                             archive=plan.archive if plan is not None else None)  # fmt: skip
+        request, kspec = prepare_push(job, slug, self.sync, plan)
         return request, kspec.model_dump_json()
 
     def _plan(self, code: str) -> Any:

@@ -212,3 +212,31 @@ def test_a_failed_git_push_leaves_no_commit_and_a_sweep_that_never_starts(harnes
     runner = SweepRunner(MemberLauncher(sweep, registry, harness.backend()), poll_s=0.1)
     runner.step()
     assert runner.done() and harness.fake.pushes == []  # `arz sweep watch` starts nothing
+
+
+def test_members_of_a_private_clone_run_from_the_code_dataset(harness, tmp_path, monkeypatch):
+    """``kaggle.code: dataset`` in a sweep: every member's kernel attaches the code dataset and
+    unpacks the commit from it (the sweep once pushed a script that cloned an empty URL)."""
+    project = make_project(tmp_path / "project")
+    monkeypatch.chdir(project)
+    assert git(project, "remote").strip() == ""  # nothing to clone from
+    path = study(project)
+    (project / "jobs" / "g.yml").write_text(
+        "name: g\nsuites: [tiny]\ndeadline: 1h\nkaggle: {code: dataset, accelerator: null}\n")
+    path.write_text(path.read_text().replace("[[0], [1], [2], [3]]", "[[0], [1]]"))
+    git(project, "commit", "-qam", "dataset members")
+    registry = Registry()
+    launcher = start_sweep(path, registry, "kaggle", cwd=project, backend=harness.backend())
+    commands.follow(SweepRunner(launcher, poll_s=0.2), Console(file=io.StringIO(), width=200))
+
+    head = git(project, "rev-parse", "HEAD").strip()
+    runs = sessions(harness.fake)
+    assert len(runs) == 2 and all(s.status == "COMPLETE" for s in runs)
+    for pushed in harness.fake.pushes:
+        assert "tester/arz-code-project" in pushed["datasetDataSources"]
+        assert 'CODE_ARCHIVE = ""' in pushed["text"]  # carried by the dataset, not inline
+    for run in runs:
+        log = "".join(event["data"] for event in run.events)
+        assert f"unpacked the dataset code of {head[:12]}" in log and "+ git" not in log
+    assert harness.fake.datasets.uploads == 1  # one archive for the commit, not one per member
+    assert {m.result for m in registry.members(launcher.record.id)} == {"succeeded"}

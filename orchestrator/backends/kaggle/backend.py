@@ -174,7 +174,7 @@ class KaggleBackend:
         def attempt() -> int:
             nonlocal tried
             if tried:
-                landed = self._current_version(owner, slug)
+                landed = self.current_version(owner, slug)
                 if landed is not None:
                     log.warning("the push had landed after all (version %s); not re-pushing", landed)
                     return landed
@@ -198,7 +198,8 @@ class KaggleBackend:
                                   fix="look at the kernel on kaggle.com; retry `arz submit`")
         return int(answer.version_number)
 
-    def _current_version(self, owner: str, slug: str) -> int | None:
+    def current_version(self, owner: str, slug: str) -> int | None:
+        """The kernel's current version number (GetKernel), None when it does not exist."""
         request = self.connection.kernel_types().ApiGetKernelRequest()
         request.user_name, request.kernel_slug = owner, slug
         try:
@@ -381,6 +382,22 @@ class KaggleBackend:
         except requests.HTTPError as err:
             if http_status(err) != 404:  # already gone is what we wanted
                 raise
+
+    @translated("say whether the kernel exists")
+    def find(self, slug: str, gpu: bool = False, deadline_s: float | None = None) -> KernelRef | None:
+        """The run of ``slug`` under this account if a push of it landed (GetKernel, as a re-push
+        asks first), else None; saves the run's local state as :meth:`push` would have when the
+        process died before it did (``deadline_s`` None: the configured default)."""
+        owner = self.connection.owner
+        version = self.current_version(owner, slug)
+        if version is None:
+            return None
+        workdir = self._workdir(owner, slug)
+        if not (workdir / "state.json").is_file():  # killed before push() saved it
+            now = self._clock()
+            deadline = float(deadline_s or self.config.default_deadline_s)
+            KernelState(owner, slug, version, now, now + deadline, gpu).save(workdir)
+        return KernelRef("kaggle", slug, owner, version, str(workdir))
 
     # ---- local state ---------------------------------------------------------------------
     def _root(self) -> Path:
