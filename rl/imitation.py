@@ -277,7 +277,8 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
         ``teacher`` (the one cloned), ``rounds`` (DAgger rounds run), ``teacher_params`` (its tuned parameters, {} if none),
         ``teacher_returns`` (mean episode return of round 0 per
         candidate), ``samples`` (labelled decisions), ``agreement`` (share of the last round's
-        decisions where the clone's most likely action is the teacher's), ``value_explained``
+        decisions -- the states the clone before it reached -- where the delivered clone's most
+        likely action is the teacher's label), ``value_explained``
         (explained variance of the critic fit), ``teacher_reward`` (mean episode return of round 0);
         with ``select``: ``clone_scores`` (score per candidate: ``round<r>``, ``refit<k>``) and
         ``clone_chosen`` (the candidate kept).
@@ -325,13 +326,11 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
                                          deterministic=False)
         return actions.cpu().numpy()
 
-    data, agreement, snapshots = [first[name]], 0.0, {}
+    data, snapshots = [first[name]], {}
     for r in range(ws.rounds):
-        if r > 0:  # DAgger: the clone so far drives, the teacher labels; agreement on those states
-            d = rollout(venv, teacher, draws[r * ws.copies:(r + 1) * ws.copies], student)
+        if r > 0:  # DAgger: the clone so far drives, the teacher labels the states it reaches
+            data.append(rollout(venv, teacher, draws[r * ws.copies:(r + 1) * ws.copies], student))
             tick()
-            agreement = _agreement(model.policy, d)
-            data.append(d)
         fit_policy(model.policy, *(np.concatenate([d[k] for d in data]) for k in ("obs", "labels", "mask")),
                    ws.steps, ws.lr, ws.smoothing, rng)
         if select is not None:
@@ -349,6 +348,7 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
         best = min(scores, key=scores.get)
         model.policy.load_state_dict(snapshots[best])
         chosen = {"clone_scores": scores, "clone_chosen": best}
+    agreement = _agreement(model.policy, data[-1])  # of the clone delivered, whichever fit it is
     rewards = data[0]["rewards"]
     scale = 1.0
     if normalizer is not None:  # prime the running return statistics as VecNormalize would

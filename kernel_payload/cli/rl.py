@@ -71,7 +71,7 @@ def train(
         clone = f", clone validated at {warm['validation_delay']:.1f} s/veh" if "validation_delay" in warm else ""
         if "clone_chosen" in warm:
             clone += f" ({warm['clone_chosen']}, the best of {len(warm['clone_scores'])} fits)"
-        Console().print(f"warm start: cloned {warm['teacher']} in {warm['rounds']} rounds ({warm['agreement']:.0%} agreement on its own "
+        Console().print(f"warm start: cloned {warm['teacher']} in {warm['rounds']} rounds ({warm['agreement']:.0%} agreement with it on the last round's "
                         f"states{clone}); model.zip is the policy validated best, at step "
                         f"{result.selected_timesteps:,} (0: the clone itself)")  # fmt: skip
 

@@ -125,12 +125,16 @@ def test_the_clone_is_the_candidate_with_the_best_validation_score(cloned):
     assert float(first[0]["score"]) == pytest.approx(scores[stats["clone_chosen"]], rel=1e-9)
 
 
-def test_warm_start_keeps_the_candidate_that_select_scores_lowest(tmp_path):
+def test_warm_start_keeps_the_candidate_that_select_scores_lowest(tmp_path, monkeypatch):
     from stable_baselines3 import PPO
+
+    import rl.imitation
 
     model = PPO("MlpPolicy", make_vec_env("ARZ-Intersection-v0", 2, seed=0, **SHORT), n_steps=16, batch_size=32,
                 seed=0, device="cpu")
-    seen = []
+    seen, rounds = [], []
+    labelled = rl.imitation.rollout
+    monkeypatch.setattr(rl.imitation, "rollout", lambda *a, **k: rounds.append(labelled(*a, **k)) or rounds[-1])
 
     def select(m, teacher, params):  # any function of the policy: here its action head's mean weight
         seen.append((teacher, dict(params)))
@@ -143,6 +147,8 @@ def test_warm_start_keeps_the_candidate_that_select_scores_lowest(tmp_path):
     assert stats["clone_chosen"] == min(scores, key=scores.get)
     assert float(model.policy.action_net.weight.detach().mean()) == pytest.approx(scores[stats["clone_chosen"]])
     assert seen == [("actuated-gap", stats["teacher_params"])] * 5 and stats["teacher_params"]
+    # the agreement reported is the kept clone's, on the last round's labelled states
+    assert stats["agreement"] == rl.imitation._agreement(model.policy, rounds[-1])
     no_select = warm_start(model, "ARZ-Intersection-v0", 0, SHORT, ws)
     assert "clone_scores" not in no_select
 
