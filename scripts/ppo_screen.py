@@ -11,7 +11,8 @@ training's model-selection copies (``seed + 1_000_000 + i``), from the tuning dr
 (``10**12 + 1000 seed + i``, seeds below 10**5) and from the held-out evaluation draws
 (``2_000_000 + 1000 seed + e``). Nothing here reads an evaluation draw.
 
-Baselines are computed once per env and draw count and cached in ``OUT/baselines_<env>_<n>.json``;
+Baselines are computed once per env, draw count and version of the code (:func:`code_digest`)
+and cached in ``OUT/baselines_<env>_<n>.json``;
 the tunable ones (``actuated-gap``, ``max-pressure-advanced``) are first tuned on
 ``rl.tuning.tuning_draws(0, 8)``.
 
@@ -112,11 +113,29 @@ def run_controller(ctl, env_id: str, draws: list[int], env_kwargs: dict, stratif
             "starved": m[("starved", "total")].tolist()}
 
 
+def code_digest(root: Path = Path(__file__).resolve().parents[1]) -> str:
+    """sha256 (16 hex) of what a baseline's figures depend on: the sources of ``solver/`` and
+    ``rl/`` and the scenario files (``*.py``, ``*.yml``, ``*.yaml``, ``*.json``)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for folder in ("solver", "rl", "scenarios"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.suffix in {".py", ".yml", ".yaml", ".json"} and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def baselines(env_id: str, draws: list[int], out: Path, stratified: bool = False) -> dict:
-    """Every classical baseline on ``draws`` (tuned ones tuned first), cached in ``out``."""
+    """Every classical baseline on ``draws`` (tuned ones tuned first), cached in ``out`` and
+    recomputed when the code they ran on (:func:`code_digest`) has changed since."""
     cache = out / f"baselines_{env_id}_{len(draws)}{'_strat' if stratified else ''}.json"
+    code = code_digest()
     if cache.is_file():
-        return json.loads(cache.read_text())
+        cached = json.loads(cache.read_text())
+        if cached.pop("_code", None) == code:
+            return cached
+        print(f"{cache}: computed on other code; computing the baselines again", file=sys.stderr)
     from rl import ENV_IDS
     from rl.config import resolve_config
     from rl.controllers import make_controller
@@ -132,7 +151,7 @@ def baselines(env_id: str, draws: list[int], out: Path, stratified: bool = False
             params = _tune(ctl, cfg, sc, 0, 8, None).best
         result[name] = {**run_controller(ctl, env_id, draws, {}, stratified), "params": params}
     out.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(result, indent=1))
+    cache.write_text(json.dumps({**result, "_code": code}, indent=1))
     return result
 
 
