@@ -109,3 +109,25 @@ def test_two_python_threads_sharing_one_pool_each_get_every_copy():
     assert not any(c.is_alive() for c in callers), "a caller hung"
     for count in counts:
         assert (count == 300 * 2000).all()
+
+
+def test_the_caller_sleeps_while_a_slow_worker_finishes():
+    """A worker that takes far longer than the poll window (descheduled by the host, here asleep)
+    is waited for on a condition: the caller's thread uses almost no CPU meanwhile (it spun a
+    whole core before), and the call still returns every copy once."""
+    import time
+
+    seen, lock = [], threading.Lock()
+
+    def kernel(lo, hi, out):
+        # the caller's chunk is short (long enough for the worker to take the other one)
+        time.sleep(0.4 if threading.current_thread().name.startswith("arz-batch") else 0.05)
+        with lock:
+            out.extend(range(lo, hi))
+
+    run_batched(kernel, 2, 2, [], static=True)  # the pool exists before the measured call
+    cpu, wall = time.thread_time(), time.perf_counter()
+    run_batched(kernel, 2, 2, seen, static=True)
+    cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+    assert sorted(seen) == [0, 1] and wall >= 0.4  # the worker ran a chunk
+    assert cpu < 0.1, f"the caller used {cpu:.3f} s of CPU waiting {wall:.3f} s"
