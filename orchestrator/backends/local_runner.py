@@ -10,7 +10,8 @@ the local backend starts (detached, in its own session). Like a CI runner it
    (the bootstrap forwards it to the payload, which closes its summary) and SIGKILL to every
    process of the run after ``GRACE_S``;
 3. when the kernel has exited, stops whatever it left behind (SIGTERM, then SIGKILL), removes the
-   ``TMPDIR`` folder and writes ``WORKDIR/exit_code`` last.
+   ``TMPDIR`` folder, writes a failed summary if the kernel was stopped before it could write one
+   (:func:`close_summary`) and writes ``WORKDIR/exit_code`` last.
 
 A SIGTERM to the supervisor (what ``cancel`` sends) is forwarded to the kernel alone: one signal,
 one path, so the payload is never hit twice while it closes its summary. Processes are found by scanning ``/proc/*/environ`` for the marker (GitHub Actions'
@@ -31,6 +32,7 @@ from pathlib import Path
 
 MARKER_ENV = "ARZ_JOB_ID"
 POLL_S = 0.05
+PENDING = {"sigterm": False}  # a SIGTERM before the kernel started, forwarded once it has
 
 
 def job_processes(job_id: str) -> list[int]:
@@ -135,6 +137,8 @@ def supervise(workdir: Path, deadline_s: float, grace_s: float, job_id: str, tmp
             child.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, forward)  # a handler, not SIG_IGN: children do not inherit it
+    if PENDING["sigterm"]:  # a cancel that came before the kernel existed
+        forward(signal.SIGTERM, None)
     try:
         code = child.wait(timeout=deadline_s if deadline_s > 0 else None)
     except subprocess.TimeoutExpired:
@@ -151,12 +155,59 @@ def supervise(workdir: Path, deadline_s: float, grace_s: float, job_id: str, tmp
     return code
 
 
+def close_summary(workdir: Path, code: int, started: str) -> str | None:
+    """Write a failed ``WORKDIR/output/session_summary.json`` when the kernel ended without a
+    final one, and return why; None when it has one (or ``kernel.py`` is not a bootstrap).
+
+    The bootstrap closes the summary itself on SIGTERM, a failed clone or install, or a payload
+    that died; a signal that arrives while its interpreter is still starting (a cancel or a
+    deadline in the first second, later on a busy machine) kills it before it can, and the
+    pull would then find no summary at all. The summary is the bootstrap's own minimal one
+    (:func:`orchestrator.kernel_bootstrap.write_minimal_summary`), from the configuration
+    embedded in ``kernel.py`` (read, never run).
+    """
+    import ast
+    import json
+
+    from orchestrator import kernel_bootstrap
+
+    out_dir = workdir / "output"
+    if kernel_bootstrap.summary_is_final(out_dir):
+        return None
+    try:
+        tree = ast.parse((workdir / "kernel.py").read_text())
+        config = next(json.loads(ast.literal_eval(node.value)) for node in tree.body
+                      if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "CONFIG_JSON")  # fmt: skip
+    except (OSError, SyntaxError, ValueError, StopIteration):
+        return None
+    if "spec" not in config:
+        return None
+    if (workdir / "cancelled").exists():
+        reason = f"cancelled while the kernel was starting, before it could write its summary (exit code {code})"
+    elif (workdir / "deadline").exists():
+        reason = f"stopped at its deadline before the kernel could write its summary (exit code {code})"
+    else:
+        reason = f"the kernel exited with code {code} without writing its summary"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kernel_bootstrap.write_minimal_summary(config, out_dir, started, reason)
+    return reason
+
+
 def main(argv: list[str]) -> int:
     """Entry point: ``WORKDIR DEADLINE_S GRACE_S JOB_ID TMPDIR``; writes ``WORKDIR/exit_code``."""
-    signal.signal(signal.SIGTERM, lambda *_: None)  # until the kernel runs (then: forwarded)
+    from datetime import datetime, timezone
+
+    signal.signal(signal.SIGTERM, lambda *_: PENDING.update(sigterm=True))  # forwarded once it runs
     workdir, deadline_s, grace_s, job_id, tmpdir = argv
     workdir_path = Path(workdir)
+    started = datetime.now(timezone.utc).isoformat()
     code = supervise(workdir_path, float(deadline_s), float(grace_s), job_id, Path(tmpdir))
+    try:
+        reason = close_summary(workdir_path, code, started)
+        if reason:
+            print(f"arz: {reason}; wrote a failed summary that says so", flush=True)
+    except Exception as exc:  # noqa: BLE001 - exit_code must still be written
+        print(f"arz: the kernel left no summary and none could be written: {exc}", flush=True)
     tmp = workdir_path / "exit_code.tmp"
     tmp.write_text(str(code))
     os.replace(tmp, workdir_path / "exit_code")

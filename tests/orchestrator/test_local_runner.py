@@ -142,3 +142,34 @@ def test_a_crashed_run_is_cleaned_at_the_next_start(arz_home):
     assert not tmpdir.exists() and not alive(pid)
     wait_for(lambda: fresh.status(other).status.is_terminal())
     assert backend.status(ref).status is JobStatus.ERROR  # vanished, never "running"
+
+
+def test_a_kernel_cancelled_while_starting_still_leaves_a_failed_summary(arz_home):
+    """A SIGTERM before the bootstrap installs its handler (here: it sleeps first, as a busy
+    machine makes the interpreter's start-up slow) kills it without a summary; the supervisor
+    writes the bootstrap's minimal failed one, so the pull has a verdict to show."""
+    from kernel_payload.schema import JobSpec, KernelSpec, SessionSummary
+    from orchestrator.kernel_builder import build_kernel_script
+
+    slug = "arz-starting-00000000-0004"
+    spec = KernelSpec(job_id=slug, slug=slug, commit_sha="0" * 40, repo_url="/nowhere",
+                      job=JobSpec.model_validate({"name": "starting", "suites": ["verify"]}))  # fmt: skip
+    script = "import time; time.sleep(300)\n" + build_kernel_script(spec, "/nowhere", [])
+    backend = LocalBackend()
+    ref = backend.push(PushRequest(slug=slug, script=script))
+    wait_for(lambda: job_processes(slug) != [])  # the kernel runs (and sleeps)
+    assert backend.cancel(ref) is True and backend.status(ref).status is JobStatus.CANCELLED
+    fetched = backend.fetch_summary(ref, Path(ref.workdir) / "fetched")
+    assert fetched is not None, "\n".join(backend.logs(ref))
+    summary = SessionSummary.read(fetched.parent)
+    assert summary.status.value == "failed" and summary.job_id == slug and summary.finished_at
+    assert "cancelled while the kernel was starting" in summary.error.message
+    assert [s.status.value for s in summary.suites] == ["not_run"]
+    assert "wrote a failed summary" in "\n".join(backend.logs(ref))
+
+
+def test_a_script_that_is_not_a_bootstrap_gets_no_summary(arz_home):
+    backend = LocalBackend()
+    ref = push(backend, "arz-setsid-00000000-0005", "pass")
+    wait_for(lambda: backend.status(ref).status.is_terminal())
+    assert not (Path(ref.workdir) / "output" / "session_summary.json").exists()
