@@ -74,7 +74,9 @@ def test_cancel_stops_the_kernel_and_its_setsid_child(arz_home):
     backend = LocalBackend()
     ref = push(backend, "arz-setsid-00000000-0002", "time.sleep(300)")
     pid = escaped_pid(ref)
-    assert alive(pid) and len(job_processes(ref.slug)) >= 2
+    # the kernel and its escaped child (whose environment reads empty while it is still exec-ing)
+    wait_for(lambda: len(job_processes(ref.slug)) >= 2)
+    assert alive(pid)
     assert backend.cancel(ref) is True
     assert backend.status(ref).status is JobStatus.CANCELLED
     assert not alive(pid) and job_processes(ref.slug) == []
