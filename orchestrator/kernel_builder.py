@@ -16,10 +16,23 @@ from kernel_payload.schema import KernelSpec
 from orchestrator.code_transport import CodeArchive, dataset_file_name
 
 SLUG_MAX = 50
-CONFIG_LINE = re.compile(r"^CONFIG_JSON = .*$", re.MULTILINE)
+CONFIG_LINE = re.compile(r"^CONFIG_JSON = (.*)$", re.MULTILINE)
 ARCHIVE_LINE = re.compile(r"^CODE_ARCHIVE = .*$", re.MULTILINE)
 KERNEL_EXCLUDED = {"kaggle", "detect-secrets"}
 """Requirements the kernel never needs (orchestrator-only, or harmful inside a kernel)."""
+
+
+def embedded_config(script: str) -> dict:
+    """The configuration a kernel script built by :func:`build_kernel_script` embeds (its
+    ``CONFIG_JSON`` line), read without running the script.
+
+    Raises:
+        ValueError: the script has no ``CONFIG_JSON`` line (not a bootstrap).
+    """
+    match = CONFIG_LINE.search(script)
+    if match is None:
+        raise ValueError("the kernel script has no CONFIG_JSON line")
+    return json.loads(json.loads(match.group(1)))
 
 
 def make_slug(job_name: str, sha: str, rand: str | None = None) -> str:

@@ -166,19 +166,15 @@ def close_summary(workdir: Path, code: int, started: str) -> str | None:
     (:func:`orchestrator.kernel_bootstrap.write_minimal_summary`), from the configuration
     embedded in ``kernel.py`` (read, never run).
     """
-    import ast
-    import json
-
     from orchestrator import kernel_bootstrap
+    from orchestrator.kernel_builder import embedded_config
 
     out_dir = workdir / "output"
     if kernel_bootstrap.summary_is_final(out_dir):
         return None
     try:
-        tree = ast.parse((workdir / "kernel.py").read_text())
-        config = next(json.loads(ast.literal_eval(node.value)) for node in tree.body
-                      if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "CONFIG_JSON")  # fmt: skip
-    except (OSError, SyntaxError, ValueError, StopIteration):
+        config = embedded_config((workdir / "kernel.py").read_text())
+    except (OSError, ValueError):
         return None
     if "spec" not in config:
         return None

@@ -174,7 +174,7 @@ class KaggleBackend:
         def attempt() -> int:
             nonlocal tried
             if tried:
-                landed = self.current_version(owner, slug)
+                landed = self._current_version(owner, slug)
                 if landed is not None:
                     log.warning("the push had landed after all (version %s); not re-pushing", landed)
                     return landed
@@ -198,7 +198,7 @@ class KaggleBackend:
                                   fix="look at the kernel on kaggle.com; retry `arz submit`")
         return int(answer.version_number)
 
-    def current_version(self, owner: str, slug: str) -> int | None:
+    def _current_version(self, owner: str, slug: str) -> int | None:
         """The kernel's current version number (GetKernel), None when it does not exist."""
         request = self.connection.kernel_types().ApiGetKernelRequest()
         request.user_name, request.kernel_slug = owner, slug
@@ -389,7 +389,7 @@ class KaggleBackend:
         asks first), else None; saves the run's local state as :meth:`push` would have when the
         process died before it did (``deadline_s`` None: the configured default)."""
         owner = self.connection.owner
-        version = self.current_version(owner, slug)
+        version = self._current_version(owner, slug)
         if version is None:
             return None
         workdir = self._workdir(owner, slug)

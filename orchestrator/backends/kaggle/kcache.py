@@ -26,6 +26,7 @@ import re
 from pathlib import Path
 
 from orchestrator.backends.kaggle.datasets import CodeDatasets
+from orchestrator.kernel_builder import CONFIG_LINE, embedded_config
 
 log = logging.getLogger(__name__)
 PREFIX = "arz-kcache-"
@@ -34,7 +35,6 @@ FOLDER = (
 )
 SLUG_MAX = 50
 STATE_KEY = "kernel_cache_dataset"  # in KernelState.extra: the dataset a pull uploads to
-_CONFIG_LINE = re.compile(r"^CONFIG_JSON = (.*)$", re.MULTILINE)
 
 
 def cache_dataset_slug(root: Path) -> str:
@@ -49,13 +49,10 @@ def with_cache_export(script: str) -> str:
     Raises:
         ValueError: the script has no ``CONFIG_JSON`` line (not a bootstrap).
     """
-    match = _CONFIG_LINE.search(script)
-    if match is None:
-        raise ValueError("the kernel script has no CONFIG_JSON line")
-    config = json.loads(json.loads(match.group(1)))
+    config = embedded_config(script)
     config["export_kernel_cache"] = True
     literal = json.dumps(json.dumps(config))
-    return script[: match.start()] + f"CONFIG_JSON = {literal}" + script[match.end() :]
+    return CONFIG_LINE.sub(lambda _m: f"CONFIG_JSON = {literal}", script, count=1)
 
 
 def cache_archive(results: Path) -> Path | None:
