@@ -58,13 +58,15 @@ ROLLOUT_TEACHER = "rollout"
 ROLLOUT_CANDIDATES = "single"
 #: DAgger rounds per teacher where the default (3) is not enough: the rollout teacher's clone of the
 #: intersection, cloned alone (no PPO) on training-side screening draws, went from +19.3 to -14.9 %
-#: (seed 1) and from +2.7 to -7.1 % (seed 3) against tuned gap-out with 6 rounds instead of 3
-#: (docs/environment.md); its 3 extra rounds cost about 6 minutes of labelling per seed on 2 cores
-TEACHER_ROUNDS = {ROLLOUT_TEACHER: 6}
+#: (seed 1) and from +2.7 to -7.1 % (seed 3) against tuned gap-out with 6 rounds instead of 3; seed 3's
+#: 6 rounds, continued to 9, gave refits on all labels of -16.0, -15.6 and -12.7 % where the 6-round
+#: candidates' best was -11.9 % (docs/environment.md). Each round is 8 episodes of labelling (about
+#: 3 minutes per seed on one core once the clone drives well, 5-6 for the first rounds)
+TEACHER_ROUNDS = {ROLLOUT_TEACHER: 9}
 BATCH = 256  # minibatch of the fits
 #: a refit's minibatches are at most this many passes over its labels: the full ``rounds * steps``
-#: on a whole training's labels (6 rounds of 8 one-hour episodes: 34,560 decisions, 6,750 minibatches),
-#: far fewer on a smoke run's few hundred
+#: on a whole training's labels (9 rounds of 8 one-hour episodes: 51,840 decisions, 50 passes
+#: would be 10,125 minibatches, so the 9,000 of ``rounds * steps`` apply), far fewer on a smoke run's few hundred
 REFIT_EPOCHS = 50
 
 

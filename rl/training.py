@@ -99,7 +99,7 @@ class TrainConfig:
             candidate of model selection. None: PPO starts from a random policy.
         warm_start_rounds: DAgger rounds of the warm start (each 8 whole episodes on CPU copies,
             every decision labelled by the teacher); None: the teacher's default
-            (:func:`rl.imitation.default_rounds`: 6 for ``rollout``, 3 otherwise).
+            (:func:`rl.imitation.default_rounds`: 9 for ``rollout``, 3 otherwise).
         selection: how model selection scores a validated policy (:func:`selection_score`):
             ``ratio``: the mean over the validation copies of its delay per vehicle divided by the
             warm-start teacher's on the same copy (the teacher's classical part with its tuned

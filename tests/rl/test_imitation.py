@@ -85,7 +85,7 @@ def test_rounds_default_per_teacher_and_the_train_config_overrides_them(tmp_path
     from rl.errors import EnvConfigError
     from rl.imitation import default_rounds
 
-    assert default_rounds("rollout") == 6 and default_rounds("max-pressure") == WarmStartConfig.rounds == 3
+    assert default_rounds("rollout") == 9 and default_rounds("max-pressure") == WarmStartConfig.rounds == 3
     seen = []
 
     class Stop(Exception):
@@ -101,7 +101,7 @@ def test_rounds_default_per_teacher_and_the_train_config_overrides_them(tmp_path
         with pytest.raises(Stop):
             train("ARZ-Intersection-v0", 16, 1, 0, tmp_path, train_config=TrainConfig(
                 **{**base.__dict__, "warm_start": teacher, "warm_start_rounds": rounds}), **SHORT)
-    assert seen == [6, 3, 2]
+    assert seen == [9, 3, 2]
     with pytest.raises(EnvConfigError, match="warm_start_rounds"):
         train("ARZ-Intersection-v0", 16, 1, 0, tmp_path, train_config=TrainConfig(warm_start_rounds=0), **SHORT)
 
