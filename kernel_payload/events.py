@@ -21,6 +21,7 @@ ProgressCallback = Callable[[str, int, int], None]
 
 UNITS: dict[str, str] = {
     "rl/train": "steps", "rl/evaluate": "runs", "verify": "grids", "bench": "cases",
+    "rl/warm-start/tune": "candidates", "rl/warm-start/label": "batches", "rl/warm-start/score": "clones",
     Stage.BOOTSTRAP: "steps", Stage.JOB: "suites",
 }  # fmt: skip
 """What ``done``/``total`` count, by full stage name or by suite (the first match wins)."""

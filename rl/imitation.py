@@ -64,6 +64,8 @@ ROLLOUT_CANDIDATES = "single"
 #: 3 minutes per seed on one core once the clone drives well, 5-6 for the first rounds)
 TEACHER_ROUNDS = {ROLLOUT_TEACHER: 9}
 BATCH = 256  # minibatch of the fits
+#: the progress stage of the warm start; its phases report as ``warm-start/tune``, ``/label``, ``/score``
+WARM_START_STAGE = "warm-start"
 #: a refit's minibatches are at most this many passes over its labels: the full ``rounds * steps``
 #: on a whole training's labels (9 rounds of 8 one-hour episodes: 51,840 decisions, 50 passes
 #: would be 10,125 minibatches, so the 9,000 of ``rounds * steps`` apply), far fewer on a smoke run's few hundred
@@ -269,8 +271,11 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
         env_id, env_kwargs: the training environment (run here on CPU copies).
         seed: the training seed (chooses :func:`imitation_draws`).
         normalizer: the training's ``VecNormalize`` (its return statistics are primed), or None.
-        progress: ``progress("warm-start", done, total)`` after every episode batch (tuning
-            candidates, each candidate's round 0, DAgger rounds) and every scored clone.
+        progress: ``progress(stage, done, total)`` per phase, each its own stage with its own
+            count: ``warm-start/tune`` after every tuning candidate (a batch of ``tune_copies``
+            episodes), ``warm-start/label`` after every labelled batch of ``copies`` episodes (each
+            candidate teacher's round 0, then the DAgger rounds), ``warm-start/score`` after every
+            scored clone (with ``select``).
         select: ``select(model, teacher, teacher_params) -> float`` (lower is better), the score
             of ``model`` with a candidate clone loaded (``teacher``: the one cloned, with its
             tuned parameters); None: the last round's fit is the clone.
@@ -295,27 +300,27 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
     names = AUTO_TEACHERS if ws.teacher == "auto" else (ws.teacher,)
     candidates = {name: make_teacher(name) for name in names}
     tuned = [name for name, ctl in candidates.items() if ws.tune and is_tunable(tuned_part(ctl))]
-    # progress counts whole episodes of the batch: tuning candidates, round 0 per candidate, DAgger rounds
-    total = sum(len(grid_candidates(tuned_part(candidates[n]))) for n in tuned) + len(names) + ws.rounds - 1
-    total += 0 if select is None else ws.rounds + ws.refits  # scored clones
-    done = 0
+    # one progress stage per phase, so that each has its own pace and ETA: a tuning candidate (a batch
+    # of a cheap rule) takes seconds, a labelled batch of the rollout teacher minutes
+    totals = {"tune": sum(len(grid_candidates(tuned_part(candidates[n]))) for n in tuned),
+              "label": len(names) + ws.rounds - 1, "score": 0 if select is None else ws.rounds + ws.refits}
+    done = dict.fromkeys(totals, 0)
 
-    def tick() -> None:
-        nonlocal done
-        done += 1
+    def tick(phase: str) -> None:
+        done[phase] += 1
         if progress is not None:
-            progress("warm-start", done, total)
+            progress(f"{WARM_START_STAGE}/{phase}", done[phase], totals[phase])
 
     params = {}
     if tuned:
         tuning = make_vec_env(env_id, min(ws.tune_copies, ws.copies), **{**env_kwargs, "device": "cpu"})
         for name in tuned:
             params[name] = tune_controller(tuned_part(candidates[name]), tuning.core, draws[:tuning.num_envs],
-                                           lambda i, n: tick()).best
+                                           lambda i, n: tick("tune")).best
     first = {}
     for name, ctl in candidates.items():
         first[name] = rollout(venv, ctl, draws[:ws.copies])
-        tick()
+        tick("label")
     returns = {name: float(d["rewards"].sum(axis=0).mean()) for name, d in first.items()}
     name = max(returns, key=returns.get)
     teacher = candidates[name]
@@ -332,7 +337,7 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
     for r in range(ws.rounds):
         if r > 0:  # DAgger: the clone so far drives, the teacher labels the states it reaches
             data.append(rollout(venv, teacher, draws[r * ws.copies:(r + 1) * ws.copies], student))
-            tick()
+            tick("label")
         fit_policy(model.policy, *(np.concatenate([d[k] for d in data]) for k in ("obs", "labels", "mask")),
                    ws.steps, ws.lr, ws.smoothing, rng)
         if select is not None:
@@ -346,7 +351,7 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
         for cand, state in snapshots.items():
             model.policy.load_state_dict(state)
             scores[cand] = float(select(model, name, params.get(name, {})))
-            tick()
+            tick("score")
         best = min(scores, key=scores.get)
         model.policy.load_state_dict(snapshots[best])
         chosen = {"clone_scores": scores, "clone_chosen": best}

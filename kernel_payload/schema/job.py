@@ -75,7 +75,7 @@ class RLSettings(_Model):
             look-ahead of ``rl.rollout``) or ``none`` (a random start); unset keeps the preset's
             (``rl.presets``).
         warm_start_rounds: DAgger rounds of the warm start (8 labelled episodes each); unset: the
-            teacher's default (6 for ``rollout``, 3 otherwise; ``rl.imitation``).
+            teacher's default (9 for ``rollout``, 3 otherwise; ``rl.imitation``).
         demand_stretch: demand curriculum, training multipliers up to ``hi + stretch * (hi -
             lo)`` of the environment's range while validation and evaluation stay on it; unset
             keeps the preset's (0).
