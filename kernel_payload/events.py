@@ -36,6 +36,15 @@ BENCH_S = {True: 3.0, False: 300.0}
 RL_BUILD_S = 45.0  # building the envs and compiling the kernels, before the first rollout
 RL_STEPS_PER_S = 330.0  # PPO environment steps per second, all copies together
 RL_EPISODE_S = 4.0  # one evaluation run (a controller on one evaluation seed's batch of episodes)
+# the warm start, per training seed (rl.imitation): a tuning candidate or a batch of 8 episodes of a
+# classical teacher takes seconds; a batch labelled by the rollout teacher minutes (its look-ahead
+# simulates every candidate action: 169-343 s per batch on the intersection, round 0 the slowest)
+RL_WARM_BATCH_S = {"rollout": 250.0}
+RL_CHEAP_BATCH_S = 6.0
+RL_TUNE_S = 72.0  # tuning a tunable teacher: 12 grid candidates
+RL_TUNED_TEACHERS = ("auto", "rollout", "actuated-gap", "max-pressure-advanced")  # tuned first (rl.tuning)
+RL_SCORE_S = 11.0  # validating one clone candidate (a round's fit or a refit) on the validation copies
+RL_REFITS = 4  # rl.imitation.WarmStartConfig.refits
 
 _LOCK = threading.Lock()
 
@@ -80,6 +89,17 @@ def stage_reporter(suite: str, min_interval_s: float = 0.5) -> ProgressCallback:
     return progress
 
 
+def warm_start_s(rl) -> float:
+    """Expected seconds of one training seed's warm start under ``rl`` (:class:`RLSettings`): 0 without one."""
+    teacher = rl.teacher()
+    if teacher is None:
+        return 0.0
+    rounds = rl.teacher_rounds()
+    batches = rounds + (2 if teacher == "auto" else 0)  # auto: round 0 of each of its 3 candidates
+    tune = RL_TUNE_S if teacher in RL_TUNED_TEACHERS else 0.0
+    return tune + batches * RL_WARM_BATCH_S.get(teacher, RL_CHEAP_BATCH_S) + (rounds + RL_REFITS) * RL_SCORE_S
+
+
 def job_plan(job: JobSpec) -> dict[str, float]:
     """Expected seconds per stage of ``job`` (keys: suites, or ``rl/train`` and ``rl/evaluate``).
 
@@ -94,7 +114,7 @@ def job_plan(job: JobSpec) -> dict[str, float]:
             plan["bench"] = 1.0 if job.bench.smoke else BENCH_S[bool(job.bench.quick)]
         elif suite == "rl":
             rl, seeds = job.rl, len(job.training_seeds)
-            plan["rl/train"] = RL_BUILD_S + seeds * rl.timesteps / RL_STEPS_PER_S
+            plan["rl/train"] = RL_BUILD_S + seeds * (rl.timesteps / RL_STEPS_PER_S + warm_start_s(rl))
             runs = (len(rl.controllers) + seeds - 1) * len(rl.eval_seeds)
             plan["rl/evaluate"] = runs * RL_EPISODE_S * max(1.0, rl.eval_episodes / 4)
         else:

@@ -28,6 +28,13 @@ with a test); ``ppo:PATH`` names a saved model."""
 RL_TEACHERS = (*(c for c in RL_CONTROLLERS if c not in ("ppo", "random")), "rollout")
 """Teachers a policy can be warm-started from (``rl.presets.warm_start_teachers``, mirrored): the
 classical controllers and ``rollout``, the clairvoyant look-ahead of ``rl.rollout``."""
+RL_ENV_TEACHERS = {"ARZ-Intersection-v0": "rollout"}
+"""The teacher a preset's ``auto`` warm start becomes per environment (``rl.presets.ENV_TEACHERS``, mirrored)."""
+RL_TEACHER_ROUNDS = {"rollout": 9}
+"""DAgger rounds per teacher where the default :data:`RL_DEFAULT_ROUNDS` is not used
+(``rl.imitation.TEACHER_ROUNDS``, mirrored)."""
+RL_DEFAULT_ROUNDS = 3
+"""DAgger rounds of every other teacher (``rl.imitation.WarmStartConfig.rounds``, mirrored)."""
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|min|m|h)?\s*$")
 _SECONDS_PER_UNIT = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
@@ -97,6 +104,16 @@ class RLSettings(_Model):
     warm_start: str | None = None
     warm_start_rounds: PositiveInt | None = None
     demand_stretch: NonNegativeFloat | None = None
+
+    def teacher(self) -> str | None:
+        """The warm-start teacher training will use: ``warm_start``, else the preset's (``auto``,
+        :data:`RL_ENV_TEACHERS` on the environments that name one); None for ``none``."""
+        name = self.warm_start or RL_ENV_TEACHERS.get(self.env, "auto")
+        return None if name == "none" else name
+
+    def teacher_rounds(self) -> int:
+        """The warm start's DAgger rounds: ``warm_start_rounds``, else the teacher's default."""
+        return self.warm_start_rounds or RL_TEACHER_ROUNDS.get(self.teacher() or "", RL_DEFAULT_ROUNDS)
 
     @field_validator("env")
     @classmethod

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from kernel_payload.events import job_plan
 from kernel_payload.liveness import StartupWatch
 from kernel_payload.schema import JobSpec
@@ -41,7 +43,19 @@ def test_heartbeats_name_the_compile_and_stop_at_the_first_count():
 
 
 def test_the_plan_weighs_training_by_its_timesteps():
-    small = job_plan(JobSpec(name="a", suites=["verify", "rl", "bench"], rl={"timesteps": 8192}))
-    big = job_plan(JobSpec(name="b", suites=["rl"], rl={"timesteps": 1_000_000}))
+    small = job_plan(JobSpec(name="a", suites=["verify", "rl", "bench"], rl={"timesteps": 8192, "warm_start": "none"}))
+    big = job_plan(JobSpec(name="b", suites=["rl"], rl={"timesteps": 1_000_000, "warm_start": "none"}))
     assert list(small) == ["verify", "rl/train", "rl/evaluate", "bench"]
     assert big["rl/train"] > 50 * (small["rl/train"] - 40.0)
+
+
+def test_the_plan_counts_the_warm_start_of_each_seed():
+    def train_s(**rl):
+        return job_plan(JobSpec(name="a", suites=["rl"], seeds=[0, 1], rl={"timesteps": 8192, **rl}))["rl/train"]
+
+    # the intersection's preset labels with the rollout teacher: 9 batches of minutes each, per seed
+    rollout, none = train_s(), train_s(warm_start="none")
+    assert rollout - none > 2 * 9 * 60
+    auto = train_s(env="ARZ-Arterial-v0")
+    assert none < auto < none + 2 * 10 * 60
+    assert train_s(warm_start_rounds=3) - none == pytest.approx((rollout - none) * 3 / 9, rel=0.25)

@@ -37,3 +37,21 @@ def test_warm_start_teachers_mirror_rl():
     assert RLSettings(warm_start="none").warm_start == "none"
     with pytest.raises(ValueError, match="warm-start teacher 'actuatd' \\(did you mean 'actuated'"):
         RLSettings(warm_start="actuatd")
+
+
+def test_warm_start_defaults_mirror_rl():
+    from kernel_payload.schema.job import RL_DEFAULT_ROUNDS, RL_ENV_TEACHERS, RL_TEACHER_ROUNDS
+    from rl.imitation import TEACHER_ROUNDS, WarmStartConfig
+    from rl.presets import ENV_TEACHERS
+
+    assert RL_ENV_TEACHERS == ENV_TEACHERS and RL_TEACHER_ROUNDS == TEACHER_ROUNDS
+    assert RL_DEFAULT_ROUNDS == WarmStartConfig.rounds
+
+
+def test_the_plan_tunes_the_teachers_that_rl_tunes():
+    from kernel_payload.events import RL_TUNED_TEACHERS
+    from rl.imitation import make_teacher, tuned_part
+    from rl.tuning import is_tunable
+
+    assert [t for t in RL_TEACHERS if is_tunable(tuned_part(make_teacher(t)))] == [
+        t for t in RL_TEACHERS if t in RL_TUNED_TEACHERS]
