@@ -272,7 +272,7 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
         seed: the training seed (chooses :func:`imitation_draws`).
         normalizer: the training's ``VecNormalize`` (its return statistics are primed), or None.
         progress: ``progress(stage, done, total)`` per phase, each its own stage with its own
-            count: ``warm-start/tune`` after every tuning candidate (a batch of ``tune_copies``
+            count from ``0/total`` when it starts: ``warm-start/tune`` after every tuning candidate (a batch of ``tune_copies``
             episodes), ``warm-start/label`` after every labelled batch of ``copies`` episodes (each
             candidate teacher's round 0, then the DAgger rounds), ``warm-start/score`` after every
             scored clone (with ``select``).
@@ -306,18 +306,20 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
               "label": len(names) + ws.rounds - 1, "score": 0 if select is None else ws.rounds + ws.refits}
     done = dict.fromkeys(totals, 0)
 
-    def tick(phase: str) -> None:
-        done[phase] += 1
+    def tick(phase: str, step: int = 1) -> None:  # step 0: the phase starts (its row shows 0/total)
+        done[phase] += step
         if progress is not None:
             progress(f"{WARM_START_STAGE}/{phase}", done[phase], totals[phase])
 
     params = {}
     if tuned:
+        tick("tune", 0)
         tuning = make_vec_env(env_id, min(ws.tune_copies, ws.copies), **{**env_kwargs, "device": "cpu"})
         for name in tuned:
             params[name] = tune_controller(tuned_part(candidates[name]), tuning.core, draws[:tuning.num_envs],
                                            lambda i, n: tick("tune")).best
     first = {}
+    tick("label", 0)
     for name, ctl in candidates.items():
         first[name] = rollout(venv, ctl, draws[:ws.copies])
         tick("label")
@@ -348,6 +350,7 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
         for k in range(ws.refits):
             snapshots[f"refit{k}"] = _refit(model, labels, ws, seed * 100 + k + 1)
         scores = {}
+        tick("score", 0)
         for cand, state in snapshots.items():
             model.policy.load_state_dict(state)
             scores[cand] = float(select(model, name, params.get(name, {})))

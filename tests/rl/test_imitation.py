@@ -144,8 +144,8 @@ def test_warm_start_keeps_the_candidate_that_select_scores_lowest(tmp_path, monk
     calls = []
     stats = warm_start(model, "ARZ-Intersection-v0", 0, SHORT, ws, select=select, progress=lambda *a: calls.append(a))
     # the last phase counts the scored clones (round fits and refits) as its own stage
-    assert [c for c in calls if c[0] != "warm-start/tune"] == [("warm-start/label", 1, 2), ("warm-start/label", 2, 2)] + [
-        ("warm-start/score", i, 5) for i in range(1, 6)]
+    assert [c for c in calls if c[0] != "warm-start/tune"] == [("warm-start/label", i, 2) for i in range(3)] + [
+        ("warm-start/score", i, 5) for i in range(6)]
     scores = stats["clone_scores"]
     assert list(scores) == ["round0", "round1", "refit0", "refit1", "refit2"] and len(set(scores.values())) == 5
     assert stats["clone_chosen"] == min(scores, key=scores.get)
@@ -203,7 +203,7 @@ def test_auto_picks_the_teacher_with_the_best_return(tmp_path):
     stats = warm_start(model, "ARZ-Intersection-v0", 0, SHORT, WarmStartConfig(teacher="auto", rounds=1, copies=2,
                        steps=10, value_steps=10), progress=lambda *a: calls.append(a))
     # each phase its own stage and count: 12 tuning candidates of actuated-gap, then round 0 of the 3 candidates
-    assert calls == [("warm-start/tune", i, 12) for i in range(1, 13)] + [("warm-start/label", i, 3) for i in (1, 2, 3)]
+    assert calls == [("warm-start/tune", i, 12) for i in range(13)] + [("warm-start/label", i, 3) for i in range(4)]
     returns = stats["teacher_returns"]
     assert set(returns) == set(AUTO_TEACHERS) and len(set(returns.values())) > 1  # they differ
     assert stats["teacher"] == max(returns, key=returns.get)
