@@ -20,8 +20,9 @@ is warm-started from the clairvoyant rollout teacher instead (``warm_start="roll
 :mod:`rl.rollout`). On its training-side screening draws the rollout teacher gave PPO -7.0 and
 -11.4 % against tuned gap-out for seeds 0 and 1 where ``auto`` gave -2.5 and -3.7 %, and on the 20
 held-out draws -10.1, -0.4, -9.2, +3.2 and -4.8 % for seeds 0-4 (docs/environment.md), with 3
-DAgger rounds; it now runs 9 (``rl.imitation.TEACHER_ROUNDS``), about 36 minutes of labelling per
-seed with two jobs sharing the 2 cores (6 rounds: about 27; ``auto``: about 2). The arterial keeps ``auto``:
+DAgger rounds; it now runs 9 (``rl.imitation.TEACHER_ROUNDS``): about 33 minutes of labelling per
+seed on one core (a batch of 8 episodes took 169-343 s beside one other job; 81 min of warm start
+per seed with five jobs sharing the 2 cores; ``auto``: about 2). The arterial keeps ``auto``:
 with 8 candidates per decision the rollout teacher took about 55 minutes of labelling per seed
 there; it now looks ahead from 4 (``rl.imitation.ROLLOUT_CANDIDATES``), not yet screened.
 
