@@ -15,6 +15,7 @@ from typing import TextIO
 
 from kernel_payload import startup
 from kernel_payload.schema import JobSpec, ProgressEvent, Stage
+from kernel_payload.schema.job import RL_AUTO_TEACHERS, RL_REFITS, RL_TUNED_TEACHERS
 
 ProgressCallback = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: the callback the solver and RL libraries call."""
@@ -42,9 +43,7 @@ RL_EPISODE_S = 4.0  # one evaluation run (a controller on one evaluation seed's 
 RL_WARM_BATCH_S = {"rollout": 250.0}
 RL_CHEAP_BATCH_S = 6.0
 RL_TUNE_S = 72.0  # tuning a tunable teacher: 12 grid candidates
-RL_TUNED_TEACHERS = ("auto", "rollout", "actuated-gap", "max-pressure-advanced")  # tuned first (rl.tuning)
 RL_SCORE_S = 11.0  # validating one clone candidate (a round's fit or a refit) on the validation copies
-RL_REFITS = 4  # rl.imitation.WarmStartConfig.refits
 
 _LOCK = threading.Lock()
 
@@ -95,7 +94,7 @@ def warm_start_s(rl) -> float:
     if teacher is None:
         return 0.0
     rounds = rl.teacher_rounds()
-    batches = rounds + (2 if teacher == "auto" else 0)  # auto: round 0 of each of its 3 candidates
+    batches = rounds + (len(RL_AUTO_TEACHERS) - 1 if teacher == "auto" else 0)  # auto: each candidate's round 0
     tune = RL_TUNE_S if teacher in RL_TUNED_TEACHERS else 0.0
     return tune + batches * RL_WARM_BATCH_S.get(teacher, RL_CHEAP_BATCH_S) + (rounds + RL_REFITS) * RL_SCORE_S
 

@@ -67,8 +67,9 @@ BATCH = 256  # minibatch of the fits
 #: the progress stage of the warm start; its phases report as ``warm-start/tune``, ``/label``, ``/score``
 WARM_START_STAGE = "warm-start"
 #: a refit's minibatches are at most this many passes over its labels: the full ``rounds * steps``
-#: on a whole training's labels (9 rounds of 8 one-hour episodes: 51,840 decisions, 50 passes
-#: would be 10,125 minibatches, so the 9,000 of ``rounds * steps`` apply), far fewer on a smoke run's few hundred
+#: on a whole training's labels (9 rounds of 8 one-hour episodes: 51,840 decisions; 50 passes
+#: would be 10,125 minibatches, so the 9,000 of ``rounds * steps`` apply), far fewer on a smoke
+#: run's few hundred
 REFIT_EPOCHS = 50
 
 
@@ -272,10 +273,10 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
         seed: the training seed (chooses :func:`imitation_draws`).
         normalizer: the training's ``VecNormalize`` (its return statistics are primed), or None.
         progress: ``progress(stage, done, total)`` per phase, each its own stage with its own
-            count from ``0/total`` when it starts: ``warm-start/tune`` after every tuning candidate (a batch of ``tune_copies``
-            episodes), ``warm-start/label`` after every labelled batch of ``copies`` episodes (each
-            candidate teacher's round 0, then the DAgger rounds), ``warm-start/score`` after every
-            scored clone (with ``select``).
+            count from ``0/total`` when it starts: ``warm-start/tune`` after every tuning
+            candidate (a batch of ``tune_copies`` episodes), ``warm-start/label`` after every
+            labelled batch of ``copies`` episodes (each candidate teacher's round 0, then the
+            DAgger rounds), ``warm-start/score`` after every scored clone (with ``select``).
         select: ``select(model, teacher, teacher_params) -> float`` (lower is better), the score
             of ``model`` with a candidate clone loaded (``teacher``: the one cloned, with its
             tuned parameters); None: the last round's fit is the clone.

@@ -35,6 +35,12 @@ RL_TEACHER_ROUNDS = {"rollout": 9}
 (``rl.imitation.TEACHER_ROUNDS``, mirrored)."""
 RL_DEFAULT_ROUNDS = 3
 """DAgger rounds of every other teacher (``rl.imitation.WarmStartConfig.rounds``, mirrored)."""
+RL_REFITS = 4
+"""Fresh refits among the clone candidates (``rl.imitation.WarmStartConfig.refits``, mirrored)."""
+RL_AUTO_TEACHERS = ("actuated", "actuated-gap", "max-pressure")
+"""The candidates of ``warm_start: auto`` (``rl.imitation.AUTO_TEACHERS``, mirrored)."""
+RL_TUNED_TEACHERS = ("auto", "rollout", "actuated-gap", "max-pressure-advanced")
+"""Teachers tuned before they label (``rl.tuning.is_tunable`` of their tuned part, mirrored)."""
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|min|m|h)?\s*$")
 _SECONDS_PER_UNIT = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}

@@ -40,16 +40,23 @@ def test_warm_start_teachers_mirror_rl():
 
 
 def test_warm_start_defaults_mirror_rl():
-    from kernel_payload.schema.job import RL_DEFAULT_ROUNDS, RL_ENV_TEACHERS, RL_TEACHER_ROUNDS
-    from rl.imitation import TEACHER_ROUNDS, WarmStartConfig
+    from kernel_payload.schema.job import (
+        RL_AUTO_TEACHERS,
+        RL_DEFAULT_ROUNDS,
+        RL_ENV_TEACHERS,
+        RL_REFITS,
+        RL_TEACHER_ROUNDS,
+    )
+    from rl.imitation import AUTO_TEACHERS, TEACHER_ROUNDS, WarmStartConfig
     from rl.presets import ENV_TEACHERS
 
     assert RL_ENV_TEACHERS == ENV_TEACHERS and RL_TEACHER_ROUNDS == TEACHER_ROUNDS
     assert RL_DEFAULT_ROUNDS == WarmStartConfig.rounds
+    assert RL_REFITS == WarmStartConfig.refits and RL_AUTO_TEACHERS == AUTO_TEACHERS
 
 
 def test_the_plan_tunes_the_teachers_that_rl_tunes():
-    from kernel_payload.events import RL_TUNED_TEACHERS
+    from kernel_payload.schema.job import RL_TUNED_TEACHERS
     from rl.imitation import make_teacher, tuned_part
     from rl.tuning import is_tunable
 
