@@ -61,7 +61,9 @@ ROLLOUT_CANDIDATES = "single"
 #: (seed 1) and from +2.7 to -7.1 % (seed 3) against tuned gap-out with 6 rounds instead of 3; seed 3's
 #: 6 rounds, continued to 9, gave refits on all labels of -16.0, -15.6 and -12.7 % where the 6-round
 #: candidates' best was -11.9 % (docs/environment.md). Each round is 8 episodes of labelling (about
-#: 3 minutes per seed on one core once the clone drives well, 5-6 for the first rounds)
+#: 3 minutes per seed on one core once the clone drives well, 5-6 for the first rounds, measured
+#: before the look-ahead skipped duplicate candidates: 1.7-2.2x less since on the intersection,
+#: 1.7-1.8x on the arterial, the same labels)
 TEACHER_ROUNDS = {ROLLOUT_TEACHER: 9}
 BATCH = 256  # minibatch of the fits
 #: the progress stage of the warm start; its phases report as ``warm-start/tune``, ``/label``, ``/score``

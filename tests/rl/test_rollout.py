@@ -116,3 +116,37 @@ def test_bad_horizon_and_wrong_batch_are_clear_errors():
     other, _ = core_after("ARZ-Intersection-v0", [1.0], steps=1)
     with pytest.raises(RLError, match="reset for 2 copies"):
         ctl.act(other.observe(), other)
+
+
+@pytest.mark.parametrize("env_id,mode", [("ARZ-Arterial-v0", "single"), ("ARZ-Arterial-v0", "all"),
+                                         ("ARZ-Intersection-v0", "all")])
+def test_deduped_lookahead_is_the_exhaustive_one_and_skips_locked_signals(env_id, mode):
+    """Simulating only the distinct candidates (locked signals' requests ignored) gives every
+    candidate the delay the exhaustive look-ahead gives it, decision after decision, and the same
+    labels; and it simulates fewer copies."""
+    from rl.rollout import locked_signals
+
+    core, _ = core_after(env_id, [0.9, 1.15], steps=3)
+    fast = RolloutController(GapActuated(), horizon_s=15.0, candidates=mode)
+    slow = RolloutController(GapActuated(), horizon_s=15.0, candidates=mode, dedupe=False)
+    fast.reset(core)
+    slow.reset(core)
+    seen_locked = seen_free = 0
+    for _ in range(24):
+        own = fast.own.act(core.observe(), core)
+        cands = fast.candidate_phases(own)
+        locked = locked_signals(core)
+        seen_locked += int(locked.sum())
+        seen_free += int((~locked).sum())
+        quick, full = fast.lookahead_delays(core, cands), slow.lookahead_delays(core, cands)
+        for b in range(core.B):
+            if len({tuple(c) for c in np.where(locked[b], 0, cands[b])}) > 1:  # else: all tie, zeros
+                np.testing.assert_allclose(quick[b], full[b], rtol=1e-12, atol=1e-9)
+            else:  # every candidate alike: the exhaustive look-ahead agrees, all tie
+                np.testing.assert_array_equal(quick[b], 0.0)
+                np.testing.assert_allclose(full[b], full[b, 0], rtol=1e-12, atol=1e-9)
+        labels = fast.act(core.observe(), core)
+        np.testing.assert_array_equal(labels, slow.act(core.observe(), core))
+        core.step(labels)
+    assert seen_locked > 0 and seen_free > 0  # both kinds of decision were exercised
+    assert fast.simulated[0] < 0.8 * fast.simulated[1] and slow.simulated[0] == slow.simulated[1]
