@@ -22,9 +22,13 @@ is warm-started from the clairvoyant rollout teacher instead (``warm_start="roll
 held-out draws -10.1, -0.4, -9.2, +3.2 and -4.8 % for seeds 0-4 (docs/environment.md), with 3
 DAgger rounds; it now runs 9 (``rl.imitation.TEACHER_ROUNDS``): about 33 minutes of labelling per
 seed on one core (a batch of 8 episodes took 169-343 s beside one other job; 81 min of warm start
-per seed with five jobs sharing the 2 cores; ``auto``: about 2). The arterial keeps ``auto``:
-with 8 candidates per decision the rollout teacher took about 55 minutes of labelling per seed
-there; it now looks ahead from 4 (``rl.imitation.ROLLOUT_CANDIDATES``), not yet screened.
+per seed with five jobs sharing the 2 cores; ``auto``: about 2). The arterial too, since 1f2b867's
+look-ahead skips duplicate candidates (about 33 minutes of warm start per seed with two runs on
+the 2 cores): on its training-side screening draws the clone of the rollout teacher (4 look-ahead
+candidates, ``rl.imitation.ROLLOUT_CANDIDATES``) gave -12.7 and -7.1 % against tuned gap-out for
+seeds 0 and 3, 13-26 % below it at every multiplier up to x1.06, where ``auto``'s recipe had given
++0.7 % (seed 2) and -6.9 % (seed 4, selection on ratios) on the same draws (docs/environment.md,
+"Arterial, rollout teacher"); its clone still breaks down at x1.18.
 
 **GPU preset** (:data:`GPU_CONFIG`, 4,096 copies). One thread per copy makes small batches slow
 on a GPU (38 decisions/s for one copy on the H200, docs/gpu.md): throughput comes from thousands
@@ -69,7 +73,7 @@ GPU_CONFIG = TrainConfig(n_steps=32, batch_size=4096, n_epochs=5, learning_rate=
 CPU_CONFIG = TrainConfig(learning_rate=1e-4, warm_start="auto")
 CONFIGS = {"cpu": CPU_CONFIG, "gpu": GPU_CONFIG}
 #: the teacher that replaces a preset's ``auto`` on an environment (module docstring)
-ENV_TEACHERS = {"ARZ-Intersection-v0": "rollout"}
+ENV_TEACHERS = {"ARZ-Intersection-v0": "rollout", "ARZ-Arterial-v0": "rollout"}
 N_ENVS = {"cpu": CPU_N_ENVS, "gpu": GPU_N_ENVS}
 
 

@@ -28,7 +28,7 @@ with a test); ``ppo:PATH`` names a saved model."""
 RL_TEACHERS = (*(c for c in RL_CONTROLLERS if c not in ("ppo", "random")), "rollout")
 """Teachers a policy can be warm-started from (``rl.presets.warm_start_teachers``, mirrored): the
 classical controllers and ``rollout``, the clairvoyant look-ahead of ``rl.rollout``."""
-RL_ENV_TEACHERS = {"ARZ-Intersection-v0": "rollout"}
+RL_ENV_TEACHERS = {"ARZ-Intersection-v0": "rollout", "ARZ-Arterial-v0": "rollout"}
 """The teacher a preset's ``auto`` warm start becomes per environment (``rl.presets.ENV_TEACHERS``, mirrored)."""
 RL_TEACHER_ROUNDS = {"rollout": 9}
 """DAgger rounds per teacher where the default :data:`RL_DEFAULT_ROUNDS` is not used

@@ -56,6 +56,7 @@ def test_the_plan_counts_the_warm_start_of_each_seed():
     # the intersection's preset labels with the rollout teacher: 9 batches of minutes each, per seed
     rollout, none = train_s(), train_s(warm_start="none")
     assert rollout - none > 2 * 9 * 60
-    auto = train_s(env="ARZ-Arterial-v0")
+    auto = train_s(env="ARZ-SeedCorridor-v0")
     assert none < auto < none + 2 * 10 * 60
+    assert train_s(env="ARZ-Arterial-v0") == rollout  # the arterial's preset labels with it too
     assert train_s(warm_start_rounds=3) - none == pytest.approx((rollout - none) * 3 / 9, rel=0.25)

@@ -123,7 +123,8 @@ def test_presets_resolve_device_preset_and_learning_rate():
     # the teacher per environment replaces the preset's auto, never an explicit choice
     assert plan_training("cpu", env_id="ARZ-Intersection-v0").config.warm_start == "rollout"
     assert plan_training("cpu", "gpu", env_id="ARZ-Intersection-v0").config.warm_start == "rollout"
-    assert plan_training("cpu", env_id="ARZ-Arterial-v0").config.warm_start == "auto"
+    assert plan_training("cpu", env_id="ARZ-Arterial-v0").config.warm_start == "rollout"
+    assert plan_training("cpu", env_id="ARZ-SeedCorridor-v0").config.warm_start == "auto"
     assert plan_training("cpu", warm_start="auto", env_id="ARZ-Intersection-v0").config.warm_start == "auto"
     assert plan_training("cpu", warm_start="none", env_id="ARZ-Intersection-v0").config.warm_start is None
     assert plan_training("cpu", demand_stretch=0.25).config.train_demand_stretch == 0.25
