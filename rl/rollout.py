@@ -83,8 +83,8 @@ class RolloutController:
         return {"horizon_s": self.horizon_s, "candidates": self.mode, "base": getattr(self.base, "name", type(self.base).__name__), **base}
 
     def reset(self, core, seed=None) -> None:
-        """Build the look-ahead copies (B x K) of ``core`` (a CPU :class:`rl.simulation.ControlledNetwork`)."""
-        from rl.simulation import ControlledNetwork
+        """Prepare the look-ahead of ``core``'s copies (a CPU :class:`rl.simulation.ControlledNetwork`;
+        the look-ahead batches are built as the distinct candidates need them)."""
         from solver.network.batch import BatchedNetwork
 
         if not isinstance(core.sim, BatchedNetwork):
@@ -92,9 +92,7 @@ class RolloutController:
         self.candidates = np.array(list(itertools.product(*[range(int(p)) for p in core.nvec])), np.int64)
         self.nvec = np.asarray(core.nvec, np.int64)
         self.K = len(self.candidates) if self.mode == "all" else 1 + int((self.nvec - 1).sum())
-        self.B = core.B
-        self._make = lambda n: ControlledNetwork(core.cfg, core.net.scenario, batch=n)
-        self._seed = seed
+        self.B, self._cfg, self._scenario, self._seed = core.B, core.cfg, core.net.scenario, seed
         self._ahead: dict[int, tuple] = {}  # batch size -> (look-ahead copies, their base controller)
         self.own = copy.deepcopy(self.base)  # the base's request from the real copies (tie-break)
         self.own.reset(core, seed)
@@ -105,9 +103,11 @@ class RolloutController:
         """Look-ahead copies for ``n`` candidates, each batch with its own base controller: sizes
         in multiples of :data:`LOOKAHEAD_GRAIN` (a copy simulated for nothing costs a copy's step;
         a batch costs its memory once)."""
+        from rl.simulation import ControlledNetwork
+
         size = -(-n // LOOKAHEAD_GRAIN) * LOOKAHEAD_GRAIN
         if size not in self._ahead:
-            ahead, base = self._make(size), copy.deepcopy(self.base)
+            ahead, base = ControlledNetwork(self._cfg, self._scenario, batch=size), copy.deepcopy(self.base)
             base.reset(ahead, self._seed)
             self._ahead[size] = (ahead, base)
         return self._ahead[size]
@@ -144,8 +144,11 @@ class RolloutController:
             cands = np.where(locked_signals(core)[:, None, :], 0, cands)
         rows, requests, where = [], [], np.zeros((core.B, self.K), np.int64)
         for b in range(core.B):
-            distinct, inverse = np.unique(cands[b], axis=0, return_inverse=True) if self.dedupe else (cands[b], np.arange(self.K))
-            if len(distinct) == 1 and self.dedupe:
+            if self.dedupe:
+                distinct, inverse = np.unique(cands[b], axis=0, return_inverse=True)
+            else:
+                distinct, inverse = cands[b], np.arange(self.K)
+            if len(distinct) == 1:  # every candidate alike: all tie, no look-ahead
                 where[b] = -1
                 continue
             where[b] = len(rows) + np.ravel(inverse)
