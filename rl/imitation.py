@@ -73,6 +73,11 @@ WARM_START_STAGE = "warm-start"
 #: would be 10,125 minibatches, so the 9,000 of ``rounds * steps`` apply), far fewer on a smoke
 #: run's few hundred
 REFIT_EPOCHS = 50
+#: how the labels of a fit are weighted (:func:`label_weights`): ``none`` alike; ``stakes`` (a teacher
+#: that reports what each decision is worth: the rollout teacher) by ``1 + min(stakes / mean, cap)``
+WEIGHTINGS = ("none", "stakes")
+#: the cap of a label's weight above 1 under ``stakes``, in units of the mean stakes of the labels
+STAKES_CAP = 20.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,10 @@ class WarmStartConfig:
         value_steps: minibatches of the critic fit over round 0's returns.
         refits: fresh policies fitted to all labels as extra candidates when :func:`warm_start`
             is given a ``select`` score (none without one).
+        weighting: one of :data:`WEIGHTINGS`: the labels' weights in every fit
+            (:func:`label_weights`; ``stakes`` needs a teacher that reports them, the rollout one).
+        dump: a path: the labels are written there (``.npz``, :func:`dump_labels`) for offline
+            fits; None: not kept.
     """
 
     teacher: str = "actuated"
@@ -105,6 +114,8 @@ class WarmStartConfig:
     smoothing: float = 0.1
     value_steps: int = 1000
     refits: int = 4
+    weighting: str = "none"
+    dump: str | None = None
 
 
 def default_rounds(teacher: str) -> int:
@@ -153,18 +164,23 @@ def rollout(venv, teacher, seeds: list[int], student=None) -> dict[str, np.ndarr
 
     ``student``: a callable obs -> actions (B, S) that drives the copies; None: the teacher drives.
     Returns obs (T*B, D) float32, labels (T*B, S), mask (T*B, S) bool (False during clearance),
-    rewards (T, B) (the env's raw rewards).
+    scale (T*B,) (the copy's demand multiplier), rewards (T, B) (the env's raw rewards), and with a
+    teacher that reports them (``teacher.stakes`` after ``act``: :class:`rl.rollout.RolloutController`)
+    stakes (T*B, S) (what each label is worth, veh s).
     """
     venv.seed(seeds[0])
     obs = venv.reset()
     teacher.reset(venv.core, seed=seeds[0])
     core, action = venv.core, venv.config.action
-    out = {"obs": [], "labels": [], "mask": [], "rewards": []}
+    out = {"obs": [], "labels": [], "mask": [], "scale": [], "rewards": []}
     for _ in range(venv.config.n_decisions):
         labels = teacher_labels(core, teacher.act(obs, core), action)
+        if getattr(teacher, "stakes", None) is not None:
+            out.setdefault("stakes", []).append(np.asarray(teacher.stakes, float).reshape(labels.shape))
         out["obs"].append(obs.copy())
         out["labels"].append(labels)
         out["mask"].append(np.asarray(core.sim.SS) == 0)
+        out["scale"].append(np.asarray(core.demand_scale, float).copy())
         acts = labels if student is None else np.asarray(student(obs), np.int64).reshape(core.B, -1)
         obs, rewards, _, _ = venv.step(acts)
         out["rewards"].append(np.asarray(rewards, float))
@@ -223,10 +239,66 @@ def _agreement(policy, data: dict) -> float:
     return float(hits[data["mask"]].mean()) if data["mask"].any() else 1.0
 
 
+def label_weights(data: dict, weighting: str, cap: float = STAKES_CAP) -> np.ndarray:
+    """The weight of every label of ``data`` (labels, mask, and stakes for ``stakes``) in a fit,
+    (N, S): ones for ``none``; for ``stakes``, ``1 + min(stakes / m, cap)`` with ``m`` the
+    mean stakes of the unmasked labels (ones when it is 0), so that a decision that changes the
+    look-ahead's delay much counts up to ``1 + cap`` times one that changes nothing.
+
+    Cost-sensitive imitation (AggreVaTe's idea): the clone's few errors should fall where they
+    cost little. Near saturation one wrong green can fill a link for the rest of the hour; in light
+    traffic the teacher's candidates tie.
+    """
+    from rl.errors import EnvConfigError
+
+    check_weighting(weighting, ROLLOUT_TEACHER)
+    ones = np.ones(np.shape(data["labels"]))
+    if weighting == "none":
+        return ones
+    if "stakes" not in data:
+        raise EnvConfigError("warm_start_weighting", weighting,
+                             "use 'none': this teacher does not report what its decisions are worth (the rollout one does)")
+    stakes = np.asarray(data["stakes"], float)
+    mean = float(stakes[data["mask"]].mean()) if data["mask"].any() else 0.0
+    return ones if mean <= 0 else ones + np.minimum(stakes / mean, cap)
+
+
+def check_weighting(weighting: str, teacher: str | None) -> str:
+    """``weighting`` if it is one of :data:`WEIGHTINGS` that ``teacher`` supports (``stakes``: the
+    rollout teacher only), else an :class:`rl.errors.EnvConfigError` naming the fix."""
+    from rl.errors import EnvConfigError
+
+    if weighting not in WEIGHTINGS:
+        raise EnvConfigError("warm_start_weighting", weighting, f"use one of {WEIGHTINGS}")
+    if weighting == "stakes" and teacher != ROLLOUT_TEACHER:
+        raise EnvConfigError("warm_start_weighting", weighting,
+                             f"use 'none' with warm_start {teacher!r}: only the {ROLLOUT_TEACHER!r} teacher reports what its decisions are worth")
+    return weighting
+
+
+def dump_labels(path, data: list[dict], rounds: list[int] | None = None) -> None:
+    """Write the labels of a warm start (:func:`rollout` results, one per batch) to ``path``
+    (compressed ``.npz``): obs (N, D) float32, labels (N, S), mask (N, S), scale (N,), batch (N,)
+    (the index of the batch in ``data``), and stakes (N, S) when every batch has them."""
+    arrays = {k: np.concatenate([d[k] for d in data]) for k in ("obs", "labels", "mask", "scale")}
+    arrays["batch"] = np.concatenate([np.full(len(d["obs"]), i, np.int64) for i, d in enumerate(data)])
+    if all("stakes" in d for d in data):
+        arrays["stakes"] = np.concatenate([d["stakes"] for d in data])
+    np.savez_compressed(path, **arrays)
+
+
+def _stack(data: list[dict], weighting: str) -> tuple[np.ndarray, ...]:
+    """obs, labels, mask and weights of all labels so far (a fit's arguments)."""
+    keys = ("obs", "labels", "mask") + (("stakes",) if weighting == "stakes" and all("stakes" in d for d in data) else ())
+    merged = {k: np.concatenate([d[k] for d in data]) for k in keys}
+    return merged["obs"], merged["labels"], merged["mask"], label_weights(merged, weighting)
+
+
 def fit_policy(policy, obs: np.ndarray, labels: np.ndarray, mask: np.ndarray, steps: int, lr: float,
-               smoothing: float, rng: np.random.Generator) -> None:
+               smoothing: float, rng: np.random.Generator, weights: np.ndarray | None = None) -> None:
     """Cross-entropy (label-smoothed) of the policy's action distribution to the labels, per
-    signal where ``mask``. Shapes: obs (N, D), labels (N, S), mask (N, S)."""
+    signal where ``mask``, each label weighted by ``weights`` (None: alike; :func:`label_weights`).
+    Shapes: obs (N, D), labels (N, S), mask (N, S), weights (N, S)."""
     import torch
 
     params = [p for n, p in policy.named_parameters() if "value" not in n]
@@ -235,6 +307,8 @@ def fit_policy(policy, obs: np.ndarray, labels: np.ndarray, mask: np.ndarray, st
     o = torch.as_tensor(obs, dtype=torch.float32, device=dev)
     y = torch.as_tensor(labels, dtype=torch.long, device=dev)
     m = torch.as_tensor(mask, dtype=torch.float32, device=dev)
+    if weights is not None:
+        m = m * torch.as_tensor(weights, dtype=torch.float32, device=dev)
     for idx in _minibatches(len(obs), steps, rng, dev):
         loss = 0.0
         for s, cat in enumerate(_categoricals(policy, o[idx])):
@@ -298,6 +372,7 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
     from rl.tuning import grid_candidates, is_tunable, tune_controller
     from rl.vec_env import make_vec_env
 
+    check_weighting(ws.weighting, ws.teacher)
     venv = make_vec_env(env_id, ws.copies, **{**env_kwargs, "device": "cpu"})
     draws = imitation_draws(seed, ws.rounds * ws.copies)
     names = AUTO_TEACHERS if ws.teacher == "auto" else (ws.teacher,)
@@ -343,15 +418,17 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
         if r > 0:  # DAgger: the clone so far drives, the teacher labels the states it reaches
             data.append(rollout(venv, teacher, draws[r * ws.copies:(r + 1) * ws.copies], student))
             tick("label")
-        fit_policy(model.policy, *(np.concatenate([d[k] for d in data]) for k in ("obs", "labels", "mask")),
-                   ws.steps, ws.lr, ws.smoothing, rng)
+        obs, labels, mask, weights = _stack(data, ws.weighting)
+        fit_policy(model.policy, obs, labels, mask, ws.steps, ws.lr, ws.smoothing, rng, weights)
         if select is not None:
             snapshots[f"round{r}"] = {k: v.detach().clone() for k, v in model.policy.state_dict().items()}
+    if ws.dump:
+        dump_labels(ws.dump, data)
     chosen = {}
     if select is not None:
-        labels = [np.concatenate([d[k] for d in data]) for k in ("obs", "labels", "mask")]
+        labels = list(_stack(data, ws.weighting))
         for k in range(ws.refits):
-            snapshots[f"refit{k}"] = _refit(model, labels, ws, seed * 100 + k + 1)
+            snapshots[f"refit{k}"] = refit_state(model, labels, ws, seed * 100 + k + 1)
         scores = {}
         tick("score", 0)
         for cand, state in snapshots.items():
@@ -379,9 +456,9 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
             "reward_scale": scale, **chosen}
 
 
-def _refit(model, labels: list[np.ndarray], ws: WarmStartConfig, seed: int) -> dict:
+def refit_state(model, labels: list[np.ndarray], ws: WarmStartConfig, seed: int) -> dict:
     """The state of a policy like ``model``'s, initialised under torch seed ``seed`` and fitted to
-    ``labels`` (obs, labels, mask) for ``ws.rounds * ws.steps`` minibatches, at most
+    ``labels`` (obs, labels, mask, weights) for ``ws.rounds * ws.steps`` minibatches, at most
     :data:`REFIT_EPOCHS` passes over them."""
     import math
 
@@ -391,5 +468,5 @@ def _refit(model, labels: list[np.ndarray], ws: WarmStartConfig, seed: int) -> d
     policy = model.policy_class(model.observation_space, model.action_space, model.lr_schedule,
                                 **model.policy_kwargs).to(model.device)
     steps = min(ws.rounds * ws.steps, math.ceil(REFIT_EPOCHS * len(labels[0]) / BATCH))
-    fit_policy(policy, *labels, steps, ws.lr, ws.smoothing, np.random.default_rng(seed))
+    fit_policy(policy, *labels[:3], steps, ws.lr, ws.smoothing, np.random.default_rng(seed), labels[3])
     return {k: v.detach().clone() for k, v in policy.state_dict().items()}

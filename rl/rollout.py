@@ -98,6 +98,7 @@ class RolloutController:
         self.own.reset(core, seed)
         self.steps = max(1, int(round(self.horizon_s / core.cfg.decision_interval)))
         self.simulated = [0, 0]  # look-ahead copies simulated, and B x K (what dedupe saved)
+        self.stakes = np.zeros((core.B, len(self.nvec)))  # the last decision's, per copy and signal (decision_stakes)
 
     def _lookahead_copies(self, n: int) -> tuple:
         """Look-ahead copies for ``n`` candidates, each batch with its own base controller: sizes
@@ -175,7 +176,8 @@ class RolloutController:
         return delays
 
     def act(self, obs, core) -> np.ndarray:
-        """Requested phase per copy and signal, (B, S) int."""
+        """Requested phase per copy and signal, (B, S) int; what each signal's choice is worth is
+        left in ``self.stakes`` (B, S), veh s (:func:`decision_stakes`)."""
         own = np.asarray(self.own.act(obs, core), np.int64).reshape(core.B, -1)  # the base's request (real state)
         cands = self.candidate_phases(own)  # (B, K, S)
         delays = self.lookahead_delays(core, cands)
@@ -183,7 +185,27 @@ class RolloutController:
         tied = delays <= best + TIE_VEH_S + 1e-9 * np.abs(best)  # (B, K)
         is_own = (cands == own[:, None, :]).all(axis=2)
         pick = np.where((tied & is_own).any(axis=1), np.argmax(tied & is_own, axis=1), np.argmax(tied, axis=1))
-        return cands[np.arange(core.B), pick]
+        chosen = cands[np.arange(core.B), pick]
+        self.stakes = decision_stakes(cands, delays, chosen)
+        return chosen
+
+
+def decision_stakes(cands: np.ndarray, delays: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """What each signal's decision is worth, veh s: per copy and signal, the least look-ahead delay
+    of the candidates that give the signal another phase than ``chosen`` minus the least of those
+    that give it ``chosen``'s (0 where no candidate gives it another phase, or where the difference is
+    a tie's tolerance below 0). A locked signal's, and every signal's in a copy whose candidates
+    all tie, is 0: the request does not matter there. The weight a cost-sensitive clone gives the
+    label (:mod:`rl.imitation`, ``weighting="stakes"``).
+
+    Shapes: cands (B, K, S), delays (B, K), chosen (B, S) -> (B, S) float.
+    """
+    same = cands == np.asarray(chosen)[:, None, :]  # (B, K, S)
+    d = np.asarray(delays, float)[:, :, None]
+    best_same = np.where(same, d, np.inf).min(axis=1)
+    best_other = np.where(same, np.inf, d).min(axis=1)
+    stakes = np.where(np.isfinite(best_other) & np.isfinite(best_same), best_other - best_same, 0.0)
+    return np.maximum(stakes, 0.0)
 
 
 def locked_signals(core) -> np.ndarray:

@@ -100,6 +100,11 @@ class TrainConfig:
         warm_start_rounds: DAgger rounds of the warm start (each 8 whole episodes on CPU copies,
             every decision labelled by the teacher); None: the teacher's default
             (:func:`rl.imitation.default_rounds`: 9 for ``rollout``, 3 otherwise).
+        warm_start_weighting: how the warm start weighs its labels (:func:`rl.imitation.label_weights`):
+            ``none`` alike; ``stakes`` by what each decision is worth to the look-ahead (the
+            rollout teacher only). A screening lever, not the default.
+        warm_start_dump: write the warm start's labels to ``warm_labels.npz`` in ``out_dir``
+            (:func:`rl.imitation.dump_labels`; for offline fits), else keep none.
         selection: how model selection scores a validated policy (:func:`selection_score`):
             ``ratio``: the mean over the validation copies of its delay per vehicle divided by the
             warm-start teacher's on the same copy (the teacher's classical part with its tuned
@@ -130,6 +135,8 @@ class TrainConfig:
     select_best: bool = True
     warm_start: str | None = None
     warm_start_rounds: int | None = None
+    warm_start_weighting: str = "none"
+    warm_start_dump: bool = False
     validation: str = "stratified"
     target_kl: float | None = None
     train_demand_stretch: float = 0.0
@@ -205,6 +212,10 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
     if cfg.selection not in SELECTIONS:
         raise EnvConfigError("selection", cfg.selection, f"use one of {SELECTIONS}")
     check_warm_start_rounds(cfg.warm_start_rounds)
+    if cfg.warm_start:
+        from rl.imitation import check_weighting
+
+        check_weighting(cfg.warm_start_weighting, cfg.warm_start)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     train_kwargs = _curriculum_kwargs(env_id, env_kwargs, cfg.train_demand_stretch)
@@ -302,7 +313,9 @@ def _warm_start(model, env_id, seed, env_kwargs, cfg: TrainConfig, normalizer, r
         set_reference(teacher, params)
         return selection_score(*policy_delays(candidate, venv, recorder.eval_seed), recorder.reference)
 
-    stats = warm_start(model, env_id, seed, env_kwargs, WarmStartConfig(teacher=cfg.warm_start, rounds=rounds),
+    ws = WarmStartConfig(teacher=cfg.warm_start, rounds=rounds, weighting=cfg.warm_start_weighting,
+                         dump=str(recorder.csv_path.parent / "warm_labels.npz") if cfg.warm_start_dump else None)
+    stats = warm_start(model, env_id, seed, env_kwargs, ws,
                        normalizer, progress, select if venv is not None else None)
     model.save(recorder.csv_path.parent / "clone_model.zip")
     if venv is not None:

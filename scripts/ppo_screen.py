@@ -71,6 +71,8 @@ LEVERS: dict[str, tuple[dict, dict]] = {
     "r3": ({"warm_start_rounds": 3}, {}),
     "r6": ({"warm_start_rounds": 6}, {}),
     "r10": ({"warm_start_rounds": 10}, {}),
+    "stk": ({"warm_start_weighting": "stakes"}, {}),
+    "dump": ({"warm_start_dump": True}, {}),
 }
 
 

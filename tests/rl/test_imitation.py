@@ -225,7 +225,32 @@ def test_the_rollout_teacher_tunes_its_base_and_labels_with_its_lookahead(tmp_pa
         make_teacher("oracle")
     venv = make_vec_env("ARZ-Intersection-v0", 2, seed=0, **SHORT)
     model = PPO("MlpPolicy", venv, n_steps=16, batch_size=32, seed=0, device="cpu")
+    dump = tmp_path / "labels.npz"
     stats = warm_start(model, "ARZ-Intersection-v0", 0, SHORT, WarmStartConfig(teacher="rollout", rounds=1,
-                       copies=2, steps=10, value_steps=10))
+                       copies=2, steps=10, value_steps=10, weighting="stakes", dump=str(dump)))
     assert stats["teacher"] == "rollout" and set(stats["teacher_params"]) >= {"gap_s", "max_out"}
     assert stats["samples"] == 2 * 30
+    # the labels kept for offline fits, with what each decision was worth to the look-ahead
+    saved = np.load(dump)
+    assert saved["obs"].shape[0] == saved["labels"].shape[0] == saved["stakes"].shape[0] == 60
+    assert saved["labels"].shape == saved["mask"].shape == saved["stakes"].shape == (60, 1)
+    assert (saved["stakes"] >= 0).all() and (saved["stakes"] > 0).any()
+    assert ((saved["scale"] >= 0.8) & (saved["scale"] <= 1.2)).all() and (saved["batch"] == 0).all()
+
+
+def test_label_weights_by_hand_and_stakes_need_the_rollout_teacher():
+    from rl.errors import EnvConfigError
+    from rl.imitation import STAKES_CAP, label_weights
+
+    data = {"labels": np.zeros((4, 1), np.int64), "mask": np.array([[True], [True], [True], [False]]),
+            "stakes": np.array([[0.0], [10.0], [20.0], [1e9]])}  # mean of the unmasked: 10
+    assert label_weights(data, "none").tolist() == [[1.0]] * 4
+    assert label_weights(data, "stakes").tolist() == [[1.0], [2.0], [3.0], [1.0 + STAKES_CAP]]
+    assert label_weights({**data, "stakes": np.zeros((4, 1))}, "stakes").tolist() == [[1.0]] * 4
+    with pytest.raises(EnvConfigError, match="warm_start_weighting='heavy'.*none"):
+        label_weights(data, "heavy")
+    with pytest.raises(EnvConfigError, match="does not report"):
+        label_weights({k: data[k] for k in ("labels", "mask")}, "stakes")
+    cfg = TrainConfig(warm_start="max-pressure", warm_start_weighting="stakes", tensorboard=False)
+    with pytest.raises(EnvConfigError, match="only the 'rollout' teacher"):  # before anything is built
+        train("ARZ-Intersection-v0", 32, 2, 0, "/nonexistent/never-made", train_config=cfg)

@@ -11,7 +11,7 @@ from rl.config import resolve_config
 from rl.controllers_tuned import GapActuated
 from rl.errors import RLError
 from rl.features import M_DELAY
-from rl.rollout import RolloutController
+from rl.rollout import RolloutController, decision_stakes
 from rl.simulation import ControlledNetwork
 
 
@@ -150,3 +150,31 @@ def test_deduped_lookahead_is_the_exhaustive_one_and_skips_locked_signals(env_id
         core.step(labels)
     assert seen_locked > 0 and seen_free > 0  # both kinds of decision were exercised
     assert fast.simulated[0] < 0.8 * fast.simulated[1] and slow.simulated[0] == slow.simulated[1]
+
+
+def test_stakes_are_what_getting_each_signal_wrong_costs():
+    # two signals, candidates: own (0, 0) and its one-signal deviations (1, 0), (0, 1)
+    cands = np.array([[[0, 0], [1, 0], [0, 1]]] * 3)
+    delays = np.array([[10.0, 25.0, 12.0],   # own is best: signal 0 is worth 15, signal 1 worth 2
+                       [10.0, 4.0, 12.0],    # (1, 0) is best: signal 0 worth 6; signal 1: 12 - 4 = 8
+                       [7.0, 7.0, 7.0]])     # all tie: nothing is worth anything
+    chosen = np.array([[0, 0], [1, 0], [0, 0]])
+    np.testing.assert_allclose(decision_stakes(cands, delays, chosen), [[15.0, 2.0], [6.0, 8.0], [0.0, 0.0]])
+    # a signal no candidate changes is worth nothing
+    np.testing.assert_allclose(decision_stakes(cands[:, :2], delays[:, :2], chosen), [[15.0, 0.0], [6.0, 0.0], [0.0, 0.0]])
+
+
+def test_act_leaves_the_stakes_of_its_decision():
+    from rl.rollout import locked_signals
+
+    core, _ = core_after("ARZ-Arterial-v0", [1.0, 1.15], steps=20)
+    ctl = RolloutController(horizon_s=10.0, candidates="single")
+    ctl.reset(core)
+    locked = locked_signals(core)
+    own = ctl.own.act(core.observe(), core)
+    cands = ctl.candidate_phases(own)
+    delays = ctl.lookahead_delays(core, cands)
+    chosen = ctl.act(core.observe(), core)
+    assert ctl.stakes.shape == (2, 3) and (ctl.stakes >= 0).all()
+    np.testing.assert_allclose(ctl.stakes, decision_stakes(cands, delays, chosen))
+    assert (ctl.stakes[locked] == 0).all()  # a locked signal's request changes nothing
