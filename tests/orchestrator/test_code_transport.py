@@ -6,6 +6,7 @@ the dataset file), the bootstrap that checks and unpacks it, and the choice betw
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import re
 from pathlib import Path
@@ -170,3 +171,16 @@ def test_a_bad_kaggle_code_names_the_key_the_value_and_the_choices(tmp_path, blo
     with pytest.raises(JobSpecError) as caught:
         load_jobspec(job)
     assert expected in str(caught.value) and caught.value.exit_code == 2
+
+
+def test_this_projects_archive_leaves_the_docs_out_and_fits_inline():
+    """``.gitattributes`` marks ``docs/`` export-ignore: a job never reads it, and with it the
+    archive was over the inline limit (1.007 MB at 4a3e283)."""
+    repo = Path(__file__).resolve().parents[2]
+    if not (repo / ".git").exists():
+        pytest.skip("not a git checkout")
+    archive = archive_of(repo)
+    names = [name for name, _ in code_transport.archive_files(gzip.decompress(archive.data))]
+    assert not [n for n in names if n.startswith("docs/")]
+    assert {"rl/imitation.py", "solver/__init__.py", "kernel_payload/__init__.py", "pyproject.toml", "README.md"} <= set(names)
+    assert len(archive.data) < 0.8 * code_transport.INLINE_MAX_BYTES  # room to grow before auto picks a dataset
