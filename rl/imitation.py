@@ -276,7 +276,7 @@ def check_weighting(weighting: str, teacher: str | None) -> str:
     return weighting
 
 
-def dump_labels(path, data: list[dict], rounds: list[int] | None = None) -> None:
+def dump_labels(path, data: list[dict]) -> None:
     """Write the labels of a warm start (:func:`rollout` results, one per batch) to ``path``
     (compressed ``.npz``): obs (N, D) float32, labels (N, S), mask (N, S), scale (N,), batch (N,)
     (the index of the batch in ``data``), and stakes (N, S) when every batch has them."""
@@ -418,17 +418,16 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
         if r > 0:  # DAgger: the clone so far drives, the teacher labels the states it reaches
             data.append(rollout(venv, teacher, draws[r * ws.copies:(r + 1) * ws.copies], student))
             tick("label")
-        obs, labels, mask, weights = _stack(data, ws.weighting)
-        fit_policy(model.policy, obs, labels, mask, ws.steps, ws.lr, ws.smoothing, rng, weights)
+        stacked = _stack(data, ws.weighting)  # all labels so far, and their weights
+        fit_policy(model.policy, *stacked[:3], ws.steps, ws.lr, ws.smoothing, rng, stacked[3])
         if select is not None:
             snapshots[f"round{r}"] = {k: v.detach().clone() for k, v in model.policy.state_dict().items()}
     if ws.dump:
         dump_labels(ws.dump, data)
     chosen = {}
     if select is not None:
-        labels = list(_stack(data, ws.weighting))
-        for k in range(ws.refits):
-            snapshots[f"refit{k}"] = refit_state(model, labels, ws, seed * 100 + k + 1)
+        for k in range(ws.refits):  # fresh fits to the last round's stack: every label
+            snapshots[f"refit{k}"] = refit_state(model, list(stacked), ws, seed * 100 + k + 1)
         scores = {}
         tick("score", 0)
         for cand, state in snapshots.items():
