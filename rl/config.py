@@ -48,6 +48,8 @@ class EnvConfig:
             next phase), see :func:`rl.env.phase_requests`.
         upstream_bins: observation bins per approach over its link upstream of the near-stop bins
             (:func:`rl.observation.build_layout`).
+        clock: observe the episode clock (one feature, time since reset / ``episode_length``):
+            where the hour's demand profile stands, which a look-ahead teacher acts on.
     """
 
     scenario: Path
@@ -59,6 +61,7 @@ class EnvConfig:
     device: str
     action: str = "phase"
     upstream_bins: int = 0
+    clock: bool = False
 
     @property
     def n_decisions(self) -> int:
@@ -68,7 +71,7 @@ class EnvConfig:
 
 def resolve_config(scenario, decision_interval=None, episode_length=None, reward="delay",
                    observed_cells=None, demand_scale=(0.8, 1.2), device="auto",
-                   action="phase", upstream_bins=0) -> tuple[EnvConfig, object]:
+                   action="phase", upstream_bins=0, clock=False) -> tuple[EnvConfig, object]:
     """Validate keyword arguments and load the scenario.
 
     Returns:
@@ -90,6 +93,8 @@ def resolve_config(scenario, decision_interval=None, episode_length=None, reward
         raise EnvConfigError("action", action, f"use one of {ACTIONS}")
     if not isinstance(upstream_bins, int) or isinstance(upstream_bins, bool) or upstream_bins < 0:
         raise EnvConfigError("upstream_bins", upstream_bins, "give a whole number >= 0")
+    if not isinstance(clock, bool):
+        raise EnvConfigError("clock", clock, "give true or false")
     from solver.device import resolve_device
     from solver.errors import BackendError
 
@@ -105,7 +110,8 @@ def resolve_config(scenario, decision_interval=None, episode_length=None, reward
         raise EnvConfigError("episode_length", episode_length, f"give at least decision_interval ({di:g} s)")
     lo, hi = _scale_range(demand_scale)
     cells = observed_cells if observed_cells is not None else (sc.observe.cells if sc.observe else ())
-    cfg = EnvConfig(path, di, ep, str(reward), tuple(int(c) for c in cells), (lo, hi), resolved, action, upstream_bins)
+    cfg = EnvConfig(path, di, ep, str(reward), tuple(int(c) for c in cells), (lo, hi), resolved, action, upstream_bins,
+                    clock)
     return cfg, sc
 
 

@@ -75,6 +75,7 @@ class TrafficSignalEnv(gym.Env):
     | current phase one-hot per signal | sum P | 1 for the phase shown (or being left) |
     | clearance flag per signal | S | 1 during yellow or all-red |
     | time in stage per signal | S | min(t / max_green, 1) |
+    | episode clock (with ``clock=True``) | 1 | time since reset / episode_length |
 
     ``env.unwrapped.feature_names`` names each entry.
 
@@ -109,15 +110,16 @@ class TrafficSignalEnv(gym.Env):
             when numba-cuda finds a GPU; ``gpu`` without one raises BackendUnavailableError.
         action: ``phase`` | ``switch`` (see Action Space).
         upstream_bins: bins per approach over the rest of its link (after all the near bins).
+        clock: observe the episode clock (the last feature): where the demand profile stands.
     """
 
     metadata = {"render_modes": []}
 
     def __init__(self, scenario="intersection_4arm", decision_interval=None, episode_length=None,
                  reward="delay", observed_cells=None, demand_scale=(0.8, 1.2), device="auto", action="phase",
-                 upstream_bins=0):
+                 upstream_bins=0, clock=False):
         self.config, sc = resolve_config(scenario, decision_interval, episode_length, reward,
-                                         observed_cells, demand_scale, device, action, upstream_bins)
+                                         observed_cells, demand_scale, device, action, upstream_bins, clock)
         self.core = ControlledNetwork(self.config, sc, batch=1)
         self.action_space = action_space_for(self.core.nvec, self.config.action)
         self.observation_space = observation_space_for(self.core.layout.size)

@@ -16,7 +16,8 @@ and their weights ``wt`` (1/cells):
   speed (:func:`solver.network.speeds.cell_transport_speed`) over the free speed, clipped to [0, 1],
   and ``prior = VACUUM_WEIGHT rho_jam`` (an empty bin reads free flow);
 * entry queue ``qu / (qu + QUEUE_HALF_VEH)`` per entry and class;
-* one-hot phase per signal; clearance (stage > 0); time in stage / max green (at most 1).
+* one-hot phase per signal; clearance (stage > 0); time in stage / max green (at most 1);
+* with ``horizon > 0``, the clock ``t / horizon`` (the episode's progress through the demand profile).
 
 Every feature is clipped to [0, 1].
 
@@ -52,13 +53,14 @@ def measure_size(n_approaches: int, n_links: int) -> int:
 
 @numba.njit(cache=True)
 def copy_observation(q, F, qu, sp, ss, st, vmax, idx, fptr, wt, n_phases, max_green, prior, rho_jam,
-                     eps, out):
+                     eps, t, horizon, out):
     """Observation features of one copy into ``out`` (D,), in the order of :mod:`rl.observation`.
 
     ``F`` holds the copy's face fluxes (:func:`solver.network.speeds.face_fluxes`).
 
     Shapes: q (4, Ncells); F (4, Ncells); qu (E, 2); sp ss (S,) int; st (S,) s; vmax (2, Ncells);
-    idx wt (M,) read cells and weights; fptr (n_feat + 1,) int; n_phases (S,) int; max_green (S,) s.
+    idx wt (M,) read cells and weights; fptr (n_feat + 1,) int; n_phases (S,) int; max_green (S,) s;
+    t the copy's clock, s; horizon the clock feature's scale, s (0: no clock feature, D one shorter).
     """
     n_feat = fptr.shape[0] - 1
     for f in range(n_feat):
@@ -91,6 +93,8 @@ def copy_observation(q, F, qu, sp, ss, st, vmax, idx, fptr, wt, n_phases, max_gr
     for s in range(sp.shape[0]):
         out[i] = min(max(st[s] / max_green[s], 0.0), 1.0)
         i += 1
+    if horizon > 0.0:
+        out[i] = min(max(t / horizon, 0.0), 1.0)
 
 
 @numba.njit(cache=True)
@@ -169,7 +173,7 @@ def read_copy(state, topo, sig_static, num, oa, rw, scratch, obs, prev, cur, dt,
     if observe:
         face_fluxes(q, qu, t, topo, dscale, sp, ss, sig_static, num, F, scr, green, dqu, work, generic)
         copy_observation(q, F, qu, sp, ss, st, topo.vmax, oa.idx, oa.fptr, oa.wt, oa.n_phases,
-                         oa.max_green, oa.prior, oa.rho_jam, oa.eps, obs)
+                         oa.max_green, oa.prior, oa.rho_jam, oa.eps, t, oa.horizon, obs)
     reward = 0.0
     if dt > 0.0:
         reward = interval_reward(prev, cur, dt, rw.lin, rw.cur, rw.absw)

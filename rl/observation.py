@@ -32,7 +32,8 @@ class ObservationArrays(NamedTuple):
     """What :func:`rl.features.copy_observation` reads besides the state, in the state's precision.
 
     Shapes: idx (M,) int64 flat cells; fptr (n_feat + 1,) int64; wt (M,); n_phases (S,) int64;
-    max_green (S,) s; prior, rho_jam (veh/m) and eps (the vacuum threshold) scalars.
+    max_green (S,) s; prior, rho_jam (veh/m) and eps (the vacuum threshold) scalars; horizon (s)
+    the episode length the clock feature divides by (0: no clock feature).
     """
 
     idx: np.ndarray
@@ -43,6 +44,7 @@ class ObservationArrays(NamedTuple):
     prior: float
     rho_jam: float
     eps: float
+    horizon: float
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class ObservationLayout:
         wt: weight of each read cell in its feature's average. Shapes: (M,).
         n_phases: phases per signal; max_green: per signal, s.
         names: feature names in observation order (length D).
+        clock_s: the episode length the last feature (``clock``) divides the solver's clock by, s;
+            0: no clock feature.
     """
 
     idx: np.ndarray
@@ -63,6 +67,7 @@ class ObservationLayout:
     n_phases: tuple[int, ...]
     max_green: np.ndarray
     names: tuple[str, ...]
+    clock_s: float = 0.0
 
     @property
     def size(self) -> int:
@@ -79,10 +84,11 @@ class ObservationLayout:
         real = np.dtype(dtype).type
         return ObservationArrays(self.idx, self.fptr, self.wt.astype(dtype), np.asarray(self.n_phases, np.int64),
                                  self.max_green.astype(dtype), real(VACUUM_WEIGHT * par[RHO_JAM]),
-                                 real(par[RHO_JAM]), real(par[EPS_VAC]))
+                                 real(par[RHO_JAM]), real(par[EPS_VAC]), real(self.clock_s))
 
 
-def build_layout(net, observed_cells=(), observe_link: str | None = None, upstream_bins: int = 0) -> ObservationLayout:
+def build_layout(net, observed_cells=(), observe_link: str | None = None, upstream_bins: int = 0,
+                 clock_s: float = 0.0) -> ObservationLayout:
     """Lay out the observation of a compiled network.
 
     Args:
@@ -92,6 +98,8 @@ def build_layout(net, observed_cells=(), observe_link: str | None = None, upstre
         upstream_bins: bins per approach over the rest of its link, upstream of the near-stop
             bins (after every approach's near bins, bin 0 nearest the junction): where queues
             longer than ~150 m end and where arrivals come from.
+        clock_s: > 0: a last feature ``clock``, the solver's clock / ``clock_s`` (s; the episode
+            length), clipped to [0, 1]: where the scenario's demand profile stands.
     """
     idx, cols, feats = [], [], []
     upstream = []
@@ -119,8 +127,11 @@ def build_layout(net, observed_cells=(), observe_link: str | None = None, upstre
     owner = np.array([f for f, _ in cols], np.int64)  # cells come grouped by feature, in order
     fptr = np.searchsorted(owner, np.arange(len(feats) + 1)).astype(np.int64)
     wt = np.array([w for _, w in cols], np.float64)
+    if clock_s < 0:
+        raise ValueError(f"clock_s must be >= 0 s, got {clock_s}")
     return ObservationLayout(np.asarray(idx, np.int64), fptr, wt, tuple(net.n_phases),
-                             _max_greens(net), _names(net, feats))
+                             _max_greens(net), _names(net, feats) + (("clock",) if clock_s > 0 else ()),
+                             float(clock_s))
 
 
 def _add_bins(feats: list, idx: list, cols: list, names: list[str], groups: list[np.ndarray]) -> None:

@@ -51,7 +51,8 @@ class ControlledNetwork:
         dtype = dtype or ("float32" if cfg.device == "gpu" else "float64")
         self.sim = make_batched_network(self.net, batch, device=cfg.device, dtype=dtype)
         link = scenario.observe.link if scenario.observe else None
-        self.layout = build_layout(self.net, cfg.observed_cells, link, cfg.upstream_bins)
+        self.layout = build_layout(self.net, cfg.observed_cells, link, cfg.upstream_bins,
+                                   cfg.episode_length if cfg.clock else 0.0)
         self.readout = make_readout(self.sim, self.layout, get_reward(cfg.reward)(self.net))
         self.on_device = not isinstance(self.sim, BatchedNetwork)  # the GPU batch: keep the read observation
         self.nvec = np.array(self.net.n_phases, np.int64)

@@ -53,6 +53,7 @@ LEVERS: dict[str, tuple[dict, dict]] = {
     "up2": ({}, {"upstream_bins": 2}),
     "up0": ({}, {"upstream_bins": 0}),
     "up1": ({}, {"upstream_bins": 1}),
+    "clk": ({}, {"clock": True}),
     "heavy": ({}, {"demand_scale": (0.9, 1.25)}),
     "wide": ({"train_demand_stretch": 0.25}, {}),
     "wider": ({"train_demand_stretch": 0.5}, {}),

@@ -5,7 +5,7 @@ subprocess with ``NUMBA_ENABLE_CUDASIM=1`` (this file run as a script), which sa
 :class:`rl.vec_env.BatchedVecEnv` on ``device="gpu"`` returned over a few random-action steps,
 an episode end and auto-reset included; the CPU VecEnv runs the same steps here. The network is
 ``intersection_4arm`` cut to 8 cells per link with short signal times (the simulator executes the
-kernels in Python), 3 copies, 2.5 s decisions, 2-decision episodes, 5 steps.
+kernels in Python), 3 copies, 2.5 s decisions, 2-decision episodes, 5 steps, the clock feature on.
 
 Tolerances (relative to each array's largest magnitude): float64 1e-12, float32 1e-5
 (observations: absolute, they lie in [0, 1]); the ledger residual against the vehicles entered.
@@ -24,7 +24,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 B, STEPS = 3, 5
-ENV = {"decision_interval": 2.5, "episode_length": 5.0, "demand_scale": (1.5, 3.0)}
+ENV = {"decision_interval": 2.5, "episode_length": 5.0, "demand_scale": (1.5, 3.0), "clock": True}
 INFO = ("delay", "throughput", "arrived", "queue", "residual", "time")
 TOL = {"float64": 1e-12, "float32": 1e-5}
 

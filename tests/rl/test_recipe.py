@@ -234,3 +234,23 @@ def test_a_policy_of_another_observation_is_a_clear_error(tmp_path):
     cfg, sc = resolve_config(**{**rl.ENV_IDS["ARZ-Arterial-v0"], **SHORT})
     with pytest.raises(RLError, match=r"shape \(60,\), the environment gives \(140,\)"):
         PolicyController(tmp_path / "m.zip").reset(ControlledNetwork(cfg, sc, batch=1))
+
+
+def test_clock_feature_is_the_episode_progress_and_restarts_with_the_episode():
+    plain = rl.TrafficSignalEnv(**SHORT)
+    env = rl.TrafficSignalEnv(clock=True, **SHORT)
+    assert env.feature_names[-1] == "clock" and env.feature_names[:-1] == plain.feature_names
+    assert env.observation_space.shape == (plain.observation_space.shape[0] + 1,)
+    obs, _ = env.reset(seed=0)
+    assert obs[-1] == 0.0
+    length, di = env.config.episode_length, env.config.decision_interval
+    for k in range(1, env.config.n_decisions + 1):
+        obs, _, _, truncated, _ = env.step(env.action_space.sample())
+        assert obs[-1] == pytest.approx(min(k * di / length, 1.0), abs=1e-6)
+    assert truncated
+    obs, _ = env.reset(seed=1)
+    assert obs[-1] == 0.0
+    ref, _ = plain.reset(seed=1)
+    np.testing.assert_array_equal(obs[:-1], ref)  # the other features are untouched
+    with pytest.raises(EnvConfigError, match="clock"):
+        rl.TrafficSignalEnv(clock="yes", **SHORT)
