@@ -419,7 +419,8 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
             data.append(rollout(venv, teacher, draws[r * ws.copies:(r + 1) * ws.copies], student))
             tick("label")
         stacked = _stack(data, ws.weighting)  # all labels so far, and their weights
-        fit_policy(model.policy, *stacked[:3], ws.steps, ws.lr, ws.smoothing, rng, stacked[3])
+        obs, labels, mask, weights = stacked
+        fit_policy(model.policy, obs, labels, mask, ws.steps, ws.lr, ws.smoothing, rng, weights)
         if select is not None:
             snapshots[f"round{r}"] = {k: v.detach().clone() for k, v in model.policy.state_dict().items()}
     if ws.dump:

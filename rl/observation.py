@@ -101,6 +101,8 @@ def build_layout(net, observed_cells=(), observe_link: str | None = None, upstre
         clock_s: > 0: a last feature ``clock``, the solver's clock / ``clock_s`` (s; the episode
             length), clipped to [0, 1]: where the scenario's demand profile stands.
     """
+    if clock_s < 0:
+        raise ValueError(f"clock_s must be >= 0 s, got {clock_s}")
     idx, cols, feats = [], [], []
     upstream = []
     for a in net.approaches:
@@ -127,8 +129,6 @@ def build_layout(net, observed_cells=(), observe_link: str | None = None, upstre
     owner = np.array([f for f, _ in cols], np.int64)  # cells come grouped by feature, in order
     fptr = np.searchsorted(owner, np.arange(len(feats) + 1)).astype(np.int64)
     wt = np.array([w for _, w in cols], np.float64)
-    if clock_s < 0:
-        raise ValueError(f"clock_s must be >= 0 s, got {clock_s}")
     return ObservationLayout(np.asarray(idx, np.int64), fptr, wt, tuple(net.n_phases),
                              _max_greens(net), _names(net, feats) + (("clock",) if clock_s > 0 else ()),
                              float(clock_s))
