@@ -13,6 +13,9 @@ from rl.errors import BackendUnavailableError, EnvConfigError
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 DEVICES = ("auto", "cpu", "gpu")
 ACTIONS = ("phase", "switch")  # what an agent's action means (rl.env.phase_requests)
+#: classical controllers an environment can observe the request of (``advisor``): stateless rules,
+#: whose request is a function of the state alone (so reading the observation twice reads it twice alike)
+ADVISORS = ("actuated-gap", "max-pressure-advanced")
 
 
 def scenario_path(scenario: str | Path) -> Path:
@@ -50,6 +53,10 @@ class EnvConfig:
             (:func:`rl.observation.build_layout`).
         clock: observe the episode clock (one feature, time since reset / ``episode_length``):
             where the hour's demand profile stands, which a look-ahead teacher acts on.
+        advisor: one of :data:`ADVISORS` or None: the observation ends with that controller's
+            request (one-hot per signal and phase), so a policy can follow it or deviate from it.
+        advisor_params: the advisor's parameters, ((name, value), ...) sorted by name (its
+            defaults where empty), e.g. tuned gap-out's ``gap_s`` and ``max_out``.
     """
 
     scenario: Path
@@ -62,6 +69,8 @@ class EnvConfig:
     action: str = "phase"
     upstream_bins: int = 0
     clock: bool = False
+    advisor: str | None = None
+    advisor_params: tuple[tuple[str, float], ...] = ()
 
     @property
     def n_decisions(self) -> int:
@@ -71,7 +80,8 @@ class EnvConfig:
 
 def resolve_config(scenario, decision_interval=None, episode_length=None, reward="delay",
                    observed_cells=None, demand_scale=(0.8, 1.2), device="auto",
-                   action="phase", upstream_bins=0, clock=False) -> tuple[EnvConfig, object]:
+                   action="phase", upstream_bins=0, clock=False, advisor=None,
+                   advisor_params=None) -> tuple[EnvConfig, object]:
     """Validate keyword arguments and load the scenario.
 
     Returns:
@@ -95,6 +105,7 @@ def resolve_config(scenario, decision_interval=None, episode_length=None, reward
         raise EnvConfigError("upstream_bins", upstream_bins, "give a whole number >= 0")
     if not isinstance(clock, bool):
         raise EnvConfigError("clock", clock, "give true or false")
+    params = _advisor_params(advisor, advisor_params)
     from solver.device import resolve_device
     from solver.errors import BackendError
 
@@ -110,9 +121,35 @@ def resolve_config(scenario, decision_interval=None, episode_length=None, reward
         raise EnvConfigError("episode_length", episode_length, f"give at least decision_interval ({di:g} s)")
     lo, hi = _scale_range(demand_scale)
     cells = observed_cells if observed_cells is not None else (sc.observe.cells if sc.observe else ())
+    if advisor is not None and resolved != "cpu":
+        raise EnvConfigError("advisor", advisor, "the advisor's request is computed on the CPU: use device='cpu' "
+                             "(or no advisor on the GPU)")
     cfg = EnvConfig(path, di, ep, str(reward), tuple(int(c) for c in cells), (lo, hi), resolved, action, upstream_bins,
-                    clock)
+                    clock, advisor, params)
     return cfg, sc
+
+
+def _advisor_params(advisor, params) -> tuple[tuple[str, float], ...]:
+    """``params`` (a mapping or pairs) as sorted (name, float) pairs, checked against ``advisor``'s
+    parameters; raises :class:`EnvConfigError` naming the key."""
+    if advisor is None:
+        if params:
+            raise EnvConfigError("advisor_params", params, "set advisor too (or drop advisor_params)")
+        return ()
+    if advisor not in ADVISORS:
+        raise EnvConfigError("advisor", advisor, f"use one of {list(ADVISORS)} or none")
+    from rl.controllers import make_controller
+
+    known = make_controller(advisor).params()
+    try:
+        pairs = sorted(dict(params or {}).items())
+        out = tuple((str(k), float(v)) for k, v in pairs)
+    except (TypeError, ValueError):
+        raise EnvConfigError("advisor_params", params, "give a mapping of parameter name to number") from None
+    for k, _ in out:
+        if k not in known:
+            raise EnvConfigError("advisor_params", k, f"{advisor} has the parameters {sorted(known)}")
+    return out
 
 
 def stratified_scales(demand_scale: tuple[float, float], n: int) -> np.ndarray:

@@ -110,20 +110,24 @@ class TrafficSignalEnv(gym.Env):
             when numba-cuda finds a GPU; ``gpu`` without one raises BackendUnavailableError.
         action: ``phase`` | ``switch`` (see Action Space).
         upstream_bins: bins per approach over the rest of its link (after all the near bins).
-        clock: observe the episode clock (the last feature): where the demand profile stands.
+        clock: observe the episode clock: where the demand profile stands.
+        advisor: a stateless classical controller (``actuated-gap`` | ``max-pressure-advanced``)
+            whose request ends the observation (one-hot per signal and phase); CPU only.
+        advisor_params: its parameters (a mapping; its defaults where absent).
     """
 
     metadata = {"render_modes": []}
 
     def __init__(self, scenario="intersection_4arm", decision_interval=None, episode_length=None,
                  reward="delay", observed_cells=None, demand_scale=(0.8, 1.2), device="auto", action="phase",
-                 upstream_bins=0, clock=False):
+                 upstream_bins=0, clock=False, advisor=None, advisor_params=None):
         self.config, sc = resolve_config(scenario, decision_interval, episode_length, reward,
-                                         observed_cells, demand_scale, device, action, upstream_bins, clock)
+                                         observed_cells, demand_scale, device, action, upstream_bins, clock,
+                                         advisor, advisor_params)
         self.core = ControlledNetwork(self.config, sc, batch=1)
         self.action_space = action_space_for(self.core.nvec, self.config.action)
-        self.observation_space = observation_space_for(self.core.layout.size)
-        self.feature_names = self.core.layout.names
+        self.observation_space = observation_space_for(self.core.obs_size)
+        self.feature_names = self.core.feature_names
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start an episode; see the class docstring."""

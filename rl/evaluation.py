@@ -78,11 +78,11 @@ class PolicyController:
         """Policies keep no state between episodes; checks that the policy reads this
         environment's observation (raises :class:`rl.errors.RLError` naming both sizes)."""
         expected = self.model.observation_space.shape
-        if expected != (core.layout.size,):
+        if expected != (core.obs_size,):
             from rl.errors import RLError
 
             raise RLError(f"{self.path}: the policy reads observations of shape {expected}, the environment gives "
-                          f"({core.layout.size},): it was trained on another observation of this environment "
+                          f"({core.obs_size},): it was trained on another observation of this environment "
                           "(e.g. ARZ-Arterial-v0 before its upstream bins, 1104da4) or on another environment; "
                           "train it again, or evaluate it with the env options it was trained with")
 

@@ -150,6 +150,20 @@ def tuned_part(teacher):
     return teacher.base if isinstance(teacher, RolloutController) else teacher
 
 
+def observed_rule(controller, cfg) -> bool:
+    """Whether ``controller`` is the rule the environment's observation shows the request of
+    (``cfg.advisor``, :class:`rl.config.EnvConfig`)."""
+    return cfg.advisor is not None and getattr(controller, "name", None) == cfg.advisor
+
+
+def adopt_advisor(controller, cfg) -> None:
+    """Give ``controller`` the advisor's parameters when it is the observed rule (so that the
+    teacher's labels deviate from exactly the request the student sees; it is then not tuned)."""
+    if observed_rule(controller, cfg):
+        for name, value in cfg.advisor_params:
+            setattr(controller, name, value)
+
+
 def teacher_labels(core, phases: np.ndarray, action: str) -> np.ndarray:
     """The agent's action that asks for ``phases``: the phases themselves (``phase``), or 1 where
     the phase asked differs from the one shown (``switch``). Shapes: phases (B, S) -> (B, S) int64."""
@@ -377,7 +391,13 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
     draws = imitation_draws(seed, ws.rounds * ws.copies)
     names = AUTO_TEACHERS if ws.teacher == "auto" else (ws.teacher,)
     candidates = {name: make_teacher(name) for name in names}
-    tuned = [name for name, ctl in candidates.items() if ws.tune and is_tunable(tuned_part(ctl))]
+    params = {}
+    for cname, ctl in candidates.items():  # a teacher whose rule the student observes takes that rule's parameters
+        adopt_advisor(tuned_part(ctl), venv.config)
+        if observed_rule(tuned_part(ctl), venv.config):
+            params[cname] = tuned_part(ctl).params()
+    tuned = [name for name, ctl in candidates.items()
+             if ws.tune and is_tunable(tuned_part(ctl)) and not observed_rule(tuned_part(ctl), venv.config)]
     # one progress stage per phase, so that each has its own pace and ETA: a tuning candidate (a batch
     # of a cheap rule) takes seconds, a labelled batch of the rollout teacher minutes
     totals = {"tune": sum(len(grid_candidates(tuned_part(candidates[n]))) for n in tuned),
@@ -389,7 +409,6 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
         if progress is not None:
             progress(f"{WARM_START_STAGE}/{phase}", done[phase], totals[phase])
 
-    params = {}
     if tuned:
         tick("tune", 0)
         tuning = make_vec_env(env_id, min(ws.tune_copies, ws.copies), **{**env_kwargs, "device": "cpu"})

@@ -37,6 +37,7 @@ decisions need no look-ahead at all.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 
 import numpy as np
@@ -108,7 +109,9 @@ class RolloutController:
 
         size = -(-n // LOOKAHEAD_GRAIN) * LOOKAHEAD_GRAIN
         if size not in self._ahead:
-            ahead, base = ControlledNetwork(self._cfg, self._scenario, batch=size), copy.deepcopy(self.base)
+            # the look-ahead reads no observation but the base's: no advisor to compute at every step
+            cfg = dataclasses.replace(self._cfg, advisor=None, advisor_params=())
+            ahead, base = ControlledNetwork(cfg, self._scenario, batch=size), copy.deepcopy(self.base)
             base.reset(ahead, self._seed)
             self._ahead[size] = (ahead, base)
         return self._ahead[size]

@@ -64,6 +64,11 @@ class ControlledNetwork:
         self.decisions = np.zeros(batch, np.int64)  # decisions taken in the current episode, per copy
         self._before = self.readout.read(observe=False).measures  # measure vectors (B, M) at the interval start
         self._obs: np.ndarray | None = None  # the GPU's observation read with the last step or reset
+        self.advisor = make_advisor(self) if cfg.advisor else None
+        names = [f"advisor phase {p} {sid}" for sid, n in zip(self.net.signals, self.nvec, strict=True) for p in range(int(n))]
+        #: the features of :meth:`observe`: the layout's, then the advisor's one-hot request (if any)
+        self.feature_names = list(self.layout.names) + (names if self.advisor is not None else [])
+        self.obs_size = len(self.feature_names)
 
     @property
     def B(self) -> int:
@@ -111,6 +116,13 @@ class ControlledNetwork:
         On the GPU, the one read with the last step or reset (the device state changes only
         there); on the CPU, read anew from the host state (which a caller may have edited).
         """
+        obs = self._raw_observe()
+        if self.advisor is None:
+            return obs
+        return np.concatenate([obs, advisor_onehot(self.advisor.act(obs, self), self.nvec)], axis=1)
+
+    def _raw_observe(self) -> np.ndarray:
+        """The layout's features alone (no advisor). Shapes: (B, layout.size) float32."""
         if self.on_device and self._obs is not None:
             return self._obs
         return self.readout.read(adopt=False).obs
@@ -150,16 +162,37 @@ class ControlledNetwork:
         green (a fresh read cost 10 % of a step); on the GPU from the observation read with the
         last step (no extra copy)."""
         if self.on_device:
-            obs = self.observe()
+            obs = self._raw_observe()
             shown, at_max = green_state_from_obs(obs, self.nvec)
         else:
             sim, obs = self.sim, None
             shown = np.asarray(sim.SP)
             at_max = (np.asarray(sim.SS) == 0) & (np.asarray(sim.ST) >= self.layout.max_green - 1e-9)
         if at_max.any():
-            obs = self.observe() if obs is None else obs
+            obs = self._raw_observe() if obs is None else obs
             at_max &= conflicting_calls(obs, shown, self._phase_approaches, len(self.net.approaches))
         return shown, at_max
+
+
+def make_advisor(core: ControlledNetwork):
+    """The advisor of ``core.cfg`` (:data:`rl.config.ADVISORS`) with its parameters, reset on ``core``."""
+    from rl.controllers import make_controller
+
+    advisor = make_controller(core.cfg.advisor)
+    for name, value in core.cfg.advisor_params:
+        setattr(advisor, name, value)
+    advisor.reset(core)
+    return advisor
+
+
+def advisor_onehot(requests: np.ndarray, nvec: np.ndarray) -> np.ndarray:
+    """One-hot of the requested phase per signal, signal-major. Shapes: requests (B, S) int;
+    returns (B, sum(nvec)) float32."""
+    requests = np.asarray(requests, np.int64).reshape(len(requests), -1)
+    offsets = np.concatenate([[0], np.cumsum(nvec)[:-1]])
+    out = np.zeros((len(requests), int(np.sum(nvec))), np.float32)
+    out[np.arange(len(requests))[:, None], offsets[None, :] + requests] = 1.0
+    return out
 
 
 def conflicting_calls(obs: np.ndarray, shown: np.ndarray, phase_approaches, n_approaches: int) -> np.ndarray:

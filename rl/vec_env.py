@@ -34,9 +34,9 @@ class BatchedVecEnv(VecEnv):
         self.config, sc = resolve_config(**env_kwargs)
         self.core = ControlledNetwork(self.config, sc, batch=n_envs, dtype=dtype)
         self.render_mode = None
-        super().__init__(n_envs, observation_space_for(self.core.layout.size),
+        super().__init__(n_envs, observation_space_for(self.core.obs_size),
                          action_space_for(self.core.nvec, self.config.action))
-        self.feature_names = self.core.layout.names
+        self.feature_names = self.core.feature_names
         self._rngs = [seeding.np_random(None)[0] for _ in range(n_envs)]
         self._actions = np.zeros((n_envs, len(self.core.nvec)), np.int64)
         self._returns = np.zeros(n_envs)

@@ -54,6 +54,9 @@ LEVERS: dict[str, tuple[dict, dict]] = {
     "up0": ({}, {"upstream_bins": 0}),
     "up1": ({}, {"upstream_bins": 1}),
     "clk": ({}, {"clock": True}),
+    # tuned gap-out's request observed (its parameters on the arterial's tuning draws, as the screen's
+    # baselines tune it: training-side)
+    "adv": ({}, {"advisor": "actuated-gap", "advisor_params": {"gap_s": 1.5, "max_out": 0.75}}),
     "heavy": ({}, {"demand_scale": (0.9, 1.25)}),
     "wide": ({"train_demand_stretch": 0.25}, {}),
     "wider": ({"train_demand_stretch": 0.5}, {}),

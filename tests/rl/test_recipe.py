@@ -254,3 +254,61 @@ def test_clock_feature_is_the_episode_progress_and_restarts_with_the_episode():
     np.testing.assert_array_equal(obs[:-1], ref)  # the other features are untouched
     with pytest.raises(EnvConfigError, match="clock"):
         rl.TrafficSignalEnv(clock="yes", **SHORT)
+
+
+def test_advisor_feature_is_the_rules_request_at_every_decision_and_the_rest_is_untouched():
+    from rl.controllers import make_controller
+
+    params = {"gap_s": 1.5, "max_out": 0.75}
+    kw = {"scenario": "arterial_3", "episode_length": 120.0, "device": "cpu"}
+    plain = rl.TrafficSignalEnv(**kw)
+    env = rl.TrafficSignalEnv(advisor="actuated-gap", advisor_params=params, **kw)
+    nvec = env.core.nvec
+    extra = int(nvec.sum())
+    assert env.observation_space.shape == (plain.observation_space.shape[0] + extra,)
+    assert env.feature_names[:-extra] == plain.feature_names
+    assert env.feature_names[-extra:][:2] == ["advisor phase 0 J1", "advisor phase 1 J1"]
+    rule = make_controller("actuated-gap")
+    rule.gap_s, rule.max_out = params["gap_s"], params["max_out"]
+    obs, _ = env.reset(seed=3)
+    ref, _ = plain.reset(seed=3)
+    rule.reset(env.core)
+    offsets = np.concatenate([[0], np.cumsum(nvec)[:-1]])
+    requests = []
+    for _ in range(env.config.n_decisions):
+        np.testing.assert_array_equal(obs[:-extra], ref)
+        onehot = obs[-extra:]
+        want = rule.act(obs[None], env.core)[0]
+        assert onehot.sum() == len(nvec) and all(onehot[o + w] == 1.0 for o, w in zip(offsets, want, strict=True))
+        requests.append(tuple(want))
+        obs, *_ = env.step(want)  # the rule drives both copies alike
+        ref, *_ = plain.step(want)
+    assert len(set(requests)) > 1  # the feature moves with the rule's request, not a constant
+
+
+@pytest.mark.parametrize("kwargs, key", [
+    ({"advisor": "fixed-time"}, "advisor"),
+    ({"advisor": "actuated-gap", "advisor_params": {"gap": 1.0}}, "advisor_params"),
+    ({"advisor": "actuated-gap", "advisor_params": {"gap_s": "fast"}}, "advisor_params"),
+    ({"advisor_params": {"gap_s": 1.0}}, "advisor_params"),
+])
+def test_bad_advisor_options_name_the_key(kwargs, key):
+    with pytest.raises(EnvConfigError, match=key):
+        rl.TrafficSignalEnv(device="cpu", **kwargs, **SHORT)
+
+
+def test_a_teacher_observed_as_advisor_takes_its_parameters_and_its_lookahead_reads_no_advisor():
+    from rl.imitation import adopt_advisor, make_teacher, observed_rule, tuned_part
+
+    env = rl.TrafficSignalEnv(advisor="actuated-gap", advisor_params={"gap_s": 2.5, "max_out": 1.5},
+                              device="cpu", **SHORT)
+    teacher = make_teacher("rollout")
+    base = tuned_part(teacher)
+    assert observed_rule(base, env.config)
+    adopt_advisor(base, env.config)
+    assert (base.gap_s, base.max_out) == (2.5, 1.5)
+    other = make_teacher("max-pressure-advanced")
+    assert not observed_rule(other, env.config)
+    teacher.reset(env.core)
+    ahead, _ = teacher._lookahead_copies(2)
+    assert ahead.cfg.advisor is None and ahead.obs_size == env.core.layout.size
