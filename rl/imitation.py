@@ -277,6 +277,36 @@ def label_weights(data: dict, weighting: str, cap: float = STAKES_CAP) -> np.nda
     return ones if mean <= 0 else ones + np.minimum(stakes / mean, cap)
 
 
+def follow_advisor_labels(data: dict, nvec, margin: float) -> np.ndarray:
+    """The labels of ``data`` (obs, labels, stakes) with the teacher's deviations from the observed
+    advisor's request worth less than ``margin`` veh s (their stakes, :func:`rl.rollout.decision_stakes`)
+    replaced by that request, (N, S).
+
+    The advisor's request is read from the observation's last ``sum(nvec)`` features (the
+    environment's ``advisor``, signal-major one-hot). A deviation the look-ahead values little is
+    one the student cannot learn from its observation (the teacher knows the draw's future) and
+    one whose imitation costs the most when misplaced; following the rule there keeps the clone's
+    default that of the rule.
+
+    Raises:
+        EnvConfigError: labels without stakes (a teacher that does not report them).
+    """
+    from rl.errors import EnvConfigError
+
+    labels = np.array(data["labels"], dtype=np.int64, copy=True)
+    if margin <= 0:
+        return labels
+    if "stakes" not in data:
+        raise EnvConfigError("deviation_margin", margin, "use 0: these labels have no stakes (the rollout teacher reports them)")
+    nvec = np.asarray(nvec, np.int64)
+    onehot = np.asarray(data["obs"])[:, -int(nvec.sum()):]
+    offsets = np.concatenate([[0], np.cumsum(nvec)[:-1]])
+    advice = np.stack([onehot[:, o:o + n].argmax(axis=1) for o, n in zip(offsets, nvec, strict=True)], axis=1)
+    weak = (labels != advice) & (np.asarray(data["stakes"]) < margin)
+    labels[weak] = advice[weak]
+    return labels
+
+
 def check_weighting(weighting: str, teacher: str | None) -> str:
     """``weighting`` if it is one of :data:`WEIGHTINGS` that ``teacher`` supports (``stakes``: the
     rollout teacher only), else an :class:`rl.errors.EnvConfigError` naming the fix."""

@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="label weightings (rl.imitation.WEIGHTINGS)")
     parser.add_argument("--caps", nargs="+", type=float, default=None,
                         help="caps of the stakes weights, in mean stakes (default: rl.imitation.STAKES_CAP)")
+    parser.add_argument("--margins", nargs="+", type=float, default=None,
+                        help="with an advisor: also fit labels whose deviations from the advisor's request worth "
+                             "less than each margin (veh s) follow it (rl.imitation.follow_advisor_labels); "
+                             "weighting none")
     parser.add_argument("--refits", type=int, default=3, help="fresh fits per weighting (torch seeds 1..N)")
     parser.add_argument("--rounds", type=int, default=None,
                         help="the fit's minibatches are ROUNDS x 1000 (default: the batches in the labels)")
@@ -67,7 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     from stable_baselines3 import PPO
 
     from rl.evaluation import PolicyController
-    from rl.imitation import STAKES_CAP, WEIGHTINGS, WarmStartConfig, label_weights, refit_state
+    from rl.imitation import (
+        STAKES_CAP,
+        WEIGHTINGS,
+        WarmStartConfig,
+        follow_advisor_labels,
+        label_weights,
+        refit_state,
+    )
     from scripts.ppo_screen import (
         baselines,
         compare,
@@ -92,10 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.header:
         print(",".join(COLUMNS), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for weighting, cap in candidates(args.weighting, args.caps or [STAKES_CAP]):
-            weights = label_weights(data, weighting, **({} if cap is None else {"cap": cap}))
+        plan = [(w, c, data["labels"]) for w, c in candidates(args.weighting, args.caps or [STAKES_CAP])]
+        if args.margins:
+            from rl.vec_env import make_vec_env
+
+            nvec = make_vec_env(args.env, 1, **{**env_kwargs, "device": "cpu"}).core.nvec
+            plan += [(f"margin{m:g}", None, follow_advisor_labels(data, nvec, m)) for m in args.margins]
+        for weighting, cap, labels in plan:
+            weights = label_weights(data, "none" if weighting.startswith("margin") else weighting,
+                                    **({} if cap is None else {"cap": cap}))
             for k in range(1, args.refits + 1):
-                model.policy.load_state_dict(refit_state(model, [data["obs"], data["labels"], data["mask"], weights], ws, k))
+                model.policy.load_state_dict(refit_state(model, [data["obs"], labels, data["mask"], weights], ws, k))
                 path = Path(tmp) / f"fit_{weighting}_{cap}_{k}.zip"
                 model.save(path)
                 ppo = run_controller(PolicyController(path), args.env, draws, env_kwargs, args.stratified)

@@ -254,3 +254,25 @@ def test_label_weights_by_hand_and_stakes_need_the_rollout_teacher():
     cfg = TrainConfig(warm_start="max-pressure", warm_start_weighting="stakes", tensorboard=False)
     with pytest.raises(EnvConfigError, match="only the 'rollout' teacher"):  # before anything is built
         train("ARZ-Intersection-v0", 32, 2, 0, "/nonexistent/never-made", train_config=cfg)
+
+
+def test_deviations_worth_less_than_the_margin_follow_the_observed_advisor():
+    from rl.errors import EnvConfigError
+    from rl.imitation import follow_advisor_labels
+
+    # two signals (2 and 3 phases): the observation ends with the advisor's one-hot request
+    advice = np.array([[0, 2], [1, 0], [1, 1], [0, 0]])
+    onehot = np.zeros((4, 5), np.float32)
+    onehot[np.arange(4), advice[:, 0]] = 1.0
+    onehot[np.arange(4), 2 + advice[:, 1]] = 1.0
+    obs = np.concatenate([np.full((4, 3), 0.5, np.float32), onehot], axis=1)
+    labels = np.array([[1, 2], [1, 1], [0, 1], [0, 0]])  # deviations: (0,0), (1,1), (2,0)
+    stakes = np.array([[10.0, 0.0], [99.0, 50.0], [40.0, 7.0], [1.0, 1.0]])
+    data = {"obs": obs, "labels": labels, "stakes": stakes}
+    np.testing.assert_array_equal(follow_advisor_labels(data, [2, 3], 0.0), labels)
+    np.testing.assert_array_equal(follow_advisor_labels(data, [2, 3], 60.0), [[0, 2], [1, 0], [1, 1], [0, 0]])
+    np.testing.assert_array_equal(follow_advisor_labels(data, [2, 3], 45.0), [[0, 2], [1, 1], [1, 1], [0, 0]])
+    np.testing.assert_array_equal(follow_advisor_labels(data, [2, 3], 20.0), [[0, 2], [1, 1], [0, 1], [0, 0]])
+    assert labels[1, 1] == 1  # the input is not modified
+    with pytest.raises(EnvConfigError, match="deviation_margin"):
+        follow_advisor_labels({"obs": obs, "labels": labels}, [2, 3], 10.0)
