@@ -100,6 +100,9 @@ class WarmStartConfig:
             is given a ``select`` score (none without one).
         weighting: one of :data:`WEIGHTINGS`: the labels' weights in every fit
             (:func:`label_weights`; ``stakes`` needs a teacher that reports them, the rollout one).
+        margin: veh s; the teacher's deviations from the observed advisor's request worth less
+            than this are fitted as that request (:func:`follow_advisor_labels`; needs the
+            environment's ``advisor`` and a teacher that reports stakes); 0: the labels as given.
         dump: a path: the labels are written there (``.npz``, :func:`dump_labels`) for offline
             fits; None: not kept.
     """
@@ -115,6 +118,7 @@ class WarmStartConfig:
     value_steps: int = 1000
     refits: int = 4
     weighting: str = "none"
+    margin: float = 0.0
     dump: str | None = None
 
 
@@ -331,11 +335,29 @@ def dump_labels(path, data: list[dict]) -> None:
     np.savez_compressed(path, **arrays)
 
 
-def _stack(data: list[dict], weighting: str) -> tuple[np.ndarray, ...]:
-    """obs, labels, mask and weights of all labels so far (a fit's arguments)."""
-    keys = ("obs", "labels", "mask") + (("stakes",) if weighting == "stakes" and all("stakes" in d for d in data) else ())
+def _stack(data: list[dict], weighting: str, margin: float = 0.0, nvec=None) -> tuple[np.ndarray, ...]:
+    """obs, labels, mask and weights of all labels so far (a fit's arguments); with ``margin``
+    > 0 the labels of :func:`follow_advisor_labels` (``nvec``: phases per signal)."""
+    stakes = (weighting == "stakes" or margin > 0) and all("stakes" in d for d in data)
+    keys = ("obs", "labels", "mask") + (("stakes",) if stakes else ())
     merged = {k: np.concatenate([d[k] for d in data]) for k in keys}
-    return merged["obs"], merged["labels"], merged["mask"], label_weights(merged, weighting)
+    labels = follow_advisor_labels(merged, nvec, margin) if margin > 0 else merged["labels"]
+    return merged["obs"], labels, merged["mask"], label_weights(merged, weighting)
+
+
+def check_margin(margin, teacher: str | None, cfg) -> float:
+    """``margin`` as a float >= 0; > 0 only with the rollout teacher (it reports stakes) and an
+    environment that observes an advisor; else :class:`rl.errors.EnvConfigError` naming the fix."""
+    from rl.errors import EnvConfigError
+
+    if not isinstance(margin, (int, float)) or isinstance(margin, bool) or margin < 0:
+        raise EnvConfigError("warm_start_margin", margin, "give a number of veh s >= 0 (0: off)")
+    if margin > 0 and teacher != ROLLOUT_TEACHER:
+        raise EnvConfigError("warm_start_margin", margin, f"use 0 with warm_start {teacher!r}: only the "
+                             f"{ROLLOUT_TEACHER!r} teacher reports what its deviations are worth")
+    if margin > 0 and cfg.advisor is None:
+        raise EnvConfigError("warm_start_margin", margin, "observe an advisor (env option advisor='actuated-gap') or use 0")
+    return float(margin)
 
 
 def fit_policy(policy, obs: np.ndarray, labels: np.ndarray, mask: np.ndarray, steps: int, lr: float,
@@ -418,6 +440,7 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
 
     check_weighting(ws.weighting, ws.teacher)
     venv = make_vec_env(env_id, ws.copies, **{**env_kwargs, "device": "cpu"})
+    check_margin(ws.margin, ws.teacher, venv.config)
     draws = imitation_draws(seed, ws.rounds * ws.copies)
     names = AUTO_TEACHERS if ws.teacher == "auto" else (ws.teacher,)
     candidates = {name: make_teacher(name) for name in names}
@@ -467,7 +490,7 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
         if r > 0:  # DAgger: the clone so far drives, the teacher labels the states it reaches
             data.append(rollout(venv, teacher, draws[r * ws.copies:(r + 1) * ws.copies], student))
             tick("label")
-        stacked = _stack(data, ws.weighting)  # all labels so far, and their weights
+        stacked = _stack(data, ws.weighting, ws.margin, venv.core.nvec)  # all labels so far, and their weights
         obs, labels, mask, weights = stacked
         fit_policy(model.policy, obs, labels, mask, ws.steps, ws.lr, ws.smoothing, rng, weights)
         if select is not None:

@@ -103,6 +103,10 @@ class TrainConfig:
         warm_start_weighting: how the warm start weighs its labels (:func:`rl.imitation.label_weights`):
             ``none`` alike; ``stakes`` by what each decision is worth to the look-ahead (the
             rollout teacher only). A screening lever, not the default.
+        warm_start_margin: veh s; with an ``advisor`` observed and the rollout teacher, the
+            teacher's deviations from the advisor's request worth less than this to its look-ahead
+            are fitted as the advisor's request (:func:`rl.imitation.follow_advisor_labels`); 0: off.
+            A screening lever, not the default.
         warm_start_dump: write the warm start's labels to ``warm_labels.npz`` in ``out_dir``
             (:func:`rl.imitation.dump_labels`; for offline fits), else keep none.
         selection: how model selection scores a validated policy (:func:`selection_score`):
@@ -136,6 +140,7 @@ class TrainConfig:
     warm_start: str | None = None
     warm_start_rounds: int | None = None
     warm_start_weighting: str = "none"
+    warm_start_margin: float = 0.0
     warm_start_dump: bool = False
     validation: str = "stratified"
     target_kl: float | None = None
@@ -314,6 +319,7 @@ def _warm_start(model, env_id, seed, env_kwargs, cfg: TrainConfig, normalizer, r
         return selection_score(*policy_delays(candidate, venv, recorder.eval_seed), recorder.reference)
 
     ws = WarmStartConfig(teacher=cfg.warm_start, rounds=rounds, weighting=cfg.warm_start_weighting,
+                         margin=cfg.warm_start_margin,
                          dump=str(recorder.csv_path.parent / "warm_labels.npz") if cfg.warm_start_dump else None)
     stats = warm_start(model, env_id, seed, env_kwargs, ws,
                        normalizer, progress, select if venv is not None else None)

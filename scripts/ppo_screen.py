@@ -77,6 +77,8 @@ LEVERS: dict[str, tuple[dict, dict]] = {
     "r10": ({"warm_start_rounds": 10}, {}),
     "stk": ({"warm_start_weighting": "stakes"}, {}),
     "dump": ({"warm_start_dump": True}, {}),
+    "mg30": ({"warm_start_margin": 30.0}, {}),
+    "mg100": ({"warm_start_margin": 100.0}, {}),
 }
 
 

@@ -276,3 +276,18 @@ def test_deviations_worth_less_than_the_margin_follow_the_observed_advisor():
     assert labels[1, 1] == 1  # the input is not modified
     with pytest.raises(EnvConfigError, match="deviation_margin"):
         follow_advisor_labels({"obs": obs, "labels": labels}, [2, 3], 10.0)
+
+
+def test_a_margin_needs_the_rollout_teacher_and_an_observed_advisor():
+    import rl
+    from rl.errors import EnvConfigError
+    from rl.imitation import check_margin
+
+    plain = rl.TrafficSignalEnv(device="cpu", episode_length=60.0).config
+    advised = rl.TrafficSignalEnv(device="cpu", episode_length=60.0, advisor="actuated-gap").config
+    assert check_margin(0, "actuated", plain) == 0.0
+    assert check_margin(30, "rollout", advised) == 30.0
+    for margin, teacher, cfg in ((-1, "rollout", advised), ("30", "rollout", advised),
+                                 (30, "actuated-gap", advised), (30, "rollout", plain)):
+        with pytest.raises(EnvConfigError, match="warm_start_margin"):
+            check_margin(margin, teacher, cfg)
