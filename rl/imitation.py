@@ -160,12 +160,15 @@ def observed_rule(controller, cfg) -> bool:
     return cfg.advisor is not None and getattr(controller, "name", None) == cfg.advisor
 
 
-def adopt_advisor(controller, cfg) -> None:
+def adopt_advisor(controller, cfg) -> bool:
     """Give ``controller`` the advisor's parameters when it is the observed rule (so that the
-    teacher's labels deviate from exactly the request the student sees; it is then not tuned)."""
-    if observed_rule(controller, cfg):
-        for name, value in cfg.advisor_params:
-            setattr(controller, name, value)
+    teacher's labels deviate from exactly the request the student sees; it is then not tuned);
+    whether it is."""
+    if not observed_rule(controller, cfg):
+        return False
+    for name, value in cfg.advisor_params:
+        setattr(controller, name, value)
+    return True
 
 
 def teacher_labels(core, phases: np.ndarray, action: str) -> np.ndarray:
@@ -302,10 +305,10 @@ def follow_advisor_labels(data: dict, nvec, margin: float) -> np.ndarray:
         return labels
     if "stakes" not in data:
         raise EnvConfigError("deviation_margin", margin, "use 0: these labels have no stakes (the rollout teacher reports them)")
+    from rl.simulation import advisor_requests
+
     nvec = np.asarray(nvec, np.int64)
-    onehot = np.asarray(data["obs"])[:, -int(nvec.sum()):]
-    offsets = np.concatenate([[0], np.cumsum(nvec)[:-1]])
-    advice = np.stack([onehot[:, o:o + n].argmax(axis=1) for o, n in zip(offsets, nvec, strict=True)], axis=1)
+    advice = advisor_requests(np.asarray(data["obs"])[:, -int(nvec.sum()):], nvec)
     weak = (labels != advice) & (np.asarray(data["stakes"]) < margin)
     labels[weak] = advice[weak]
     return labels
@@ -444,13 +447,11 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
     draws = imitation_draws(seed, ws.rounds * ws.copies)
     names = AUTO_TEACHERS if ws.teacher == "auto" else (ws.teacher,)
     candidates = {name: make_teacher(name) for name in names}
-    params = {}
-    for cname, ctl in candidates.items():  # a teacher whose rule the student observes takes that rule's parameters
-        adopt_advisor(tuned_part(ctl), venv.config)
-        if observed_rule(tuned_part(ctl), venv.config):
-            params[cname] = tuned_part(ctl).params()
+    # a teacher whose rule the student observes takes that rule's parameters and is not tuned
+    params = {name: tuned_part(ctl).params() for name, ctl in candidates.items()
+              if adopt_advisor(tuned_part(ctl), venv.config)}
     tuned = [name for name, ctl in candidates.items()
-             if ws.tune and is_tunable(tuned_part(ctl)) and not observed_rule(tuned_part(ctl), venv.config)]
+             if ws.tune and is_tunable(tuned_part(ctl)) and name not in params]
     # one progress stage per phase, so that each has its own pace and ETA: a tuning candidate (a batch
     # of a cheap rule) takes seconds, a labelled batch of the rollout teacher minutes
     totals = {"tune": sum(len(grid_candidates(tuned_part(candidates[n]))) for n in tuned),
@@ -491,8 +492,7 @@ def warm_start(model, env_id: str, seed: int, env_kwargs: dict, ws: WarmStartCon
             data.append(rollout(venv, teacher, draws[r * ws.copies:(r + 1) * ws.copies], student))
             tick("label")
         stacked = _stack(data, ws.weighting, ws.margin, venv.core.nvec)  # all labels so far, and their weights
-        obs, labels, mask, weights = stacked
-        fit_policy(model.policy, obs, labels, mask, ws.steps, ws.lr, ws.smoothing, rng, weights)
+        fit_policy(model.policy, *stacked[:3], ws.steps, ws.lr, ws.smoothing, rng, stacked[3])
         if select is not None:
             snapshots[f"round{r}"] = {k: v.detach().clone() for k, v in model.policy.state_dict().items()}
     if ws.dump:

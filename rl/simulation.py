@@ -195,6 +195,12 @@ def advisor_onehot(requests: np.ndarray, nvec: np.ndarray) -> np.ndarray:
     return out
 
 
+def advisor_requests(onehot: np.ndarray, nvec) -> np.ndarray:
+    """The requests that :func:`advisor_onehot` encoded. Shapes: onehot (N, sum(nvec)); returns (N, S) int64."""
+    offsets = np.concatenate([[0], np.cumsum(nvec)[:-1]]).astype(np.int64)
+    return np.stack([onehot[:, o:o + int(n)].argmax(axis=1) for o, n in zip(offsets, nvec, strict=True)], axis=1)
+
+
 def conflicting_calls(obs: np.ndarray, shown: np.ndarray, phase_approaches, n_approaches: int) -> np.ndarray:
     """Whether another phase has a call: an approach it serves, and the phase shown does not, with
     its detector zone occupied (:func:`rl.observation.detector_occupied`, as actuated detects it).
