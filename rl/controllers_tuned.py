@@ -178,18 +178,19 @@ class GapActuated:
         flow = np.stack([veh[:, c] * speed[:, c] for c in self.detector], axis=1)  # (B, A) veh/s
         arriving = flow * self.gap_s >= 1.0  # headway shorter than the gap
         waiting = np.stack([self.cells.queued(veh, speed, a) >= 0.5 for a in range(A)], axis=1) | arriving
-        out = np.asarray(sim.SP, np.int64).copy()
+        shown = np.asarray(sim.SP, np.int64)
+        out = shown.copy()
+        rows = np.arange(core.B)
         for s, greens in enumerate(self.greens):
             P = len(greens)
             extend = np.stack([arriving[:, g].any(axis=1) for g in greens], axis=1)  # (B, P)
             demand = np.stack([waiting[:, g].any(axis=1) for g in greens], axis=1)
-            for b in range(core.B):
-                if sim.SS[b, s] != 0:  # in clearance: the next phase is already chosen
-                    out[b, s] = int(sim.SN[b, s])
-                    continue
-                p = int(sim.SP[b, s])
-                if extend[b, p] and sim.ST[b, s] < self.max_green[s][p]:
-                    continue
-                nxt = [q % P for q in range(p + 1, p + P) if demand[b, q % P]]
-                out[b, s] = nxt[0] if nxt else p
+            p = shown[:, s]
+            hold = extend[rows, p] & (np.asarray(sim.ST)[:, s] < np.asarray(self.max_green[s])[p])
+            nxt = p.copy()  # the first phase after p, in cycle order, with demand (p itself if none)
+            for k in range(P - 1, 0, -1):  # farthest first, so the nearest one is written last
+                q = (p + k) % P
+                nxt = np.where(demand[rows, q], q, nxt)
+            # in clearance the next phase is already chosen
+            out[:, s] = np.where(np.asarray(sim.SS)[:, s] != 0, np.asarray(sim.SN)[:, s], np.where(hold, p, nxt))
         return out
