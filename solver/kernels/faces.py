@@ -40,10 +40,17 @@ _weno5_class_faces = PHYSICS.weno5_class_faces
 
 
 @jit_point
-def scale_faces(rbar, ybar, rm, ym, rp, yp):
+def scale_faces(rbar, ybar, rm, ym, rp, yp, vtop):
     """Zhang–Shu scaling of one class's faces ``(rm, ym)``, ``(rp, yp)`` in a cell of average
     ``(rbar, ybar)`` towards that average, so that the faces and the implied midpoint value are
-    non-negative. Branch-free after if-conversion: :func:`limit_pass` vectorises it."""
+    non-negative; then each face's marker is kept in the ARZ range ``0 <= w <= vtop`` (m/s),
+    i.e. ``0 <= y <= rho vtop`` (a marker inside is returned bitwise unchanged).
+
+    The marker bound: WENO reconstructs rho and y separately, so where one class almost vanishes
+    at a face inside a strongly mixed queue the face's w = y / rho can leave the physical range
+    far from vacuum (seen on the GPU in float32: a face of rho 1.5e-3 veh/m with w = 353 m/s
+    beside cells of w <= 25, whose marker flux blew up in the next RK stage and overflowed WENO's
+    weights). Branch-free after if-conversion: :func:`limit_pass` vectorises it."""
     mid = (rbar - (rm + rp) / 6.0) * 1.5
     low = min(rm, rp, mid)
     if low < 0.0:
@@ -52,6 +59,8 @@ def scale_faces(rbar, ybar, rm, ym, rp, yp):
         rp = rbar + theta * (rp - rbar)
         ym = ybar + theta * (ym - ybar)
         yp = ybar + theta * (yp - ybar)
+    ym = min(max(ym, 0.0), rm * vtop)
+    yp = min(max(yp, 0.0), rp * vtop)
     return rm, ym, rp, yp
 
 
@@ -72,16 +81,18 @@ def bound_face_markers(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, thres
 
 
 @jit_point
-def limit_faces(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, thresh, eps):
+def limit_faces(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, thresh, eps, vtop):
     """Zhang–Shu scaling of one class's faces in a cell and the marker bound near vacuum
     (:func:`scale_faces`, then :func:`bound_face_markers`).
 
     ``(rbar, ybar)`` the cell average, ``(rm, ym)``/``(rp, yp)`` its left/right faces,
     ``(r_lo, y_lo)``/``(r_hi, y_hi)`` the neighbours' averages; ``thresh`` = VACUUM_FACE rho_jam
-    (veh/m) and ``eps`` the marker's vacuum epsilon, computed once per link by the caller.
+    (veh/m), ``eps`` the marker's vacuum epsilon and ``vtop`` the markers' upper bound (m/s:
+    the largest free speed plus the pressure scale, ``scales[1] / scales[0]``), computed once per
+    link by the caller.
     Returns the limited ``(rm, ym, rp, yp)``.
     """
-    rm, ym, rp, yp = scale_faces(rbar, ybar, rm, ym, rp, yp)
+    rm, ym, rp, yp = scale_faces(rbar, ybar, rm, ym, rp, yp, vtop)
     return bound_face_markers(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, thresh, eps)
 
 
@@ -108,7 +119,7 @@ def weno5_pass(q, k, lo, hi, scale_r, scale_y, z, qm, qp):
 
 
 @jit_simd
-def limit_pass(q, k, lo, hi, first, last, thresh, eps, qm, qp):
+def limit_pass(q, k, lo, hi, first, last, thresh, eps, vtop, qm, qp):
     """:func:`limit_faces` of class k's faces in cells ``lo .. hi-1``, in place: the Zhang–Shu
     scaling in one vectorised loop, then the (rarely active) marker bound in a scalar one, with
     the neighbours' indices clamped to ``first .. last`` (what outflow ghosts hold).
@@ -119,7 +130,7 @@ def limit_pass(q, k, lo, hi, first, last, thresh, eps, qm, qp):
     rb, yb = q[r, lo:hi], q[y, lo:hi]
     rl, rr, yl, yr = qm[r, lo:hi], qp[r, lo:hi], qm[y, lo:hi], qp[y, lo:hi]
     for i in range(hi - lo):
-        rl[i], yl[i], rr[i], yr[i] = scale_faces(rb[i], yb[i], rl[i], yl[i], rr[i], yr[i])
+        rl[i], yl[i], rr[i], yr[i] = scale_faces(rb[i], yb[i], rl[i], yl[i], rr[i], yr[i], vtop)
     for i in range(hi - lo):
         if rl[i] < thresh or rr[i] < thresh:
             c = lo + i

@@ -54,7 +54,7 @@ from solver.kernels.faces import (
 from solver.params import EPS_VAC, RELAX, RHO_JAM, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "5e8fcb09b2618fc7"
+KERNEL_SOURCES_DIGEST = "0a0678c6223801ee"
 
 _flux_and_speeds = PHYSICS.flux_and_speeds
 _marker = PHYSICS.marker
@@ -143,7 +143,7 @@ def reconstruct(q, n, order, scales, par, qm, qp):
     thresh, eps = VACUUM_FACE * par[RHO_JAM], par[EPS_VAC]
     for k in range(2):
         weno5_pass(q, k, lo, hi, scales[2 * k], scales[2 * k + 1], z, qm, qp)
-        limit_pass(q, k, lo, hi, lo - 1, hi, thresh, eps, qm, qp)
+        limit_pass(q, k, lo, hi, lo - 1, hi, thresh, eps, scales[1] / scales[0], qm, qp)
 
 
 @jit
@@ -295,9 +295,12 @@ def accumulate_boundary(bflux, F, n, weight):
 
 @jit
 def _interior_min_density(q, n):
+    """The smallest interior density (veh/m); -inf if one is not a number (a step to retry)."""
     low = np.inf
     for i in range(n):
         c = NG + i
+        if not (q[0, c] == q[0, c] and q[2, c] == q[2, c]):
+            return -np.inf
         low = min(low, q[0, c], q[2, c])
     return low
 

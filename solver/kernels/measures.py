@@ -16,7 +16,7 @@ from solver.kernels.faces import cell_measures, relax_pass
 from solver.params import EPS_VAC, RELAX, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "5e8fcb09b2618fc7"
+KERNEL_SOURCES_DIGEST = "0a0678c6223801ee"
 
 _flux_and_speeds = PHYSICS.flux_and_speeds
 _marker = PHYSICS.marker

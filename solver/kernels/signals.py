@@ -14,7 +14,7 @@ import numba
 from solver.kernels.link import FASTMATH
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "56ab92cec229cd44"
+KERNEL_SOURCES_DIGEST = "7351a6be8fdac848"
 
 jit = numba.njit(cache=True, fastmath=FASTMATH)
 

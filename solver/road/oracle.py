@@ -206,7 +206,8 @@ def fill_ghosts(q: np.ndarray, n: int, bc, bstate) -> None:
 
 
 def reconstruct(q: np.ndarray, n: int, order: int, scales, par) -> tuple[np.ndarray, np.ndarray]:
-    """Face values (left face, right face) of cells NG-1 .. NG+n. Shapes: (4, n + 2)."""
+    """Face values (left face, right face) of cells NG-1 .. NG+n: WENO5, Zhang–Shu scaling, the
+    markers kept in ``[0, vtop]`` and bounded by the neighbours' near vacuum. Shapes: (4, n + 2)."""
     c = np.arange(NG - 1, NG + n + 1)
     if order == FIRST_ORDER:
         return q[:, c].copy(), q[:, c].copy()
@@ -225,6 +226,8 @@ def reconstruct(q: np.ndarray, n: int, order: int, scales, par) -> tuple[np.ndar
         for face in (qm, qp):
             face[r] = rbar + theta * (face[r] - rbar)
             face[y] = ybar + theta * (face[y] - ybar)
+            # markers in the ARZ range 0 <= w <= vtop (solver.kernels.faces.scale_faces)
+            face[y] = np.minimum(np.maximum(face[y], 0.0), face[r] * (scales[1] / scales[0]))
         near = (qm[r] < VACUUM_FACE * par[RHO_JAM]) | (qp[r] < VACUUM_FACE * par[RHO_JAM])
         if near.any():
             eps = par[EPS_VAC]
