@@ -9,6 +9,8 @@ observation, the measure vector and the reward cross to the host).
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+
 import numpy as np
 
 from rl.config import EnvConfig
@@ -267,3 +269,45 @@ def interval_info(before: np.ndarray, after: np.ndarray, q0mass: np.ndarray, dt:
 def info_row(info: dict[str, np.ndarray], b: int) -> dict:
     """The info dict of copy b (arrays lose their batch axis)."""
     return {k: v[b] for k, v in info.items()}
+
+
+class CopyInfo(MutableMapping):
+    """The info of copy b as a mapping that indexes the batch's arrays when a key is read.
+
+    :class:`rl.vec_env.BatchedVecEnv` returns one per copy and step: building a dict of row views
+    for each of 4,096 copies took 37 ms a step (on 2 loaded cores; the GPU env's advance of those
+    copies takes ~50 ms), and PPO reads none of them. Keys set on it (``terminal_observation``,
+    ``episode``) are its own; a set key hides the batch's. Reads give what :func:`info_row` gives.
+    """
+
+    __slots__ = ("_batch", "_b", "_own")
+
+    def __init__(self, batch: dict[str, np.ndarray], b: int):
+        self._batch, self._b, self._own = batch, b, None
+
+    def __getitem__(self, key):
+        if self._own is not None and key in self._own:
+            return self._own[key]
+        return self._batch[key][self._b]
+
+    def __setitem__(self, key, value) -> None:
+        if self._own is None:
+            self._own = {}
+        self._own[key] = value
+
+    def __delitem__(self, key) -> None:
+        if self._own is None or key not in self._own:
+            raise KeyError(f"{key!r} is the batch's (only keys set on this copy's info can be deleted)")
+        del self._own[key]
+
+    def __iter__(self):
+        yield from self._batch
+        if self._own is not None:
+            yield from (k for k in self._own if k not in self._batch)
+
+    def __len__(self) -> int:
+        own = 0 if self._own is None else sum(k not in self._batch for k in self._own)
+        return len(self._batch) + own
+
+    def __repr__(self) -> str:
+        return f"CopyInfo({dict(self)!r})"

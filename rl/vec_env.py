@@ -11,7 +11,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 from rl.config import resolve_config
 from rl.env import action_space_for, observation_space_for, phase_requests
 from rl.errors import EnvConfigError
-from rl.simulation import ControlledNetwork, info_row
+from rl.simulation import ControlledNetwork, CopyInfo
 
 
 class BatchedVecEnv(VecEnv):
@@ -85,7 +85,7 @@ class BatchedVecEnv(VecEnv):
         obs = self.core.observe()
         self._returns += rewards
         self._lengths += 1
-        infos = [info_row(info, i) for i in range(self.num_envs)]
+        infos = [CopyInfo(info, i) for i in range(self.num_envs)]
         done = np.flatnonzero(truncated)
         for i in done:
             infos[i]["terminal_observation"] = obs[i].copy()

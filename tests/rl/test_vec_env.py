@@ -2,6 +2,7 @@
 
 import gymnasium as gym
 import numpy as np
+import pytest
 
 from rl import make_vec_env
 
@@ -52,3 +53,30 @@ def test_copies_end_episodes_together_despite_solver_clock_round_off():
     venv.step(np.array([1, 1]))
     _, _, dones, infos = venv.step(np.array([0, 0]))
     assert dones.all() and all("terminal_observation" in i for i in infos)
+
+
+def test_copy_info_reads_like_the_dict_of_row_views():
+    """The VecEnv's per-copy info (rl.simulation.CopyInfo: no dict built per copy and step) gives
+    what info_row's dict gives, takes keys of its own, and behaves as a mapping for SB3."""
+    from rl.simulation import CopyInfo, info_row
+
+    rng = np.random.default_rng(0)
+    batch = {"delay": rng.random((4, 2)), "time": rng.random(4), "queue": rng.random((4, 3))}
+    for b in range(4):
+        info, ref = CopyInfo(batch, b), info_row(batch, b)
+        assert set(info) == set(ref) and len(info) == len(ref)
+        for key in ref:
+            np.testing.assert_array_equal(info[key], ref[key])
+        assert info.get("episode") is None and "terminal_observation" not in info
+        info["terminal_observation"] = np.zeros(3)
+        info["episode"] = {"r": 1.0, "l": 2}
+        assert info.get("episode") == {"r": 1.0, "l": 2} and "terminal_observation" in info
+        assert len(info) == len(ref) + 2 and set(info) == set(ref) | {"terminal_observation", "episode"}
+        info["time"] = -1.0  # a set key hides the batch's, for this copy only
+        assert info["time"] == -1.0 and CopyInfo(batch, b)["time"] == batch["time"][b]
+        del info["episode"]
+        assert "episode" not in info
+        with pytest.raises(KeyError):
+            del info["delay"]
+        with pytest.raises(KeyError):
+            info["missing"]
