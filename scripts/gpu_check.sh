@@ -9,6 +9,9 @@
 #   GPU_CHECK_TEST_TIMEOUT (s, 140), GPU_CHECK_BENCH_TIMEOUT (s, 110), GPU_CHECK_RL_TIMEOUT (s, 200),
 #   GPU_CHECK_LAPTOP_PPO (env-steps/s of the CPU preset on the 2-core laptop, for the 40x ratio),
 #   GPU_RL_ENV_SIZES ("16384"), GPU_RL_PPO_SIZES ("4096 16384 1024"): see scripts/gpu_rl_check.py.
+#   GPU_CHECK_BENCH_TIMEOUT=0 skips the solver benchmark. GPU_CHECK_TRAIN_TIMEOUT (s, default 0: off)
+#   adds the learning-quality run of scripts/gpu_train_check.py (the GPU preset trained on the device,
+#   PPO steps sized from the RL part's rate and GPU_TRAIN_PPO_S) into $OUT/train/.
 # Python: the repository's .venv if present, else python3 (with the project installed, or run from
 # the checkout: the repository root is put on PYTHONPATH). Needs numpy, numba, numba-cuda, pydantic,
 # pyyaml, pytest and an NVIDIA driver + CUDA toolkit (NVVM) that numba-cuda can find.
@@ -55,7 +58,7 @@ timeout "$TEST_TIMEOUT" "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/solv
 echo $? > "$WORK/tests.rc"
 
 echo "[gpu_check] benchmark (<= $BENCH_TIMEOUT s)" >&2
-timeout "$BENCH_TIMEOUT" "$PY" - 2> "$WORK/bench.err" <<'EOF'
+if [ "$BENCH_TIMEOUT" -gt 0 ]; then timeout "$BENCH_TIMEOUT" "$PY" - 2> "$WORK/bench.err" <<'EOF'
 import json, os, sys
 from pathlib import Path
 from solver.bench.gpu import bench_cpu, bench_gpu, speedups
@@ -83,11 +86,23 @@ for dtype in ("float32", "float64"):
         save(f"gpu {dtype} batch {batch}: {rows[-1]['decision_steps_per_s']:.0f} decisions/s")
 EOF
 echo $? > "$WORK/bench.rc"
+else echo -1 > "$WORK/bench.rc"; fi  # skipped
 
 echo "[gpu_check] RL: agreement, env alone, PPO end to end (<= $RL_TIMEOUT s)" >&2
 GPU_RL_BUDGET=$(( RL_TIMEOUT - 45 )) timeout "$RL_TIMEOUT" "$PY" -m scripts.gpu_rl_check "$WORK/rl.json" \
   2> "$WORK/rl.err"
 echo $? > "$WORK/rl.rc"
+
+TRAIN_TIMEOUT="${GPU_CHECK_TRAIN_TIMEOUT:-0}"
+if [ "$TRAIN_TIMEOUT" -gt 0 ]; then
+  echo "[gpu_check] GPU preset trained on the device (<= $TRAIN_TIMEOUT s)" >&2
+  mkdir -p "$DEST_DIR/train"
+  GPU_TRAIN_WORK="$WORK/train" timeout "$TRAIN_TIMEOUT" "$PY" -m scripts.gpu_train_check "$DEST_DIR/train" \
+    "$WORK/rl.json" 2> "$DEST_DIR/train/train.log"
+  echo $? > "$WORK/train.rc"
+  # stopped by the timeout: keep the policy validated best so far
+  [ -f "$DEST_DIR/train/model.zip" ] || cp "$WORK/train/best_model.zip" "$DEST_DIR/train/model.zip" 2>/dev/null
+fi
 
 ELAPSED=$(( $(date +%s) - START )) "$PY" - <<'EOF'
 import json, os
@@ -100,6 +115,11 @@ def load(name):
     try:
         return json.loads(text(name, 10**7))
     except ValueError:
+        return None
+def load_path(path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
         return None
 bench = load("bench.json") or {"rows": [], "summary": {}}
 s = bench["summary"]
@@ -130,10 +150,13 @@ result = {
         "env_alone_meets_400k": bool(env16k and env16k >= 4e5),
     },
     "rl": {"rc": int(text("rl.rc") or -1), **rl, "stderr_tail": text("rl.err")},
+    "train": {"rc": int(text("train.rc") or -1) if (work / "train.rc").exists() else None,
+              "summary": load_path(Path(os.environ["GPU_CHECK_DEST"]).parent / "train" / "train_summary.json")},
     "elapsed_s": int(os.environ.get("ELAPSED", "0")),
 }
 Path(os.environ["GPU_CHECK_DEST"]).write_text(json.dumps(result, indent=2))
 print(json.dumps({"tests_rc": result["tests"]["rc"], "bench_rc": result["bench"]["rc"], "rl_rc": result["rl"]["rc"],
+                  "train_rc": result["train"]["rc"],
                   **result["acceptance"]}, indent=2))
 EOF
 echo "[gpu_check] wrote $DEST" >&2
