@@ -55,6 +55,8 @@ class EnvConfig:
             where the hour's demand profile stands, which a look-ahead teacher acts on.
         advisor: one of :data:`ADVISORS` or None: the observation ends with that controller's
             request (one-hot per signal and phase), so a policy can follow it or deviate from it.
+            Computed on the host from the batch's state; on the GPU from its host copies (the
+            state ``Q`` and the signals, copied once per decision).
         advisor_params: the advisor's parameters, ((name, value), ...) sorted by name (its
             defaults where empty), e.g. tuned gap-out's ``gap_s`` and ``max_out``.
     """
@@ -121,9 +123,6 @@ def resolve_config(scenario, decision_interval=None, episode_length=None, reward
         raise EnvConfigError("episode_length", episode_length, f"give at least decision_interval ({di:g} s)")
     lo, hi = _scale_range(demand_scale)
     cells = observed_cells if observed_cells is not None else (sc.observe.cells if sc.observe else ())
-    if advisor is not None and resolved != "cpu":
-        raise EnvConfigError("advisor", advisor, "the advisor's request is computed on the CPU: use device='cpu' "
-                             "(or no advisor on the GPU)")
     cfg = EnvConfig(path, di, ep, str(reward), tuple(int(c) for c in cells), (lo, hi), resolved, action, upstream_bins,
                     clock, advisor, params)
     return cfg, sc

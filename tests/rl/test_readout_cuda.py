@@ -174,3 +174,41 @@ if __name__ == "__main__":
         _compile_ptx(sys.argv[2])
     else:
         _simulate(sys.argv[1])
+
+
+ADVISED = """
+import sys, numpy as np
+from pathlib import Path
+from tests.rl.test_readout_cuda import B, tiny_scenario
+from rl.vec_env import BatchedVecEnv
+venv = BatchedVecEnv(B, seed=11, scenario=str(tiny_scenario(Path(sys.argv[1]).with_suffix(".yml"))), device="gpu",
+                     dtype="float64", decision_interval=2.5, episode_length=5.0, demand_scale=(1.5, 3.0),
+                     advisor="actuated-gap", advisor_params={"gap_s": 1.5, "max_out": 0.75})
+assert type(venv.core.sim).__name__ == "CudaBatchedNetwork"
+obs = [venv.reset()] + [venv.step(a)[0] for a in np.random.default_rng(0).integers(0, 2, size=(STEPS, B, 1))]
+np.save(sys.argv[1], np.array(obs))
+"""
+
+
+def test_the_advisor_is_observed_on_the_gpu_as_on_the_cpu(tmp_path):
+    """An environment on the GPU observes gap-out's request (``advisor``), computed on the host
+    from the batch's host copies, exactly as on the CPU (float64 on the CUDA simulator; 3 copies,
+    5 random-action steps, an episode end included; the requests change during the run)."""
+    from rl.vec_env import BatchedVecEnv
+
+    path = tmp_path / "advised.npy"
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": str(ROOT)}
+    code = ADVISED.replace("STEPS", str(STEPS))
+    proc = subprocess.run([sys.executable, "-W", "ignore", "-c", code, str(path)], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    gpu = np.load(path)
+    cpu_env = BatchedVecEnv(B, seed=11, scenario=str(tiny_scenario(tmp_path / "cpu.yml")), device="cpu",
+                            decision_interval=2.5, episode_length=5.0, demand_scale=(1.5, 3.0),
+                            advisor="actuated-gap", advisor_params={"gap_s": 1.5, "max_out": 0.75})
+    actions = np.random.default_rng(0).integers(0, 2, size=(STEPS, B, 1))
+    cpu = np.array([cpu_env.reset()] + [cpu_env.step(a)[0] for a in actions])
+    advice = cpu[..., -2:]  # the one signal's two phases, one-hot
+    assert np.all(advice.sum(axis=-1) == 1) and advice[..., 0].any() and advice[..., 1].any()
+    np.testing.assert_array_equal(gpu[..., -2:], advice)
+    assert np.abs(gpu - cpu).max() <= TOL["float64"]
