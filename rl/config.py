@@ -133,7 +133,8 @@ def _advisor_params(advisor, params) -> tuple[tuple[str, float], ...]:
     parameters; raises :class:`EnvConfigError` naming the key."""
     if advisor is None:
         if params:
-            raise EnvConfigError("advisor_params", params, "set advisor too (or drop advisor_params)")
+            raise EnvConfigError("advisor_params", params, "set advisor too, or drop advisor_params (to turn "
+                                 "off a registered env's advisor: advisor=None and advisor_params={})")
         return ()
     if advisor not in ADVISORS:
         raise EnvConfigError("advisor", advisor, f"use one of {list(ADVISORS)} or none")

@@ -83,7 +83,8 @@ class PolicyController:
 
             raise RLError(f"{self.path}: the policy reads observations of shape {expected}, the environment gives "
                           f"({core.obs_size},): it was trained on another observation of this environment "
-                          "(e.g. ARZ-Arterial-v0 before its upstream bins, 1104da4) or on another environment; "
+                          "(e.g. ARZ-Arterial-v0 before its upstream bins, 1104da4, or before it observed "
+                          "gap-out's request: advisor=None, advisor_params={}) or on another environment; "
                           "train it again, or evaluate it with the env options it was trained with")
 
     def act(self, obs, core) -> np.ndarray:

@@ -117,13 +117,14 @@ class BatchedVecEnv(VecEnv):
 
 
 def make_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, **kwargs) -> BatchedVecEnv:
-    """Batched VecEnv for a registered ``ARZ-*`` id (its registered kwargs, overridden by kwargs).
+    """Batched VecEnv for a registered ``ARZ-*`` id (its registered kwargs, overridden by kwargs:
+    :func:`rl.registered_kwargs`).
 
     Raises:
         EnvConfigError: an id that is not one of ``rl.ENV_IDS``.
     """
-    from rl import ENV_IDS
+    from rl import ENV_IDS, registered_kwargs
 
     if env_id not in ENV_IDS:
         raise EnvConfigError("env_id", env_id, f"use one of {sorted(ENV_IDS)}")
-    return BatchedVecEnv(n_envs, seed, **{**ENV_IDS[env_id], **kwargs})
+    return BatchedVecEnv(n_envs, seed, **registered_kwargs(env_id, kwargs))

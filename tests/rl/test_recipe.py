@@ -232,7 +232,7 @@ def test_a_policy_of_another_observation_is_a_clear_error(tmp_path):
 
     PPO("MlpPolicy", rl.make_vec_env("ARZ-Intersection-v0", 1, **SHORT), n_steps=8, batch_size=8).save(tmp_path / "m")
     cfg, sc = resolve_config(**{**rl.ENV_IDS["ARZ-Arterial-v0"], **SHORT})
-    with pytest.raises(RLError, match=r"shape \(60,\), the environment gives \(140,\)"):
+    with pytest.raises(RLError, match=r"shape \(60,\), the environment gives \(146,\)"):
         PolicyController(tmp_path / "m.zip").reset(ControlledNetwork(cfg, sc, batch=1))
 
 
