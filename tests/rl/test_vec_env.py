@@ -80,3 +80,22 @@ def test_copy_info_reads_like_the_dict_of_row_views():
             del info["delay"]
         with pytest.raises(KeyError):
             info["missing"]
+
+
+def test_the_arterial_observes_gap_outs_request_and_an_override_turns_it_off():
+    """ARZ-Arterial-v0 registers the advisor with its parameters; advisor=None turns it off (its
+    parameters go with it), another advisor starts from its own defaults; gymnasium.make, which
+    merges the registered arguments itself, names the fix when only advisor=None is given."""
+    from rl import registered_kwargs
+    from rl.errors import EnvConfigError
+
+    advised = make_vec_env("ARZ-Arterial-v0", 1, device="cpu")
+    plain = make_vec_env("ARZ-Arterial-v0", 1, device="cpu", advisor=None)
+    assert advised.config.advisor == "actuated-gap"
+    assert dict(advised.config.advisor_params) == {"gap_s": 1.5, "max_out": 0.75}
+    assert advised.observation_space.shape[0] == plain.observation_space.shape[0] + 6  # 3 signals x 2 phases
+    assert plain.config.advisor is None and plain.config.advisor_params == ()
+    assert "advisor_params" not in registered_kwargs("ARZ-Arterial-v0", {"advisor": "max-pressure-advanced"})
+    with pytest.raises(EnvConfigError, match=r"advisor=None and advisor_params=\{\}"):
+        gym.make("ARZ-Arterial-v0", advisor=None)
+    assert gym.make("ARZ-Arterial-v0", advisor=None, advisor_params={}).observation_space.shape == plain.observation_space.shape
