@@ -233,6 +233,20 @@ def copy_queues(dst, src):
         dst[e, 1] = src[e, 1]
 
 
+@jit_inline
+def copy_interior_fluxes(q, qm, qp, F, vmax, lk, num, generic=True):
+    """Faces (:func:`solver.kernels.sweep.copy_faces`, ghosts filled first) and interior face
+    fluxes (:func:`solver.kernels.sweep.copy_fluxes`) of every link of a copy, in passes over the
+    whole copy: the CPU's vectorised form. The GPU compiles
+    :func:`solver.kernels.cuda.fused_interior_fluxes` in its place (the same numbers, faces in
+    registers instead of the ``qm``/``qp`` arrays in device memory).
+
+    Shapes: q, qm, qp, F (4, Ncells); vmax (2, Ncells); lk (L, 2).
+    """
+    copy_faces(q, qm, qp, lk, num.order, num.scales, num.par)
+    copy_fluxes(q, qm, qp, F, vmax, lk, num.kind, num.par, num.supply_cap, generic)
+
+
 @jit_inline  # one caller (advance_network): not compiled on its own
 def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc, generic=True):
     """Relaxation over h s (Strang's first half), then one SSP-RK3 transport step
@@ -240,8 +254,8 @@ def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc
 
     Allocation-free (named work slots, loops instead of slice assignment), so numba-cuda compiles
     this same function for the GPU. Each stage computes the faces and interior fluxes of every
-    link in passes over the whole copy (:func:`solver.kernels.sweep.copy_faces`,
-    :func:`solver.kernels.sweep.copy_fluxes`), then the node fluxes over the node faces, then
+    link in passes over the whole copy (:func:`copy_interior_fluxes`; on the GPU one fused sweep
+    per link), then the node fluxes over the node faces, then
     updates every link in one pass (:func:`solver.kernels.sweep.update_copy`); the relaxation is fused with saving the state (:func:`relax_and_save`).
     Returns False (q and qu restored to their values on entry) when a density would go negative.
     ``acc[k, ARRIVED|EXITED]`` receives this step's arrivals and exits (veh), RK-weighted like
@@ -262,8 +276,7 @@ def network_rk3(q, qu, t, dt, h, topo, dscale, num, green, work, qwork, scr, acc
         ra, rb = par.dtype.type(a), par.dtype.type(b)
         src, usrc = work[Q0 + stage], qwork[QU0 + stage]
         # interior faces of every link in passes over the whole copy, then the node faces over them
-        copy_faces(src, qm, qp, lk, num.order, num.scales, par)
-        copy_fluxes(src, qm, qp, F, vmax, lk, num.kind, par, num.supply_cap, generic)
+        copy_interior_fluxes(src, qm, qp, F, vmax, lk, num, generic)
         s_am, s_ac, s_em, s_ec = entry_exit_fluxes(
             src, usrc, t + c * dt, dt, lk, vmax, topo.en_link, topo.dem_t, topo.dem_v, topo.dem_np,
             topo.dem_lin, dscale, topo.ex_link, par, F, dqu, generic)
