@@ -37,7 +37,7 @@ from solver.kernels.network import ARRIVED, DELAY, EXITED, TTS
 from solver.network.speeds import cell_transport_speed, face_fluxes
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "4b37961d64b63634"
+KERNEL_SOURCES_DIGEST = "d20638ab4d7d9f27"
 
 QUEUE_HALF_VEH = 50.0  # entry queue that maps to 0.5, veh
 VACUUM_WEIGHT = 1e-3  # free-speed prior weight in the bin speed average, fraction of rho_jam

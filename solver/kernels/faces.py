@@ -40,11 +40,16 @@ _weno5_class_faces = PHYSICS.weno5_class_faces
 
 
 @jit_point
-def scale_faces(rbar, ybar, rm, ym, rp, yp, vtop):
+def scale_faces(rbar, ybar, rm, ym, rp, yp, vtop, thresh):
     """Zhang–Shu scaling of one class's faces ``(rm, ym)``, ``(rp, yp)`` in a cell of average
     ``(rbar, ybar)`` towards that average, so that the faces and the implied midpoint value are
-    non-negative; then each face's marker is kept in the ARZ range ``0 <= w <= vtop`` (m/s),
-    i.e. ``0 <= y <= rho vtop`` (a marker inside is returned bitwise unchanged).
+    non-negative; then, on faces of density at least ``thresh`` (veh/m, ``VACUUM_FACE rho_jam``),
+    the marker is kept below the ARZ bound ``w <= vtop`` (m/s), i.e. ``y <= rho vtop`` (a marker
+    below is returned bitwise unchanged). Only the upper bound: a wall's ghost cells mirror the
+    velocity (``w = 2p - w_inside``, below p and possibly below 0, never above vtop), and their
+    faces must keep that to stop the flow at the wall. Below ``thresh``
+    :func:`bound_face_markers` bounds the marker by the neighbours' (clamping there too made the
+    red light against a wall fail its positivity check: ``arz verify``).
 
     The marker bound: WENO reconstructs rho and y separately, so where one class almost vanishes
     at a face inside a strongly mixed queue the face's w = y / rho can leave the physical range
@@ -59,8 +64,8 @@ def scale_faces(rbar, ybar, rm, ym, rp, yp, vtop):
         rp = rbar + theta * (rp - rbar)
         ym = ybar + theta * (ym - ybar)
         yp = ybar + theta * (yp - ybar)
-    ym = min(max(ym, 0.0), rm * vtop)
-    yp = min(max(yp, 0.0), rp * vtop)
+    ym = min(ym, rm * vtop) if rm >= thresh else ym  # below thresh: bound_face_markers' job
+    yp = min(yp, rp * vtop) if rp >= thresh else yp
     return rm, ym, rp, yp
 
 
@@ -92,7 +97,7 @@ def limit_faces(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, thresh, eps,
     link by the caller.
     Returns the limited ``(rm, ym, rp, yp)``.
     """
-    rm, ym, rp, yp = scale_faces(rbar, ybar, rm, ym, rp, yp, vtop)
+    rm, ym, rp, yp = scale_faces(rbar, ybar, rm, ym, rp, yp, vtop, thresh)
     return bound_face_markers(rbar, ybar, rm, ym, rp, yp, r_lo, y_lo, r_hi, y_hi, thresh, eps)
 
 
@@ -130,7 +135,7 @@ def limit_pass(q, k, lo, hi, first, last, thresh, eps, vtop, qm, qp):
     rb, yb = q[r, lo:hi], q[y, lo:hi]
     rl, rr, yl, yr = qm[r, lo:hi], qp[r, lo:hi], qm[y, lo:hi], qp[y, lo:hi]
     for i in range(hi - lo):
-        rl[i], yl[i], rr[i], yr[i] = scale_faces(rb[i], yb[i], rl[i], yl[i], rr[i], yr[i], vtop)
+        rl[i], yl[i], rr[i], yr[i] = scale_faces(rb[i], yb[i], rl[i], yl[i], rr[i], yr[i], vtop, thresh)
     for i in range(hi - lo):
         if rl[i] < thresh or rr[i] < thresh:
             c = lo + i

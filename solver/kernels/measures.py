@@ -16,7 +16,7 @@ from solver.kernels.faces import cell_measures, relax_pass
 from solver.params import EPS_VAC, RELAX, TAU_C, TAU_M
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "0a0678c6223801ee"
+KERNEL_SOURCES_DIGEST = "db1ece5e2c3e9832"
 
 _flux_and_speeds = PHYSICS.flux_and_speeds
 _marker = PHYSICS.marker

@@ -14,7 +14,7 @@ import numba
 from solver.kernels.link import FASTMATH
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "7351a6be8fdac848"
+KERNEL_SOURCES_DIGEST = "4eb223fc7774865c"
 
 jit = numba.njit(cache=True, fastmath=FASTMATH)
 

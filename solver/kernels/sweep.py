@@ -46,7 +46,7 @@ from solver.kernels.faces import (
 from solver.params import EPS_VAC, RHO_JAM
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "f16653220a5daeb9"
+KERNEL_SOURCES_DIGEST = "b42a3b18f7c57a81"
 
 _weno5_class_faces = PHYSICS.weno5_class_faces
 _numerical_flux = PHYSICS.numerical_flux

@@ -34,7 +34,7 @@ from solver.network.compile import max_degree
 from solver.params import EPS_VAC
 
 # digest of the modules these cached kernels call into (see scripts/kernel_fingerprint.py)
-KERNEL_SOURCES_DIGEST = "d66ff58117d74014"
+KERNEL_SOURCES_DIGEST = "57ce501b212fed3f"
 
 #: dt of the entry rule ``min(demand + queue/dt, supply)`` when reporting: a waiting queue enters at the supply
 REPORT_DT = 1e-9

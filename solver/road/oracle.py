@@ -207,7 +207,7 @@ def fill_ghosts(q: np.ndarray, n: int, bc, bstate) -> None:
 
 def reconstruct(q: np.ndarray, n: int, order: int, scales, par) -> tuple[np.ndarray, np.ndarray]:
     """Face values (left face, right face) of cells NG-1 .. NG+n: WENO5, Zhang–Shu scaling, the
-    markers kept in ``[0, vtop]`` and bounded by the neighbours' near vacuum. Shapes: (4, n + 2)."""
+    markers kept below ``vtop`` away from vacuum and bounded by the neighbours' near it. Shapes: (4, n + 2)."""
     c = np.arange(NG - 1, NG + n + 1)
     if order == FIRST_ORDER:
         return q[:, c].copy(), q[:, c].copy()
@@ -226,8 +226,9 @@ def reconstruct(q: np.ndarray, n: int, order: int, scales, par) -> tuple[np.ndar
         for face in (qm, qp):
             face[r] = rbar + theta * (face[r] - rbar)
             face[y] = ybar + theta * (face[y] - ybar)
-            # markers in the ARZ range 0 <= w <= vtop (solver.kernels.faces.scale_faces)
-            face[y] = np.minimum(np.maximum(face[y], 0.0), face[r] * (scales[1] / scales[0]))
+            # markers below the ARZ bound w <= vtop away from vacuum (solver.kernels.faces.scale_faces)
+            capped = np.minimum(face[y], face[r] * (scales[1] / scales[0]))
+            face[y] = np.where(face[r] >= VACUUM_FACE * par[RHO_JAM], capped, face[y])
         near = (qm[r] < VACUUM_FACE * par[RHO_JAM]) | (qp[r] < VACUUM_FACE * par[RHO_JAM])
         if near.any():
             eps = par[EPS_VAC]
