@@ -104,9 +104,15 @@ def test_every_observation_feature_equals_its_definition_on_the_state(env_id):
     _random_state(core, seed=7)
     obs = core.observe()
     names = core.layout.names
-    assert obs.shape == (core.B, len(names))
+    assert obs.shape == (core.B, len(core.feature_names))
     expected = np.array([[_expected_feature(core, b, n) for n in names] for b in range(core.B)])
-    assert obs == pytest.approx(expected, abs=2e-7)  # float32
+    assert obs[:, :len(names)] == pytest.approx(expected, abs=2e-7)  # float32
+    if core.advisor is not None:  # then the observed rule's request, one-hot per signal (a fresh instance)
+        from rl.simulation import advisor_onehot, make_advisor
+
+        request = make_advisor(core).act(obs[:, :len(names)], core)
+        assert np.array_equal(obs[:, len(names):], advisor_onehot(request, core.nvec))
+        assert core.feature_names[len(names):][0].startswith("advisor phase 0 ")
     inside = (expected > 0.01) & (expected < 0.99)
     groups = {n.split()[0] for n, ok in zip(names, inside.all(axis=0), strict=True) if ok}
     assert {"density", "speed", "entry"} <= groups  # the comparison is not between saturated values
