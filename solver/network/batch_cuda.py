@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+import numba
 import numpy as np
 from numba import cuda
 
@@ -147,7 +148,8 @@ class CudaBatchedNetwork(NetworkReadout):
         batch: number of independent copies B.
         dtype: ``"float64"`` or ``"float32"``: precision of the state on the device (time and
             the measures' accumulators stay float64).
-        threads_per_block: CUDA block size (one thread per copy).
+        threads_per_block: CUDA block size (one thread per copy); None:
+            :data:`solver.kernels.cuda.THREADS_PER_BLOCK` on a GPU, 1 on the CUDA simulator.
 
     Attributes:
         dev: the device arrays by name (batch axis last). ``Q``, ``QU``, ``T`` ... (see
@@ -155,11 +157,16 @@ class CudaBatchedNetwork(NetworkReadout):
     """
 
     def __init__(self, net: Network, batch: int = 1, dtype: str = "float64",
-                 threads_per_block: int = KG.THREADS_PER_BLOCK):
+                 threads_per_block: int | None = None):
         self.cuda = _cuda()
         self.net, self.B, self.dtype = net, int(batch), dtype
         self.kernels = KG.compile_kernels(dtype)
-        tpb = max(1, min(threads_per_block, self.B))  # no idle threads for tiny batches (the simulator runs each)
+        if threads_per_block is None:
+            # the CUDA simulator runs a block's threads as Python threads, which contend for its
+            # per-call locks (a lock convoy made 3 copies ~60x slower than 1), and blocks one
+            # after another: there one copy per block gives the same numbers, in series
+            threads_per_block = 1 if numba.config.ENABLE_CUDASIM else KG.THREADS_PER_BLOCK
+        tpb = max(1, min(threads_per_block, self.B))  # no idle threads for tiny batches
         self.grid = ((self.B + tpb - 1) // tpb, tpb)
         self.shape = (len(net.entries), len(net.signals), len(net.approaches))
         to = self.cuda.to_device

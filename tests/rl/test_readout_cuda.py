@@ -92,8 +92,6 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).max(initial=0.0)) / max(float(np.abs(b).max(initial=0.0)), 1e-300)
 
 
-@pytest.mark.slow  # the simulator runs the vectorised passes' device calls in Python: > 10 min
-@pytest.mark.timeout(3600)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_device_observations_rewards_and_info_equal_the_cpu(dtype, gpu_and_cpu):
     gpu, cpu = gpu_and_cpu
