@@ -53,9 +53,13 @@ def test_stop_terminates_a_worker_and_removes_its_partial_file(tmp_path):
     assert worker.process is None and background.release() == 1  # queued until released
     partial = background.partial_name(tmp_path / "figure.png")
     deadline = time.monotonic() + 60
-    while not partial.exists() and worker.process.poll() is None and time.monotonic() < deadline:
+
+    def said() -> bool:  # the worker prints after writing the file: wait for both, or a loaded
+        return "partial file written" in worker.output.read_text()  # machine stops it in between
+
+    while not (partial.exists() and said()) and worker.process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert partial.exists(), worker.output.read_text()
+    assert partial.exists() and said(), worker.output.read_text()
     background.stop()
     (outcome,) = background.finish()
     assert outcome.returncode < 0 and not outcome.ok
