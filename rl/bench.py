@@ -8,7 +8,9 @@ next to the solver's (this lives in ``rl`` because the solver imports nothing of
 
 Columns: ``env_steps_per_s`` (all copies, learning included, over the timed rollouts and their
 updates), the split in wall seconds ``env_s`` (env steps: solver advance, readout, resets),
-``copies_s`` (host<->device copies of the env, part of ``env_s``; 0 on the CPU), ``policy_s`` (the
+``copies_s`` (host<->device copies of the env, part of ``env_s``; 0 on the CPU), ``advance_s`` and
+``readout_s`` (the solver's advance, on the GPU the kernel waited for, and the readout: parts of
+``env_s``; the rest of it is host-side Python), ``policy_s`` (the
 rest of the rollouts: policy forward passes, SB3's buffer, obs/action copies to torch's device),
 ``update_s`` (PPO's epochs over the rollout), and ``env_only_steps_per_s`` (steps / env_s).
 """
@@ -21,7 +23,8 @@ import time
 from pathlib import Path
 
 COLUMNS = ("case", "env", "preset", "device", "ppo_device", "n_envs", "n_steps", "batch_size", "n_epochs",
-           "rollouts", "steps", "wall_s", "env_steps_per_s", "env_s", "copies_s", "policy_s", "update_s",
+           "rollouts", "steps", "wall_s", "env_steps_per_s", "env_s", "copies_s", "advance_s", "readout_s",
+           "policy_s", "update_s",
            "env_only_steps_per_s", "warmup_s")  # fmt: skip
 
 
@@ -58,6 +61,7 @@ def measure_training(preset: str = "cpu", device: str = "cpu", n_envs: int | Non
             "batch_size": cfg.batch_size, "n_epochs": cfg.n_epochs, "rollouts": rollouts, "steps": timed,
             "wall_s": wall, "env_steps_per_s": timed / wall if wall > 0 else 0.0,
             "env_s": split.get("env_s", 0.0), "copies_s": split.get("copies_s", 0.0),
+            "advance_s": split.get("advance_s", 0.0), "readout_s": split.get("readout_s", 0.0),
             "policy_s": split.get("policy_s", 0.0), "update_s": split.get("update_s", 0.0),
             "env_only_steps_per_s": timed / split["env_s"] if split.get("env_s") else 0.0,
             "warmup_s": total - wall}  # fmt: skip

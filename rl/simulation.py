@@ -9,6 +9,7 @@ observation, the measure vector and the reward cross to the host).
 
 from __future__ import annotations
 
+import time
 from collections.abc import MutableMapping
 
 import numpy as np
@@ -66,6 +67,9 @@ class ControlledNetwork:
         self.decisions = np.zeros(batch, np.int64)  # decisions taken in the current episode, per copy
         self._before = self.readout.read(observe=False).measures  # measure vectors (B, M) at the interval start
         self._obs: np.ndarray | None = None  # the GPU's observation read with the last step or reset
+        #: wall seconds spent in :meth:`step` advancing the solver (on the GPU: the kernel, waited
+        #: for) and reading observations, rewards and measures (the readout, copies included)
+        self.step_s = {"advance_s": 0.0, "readout_s": 0.0}
         self.advisor = make_advisor(self) if cfg.advisor else None
         names = [f"advisor phase {p} {sid}" for sid, n in zip(self.net.signals, self.nvec, strict=True) for p in range(int(n))]
         #: the features of :meth:`observe`: the layout's, then the advisor's one-hot request (if any)
@@ -147,8 +151,12 @@ class ControlledNetwork:
                           "episodes have one length, so reset all copies together")
         dt = self.cfg.decision_interval
         requests = max_green_guard(*self._green_state(), np.asarray(actions, np.int64).reshape(self.B, -1), self.nvec)
+        start = time.perf_counter()
         self.sim.advance(dt, requests)
+        middle = time.perf_counter()
         reading = self.readout.read(dt, observe=self.on_device)
+        self.step_s["advance_s"] += middle - start
+        self.step_s["readout_s"] += time.perf_counter() - middle
         self._obs = reading.obs
         info = interval_info(self._before, reading.measures, self.sim.Q0MASS, dt, len(self.net.approaches))
         self._before = reading.measures

@@ -170,7 +170,8 @@ class TrainResult:
         device: the environment's device (``cpu``/``gpu``); ppo_device: the policy's (``cpu``/``cuda``).
         split: wall seconds of the warm part (from the second rollout on, else the whole run):
             ``env_s`` (env steps, readout included), ``copies_s`` (host<->device copies of the
-            env's readout and requests, part of env_s), ``policy_s`` (the rest of the rollouts:
+            env's readout and requests, part of env_s), ``advance_s`` and ``readout_s`` (the
+            solver's advance and the readout, parts of env_s), ``policy_s`` (the rest of the rollouts:
             policy forward passes, buffer), ``update_s`` (PPO updates), ``wall_s``, ``steps``.
         selected_timesteps: timesteps of the policy in ``model_path`` (the selected one).
     """
@@ -520,7 +521,8 @@ def _make_recorder(out_dir, cfg, eval_venv, eval_seed, total, progress, base):
             """Wall seconds of env, copies, policy and update over the warm part (see TrainResult)."""
             env = {k: base.timings[k] - self.env0.get(k, 0.0) for k in base.timings}
             wall = (self.mark["stop"] or time.perf_counter()) - self.mark["start"]
-            return {"env_s": env["env_s"], "copies_s": env["copies_s"],
+            return {"env_s": env["env_s"], "copies_s": env["copies_s"], "advance_s": env["advance_s"],
+                    "readout_s": env["readout_s"],
                     "policy_s": max(self.spent["rollout_s"] - env["env_s"], 0.0),
                     "update_s": self.spent["update_s"], "wall_s": wall,
                     "steps": int(total_steps - self.mark["steps"])}

@@ -67,10 +67,13 @@ class BatchedVecEnv(VecEnv):
 
     @property
     def timings(self) -> dict[str, float]:
-        """Wall seconds spent so far in :meth:`step_wait` (``env_s``) and, part of it, in the
-        host<->device copies of the GPU batch and its readout (``copies_s``; 0 on the CPU)."""
+        """Wall seconds spent so far in :meth:`step_wait` (``env_s``) and, parts of it, in the
+        host<->device copies of the GPU batch and its readout (``copies_s``; 0 on the CPU), in the
+        solver's advance (``advance_s``: on the GPU the kernel, waited for) and in the readout of
+        observations and rewards (``readout_s``, its copies included); the rest of ``env_s`` is
+        host-side Python (infos, resets, the advisor)."""
         copies = self.core.readout.copy_s + getattr(self.core.sim, "copy_s", 0.0)
-        return {"env_s": self._env_s, "copies_s": copies}
+        return {"env_s": self._env_s, "copies_s": copies, **self.core.step_s}
 
     def step_wait(self):
         """Advance all copies one decision interval; auto-reset the finished ones."""

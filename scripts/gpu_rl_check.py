@@ -60,8 +60,8 @@ def env_throughput(n_envs: int, decisions: int = 20) -> dict:
     for _ in range(decisions):
         env.step(rng.integers(0, 2, (n_envs, 1)))
     wall = time.perf_counter() - start
-    copies = env.timings["copies_s"] - before["copies_s"]
-    return {"n_envs": n_envs, "decisions": decisions, "wall_s": wall, "copies_s": copies,
+    spent = {k: env.timings[k] - before[k] for k in ("copies_s", "advance_s", "readout_s")}
+    return {"n_envs": n_envs, "decisions": decisions, "wall_s": wall, **spent,
             "env_steps_per_s": n_envs * decisions / wall}
 
 

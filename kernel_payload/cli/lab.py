@@ -249,11 +249,12 @@ def _print_ppo_rows(console, rows: list[dict]) -> None:
     if not rows:
         return
     head = ("preset", "device", "ppo_device", "n_envs")
-    table = Table(*head, "env-steps/s (with learning)", "env s", "copies s", "policy s", "update s",
+    table = Table(*head, "env-steps/s (with learning)", "env s", "advance s", "readout s", "copies s", "policy s",
+                  "update s",
                   title="PPO training throughput (timed rollouts after the first)")  # fmt: skip
     for r in rows:
         table.add_row(*(str(r[k]) for k in head), f"{r['env_steps_per_s']:,.0f}",
-                      *(f"{r[k]:.2f}" for k in ("env_s", "copies_s", "policy_s", "update_s")))  # fmt: skip
+                      *(f"{r[k]:.2f}" for k in ("env_s", "advance_s", "readout_s", "copies_s", "policy_s", "update_s")))  # fmt: skip
     console.print(table)
 
 

@@ -39,6 +39,7 @@ def test_train_writes_model_checkpoints_and_the_real_learning_curve(trained):
     split = trained.split  # the second rollout and its update: env, policy and update all took time
     assert split["steps"] == 32 and split["env_s"] > 0 and split["policy_s"] > 0 and split["update_s"] > 0
     assert split["copies_s"] == 0.0 and (trained.device, trained.ppo_device) == ("cpu", "cpu")
+    assert 0 < split["advance_s"] and 0 < split["readout_s"] and split["advance_s"] + split["readout_s"] < split["env_s"]
 
 
 def test_evaluate_compares_ppo_and_classical_controllers(trained, tmp_path):

@@ -30,6 +30,7 @@ def test_gpu_preset_trains_end_to_end_on_the_device(tmp_path):
     assert result.model_path.is_file() and result.warm_steps_per_s > 0
     split = result.split
     assert split["env_s"] > 0 and split["update_s"] > 0 and 0 <= split["copies_s"] <= split["env_s"]
+    assert 0 < split["advance_s"] + split["readout_s"] < split["env_s"]
     with result.metrics_csv.open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 6

@@ -1,7 +1,8 @@
 """Contract fake of rl.bench: one CPU-preset row, nothing trained."""
 
 COLUMNS = ("case", "env", "preset", "device", "ppo_device", "n_envs", "n_steps", "batch_size", "n_epochs",
-           "rollouts", "steps", "wall_s", "env_steps_per_s", "env_s", "copies_s", "policy_s", "update_s",
+           "rollouts", "steps", "wall_s", "env_steps_per_s", "env_s", "copies_s", "advance_s", "readout_s",
+           "policy_s", "update_s",
            "env_only_steps_per_s", "warmup_s")
 
 
