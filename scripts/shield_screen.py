@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from rl import ENV_IDS
     from rl.controllers import make_controller
-    from rl.evaluation import PolicyController
+    from rl.evaluation import PolicyController, paired_relative_difference
     from scripts.ppo_screen import run_controller, screen_draws
 
     env = "ARZ-Arterial-v0"
@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         r = run_controller(ctl, env, draws, {}, True)
         d = np.array(r["delay"])
         fired = f" handed over {ctl.fired} signal-decisions" if isinstance(ctl, QueueShield) else ""
-        print(f"{label or ctl.name:32s}", np.round(d, 1), f"paired mean vs gap-out {100 * np.mean((d - g) / g):+.1f} %",
+        mean, _ = paired_relative_difference(d, g)
+        print(f"{label or ctl.name:32s}", np.round(d, 1), f"paired mean vs gap-out {100 * mean:+.1f} %",
               f"throughput x{np.sum(r['throughput']) / np.sum(base['throughput']):.4f}{fired}", flush=True)
     return 0
 
