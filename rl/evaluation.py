@@ -76,23 +76,31 @@ class PolicyController:
 
     def reset(self, core, seed=None) -> None:
         """Policies keep no state between episodes; checks that the policy reads this
-        environment's observation (raises :class:`rl.errors.RLError` naming both sizes)."""
+        environment's observation (raises :class:`rl.errors.RLError` naming both sizes) and, for a
+        policy read behind the advisor gate, that the environment observes an advisor."""
+        from rl.decoding import advisor_gate
+        from rl.errors import RLError
+
         expected = self.model.observation_space.shape
         if expected != (core.obs_size,):
-            from rl.errors import RLError
-
             raise RLError(f"{self.path}: the policy reads observations of shape {expected}, the environment gives "
                           f"({core.obs_size},): it was trained on another observation of this environment "
                           "(e.g. ARZ-Arterial-v0 before its upstream bins, 1104da4, or before it observed "
                           "gap-out's request: advisor=None, advisor_params={}) or on another environment; "
                           "train it again, or evaluate it with the env options it was trained with")
+        if advisor_gate(self.model) and core.advisor is None:
+            raise RLError(f"{self.path}: the policy is read behind the advisor gate ({advisor_gate(self.model):g}, "
+                          "rl.decoding) and this environment observes no advisor: evaluate it with the advisor it "
+                          "was trained with")
 
     def act(self, obs, core) -> np.ndarray:
-        """Deterministic action of the policy. Shapes: obs (B, D); returns (B, S)."""
+        """Deterministic action of the policy (:func:`rl.decoding.deterministic_actions`: behind
+        its advisor gate where it was trained with one). Shapes: obs (B, D); returns (B, S)."""
+        from rl.decoding import deterministic_actions
         from rl.env import phase_requests
 
-        actions, _ = self.model.predict(obs, deterministic=True)  # a model saved before arz_action: phases
-        return phase_requests(core, actions, getattr(self.model, "arz_action", "phase"))
+        actions = deterministic_actions(self.model, obs)  # behind the model's advisor gate, if it has one
+        return phase_requests(core, actions, getattr(self.model, "arz_action", "phase"))  # before arz_action: phases
 
 
 def controller_from_spec(spec: str):

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rl.config import stratified_scales
+from rl.decoding import check_advisor_gate
 from rl.errors import EnvConfigError
 from rl.vec_env import make_vec_env
 
@@ -118,6 +119,12 @@ class TrainConfig:
             what ``ratio`` falls back to without a warm start). Screened on the arterial (seed 4,
             docs/environment.md): both rules picked the same policy, whose breakdown at the top
             of the range depends on the draw, so the default stayed.
+        advisor_gate: with an ``advisor`` observed and phases as actions: validation, model
+            selection and evaluation read the policy behind the advisor gate
+            (:mod:`rl.decoding`): a signal takes the policy's most likely phase only where its
+            probability is at least this, else the advisor's request; saved with the model
+            (``arz_advisor_gate``). 0: the policy's most likely action (off). PPO trains as
+            without it. ``ARZ-Arterial-v0``'s presets use 0.85 (:data:`rl.presets.ENV_ADVISOR_GATES`).
 
     The GPU preset (thousands of copies) is :data:`rl.presets.GPU_CONFIG`.
     """
@@ -146,6 +153,7 @@ class TrainConfig:
     target_kl: float | None = None
     train_demand_stretch: float = 0.0
     selection: str = "geomean"
+    advisor_gate: float = 0.0
 
     def learning_rate_schedule(self):
         """SB3's learning rate: a float, or a function of the remaining progress (1 -> 0)."""
@@ -218,6 +226,7 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
     if cfg.selection not in SELECTIONS:
         raise EnvConfigError("selection", cfg.selection, f"use one of {SELECTIONS}")
     check_warm_start_rounds(cfg.warm_start_rounds)
+    check_advisor_gate(cfg.advisor_gate)
     if cfg.warm_start:
         from rl.imitation import check_weighting
 
@@ -243,6 +252,12 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
                 device=device, verbose=0,
                 tensorboard_log=str(out_dir / "tb") if cfg.tensorboard and _has_tensorboard() else None)
     model.arz_action = base.config.action  # saved with the model: what its actions mean (rl.env.phase_requests)
+    if cfg.advisor_gate and (base.config.advisor is None or base.config.action != "phase"):
+        raise EnvConfigError("advisor_gate", cfg.advisor_gate,
+                             f"{env_id} with these options observes no advisor or takes no phases as actions "
+                             f"(advisor={base.config.advisor!r}, action={base.config.action!r}): give advisor_gate 0, "
+                             "or keep the environment's advisor and action='phase'")
+    model.arz_advisor_gate = cfg.advisor_gate  # saved with the model: how it is read (rl.decoding)
     (out_dir / "checkpoints").mkdir(exist_ok=True)
     recorder = _make_recorder(out_dir, cfg, eval_venv, seed + EVAL_SEED_OFFSET, timesteps, progress, base)
     threads = torch.get_num_threads()
@@ -372,13 +387,16 @@ def _has_tensorboard() -> bool:
 
 
 def policy_delays(model, venv, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Delay (veh s) and arrived vehicles of the deterministic policy, one episode per copy.
+    """Delay (veh s) and arrived vehicles of the deterministic policy (behind its advisor gate,
+    :func:`rl.decoding.deterministic_actions`), one episode per copy.
 
     ``seed``: re-seed the copies first (``seed + i``), so that every call replays the same demand
     draws (a VecEnv forgets its seeds after one reset and would draw new ones).
     Shapes: both (n_envs,).
     """
-    return _episode_delays(venv, seed, lambda obs: model.predict(obs, deterministic=True)[0])
+    from rl.decoding import deterministic_actions
+
+    return _episode_delays(venv, seed, lambda obs: deterministic_actions(model, obs))
 
 
 def controller_delays(controller, venv, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:

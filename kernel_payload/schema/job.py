@@ -92,6 +92,10 @@ class RLSettings(_Model):
         demand_stretch: demand curriculum, training multipliers up to ``hi + stretch * (hi -
             lo)`` of the environment's range while validation and evaluation stay on it; unset
             keeps the preset's (0).
+        advisor_gate: read the trained policy behind the observed advisor (``rl.decoding``): a
+            signal takes the policy's most likely phase only where its probability is at least
+            this, else the advisor's request; 0 turns it off; unset keeps the preset's (0.85 on
+            ``ARZ-Arterial-v0``, 0 elsewhere).
     """
 
     env: str = "ARZ-Intersection-v0"
@@ -110,6 +114,7 @@ class RLSettings(_Model):
     warm_start: str | None = None
     warm_start_rounds: PositiveInt | None = None
     demand_stretch: NonNegativeFloat | None = None
+    advisor_gate: float | None = None
 
     def teacher(self) -> str | None:
         """The warm-start teacher training will use: ``warm_start``, else the preset's (``auto``,
@@ -134,6 +139,14 @@ class RLSettings(_Model):
         if name is not None and name not in ("auto", *RL_TEACHERS, "none"):
             raise unknown_choice("warm-start teacher", name, ("auto", *RL_TEACHERS, "none"))
         return name
+
+    @field_validator("advisor_gate")
+    @classmethod
+    def _gate_in_range(cls, gate: float | None) -> float | None:
+        if gate is not None and not (gate == 0 or 0.5 <= gate <= 1):
+            raise ValueError(f"advisor_gate {gate!r} is neither 0 (off) nor a probability from 0.5 to 1: give e.g. 0.85, "
+                             "or leave it unset for the preset's")
+        return gate
 
     @field_validator("controllers")
     @classmethod

@@ -118,7 +118,8 @@ def _plan(settings: Any, device: str) -> tuple[Any, int]:
     timesteps = (settings.gpu.timesteps or settings.timesteps) if gpu else settings.timesteps
     return plan_training(device, settings.preset, n_envs, settings.warm_start,
                          settings.demand_stretch, env_id=settings.env,
-                         warm_start_rounds=settings.warm_start_rounds), int(timesteps)
+                         warm_start_rounds=settings.warm_start_rounds,
+                         advisor_gate=settings.advisor_gate), int(timesteps)
 
 
 def _rate_metric(result: Any, seed: int) -> dict[str, float]:

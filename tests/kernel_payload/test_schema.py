@@ -47,6 +47,8 @@ def test_minimal_job_gets_defaults():
         ({"name": "x", "suites": ["verify"], "device": "tpu"}, ("device",)),
         ({"name": "x", "suites": []}, ("suites",)),
         ({"name": "x", "suites": ["rl"], "rl": {"demand_stretch": -0.5}}, ("rl", "demand_stretch")),
+        ({"name": "x", "suites": ["rl"], "rl": {"advisor_gate": 0.3}}, ("rl", "advisor_gate")),
+        ({"name": "x", "suites": ["rl"], "rl": {"advisor_gate": 1.5}}, ("rl", "advisor_gate")),
         ({"name": "x", "suites": ["rl"], "rl": {"warm_start_rounds": 0}}, ("rl", "warm_start_rounds")),
     ],
 )
@@ -160,3 +162,9 @@ def test_rl_accepts_the_rollout_teacher_and_a_demand_stretch():
                                   "rl": {"warm_start": "rollout", "demand_stretch": 0.25, "warm_start_rounds": 4}})
     assert (job.rl.warm_start, job.rl.demand_stretch, job.rl.warm_start_rounds) == ("rollout", 0.25, 4)
     assert JobSpec.model_validate({"name": "x", "suites": ["rl"]}).rl.demand_stretch is None
+
+
+def test_rl_advisor_gate_is_off_a_probability_or_the_presets():
+    for gate in (0, 0.5, 0.85, 1):
+        assert JobSpec.model_validate({"name": "x", "suites": ["rl"], "rl": {"advisor_gate": gate}}).rl.advisor_gate == gate
+    assert JobSpec.model_validate({"name": "x", "suites": ["rl"]}).rl.advisor_gate is None  # the preset's
