@@ -3,11 +3,12 @@
 The held-out evaluation draws its multipliers uniformly over the environment's range, so 20 draws
 may hold few of the top band where the arterial's policies break down (the published 20 held two
 above x1.10), and the 10-point stratified screen of :mod:`scripts.ppo_screen` has two points
-there: one breakdown more or less moves a seed's figure by ten points. This screen runs ``--draws``
-training-side draws (the screening draws of :mod:`scripts.ppo_screen` from index 100 on, never an
-evaluation draw) at the stratified midpoints of ``--band`` (default x1.10-x1.20), and prints per
-policy the delay per vehicle per draw, the paired mean against gap-out with the advisor's
-parameters (the environment's best classical controller there) and the **breakdowns**: draws where
+there: one breakdown more or less moves a seed's figure by ten points. This screen runs
+``--draws`` training-side draws (the screening draws of :mod:`scripts.ppo_screen` from index
+``--first-draw``, 100 by default; never an evaluation draw) at the stratified midpoints of
+``--band`` (default x1.10-x1.20), and prints per policy the delay per vehicle per draw, the paired
+mean against gap-out with the advisor's parameters (the environment's best classical controller
+there) and the **breakdowns**: draws where
 the policy's delay per vehicle exceeds ``--breakdown`` (1.5) times gap-out's.
 
 Each policy runs as saved (behind the advisor gate it was trained with, if any: :mod:`rl.decoding`),
@@ -79,13 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=16, help="draws in the band (default 16)")
     parser.add_argument("--gate", nargs="*", type=float, default=[], metavar="P",
                         help="advisor gates to run each policy behind: 0 (off) or 0.5 <= P <= 1")
+    parser.add_argument("--first-draw", type=int, default=BAND_DRAW_OFFSET,
+                        help=f"index of the first screening draw (default {BAND_DRAW_OFFSET}; 0 with --band 0.8 1.2 "
+                             "--draws 10: the 10-point stratified screen of scripts.ppo_screen)")
     parser.add_argument("--breakdown", type=float, default=1.5,
                         help="a draw is a breakdown above this multiple of gap-out's delay (default 1.5)")
     parser.add_argument("--teacher", action="store_true", help="also run the clairvoyant rollout teacher")
     args = parser.parse_args(argv)
     lo, hi = args.band
-    if not 0 < lo < hi or args.draws < 2 or not args.breakdown > 1:
-        parser.error("give 0 < LO < HI, --draws >= 2 and --breakdown > 1")
+    if not 0 < lo < hi or args.draws < 2 or not args.breakdown > 1 or args.first_draw < 0:
+        parser.error("give 0 < LO < HI, --draws >= 2, --first-draw >= 0 and --breakdown > 1")
     if any(not (p == 0 or 0.5 <= p <= 1) for p in args.gate):
         parser.error(f"--gate {args.gate}: each P 0 (off) or from 0.5 to 1")
     for path in args.models:
@@ -98,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     from scripts.ppo_screen import SCREEN_SEED_BASE
 
     scales = band_scales(lo, hi, args.draws)
-    draws = [SCREEN_SEED_BASE + BAND_DRAW_OFFSET + i for i in range(args.draws)]
+    draws = [SCREEN_SEED_BASE + args.first_draw + i for i in range(args.draws)]
 
     def gap_out():
         gap = make_controller("actuated-gap")

@@ -14,7 +14,7 @@ def test_band_scales_are_the_midpoints_of_equal_strata():
     assert s.min() > 0.8 and s.max() < 1.2 and np.allclose(np.diff(s), 0.025)
 
 
-@pytest.mark.parametrize("argv", [["{m}", "--gate", "0.3"], ["{m}", "--band", "1.2", "1.1"], ["{m}", "--draws", "1"],
+@pytest.mark.parametrize("argv", [["{m}", "--gate", "0.3"], ["{m}", "--band", "1.2", "1.1"], ["{m}", "--draws", "1"], ["{m}", "--first-draw", "-1"],
                                   ["{missing}"]])
 def test_bad_arguments_stop_before_any_run(argv, tmp_path, capsys):
     model = tmp_path / "model.zip"
