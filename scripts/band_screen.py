@@ -53,6 +53,13 @@ def gated(path: str | Path, p: float):
     return ctl
 
 
+def run_label(path: Path) -> str:
+    """A policy's row label: the run folder of a job's model (``<run>/rl/data/models/ppo_seed0.zip``:
+    ``<run>/ppo_seed0``), else ``<folder>/<file>``."""
+    parents = [p for p in path.parents if p.name and p.name not in ("models", "data", "rl")]
+    return f"{parents[0].name}/{path.stem}" if parents else path.name
+
+
 def run_band(ctl, scales: np.ndarray, draws: list[int]) -> np.ndarray:
     """Delay per vehicle (s) of ``ctl`` on CPU copies of the arterial, copy i drawn from ``draws[i]``
     at the multiplier ``scales[i]``. Shapes: scales (n,); returns (n,)."""
@@ -127,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 
         row("rollout teacher (clairvoyant)", run_band(RolloutController(gap_out(), candidates="single"), scales, draws))
     for path in args.models:
-        label = f"{path.parent.name}/{path.name}"
+        label = run_label(path)
         row(label, run_band(PolicyController(path), scales, draws))
         for p in args.gate:
             row(f"{label}, gate {p:g}", run_band(gated(path, p), scales, draws))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from scripts.band_screen import band_scales, main
+from scripts.band_screen import band_scales, main, run_label
 
 
 def test_band_scales_are_the_midpoints_of_equal_strata():
@@ -23,3 +25,8 @@ def test_bad_arguments_stop_before_any_run(argv, tmp_path, capsys):
         main([a.format(m=model, missing=tmp_path / "nope.zip") for a in argv])
     assert stop.value.code == 2
     assert "error:" in capsys.readouterr().err  # argparse names the argument
+
+
+def test_rows_are_labelled_by_the_run_folder():
+    assert run_label(Path("/r/local_arz-x-s0/rl/data/models/ppo_seed0.zip")) == "local_arz-x-s0/ppo_seed0"
+    assert run_label(Path("/w/art/run_s3/clone_model.zip")) == "run_s3/clone_model"
