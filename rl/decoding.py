@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-#: the gate's range: 0 turns it off; 0.5 with two phases per signal is the policy's argmax, 1 the
-#: advisor alone (a probability is never above 1)
+#: the gate's range: 0 turns it off; 0.5 with two phases per signal is the policy's argmax; 1 the
+#: advisor's request except where the policy's probability rounds to 1 (float32)
 GATE_RANGE = (0.5, 1.0)
 
 
