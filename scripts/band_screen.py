@@ -8,14 +8,15 @@ there: one breakdown more or less moves a seed's figure by ten points. This scre
 ``--first-draw``, 100 by default; never an evaluation draw) at the stratified midpoints of
 ``--band`` (default x1.10-x1.20), and prints per policy the delay per vehicle per draw, the paired
 mean against gap-out with the advisor's parameters (the environment's best classical controller
-there) and the **breakdowns**: draws where
-the policy's delay per vehicle exceeds ``--breakdown`` (1.5) times gap-out's.
+there) and the **breakdowns**: draws where the policy's delay per vehicle exceeds
+``--breakdown`` (1.5) times gap-out's.
 
 Each policy runs as saved (behind the advisor gate it was trained with, if any: :mod:`rl.decoding`),
 and behind each ``--gate P``: a signal follows the policy's most likely phase only where its
 probability is at least P, else the advisor's request (tuned gap-out's, the last features of the
-observation); ``--gate 0`` is the policy's most likely action. ``--teacher`` adds the warm start's rollout teacher (clairvoyant, the look-ahead over gap-out:
-what the clone imitates; minutes).
+observation); ``--gate 0`` is the policy's most likely action. ``--teacher`` adds the warm
+start's rollout teacher (clairvoyant, the look-ahead over gap-out: what the clone imitates;
+minutes).
 
 Usage::
 
@@ -60,15 +61,22 @@ def run_label(path: Path) -> str:
     return f"{parents[0].name}/{path.stem}" if parents else path.name
 
 
-def run_band(ctl, scales: np.ndarray, draws: list[int]) -> np.ndarray:
-    """Delay per vehicle (s) of ``ctl`` on CPU copies of the arterial, copy i drawn from ``draws[i]``
-    at the multiplier ``scales[i]``. Shapes: scales (n,); returns (n,)."""
+def arterial_config() -> tuple:
+    """The registered arterial's (config, scenario) on the CPU (:func:`rl.config.resolve_config`)."""
     from rl import ENV_IDS
     from rl.config import resolve_config
+
+    return resolve_config(**{**ENV_IDS[ENV], "device": "cpu"})
+
+
+def run_band(ctl, scales: np.ndarray, draws: list[int], config: tuple | None = None) -> np.ndarray:
+    """Delay per vehicle (s) of ``ctl`` on CPU copies of the arterial (``config``: its
+    :func:`arterial_config`, resolved here if None), copy i drawn from ``draws[i]`` at the
+    multiplier ``scales[i]``. Shapes: scales (n,); returns (n,)."""
     from rl.evaluation import episode_metrics, run_episodes
     from rl.simulation import ControlledNetwork
 
-    cfg, sc = resolve_config(**{**ENV_IDS[ENV], "device": "cpu"})
+    cfg, sc = config or arterial_config()
     core = ControlledNetwork(cfg, sc, batch=len(draws))
     core.fixed_scale = np.asarray(scales, float)
     trace = run_episodes(ctl, core, draws)
@@ -97,27 +105,33 @@ def main(argv: list[str] | None = None) -> int:
     lo, hi = args.band
     if not 0 < lo < hi or args.draws < 2 or not args.breakdown > 1 or args.first_draw < 0:
         parser.error("give 0 < LO < HI, --draws >= 2, --first-draw >= 0 and --breakdown > 1")
-    if any(not (p == 0 or 0.5 <= p <= 1) for p in args.gate):
-        parser.error(f"--gate {args.gate}: each P 0 (off) or from 0.5 to 1")
+    from rl.decoding import check_advisor_gate
+    from rl.errors import EnvConfigError
+
+    try:
+        for p in args.gate:
+            check_advisor_gate(p, "--gate")
+    except EnvConfigError as err:
+        parser.error(str(err))
     for path in args.models:
         if not path.is_file():
             parser.error(f"{path}: no such file (a model.zip of ARZ-Arterial-v0)")
 
-    from rl import ENV_IDS
     from rl.controllers import make_controller
     from rl.evaluation import PolicyController, paired_relative_difference
+    from rl.imitation import adopt_advisor
     from scripts.ppo_screen import SCREEN_SEED_BASE
 
     scales = band_scales(lo, hi, args.draws)
     draws = [SCREEN_SEED_BASE + args.first_draw + i for i in range(args.draws)]
+    config = arterial_config()
 
-    def gap_out():
+    def gap_out():  # tuned gap-out with the advisor's parameters (rl.imitation.adopt_advisor)
         gap = make_controller("actuated-gap")
-        for name, value in ENV_IDS[ENV]["advisor_params"]:
-            setattr(gap, name, value)
+        adopt_advisor(gap, config[0])
         return gap
 
-    g = run_band(gap_out(), scales, draws)
+    g = run_band(gap_out(), scales, draws, config)
     print(f"{ENV}, {args.draws} training-side draws at x{scales[0]:.3f} ... x{scales[-1]:.3f}; "
           f"breakdown: delay > {args.breakdown:g} x gap-out's\n")
     print("| controller | delay/veh (s) | vs gap-out (paired, %) | breakdowns | per draw (s) |")
@@ -132,12 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.teacher:
         from rl.rollout import RolloutController
 
-        row("rollout teacher (clairvoyant)", run_band(RolloutController(gap_out(), candidates="single"), scales, draws))
+        row("rollout teacher (clairvoyant)", run_band(RolloutController(gap_out(), candidates="single"), scales, draws,
+                                                          config))
     for path in args.models:
         label = run_label(path)
-        row(label, run_band(PolicyController(path), scales, draws))
+        row(label, run_band(PolicyController(path), scales, draws, config))
         for p in args.gate:
-            row(f"{label}, gate {p:g}", run_band(gated(path, p), scales, draws))
+            row(f"{label}, gate {p:g}", run_band(gated(path, p), scales, draws, config))
     return 0
 
 

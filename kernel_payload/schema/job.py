@@ -34,6 +34,8 @@ RL_TEACHER_ROUNDS = {"rollout": 9}
 """DAgger rounds per teacher where the default :data:`RL_DEFAULT_ROUNDS` is not used
 (``rl.imitation.TEACHER_ROUNDS``, mirrored)."""
 RL_DEFAULT_ROUNDS = 3
+RL_ADVISOR_GATE_RANGE = (0.5, 1.0)
+"""The advisor gate's probabilities besides 0 (off), :data:`rl.decoding.GATE_RANGE` (mirrored)."""
 """DAgger rounds of every other teacher (``rl.imitation.WarmStartConfig.rounds``, mirrored)."""
 RL_REFITS = 4
 """Fresh refits among the clone candidates (``rl.imitation.WarmStartConfig.refits``, mirrored)."""
@@ -143,9 +145,10 @@ class RLSettings(_Model):
     @field_validator("advisor_gate")
     @classmethod
     def _gate_in_range(cls, gate: float | None) -> float | None:
-        if gate is not None and not (gate == 0 or 0.5 <= gate <= 1):
-            raise ValueError(f"advisor_gate {gate!r} is neither 0 (off) nor a probability from 0.5 to 1: give e.g. 0.85, "
-                             "or leave it unset for the preset's")
+        lo, hi = RL_ADVISOR_GATE_RANGE
+        if gate is not None and not (gate == 0 or lo <= gate <= hi):
+            raise ValueError(f"advisor_gate {gate!r} is neither 0 (off) nor a probability from {lo} to {hi}: give e.g. "
+                             "0.85, or leave it unset for the preset's")
         return gate
 
     @field_validator("controllers")

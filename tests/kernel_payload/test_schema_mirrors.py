@@ -62,3 +62,10 @@ def test_the_plan_tunes_the_teachers_that_rl_tunes():
 
     assert [t for t in RL_TEACHERS if is_tunable(tuned_part(make_teacher(t)))] == [
         t for t in RL_TEACHERS if t in RL_TUNED_TEACHERS]
+
+
+def test_the_advisor_gate_range_mirrors_rl():
+    from kernel_payload.schema.job import RL_ADVISOR_GATE_RANGE
+    from rl.decoding import GATE_RANGE
+
+    assert RL_ADVISOR_GATE_RANGE == GATE_RANGE
