@@ -232,9 +232,14 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
 
         check_weighting(cfg.warm_start_weighting, cfg.warm_start)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     train_kwargs = _curriculum_kwargs(env_id, env_kwargs, cfg.train_demand_stretch)
     venv = base = make_vec_env(env_id, n_envs, seed=seed, **train_kwargs)
+    if cfg.advisor_gate and (base.config.advisor is None or base.config.action != "phase"):
+        raise EnvConfigError("advisor_gate", cfg.advisor_gate,
+                             f"{env_id} with these options observes no advisor or takes no phases as actions "
+                             f"(advisor={base.config.advisor!r}, action={base.config.action!r}): give advisor_gate 0, "
+                             "or keep the environment's advisor and action='phase'")
+    out_dir.mkdir(parents=True, exist_ok=True)  # after the checks: a refused run leaves no folder
     # the policy is evaluated on CPU copies (float64), wherever it trains
     eval_venv = make_vec_env(env_id, cfg.eval_envs, seed=seed + EVAL_SEED_OFFSET, **{**env_kwargs, "device": "cpu"}) \
         if cfg.eval_every else None
@@ -252,11 +257,6 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
                 device=device, verbose=0,
                 tensorboard_log=str(out_dir / "tb") if cfg.tensorboard and _has_tensorboard() else None)
     model.arz_action = base.config.action  # saved with the model: what its actions mean (rl.env.phase_requests)
-    if cfg.advisor_gate and (base.config.advisor is None or base.config.action != "phase"):
-        raise EnvConfigError("advisor_gate", cfg.advisor_gate,
-                             f"{env_id} with these options observes no advisor or takes no phases as actions "
-                             f"(advisor={base.config.advisor!r}, action={base.config.action!r}): give advisor_gate 0, "
-                             "or keep the environment's advisor and action='phase'")
     model.arz_advisor_gate = cfg.advisor_gate  # saved with the model: how it is read (rl.decoding)
     (out_dir / "checkpoints").mkdir(exist_ok=True)
     recorder = _make_recorder(out_dir, cfg, eval_venv, seed + EVAL_SEED_OFFSET, timesteps, progress, base)

@@ -86,8 +86,8 @@ def test_a_gate_without_an_advisor_is_refused_before_training(tmp_path):
     cfg = TrainConfig(n_steps=8, batch_size=16, n_epochs=1, eval_every=0, checkpoint_every=0, tensorboard=False,
                       advisor_gate=0.85)
     with pytest.raises(EnvConfigError, match="advisor_gate"):
-        train("ARZ-Intersection-v0", 16, 2, 0, tmp_path, train_config=cfg, **SHORT)
-    assert not (tmp_path / "model.zip").exists()
+        train("ARZ-Intersection-v0", 16, 2, 0, tmp_path / "out", train_config=cfg, **SHORT)
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_gated_policy_is_not_evaluated_without_its_advisor(advised_model, tmp_path):
