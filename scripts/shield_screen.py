@@ -78,16 +78,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=10, help="screening draws (default 10)")
     args = parser.parse_args(argv)
 
-    from rl import ENV_IDS
     from rl.controllers import make_controller
     from rl.evaluation import PolicyController, paired_relative_difference
+    from rl.imitation import adopt_advisor
+    from scripts.band_screen import arterial_config
     from scripts.ppo_screen import run_controller, screen_draws
 
     env = "ARZ-Arterial-v0"
     draws = screen_draws(args.draws)
     gap = make_controller("actuated-gap")
-    for name, value in ENV_IDS[env]["advisor_params"]:
-        setattr(gap, name, value)
+    if not adopt_advisor(gap, arterial_config()[0]):
+        raise SystemExit(f"{env} does not observe actuated-gap's request; this screen needs the advisor")
     base = run_controller(gap, env, draws, {}, True)
     g = np.array(base["delay"])
     print(f"{'actuated-gap (advisor)':32s}", np.round(g, 1))
