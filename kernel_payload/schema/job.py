@@ -34,9 +34,9 @@ RL_TEACHER_ROUNDS = {"rollout": 9}
 """DAgger rounds per teacher where the default :data:`RL_DEFAULT_ROUNDS` is not used
 (``rl.imitation.TEACHER_ROUNDS``, mirrored)."""
 RL_DEFAULT_ROUNDS = 3
+"""DAgger rounds of every other teacher (``rl.imitation.WarmStartConfig.rounds``, mirrored)."""
 RL_ADVISOR_GATE_RANGE = (0.5, 1.0)
 """The advisor gate's probabilities besides 0 (off), :data:`rl.decoding.GATE_RANGE` (mirrored)."""
-"""DAgger rounds of every other teacher (``rl.imitation.WarmStartConfig.rounds``, mirrored)."""
 RL_REFITS = 4
 """Fresh refits among the clone candidates (``rl.imitation.WarmStartConfig.refits``, mirrored)."""
 RL_AUTO_TEACHERS = ("actuated", "actuated-gap", "max-pressure")
