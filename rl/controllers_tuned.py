@@ -46,7 +46,8 @@ class ApproachCells:
             self.dx.append(dx)
 
     def state(self, sim) -> tuple[np.ndarray, np.ndarray]:
-        """Vehicles per cell (veh) and their density-weighted transport speed (m/s) of every copy.
+        """Vehicles per metre (veh/m, both classes) and their density-weighted transport speed (m/s)
+        of every cell of every copy.
 
         Shapes: both (B, Ncells); cells of non-approach links are included (indexed by cell).
         """
