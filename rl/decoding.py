@@ -11,6 +11,15 @@ request elsewhere. The policy is trained as before (PPO samples from it unchange
 deterministic read changes. Where the clone of the clairvoyant rollout teacher is unsure, it
 follows the classical rule instead of guessing.
 
+**A gate that rises with the measured demand** (``TrainConfig.advisor_gate_heavy`` and
+``heavy_demand``, saved as ``arz_advisor_gate_heavy`` and ``arz_heavy_demand``): where a copy's
+measured demand level (:meth:`rl.simulation.ControlledNetwork.measured_demand`: the vehicles counted
+arriving at the entries over what the scenario's profile brings at a multiplier of 1) is at least
+``heavy_demand``, the policy is read behind ``advisor_gate_heavy`` instead. Traffic engineers select
+timing plans by detector volumes the same way (traffic-responsive plan selection). On the arterial
+the clone's deviations from gap-out pay below x1.10 and break down above it (docs/environment.md,
+"A gate keyed to the measured demand").
+
 Why (issue 17, training-side screens; the figures are in :mod:`rl.presets` and docs/environment.md,
 "The top of the arterial's range"): on the arterial, clones of the rollout teacher break down at
 the top of the demand range (the entry link fills and stays full) where the teacher itself and
@@ -38,12 +47,12 @@ def check_advisor_gate(gate, key: str = "advisor_gate") -> float:
     return float(gate)
 
 
-def gate_requests(probs: list[np.ndarray], advice: np.ndarray, p: float) -> np.ndarray:
+def gate_requests(probs: list[np.ndarray], advice: np.ndarray, p) -> np.ndarray:
     """Per signal, the policy's most likely phase where its probability is at least ``p``, else
-    the advisor's request.
+    the advisor's request (``p`` 0: the most likely phase).
 
     Shapes: probs, one (B, P_s) array per signal (probabilities); advice (B, S) int (the advisor's
-    requested phases); returns (B, S) int64.
+    requested phases); p a number or (B,) (one gate per copy); returns (B, S) int64.
     """
     out = np.asarray(advice, np.int64).reshape(len(probs[0]), -1).copy()
     for s, q in enumerate(probs):
@@ -68,13 +77,56 @@ def advisor_gate(model) -> float:
     return float(getattr(model, "arz_advisor_gate", 0.0) or 0.0)
 
 
-def deterministic_actions(model, obs: np.ndarray) -> np.ndarray:
+def heavy_gate(model) -> tuple[float, float]:
+    """``(gate, demand)``: the gate saved with ``model`` for a measured demand level of at least
+    ``demand`` (``arz_advisor_gate_heavy``, ``arz_heavy_demand``; module docstring); ``(0, inf)``
+    for a model read behind one gate at every demand."""
+    gate = float(getattr(model, "arz_advisor_gate_heavy", 0.0) or 0.0)
+    return (gate, float(getattr(model, "arz_heavy_demand", np.inf))) if gate else (0.0, np.inf)
+
+
+def describe_gate(model) -> str:
+    """How ``model`` is read, in words for logs and tables (e.g. ``gate 0.7, 0.85 from x1.1 demand``)."""
+    gate, (heavy, level) = advisor_gate(model), heavy_gate(model)
+    if not gate and not heavy:
+        return "most likely action"
+    text = f"gate {gate:g}" if gate else "most likely action"
+    return f"{text}, {heavy:g} from x{level:g} demand" if heavy else text
+
+
+def check_heavy_demand(level, key: str = "heavy_demand") -> float:
+    """``level`` (a demand multiplier, > 0) as a float, else :class:`rl.errors.EnvConfigError` naming ``key``."""
+    from rl.errors import EnvConfigError
+
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not (0 < level < np.inf):
+        raise EnvConfigError(key, level, "give the measured demand multiplier (> 0, e.g. 1.1) from which "
+                                         "the heavy gate applies")
+    return float(level)
+
+
+def copy_gates(model, demand: np.ndarray | None, n: int) -> np.ndarray:
+    """The gate each of ``n`` copies is read behind: the model's advisor gate, or its heavy gate
+    where the copy's measured demand level (``demand``, (n,), dimensionless;
+    :meth:`rl.simulation.ControlledNetwork.measured_demand`) reaches its heavy demand. A model with
+    a heavy gate needs ``demand`` (ValueError without it). Shapes: returns (n,)."""
+    gate, (heavy, level) = advisor_gate(model), heavy_gate(model)
+    gates = np.full(n, gate)
+    if heavy:
+        if demand is None:
+            raise ValueError("this policy is read behind a gate that depends on the measured demand "
+                             f"({describe_gate(model)}): pass the copies' measured demand "
+                             "(ControlledNetwork.measured_demand())")
+        gates = np.where(np.asarray(demand, float).reshape(n) >= level, heavy, gates)
+    return gates
+
+
+def deterministic_actions(model, obs: np.ndarray, demand: np.ndarray | None = None) -> np.ndarray:
     """The policy's deterministic actions for a batch of observations, shaped as SB3's
     ``predict`` returns them ((B,) for ``Discrete``, (B, S) for ``MultiDiscrete``): the most
-    likely action, or behind the model's advisor gate (module docstring), whose advisor request
-    is read from the observation's last ``sum(P_s)`` features. Shapes: obs (B, D)."""
-    gate = advisor_gate(model)
-    if not gate:
+    likely action, or behind the model's advisor gate (module docstring; per copy when the gate
+    depends on ``demand``, the copies' measured demand levels, :func:`copy_gates`), whose advisor
+    request is read from the observation's last ``sum(P_s)`` features. Shapes: obs (B, D); demand (B,)."""
+    if not advisor_gate(model) and not heavy_gate(model)[0]:
         return model.predict(obs, deterministic=True)[0]
     from rl.simulation import advisor_requests
 
@@ -82,5 +134,5 @@ def deterministic_actions(model, obs: np.ndarray) -> np.ndarray:
     nvec = np.asarray(getattr(space, "nvec", [getattr(space, "n", 0)]), np.int64).reshape(-1)
     obs = np.asarray(obs, np.float32).reshape(-1, model.observation_space.shape[0])
     advice = advisor_requests(obs[:, -int(nvec.sum()):], nvec)
-    actions = gate_requests(action_probabilities(model, obs), advice, gate)
+    actions = gate_requests(action_probabilities(model, obs), advice, copy_gates(model, demand, len(obs)))
     return actions if hasattr(space, "nvec") else actions[:, 0]

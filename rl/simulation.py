@@ -81,6 +81,19 @@ class ControlledNetwork:
         """Number of copies."""
         return self.sim.B
 
+    def measured_demand(self) -> np.ndarray:
+        """The demand level each copy has measured so far: the vehicles that arrived at the
+        network's entries since the reset (both classes, whether they entered or wait in an entry
+        queue: what a detector upstream of each entry counts) over the arrivals the scenario's
+        demand profiles give up to the copy's clock at a multiplier of 1
+        (:func:`nominal_arrivals`). Where demand is a deterministic profile times a multiplier (the
+        registered environments) it equals the copy's multiplier from the first interval on;
+        before any arrival (the reset) it is 1. Shapes: (B,), dimensionless."""
+        m = self._before
+        arrived = m[:, M_ENTERED] + m[:, M_ENTERED + 1]
+        nominal = nominal_arrivals(self.net.topo, m[:, M_TIME])
+        return np.where(nominal > 0, arrived / np.maximum(nominal, 1e-12), 1.0)
+
     def reset(self, index: np.ndarray, rngs: list[np.random.Generator]) -> None:
         """Reset copies ``index``, each drawing its demand multiplier from its own generator (or
         taking ``fixed_scale[index]`` when :attr:`fixed_scale` is set, e.g. the stratified
@@ -182,6 +195,36 @@ class ControlledNetwork:
             obs = self._raw_observe() if obs is None else obs
             at_max &= conflicting_calls(obs, shown, self._phase_approaches, len(self.net.approaches))
         return shown, at_max
+
+
+def nominal_arrivals(topo, t) -> np.ndarray:
+    """Vehicles (both classes, all entries) the scenario's demand profiles bring from 0 to ``t``
+    at a demand multiplier of 1: the exact integral of the rate the solver's entries use
+    (``solver.kernels.network.demand_rate``: linear interpolation or steps between the points,
+    the end values held outside them). Shapes: t (n,) s; returns (n,) veh."""
+    t = np.atleast_1d(np.asarray(t, float))
+    total = np.zeros_like(t)
+    for e in range(topo.dem_np.shape[0]):
+        for k in range(2):
+            n = int(topo.dem_np[e, k])
+            ts, vs = np.asarray(topo.dem_t[e, k, :n], float), np.asarray(topo.dem_v[e, k, :n], float)
+            for i, ti in enumerate(t):
+                total[i] += _profile_integral(ts, vs, bool(topo.dem_lin[e]), ti)
+    return total
+
+
+def _profile_integral(ts: np.ndarray, vs: np.ndarray, linear: bool, t: float) -> float:
+    """The integral from 0 to ``t`` (s) of one demand profile (veh/s at the points ``ts``, s)."""
+    if t <= 0:
+        return 0.0
+    if linear:
+        grid = np.concatenate([[0.0], ts[(ts > 0) & (ts < t)], [t]])
+        rate = np.interp(grid, ts, vs)
+        return float(np.sum(0.5 * (rate[1:] + rate[:-1]) * np.diff(grid)))
+    # steps: the value of point i - 1 holds on [ts[i-1], ts[i]); before ts[0] and after the last, the end values
+    edges = np.concatenate([[0.0], np.clip(ts[1:], 0.0, t), [t]])
+    levels = np.concatenate([[vs[0]], vs[1:]]) if len(vs) > 1 else vs[:1]
+    return float(np.sum(levels * np.maximum(np.diff(edges), 0.0)))
 
 
 def make_advisor(core: ControlledNetwork):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rl.config import stratified_scales
-from rl.decoding import check_advisor_gate
+from rl.decoding import check_advisor_gate, check_heavy_demand
 from rl.errors import EnvConfigError
 from rl.vec_env import make_vec_env
 
@@ -124,7 +124,14 @@ class TrainConfig:
             (:mod:`rl.decoding`): a signal takes the policy's most likely phase only where its
             probability is at least this, else the advisor's request; saved with the model
             (``arz_advisor_gate``). 0: the policy's most likely action (off). PPO trains as
-            without it. ``ARZ-Arterial-v0``'s presets use 0.85 (:data:`rl.presets.ENV_ADVISOR_GATES`).
+            without it. ``ARZ-Arterial-v0``'s presets use 0.7 (:data:`rl.presets.ENV_ADVISOR_GATES`).
+        advisor_gate_heavy: the gate that replaces ``advisor_gate`` for a copy whose measured
+            demand level (:meth:`rl.simulation.ControlledNetwork.measured_demand`) is at least
+            ``heavy_demand``; saved with the model (``arz_advisor_gate_heavy``,
+            ``arz_heavy_demand``). 0: ``advisor_gate`` at every demand. ``ARZ-Arterial-v0``'s
+            presets use 0.85 from x1.1 (:data:`rl.presets.ENV_HEAVY_GATES`).
+        heavy_demand: the measured demand multiplier (dimensionless) from which
+            ``advisor_gate_heavy`` applies.
 
     The GPU preset (thousands of copies) is :data:`rl.presets.GPU_CONFIG`.
     """
@@ -154,6 +161,8 @@ class TrainConfig:
     train_demand_stretch: float = 0.0
     selection: str = "geomean"
     advisor_gate: float = 0.0
+    advisor_gate_heavy: float = 0.0
+    heavy_demand: float = 1.1
 
     def learning_rate_schedule(self):
         """SB3's learning rate: a float, or a function of the remaining progress (1 -> 0)."""
@@ -227,6 +236,8 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
         raise EnvConfigError("selection", cfg.selection, f"use one of {SELECTIONS}")
     check_warm_start_rounds(cfg.warm_start_rounds)
     check_advisor_gate(cfg.advisor_gate)
+    check_advisor_gate(cfg.advisor_gate_heavy, "advisor_gate_heavy")
+    check_heavy_demand(cfg.heavy_demand)
     if cfg.warm_start:
         from rl.imitation import check_weighting
 
@@ -234,10 +245,11 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
     out_dir = Path(out_dir)
     train_kwargs = _curriculum_kwargs(env_id, env_kwargs, cfg.train_demand_stretch)
     venv = base = make_vec_env(env_id, n_envs, seed=seed, **train_kwargs)
-    if cfg.advisor_gate and (base.config.advisor is None or base.config.action != "phase"):
-        raise EnvConfigError("advisor_gate", cfg.advisor_gate,
+    gated = [(key, g) for key, g in (("advisor_gate", cfg.advisor_gate), ("advisor_gate_heavy", cfg.advisor_gate_heavy)) if g]
+    if gated and (base.config.advisor is None or base.config.action != "phase"):
+        raise EnvConfigError(gated[0][0], gated[0][1],
                              f"{env_id} with these options observes no advisor or takes no phases as actions "
-                             f"(advisor={base.config.advisor!r}, action={base.config.action!r}): give advisor_gate 0, "
+                             f"(advisor={base.config.advisor!r}, action={base.config.action!r}): give {gated[0][0]} 0, "
                              "or keep the environment's advisor and action='phase'")
     out_dir.mkdir(parents=True, exist_ok=True)  # after the checks: a refused run leaves no folder
     # the policy is evaluated on CPU copies (float64), wherever it trains
@@ -258,6 +270,7 @@ def train(env_id: str, timesteps: int, n_envs: int, seed: int, out_dir: Path,
                 tensorboard_log=str(out_dir / "tb") if cfg.tensorboard and _has_tensorboard() else None)
     model.arz_action = base.config.action  # saved with the model: what its actions mean (rl.env.phase_requests)
     model.arz_advisor_gate = cfg.advisor_gate  # saved with the model: how it is read (rl.decoding)
+    model.arz_advisor_gate_heavy, model.arz_heavy_demand = cfg.advisor_gate_heavy, cfg.heavy_demand
     (out_dir / "checkpoints").mkdir(exist_ok=True)
     recorder = _make_recorder(out_dir, cfg, eval_venv, seed + EVAL_SEED_OFFSET, timesteps, progress, base)
     threads = torch.get_num_threads()
@@ -396,7 +409,7 @@ def policy_delays(model, venv, seed: int | None = None) -> tuple[np.ndarray, np.
     """
     from rl.decoding import deterministic_actions
 
-    return _episode_delays(venv, seed, lambda obs: deterministic_actions(model, obs))
+    return _episode_delays(venv, seed, lambda obs: deterministic_actions(model, obs, venv.core.measured_demand()))
 
 
 def controller_delays(controller, venv, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:

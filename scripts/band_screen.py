@@ -43,13 +43,14 @@ def band_scales(lo: float, hi: float, n: int) -> np.ndarray:
 
 
 def gated(path: str | Path, p: float):
-    """A saved policy read behind an advisor gate of ``p`` (:mod:`rl.decoding`; 0: its most likely
-    action), whatever gate it was saved with."""
+    """A saved policy read behind an advisor gate of ``p`` at every demand (:mod:`rl.decoding`; 0:
+    its most likely action), whatever gate or heavy gate it was saved with."""
     from rl.decoding import check_advisor_gate
     from rl.evaluation import PolicyController
 
     ctl = PolicyController(path)
     ctl.model.arz_advisor_gate = check_advisor_gate(p, "--gate")
+    ctl.model.arz_advisor_gate_heavy = 0.0
     ctl.name = f"{Path(path).name} gated {p:g}"
     return ctl
 

@@ -30,7 +30,9 @@ def train(
     warm_start: str = typer.Option(None, "--warm-start", help="Clone a teacher into the policy before PPO: auto (the best classical one on training-side draws), a classical controller (actuated, max-pressure, ...), rollout (a clairvoyant 120 s look-ahead over tuned actuated-gap: a stronger teacher, slower to label) or none (a random start); default: the preset's (rl/presets.py: rollout on ARZ-Intersection-v0 and ARZ-Arterial-v0, auto elsewhere)."),
     warm_start_rounds: int = typer.Option(None, "--warm-start-rounds", min=1, help="DAgger rounds of the warm start, 8 labelled episodes each (round 0 driven by the teacher, the others by the clone); default: the teacher's (9 for rollout, 3 otherwise; rl/imitation.py)."),
     demand_stretch: float = typer.Option(None, "--demand-stretch", min=0.0, help="Demand curriculum: training copies draw multipliers up to hi + STRETCH x (hi - lo) of the environment's range (0.25: 0.8-1.2 becomes 0.8-1.3); validation stays on the range; default: the preset's (0)."),
-    advisor_gate: float = typer.Option(None, "--advisor-gate", help="Read the trained policy behind the observed advisor: a signal takes the policy's most likely phase only where its probability is at least P, else the advisor's request (tuned gap-out's); 0: off; default: the preset's (0.85 on ARZ-Arterial-v0, 0 elsewhere; rl/decoding.py)."),
+    advisor_gate: float = typer.Option(None, "--advisor-gate", help="Read the trained policy behind the observed advisor: a signal takes the policy's most likely phase only where its probability is at least P, else the advisor's request (tuned gap-out's); 0: off; default: the preset's (0.7 on ARZ-Arterial-v0, 0 elsewhere; rl/decoding.py)."),
+    advisor_gate_heavy: float = typer.Option(None, "--advisor-gate-heavy", help="The gate that replaces --advisor-gate for a copy whose measured demand (vehicles counted arriving at the entries over the scenario's profile) is at least --heavy-demand times nominal; 0: none; default: the preset's (0.85 on ARZ-Arterial-v0, none elsewhere)."),
+    heavy_demand: float = typer.Option(None, "--heavy-demand", help="The measured demand multiplier from which --advisor-gate-heavy applies (default: the preset's, 1.1)."),
     out: Path = typer.Option(Path("runs/ppo"), "--out", help="Output folder (model.zip, train_metrics.csv, tb/)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -41,7 +43,8 @@ def train(
         from rl.presets import plan_training
 
         plan = plan_training(device, preset, n_envs, warm_start, demand_stretch, env_id=env,
-                             warm_start_rounds=warm_start_rounds, advisor_gate=advisor_gate)
+                             warm_start_rounds=warm_start_rounds, advisor_gate=advisor_gate,
+                             advisor_gate_heavy=advisor_gate_heavy, heavy_demand=heavy_demand)
         inputs.check_output_folder(out)
         from rl.training import train as run_train
 

@@ -6,7 +6,15 @@ import os
 import re
 from typing import Any, Literal
 
-from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator, model_validator
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from kernel_payload.schema._base import _Model
 from kernel_payload.schema.errors import unknown_choice
@@ -96,8 +104,14 @@ class RLSettings(_Model):
             keeps the preset's (0).
         advisor_gate: read the trained policy behind the observed advisor (``rl.decoding``): a
             signal takes the policy's most likely phase only where its probability is at least
-            this, else the advisor's request; 0 turns it off; unset keeps the preset's (0.85 on
+            this, else the advisor's request; 0 turns it off; unset keeps the preset's (0.7 on
             ``ARZ-Arterial-v0``, 0 elsewhere).
+        advisor_gate_heavy: the gate that replaces ``advisor_gate`` for an episode copy whose
+            measured demand (arrivals counted at the entries over the scenario's profile) is at
+            least ``heavy_demand`` times nominal; 0: none; unset keeps the preset's (0.85 from
+            x1.1 on ``ARZ-Arterial-v0``, none elsewhere).
+        heavy_demand: the measured demand multiplier from which ``advisor_gate_heavy`` applies;
+            unset keeps the preset's.
     """
 
     env: str = "ARZ-Intersection-v0"
@@ -117,6 +131,8 @@ class RLSettings(_Model):
     warm_start_rounds: PositiveInt | None = None
     demand_stretch: NonNegativeFloat | None = None
     advisor_gate: float | None = None
+    advisor_gate_heavy: float | None = None
+    heavy_demand: PositiveFloat | None = None
 
     def teacher(self) -> str | None:
         """The warm-start teacher training will use: ``warm_start``, else the preset's (``auto``,
@@ -142,13 +158,13 @@ class RLSettings(_Model):
             raise unknown_choice("warm-start teacher", name, ("auto", *RL_TEACHERS, "none"))
         return name
 
-    @field_validator("advisor_gate")
+    @field_validator("advisor_gate", "advisor_gate_heavy")
     @classmethod
-    def _gate_in_range(cls, gate: float | None) -> float | None:
+    def _gate_in_range(cls, gate: float | None, info: ValidationInfo) -> float | None:
         lo, hi = RL_ADVISOR_GATE_RANGE
         if gate is not None and not (gate == 0 or lo <= gate <= hi):
-            raise ValueError(f"advisor_gate {gate!r} is neither 0 (off) nor a probability from {lo} to {hi}: give e.g. "
-                             "0.85, or leave it unset for the preset's")
+            raise ValueError(f"{info.field_name} {gate!r} is neither 0 (off) nor a probability from {lo} to {hi}: "
+                             "give e.g. 0.85, or leave it unset for the preset's")
         return gate
 
     @field_validator("controllers")

@@ -119,7 +119,8 @@ def _plan(settings: Any, device: str) -> tuple[Any, int]:
     return plan_training(device, settings.preset, n_envs, settings.warm_start,
                          settings.demand_stretch, env_id=settings.env,
                          warm_start_rounds=settings.warm_start_rounds,
-                         advisor_gate=settings.advisor_gate), int(timesteps)
+                         advisor_gate=settings.advisor_gate, advisor_gate_heavy=settings.advisor_gate_heavy,
+                         heavy_demand=settings.heavy_demand), int(timesteps)
 
 
 def _rate_metric(result: Any, seed: int) -> dict[str, float]:

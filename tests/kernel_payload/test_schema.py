@@ -49,6 +49,8 @@ def test_minimal_job_gets_defaults():
         ({"name": "x", "suites": ["rl"], "rl": {"demand_stretch": -0.5}}, ("rl", "demand_stretch")),
         ({"name": "x", "suites": ["rl"], "rl": {"advisor_gate": 0.3}}, ("rl", "advisor_gate")),
         ({"name": "x", "suites": ["rl"], "rl": {"advisor_gate": 1.5}}, ("rl", "advisor_gate")),
+        ({"name": "x", "suites": ["rl"], "rl": {"advisor_gate_heavy": 0.2}}, ("rl", "advisor_gate_heavy")),
+        ({"name": "x", "suites": ["rl"], "rl": {"heavy_demand": 0}}, ("rl", "heavy_demand")),
         ({"name": "x", "suites": ["rl"], "rl": {"warm_start_rounds": 0}}, ("rl", "warm_start_rounds")),
     ],
 )
@@ -168,3 +170,7 @@ def test_rl_advisor_gate_is_off_a_probability_or_the_presets():
     for gate in (0, 0.5, 0.85, 1):
         assert JobSpec.model_validate({"name": "x", "suites": ["rl"], "rl": {"advisor_gate": gate}}).rl.advisor_gate == gate
     assert JobSpec.model_validate({"name": "x", "suites": ["rl"]}).rl.advisor_gate is None  # the preset's
+    rl = JobSpec.model_validate({"name": "x", "suites": ["rl"], "rl": {"advisor_gate_heavy": 0.85, "heavy_demand": 1.1}}).rl
+    assert (rl.advisor_gate_heavy, rl.heavy_demand) == (0.85, 1.1)
+    unset = JobSpec.model_validate({"name": "x", "suites": ["rl"]}).rl
+    assert (unset.advisor_gate_heavy, unset.heavy_demand) == (None, None)  # the preset's
