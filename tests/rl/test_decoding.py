@@ -80,12 +80,13 @@ def test_training_saves_the_gate_and_evaluation_reads_the_policy_behind_it(tmp_p
         core.step(act)
 
 
-def test_a_gate_without_an_advisor_is_refused_before_training(tmp_path):
+@pytest.mark.parametrize("key", ["advisor_gate", "advisor_gate_heavy"])
+def test_a_gate_without_an_advisor_is_refused_before_training(tmp_path, key):
     from rl.training import TrainConfig, train
 
     cfg = TrainConfig(n_steps=8, batch_size=16, n_epochs=1, eval_every=0, checkpoint_every=0, tensorboard=False,
-                      advisor_gate=0.85)
-    with pytest.raises(EnvConfigError, match="advisor_gate"):
+                      **{key: 0.85})
+    with pytest.raises(EnvConfigError, match=key):
         train("ARZ-Intersection-v0", 16, 2, 0, tmp_path / "out", train_config=cfg, **SHORT)
     assert not (tmp_path / "out").exists()
 
@@ -224,13 +225,3 @@ def test_training_saves_the_heavy_gate_and_evaluation_reads_it_per_copy(tmp_path
         assert act[1] == advisor_requests(obs[:, -int(core.nvec.sum()):], core.nvec)[1]
         assert act[0] == ctl.model.predict(obs, deterministic=True)[0][0]
         core.step(act)
-
-
-def test_a_heavy_gate_without_an_advisor_is_refused_before_training(tmp_path):
-    from rl.training import TrainConfig, train
-
-    cfg = TrainConfig(n_steps=8, batch_size=16, n_epochs=1, eval_every=0, checkpoint_every=0, tensorboard=False,
-                      advisor_gate_heavy=0.85)
-    with pytest.raises(EnvConfigError, match="advisor_gate_heavy"):
-        train("ARZ-Intersection-v0", 16, 2, 0, tmp_path / "out", train_config=cfg, **SHORT)
-    assert not (tmp_path / "out").exists()
