@@ -97,10 +97,11 @@ class PolicyController:
         """Deterministic action of the policy (:func:`rl.decoding.deterministic_actions`: behind
         its advisor gate where it was trained with one, per copy where that gate depends on the
         copies' measured demand). Shapes: obs (B, D); returns (B, S)."""
-        from rl.decoding import deterministic_actions
+        from rl.decoding import deterministic_actions, heavy_gate
         from rl.env import phase_requests
 
-        actions = deterministic_actions(self.model, obs, core.measured_demand())  # behind the model's gate, if any
+        demand = core.measured_demand() if heavy_gate(self.model)[0] else None  # only a keyed gate reads it
+        actions = deterministic_actions(self.model, obs, demand)  # behind the model's gate, if any
         return phase_requests(core, actions, getattr(self.model, "arz_action", "phase"))  # before arz_action: phases
 
 

@@ -202,15 +202,15 @@ def nominal_arrivals(topo, t) -> np.ndarray:
     at a demand multiplier of 1: the exact integral of the rate the solver's entries use
     (``solver.kernels.network.demand_rate``: linear interpolation or steps between the points,
     the end values held outside them). Shapes: t (n,) s; returns (n,) veh."""
-    t = np.atleast_1d(np.asarray(t, float))
-    total = np.zeros_like(t)
+    times, where = np.unique(np.atleast_1d(np.asarray(t, float)), return_inverse=True)  # copies share a clock
+    total = np.zeros_like(times)
     for e in range(topo.dem_np.shape[0]):
         for k in range(2):
             n = int(topo.dem_np[e, k])
             ts, vs = np.asarray(topo.dem_t[e, k, :n], float), np.asarray(topo.dem_v[e, k, :n], float)
-            for i, ti in enumerate(t):
+            for i, ti in enumerate(times):
                 total[i] += _profile_integral(ts, vs, bool(topo.dem_lin[e]), ti)
-    return total
+    return total[where.reshape(-1)]
 
 
 def _profile_integral(ts: np.ndarray, vs: np.ndarray, linear: bool, t: float) -> float:
