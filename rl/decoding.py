@@ -88,10 +88,19 @@ def heavy_gate(model) -> tuple[float, float]:
 def describe_gate(model) -> str:
     """How ``model`` is read, in words for logs and tables (e.g. ``gate 0.7, 0.85 from x1.1 demand``)."""
     gate, (heavy, level) = advisor_gate(model), heavy_gate(model)
-    if not gate and not heavy:
-        return "most likely action"
     text = f"gate {gate:g}" if gate else "most likely action"
     return f"{text}, {heavy:g} from x{level:g} demand" if heavy else text
+
+
+def is_gated(model) -> bool:
+    """Whether ``model`` is read behind a gate at some demand (its advisor gate or a heavy gate)."""
+    return bool(advisor_gate(model) or heavy_gate(model)[0])
+
+
+def demand_for(model, core) -> np.ndarray | None:
+    """The copies' measured demand (:meth:`rl.simulation.ControlledNetwork.measured_demand`, (B,))
+    where ``model``'s gate depends on it, else None (nothing to read)."""
+    return core.measured_demand() if heavy_gate(model)[0] else None
 
 
 def check_heavy_demand(level, key: str = "heavy_demand") -> float:
@@ -126,7 +135,7 @@ def deterministic_actions(model, obs: np.ndarray, demand: np.ndarray | None = No
     likely action, or behind the model's advisor gate (module docstring; per copy when the gate
     depends on ``demand``, the copies' measured demand levels, :func:`copy_gates`), whose advisor
     request is read from the observation's last ``sum(P_s)`` features. Shapes: obs (B, D); demand (B,)."""
-    if not advisor_gate(model) and not heavy_gate(model)[0]:
+    if not is_gated(model):
         return model.predict(obs, deterministic=True)[0]
     from rl.simulation import advisor_requests
 

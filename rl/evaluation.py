@@ -78,7 +78,7 @@ class PolicyController:
         """Policies keep no state between episodes; checks that the policy reads this
         environment's observation (raises :class:`rl.errors.RLError` naming both sizes) and, for a
         policy read behind the advisor gate, that the environment observes an advisor."""
-        from rl.decoding import advisor_gate, describe_gate, heavy_gate
+        from rl.decoding import describe_gate, is_gated
         from rl.errors import RLError
 
         expected = self.model.observation_space.shape
@@ -88,7 +88,7 @@ class PolicyController:
                           "(e.g. ARZ-Arterial-v0 before its upstream bins, 1104da4, or before it observed "
                           "gap-out's request: advisor=None, advisor_params={}) or on another environment; "
                           "train it again, or evaluate it with the env options it was trained with")
-        if (advisor_gate(self.model) or heavy_gate(self.model)[0]) and core.advisor is None:
+        if is_gated(self.model) and core.advisor is None:
             raise RLError(f"{self.path}: the policy is read behind the advisor gate ({describe_gate(self.model)}, "
                           "rl.decoding) and this environment observes no advisor: evaluate it with the advisor it "
                           "was trained with")
@@ -97,11 +97,10 @@ class PolicyController:
         """Deterministic action of the policy (:func:`rl.decoding.deterministic_actions`: behind
         its advisor gate where it was trained with one, per copy where that gate depends on the
         copies' measured demand). Shapes: obs (B, D); returns (B, S)."""
-        from rl.decoding import deterministic_actions, heavy_gate
+        from rl.decoding import demand_for, deterministic_actions
         from rl.env import phase_requests
 
-        demand = core.measured_demand() if heavy_gate(self.model)[0] else None  # only a keyed gate reads it
-        actions = deterministic_actions(self.model, obs, demand)  # behind the model's gate, if any
+        actions = deterministic_actions(self.model, obs, demand_for(self.model, core))  # behind its gate, if any
         return phase_requests(core, actions, getattr(self.model, "arz_action", "phase"))  # before arz_action: phases
 
 

@@ -223,8 +223,7 @@ def _profile_integral(ts: np.ndarray, vs: np.ndarray, linear: bool, t: float) ->
         return float(np.sum(0.5 * (rate[1:] + rate[:-1]) * np.diff(grid)))
     # steps: the value of point i - 1 holds on [ts[i-1], ts[i]); before ts[0] and after the last, the end values
     edges = np.concatenate([[0.0], np.clip(ts[1:], 0.0, t), [t]])
-    levels = np.concatenate([[vs[0]], vs[1:]]) if len(vs) > 1 else vs[:1]
-    return float(np.sum(levels * np.maximum(np.diff(edges), 0.0)))
+    return float(np.sum(vs * np.maximum(np.diff(edges), 0.0)))
 
 
 def make_advisor(core: ControlledNetwork):

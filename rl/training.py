@@ -407,13 +407,9 @@ def policy_delays(model, venv, seed: int | None = None) -> tuple[np.ndarray, np.
     draws (a VecEnv forgets its seeds after one reset and would draw new ones).
     Shapes: both (n_envs,).
     """
-    from rl.decoding import deterministic_actions, heavy_gate
+    from rl.decoding import demand_for, deterministic_actions
 
-    def act(obs):
-        demand = venv.core.measured_demand() if heavy_gate(model)[0] else None  # only a keyed gate reads it
-        return deterministic_actions(model, obs, demand)
-
-    return _episode_delays(venv, seed, act)
+    return _episode_delays(venv, seed, lambda obs: deterministic_actions(model, obs, demand_for(model, venv.core)))
 
 
 def controller_delays(controller, venv, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
